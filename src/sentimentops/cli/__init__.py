@@ -1,0 +1,1 @@
+"""The sentimentops command line: one Typer sub-app per capability."""

@@ -1,0 +1,218 @@
+"""Typed settings: a default YAML shipped in the package, a user YAML, then environment variables.
+
+Precedence, lowest to highest: ``sentimentops/defaults.yaml`` < the file given by ``--config`` (or
+``SENTIMENTOPS_CONFIG``) < ``SENTIMENTOPS_...`` environment variables, nested with ``__``
+(``SENTIMENTOPS_SPLIT__SEED=7``). Nothing is read at import: call :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from sentimentops.errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILE_ENV",
+    "DataSettings",
+    "DownloadSettings",
+    "FeatureSettings",
+    "PreprocessingSettings",
+    "Settings",
+    "SplitSettings",
+    "TfidfSettings",
+    "ValidationSettings",
+    "default_config_path",
+    "get_settings",
+    "load_settings",
+]
+
+CONFIG_FILE_ENV = "SENTIMENTOPS_CONFIG"
+ENV_PREFIX = "SENTIMENTOPS_"
+
+Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+
+class _Section(BaseModel):
+    # A typo in a config file must fail loudly, not be ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSettings(_Section):
+    reference_path: Path = Path("data/imdb/imdb_reviews.parquet")
+    reference_sha256_path: Path = Path("data/imdb/imdb_reviews.parquet.sha256")
+    text_column: str = "review"
+    label_column: str = "sentiment"
+
+
+class ValidationSettings(_Section):
+    max_text_chars: Annotated[int, Field(gt=0)] = 100_000
+    min_label_share: Annotated[float, Field(ge=0.0, le=0.5)] = 0.2
+    quarantine_duplicates: bool = False
+
+
+class SplitSettings(_Section):
+    mode: Literal["random", "official"] = "random"
+    seed: int = 42
+    train_fraction: Fraction = 0.7
+    validation_fraction: Fraction = 0.1
+    test_fraction: Fraction = 0.2
+    official_validation_fraction: Fraction = 0.1
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> SplitSettings:
+        total = self.train_fraction + self.validation_fraction + self.test_fraction
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(
+                f"train_fraction + validation_fraction + test_fraction must be 1.0, got {total:g}"
+            )
+        return self
+
+
+class PreprocessingSettings(_Section):
+    strip_html: bool = True
+    normalize_unicode: bool = True
+    lowercase: bool = True
+    remove_stopwords: bool = False
+    keep_punctuation: bool = True
+
+
+class TfidfSettings(_Section):
+    ngram_range: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] = (1, 2)
+    min_df: Annotated[int, Field(ge=1)] | Fraction = 2
+    max_df: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    sublinear_tf: bool = True
+    max_features: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _ngram_range_ordered(self) -> TfidfSettings:
+        low, high = self.ngram_range
+        if low > high:
+            raise ValueError(f"ngram_range must be (low, high) with low <= high, got {low, high}")
+        return self
+
+
+class FeatureSettings(_Section):
+    tfidf: TfidfSettings = TfidfSettings()
+    nb_weighting: bool = False
+    nb_alpha: Annotated[float, Field(gt=0.0)] = 1.0
+
+
+class DownloadSettings(_Section):
+    url: str = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+    sha256: str = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+
+
+# The YAML files of the settings being built; a context variable keeps load_settings re-entrant.
+_yaml_files: ContextVar[tuple[Path, ...]] = ContextVar("_yaml_files", default=())
+
+
+class Settings(BaseSettings):
+    """All settings of sentimentops. Build with :func:`get_settings` or :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    home: Path = Path(".sentimentops")
+    data: DataSettings = DataSettings()
+    validation: ValidationSettings = ValidationSettings()
+    split: SplitSettings = SplitSettings()
+    preprocessing: PreprocessingSettings = PreprocessingSettings()
+    features: FeatureSettings = FeatureSettings()
+    download: DownloadSettings = DownloadSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_settings = YamlConfigSettingsSource(
+            settings_cls, yaml_file=list(_yaml_files.get()), deep_merge=True
+        )
+        return (init_settings, env_settings, yaml_settings)
+
+    def state_path(self, *parts: str) -> Path:
+        """A path under ``home``, where every run keeps its state (splits, reports, models)."""
+        return self.home.joinpath(*parts)
+
+
+def default_config_path() -> Path:
+    """The default YAML shipped inside the package."""
+    return Path(str(files("sentimentops").joinpath("defaults.yaml")))
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Build settings from the defaults, ``config_file`` and the environment.
+
+    Raises:
+        ConfigError: the file is missing or not YAML, or a value is invalid. The message names
+            each bad setting, the value given and the environment variable that overrides it.
+    """
+    yaml_files = [default_config_path()]
+    if config_file is not None:
+        yaml_files.append(_checked_config_file(config_file))
+    token = _yaml_files.set(tuple(yaml_files))
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigError(_describe_validation_error(error, config_file)) from None
+    finally:
+        _yaml_files.reset(token)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, built once; ``SENTIMENTOPS_CONFIG`` names a config file.
+
+    The CLI's ``--config`` sets that variable and clears this cache (``get_settings.cache_clear()``).
+    """
+    config_file = os.environ.get(CONFIG_FILE_ENV)
+    return load_settings(Path(config_file) if config_file else None)
+
+
+def _checked_config_file(path: Path) -> Path:
+    if not path.is_file():
+        raise ConfigError(f"Config file {path} does not exist. Pass an existing YAML file.")
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError(f"Config file {path} is not valid YAML: {error}") from None
+    if content is not None and not isinstance(content, dict):
+        raise ConfigError(
+            f"Config file {path} must hold a mapping of sections (data:, split:, ...), "
+            f"not a {type(content).__name__}."
+        )
+    return path
+
+
+def _describe_validation_error(error: ValidationError, config_file: Path | None) -> str:
+    where = f"{config_file} or the environment" if config_file else "the environment"
+    lines = [f"Invalid settings (from the defaults, {where}):"]
+    for problem in error.errors():
+        location = [str(part) for part in problem["loc"]]
+        dotted = ".".join(location)
+        env_name = ENV_PREFIX + "__".join(part.upper() for part in location)
+        lines.append(
+            f"  - {dotted}: {problem['msg']} (got {problem.get('input')!r}; "
+            f"override with {env_name})"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Data layer: loading, validation, splitting and versioning of review datasets."""

@@ -1,0 +1,101 @@
+"""The exception tree of sentimentops.
+
+Every error the project raises on purpose is a :class:`SentimentOpsError`. Each class carries the
+exit code the CLI returns for it and the HTTP status the API answers with, so the edges map errors
+in one place instead of catching them one by one::
+
+    SentimentOpsError                 exit 1, HTTP 500   unexpected failure of ours
+    ├── BadInputError                 exit 2, HTTP 422   the caller gave us something unusable
+    │   ├── ConfigError                                  a setting or config file is invalid
+    │   ├── DataError                                    a dataset cannot be read
+    │   │   ├── ChecksumMismatchError                    a file's bytes are not the expected ones
+    │   │   └── DataValidationError                      a dataset was read but is unusable
+    │   └── FeatureNotBuiltError                         a capability that does not exist yet
+    ├── DownloadError                 exit 1, HTTP 502   a remote source did not deliver
+    ├── ModelNotFoundError            exit 2, HTTP 404   no model under that name, alias or path
+    ├── MonitoringAlertError          exit 3             monitoring found something to act on
+    └── RejectLimitExceededError      exit 4             a batch rejected too many rows
+
+Messages say what was wrong, where, and what to do about it: they are shown to users as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "BadInputError",
+    "ChecksumMismatchError",
+    "ConfigError",
+    "DataError",
+    "DataValidationError",
+    "DownloadError",
+    "FeatureNotBuiltError",
+    "ModelNotFoundError",
+    "MonitoringAlertError",
+    "RejectLimitExceededError",
+    "SentimentOpsError",
+]
+
+
+class SentimentOpsError(Exception):
+    """Base of every error sentimentops raises on purpose."""
+
+    exit_code: ClassVar[int] = 1
+    http_status: ClassVar[int] = 500
+
+
+class BadInputError(SentimentOpsError):
+    """The input (a file, an argument, a setting) cannot be used as given."""
+
+    exit_code = 2
+    http_status = 422
+
+
+class ConfigError(BadInputError):
+    """A configuration file or environment variable holds an invalid value."""
+
+
+class DataError(BadInputError):
+    """A dataset cannot be read: missing file, unknown format, undecodable bytes, no text column."""
+
+
+class ChecksumMismatchError(DataError):
+    """A file's sha256 differs from the one recorded for it."""
+
+
+class DataValidationError(DataError):
+    """A dataset was read but fails validation; ``report`` holds the validation summary."""
+
+    def __init__(self, message: str, report: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.report = report or {}
+
+
+class FeatureNotBuiltError(BadInputError):
+    """A command group exists in the CLI's map but its capability is not implemented yet."""
+
+
+class DownloadError(SentimentOpsError):
+    """A remote source could not be fetched."""
+
+    http_status = 502
+
+
+class ModelNotFoundError(SentimentOpsError):
+    """No model exists under the given name, alias, version or path."""
+
+    exit_code = 2
+    http_status = 404
+
+
+class MonitoringAlertError(SentimentOpsError):
+    """Monitoring found drift or a performance drop that crosses a configured threshold."""
+
+    exit_code = 3
+
+
+class RejectLimitExceededError(SentimentOpsError):
+    """A batch run rejected more rows than its configured limit allows."""
+
+    exit_code = 4

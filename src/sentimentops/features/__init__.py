@@ -1,0 +1,1 @@
+"""Text preprocessing transformers and feature pipelines."""
