@@ -1,0 +1,239 @@
+"""Download the Stanford aclImdb tarball, verify it and convert it to the canonical parquet table.
+
+Every file appears under its final name only once complete (written to a temporary name, then
+renamed), so an interrupted run never leaves a file that a later run would trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import re
+import secrets
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO, Final
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sentimentops.data.aclimdb import read_aclimdb_folder
+from sentimentops.errors import ChecksumMismatchError, ConfigError, DataError, DownloadError
+
+__all__ = ["PARQUET_NAME", "ProgressCallback", "download_aclimdb"]
+
+PARQUET_NAME: Final = "imdb_reviews.parquet"
+ProgressCallback = Callable[[int, int | None], None]
+
+_CHUNK_BYTES: Final = 64 * 1024
+_DEFAULT_TARBALL_NAME: Final = "aclImdb.tar.gz"
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_OFFLINE_HINT: Final = (
+    "The machine may be offline; the vendored data/imdb/imdb_reviews.parquet already holds the "
+    "same 50,000 reviews, so you can use it instead of downloading."
+)
+# Same column types as the vendored parquet, so both read back identically.
+_PARQUET_SCHEMA: Final = pa.schema(
+    [
+        ("review_id", pa.large_string()),
+        ("review", pa.large_string()),
+        ("sentiment", pa.large_string()),
+        ("rating", pa.int8()),
+        ("split", pa.large_string()),
+        ("movie_id", pa.large_string()),
+    ]
+)
+
+
+def download_aclimdb(
+    destination: Path,
+    *,
+    url: str,
+    sha256: str,
+    timeout_seconds: float = 60.0,
+    progress: ProgressCallback | None = None,
+) -> Path:
+    """Fetch the aclImdb tarball into ``destination`` and write ``imdb_reviews.parquet`` there.
+
+    A tarball already in ``destination`` with the expected digest is not fetched again; one with
+    another digest is deleted and fetched again. Next to the parquet,
+    ``imdb_reviews.parquet.sha256`` records its digest in ``sha256sum`` format.
+
+    Args:
+        destination: folder for the tarball and the parquet; created if missing.
+        url: http(s) URL of ``aclImdb_v1.tar.gz`` (``DownloadSettings.url``).
+        sha256: expected hex digest of the tarball (``DownloadSettings.sha256``).
+        timeout_seconds: limit for connecting and for each read from the server.
+        progress: called as ``progress(bytes_done, total_bytes_or_None)`` after each chunk.
+
+    Returns:
+        The path of the written parquet file.
+
+    Raises:
+        ConfigError: ``url`` is not http(s) or ``sha256`` is not 64 hex digits.
+        DownloadError: the server could not be reached, answered with an error or cut the
+            transfer short.
+        ChecksumMismatchError: the downloaded bytes do not have digest ``sha256``; the file is
+            deleted.
+        DataError: the tarball is corrupt, has a member that would land outside ``destination``,
+            or does not hold a readable aclImdb folder.
+    """
+    expected = _checked_sha256(sha256)
+    tarball = destination / _tarball_name(url)
+    destination.mkdir(parents=True, exist_ok=True)
+    if not _has_digest(tarball, expected):
+        tarball.unlink(missing_ok=True)
+        _fetch_verified(url, tarball, expected, timeout_seconds=timeout_seconds, progress=progress)
+    reviews = _read_tarball(tarball, destination)
+    parquet = destination / PARQUET_NAME
+    _write_atomically(parquet, lambda temporary: _write_parquet(reviews, temporary))
+    line = f"{_sha256_file(parquet)}  {PARQUET_NAME}\n"
+    _write_atomically(
+        parquet.with_name(f"{PARQUET_NAME}.sha256"),
+        lambda temporary: temporary.write_text(line, encoding="utf-8"),
+    )
+    return parquet
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _has_digest(path: Path, expected: str) -> bool:
+    return path.is_file() and _sha256_file(path) == expected
+
+
+def _checked_sha256(sha256: str) -> str:
+    expected = sha256.strip().lower()
+    if _SHA256_HEX.fullmatch(expected) is None:
+        raise ConfigError(
+            f"Expected sha256 {sha256!r} is not 64 hex digits. Set download.sha256 "
+            "(SENTIMENTOPS_DOWNLOAD__SHA256) to the tarball's sha256 digest."
+        )
+    return expected
+
+
+def _tarball_name(url: str) -> str:
+    parsed = urllib.parse.urlsplit(url)
+    # Only http(s): urllib would also open file:// and ftp:// URLs, which the setting never means.
+    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+        raise ConfigError(
+            f"Download URL {url!r} is not an http(s) URL. Set download.url "
+            "(SENTIMENTOPS_DOWNLOAD__URL) to the http(s) address of aclImdb_v1.tar.gz."
+        )
+    name = Path(parsed.path).name
+    return name if name not in {"", ".", ".."} else _DEFAULT_TARBALL_NAME
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    # A random temporary name in the same folder: the rename is atomic and concurrent runs do not
+    # share a file; unlike mkstemp, the file gets the usual (umask) permissions.
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.part")
+    try:
+        write(temporary)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _fetch_verified(
+    url: str,
+    tarball: Path,
+    expected: str,
+    *,
+    timeout_seconds: float,
+    progress: ProgressCallback | None,
+) -> None:
+    def fetch(temporary: Path) -> None:
+        with temporary.open("wb") as sink:
+            _stream(url, sink, timeout_seconds=timeout_seconds, progress=progress)
+        actual = _sha256_file(temporary)
+        if actual != expected:
+            raise ChecksumMismatchError(
+                f"The file downloaded from {url} has sha256 {actual}, expected {expected}; it was "
+                "deleted. Retry, or fix download.sha256 if the file was updated upstream."
+            )
+
+    _write_atomically(tarball, fetch)
+
+
+def _stream(
+    url: str, sink: BinaryIO, *, timeout_seconds: float, progress: ProgressCallback | None
+) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_seconds) as response:
+            total = _content_length(response)
+            done = 0
+            while chunk := response.read(_CHUNK_BYTES):
+                sink.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+    except urllib.error.HTTPError as error:
+        # The error holds the open response; closing it releases the socket now.
+        error.close()
+        raise DownloadError(
+            f"Downloading {url} failed: the server answered HTTP {error.code} {error.reason}. "
+            "Check download.url (SENTIMENTOPS_DOWNLOAD__URL). " + _OFFLINE_HINT
+        ) from error
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+        cause = error.reason if isinstance(error, urllib.error.URLError) else error
+        raise DownloadError(
+            f"Downloading {url} failed: {_describe(cause)}. {_OFFLINE_HINT}"
+        ) from error
+    # urllib returns a short body without complaint when the connection closes early.
+    if total is not None and done != total:
+        raise DownloadError(
+            f"Downloading {url} failed: the server announced {total} bytes but sent {done}. "
+            f"Retry. {_OFFLINE_HINT}"
+        )
+
+
+def _content_length(response: http.client.HTTPResponse) -> int | None:
+    header = response.headers.get("Content-Length")
+    return int(header) if header is not None and header.isdigit() else None
+
+
+def _describe(cause: object) -> str:
+    if isinstance(cause, TimeoutError):
+        return "no answer within the timeout (download.timeout_seconds)"
+    if isinstance(cause, BaseException):
+        return f"{type(cause).__name__}: {cause}"
+    return str(cause)
+
+
+def _read_tarball(tarball: Path, destination: Path) -> pd.DataFrame:
+    # Extract into a scratch folder that is always removed: only the parquet is kept.
+    with tempfile.TemporaryDirectory(prefix=".aclImdb-", dir=destination) as scratch:
+        try:
+            with tarfile.open(tarball, "r:*") as archive:
+                archive.extractall(scratch, filter="data")
+        except tarfile.FilterError as error:
+            raise DataError(
+                f"{tarball} was not extracted: member {error.tarinfo.name!r} is unsafe ({error}). "
+                "It is not the expected aclImdb tarball; delete it and check download.url."
+            ) from None
+        except (tarfile.TarError, EOFError) as error:
+            raise DataError(
+                f"{tarball} is not a readable tar archive ({error}). Delete it and download again."
+            ) from None
+        try:
+            return read_aclimdb_folder(Path(scratch))
+        except DataError as error:
+            # The scratch paths in the message are gone by now: name the tarball too.
+            raise DataError(f"{tarball} does not hold a readable aclImdb folder: {error}") from None
+
+
+def _write_parquet(reviews: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(reviews, schema=_PARQUET_SCHEMA, preserve_index=False)
+    pq.write_table(table, path)

@@ -1,0 +1,251 @@
+"""Read review datasets in the layouts users bring, into one canonical table.
+
+The canonical table has a ``review`` text column and, when labels exist, a ``sentiment`` column;
+other columns (``review_id``, ``movie_id``, ``rating``, ``split``) pass through. Supported inputs:
+
+* CSV in the Kaggle layout (``review,sentiment``), plain or gzip (``.csv``, ``.csv.gz``)
+* Parquet (``.parquet``, ``.pq``)
+* JSON Lines, plain or gzip (``.jsonl``, ``.ndjson``, ``.jsonl.gz``)
+* the original Stanford ``aclImdb/`` folder (``train|test/pos|neg/<id>_<rating>.txt``)
+
+Local paths and ``s3://`` URIs both work. Reading is strict: a file that cannot be read whole
+raises :class:`~sentimentops.errors.DataError` naming the file, what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from sentimentops.data.aclimdb import is_aclimdb_folder, read_aclimdb_folder
+from sentimentops.data.version import sha256_file
+from sentimentops.errors import ChecksumMismatchError, DataError
+from sentimentops.storage import (
+    Location,
+    is_remote,
+    local_path,
+    location_exists,
+    location_name,
+    open_location,
+)
+
+__all__ = [
+    "LABEL_COLUMN",
+    "SUPPORTED_FORMATS",
+    "TEXT_COLUMN",
+    "DatasetFormat",
+    "detect_format",
+    "load_reviews",
+    "load_verified_parquet",
+    "read_expected_sha256",
+]
+
+TEXT_COLUMN = "review"
+LABEL_COLUMN = "sentiment"
+
+DatasetFormat = Literal["csv", "parquet", "jsonl", "aclimdb"]
+SUPPORTED_FORMATS = (
+    ".csv, .csv.gz, .parquet, .pq, .jsonl, .ndjson, .jsonl.gz, or an aclImdb/ folder"
+)
+_SUFFIX_FORMATS: dict[str, DatasetFormat] = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+
+
+def detect_format(location: Location) -> DatasetFormat:
+    """The format of a dataset from its name (and, for local folders, its layout)."""
+    if not is_remote(location) and local_path(location).is_dir():
+        if is_aclimdb_folder(local_path(location)):
+            return "aclimdb"
+        raise DataError(
+            f"{location} is a folder but not the aclImdb layout "
+            "(train|test/pos|neg/<id>_<rating>.txt). Point at a data file or an aclImdb folder."
+        )
+    name = location_name(location).lower()
+    name = name.removesuffix(".gz")
+    for suffix, dataset_format in _SUFFIX_FORMATS.items():
+        if name.endswith(suffix):
+            return dataset_format
+    raise DataError(
+        f"Cannot tell the format of {location} from its name. Supported: {SUPPORTED_FORMATS}."
+    )
+
+
+def load_reviews(
+    location: Location,
+    *,
+    text_column: str = TEXT_COLUMN,
+    label_column: str = LABEL_COLUMN,
+) -> pd.DataFrame:
+    """Load a review dataset into the canonical table.
+
+    Args:
+        location: a local path or ``s3://`` URI (see the module docstring for formats).
+        text_column: the column holding the review text; renamed to ``review``.
+        label_column: the column holding the label, if any; renamed to ``sentiment``.
+
+    Returns:
+        The rows in file order with a fresh ``RangeIndex``. Labels are not validated here
+        (see :mod:`sentimentops.data.validate`).
+
+    Raises:
+        DataError: the location is missing, the format unknown, the bytes undecodable, the
+            file malformed, or the text column absent.
+    """
+    if not location_exists(location):
+        raise DataError(f"{location} does not exist. Check the path (or the S3 bucket and key).")
+    dataset_format = detect_format(location)
+    if dataset_format == "aclimdb":
+        frame = read_aclimdb_folder(local_path(location))
+    else:
+        raw = _read_bytes(location)
+        if dataset_format == "csv":
+            frame = _parse_csv(raw, location)
+        elif dataset_format == "parquet":
+            frame = _parse_parquet(raw, location)
+        else:
+            frame = _parse_jsonl(raw, location)
+    return _canonical_columns(frame, location, text_column, label_column)
+
+
+def read_expected_sha256(checksum_file: Path) -> str:
+    """The digest from a ``sha256sum``-format file (``<hex>  <name>``)."""
+    try:
+        first_field = checksum_file.read_text(encoding="utf-8").split()[0]
+    except (OSError, IndexError) as error:
+        raise DataError(
+            f"Cannot read the checksum file {checksum_file} ({error}). "
+            "It must hold a line '<sha256>  <file name>' as written by sha256sum."
+        ) from None
+    return first_field.lower()
+
+
+def load_verified_parquet(path: Path, checksum_file: Path) -> pd.DataFrame:
+    """Load a vendored dataset after checking its bytes against the recorded sha256.
+
+    Raises:
+        ChecksumMismatchError: the file differs from the one the checksum was recorded for.
+    """
+    if not path.is_file():
+        raise DataError(
+            f"The reference dataset {path} does not exist. Run from the repository root, "
+            "or set data.reference_path (SENTIMENTOPS_DATA__REFERENCE_PATH)."
+        )
+    expected = read_expected_sha256(checksum_file)
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ChecksumMismatchError(
+            f"{path} has sha256 {actual}, but {checksum_file} records {expected}. The file was "
+            f"changed or truncated: restore it with `git checkout -- {path}`."
+        )
+    return load_reviews(path)
+
+
+def _read_bytes(location: Location) -> bytes:
+    try:
+        with open_location(location, "rb") as stream:
+            raw: bytes = stream.read()
+    except OSError as error:
+        raise DataError(f"Cannot read {location}: {error}.") from None
+    if raw[:2] == b"\x1f\x8b":  # gzip magic number: decompress whatever the name says
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as error:
+            raise DataError(
+                f"{location} looks gzip-compressed but is corrupt ({error}). "
+                "Re-create or re-download it."
+            ) from None
+    return raw
+
+
+def _decode(raw: bytes, location: Location) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise DataError(
+            f"{location} is not UTF-8 text: byte 0x{raw[error.start]:02x} on line {line} cannot "
+            "be decoded. Re-save the file as UTF-8 (or check that it is the file you meant)."
+        ) from None
+
+
+def _parse_csv(raw: bytes, location: Location) -> pd.DataFrame:
+    text = _decode(raw, location)
+    if not text.strip():
+        raise DataError(f"{location} is empty. A CSV needs a header line such as review,sentiment.")
+    try:
+        # Every field stays text; only empty fields are missing ("NA" or "null" can be a review).
+        return pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], engine="c"
+        )
+    except pd.errors.ParserError as error:
+        detail = str(error).strip().removeprefix("Error tokenizing data. C error: ")
+        raise DataError(
+            f"{location} is not a well-formed CSV: {detail}. Every row needs as many fields as "
+            "the header, and a review containing commas, quotes or line breaks must be enclosed "
+            'in double quotes with inner quotes doubled (""). Fix the row or re-export the file.'
+        ) from None
+
+
+def _parse_parquet(raw: bytes, location: Location) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(io.BytesIO(raw))
+    except Exception as error:  # pyarrow raises several unrelated types for a bad file
+        raise DataError(
+            f"{location} is not a readable Parquet file ({type(error).__name__}: {error}). "
+            "Check the file or convert it again."
+        ) from None
+
+
+def _parse_jsonl(raw: bytes, location: Location) -> pd.DataFrame:
+    records = []
+    for line_number, line in enumerate(_decode(raw, location).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(
+                f"{location} line {line_number} is not valid JSON ({error.msg}). "
+                "JSON Lines needs one complete JSON object per line."
+            ) from None
+        if not isinstance(record, dict):
+            raise DataError(
+                f"{location} line {line_number} holds a JSON {type(record).__name__}, not an "
+                'object. Write each review as {"review": "...", "sentiment": "..."}.'
+            )
+        records.append(record)
+    if not records:
+        raise DataError(f"{location} holds no JSON records.")
+    return pd.DataFrame.from_records(records)
+
+
+def _canonical_columns(
+    frame: pd.DataFrame, location: Location, text_column: str, label_column: str
+) -> pd.DataFrame:
+    if text_column not in frame.columns:
+        available = ", ".join(map(str, frame.columns)) or "none"
+        raise DataError(
+            f"{location} has no text column '{text_column}' (columns: {available}). "
+            "Name the column holding the review text with --text-column."
+        )
+    renames = {text_column: TEXT_COLUMN}
+    if label_column in frame.columns:
+        renames[label_column] = LABEL_COLUMN
+    for source, target in renames.items():
+        if source != target and target in frame.columns:
+            raise DataError(
+                f"{location} has both '{source}' and '{target}' columns; renaming '{source}' to "
+                f"'{target}' would shadow one. Rename or drop one of them first."
+            )
+    frame = frame.rename(columns=renames)
+    return frame.reset_index(drop=True)

@@ -1,0 +1,312 @@
+"""Validate a review table: schema checks with pandera, then quality checks, then quarantine.
+
+Nothing is silently dropped: every input row ends up either in ``valid`` or in ``quarantined``
+(with its row number, the failing column and the reason), so ``valid + quarantined = rows``.
+Labels are normalised on the way: ``positive/negative``, ``pos/neg`` and ``1/0`` (any case)
+become ``positive``/``negative``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from sentimentops.config import ValidationSettings
+from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN
+from sentimentops.data.version import frame_digest
+from sentimentops.features.text import strip_html_markup
+
+__all__ = [
+    "LABELS",
+    "LABEL_ALIASES",
+    "QUARANTINE_COLUMNS",
+    "ValidationReport",
+    "ValidationResult",
+    "normalise_labels",
+    "validate_reviews",
+]
+
+LABELS = ("negative", "positive")
+LABEL_ALIASES: dict[str, str] = {
+    "positive": "positive",
+    "pos": "positive",
+    "1": "positive",
+    "negative": "negative",
+    "neg": "negative",
+    "0": "negative",
+}
+QUARANTINE_COLUMNS = ["row_number", "column", "reason", "value"]
+_PREVIEW_CHARS = 200
+_PANDERA_CONCAT_WARNING = "The behavior of DataFrame concatenation with empty or all-NA entries"
+
+# The reason shown for each failed check, by pandera check name.
+_REASONS = {
+    "not_nullable": "missing value",
+    "is_text": "text is not a string",
+    "not_blank": "text is empty or whitespace only",
+    "not_empty_after_html": "text is empty after HTML removal",
+    "max_length": "text is longer than the maximum length",
+    "known_label": "unknown label (accepted: positive/negative, pos/neg, 1/0)",
+}
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The summary written as JSON by ``sentimentops data validate --report``."""
+
+    source: str
+    rows: int
+    valid_rows: int
+    quarantined_rows: int
+    duplicate_rows: int
+    quarantine_reasons: dict[str, int]
+    label_counts: dict[str, int]
+    minority_label_share: float | None
+    length: dict[str, dict[str, float]]
+    digest: str
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Valid rows (original index kept, labels normalised), quarantined rows and the report."""
+
+    valid: pd.DataFrame
+    quarantined: pd.DataFrame
+    report: ValidationReport
+
+
+def normalise_labels(labels: pd.Series) -> pd.Series:
+    """Map accepted label spellings to ``positive``/``negative``; leave anything else as it is,
+    so validation can report the original value."""
+
+    def normalise(value: Any) -> Any:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return value
+        if isinstance(value, bool):  # True/False are not an accepted spelling
+            return value
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return LABEL_ALIASES.get(str(value).strip().lower(), value)
+
+    return labels.map(normalise)
+
+
+def validate_reviews(
+    frame: pd.DataFrame,
+    settings: ValidationSettings,
+    *,
+    source: str = "<frame>",
+    require_labels: bool = True,
+) -> ValidationResult:
+    """Validate a canonical review table (see :func:`sentimentops.data.load.load_reviews`).
+
+    Args:
+        frame: the rows, with a ``review`` column and, when ``require_labels``, ``sentiment``.
+        settings: limits and switches (maximum length, balance warning, duplicate quarantine).
+        source: where the rows came from, for the report.
+        require_labels: when False, a missing label column or missing labels are accepted.
+
+    Returns:
+        The partition of the rows into valid and quarantined, and the report.
+    """
+    frame = frame.copy()
+    has_labels = LABEL_COLUMN in frame.columns
+    if has_labels:
+        frame[LABEL_COLUMN] = normalise_labels(frame[LABEL_COLUMN])
+
+    failures = _schema_failures(frame, settings, has_labels, require_labels)
+    duplicated = _duplicated_texts(frame[TEXT_COLUMN])
+    if settings.quarantine_duplicates and duplicated.any():
+        duplicates = _duplicate_failures(frame, duplicated)
+        failures = duplicates if failures.empty else pd.concat([failures, duplicates])
+
+    quarantined = _quarantine_table(frame, failures)
+    valid = frame.drop(index=quarantined.index)
+    report = _build_report(
+        frame, valid, quarantined, int(duplicated.sum()), source, settings, has_labels
+    )
+    return ValidationResult(
+        valid=valid, quarantined=quarantined.reset_index(drop=True), report=report
+    )
+
+
+def _text_check(predicate: Callable[[str], bool]) -> Callable[[pd.Series], pd.Series]:
+    """A vectorised check that judges strings only: other values fail ``is_text`` alone."""
+
+    def check(texts: pd.Series) -> pd.Series:
+        return texts.map(lambda value: not isinstance(value, str) or predicate(value)).astype(bool)
+
+    return check
+
+
+def _is_blank(text: str) -> bool:
+    return not text.strip()
+
+
+def _schema(
+    settings: ValidationSettings, has_labels: bool, require_labels: bool
+) -> pa.DataFrameSchema:
+    text_checks = [
+        pa.Check(lambda s: s.map(lambda v: isinstance(v, str)).astype(bool), name="is_text"),
+        pa.Check(_text_check(lambda t: not _is_blank(t)), name="not_blank"),
+        pa.Check(
+            _text_check(lambda t: _is_blank(t) or not _is_blank(strip_html_markup(t))),
+            name="not_empty_after_html",
+        ),
+        pa.Check(_text_check(lambda t: len(t) <= settings.max_text_chars), name="max_length"),
+    ]
+    columns = {TEXT_COLUMN: pa.Column(checks=text_checks, nullable=False, coerce=False)}
+    if has_labels:
+        columns[LABEL_COLUMN] = pa.Column(
+            checks=[pa.Check(lambda labels: labels.isin(LABELS), name="known_label")],
+            nullable=not require_labels,
+        )
+    return pa.DataFrameSchema(columns, strict=False)
+
+
+def _schema_failures(
+    frame: pd.DataFrame, settings: ValidationSettings, has_labels: bool, require_labels: bool
+) -> pd.DataFrame:
+    """One row per failed check: index, column, reason, value."""
+    failures = pd.DataFrame(columns=["index", "column", "reason", "value"])
+    if require_labels and not has_labels:
+        # The loader guarantees the text column; a missing label column fails every row alike.
+        return pd.DataFrame(
+            {
+                "index": frame.index,
+                "column": LABEL_COLUMN,
+                "reason": "missing label column",
+                "value": None,
+            }
+        )
+    try:
+        with warnings.catch_warnings():
+            # pandera's own error formatter concatenates all-NA failure cases, which pandas 2.x
+            # warns about; the warning is about pandera's internals, not about our data.
+            warnings.filterwarnings(
+                "ignore", message=_PANDERA_CONCAT_WARNING, category=FutureWarning
+            )
+            _schema(settings, has_labels, require_labels).validate(frame, lazy=True)
+    except SchemaErrors as errors:
+        cases = errors.failure_cases
+        cases = cases[cases["index"].notna()]
+        failures = pd.DataFrame(
+            {
+                "index": cases["index"].astype(int).to_numpy(),
+                "column": cases["column"].to_numpy(),
+                "reason": cases["check"].map(lambda check: _REASONS.get(str(check), str(check))),
+                "value": cases["failure_case"].to_numpy(),
+            }
+        )
+    return failures
+
+
+def _duplicated_texts(texts: pd.Series) -> pd.Series:
+    """True for every row whose text equals the text of an earlier row."""
+    return texts.duplicated(keep="first") & texts.notna()
+
+
+def _duplicate_failures(frame: pd.DataFrame, duplicated: pd.Series) -> pd.DataFrame:
+    rows = frame.index[duplicated.to_numpy()]
+    return pd.DataFrame(
+        {
+            "index": rows,
+            "column": TEXT_COLUMN,
+            "reason": "exact duplicate of an earlier row",
+            "value": frame.loc[rows, TEXT_COLUMN].to_numpy(),
+        }
+    )
+
+
+def _preview(value: Any) -> str:
+    return "" if value is None else str(value)[:_PREVIEW_CHARS]
+
+
+def _quarantine_table(frame: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
+    """One row per quarantined input row, indexed like ``frame``; several reasons are joined."""
+    if failures.empty:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS, index=frame.index[:0])
+    failures = failures.assign(value=failures["value"].map(_preview))
+    grouped = failures.groupby("index", sort=True).agg(
+        column=("column", lambda c: "; ".join(dict.fromkeys(map(str, c)))),
+        reason=("reason", lambda r: "; ".join(dict.fromkeys(map(str, r)))),
+        value=("value", "first"),
+    )
+    positions = frame.index.get_indexer(grouped.index)
+    grouped.insert(0, "row_number", positions + 1)  # 1-based data row, header not counted
+    grouped.index.name = None
+    return grouped[QUARANTINE_COLUMNS]
+
+
+def _length_stats(texts: pd.Series) -> dict[str, dict[str, float]]:
+    if texts.empty:
+        return {}
+    lengths = {"chars": texts.str.len(), "words": texts.str.count(r"\S+")}
+    return {
+        name: {
+            "min": float(values.min()),
+            "mean": round(float(values.mean()), 2),
+            "median": float(values.median()),
+            "p95": float(values.quantile(0.95)),
+            "max": float(values.max()),
+        }
+        for name, values in lengths.items()
+    }
+
+
+def _build_report(
+    frame: pd.DataFrame,
+    valid: pd.DataFrame,
+    quarantined: pd.DataFrame,
+    duplicate_rows: int,
+    source: str,
+    settings: ValidationSettings,
+    has_labels: bool,
+) -> ValidationReport:
+    label_counts: dict[str, int] = {}
+    minority_share: float | None = None
+    warnings = []
+    if has_labels and not valid.empty:
+        counts = valid[LABEL_COLUMN].value_counts()
+        label_counts = {label: int(counts.get(label, 0)) for label in LABELS}
+        minority_share = round(min(label_counts.values()) / max(sum(label_counts.values()), 1), 4)
+        if minority_share < settings.min_label_share:
+            warnings.append(
+                f"labels are imbalanced: the rarer label is {minority_share:.1%} of valid rows "
+                f"(threshold {settings.min_label_share:.0%})"
+            )
+    if duplicate_rows:
+        kept = (
+            "quarantined" if settings.quarantine_duplicates else "kept; splits keep copies together"
+        )
+        warnings.append(f"{duplicate_rows} rows repeat the text of an earlier row ({kept})")
+    if not quarantined.empty:
+        warnings.append(f"{len(quarantined)} rows quarantined")
+    reasons: dict[str, int] = {}
+    for joined in quarantined["reason"]:
+        for reason in str(joined).split("; "):
+            reasons[reason] = reasons.get(reason, 0) + 1
+    data_columns = [c for c in (TEXT_COLUMN, LABEL_COLUMN) if c in valid.columns]
+    return ValidationReport(
+        source=source,
+        rows=len(frame),
+        valid_rows=len(valid),
+        quarantined_rows=len(quarantined),
+        duplicate_rows=duplicate_rows,
+        quarantine_reasons=reasons,
+        label_counts=label_counts,
+        minority_label_share=minority_share,
+        length=_length_stats(valid[TEXT_COLUMN]),
+        digest=frame_digest(valid, data_columns),
+        warnings=warnings,
+    )

@@ -1,0 +1,65 @@
+"""One interface for local paths and ``s3://`` URIs.
+
+Everything that reads or writes a user-given location goes through here, so S3 (or any
+LocalStack/moto endpoint named by ``AWS_ENDPOINT_URL``) works wherever a path does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO, Any
+
+import fsspec
+
+__all__ = [
+    "Location",
+    "is_remote",
+    "local_path",
+    "location_exists",
+    "location_name",
+    "open_location",
+]
+
+Location = str | Path
+
+
+def is_remote(location: Location) -> bool:
+    """True for URIs with a scheme other than ``file://`` (``s3://bucket/key``)."""
+    text = str(location)
+    return "://" in text and not text.startswith("file://")
+
+
+def location_name(location: Location) -> str:
+    """The last path component, for format detection and messages."""
+    return str(location).rstrip("/").rsplit("/", 1)[-1]
+
+
+def local_path(location: Location) -> Path:
+    """The filesystem path of a local location (a plain path or a ``file://`` URI)."""
+    return Path(str(location).removeprefix("file://"))
+
+
+def _storage_options(location: Location) -> dict[str, Any]:
+    if str(location).startswith("s3://"):
+        # s3fs does not read AWS_ENDPOINT_URL itself; pass it so LocalStack and moto work.
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            return {"client_kwargs": {"endpoint_url": endpoint}}
+    return {}
+
+
+def open_location(location: Location, mode: str = "rb") -> IO[Any]:
+    """Open a local path or remote URI; use as a context manager. No decompression is applied."""
+    if not is_remote(location):
+        return local_path(location).open(mode)
+    opened = fsspec.open(str(location), mode, **_storage_options(location))
+    return opened.open()  # type: ignore[no-any-return]
+
+
+def location_exists(location: Location) -> bool:
+    """Whether a file or folder exists at the location."""
+    if not is_remote(location):
+        return local_path(location).exists()
+    filesystem, path = fsspec.core.url_to_fs(str(location), **_storage_options(location))
+    return bool(filesystem.exists(path))
