@@ -1,0 +1,58 @@
+# sentimentops: `make run` runs the main job, `make test` runs every test. Both set up what they
+# need first: uv (via pip) if missing, then the locked environment (`uv sync --frozen`).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The project runs offline: no telemetry from MLflow, Prefect or Evidently.
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export EVIDENTLY_DISABLE_TELEMETRY := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+PYTHON ?= python3
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+VENV := .venv
+BIN := $(VENV)/bin
+SYNCED := $(VENV)/.synced
+HOME_DIR ?= $(or $(SENTIMENTOPS_HOME),.sentimentops)
+DATA := data/imdb/imdb_reviews.parquet
+
+.PHONY: help setup run test lint format bench bench-data clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(SYNCED): pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+		$(PYTHON) -m pip install --user --quiet uv || \
+		$(PYTHON) -m pip install --user --quiet --break-system-packages uv
+	$(UV) sync --frozen
+	@touch $@
+
+setup: $(SYNCED) ## Install uv if missing and the locked environment
+
+run: $(SYNCED) ## The main job: validate the vendored data, then split it (official and random)
+	$(BIN)/sentimentops data validate $(DATA) --report $(HOME_DIR)/reports/data-validation.json
+	$(BIN)/sentimentops data split --mode official
+	$(BIN)/sentimentops data split --mode random
+
+test: $(SYNCED) ## Run all tests
+	$(BIN)/pytest
+
+lint: $(SYNCED) ## ruff check, ruff format --check, mypy
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+format: $(SYNCED) ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+bench: bench-data ## Run every benchmark
+
+bench-data: $(SYNCED) ## Data loading/validation/splitting throughput and peak memory on the 50k set
+	$(BIN)/python benchmarks/bench_data.py
+
+clean: ## Remove the environment and local state
+	rm -rf $(VENV) $(HOME_DIR) .pytest_cache .mypy_cache .ruff_cache
