@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -27,13 +27,18 @@ from sentimentops.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILE_ENV",
+    "CandidateSettings",
     "DataSettings",
     "DownloadSettings",
     "FeatureSettings",
+    "ModelFamily",
     "PreprocessingSettings",
+    "RegistrySettings",
     "Settings",
     "SplitSettings",
     "TfidfSettings",
+    "TrackingSettings",
+    "TrainingSettings",
     "ValidationSettings",
     "default_config_path",
     "get_settings",
@@ -117,6 +122,43 @@ class DownloadSettings(_Section):
     timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
 
 
+ModelFamily = Literal["logreg", "linear_svm", "random_forest", "nb_logreg"]
+
+
+class CandidateSettings(_Section):
+    """One model family: its feature settings and the hyperparameter grid to search."""
+
+    features: FeatureSettings = FeatureSettings()
+    params: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+
+
+class TrainingSettings(_Section):
+    models: list[ModelFamily] = ["logreg", "linear_svm", "random_forest", "nb_logreg"]
+    search: Literal["grid", "halving"] = "grid"
+    cv_folds: Annotated[int, Field(ge=2)] = 3
+    n_jobs: int = 2
+    seed: int = 42
+    dask_scheduler: str | None = None
+    refit_on_validation: bool = True
+    candidates: dict[ModelFamily, CandidateSettings] = Field(default_factory=dict)
+
+
+class TrackingSettings(_Section):
+    uri: str | None = (
+        None  # default: sqlite:///$SENTIMENTOPS_HOME/mlflow.db (MLFLOW_TRACKING_URI wins)
+    )
+    experiment: str = "imdb-sentiment"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+
+
+class RegistrySettings(_Section):
+    model_name: str = "imdb-sentiment"
+    significance_level: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.002
+    reference_sample_rows: Annotated[int, Field(ge=10)] = 2000
+
+
 # The YAML files of the settings being built; a context variable keeps load_settings re-entrant.
 _yaml_files: ContextVar[tuple[Path, ...]] = ContextVar("_yaml_files", default=())
 
@@ -135,6 +177,9 @@ class Settings(BaseSettings):
     preprocessing: PreprocessingSettings = PreprocessingSettings()
     features: FeatureSettings = FeatureSettings()
     download: DownloadSettings = DownloadSettings()
+    training: TrainingSettings = TrainingSettings()
+    tracking: TrackingSettings = TrackingSettings()
+    registry: RegistrySettings = RegistrySettings()
 
     @classmethod
     def settings_customise_sources(
@@ -183,7 +228,8 @@ def load_settings(config_file: Path | None = None) -> Settings:
 def get_settings() -> Settings:
     """The settings of this process, built once; ``SENTIMENTOPS_CONFIG`` names a config file.
 
-    The CLI's ``--config`` sets that variable and clears this cache (``get_settings.cache_clear()``).
+    The CLI's ``--config`` sets that variable and clears this cache
+    (``get_settings.cache_clear()``).
     """
     config_file = os.environ.get(CONFIG_FILE_ENV)
     return load_settings(Path(config_file) if config_file else None)
@@ -211,8 +257,7 @@ def _describe_validation_error(error: ValidationError, config_file: Path | None)
         location = [str(part) for part in problem["loc"]]
         dotted = ".".join(location)
         env_name = ENV_PREFIX + "__".join(part.upper() for part in location)
-        lines.append(
-            f"  - {dotted}: {problem['msg']} (got {problem.get('input')!r}; "
-            f"override with {env_name})"
-        )
+        given = problem.get("input")
+        shown = "" if isinstance(given, dict) else f"got {given!r}; "
+        lines.append(f"  - {dotted}: {problem['msg']} ({shown}override with {env_name})")
     return "\n".join(lines)

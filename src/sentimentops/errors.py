@@ -12,6 +12,7 @@ in one place instead of catching them one by one::
     │   │   └── DataValidationError                      a dataset was read but is unusable
     │   └── FeatureNotBuiltError                         a capability that does not exist yet
     ├── DownloadError                 exit 1, HTTP 502   a remote source did not deliver
+    ├── TrackingUnavailableError      exit 1, HTTP 503   the MLflow tracking store does not answer
     ├── ModelNotFoundError            exit 2, HTTP 404   no model under that name, alias or path
     ├── MonitoringAlertError          exit 3             monitoring found something to act on
     └── RejectLimitExceededError      exit 4             a batch rejected too many rows
@@ -35,6 +36,7 @@ __all__ = [
     "MonitoringAlertError",
     "RejectLimitExceededError",
     "SentimentOpsError",
+    "TrackingUnavailableError",
 ]
 
 
@@ -80,6 +82,12 @@ class DownloadError(SentimentOpsError):
     """A remote source could not be fetched."""
 
     http_status = 502
+
+
+class TrackingUnavailableError(SentimentOpsError):
+    """The MLflow tracking store or registry cannot be reached."""
+
+    http_status = 503
 
 
 class ModelNotFoundError(SentimentOpsError):

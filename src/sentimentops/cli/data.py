@@ -1,0 +1,238 @@
+"""``sentimentops data``: validate, split and download review datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from sentimentops.cli.output import console, key_value_table
+from sentimentops.config import get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sentimentops.config import Settings
+    from sentimentops.data.validate import ValidationResult
+
+__all__ = ["data_app"]
+
+data_app = typer.Typer(
+    help="Load, validate, split and download review datasets.", no_args_is_help=True
+)
+
+TEXT_COLUMN_OPTION = typer.Option("review", "--text-column", help="Column holding the review text.")
+LABEL_COLUMN_OPTION = typer.Option("sentiment", "--label-column", help="Column holding the label.")
+
+
+@data_app.command("validate")
+def validate_command(
+    path: str = typer.Argument(
+        ..., help="CSV (.csv/.csv.gz), Parquet, JSON Lines, aclImdb/ folder, or s3:// URI."
+    ),
+    report: Path | None = typer.Option(None, "--report", help="Write the JSON report here."),
+    quarantine: Path | None = typer.Option(
+        None,
+        "--quarantine",
+        help="Write quarantined rows here (default: $SENTIMENTOPS_HOME/quarantine/<name>.csv).",
+    ),
+    text_column: str = TEXT_COLUMN_OPTION,
+    label_column: str = LABEL_COLUMN_OPTION,
+    labels: bool = typer.Option(
+        True, "--labels/--no-labels", help="Whether every row must carry a valid label."
+    ),
+) -> None:
+    """Check a dataset and quarantine bad rows with a reason; nothing is silently dropped.
+
+    Exit code 2 when the file cannot be read (missing, malformed, undecodable, no text column).
+    """
+    from sentimentops.data.load import load_reviews
+    from sentimentops.data.validate import validate_reviews
+
+    settings = get_settings()
+    with console.status(f"Reading {path}"):
+        frame = load_reviews(path, text_column=text_column, label_column=label_column)
+    with console.status(f"Validating {len(frame):,} rows"):
+        result = validate_reviews(
+            frame, settings.validation, source=str(path), require_labels=labels
+        )
+    _print_validation(result)
+    if not result.quarantined.empty:
+        target = quarantine or settings.state_path("quarantine", f"{_stem(path)}.quarantine.csv")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        result.quarantined.to_csv(target, index=False)
+        console.print(f"Quarantined rows written to {target}")
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(result.report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        console.print(f"Report written to {report}")
+
+
+@data_app.command("split")
+def split_command(
+    path: str | None = typer.Argument(
+        None, help="Dataset to split (default: the vendored IMDB data, checksum verified)."
+    ),
+    mode: str | None = typer.Option(
+        None, "--mode", help="random (70/10/20, grouped by movie) or official (25k/25k)."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (default from config)."),
+    output_dir: Path | None = typer.Option(
+        None, "--output-dir", help="Default: $SENTIMENTOPS_HOME/splits/<mode>-seed<seed>/."
+    ),
+) -> None:
+    """Validate, then split into train/validation/test Parquet files and print their digests.
+
+    No movie and no duplicate text crosses splits in random mode; the same seed gives the same
+    digests on every run and machine.
+    """
+    from sentimentops.data.split import leakage_between, split_reviews
+    from sentimentops.data.validate import validate_reviews
+    from sentimentops.data.version import short_digest
+    from sentimentops.errors import ConfigError
+
+    settings = get_settings()
+    overrides: dict[str, object] = {}
+    if mode is not None:
+        if mode not in ("random", "official"):
+            raise ConfigError(f"--mode must be random or official, not {mode!r}.")
+        overrides["mode"] = mode
+    if seed is not None:
+        overrides["seed"] = seed
+    split_settings = settings.split.model_copy(update=overrides)
+
+    frame, source = _load_dataset(path, settings)
+    with console.status(f"Validating {len(frame):,} rows"):
+        result = validate_reviews(frame, settings.validation, source=source)
+    with console.status(f"Splitting ({split_settings.mode}, seed {split_settings.seed})"):
+        splits = split_reviews(result.valid, split_settings)
+        digests = splits.digests()
+    directory = output_dir or settings.state_path(
+        "splits", f"{split_settings.mode}-seed{split_settings.seed}"
+    )
+    paths = splits.write(directory)
+    leakage = leakage_between(splits)
+    manifest = {
+        "source": source,
+        "source_digest": result.report.digest,
+        "mode": splits.mode,
+        "seed": splits.seed,
+        "quarantined_rows": result.report.quarantined_rows,
+        "leakage": leakage,
+        "splits": {
+            name: {
+                "rows": len(split_frame),
+                "digest": digests[name],
+                "labels": split_frame["sentiment"].value_counts().to_dict(),
+                "path": str(paths[name]),
+            }
+            for name, split_frame in splits.frames().items()
+        },
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+    from rich.table import Table
+
+    table = Table(title=f"Splits ({splits.mode}, seed {splits.seed})", title_justify="left")
+    for column in ("split", "rows", "positive", "negative", "digest"):
+        table.add_column(column)
+    for name, split_frame in splits.frames().items():
+        counts = split_frame["sentiment"].value_counts()
+        table.add_row(
+            name,
+            f"{len(split_frame):,}",
+            f"{counts.get('positive', 0):,}",
+            f"{counts.get('negative', 0):,}",
+            short_digest(digests[name]),
+        )
+    console.print(table)
+    console.print(
+        "Shared across splits: "
+        + ", ".join(f"{count} {kind.removeprefix('shared_')}" for kind, count in leakage.items())
+        + (" (the dataset's own split, kept as published)" if splits.mode == "official" else "")
+    )
+    console.print(f"Written to {directory} (manifest.json lists the full digests)")
+
+
+@data_app.command("download")
+def download_command(
+    destination: Path = typer.Option(
+        Path("data/aclimdb"), "--dest", help="Folder for the tarball and the converted Parquet."
+    ),
+    url: str | None = typer.Option(None, "--url", help="Source URL (default from config)."),
+    sha256: str | None = typer.Option(None, "--sha256", help="Expected sha256 of the tarball."),
+) -> None:
+    """Fetch the original Stanford aclImdb_v1.tar.gz, verify its checksum and convert it.
+
+    The same data is already vendored in data/imdb/; this is for rebuilding it from the source.
+    """
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+    from sentimentops.data.download import download_aclimdb
+
+    settings = get_settings().download
+    with Progress(
+        *Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), console=console
+    ) as progress:
+        task = progress.add_task("Downloading aclImdb", total=None)
+
+        def report(done: int, total: int | None) -> None:
+            progress.update(task, completed=done, total=total)
+
+        parquet = download_aclimdb(
+            destination,
+            url=url or settings.url,
+            sha256=sha256 or settings.sha256,
+            timeout_seconds=settings.timeout_seconds,
+            progress=report,
+        )
+    console.print(f"Converted dataset written to {parquet}")
+
+
+def _stem(path: str) -> str:
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in (".gz", ".csv", ".parquet", ".pq", ".jsonl", ".ndjson"):
+        name = name.removesuffix(suffix)
+    return name or "dataset"
+
+
+def _load_dataset(path: str | None, settings: Settings) -> tuple[pd.DataFrame, str]:
+    from sentimentops.data.load import load_reviews, load_verified_parquet
+
+    with console.status(f"Reading {path or settings.data.reference_path}"):
+        if path is None:
+            reference = settings.data.reference_path
+            return load_verified_parquet(reference, settings.data.reference_sha256_path), str(
+                reference
+            )
+        frame = load_reviews(
+            path, text_column=settings.data.text_column, label_column=settings.data.label_column
+        )
+    return frame, path
+
+
+def _print_validation(result: ValidationResult) -> None:
+    report = result.report
+    rows: dict[str, object] = {
+        "source": report.source,
+        "rows": f"{report.rows:,}",
+        "valid rows": f"{report.valid_rows:,}",
+        "quarantined rows": f"{report.quarantined_rows:,}",
+        "duplicate rows": f"{report.duplicate_rows:,}",
+    }
+    if report.label_counts:
+        rows["labels"] = ", ".join(f"{k} {v:,}" for k, v in report.label_counts.items())
+    if report.length:
+        chars = report.length["chars"]
+        rows["length (chars)"] = (
+            f"min {chars['min']:.0f}, median {chars['median']:.0f}, "
+            f"p95 {chars['p95']:.0f}, max {chars['max']:.0f}"
+        )
+    for reason, count in report.quarantine_reasons.items():
+        rows[f"  {reason}"] = f"{count:,}"
+    rows["digest"] = report.digest[:12]
+    console.print(key_value_table("Data validation", rows))
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)

@@ -1,0 +1,101 @@
+"""The ``sentimentops`` command: one sub-app per capability.
+
+Importing this module must stay cheap: sub-apps import their heavy dependencies (pandas,
+scikit-learn, MLflow, Prefect, ...) inside their commands, and a test enforces that
+``sentimentops --help`` loads none of MLflow, Prefect, Evidently or Dask.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from sentimentops import __version__
+from sentimentops.cli.data import data_app
+from sentimentops.cli.models import models_app
+from sentimentops.cli.output import console, print_error
+from sentimentops.cli.planned import register_planned
+from sentimentops.cli.train import train_command
+from sentimentops.config import CONFIG_FILE_ENV, get_settings
+from sentimentops.errors import SentimentOpsError
+
+__all__ = ["TELEMETRY_OPT_OUT", "app", "run"]
+
+# The project runs offline and must not phone home; set before any of these libraries loads.
+TELEMETRY_OPT_OUT = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "EVIDENTLY_DISABLE_TELEMETRY": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+
+
+class _ErrorMappingGroup(TyperGroup):
+    """Turns every SentimentOpsError into its message and exit code, without a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer vendors click; its Context type is private
+        try:
+            return super().invoke(ctx)
+        except SentimentOpsError as error:
+            print_error(str(error))
+            raise typer.Exit(code=error.exit_code) from None
+
+
+app = typer.Typer(
+    name="sentimentops",
+    cls=_ErrorMappingGroup,
+    help=(
+        "End-to-end MLOps for review sentiment: data, training, batch and real-time "
+        "prediction, monitoring and orchestration.\n\n"
+        "Exit codes: 0 success, 1 unexpected failure, 2 bad input or usage, "
+        "3 a monitoring alert, 4 a batch over its reject limit."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.add_typer(data_app, name="data")
+app.command("train")(train_command)
+app.add_typer(models_app, name="models")
+register_planned(app)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(f"sentimentops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help=f"YAML file overriding the packaged defaults (also: {CONFIG_FILE_ENV}).",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """End-to-end MLOps for review sentiment."""
+    for name, value in TELEMETRY_OPT_OUT.items():
+        os.environ.setdefault(name, value)
+    if config is not None:
+        # Through the environment so that subprocesses (workers, flows) see the same file.
+        os.environ[CONFIG_FILE_ENV] = str(config.resolve())
+        get_settings.cache_clear()
+
+
+def run() -> None:
+    """Console-script entry point."""
+    for name, value in TELEMETRY_OPT_OUT.items():
+        os.environ.setdefault(name, value)
+    app()

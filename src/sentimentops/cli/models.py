@@ -1,0 +1,95 @@
+"""``sentimentops models``: list, show, promote and roll back registered model versions."""
+
+from __future__ import annotations
+
+import typer
+
+from sentimentops.cli.output import console
+from sentimentops.config import get_settings
+
+__all__ = ["models_app"]
+
+models_app = typer.Typer(
+    help="List, show, promote and roll back registered models (by alias).", no_args_is_help=True
+)
+
+
+def _connect() -> str:
+    from sentimentops.tracking.store import connect
+
+    settings = get_settings()
+    connect(settings)
+    return settings.registry.model_name
+
+
+@models_app.command("list")
+def list_command() -> None:
+    """Every version with its aliases and test metrics, newest first."""
+    from datetime import UTC, datetime
+
+    from rich.table import Table
+
+    from sentimentops.tracking.registry import list_versions
+
+    name = _connect()
+    table = Table(title=f"Registered model {name}", title_justify="left")
+    for column in ("version", "aliases", "family", "test accuracy", "test F1", "created", "run"):
+        table.add_column(column)
+    for info in list_versions(name):
+        created = datetime.fromtimestamp(info.created / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+        table.add_row(
+            info.version,
+            ", ".join(info.aliases),
+            info.tags.get("family", ""),
+            f"{info.metrics.get('test_accuracy', float('nan')):.4f}",
+            f"{info.metrics.get('test_f1', float('nan')):.4f}",
+            created,
+            info.run_id[:12],
+        )
+    console.print(table)
+
+
+@models_app.command("show")
+def show_command(
+    version: str = typer.Argument("champion", help="A version number or an alias."),
+) -> None:
+    """Print the model card of a version (default: the champion)."""
+    from mlflow import MlflowClient
+    from rich.markdown import Markdown
+
+    from sentimentops.tracking.registry import list_versions
+
+    name = _connect()
+    client = MlflowClient()
+    if version.isdigit():
+        found = client.get_model_version(name, version)
+    else:
+        known = {alias for info in list_versions(name) for alias in info.aliases}
+        if version not in known:
+            from sentimentops.errors import ModelNotFoundError
+
+            raise ModelNotFoundError(f"{name} has no alias {version!r} (aliases: {sorted(known)}).")
+        found = client.get_model_version_by_alias(name, version)
+    console.print(Markdown(found.description or "(no model card)"))
+
+
+@models_app.command("promote")
+def promote_command(
+    version: str = typer.Argument(..., help="The version to make champion."),
+) -> None:
+    """Point the champion alias at a version (a manual override of the gate)."""
+    from sentimentops.tracking.registry import promote
+
+    name = _connect()
+    promote(name, version)
+    console.print(f"{name} champion is now version {version}")
+
+
+@models_app.command("rollback")
+def rollback_command() -> None:
+    """Move the champion alias back to the previous champion."""
+    from sentimentops.tracking.registry import rollback
+
+    name = _connect()
+    version = rollback(name)
+    console.print(f"{name} champion rolled back to version {version}")

@@ -1,0 +1,89 @@
+"""``sentimentops train``: search, evaluate, track, register and gate the candidate models."""
+
+from __future__ import annotations
+
+import typer
+
+from sentimentops.cli.output import console
+from sentimentops.config import get_settings
+
+__all__ = ["train_command"]
+
+FAMILIES = ("logreg", "linear_svm", "random_forest", "nb_logreg")
+
+
+def train_command(
+    data: str | None = typer.Option(
+        None, "--data", help="Dataset to train on (default: the vendored IMDB data)."
+    ),
+    split: str | None = typer.Option(
+        None, "--split", help="random (70/10/20 by movie) or official (the 25k/25k split)."
+    ),
+    sample: int | None = typer.Option(
+        None, "--sample", min=100, help="Train on a stratified sample of N rows (quick runs)."
+    ),
+    models: str | None = typer.Option(
+        None, "--models", help=f"Comma-separated families: {','.join(FAMILIES)}."
+    ),
+) -> None:
+    """Train the candidates, pick the best on validation, evaluate once on test, log it all to
+    MLflow, register the model as challenger and promote it to champion only through the gate.
+    """
+    from rich.table import Table
+
+    from sentimentops.errors import ConfigError
+    from sentimentops.pipelines.training import run_training
+
+    settings = get_settings()
+    if split is not None:
+        if split not in ("random", "official"):
+            raise ConfigError(f"--split must be random or official, not {split!r}.")
+        settings = settings.model_copy(
+            update={"split": settings.split.model_copy(update={"mode": split})}
+        )
+    families = None
+    if models:
+        families = [m.strip() for m in models.split(",") if m.strip()]
+        unknown = sorted(set(families) - set(FAMILIES))
+        if unknown:
+            raise ConfigError(f"--models: unknown {unknown}; choose from {', '.join(FAMILIES)}.")
+
+    with console.status("Training") as status:
+        outcome = run_training(
+            settings,
+            data=data,
+            sample=sample,
+            models=families,  # type: ignore[arg-type]
+            progress=lambda message: status.update(f"Training: {message}"),
+        )
+    result, tracked = outcome.training, outcome.tracked
+
+    table = Table(title="Candidates", title_justify="left")
+    for column in ("family", "CV accuracy", "val acc", "val F1", "test acc", "test AUC", "fit s"):
+        table.add_column(column, justify="left" if column == "family" else "right")
+    for candidate in result.candidates:
+        marker = " *" if candidate is result.chosen else ""
+        table.add_row(
+            candidate.family + marker,
+            f"{candidate.cv_mean:.4f} ± {candidate.cv_std:.4f}",
+            f"{candidate.validation['accuracy']:.4f}",
+            f"{candidate.validation['f1']:.4f}",
+            f"{candidate.test['accuracy']:.4f}",
+            f"{candidate.test['roc_auc']:.4f}",
+            f"{candidate.fit_seconds:.1f}",
+        )
+    console.print(table)
+    metrics = result.test_metrics
+    console.print(
+        f"Final model ({result.chosen.family}, refit on train+validation: "
+        f"{settings.training.refit_on_validation}): test accuracy {metrics['accuracy']:.4f} "
+        f"[95% CI {metrics['accuracy_ci_low']:.4f}-{metrics['accuracy_ci_high']:.4f}], "
+        f"F1 {metrics['f1']:.4f}, ROC AUC {metrics['roc_auc']:.4f}"
+    )
+    verdict = "promoted to champion" if tracked.decision.promote else "champion kept"
+    console.print(
+        f"Registered {tracked.model_name} version {tracked.version} as challenger; "
+        f"{verdict}: {tracked.decision.reason}. Champion is version {tracked.champion}."
+    )
+    console.print(f"MLflow run {tracked.run_id} in {outcome.tracking_uri}")
+    console.print(f"Browse: mlflow ui --backend-store-uri {outcome.tracking_uri}")

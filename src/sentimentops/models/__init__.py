@@ -1,0 +1,1 @@
+"""Candidate models, training with search, evaluation and model cards."""

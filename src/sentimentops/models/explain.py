@@ -1,0 +1,42 @@
+"""Which n-grams drive a model: signed weights of linear models, importances of forests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sentimentops.models.sentiment import SentimentPipeline
+
+__all__ = ["feature_weights", "top_ngrams"]
+
+
+def feature_weights(model: SentimentPipeline) -> pd.Series:
+    """Weight per n-gram in the direction of ``positive`` (for a random forest: importance).
+
+    With NB weighting the effective weight is the classifier coefficient times the NB ratio,
+    since the classifier sees the scaled features.
+    """
+    names = model.named_steps["tfidf"].get_feature_names_out()
+    classifier = model.named_steps["classifier"]
+    if hasattr(classifier, "coef_"):
+        weights = np.asarray(classifier.coef_).ravel()
+    elif hasattr(classifier, "calibrated_classifiers_"):  # calibrated linear SVM
+        weights = np.mean(
+            [np.ravel(c.estimator.coef_) for c in classifier.calibrated_classifiers_], axis=0
+        )
+    else:
+        weights = np.asarray(classifier.feature_importances_)
+    if "nb" in model.named_steps:
+        weights = weights * model.named_steps["nb"].r_
+    if list(model.classes_).index("positive") == 0:  # coefficients point to classes_[1]
+        weights = -weights
+    return pd.Series(weights, index=names)
+
+
+def top_ngrams(model: SentimentPipeline, n: int = 25) -> dict[str, list[tuple[str, float]]]:
+    """The ``n`` n-grams pushing hardest towards positive and towards negative."""
+    weights = feature_weights(model).sort_values()
+    return {
+        "positive": [(str(k), float(v)) for k, v in weights.iloc[::-1][:n].items()],
+        "negative": [(str(k), float(v)) for k, v in weights.iloc[:n].items()],
+    }

@@ -1,0 +1,60 @@
+"""The model object that is trained, logged and served: a Pipeline from raw text to label.
+
+:class:`SentimentPipeline` is a scikit-learn ``Pipeline`` (so ``mlflow.sklearn.load_model``
+gives users a plain pipeline to call ``predict`` on) with one addition, ``predict_with_scores``,
+which MLflow's pyfunc flavour calls so that served predictions carry the label and the
+probability of positive together, without a pickled wrapper.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+__all__ = [
+    "NEGATIVE",
+    "POSITIVE",
+    "PREDICT_WITH_SCORES",
+    "SentimentPipeline",
+    "texts_of",
+]
+
+POSITIVE = "positive"
+NEGATIVE = "negative"
+PREDICT_WITH_SCORES = "predict_with_scores"
+TEXT_INPUT = "review"
+
+
+def texts_of(data: Any) -> list[str]:
+    """The review texts of a model input: a DataFrame (``review`` column, else its only
+    column), a Series, a list of strings or a single string."""
+    if isinstance(data, pd.DataFrame):
+        if TEXT_INPUT in data.columns:
+            column = data[TEXT_INPUT]
+        elif data.shape[1] == 1:
+            column = data.iloc[:, 0]
+        else:
+            raise ValueError(
+                f"model input has columns {list(data.columns)}; send a '{TEXT_INPUT}' column"
+            )
+        return [str(text) for text in column.tolist()]
+    if isinstance(data, str):
+        return [data]
+    return [str(text) for text in list(data)]
+
+
+class SentimentPipeline(Pipeline):  # type: ignore[misc]
+    """A Pipeline whose classifier predicts ``positive``/``negative`` from raw review text."""
+
+    def positive_scores(self, data: Any) -> np.ndarray:
+        """Probability of ``positive`` per review."""
+        probabilities = self.predict_proba(texts_of(data))
+        return np.asarray(probabilities[:, list(self.classes_).index(POSITIVE)])
+
+    def predict_with_scores(self, data: Any) -> pd.DataFrame:
+        """``label`` and ``score`` (probability of positive) per review, in input order."""
+        scores = self.positive_scores(data)
+        return pd.DataFrame({"label": np.where(scores >= 0.5, POSITIVE, NEGATIVE), "score": scores})

@@ -1,0 +1,84 @@
+"""How a SentimentPipeline is saved as an MLflow model: the sklearn flavour in skops format,
+and a pyfunc flavour (this module is its loader) that answers with ``label`` and ``score``.
+
+Nothing is pickled. ``mlflow.sklearn.load_model`` still gives the bare pipeline; the pyfunc
+(``mlflow.pyfunc.load_model``, ``mlflow models serve``) loads the same ``model.skops`` with this
+project's fixed list of trusted types, never a list read from the model files themselves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sentimentops.models.sentiment import SentimentPipeline
+
+__all__ = ["SKOPS_TRUSTED_TYPES", "SentimentPyfuncModel", "log_model", "save_model"]
+
+# The only types, beyond what skops trusts by default, that a logged model may contain: the
+# project's own classes and a few scikit-learn internals. Loading refuses anything else.
+SKOPS_TRUSTED_TYPES = [
+    "sentimentops.features.nb.NBLogCountRatio",
+    "sentimentops.features.text.TextCleaner",
+    "sentimentops.models.sentiment.SentimentPipeline",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.tree._tree.Tree",
+]
+
+
+class SentimentPyfuncModel:
+    """The pyfunc face of a SentimentPipeline: a frame of label and score per review."""
+
+    def __init__(self, pipeline: SentimentPipeline) -> None:
+        self.pipeline = pipeline
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return self.pipeline.predict_with_scores(data)
+
+    def get_raw_model(self) -> SentimentPipeline:
+        return self.pipeline
+
+
+def save_model(
+    sk_model: SentimentPipeline, path: str, mlflow_model: Any = None, **kwargs: Any
+) -> None:
+    """MLflow's sklearn ``save_model`` in skops format, then this module as pyfunc loader."""
+    import mlflow.sklearn
+    from mlflow.models import Model
+
+    mlflow_model = mlflow_model or Model()
+    mlflow.sklearn.save_model(
+        sk_model,
+        path,
+        mlflow_model=mlflow_model,
+        serialization_format="skops",
+        skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        **kwargs,
+    )
+    mlflow_model.flavors["python_function"]["loader_module"] = __name__
+    mlflow_model.save(str(Path(path) / "MLmodel"))
+
+
+def log_model(sk_model: SentimentPipeline, **kwargs: Any) -> Any:
+    """Log (and optionally register) the model with this flavour; returns MLflow's ModelInfo."""
+    import sys
+
+    from mlflow.models import Model
+
+    return Model.log(artifact_path=None, flavor=sys.modules[__name__], sk_model=sk_model, **kwargs)
+
+
+def _load_pyfunc(path: str) -> SentimentPyfuncModel:
+    """Called by ``mlflow.pyfunc.load_model`` with the path of ``model.skops``."""
+    import skops.io
+
+    model_file = Path(path)
+    if model_file.is_dir():
+        model_file = model_file / "model.skops"
+    pipeline = skops.io.load(model_file, trusted=SKOPS_TRUSTED_TYPES)
+    if not isinstance(pipeline, SentimentPipeline):
+        raise TypeError(f"{model_file} holds a {type(pipeline).__name__}, not a SentimentPipeline")
+    return SentimentPyfuncModel(pipeline)

@@ -1,0 +1,148 @@
+"""The model registry by alias: load the champion, promote, roll back, list versions.
+
+The champion's history is kept as a registered-model tag (``champion_history``: versions,
+oldest first) so ``rollback`` can move the alias back to the version before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sentimentops.errors import ModelNotFoundError
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "ModelVersionInfo",
+    "allow_model_deserialization",
+    "champion_version",
+    "list_versions",
+    "load_model",
+    "promote",
+    "rollback",
+    "set_challenger",
+]
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+HISTORY_TAG = "champion_history"
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    version: str
+    aliases: list[str]
+    run_id: str
+    created: int
+    tags: dict[str, str]
+    metrics: dict[str, float]
+
+
+@contextlib.contextmanager
+def allow_model_deserialization() -> Iterator[None]:
+    """MLflow refuses to deserialise any model unless told the source is trusted. Ours is: it
+    comes from our own registry, in skops format with an explicit trusted-types list."""
+    previous = os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION")
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", None)
+        else:
+            os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = previous
+
+
+def load_model(uri: str) -> Any:
+    """The SentimentPipeline at ``models:/name@alias``, ``models:/name/version`` or a path."""
+    import mlflow
+
+    try:
+        with allow_model_deserialization():
+            return mlflow.sklearn.load_model(uri)
+    except mlflow.exceptions.MlflowException as error:
+        raise ModelNotFoundError(f"No model at {uri}: {error}") from None
+
+
+def _client() -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+def champion_version(name: str) -> str | None:
+    """The version the champion alias points at, or None when there is no champion."""
+    import mlflow
+
+    try:
+        return str(_client().get_model_version_by_alias(name, CHAMPION).version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def set_challenger(name: str, version: str) -> None:
+    _client().set_registered_model_alias(name, CHALLENGER, version)
+
+
+def promote(name: str, version: str) -> None:
+    """Point ``champion`` at ``version`` and remember the move for rollback."""
+    client = _client()
+    client.get_model_version(name, version)  # raises for a version that does not exist
+    history = _history(name)
+    if not history or history[-1] != version:
+        history.append(version)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(history))
+
+
+def rollback(name: str) -> str:
+    """Move ``champion`` back to the previous champion; returns that version."""
+    history = _history(name)
+    if len(history) < 2:
+        raise ModelNotFoundError(
+            f"{name} has no previous champion to roll back to (history: {history or 'empty'})."
+        )
+    history.pop()
+    client = _client()
+    client.set_registered_model_alias(name, CHAMPION, history[-1])
+    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(history))
+    return history[-1]
+
+
+def list_versions(name: str) -> list[ModelVersionInfo]:
+    """Every version of the registered model, newest first, with aliases and test metrics."""
+    import mlflow
+
+    client = _client()
+    try:
+        model = client.get_registered_model(name)
+    except mlflow.exceptions.MlflowException:
+        raise ModelNotFoundError(
+            f"No registered model {name!r}. Train one first: sentimentops train"
+        ) from None
+    aliases: dict[str, list[str]] = {}
+    for alias, version in (model.aliases or {}).items():
+        aliases.setdefault(str(version), []).append(alias)
+    infos = []
+    for version in client.search_model_versions(f"name = '{name}'"):
+        run = client.get_run(version.run_id)
+        infos.append(
+            ModelVersionInfo(
+                version=str(version.version),
+                aliases=sorted(aliases.get(str(version.version), [])),
+                run_id=version.run_id,
+                created=int(version.creation_timestamp),
+                tags=dict(version.tags or {}),
+                metrics={k: v for k, v in run.data.metrics.items() if k.startswith("test_")},
+            )
+        )
+    return sorted(infos, key=lambda info: int(info.version), reverse=True)
+
+
+def _history(name: str) -> list[str]:
+    tags = _client().get_registered_model(name).tags or {}
+    return [v for v in tags.get(HISTORY_TAG, "").split(",") if v]

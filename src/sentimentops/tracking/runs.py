@@ -1,0 +1,272 @@
+"""Log a training to MLflow: one parent run, a nested run per candidate, the model registered
+with its lineage, card and reference sample, and the promotion gate applied and recorded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sentimentops import __version__
+from sentimentops.config import RegistrySettings, Settings
+from sentimentops.models.card import render_model_card
+from sentimentops.models.evaluate import metrics_by_length, to_binary, worst_errors
+from sentimentops.models.explain import top_ngrams
+from sentimentops.models.gate import GateDecision, ModelScore, decide_promotion
+from sentimentops.models.plots import save_evaluation_plots
+from sentimentops.models.sentiment import SentimentPipeline
+from sentimentops.models.train import CandidateResult, TrainingResult
+from sentimentops.tracking import flavor, registry
+
+__all__ = ["TrackedTraining", "config_hash", "git_commit", "track_training"]
+
+REFERENCE_SAMPLE = "reference/reference_sample.parquet"
+
+
+@dataclass(frozen=True)
+class TrackedTraining:
+    run_id: str
+    model_name: str
+    version: str
+    decision: GateDecision
+    card: str
+    champion: str | None
+
+
+def config_hash(settings: Settings) -> str:
+    """sha256 of the settings as sorted JSON: equal configs, equal hashes."""
+    canonical = json.dumps(settings.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def git_commit() -> str:
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return completed.stdout.strip() or "unknown"
+
+
+def track_training(
+    result: TrainingResult,
+    settings: Settings,
+    *,
+    lineage: dict[str, Any],
+    data_quality: dict[str, Any],
+) -> TrackedTraining:
+    """Log ``result``, register its model as challenger and apply the promotion gate."""
+    import mlflow
+
+    name = settings.registry.model_name
+    with mlflow.start_run(run_name=f"train-{result.chosen.family}") as parent:
+        mlflow.set_tags(
+            {
+                "git_commit": git_commit(),
+                "config_hash": config_hash(settings),
+                "package_version": __version__,
+                "split_mode": result.splits.mode,
+                "chosen_family": result.chosen.family,
+            }
+        )
+        _log_datasets(result, lineage)
+        mlflow.log_dict(data_quality, "data/quality_report.json")
+        for candidate in result.candidates:
+            _log_candidate(candidate)
+        mlflow.log_params(
+            {
+                "family": result.chosen.family,
+                "split": result.splits.mode,
+                "seed": result.splits.seed,
+            }
+            | {f"best.{k}": v for k, v in result.chosen.best_params.items()}
+        )
+        mlflow.log_metrics(
+            {f"test_{k}": v for k, v in result.test_metrics.items()}
+            | {f"val_{k}": v for k, v in result.chosen.validation.items()}
+            | {
+                "cv_accuracy_mean": result.chosen.cv_mean,
+                "cv_accuracy_std": result.chosen.cv_std,
+                "train_seconds": result.train_seconds,
+                "predict_seconds_per_1k": result.predict_seconds_per_1k,
+            }
+        )
+        slices = _log_evaluation(result)
+        _log_reference_sample(result, settings)
+        version = _log_and_register(result, name)
+        registry.set_challenger(name, version)
+        decision = _apply_gate(result, name, settings.registry)
+        mlflow.log_dict(decision.to_dict(), "promotion/decision.json")
+        mlflow.set_tags(
+            {
+                "promotion": "promoted" if decision.promote else "kept champion",
+                "promotion_reason": decision.reason,
+            }
+        )
+        if decision.promote:
+            registry.promote(name, version)
+        card = render_model_card(
+            result,
+            model_name=name,
+            version=version,
+            decision=decision,
+            lineage=lineage,
+            length_slices=slices,
+            config=settings.model_dump(mode="json"),
+        )
+        mlflow.log_text(card, "model_card.md")
+        _describe_version(name, version, card, result, lineage)
+    return TrackedTraining(
+        run_id=parent.info.run_id,
+        model_name=name,
+        version=version,
+        decision=decision,
+        card=card,
+        champion=registry.champion_version(name),
+    )
+
+
+def _log_datasets(result: TrainingResult, lineage: dict[str, Any]) -> None:
+    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
+
+    digests = lineage["split_digests"]
+    for split, frame in result.splits.frames().items():
+        with warnings.catch_warnings():
+            # MLflow registers its local artifact source twice and warns that a local path is
+            # ambiguous between the two identical candidates; the choice makes no difference.
+            warnings.filterwarnings("ignore", message="The specified dataset source can be")
+            dataset = from_pandas(
+                frame[["review", "sentiment"]].reset_index(drop=True),
+                source=str(lineage["source"]),
+                name=f"imdb-{split}",
+                digest=digests[split][:32],
+                targets="sentiment",
+            )
+        mlflow.log_input(dataset, context=split)
+    mlflow.log_dict(lineage, "data/lineage.json")
+
+
+def _log_candidate(candidate: CandidateResult) -> None:
+    import mlflow
+
+    with mlflow.start_run(run_name=candidate.family, nested=True):
+        mlflow.log_params({"family": candidate.family} | candidate.best_params)
+        mlflow.log_metrics(
+            {
+                "cv_accuracy_mean": candidate.cv_mean,
+                "cv_accuracy_std": candidate.cv_std,
+                "fit_seconds": candidate.fit_seconds,
+                "predict_seconds_per_1k": candidate.predict_seconds_per_1k,
+            }
+            | {f"val_{k}": v for k, v in candidate.validation.items()}
+            | {f"test_{k}": v for k, v in candidate.test.items()}
+        )
+        mlflow.log_text(candidate.cv_results.to_csv(index=False), "cv_results.csv")
+
+
+def _log_evaluation(result: TrainingResult) -> pd.DataFrame:
+    import mlflow
+
+    test = result.splits.test
+    y = to_binary(test["sentiment"])
+    slices = metrics_by_length(test["review"], y, result.test_scores)
+    with tempfile.TemporaryDirectory() as scratch:
+        save_evaluation_plots(y, result.test_scores, Path(scratch))
+        mlflow.log_artifacts(scratch, "plots")
+    mlflow.log_text(slices.to_csv(index=False), "evaluation/metrics_by_length.csv")
+    errors = worst_errors(test["review"], y, result.test_scores)
+    mlflow.log_text(errors.to_csv(index=False), "evaluation/worst_errors.csv")
+    mlflow.log_dict(top_ngrams(result.model), "evaluation/top_ngrams.json")
+    return slices
+
+
+def _log_reference_sample(result: TrainingResult, settings: Settings) -> None:
+    """Training texts with the model's predictions: the default reference for monitoring."""
+    import mlflow
+
+    train = result.splits.train
+    rows = min(settings.registry.reference_sample_rows, len(train))
+    sample = train.sample(n=rows, random_state=settings.training.seed)[["review", "sentiment"]]
+    predictions = result.model.predict_with_scores(sample["review"])
+    sample = sample.reset_index(drop=True).assign(
+        label=predictions["label"], score=predictions["score"]
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / Path(REFERENCE_SAMPLE).name
+        sample.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), str(Path(REFERENCE_SAMPLE).parent))
+
+
+def _log_and_register(result: TrainingResult, name: str) -> str:
+    from mlflow.models import infer_signature
+
+    # An unnamed string column: callers send a plain list of review texts.
+    example_input = result.splits.test["review"].head(3).tolist()
+    signature = infer_signature(example_input, result.model.predict_with_scores(example_input))
+    info = flavor.log_model(
+        result.model,
+        name="model",
+        signature=signature,
+        input_example=example_input,
+        registered_model_name=name,
+    )
+    if info.signature is None:
+        raise RuntimeError("the logged model has no signature; refusing to register it")
+    return str(info.registered_model_version)
+
+
+def _apply_gate(
+    result: TrainingResult, name: str, registry_settings: RegistrySettings
+) -> GateDecision:
+    """Compare with the champion on the same test rows, timing both side by side."""
+    champion = registry.champion_version(name)
+    test = result.splits.test
+    y = to_binary(test["sentiment"])
+    challenger_score = _score(result.model, test)
+    champion_score = None
+    if champion is not None:
+        champion_model = registry.load_model(f"models:/{name}@{registry.CHAMPION}")
+        champion_score = _score(champion_model, test)
+        challenger_score = _score(result.model, test)  # again, after the champion: same conditions
+    return decide_promotion(
+        y,
+        challenger_score,
+        champion_score,
+        significance_level=registry_settings.significance_level,
+        tolerance=registry_settings.tolerance,
+    )
+
+
+def _score(model: SentimentPipeline, frame: pd.DataFrame) -> ModelScore:
+    started = time.perf_counter()
+    scores = model.positive_scores(frame["review"])
+    per_1k = (time.perf_counter() - started) / max(len(frame), 1) * 1000
+    return ModelScore(predictions=(np.asarray(scores) >= 0.5).astype(int), seconds_per_1k=per_1k)
+
+
+def _describe_version(
+    name: str, version: str, card: str, result: TrainingResult, lineage: dict[str, Any]
+) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    client.update_model_version(name, version, description=card)
+    tags = {
+        "family": result.chosen.family,
+        "test_accuracy": f"{result.test_metrics['accuracy']:.4f}",
+        "data_digest": str(lineage.get("source_digest")),
+        "split_mode": result.splits.mode,
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)

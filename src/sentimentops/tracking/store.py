@@ -1,0 +1,76 @@
+"""Where tracking goes: resolve the tracking URI, configure MLflow, fail fast when unreachable."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from sentimentops.config import Settings
+from sentimentops.errors import TrackingUnavailableError
+
+__all__ = ["connect", "resolve_tracking_uri"]
+
+
+def resolve_tracking_uri(settings: Settings) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else ``tracking.uri``, else SQLite under the home."""
+    explicit = os.environ.get("MLFLOW_TRACKING_URI") or settings.tracking.uri
+    if explicit:
+        return explicit
+    database = settings.state_path("mlflow.db").resolve()
+    return f"sqlite:///{database}"
+
+
+def _artifact_root(settings: Settings) -> str:
+    return settings.state_path("mlartifacts").resolve().as_uri()
+
+
+def connect(settings: Settings) -> str:
+    """Point MLflow at the tracking store and select the experiment; returns the URI.
+
+    Raises:
+        TrackingUnavailableError: an HTTP tracking server does not answer within
+            ``tracking.timeout_seconds``; the message names the URI and what to check.
+    """
+    import mlflow
+
+    uri = resolve_tracking_uri(settings)
+    timeout = settings.tracking.timeout_seconds
+    # MLflow retries for minutes by default; a user waiting on a dead server wants an answer.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(max(timeout, 1))))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    if uri.startswith(("http://", "https://")):
+        _check_server(uri, timeout)
+    elif uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    name = settings.tracking.experiment
+    try:
+        if mlflow.get_experiment_by_name(name) is None:
+            local_store = not uri.startswith(("http://", "https://"))
+            mlflow.create_experiment(
+                name, artifact_location=_artifact_root(settings) if local_store else None
+            )
+        mlflow.set_experiment(name)
+    except mlflow.exceptions.MlflowException as error:
+        raise TrackingUnavailableError(
+            f"MLflow tracking store {uri} refused the experiment {name!r}: {error}"
+        ) from None
+    return uri
+
+
+def _check_server(uri: str, timeout: float) -> None:
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as response:
+            if response.status == 200:
+                return
+            problem = f"HTTP {response.status}"
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
+        problem = str(getattr(error, "reason", error))
+    raise TrackingUnavailableError(
+        f"MLflow tracking server {uri} is unreachable ({problem}). Start it (mlflow server "
+        "--host 127.0.0.1 ...), fix MLFLOW_TRACKING_URI, or unset it to use the local "
+        "SQLite store under SENTIMENTOPS_HOME."
+    )

@@ -1,0 +1,102 @@
+"""``sentimentops data``: validate, split and download as a user runs them."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from sentimentops.cli.main import app
+
+runner = CliRunner()
+
+
+def write_kaggle_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """The Kaggle layout: review,sentiment, shuffled, gzip."""
+    shuffled = frame[["review", "sentiment"]].sample(frac=1.0, random_state=1)
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as stream:
+        shuffled.to_csv(stream, index=False)
+    return path
+
+
+def test_validate_kaggle_csv_reports_rows_and_duplicates(
+    reference_reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    csv = write_kaggle_csv(reference_reviews, tmp_path / "IMDB Dataset.csv.gz")
+    report = tmp_path / "report.json"
+
+    result = runner.invoke(app, ["data", "validate", str(csv), "--report", str(report)])
+
+    assert result.exit_code == 0, result.output
+    assert "50,000" in result.output
+    assert "418" in result.output
+    written = json.loads(report.read_text())
+    assert written["rows"] == 50_000
+    assert written["valid_rows"] == 50_000
+    assert written["quarantined_rows"] == 0
+    assert written["duplicate_rows"] == 418
+    assert written["label_counts"] == {"negative": 25_000, "positive": 25_000}
+    assert set(written["length"]) == {"chars", "words"}
+
+
+def test_validate_quarantines_bad_rows_to_a_file(tmp_path: Path, isolated_settings: Path) -> None:
+    csv = tmp_path / "mixed.csv"
+    csv.write_text('review,sentiment\n"Great fun",pos\n,negative\n"<br />",neg\n"Ok",maybe\n')
+
+    result = runner.invoke(app, ["data", "validate", str(csv)])
+
+    assert result.exit_code == 0, result.output
+    quarantine = isolated_settings / "quarantine" / "mixed.quarantine.csv"
+    rows = pd.read_csv(quarantine)
+    assert rows["row_number"].tolist() == [2, 3, 4]
+    assert rows["reason"].tolist() == [
+        "missing value",
+        "text is empty after HTML removal",
+        "unknown label (accepted: positive/negative, pos/neg, 1/0)",
+    ]
+
+
+def test_malformed_csv_exits_2_with_one_paragraph(tmp_path: Path) -> None:
+    csv = tmp_path / "broken.csv"
+    csv.write_text('review,sentiment\n"fine",positive\n"a, b",negative,oops\n')
+
+    result = runner.invoke(app, ["data", "validate", str(csv)])
+
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert str(csv) in " ".join(result.output.split())
+    assert "well-formed CSV" in result.output
+    assert result.output.strip().count("\n\n") == 0  # one paragraph
+
+
+def test_missing_file_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["data", "validate", str(tmp_path / "nope.csv")])
+
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+
+
+def test_split_writes_parquet_and_manifest_with_stable_digests(isolated_settings: Path) -> None:
+    first = runner.invoke(app, ["data", "split", "--mode", "random", "--seed", "3"])
+    directory = isolated_settings / "splits" / "random-seed3"
+    manifest = json.loads((directory / "manifest.json").read_text())
+    second = runner.invoke(app, ["data", "split", "--mode", "random", "--seed", "3"])
+
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    assert json.loads((directory / "manifest.json").read_text()) == manifest
+    assert manifest["leakage"] == {"shared_texts": 0, "shared_movies": 0}
+    assert sum(split["rows"] for split in manifest["splits"].values()) == 50_000
+    for name, split in manifest["splits"].items():
+        assert len(pd.read_parquet(directory / f"{name}.parquet")) == split["rows"]
+        assert split["digest"][:12] in first.output
+
+
+def test_split_rejects_an_unknown_mode() -> None:
+    result = runner.invoke(app, ["data", "split", "--mode", "sideways"])
+
+    assert result.exit_code == 2
+    assert "random or official" in result.output

@@ -1,0 +1,84 @@
+"""Shared fixtures: an isolated state folder per test and small, real datasets."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sentimentops.config import get_settings
+
+# Rich wraps tables to the terminal width; CliRunner has no terminal, so fix a wide one.
+os.environ["COLUMNS"] = "200"
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_DATA = REPO_ROOT / "data" / "imdb" / "imdb_reviews.parquet"
+REFERENCE_CHECKSUM = REPO_ROOT / "data" / "imdb" / "imdb_reviews.parquet.sha256"
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own SENTIMENTOPS_HOME, no config file, and fresh settings."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("SENTIMENTOPS_HOME", str(home))
+    monkeypatch.delenv("SENTIMENTOPS_CONFIG", raising=False)
+    monkeypatch.setenv("SENTIMENTOPS_DATA__REFERENCE_PATH", str(REFERENCE_DATA))
+    monkeypatch.setenv("SENTIMENTOPS_DATA__REFERENCE_SHA256_PATH", str(REFERENCE_CHECKSUM))
+    for name, value in {
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+        "EVIDENTLY_DISABLE_TELEMETRY": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    get_settings.cache_clear()
+    yield home
+    get_settings.cache_clear()
+    # mlflow.set_tracking_uri() also exports MLFLOW_TRACKING_URI: forget it between tests.
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    if "mlflow" in sys.modules:
+        sys.modules["mlflow"].set_tracking_uri("")
+
+
+@pytest.fixture(scope="session")
+def reference_reviews() -> pd.DataFrame:
+    """The vendored 50k IMDB reviews (read once per session; do not mutate)."""
+    return pd.read_parquet(REFERENCE_DATA)
+
+
+@pytest.fixture
+def small_reviews() -> pd.DataFrame:
+    """Twenty labelled reviews over five movies, with one duplicated text across movies."""
+    rows = []
+    for movie in range(5):
+        for i in range(4):
+            positive = (movie + i) % 2 == 0
+            text = f"Movie {movie} review {i}: " + (
+                "a wonderful, moving film." if positive else "a dull, tedious mess."
+            )
+            rows.append(
+                {
+                    "review": text,
+                    "sentiment": "positive" if positive else "negative",
+                    "movie_id": f"tt{movie:07d}",
+                }
+            )
+    rows[7]["review"] = rows[12]["review"]  # same text in two movies: their groups must merge
+    rows[7]["sentiment"] = rows[12]["sentiment"]
+    return pd.DataFrame(rows)
+
+
+FAST_TRAINING_CONFIG = Path(__file__).resolve().parent / "fast_training.yaml"
+
+
+@pytest.fixture
+def fast_config(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Small grids so a training run takes seconds; get_settings() picks it up."""
+    monkeypatch.setenv("SENTIMENTOPS_CONFIG", str(FAST_TRAINING_CONFIG))
+    get_settings.cache_clear()
+    return FAST_TRAINING_CONFIG

@@ -1,0 +1,59 @@
+"""Training: every family builds and trains; results are reproducible; config errors are clear."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sentimentops.config import load_settings
+from sentimentops.data.split import split_random
+from sentimentops.errors import ConfigError
+from sentimentops.models.candidates import build_candidate
+from sentimentops.models.train import train_models
+from tests.conftest import FAST_TRAINING_CONFIG
+
+
+@pytest.fixture(scope="module")
+def small_splits(reference_reviews: pd.DataFrame) -> object:
+    sample = reference_reviews.sample(1500, random_state=1)
+    return split_random(sample, seed=5)
+
+
+def test_training_is_reproducible(small_splits: object) -> None:
+    settings = load_settings(FAST_TRAINING_CONFIG)
+
+    first = train_models(small_splits, settings)  # type: ignore[arg-type]
+    second = train_models(small_splits, settings)  # type: ignore[arg-type]
+
+    np.testing.assert_array_equal(first.test_scores, second.test_scores)
+    assert first.test_metrics == second.test_metrics
+    assert [c.family for c in first.candidates] == ["logreg", "nb_logreg"]
+    assert first.chosen.family == second.chosen.family
+    assert 0.6 < first.test_metrics["accuracy"] <= 1.0
+
+
+def test_every_family_trains_and_scores(small_splits: object) -> None:
+    settings = load_settings(FAST_TRAINING_CONFIG)
+    train = small_splits.train  # type: ignore[attr-defined]
+
+    for family in ("logreg", "linear_svm", "random_forest", "nb_logreg"):
+        model = build_candidate(family, settings).pipeline  # type: ignore[arg-type]
+        model.fit(train["review"].tolist(), train["sentiment"].to_numpy())
+        predictions = model.predict_with_scores(["A wonderful film.", "An awful film."])
+
+        assert list(predictions.columns) == ["label", "score"]
+        assert predictions["score"].between(0, 1).all()
+        assert set(predictions["label"]) <= {"positive", "negative"}
+
+
+def test_misspelt_grid_parameter_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "training:\n  candidates:\n    logreg:\n      grid:\n        classifier__CC: [1]\n"
+    )
+
+    with pytest.raises(ConfigError, match=r"training\.candidates\.logreg"):
+        build_candidate("logreg", load_settings(config))

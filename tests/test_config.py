@@ -1,0 +1,85 @@
+"""Settings: packaged defaults, a user file, environment variables, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sentimentops.config import default_config_path, get_settings, load_settings
+from sentimentops.errors import ConfigError
+
+
+def test_packaged_defaults_are_complete_and_valid() -> None:
+    settings = load_settings()
+
+    assert default_config_path().is_file()
+    assert settings.split.mode == "random"
+    assert (settings.split.train_fraction, settings.split.test_fraction) == (0.7, 0.2)
+    assert settings.features.tfidf.ngram_range == (1, 2)
+
+
+def test_file_overrides_defaults_and_environment_overrides_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "mine.yaml"
+    config.write_text("split:\n  seed: 5\n  mode: official\nfeatures:\n  tfidf:\n    min_df: 3\n")
+    monkeypatch.setenv("SENTIMENTOPS_SPLIT__SEED", "9")
+
+    settings = load_settings(config)
+
+    assert settings.split.seed == 9
+    assert settings.split.mode == "official"
+    assert settings.features.tfidf.min_df == 3
+    assert settings.features.tfidf.ngram_range == (1, 2)  # deep merge keeps the other defaults
+
+
+def test_home_follows_sentimentops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTIMENTOPS_HOME", str(tmp_path / "state"))
+
+    settings = load_settings()
+
+    assert settings.state_path("reports", "x.json") == tmp_path / "state" / "reports" / "x.json"
+
+
+def test_get_settings_reads_the_config_file_variable_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("split:\n  seed: 123\n")
+    monkeypatch.setenv("SENTIMENTOPS_CONFIG", str(config))
+
+    assert get_settings().split.seed == 123
+    assert get_settings() is get_settings()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("split:\n  train_fraction: 1.5\n", r"split.train_fraction: Input should be less than 1"),
+        ("split:\n  mode: sideways\n", r"split.mode: Input should be 'random' or 'official'"),
+        ("split:\n  train_fraction: 0.8\n", r"must be 1.0, got 1.1"),
+        ("splitt:\n  seed: 1\n", r"splitt: Extra inputs are not permitted"),
+        ("features:\n  tfidf:\n    ngram_range: [3, 1]\n", r"low <= high"),
+        ("- just\n- a list\n", r"must hold a mapping"),
+        ("split: [unclosed\n", r"is not valid YAML"),
+    ],
+)
+def test_bad_values_name_the_setting(tmp_path: Path, content: str, message: str) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(content)
+
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config)
+
+
+def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTIMENTOPS_VALIDATION__MAX_TEXT_CHARS", "-1")
+
+    with pytest.raises(ConfigError, match="SENTIMENTOPS_VALIDATION__MAX_TEXT_CHARS"):
+        load_settings()
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.yaml")
