@@ -17,7 +17,7 @@ SYNCED := $(VENV)/.synced
 HOME_DIR ?= $(or $(SENTIMENTOPS_HOME),.sentimentops)
 DATA := data/imdb/imdb_reviews.parquet
 
-.PHONY: help setup run test lint format bench bench-data clean
+.PHONY: help setup run test lint format bench bench-data bench-train clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -32,10 +32,11 @@ $(SYNCED): pyproject.toml uv.lock
 
 setup: $(SYNCED) ## Install uv if missing and the locked environment
 
-run: $(SYNCED) ## The main job: validate the vendored data, then split it (official and random)
+run: $(SYNCED) ## The main job: validate and split the vendored data, train and register a model
 	$(BIN)/sentimentops data validate $(DATA) --report $(HOME_DIR)/reports/data-validation.json
 	$(BIN)/sentimentops data split --mode official
 	$(BIN)/sentimentops data split --mode random
+	$(BIN)/sentimentops train --split official
 
 test: $(SYNCED) ## Run all tests
 	$(BIN)/pytest
@@ -49,10 +50,13 @@ format: $(SYNCED) ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-bench: bench-data ## Run every benchmark
+bench: bench-data bench-train ## Run every benchmark
 
 bench-data: $(SYNCED) ## Data loading/validation/splitting throughput and peak memory on the 50k set
 	$(BIN)/python benchmarks/bench_data.py
+
+bench-train: $(SYNCED) ## Full training on the official split: wall time, peak memory, accuracy
+	$(BIN)/python benchmarks/bench_train.py official
 
 clean: ## Remove the environment and local state
 	rm -rf $(VENV) $(HOME_DIR) .pytest_cache .mypy_cache .ruff_cache

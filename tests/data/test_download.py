@@ -338,3 +338,31 @@ def test_malformed_sha256_is_a_config_error(tmp_path: Path, server: FileServer) 
         download_aclimdb(tmp_path / "out", url=f"{server.base_url}/{TARBALL}", sha256="abc")
 
     assert server.requests == Counter()
+
+
+def test_cli_download_then_validate_the_converted_data(
+    tmp_path: Path, server: FileServer, tarball: bytes
+) -> None:
+    from typer.testing import CliRunner
+
+    from sentimentops.cli.main import app
+
+    url = server.serve(f"/{TARBALL}", tarball)
+    destination = tmp_path / "cli"
+    runner = CliRunner()
+
+    downloaded = runner.invoke(
+        app, ["data", "download", "--dest", str(destination), "--url", url,
+              "--sha256", sha256_of(tarball)]
+    )  # fmt: skip
+    validated = runner.invoke(app, ["data", "validate", str(destination / PARQUET_NAME)])
+    refused = runner.invoke(
+        app, ["data", "download", "--dest", str(tmp_path / "bad"), "--url", url,
+              "--sha256", "0" * 64]
+    )  # fmt: skip
+
+    assert downloaded.exit_code == 0, downloaded.output
+    assert validated.exit_code == 0, validated.output
+    assert f"{len(expected_frame())}" in validated.output
+    assert refused.exit_code == 2
+    assert "Traceback" not in refused.output

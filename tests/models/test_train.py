@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from sentimentops.config import load_settings
 from sentimentops.data.split import split_random
 from sentimentops.errors import ConfigError
 from sentimentops.models.candidates import build_candidate
-from sentimentops.models.train import train_models
+from sentimentops.models.train import search_family, train_models
 from tests.conftest import FAST_TRAINING_CONFIG
 
 
@@ -57,3 +58,27 @@ def test_misspelt_grid_parameter_is_a_config_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"training\.candidates\.logreg"):
         build_candidate("logreg", load_settings(config))
+
+
+def test_search_runs_on_a_dask_cluster(small_splits: object, tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    config = tmp_path / "dask.yaml"
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        content = yaml.safe_load(FAST_TRAINING_CONFIG.read_text())
+        content["training"]["dask_scheduler"] = cluster.scheduler_address
+        config.write_text(yaml.safe_dump(content))
+        settings = load_settings(config)
+        assert settings.training.dask_scheduler == cluster.scheduler_address
+        train = small_splits.train  # type: ignore[attr-defined]
+        model, params, table, _ = search_family("nb_logreg", train, settings)
+        local_model, local_params, _, _ = search_family(
+            "nb_logreg", train, load_settings(FAST_TRAINING_CONFIG)
+        )
+
+    assert params == local_params
+    assert len(table) == 2  # both grid points were fitted
+    texts = ["A wonderful film.", "A dreadful film."]
+    np.testing.assert_allclose(model.positive_scores(texts), local_model.positive_scores(texts))

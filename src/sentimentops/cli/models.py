@@ -70,7 +70,12 @@ def show_command(
 
             raise ModelNotFoundError(f"{name} has no alias {version!r} (aliases: {sorted(known)}).")
         found = client.get_model_version_by_alias(name, version)
-    console.print(Markdown(found.description or "(no model card)"))
+    import mlflow
+
+    from sentimentops.tracking.runs import MODEL_CARD
+
+    card = mlflow.artifacts.load_text(f"runs:/{found.run_id}/{MODEL_CARD}")
+    console.print(Markdown(card))
 
 
 @models_app.command("promote")

@@ -29,11 +29,14 @@ def train_command(
     """Train the candidates, pick the best on validation, evaluate once on test, log it all to
     MLflow, register the model as challenger and promote it to champion only through the gate.
     """
+    import logging
+
     from rich.table import Table
 
     from sentimentops.errors import ConfigError
     from sentimentops.pipelines.training import run_training
 
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its INFO lines bury the progress
     settings = get_settings()
     if split is not None:
         if split not in ("random", "official"):
@@ -65,7 +68,7 @@ def train_command(
         marker = " *" if candidate is result.chosen else ""
         table.add_row(
             candidate.family + marker,
-            f"{candidate.cv_mean:.4f} ± {candidate.cv_std:.4f}",
+            f"{candidate.cv_mean:.4f}±{candidate.cv_std:.4f}",
             f"{candidate.validation['accuracy']:.4f}",
             f"{candidate.validation['f1']:.4f}",
             f"{candidate.test['accuracy']:.4f}",

@@ -30,6 +30,8 @@ from sentimentops.tracking import flavor, registry
 __all__ = ["TrackedTraining", "config_hash", "git_commit", "track_training"]
 
 REFERENCE_SAMPLE = "reference/reference_sample.parquet"
+MODEL_CARD = "model_card.md"
+MAX_DESCRIPTION_CHARS = 4_000
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def track_training(
             length_slices=slices,
             config=settings.model_dump(mode="json"),
         )
-        mlflow.log_text(card, "model_card.md")
+        mlflow.log_text(card, MODEL_CARD)
         _describe_version(name, version, card, result, lineage)
     return TrackedTraining(
         run_id=parent.info.run_id,
@@ -261,7 +263,12 @@ def _describe_version(
     from mlflow import MlflowClient
 
     client = MlflowClient()
-    client.update_model_version(name, version, description=card)
+    # Registries cap descriptions (5,000 characters in MLflow's SQL schema): keep the card's
+    # summary there; the full card, with the training configuration, is the run's model_card.md.
+    summary = card.split("## Training configuration")[0].rstrip()
+    if len(summary) > MAX_DESCRIPTION_CHARS:
+        summary = summary[: MAX_DESCRIPTION_CHARS - 20].rstrip() + "\n\n(truncated)"
+    client.update_model_version(name, version, description=summary)
     tags = {
         "family": result.chosen.family,
         "test_accuracy": f"{result.test_metrics['accuracy']:.4f}",

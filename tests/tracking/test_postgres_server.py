@@ -1,0 +1,75 @@
+"""Training against a real MLflow tracking server backed by PostgreSQL (team mode's store)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import psycopg2
+import pytest
+from mlflow import MlflowClient
+
+from sentimentops.config import get_settings
+from sentimentops.pipelines.training import run_training
+from tests.tracking.conftest import MLFLOW, free_port, running
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A database of its own on the local PostgreSQL, dropped afterwards."""
+    name = f"sentimentops_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(f"{POSTGRES}/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_training_registers_through_a_postgres_backed_server(
+    fast_config: Path,
+    postgres_database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    command = [
+        MLFLOW, "server",
+        # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the project ships psycopg2.
+        "--backend-store-uri", postgres_database.replace("postgresql://", "postgresql+psycopg2://"),
+        "--artifacts-destination", str(tmp_path / "artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    env = os.environ | {"PATH": f"{Path(MLFLOW).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+
+    with running(command, f"{uri}/health", tmp_path / "server.log", env):
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        outcome = run_training(get_settings(), sample=1000, models=["logreg"])
+        client = MlflowClient(tracking_uri=uri)
+        champion = client.get_model_version_by_alias("imdb-sentiment", "champion")
+        test_accuracy = client.get_run(champion.run_id).data.metrics["test_accuracy"]
+        mlflow.set_tracking_uri(uri)
+        predictions = mlflow.pyfunc.load_model("models:/imdb-sentiment@champion").predict(
+            ["An excellent, heartfelt film.", "A dreadful, dull film."]
+        )
+
+    assert outcome.tracking_uri == uri
+    assert str(champion.version) == "1"
+    assert test_accuracy > 0.6
+    assert predictions["label"].tolist() == ["positive", "negative"]
+    # The runs live in PostgreSQL, not in a local file.
+    with psycopg2.connect(postgres_database) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM runs")
+        assert cursor.fetchone()[0] == 2  # the parent run and the one candidate run
+    assert not (get_settings().home / "mlflow.db").exists()
