@@ -176,3 +176,19 @@ def test_mlflow_models_serve_scores_the_champion(trained_home: Path, tmp_path: P
     labels = [row["label"] for row in body["predictions"]]
     assert labels == ["positive", "negative"]
     assert all(0 <= row["score"] <= 1 for row in body["predictions"])
+
+
+def test_predict_with_the_registry_champion(trained_home: Path, tmp_path: Path) -> None:
+    source = tmp_path / "reviews.csv"
+    pd.DataFrame({"id": ["a", "b"], "review": ["A superb film.", "Awful and boring."]}).to_csv(
+        source, index=False
+    )
+    output = tmp_path / "scored.parquet"
+
+    result = runner.invoke(app, ["predict", str(source), str(output)])
+
+    assert result.exit_code == 0, result.output
+    scored = pd.read_parquet(output)
+    assert scored["id"].tolist() == ["a", "b"]
+    assert set(scored["model_name"]) == {NAME}
+    assert set(scored["model_version"]) == {"1"}

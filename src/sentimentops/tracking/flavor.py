@@ -15,7 +15,13 @@ import pandas as pd
 
 from sentimentops.models.sentiment import SentimentPipeline
 
-__all__ = ["SKOPS_TRUSTED_TYPES", "SentimentPyfuncModel", "log_model", "save_model"]
+__all__ = [
+    "SKOPS_TRUSTED_TYPES",
+    "SentimentPyfuncModel",
+    "load_pipeline",
+    "log_model",
+    "save_model",
+]
 
 # The only types, beyond what skops trusts by default, that a logged model may contain: the
 # project's own classes and a few scikit-learn internals. Loading refuses anything else.
@@ -73,6 +79,11 @@ def log_model(sk_model: SentimentPipeline, **kwargs: Any) -> Any:
 
 def _load_pyfunc(path: str) -> SentimentPyfuncModel:
     """Called by ``mlflow.pyfunc.load_model`` with the path of ``model.skops``."""
+    return SentimentPyfuncModel(load_pipeline(path))
+
+
+def load_pipeline(path: str) -> SentimentPipeline:
+    """The pipeline in a model folder (or its ``model.skops``), with the fixed trusted types."""
     import skops.io
 
     model_file = Path(path)
@@ -81,4 +92,4 @@ def _load_pyfunc(path: str) -> SentimentPyfuncModel:
     pipeline = skops.io.load(model_file, trusted=SKOPS_TRUSTED_TYPES)
     if not isinstance(pipeline, SentimentPipeline):
         raise TypeError(f"{model_file} holds a {type(pipeline).__name__}, not a SentimentPipeline")
-    return SentimentPyfuncModel(pipeline)
+    return pipeline

@@ -23,6 +23,7 @@ __all__ = [
     "list_versions",
     "load_model",
     "promote",
+    "resolve_version",
     "rollback",
     "set_challenger",
 ]
@@ -66,6 +67,24 @@ def load_model(uri: str) -> Any:
             return mlflow.sklearn.load_model(uri)
     except mlflow.exceptions.MlflowException as error:
         raise ModelNotFoundError(f"No model at {uri}: {error}") from None
+
+
+def resolve_version(uri: str) -> tuple[str, str]:
+    """Name and version behind ``models:/name@alias`` or ``models:/name/version``."""
+    import mlflow
+
+    reference = uri.removeprefix("models:/")
+    try:
+        if "@" in reference:
+            name, alias = reference.split("@", 1)
+            return name, str(_client().get_model_version_by_alias(name, alias).version)
+        name, version = reference.rsplit("/", 1)
+        return name, str(_client().get_model_version(name, version).version)
+    except (ValueError, mlflow.exceptions.MlflowException) as error:
+        raise ModelNotFoundError(
+            f"No model at {uri} ({error}). Train one with `sentimentops train`, or pass a "
+            "local model folder with --model."
+        ) from None
 
 
 def _client() -> Any:

@@ -1,0 +1,1 @@
+"""Batch prediction: streaming, every row accounted for, resumable."""

@@ -1,0 +1,257 @@
+"""Score a file of reviews in chunks: every input row ends in the output or in the rejects.
+
+Each chunk is written as a part file (output rows and rejects) in ``OUTPUT.parts/`` with a
+checkpoint after it, so ``resume=True`` continues a killed run from its last completed chunk.
+The final output is assembled from the parts into a temporary file and renamed into place, so a
+reader never sees a partial output presented as complete.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sentimentops.batch.records import Record, read_records
+from sentimentops.batch.writers import write_table
+from sentimentops.errors import DataError, RejectLimitExceededError
+from sentimentops.features.text import clean_text
+
+__all__ = ["BatchPredictor", "BatchSummary", "LoadedModel", "rejects_path", "summary_path"]
+
+REJECT_COLUMNS = ["row_number", "id", "reason", "raw"]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to score: ``score(texts) -> probabilities of positive``, and its identity."""
+
+    score: Callable[[list[str]], Any]
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    input: str
+    output: str
+    rejects: str
+    rows_in: int
+    predicted: int
+    rejected: int
+    seconds: float
+    rows_per_second: float
+    model_name: str
+    model_version: str
+    resumed_from_chunk: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def rejects_path(output: Path) -> Path:
+    return output.with_name(_stem(output) + ".rejects.csv")
+
+
+def summary_path(output: Path) -> Path:
+    return output.with_name(_stem(output) + ".summary.json")
+
+
+def _stem(output: Path) -> str:
+    name = output.name
+    for suffix in (".gz", ".csv", ".jsonl", ".ndjson", ".parquet", ".pq"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+class BatchPredictor:
+    """Streams an input file through a model, ``chunk_size`` records at a time."""
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        *,
+        text_column: str = "review",
+        id_column: str | None = "id",
+        chunk_size: int = 5_000,
+        max_text_chars: int = 100_000,
+        max_reject_rate: float | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.model = model
+        self.text_column = text_column
+        self.id_column = id_column
+        self.chunk_size = chunk_size
+        self.max_text_chars = max_text_chars
+        self.max_reject_rate = max_reject_rate
+        self.progress = progress or (lambda _rows: None)
+
+    def run(self, input_location: str, output: Path, *, resume: bool = False) -> BatchSummary:
+        """Score ``input_location`` into ``output`` (format from its extension).
+
+        Raises:
+            DataError: the input cannot be read at all, or the text column does not exist.
+            RejectLimitExceededError: rejects exceed ``max_reject_rate`` (output still written).
+        """
+        started = time.perf_counter()
+        parts = output.with_name(output.name + ".parts")
+        checkpoint = parts / "checkpoint.json"
+        done = self._chunks_done(checkpoint, input_location) if resume else 0
+        if not resume and parts.exists():
+            shutil.rmtree(parts)
+        parts.mkdir(parents=True, exist_ok=True)
+
+        records = read_records(input_location)
+        deque(islice(records, done * self.chunk_size), maxlen=0)  # already in completed parts
+        has_id: bool | None = None  # known once the first readable record is seen
+        chunk_index = done
+        for chunk in _chunks(records, self.chunk_size):
+            if has_id is None:
+                has_id = self._check_columns(chunk, input_location)
+            predictions, rejects = self._score_chunk(chunk, has_id)
+            if not predictions.empty:
+                predictions.to_parquet(parts / f"output-{chunk_index:06d}.parquet", index=False)
+            if not rejects.empty:
+                rejects.to_parquet(parts / f"rejects-{chunk_index:06d}.parquet", index=False)
+            chunk_index += 1
+            _write_json_atomically(
+                checkpoint,
+                {
+                    "input": input_location,
+                    "chunk_size": self.chunk_size,
+                    "chunks_done": chunk_index,
+                },
+            )
+            self.progress(len(chunk))
+
+        output_parts = sorted(parts.glob("output-*.parquet"))
+        reject_parts = sorted(parts.glob("rejects-*.parquet"))
+        predicted = write_table(output_parts, output)
+        rejected = write_table(reject_parts, rejects_path(output), columns=REJECT_COLUMNS)
+        shutil.rmtree(parts)
+        seconds = time.perf_counter() - started
+        rows_in = predicted + rejected
+        summary = BatchSummary(
+            input=input_location,
+            output=str(output),
+            rejects=str(rejects_path(output)),
+            rows_in=rows_in,
+            predicted=predicted,
+            rejected=rejected,
+            seconds=round(seconds, 3),
+            rows_per_second=round(rows_in / seconds, 1) if seconds else 0.0,
+            model_name=self.model.name,
+            model_version=self.model.version,
+            resumed_from_chunk=done,
+        )
+        _write_json_atomically(summary_path(output), summary.to_dict())
+        if (
+            self.max_reject_rate is not None
+            and rows_in
+            and rejected / rows_in > self.max_reject_rate
+        ):
+            raise RejectLimitExceededError(
+                f"{rejected:,} of {rows_in:,} rows rejected ({rejected / rows_in:.1%}), above "
+                f"--max-reject-rate {self.max_reject_rate:.1%}. Reasons are in "
+                f"{rejects_path(output)}."
+            )
+        return summary
+
+    def _chunks_done(self, checkpoint: Path, input_location: str) -> int:
+        if not checkpoint.exists():
+            return 0
+        state = json.loads(checkpoint.read_text())
+        if state["input"] != input_location or state["chunk_size"] != self.chunk_size:
+            raise DataError(
+                f"--resume: {checkpoint} belongs to a run of {state['input']} with chunk size "
+                f"{state['chunk_size']}; rerun with the same input and --chunk-size, or without "
+                "--resume to start over."
+            )
+        return int(state["chunks_done"])
+
+    def _check_columns(self, chunk: list[Record], location: str) -> bool | None:
+        """Whether the input has the id column; None while no record could be read yet."""
+        readable = [record.fields for record in chunk if record.fields is not None]
+        if not readable:
+            return None
+        if self.text_column not in readable[0]:
+            raise DataError(
+                f"{location} has no text column '{self.text_column}' (columns: "
+                f"{', '.join(map(str, readable[0]))}). Name it with --text-column."
+            )
+        return self.id_column is not None and self.id_column in readable[0]
+
+    def _score_chunk(
+        self, chunk: list[Record], has_id: bool | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        kept: list[tuple[Record, str]] = []
+        rejects = []
+        for record in chunk:
+            reason = record.reason
+            text = None if record.fields is None else record.fields.get(self.text_column)
+            if reason is None:
+                reason = self._text_problem(text)
+            if reason is not None:
+                identifier = None
+                if has_id and record.fields is not None:
+                    identifier = record.fields.get(self.id_column or "")
+                rejects.append(
+                    {
+                        "row_number": record.row_number,
+                        "id": None if identifier is None else str(identifier),
+                        "reason": reason,
+                        "raw": record.raw,
+                    }
+                )
+            else:
+                kept.append((record, str(text)))
+        key = self.id_column if has_id and self.id_column else "row_number"
+        identifiers = [
+            str(r.fields[key]) if has_id and r.fields is not None else r.row_number for r, _ in kept
+        ]
+        scores = self.model.score([text for _, text in kept]) if kept else []
+        predictions = pd.DataFrame(
+            {
+                key: identifiers,
+                "label": ["positive" if s >= 0.5 else "negative" for s in scores],
+                "score": [float(s) for s in scores],
+                "model_name": self.model.name,
+                "model_version": self.model.version,
+            }
+        )
+        return predictions, pd.DataFrame(rejects, columns=REJECT_COLUMNS).astype(
+            {"row_number": "int64", "id": "object", "reason": "object", "raw": "object"}
+        )
+
+    def _text_problem(self, text: Any) -> str | None:
+        # An empty CSV field is how CSV spells a missing value.
+        if text is None or text == "" or (isinstance(text, float) and pd.isna(text)):
+            return "missing text"
+        if not isinstance(text, str):
+            text = str(text)
+        if not text.strip():
+            return "empty text"
+        if len(text) > self.max_text_chars:
+            return f"text longer than {self.max_text_chars:,} characters"
+        if not clean_text(text):
+            return "text empty after cleaning"
+        return None
+
+
+def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    while chunk := list(islice(records, size)):
+        yield chunk
+
+
+def _write_json_atomically(path: Path, content: dict[str, Any]) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(content, indent=2) + "\n")
+    temporary.replace(path)

@@ -1,0 +1,152 @@
+"""Stream the records of an input file one by one, turning unreadable rows into rejects.
+
+Each record is ``(row_number, fields or None, reason or None, raw preview)``: a row that cannot
+be read (malformed CSV line, undecodable bytes, NUL bytes, broken JSON) comes out with a reason
+instead of fields, so the caller can reject it and go on. Nothing is read whole into memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from sentimentops.errors import DataError
+from sentimentops.storage import Location, location_exists, location_name, open_location
+
+__all__ = ["Record", "input_format", "read_records"]
+
+PREVIEW_CHARS = 200
+_CSV_FIELD_LIMIT = 50_000_000  # one review may be long; the csv default (128 KiB) is too small
+
+
+@dataclass(frozen=True)
+class Record:
+    row_number: int  # 1-based data record, the header not counted
+    fields: dict[str, Any] | None
+    reason: str | None
+    raw: str
+
+
+def input_format(location: Location) -> str:
+    """``csv``, ``jsonl`` or ``parquet`` from the name (gzip allowed for csv and jsonl)."""
+    name = location_name(location).lower().removesuffix(".gz")
+    for suffix, kind in ((".csv", "csv"), (".jsonl", "jsonl"), (".ndjson", "jsonl"),
+                         (".parquet", "parquet"), (".pq", "parquet")):  # fmt: skip
+        if name.endswith(suffix):
+            return kind
+    raise DataError(
+        f"Cannot tell the format of {location}: use .csv, .csv.gz, .jsonl, .jsonl.gz or .parquet."
+    )
+
+
+def read_records(location: Location) -> Iterator[Record]:
+    """Every record of the input in order; raises DataError only when nothing can be read."""
+    if not location_exists(location):
+        raise DataError(f"{location} does not exist. Check the path (or the S3 bucket and key).")
+    kind = input_format(location)
+    if kind == "parquet":
+        yield from _parquet_records(location)
+        return
+    with open_location(location, "rb") as raw:
+        stream = _maybe_gunzip(raw)
+        # surrogateescape keeps undecodable bytes visible (as lone surrogates) so the row that
+        # holds them can be rejected while the rest of the file goes on.
+        text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+        if kind == "csv":
+            yield from _csv_records(text, location)
+        else:
+            yield from _jsonl_records(text)
+
+
+def _maybe_gunzip(raw: IO[bytes]) -> IO[bytes]:
+    """Decompress when the bytes start with gzip's magic number, whatever the name says."""
+    buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+    if buffered.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
+    return buffered  # type: ignore[no-any-return]
+
+
+def _problem_in(text: str) -> str | None:
+    if "\x00" in text:
+        return "NUL byte in row"
+    if any("\udc80" <= char <= "\udcff" for char in text):
+        return "undecodable bytes (not UTF-8)"
+    return None
+
+
+def _preview(text: str) -> str:
+    return text[:PREVIEW_CHARS].encode("utf-8", "replace").decode("utf-8")
+
+
+def _csv_records(text: IO[str], location: Location) -> Iterator[Record]:
+    csv.field_size_limit(_CSV_FIELD_LIMIT)
+    reader = csv.reader(text, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DataError(f"{location} is empty: a CSV needs a header line.") from None
+    except csv.Error as error:
+        raise DataError(f"{location}: the header line cannot be read ({error}).") from None
+    row_number = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            row_number += 1
+            yield Record(row_number, None, f"malformed CSV line ({error})", "")
+            continue
+        row_number += 1
+        raw = ",".join(row)
+        if problem := _problem_in(raw):
+            yield Record(row_number, None, problem, _preview(raw))
+        elif len(row) != len(header):
+            reason = f"malformed CSV line: expected {len(header)} fields, got {len(row)}"
+            yield Record(row_number, None, reason, _preview(raw))
+        else:
+            yield Record(row_number, dict(zip(header, row, strict=True)), None, _preview(raw))
+
+
+def _jsonl_records(text: IO[str]) -> Iterator[Record]:
+    row_number = 0
+    for line in text:
+        if not line.strip():
+            continue
+        row_number += 1
+        if problem := _problem_in(line):
+            yield Record(row_number, None, problem, _preview(line))
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield Record(row_number, None, f"invalid JSON ({error.msg})", _preview(line))
+            continue
+        if not isinstance(value, dict):
+            yield Record(row_number, None, "JSON line is not an object", _preview(line))
+            continue
+        yield Record(row_number, value, None, _preview(line.rstrip("\n")))
+
+
+def _parquet_records(location: Location) -> Iterator[Record]:
+    import pyarrow.parquet as pq
+
+    try:
+        with open_location(location, "rb") as stream:
+            parquet = pq.ParquetFile(stream)
+            row_number = 0
+            for batch in parquet.iter_batches(batch_size=10_000):
+                for fields in batch.to_pylist():
+                    row_number += 1
+                    yield Record(
+                        row_number, fields, None, _preview(json.dumps(fields, default=str))
+                    )
+    except Exception as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"{location} is not a readable Parquet file ({error}).") from None

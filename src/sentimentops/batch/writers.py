@@ -1,0 +1,79 @@
+"""Assemble part files into one output, in the format its extension names, atomically."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sentimentops.errors import DataError
+
+__all__ = ["output_format", "write_table"]
+
+
+def output_format(path: Path) -> str:
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    raise DataError(
+        f"Cannot tell the output format of {path}: use .csv, .csv.gz, .jsonl or .parquet."
+    )
+
+
+def write_table(parts: list[Path], output: Path, columns: list[str] | None = None) -> int:
+    """Concatenate Parquet ``parts`` into ``output`` one part at a time; returns the row count.
+
+    Written to ``output``'s name plus ``.tmp`` first and renamed when complete.
+    """
+    kind = output_format(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = output.with_name(output.name + ".tmp")
+    rows = 0
+    try:
+        if kind == "parquet":
+            rows = _write_parquet(parts, temporary, columns)
+        else:
+            opener = gzip.open if output.name.lower().endswith(".gz") else open
+            with opener(temporary, "wt", encoding="utf-8", newline="") as stream:
+                for index, part in enumerate(parts):
+                    frame = pd.read_parquet(part)
+                    if kind == "csv":
+                        frame.to_csv(stream, index=False, header=index == 0)
+                    else:
+                        for record in frame.to_dict("records"):
+                            stream.write(json.dumps(record, default=str) + "\n")
+                    rows += len(frame)
+                if not parts and kind == "csv" and columns:
+                    stream.write(",".join(columns) + "\n")
+        temporary.replace(output)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # never leave a partial file behind
+        raise
+    return rows
+
+
+def _write_parquet(parts: list[Path], temporary: Path, columns: list[str] | None) -> int:
+    rows = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        for part in parts:
+            table = pq.read_table(part)
+            if writer is None:
+                writer = pq.ParquetWriter(temporary, table.schema)
+            writer.write_table(table.cast(writer.schema))
+            rows += table.num_rows
+        if writer is None:
+            schema = pa.schema([(name, pa.string()) for name in columns or []])
+            pq.write_table(schema.empty_table(), temporary)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows

@@ -1,0 +1,82 @@
+"""``sentimentops predict``: score a file of reviews in batch, nothing lost, resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sentimentops.cli.output import console
+from sentimentops.config import get_settings
+
+__all__ = ["predict_command"]
+
+
+def predict_command(
+    input_path: str = typer.Argument(..., metavar="INPUT", help="CSV (.gz), JSONL or Parquet."),
+    output: Path = typer.Argument(..., help="Output file; its extension picks the format."),
+    model: str = typer.Option(
+        "models:/imdb-sentiment@champion", "--model", help="Registry URI or local model folder."
+    ),
+    text_column: str = typer.Option("review", "--text-column"),
+    id_column: str = typer.Option(
+        "id", "--id-column", help="Carried to the output; row_number is used when absent."
+    ),
+    engine: str = typer.Option("local", "--engine", help="local (dask: not built yet)."),
+    chunk_size: int = typer.Option(5_000, "--chunk-size", min=1),
+    resume: bool = typer.Option(False, "--resume", help="Continue a killed run of this output."),
+    max_reject_rate: float | None = typer.Option(
+        None, "--max-reject-rate", min=0.0, max=1.0, help="Exit 4 when rejects exceed this share."
+    ),
+) -> None:
+    """Score INPUT into OUTPUT. Every row lands in OUTPUT or in OUTPUT's .rejects.csv with a
+    reason; a summary is printed and written as .summary.json. Exit codes: 2 bad input or model,
+    4 rejects above --max-reject-rate.
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from sentimentops.batch.model import load_for_scoring
+    from sentimentops.batch.predictor import BatchPredictor
+    from sentimentops.errors import FeatureNotBuiltError
+
+    if engine != "local":
+        raise FeatureNotBuiltError(
+            f"--engine {engine} is not built yet (the Dask engine arrives with the rest of issue "
+            "#4); use --engine local."
+        )
+    settings = get_settings()
+    with console.status(f"Loading {model}"):
+        loaded = load_for_scoring(model)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,} rows"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("Scoring", total=None, rate="")
+
+        def advance(rows: int) -> None:
+            progress.advance(task, rows)
+            elapsed = progress.tasks[task].elapsed or 0
+            if elapsed:
+                progress.update(
+                    task, rate=f"{progress.tasks[task].completed / elapsed:,.0f} rows/s"
+                )
+
+        predictor = BatchPredictor(
+            loaded,
+            text_column=text_column,
+            id_column=id_column,
+            chunk_size=chunk_size,
+            max_text_chars=settings.validation.max_text_chars,
+            max_reject_rate=max_reject_rate,
+            progress=advance,
+        )
+        summary = predictor.run(input_path, output, resume=resume)
+    console.print(
+        f"{summary.rows_in:,} rows in: {summary.predicted:,} predicted -> {summary.output}, "
+        f"{summary.rejected:,} rejected -> {summary.rejects}; {summary.rows_per_second:,.0f} "
+        f"rows/s with {summary.model_name} version {summary.model_version}"
+    )

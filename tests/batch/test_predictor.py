@@ -1,0 +1,155 @@
+"""Batch prediction: nothing lost on a deliberately broken file, formats, resume after kill -9."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from sentimentops.batch.model import load_for_scoring
+from sentimentops.batch.predictor import BatchPredictor, rejects_path, summary_path
+from sentimentops.cli.main import app
+from sentimentops.errors import DataError, ModelNotFoundError
+
+runner = CliRunner()
+
+GOOD = "A wonderful film with superb acting, I loved it."
+BROKEN_CSV = b"".join(
+    [
+        b"id,review\n",
+        b'1,"' + GOOD.encode() + b'"\n',
+        b'2,"Dull, tedious and far too long. Awful.",extra field\n',  # malformed: 3 fields
+        b"3,\n",  # missing text
+        b'4,"   "\n',  # empty text
+        b'5,"<br /><br />"\n',  # empty after cleaning
+        b'6,"caf\xe9 was bad"\n',  # undecodable byte
+        b'7,"nul\x00byte"\n',  # NUL byte
+        b'8,"' + b"long " * 30 + b'"\n',  # longer than the limit set below (100)
+        b'9,"Terrible, boring rubbish."\n',
+    ]
+)
+
+
+def predictor(model_folder: Path, **options: object) -> BatchPredictor:
+    return BatchPredictor(load_for_scoring(str(model_folder)), max_text_chars=100, **options)  # type: ignore[arg-type]
+
+
+def test_every_kind_of_bad_row_is_rejected_and_nothing_is_lost(
+    model_folder: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "broken.csv"
+    source.write_bytes(BROKEN_CSV)
+    output = tmp_path / "out.csv"
+
+    summary = predictor(model_folder, chunk_size=3).run(str(source), output)
+
+    predictions = pd.read_csv(output)
+    rejects = pd.read_csv(rejects_path(output))
+    assert summary.rows_in == 9
+    assert summary.predicted + summary.rejected == summary.rows_in
+    assert len(predictions) + len(rejects) == 9
+    assert predictions["id"].tolist() == [1, 9]
+    assert predictions["label"].tolist() == ["positive", "negative"]
+    assert list(predictions.columns) == ["id", "label", "score", "model_name", "model_version"]
+    reasons = dict(zip(rejects["row_number"], rejects["reason"], strict=True))
+    assert reasons[2].startswith("malformed CSV line")
+    assert reasons[3] == "missing text"
+    assert reasons[4] == "empty text"
+    assert reasons[5] == "text empty after cleaning"
+    assert reasons[6] == "undecodable bytes (not UTF-8)"
+    assert reasons[7] == "NUL byte in row"
+    assert reasons[8] == "text longer than 100 characters"
+    assert json.loads(summary_path(output).read_text())["rejected"] == 7
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".jsonl", ".parquet"])
+def test_output_format_follows_the_extension(
+    model_folder: Path, tmp_path: Path, suffix: str
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps({"review": t}) for t in [GOOD, "Awful."] * 3))
+    output = tmp_path / f"out{suffix}"
+
+    predictor(model_folder, chunk_size=2).run(str(source), output)
+
+    if suffix == ".parquet":
+        frame = pd.read_parquet(output)
+    elif suffix == ".jsonl":
+        frame = pd.read_json(output, lines=True)
+    else:
+        with gzip.open(output, "rt") as stream:
+            frame = pd.read_csv(stream)
+    assert frame["row_number"].tolist() == [1, 2, 3, 4, 5, 6]  # input order, no id column
+    assert frame["label"].tolist() == ["positive", "negative"] * 3
+
+
+def test_missing_text_column_and_missing_model_are_clear_errors(
+    model_folder: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("text\nhello\n")
+
+    with pytest.raises(DataError, match="no text column 'review'"):
+        predictor(model_folder).run(str(source), tmp_path / "out.csv")
+    with pytest.raises(ModelNotFoundError):
+        load_for_scoring(str(tmp_path / "no-model"))
+    result = runner.invoke(app, ["predict", str(source), str(tmp_path / "o.csv"),
+                                 "--model", str(model_folder)])  # fmt: skip
+    assert result.exit_code == 2
+    assert "no text column" in result.output
+
+
+def test_reject_limit_exits_4(model_folder: Path, tmp_path: Path) -> None:
+    source = tmp_path / "broken.csv"
+    source.write_bytes(BROKEN_CSV)
+
+    result = runner.invoke(
+        app, ["predict", str(source), str(tmp_path / "o.csv"), "--model", str(model_folder),
+              "--max-reject-rate", "0.5"]
+    )  # fmt: skip
+
+    assert result.exit_code == 4
+    assert "above --max-reject-rate" in result.output
+
+
+def test_killed_run_resumes_with_every_row_exactly_once(
+    model_folder: Path, tmp_path: Path, reference_reviews: pd.DataFrame
+) -> None:
+    rows = 30_000
+    texts = reference_reviews["review"].head(3_000).tolist() * 10
+    source = tmp_path / "big.csv"
+    pd.DataFrame({"id": range(rows), "review": texts}).to_csv(source, index=False)
+    output = tmp_path / "scored.csv"
+    checkpoint = tmp_path / "scored.csv.parts" / "checkpoint.json"
+    command = [str(Path(sys.executable).parent / "sentimentops"), "predict", str(source),
+               str(output), "--model", str(model_folder), "--chunk-size", "500"]  # fmt: skip
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if checkpoint.exists() and json.loads(checkpoint.read_text())["chunks_done"] >= 3:
+            break
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done_before_kill = json.loads(checkpoint.read_text())["chunks_done"]
+    assert 3 <= done_before_kill < rows // 500, "the run must be killed mid-way"
+    assert not output.exists()  # no partial output presented as complete
+
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, check=False)
+
+    assert resumed.returncode == 0, resumed.stderr
+    scored = pd.read_csv(output)
+    assert scored["id"].tolist() == list(range(rows))  # every row exactly once, in order
+    summary = json.loads(summary_path(output).read_text())
+    assert summary["resumed_from_chunk"] >= done_before_kill
+    assert summary["rows_in"] == rows
