@@ -153,3 +153,46 @@ def test_killed_run_resumes_with_every_row_exactly_once(
     summary = json.loads(summary_path(output).read_text())
     assert summary["resumed_from_chunk"] >= done_before_kill
     assert summary["rows_in"] == rows
+
+
+def test_dask_engine_gives_the_same_rows_as_the_local_engine(
+    model_folder: Path, tmp_path: Path, reference_reviews: pd.DataFrame
+) -> None:
+    source = tmp_path / "reviews.csv"
+    frame = (
+        reference_reviews[["review_id", "review"]].head(1_200).rename(columns={"review_id": "id"})
+    )
+    frame.to_csv(source, index=False)
+    with source.open("a") as stream:
+        stream.write('broken,"row",with extra\n')
+    local, distributed = tmp_path / "local.csv", tmp_path / "dask.csv"
+
+    local_run = runner.invoke(app, ["predict", str(source), str(local), "--model",
+                                    str(model_folder), "--chunk-size", "200"])  # fmt: skip
+    dask_run = runner.invoke(app, ["predict", str(source), str(distributed), "--model",
+                                   str(model_folder), "--chunk-size", "200", "--engine", "dask",
+                                   "--workers", "2"])  # fmt: skip
+
+    assert local_run.exit_code == 0, local_run.output
+    assert dask_run.exit_code == 0, dask_run.output
+    pd.testing.assert_frame_equal(pd.read_csv(local), pd.read_csv(distributed))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(rejects_path(local)), pd.read_csv(rejects_path(distributed))
+    )
+    assert len(pd.read_csv(distributed)) == 1_200
+
+
+def test_explain_adds_the_top_ngrams_of_each_row(model_folder: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text('review\n"A wonderful, superb film."\n"An awful, boring film."\n')
+    output = tmp_path / "out.csv"
+
+    result = runner.invoke(
+        app, ["predict", str(source), str(output), "--model", str(model_folder), "--explain"]
+    )
+
+    assert result.exit_code == 0, result.output
+    explained = pd.read_csv(output)["top_ngrams"].tolist()
+    assert "wonderful:+" in explained[0]
+    assert "awful:-" in explained[1]
+    assert all(len(row.split("; ")) <= 5 for row in explained)

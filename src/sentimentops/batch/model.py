@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from sentimentops.batch.predictor import LoadedModel
 from sentimentops.errors import ModelNotFoundError
+from sentimentops.models.explain import explain_rows
 
 __all__ = ["load_for_scoring"]
 
@@ -21,7 +23,13 @@ def load_for_scoring(uri: str) -> LoadedModel:
         connect(get_settings())
         name, version = resolve_version(uri)
         pipeline = load_model(f"models:/{name}/{version}")
-        return LoadedModel(score=pipeline.positive_scores, name=name, version=version)
+        return LoadedModel(
+            score=pipeline.positive_scores,
+            name=name,
+            version=version,
+            location=f"models:/{name}/{version}",
+            explain=partial(explain_rows, pipeline),
+        )
     folder = Path(uri)
     if not (folder / "model.skops").is_file():
         raise ModelNotFoundError(
@@ -31,4 +39,10 @@ def load_for_scoring(uri: str) -> LoadedModel:
     from sentimentops.tracking.flavor import load_pipeline
 
     pipeline = load_pipeline(str(folder))
-    return LoadedModel(score=pipeline.positive_scores, name=folder.name, version="local")
+    return LoadedModel(
+        score=pipeline.positive_scores,
+        name=folder.name,
+        version="local",
+        location=str(folder),
+        explain=partial(explain_rows, pipeline),
+    )

@@ -20,9 +20,10 @@ from typing import Any
 
 import pandas as pd
 
+from sentimentops.batch.engines import Engine, LocalEngine, ScoreHandle
 from sentimentops.batch.records import Record, read_records
 from sentimentops.batch.writers import write_table
-from sentimentops.errors import DataError, RejectLimitExceededError
+from sentimentops.errors import DataError, ModelNotFoundError, RejectLimitExceededError
 from sentimentops.features.text import clean_text
 
 __all__ = ["BatchPredictor", "BatchSummary", "LoadedModel", "rejects_path", "summary_path"]
@@ -37,6 +38,8 @@ class LoadedModel:
     score: Callable[[list[str]], Any]
     name: str
     version: str
+    location: str  # what a Dask worker loads: a folder or models:/name/version
+    explain: Callable[[list[str]], list[str]] | None = None  # top n-grams per text
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,14 @@ class BatchPredictor:
         max_text_chars: int = 100_000,
         max_reject_rate: float | None = None,
         progress: Callable[[int], None] | None = None,
+        engine: Engine | None = None,
+        explain: bool = False,
     ) -> None:
         self.model = model
+        self.engine: Engine = engine or LocalEngine(model.score)
+        if explain and model.explain is None:
+            raise ModelNotFoundError(f"{model.name} cannot explain its predictions (--explain).")
+        self.explain = explain
         self.text_column = text_column
         self.id_column = id_column
         self.chunk_size = chunk_size
@@ -113,14 +122,18 @@ class BatchPredictor:
         deque(islice(records, done * self.chunk_size), maxlen=0)  # already in completed parts
         has_id: bool | None = None  # known once the first readable record is seen
         chunk_index = done
-        for chunk in _chunks(records, self.chunk_size):
-            if has_id is None:
-                has_id = self._check_columns(chunk, input_location)
-            predictions, rejects = self._score_chunk(chunk, has_id)
+        pending: deque[tuple[_Prepared, ScoreHandle]] = deque()
+
+        def finish_oldest() -> None:
+            nonlocal chunk_index
+            prepared, handle = pending.popleft()
+            predictions = self._predictions(prepared, handle.result() if prepared.texts else [])
             if not predictions.empty:
                 predictions.to_parquet(parts / f"output-{chunk_index:06d}.parquet", index=False)
-            if not rejects.empty:
-                rejects.to_parquet(parts / f"rejects-{chunk_index:06d}.parquet", index=False)
+            if not prepared.rejects.empty:
+                prepared.rejects.to_parquet(
+                    parts / f"rejects-{chunk_index:06d}.parquet", index=False
+                )
             chunk_index += 1
             _write_json_atomically(
                 checkpoint,
@@ -130,7 +143,21 @@ class BatchPredictor:
                     "chunks_done": chunk_index,
                 },
             )
-            self.progress(len(chunk))
+            self.progress(prepared.records)
+
+        try:
+            for chunk in _chunks(records, self.chunk_size):
+                if has_id is None:
+                    has_id = self._check_columns(chunk, input_location)
+                prepared = self._prepare(chunk, has_id)
+                handle = self.engine.submit(prepared.texts) if prepared.texts else _NO_SCORES
+                pending.append((prepared, handle))
+                while len(pending) >= self.engine.in_flight:
+                    finish_oldest()
+            while pending:
+                finish_oldest()
+        finally:
+            self.engine.close()
 
         output_parts = sorted(parts.glob("output-*.parquet"))
         reject_parts = sorted(parts.glob("rejects-*.parquet"))
@@ -189,47 +216,50 @@ class BatchPredictor:
             )
         return self.id_column is not None and self.id_column in readable[0]
 
-    def _score_chunk(
-        self, chunk: list[Record], has_id: bool | None
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        kept: list[tuple[Record, str]] = []
+    def _prepare(self, chunk: list[Record], has_id: bool | None) -> _Prepared:
+        """Split a chunk into texts to score (with their ids) and rejects with reasons."""
+        identifiers: list[Any] = []
+        texts: list[str] = []
         rejects = []
+        key = self.id_column if has_id and self.id_column else "row_number"
         for record in chunk:
-            reason = record.reason
             text = None if record.fields is None else record.fields.get(self.text_column)
+            reason = record.reason or self._text_problem(text)
+            identifier: Any = record.row_number
+            if key != "row_number" and record.fields is not None:
+                identifier = record.fields.get(key)
             if reason is None:
-                reason = self._text_problem(text)
-            if reason is not None:
-                identifier = None
-                if has_id and record.fields is not None:
-                    identifier = record.fields.get(self.id_column or "")
+                texts.append(str(text))
+                identifiers.append(identifier if key == "row_number" else str(identifier))
+            else:
                 rejects.append(
                     {
                         "row_number": record.row_number,
-                        "id": None if identifier is None else str(identifier),
+                        "id": None
+                        if key == "row_number" or identifier is None
+                        else str(identifier),
                         "reason": reason,
                         "raw": record.raw,
                     }
                 )
-            else:
-                kept.append((record, str(text)))
-        key = self.id_column if has_id and self.id_column else "row_number"
-        identifiers = [
-            str(r.fields[key]) if has_id and r.fields is not None else r.row_number for r, _ in kept
-        ]
-        scores = self.model.score([text for _, text in kept]) if kept else []
-        predictions = pd.DataFrame(
+        reject_frame = pd.DataFrame(rejects, columns=REJECT_COLUMNS).astype(
+            {"row_number": "int64", "id": "object", "reason": "object", "raw": "object"}
+        )
+        return _Prepared(key, identifiers, texts, reject_frame, len(chunk))
+
+    def _predictions(self, prepared: _Prepared, scores: Any) -> pd.DataFrame:
+        frame = pd.DataFrame(
             {
-                key: identifiers,
+                prepared.key: prepared.identifiers,
                 "label": ["positive" if s >= 0.5 else "negative" for s in scores],
                 "score": [float(s) for s in scores],
                 "model_name": self.model.name,
                 "model_version": self.model.version,
             }
         )
-        return predictions, pd.DataFrame(rejects, columns=REJECT_COLUMNS).astype(
-            {"row_number": "int64", "id": "object", "reason": "object", "raw": "object"}
-        )
+        if self.explain and self.model.explain is not None:
+            frame["top_ngrams"] = self.model.explain(prepared.texts) if prepared.texts else []
+        return frame
 
     def _text_problem(self, text: Any) -> str | None:
         # An empty CSV field is how CSV spells a missing value.
@@ -244,6 +274,18 @@ class BatchPredictor:
         if not clean_text(text):
             return "text empty after cleaning"
         return None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    key: str  # the id column of the output: the input's id column or row_number
+    identifiers: list[Any]
+    texts: list[str]
+    rejects: pd.DataFrame
+    records: int
+
+
+_NO_SCORES = LocalEngine(lambda texts: []).submit([])
 
 
 def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:

@@ -22,9 +22,16 @@ def predict_command(
     id_column: str = typer.Option(
         "id", "--id-column", help="Carried to the output; row_number is used when absent."
     ),
-    engine: str = typer.Option("local", "--engine", help="local (dask: not built yet)."),
+    engine: str = typer.Option("local", "--engine", help="local, or dask (a Dask cluster)."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Dask LocalCluster worker processes."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="An existing Dask scheduler (tcp://HOST:PORT) instead."
+    ),
     chunk_size: int = typer.Option(5_000, "--chunk-size", min=1),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run of this output."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Add top_ngrams: the 5 n-grams that moved each score most."
+    ),
     max_reject_rate: float | None = typer.Option(
         None, "--max-reject-rate", min=0.0, max=1.0, help="Exit 4 when rejects exceed this share."
     ),
@@ -35,18 +42,20 @@ def predict_command(
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from sentimentops.batch.engines import DaskEngine, Engine
     from sentimentops.batch.model import load_for_scoring
     from sentimentops.batch.predictor import BatchPredictor
-    from sentimentops.errors import FeatureNotBuiltError
+    from sentimentops.errors import ConfigError
 
-    if engine != "local":
-        raise FeatureNotBuiltError(
-            f"--engine {engine} is not built yet (the Dask engine arrives with the rest of issue "
-            "#4); use --engine local."
-        )
+    if engine not in ("local", "dask"):
+        raise ConfigError(f"--engine must be local or dask, not {engine!r}.")
     settings = get_settings()
     with console.status(f"Loading {model}"):
         loaded = load_for_scoring(model)
+    scoring_engine: Engine | None = None
+    if engine == "dask":
+        with console.status(f"Starting Dask ({scheduler or f'{workers} local workers'})"):
+            scoring_engine = DaskEngine(loaded.location, workers=workers, scheduler=scheduler)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -73,6 +82,8 @@ def predict_command(
             max_text_chars=settings.validation.max_text_chars,
             max_reject_rate=max_reject_rate,
             progress=advance,
+            engine=scoring_engine,
+            explain=explain,
         )
         summary = predictor.run(input_path, output, resume=resume)
     console.print(

@@ -7,7 +7,7 @@ import pandas as pd
 
 from sentimentops.models.sentiment import SentimentPipeline
 
-__all__ = ["feature_weights", "top_ngrams"]
+__all__ = ["explain_rows", "feature_weights", "top_ngrams"]
 
 
 def feature_weights(model: SentimentPipeline) -> pd.Series:
@@ -40,3 +40,22 @@ def top_ngrams(model: SentimentPipeline, n: int = 25) -> dict[str, list[tuple[st
         "positive": [(str(k), float(v)) for k, v in weights.iloc[::-1][:n].items()],
         "negative": [(str(k), float(v)) for k, v in weights.iloc[:n].items()],
     }
+
+
+def explain_rows(model: SentimentPipeline, texts: list[str], n: int = 5) -> list[str]:
+    """Per review, the ``n`` n-grams contributing most to its score, as ``ngram:+0.123; ...``.
+
+    A contribution is the n-gram's TF-IDF value times its effective weight towards positive
+    (see :func:`feature_weights`); for a random forest the weight is an unsigned importance.
+    """
+    weights = feature_weights(model)
+    names = weights.index.to_numpy()
+    features = model[: list(model.named_steps).index("tfidf") + 1].transform(texts).tocsr()
+    contributions = features.multiply(weights.to_numpy()).tocsr()
+    explanations = []
+    for row in range(contributions.shape[0]):
+        start, end = contributions.indptr[row], contributions.indptr[row + 1]
+        values, columns = contributions.data[start:end], contributions.indices[start:end]
+        top = np.argsort(-np.abs(values), kind="stable")[:n]
+        explanations.append("; ".join(f"{names[columns[i]]}:{values[i]:+.3f}" for i in top))
+    return explanations
