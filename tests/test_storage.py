@@ -3,46 +3,29 @@
 from __future__ import annotations
 
 import gzip
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from sentimentops.data.load import load_reviews
 from sentimentops.errors import DataError
 from sentimentops.storage import is_remote, location_exists, location_name, open_location
+from tests.servers import moto_s3
 
 CSV = b'review,sentiment\n"Great, truly great",positive\n"Dull",negative\n'
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
 def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A bucket on a moto server; AWS_ENDPOINT_URL points at it, as with LocalStack."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    client = boto3.client("s3", endpoint_url=endpoint)
-    client.create_bucket(Bucket="reviews")
-    client.put_object(Bucket="reviews", Key="in/reviews.csv", Body=CSV)
-    client.put_object(Bucket="reviews", Key="in/reviews.csv.gz", Body=gzip.compress(CSV))
-    try:
+    with moto_s3(monkeypatch) as endpoint:
+        client = boto3.client("s3", endpoint_url=endpoint)
+        client.create_bucket(Bucket="reviews")
+        client.put_object(Bucket="reviews", Key="in/reviews.csv", Body=CSV)
+        client.put_object(Bucket="reviews", Key="in/reviews.csv.gz", Body=gzip.compress(CSV))
         yield "reviews"
-    finally:
-        server.stop()
 
 
 def test_s3_csv_loads_like_a_local_file(s3_bucket: str, tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ __all__ = [
     "location_exists",
     "location_name",
     "open_location",
+    "put_file",
+    "sibling",
 ]
 
 Location = str | Path
@@ -63,3 +65,27 @@ def location_exists(location: Location) -> bool:
         return local_path(location).exists()
     filesystem, path = fsspec.core.url_to_fs(str(location), **_storage_options(location))
     return bool(filesystem.exists(path))
+
+
+def put_file(local: Path, location: Location) -> None:
+    """Copy a finished local file to ``location``.
+
+    On S3 an object becomes visible only once its upload completes, so a reader never sees a
+    partial file; locally the copy goes to a temporary name that is renamed into place.
+    """
+    if not is_remote(location):
+        target = local_path(location)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(target.name + ".tmp")
+        temporary.write_bytes(local.read_bytes())
+        temporary.replace(target)
+        return
+    filesystem, path = fsspec.core.url_to_fs(str(location), **_storage_options(location))
+    filesystem.put_file(str(local), path)
+
+
+def sibling(location: Location, name: str) -> str:
+    """The location named ``name`` in the same folder or S3 prefix as ``location``."""
+    text = str(location)
+    head, separator, _ = text.rstrip("/").rpartition("/")
+    return f"{head}{separator}{name}" if separator else name

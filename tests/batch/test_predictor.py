@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -19,6 +20,7 @@ from sentimentops.batch.model import load_for_scoring
 from sentimentops.batch.predictor import BatchPredictor, rejects_path, summary_path
 from sentimentops.cli.main import app
 from sentimentops.errors import DataError, ModelNotFoundError
+from tests.servers import moto_s3
 
 runner = CliRunner()
 
@@ -196,3 +198,49 @@ def test_explain_adds_the_top_ngrams_of_each_row(model_folder: Path, tmp_path: P
     assert "wonderful:+" in explained[0]
     assert "awful:-" in explained[1]
     assert all(len(row.split("; ")) <= 5 for row in explained)
+
+
+def test_s3_input_and_output_through_the_cli(
+    model_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with moto_s3(monkeypatch) as endpoint:
+        s3 = boto3.client("s3", endpoint_url=endpoint)
+        s3.create_bucket(Bucket="batch")
+        s3.put_object(Bucket="batch", Key="in/broken.csv.gz", Body=gzip.compress(BROKEN_CSV))
+
+        result = runner.invoke(
+            app,
+            [
+                "predict",
+                "s3://batch/in/broken.csv.gz",
+                "s3://batch/out/scored.parquet",
+                "--model",
+                str(model_folder),
+                "--chunk-size",
+                "4",
+            ],
+        )
+
+        assert result.exit_code == 0, result.output
+        keys = {item["Key"] for item in s3.list_objects_v2(Bucket="batch")["Contents"]}
+        assert keys == {
+            "in/broken.csv.gz",
+            "out/scored.parquet",
+            "out/scored.rejects.csv",
+            "out/scored.summary.json",
+        }
+        scored = tmp_path / "scored.parquet"
+        s3.download_file("batch", "out/scored.parquet", str(scored))
+        rejects = tmp_path / "rejects.csv"
+        s3.download_file("batch", "out/scored.rejects.csv", str(rejects))
+        summary_object = s3.get_object(Bucket="batch", Key="out/scored.summary.json")
+        summary = json.loads(summary_object["Body"].read())
+
+    # The default max length (100,000 characters) accepts row 8, which the other tests reject.
+    assert pd.read_parquet(scored)["id"].tolist() == ["1", "8", "9"]
+    assert pd.read_csv(rejects)["row_number"].tolist() == [2, 3, 4, 5, 6, 7]
+    assert summary["rows_in"] == 9
+    assert summary["output"] == "s3://batch/out/scored.parquet"
+    assert summary["rejects"] == "s3://batch/out/scored.rejects.csv"
+    # The local staging folder is cleaned up once everything is uploaded.
+    assert not any((Path(os.environ["SENTIMENTOPS_HOME"]) / "staging").glob("*/*"))

@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 
 from sentimentops.config import get_settings
 from sentimentops.pipelines.training import run_training
-from tests.tracking.conftest import MLFLOW, free_port, running
+from tests.servers import MLFLOW, free_port, running
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 

@@ -18,7 +18,7 @@ from sentimentops.config import get_settings
 from sentimentops.errors import DataValidationError, TrackingUnavailableError
 from sentimentops.pipelines.training import run_training
 from sentimentops.tracking.store import resolve_tracking_uri
-from tests.tracking.conftest import MLFLOW, free_port, running
+from tests.servers import MLFLOW, free_port, running
 
 runner = CliRunner()
 NAME = "imdb-sentiment"

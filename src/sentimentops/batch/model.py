@@ -24,7 +24,7 @@ def load_for_scoring(uri: str) -> LoadedModel:
         name, version = resolve_version(uri)
         pipeline = load_model(f"models:/{name}/{version}")
         return LoadedModel(
-            score=pipeline.positive_scores,
+            score=pipeline.positive_scores_or_nan,
             name=name,
             version=version,
             location=f"models:/{name}/{version}",
@@ -40,7 +40,7 @@ def load_for_scoring(uri: str) -> LoadedModel:
 
     pipeline = load_pipeline(str(folder))
     return LoadedModel(
-        score=pipeline.positive_scores,
+        score=pipeline.positive_scores_or_nan,
         name=folder.name,
         version="local",
         location=str(folder),

@@ -8,6 +8,7 @@ reader never sees a partial output presented as complete.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -18,13 +19,21 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sentimentops.batch.engines import Engine, LocalEngine, ScoreHandle
 from sentimentops.batch.records import Record, read_records
-from sentimentops.batch.writers import write_table
+from sentimentops.batch.writers import output_format, write_table
 from sentimentops.errors import DataError, ModelNotFoundError, RejectLimitExceededError
-from sentimentops.features.text import clean_text
+from sentimentops.storage import (
+    Location,
+    is_remote,
+    local_path,
+    location_name,
+    put_file,
+    sibling,
+)
 
 __all__ = ["BatchPredictor", "BatchSummary", "LoadedModel", "rejects_path", "summary_path"]
 
@@ -33,7 +42,12 @@ REJECT_COLUMNS = ["row_number", "id", "reason", "raw"]
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model ready to score: ``score(texts) -> probabilities of positive``, and its identity."""
+    """A model ready to score, and its identity.
+
+    ``score(texts)`` returns the probability of positive per text, NaN for a text with nothing
+    left after cleaning (which the predictor rejects): the model cleans each text once, on
+    whichever process scores it.
+    """
 
     score: Callable[[list[str]], Any]
     name: str
@@ -103,14 +117,56 @@ class BatchPredictor:
         self.max_reject_rate = max_reject_rate
         self.progress = progress or (lambda _rows: None)
 
-    def run(self, input_location: str, output: Path, *, resume: bool = False) -> BatchSummary:
+    def run(self, input_location: str, output: Location, *, resume: bool = False) -> BatchSummary:
         """Score ``input_location`` into ``output`` (format from its extension).
+
+        ``output`` may be a local path or an ``s3://`` URI; a remote output is assembled in a
+        local staging folder under ``$SENTIMENTOPS_HOME/staging`` (where ``resume`` finds its
+        parts) and uploaded with its rejects and summary when complete.
 
         Raises:
             DataError: the input cannot be read at all, or the text column does not exist.
             RejectLimitExceededError: rejects exceed ``max_reject_rate`` (output still written).
         """
         started = time.perf_counter()
+        output_format(output)  # an unknown extension fails now, not after scoring everything
+        remote = is_remote(output)
+        local_output = _staging_path(output) if remote else local_path(output)
+        done, predicted, rejected = self._score(input_location, local_output, resume=resume)
+        seconds = time.perf_counter() - started
+        rows_in = predicted + rejected
+        summary = BatchSummary(
+            input=input_location,
+            output=str(output),
+            rejects=sibling(output, rejects_path(local_output).name),
+            rows_in=rows_in,
+            predicted=predicted,
+            rejected=rejected,
+            seconds=round(seconds, 3),
+            rows_per_second=round(rows_in / seconds, 1) if seconds else 0.0,
+            model_name=self.model.name,
+            model_version=self.model.version,
+            resumed_from_chunk=done,
+        )
+        _write_json_atomically(summary_path(local_output), summary.to_dict())
+        if remote:
+            for local in (local_output, rejects_path(local_output), summary_path(local_output)):
+                put_file(local, sibling(output, local.name))
+            shutil.rmtree(local_output.parent)
+        if (
+            self.max_reject_rate is not None
+            and rows_in
+            and rejected / rows_in > self.max_reject_rate
+        ):
+            raise RejectLimitExceededError(
+                f"{rejected:,} of {rows_in:,} rows rejected ({rejected / rows_in:.1%}), above "
+                f"--max-reject-rate {self.max_reject_rate:.1%}. Reasons are in "
+                f"{summary.rejects}."
+            )
+        return summary
+
+    def _score(self, input_location: str, output: Path, *, resume: bool) -> tuple[int, int, int]:
+        """Score into the local ``output``; returns (chunks resumed from, predicted, rejected)."""
         parts = output.with_name(output.name + ".parts")
         checkpoint = parts / "checkpoint.json"
         done = self._chunks_done(checkpoint, input_location) if resume else 0
@@ -127,7 +183,12 @@ class BatchPredictor:
         def finish_oldest() -> None:
             nonlocal chunk_index
             prepared, handle = pending.popleft()
-            predictions = self._predictions(prepared, handle.result() if prepared.texts else [])
+            scores = np.asarray(handle.result() if prepared.texts else [], dtype=float)
+            empty = np.isnan(scores)
+            if empty.any():
+                prepared = prepared.reject(empty, "text empty after cleaning")
+                scores = scores[~empty]
+            predictions = self._predictions(prepared, scores)
             if not predictions.empty:
                 predictions.to_parquet(parts / f"output-{chunk_index:06d}.parquet", index=False)
             if not prepared.rejects.empty:
@@ -164,33 +225,7 @@ class BatchPredictor:
         predicted = write_table(output_parts, output)
         rejected = write_table(reject_parts, rejects_path(output), columns=REJECT_COLUMNS)
         shutil.rmtree(parts)
-        seconds = time.perf_counter() - started
-        rows_in = predicted + rejected
-        summary = BatchSummary(
-            input=input_location,
-            output=str(output),
-            rejects=str(rejects_path(output)),
-            rows_in=rows_in,
-            predicted=predicted,
-            rejected=rejected,
-            seconds=round(seconds, 3),
-            rows_per_second=round(rows_in / seconds, 1) if seconds else 0.0,
-            model_name=self.model.name,
-            model_version=self.model.version,
-            resumed_from_chunk=done,
-        )
-        _write_json_atomically(summary_path(output), summary.to_dict())
-        if (
-            self.max_reject_rate is not None
-            and rows_in
-            and rejected / rows_in > self.max_reject_rate
-        ):
-            raise RejectLimitExceededError(
-                f"{rejected:,} of {rows_in:,} rows rejected ({rejected / rows_in:.1%}), above "
-                f"--max-reject-rate {self.max_reject_rate:.1%}. Reasons are in "
-                f"{rejects_path(output)}."
-            )
-        return summary
+        return done, predicted, rejected
 
     def _chunks_done(self, checkpoint: Path, input_location: str) -> int:
         if not checkpoint.exists():
@@ -220,6 +255,7 @@ class BatchPredictor:
         """Split a chunk into texts to score (with their ids) and rejects with reasons."""
         identifiers: list[Any] = []
         texts: list[str] = []
+        accepted: list[Record] = []
         rejects = []
         key = self.id_column if has_id and self.id_column else "row_number"
         for record in chunk:
@@ -231,21 +267,12 @@ class BatchPredictor:
             if reason is None:
                 texts.append(str(text))
                 identifiers.append(identifier if key == "row_number" else str(identifier))
+                accepted.append(record)
             else:
                 rejects.append(
-                    {
-                        "row_number": record.row_number,
-                        "id": None
-                        if key == "row_number" or identifier is None
-                        else str(identifier),
-                        "reason": reason,
-                        "raw": record.raw,
-                    }
+                    _reject_row(record, None if key == "row_number" else identifier, reason)
                 )
-        reject_frame = pd.DataFrame(rejects, columns=REJECT_COLUMNS).astype(
-            {"row_number": "int64", "id": "object", "reason": "object", "raw": "object"}
-        )
-        return _Prepared(key, identifiers, texts, reject_frame, len(chunk))
+        return _Prepared(key, identifiers, texts, accepted, _reject_frame(rejects), len(chunk))
 
     def _predictions(self, prepared: _Prepared, scores: Any) -> pd.DataFrame:
         frame = pd.DataFrame(
@@ -271,9 +298,7 @@ class BatchPredictor:
             return "empty text"
         if len(text) > self.max_text_chars:
             return f"text longer than {self.max_text_chars:,} characters"
-        if not clean_text(text):
-            return "text empty after cleaning"
-        return None
+        return None  # "text empty after cleaning" is known once the model has cleaned it
 
 
 @dataclass(frozen=True)
@@ -281,11 +306,55 @@ class _Prepared:
     key: str  # the id column of the output: the input's id column or row_number
     identifiers: list[Any]
     texts: list[str]
+    accepted: list[Record]  # the records of ``texts``, for rejects found after scoring
     rejects: pd.DataFrame
     records: int
 
+    def reject(self, mask: np.ndarray, reason: str) -> _Prepared:
+        """The same chunk with the texts where ``mask`` is true moved to the rejects."""
+        keep = [index for index, rejected in enumerate(mask) if not rejected]
+        late = [
+            _reject_row(
+                record, None if self.key == "row_number" else self.identifiers[index], reason
+            )
+            for index, record in enumerate(self.accepted)
+            if mask[index]
+        ]
+        rejects = pd.concat([self.rejects, _reject_frame(late)], ignore_index=True)
+        return _Prepared(
+            self.key,
+            [self.identifiers[index] for index in keep],
+            [self.texts[index] for index in keep],
+            [self.accepted[index] for index in keep],
+            rejects.sort_values("row_number", kind="stable", ignore_index=True),
+            self.records,
+        )
+
+
+def _reject_row(record: Record, identifier: Any, reason: str) -> dict[str, Any]:
+    return {
+        "row_number": record.row_number,
+        "id": None if identifier is None else str(identifier),
+        "reason": reason,
+        "raw": record.raw,
+    }
+
+
+def _reject_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=REJECT_COLUMNS).astype(
+        {"row_number": "int64", "id": "object", "reason": "object", "raw": "object"}
+    )
+
 
 _NO_SCORES = LocalEngine(lambda texts: []).submit([])
+
+
+def _staging_path(output: Location) -> Path:
+    """Where a remote output is assembled: one folder per output URI, so resume finds it."""
+    from sentimentops.config import get_settings
+
+    digest = hashlib.sha256(str(output).encode()).hexdigest()[:16]
+    return get_settings().home / "staging" / digest / location_name(output)
 
 
 def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:

@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -71,10 +72,14 @@ def _maybe_gunzip(raw: IO[bytes]) -> IO[bytes]:
     return buffered  # type: ignore[no-any-return]
 
 
+# surrogateescape decodes each undecodable byte to one of these lone surrogates.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
 def _problem_in(text: str) -> str | None:
     if "\x00" in text:
         return "NUL byte in row"
-    if any("\udc80" <= char <= "\udcff" for char in text):
+    if _ESCAPED_BYTE.search(text):
         return "undecodable bytes (not UTF-8)"
     return None
 

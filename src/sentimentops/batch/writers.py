@@ -11,12 +11,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sentimentops.errors import DataError
+from sentimentops.storage import Location, location_name
 
 __all__ = ["output_format", "write_table"]
 
 
-def output_format(path: Path) -> str:
-    name = path.name.lower().removesuffix(".gz")
+def output_format(location: Location) -> str:
+    """``csv``, ``jsonl`` or ``parquet`` from the name of an output path or URI."""
+    name = location_name(location).lower().removesuffix(".gz")
     if name.endswith(".csv"):
         return "csv"
     if name.endswith((".jsonl", ".ndjson")):
@@ -24,7 +26,7 @@ def output_format(path: Path) -> str:
     if name.endswith((".parquet", ".pq")):
         return "parquet"
     raise DataError(
-        f"Cannot tell the output format of {path}: use .csv, .csv.gz, .jsonl or .parquet."
+        f"Cannot tell the output format of {location}: use .csv, .csv.gz, .jsonl or .parquet."
     )
 
 

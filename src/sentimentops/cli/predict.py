@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from sentimentops.cli.output import console
@@ -13,8 +11,12 @@ __all__ = ["predict_command"]
 
 
 def predict_command(
-    input_path: str = typer.Argument(..., metavar="INPUT", help="CSV (.gz), JSONL or Parquet."),
-    output: Path = typer.Argument(..., help="Output file; its extension picks the format."),
+    input_path: str = typer.Argument(
+        ..., metavar="INPUT", help="CSV (.gz), JSONL or Parquet: a path or an s3:// URI."
+    ),
+    output: str = typer.Argument(
+        ..., metavar="OUTPUT", help="A path or s3:// URI; its extension picks the format."
+    ),
     model: str = typer.Option(
         "models:/imdb-sentiment@champion", "--model", help="Registry URI or local model folder."
     ),

@@ -54,6 +54,21 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
         probabilities = self.predict_proba(texts_of(data))
         return np.asarray(probabilities[:, list(self.classes_).index(POSITIVE)])
 
+    def positive_scores_or_nan(self, data: Any) -> np.ndarray:
+        """Like :meth:`positive_scores`, but NaN for a review with nothing left after cleaning.
+
+        The text is cleaned once, by the pipeline's own first step, so a caller that must
+        reject such reviews (batch prediction) learns which they are without cleaning twice.
+        """
+        first_name, cleaner = self.steps[0]
+        if first_name != "clean":
+            raise TypeError(f"the first step is '{first_name}'; expected the text cleaner 'clean'")
+        cleaned = cleaner.transform(texts_of(data))
+        probabilities = self[1:].predict_proba(cleaned)
+        scores = np.asarray(probabilities[:, list(self.classes_).index(POSITIVE)], dtype=float)
+        scores[cleaned == ""] = np.nan
+        return scores
+
     def predict_with_scores(self, data: Any) -> pd.DataFrame:
         """``label`` and ``score`` (probability of positive) per review, in input order."""
         scores = self.positive_scores(data)

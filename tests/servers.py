@@ -1,4 +1,4 @@
-"""Helpers to run real MLflow servers on free loopback ports."""
+"""Real servers on free loopback ports for tests: any command with a health URL, moto S3."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
+from moto.server import ThreadedMotoServer
 
 
 def free_port() -> int:
@@ -50,3 +53,21 @@ def running(command: list[str], health_url: str, log: Path, env: dict[str, str])
 
 
 MLFLOW = str(Path(sys.executable).parent / "mlflow")
+
+
+@contextmanager
+def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A moto server speaking the AWS APIs on loopback; AWS_ENDPOINT_URL points at it, as it
+    would at LocalStack. Yields the endpoint URL."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    try:
+        yield endpoint
+    finally:
+        server.stop()
