@@ -21,10 +21,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-import pandas as pd
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from champion import REPO, fit_champion, official_split, save_champion
 
-REPO = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent / "sentimentops")
 
 
@@ -41,20 +42,12 @@ def main() -> None:
     parser.add_argument("--skip-million", action="store_true")
     args = parser.parse_args()
 
-    from sentimentops.config import load_settings
-    from sentimentops.models.candidates import build_candidate
-    from sentimentops.tracking.flavor import save_model
-
-    data = pd.read_parquet(REPO / "data" / "imdb" / "imdb_reviews.parquet")
-    train, test = data[data["split"] == "train"], data[data["split"] == "test"]
+    train, test = official_split()
     results: dict[str, object] = {"rows": len(test), "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as scratch:
         folder = Path(scratch)
-        pipeline = build_candidate("nb_logreg", load_settings()).pipeline
-        pipeline.set_params(classifier__C=30.0)
-        pipeline.fit(train["review"].tolist(), train["sentiment"].to_numpy())
-        model = folder / "model"
-        save_model(pipeline, str(model))
+        pipeline: Any = fit_champion(train)
+        model = save_champion(pipeline, folder / "model")
 
         texts = test["review"].tolist()
         raw = []

@@ -82,3 +82,19 @@ def fast_config(monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SENTIMENTOPS_CONFIG", str(FAST_TRAINING_CONFIG))
     get_settings.cache_clear()
     return FAST_TRAINING_CONFIG
+
+
+@pytest.fixture(scope="session")
+def model_folder(reference_reviews: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real model (TF-IDF + logistic regression on 3,000 reviews) saved as an MLflow
+    model folder, for batch and serving tests."""
+    from sentimentops.config import load_settings
+    from sentimentops.models.candidates import build_candidate
+    from sentimentops.tracking.flavor import save_model
+
+    train = reference_reviews.sample(3000, random_state=2)
+    pipeline = build_candidate("logreg", load_settings()).pipeline
+    pipeline.fit(train["review"].tolist(), train["sentiment"].to_numpy())
+    folder = tmp_path_factory.mktemp("model") / "imdb-logreg"
+    save_model(pipeline, str(folder))
+    return folder

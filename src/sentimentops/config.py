@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,8 +39,10 @@ __all__ = [
     "DownloadSettings",
     "FeatureSettings",
     "ModelFamily",
+    "PredictionLogSettings",
     "PreprocessingSettings",
     "RegistrySettings",
+    "ServingSettings",
     "Settings",
     "SplitSettings",
     "TfidfSettings",
@@ -159,6 +168,39 @@ class RegistrySettings(_Section):
     reference_sample_rows: Annotated[int, Field(ge=10)] = 2000
 
 
+class PredictionLogSettings(_Section):
+    """Where served predictions and feedback are logged: the input of ``monitor --from-log``."""
+
+    # A SQLAlchemy URL; None means SQLite at $SENTIMENTOPS_HOME/prediction_log.db.
+    # Team mode uses PostgreSQL: postgresql+psycopg2://user@host:5432/db
+    url: str | None = None
+    store_text: bool = True  # False keeps only the text's length and SHA-256
+    queue_size: Annotated[int, Field(ge=1)] = 10_000
+    batch_size: Annotated[int, Field(ge=1)] = 256
+    flush_seconds: Annotated[float, Field(gt=0)] = 0.5
+
+    def resolved_url(self, home: Path) -> str:
+        return self.url or f"sqlite:///{(home / 'prediction_log.db').resolve()}"
+
+
+class ServingSettings(_Section):
+    """The prediction API (``sentimentops serve``)."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    model_uri: str = "models:/imdb-sentiment@champion"
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 2 * 1024 * 1024
+    max_text_chars: Annotated[int, Field(ge=1)] = 50_000
+    max_batch_size: Annotated[int, Field(ge=1)] = 64
+    request_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    max_concurrency: Annotated[int, Field(ge=1)] = 128  # requests in flight; more get 503
+    # Concurrent requests are scored together, waiting at most this long for company.
+    micro_batch_wait_ms: Annotated[float, Field(ge=0)] = 1.0
+    micro_batch_max_size: Annotated[int, Field(ge=1)] = 64
+    reload_interval_seconds: Annotated[float, Field(ge=0)] = 30.0  # 0 turns polling off
+    cors_origins: list[str] = Field(default_factory=list)  # empty: CORS off
+
+
 # The YAML files of the settings being built; a context variable keeps load_settings re-entrant.
 _yaml_files: ContextVar[tuple[Path, ...]] = ContextVar("_yaml_files", default=())
 
@@ -180,6 +222,10 @@ class Settings(BaseSettings):
     training: TrainingSettings = TrainingSettings()
     tracking: TrackingSettings = TrackingSettings()
     registry: RegistrySettings = RegistrySettings()
+    serving: ServingSettings = ServingSettings()
+    prediction_log: PredictionLogSettings = PredictionLogSettings()
+    # SENTIMENTOPS_API_KEY: when set, every API endpoint but health needs it.
+    api_key: SecretStr | None = None
 
     @classmethod
     def settings_customise_sources(

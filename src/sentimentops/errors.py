@@ -13,6 +13,7 @@ in one place instead of catching them one by one::
     │   └── FeatureNotBuiltError                         a capability that does not exist yet
     ├── DownloadError                 exit 1, HTTP 502   a remote source did not deliver
     ├── TrackingUnavailableError      exit 1, HTTP 503   the MLflow tracking store does not answer
+    ├── PredictionLogUnavailableError exit 1, HTTP 503   the prediction log database does not answer
     ├── ModelNotFoundError            exit 2, HTTP 404   no model under that name, alias or path
     ├── MonitoringAlertError          exit 3             monitoring found something to act on
     └── RejectLimitExceededError      exit 4             a batch rejected too many rows
@@ -34,6 +35,7 @@ __all__ = [
     "FeatureNotBuiltError",
     "ModelNotFoundError",
     "MonitoringAlertError",
+    "PredictionLogUnavailableError",
     "RejectLimitExceededError",
     "SentimentOpsError",
     "TrackingUnavailableError",
@@ -86,6 +88,13 @@ class DownloadError(SentimentOpsError):
 
 class TrackingUnavailableError(SentimentOpsError):
     """The MLflow tracking store or registry cannot be reached."""
+
+    http_status = 503
+
+
+class PredictionLogUnavailableError(SentimentOpsError):
+    """The prediction log database cannot be used now: unreachable, locked, or missing its
+    tables or privileges. Writers retry it; a value the database refuses is a different error."""
 
     http_status = 503
 

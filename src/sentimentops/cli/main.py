@@ -20,6 +20,7 @@ from sentimentops.cli.models import models_app
 from sentimentops.cli.output import console, print_error
 from sentimentops.cli.planned import register_planned
 from sentimentops.cli.predict import predict_command
+from sentimentops.cli.serve import serve_command
 from sentimentops.cli.train import train_command
 from sentimentops.config import CONFIG_FILE_ENV, get_settings
 from sentimentops.errors import SentimentOpsError
@@ -62,6 +63,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.command("train")(train_command)
 app.command("predict")(predict_command)
+app.command("serve")(serve_command)
 app.add_typer(models_app, name="models")
 register_planned(app)
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from sentimentops.models.sentiment import SentimentPipeline
 
-__all__ = ["explain_rows", "feature_weights", "top_ngrams"]
+__all__ = ["explain_rows", "feature_weights", "row_contributions", "top_ngrams"]
 
 
 def feature_weights(model: SentimentPipeline) -> pd.Series:
@@ -42,13 +42,21 @@ def top_ngrams(model: SentimentPipeline, n: int = 25) -> dict[str, list[tuple[st
     }
 
 
-def explain_rows(model: SentimentPipeline, texts: list[str], n: int = 5) -> list[str]:
-    """Per review, the ``n`` n-grams contributing most to its score, as ``ngram:+0.123; ...``.
+def row_contributions(
+    model: SentimentPipeline,
+    texts: list[str],
+    n: int = 5,
+    weights: pd.Series | None = None,
+) -> list[list[tuple[str, float]]]:
+    """Per review, the ``n`` n-grams contributing most to its score, largest first.
 
     A contribution is the n-gram's TF-IDF value times its effective weight towards positive
     (see :func:`feature_weights`); for a random forest the weight is an unsigned importance.
+    Pass ``weights`` (from :func:`feature_weights`) to reuse them across calls: computing them
+    walks the whole vocabulary.
     """
-    weights = feature_weights(model)
+    if weights is None:
+        weights = feature_weights(model)
     names = weights.index.to_numpy()
     features = model[: list(model.named_steps).index("tfidf") + 1].transform(texts).tocsr()
     contributions = features.multiply(weights.to_numpy()).tocsr()
@@ -57,5 +65,13 @@ def explain_rows(model: SentimentPipeline, texts: list[str], n: int = 5) -> list
         start, end = contributions.indptr[row], contributions.indptr[row + 1]
         values, columns = contributions.data[start:end], contributions.indices[start:end]
         top = np.argsort(-np.abs(values), kind="stable")[:n]
-        explanations.append("; ".join(f"{names[columns[i]]}:{values[i]:+.3f}" for i in top))
+        explanations.append([(str(names[columns[i]]), float(values[i])) for i in top])
     return explanations
+
+
+def explain_rows(model: SentimentPipeline, texts: list[str], n: int = 5) -> list[str]:
+    """:func:`row_contributions` as one string per review: ``ngram:+0.123; ...``."""
+    return [
+        "; ".join(f"{ngram}:{value:+.3f}" for ngram, value in row)
+        for row in row_contributions(model, texts, n)
+    ]

@@ -20,6 +20,7 @@ __all__ = [
     "SentimentPyfuncModel",
     "load_pipeline",
     "log_model",
+    "model_requirements",
     "save_model",
 ]
 
@@ -56,6 +57,8 @@ def save_model(
     from mlflow.models import Model
 
     mlflow_model = mlflow_model or Model()
+    if "pip_requirements" not in kwargs and "extra_pip_requirements" not in kwargs:
+        kwargs["pip_requirements"] = model_requirements()
     mlflow.sklearn.save_model(
         sk_model,
         path,
@@ -66,6 +69,22 @@ def save_model(
     )
     mlflow_model.flavors["python_function"]["loader_module"] = __name__
     mlflow_model.save(str(Path(path) / "MLmodel"))
+
+
+# What loading a model needs besides sentimentops itself (which is not on PyPI: a serving
+# environment installs the project from its lock file).
+_MODEL_DEPENDENCIES = ("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops")
+
+
+def model_requirements() -> list[str]:
+    """The installed versions of what a model needs, pinned.
+
+    Given explicitly because MLflow's own inference imports the model and probes the
+    environment (``uv export``, pip), which takes over 30 seconds per saved model here.
+    """
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in _MODEL_DEPENDENCIES]
 
 
 def log_model(sk_model: SentimentPipeline, **kwargs: Any) -> Any:

@@ -26,6 +26,7 @@ __all__ = [
     "resolve_version",
     "rollback",
     "set_challenger",
+    "version_info",
 ]
 
 CHAMPION = "champion"
@@ -146,20 +147,39 @@ def list_versions(name: str) -> list[ModelVersionInfo]:
     aliases: dict[str, list[str]] = {}
     for alias, version in (model.aliases or {}).items():
         aliases.setdefault(str(version), []).append(alias)
-    infos = []
-    for version in client.search_model_versions(f"name = '{name}'"):
-        run = client.get_run(version.run_id)
-        infos.append(
-            ModelVersionInfo(
-                version=str(version.version),
-                aliases=sorted(aliases.get(str(version.version), [])),
-                run_id=version.run_id,
-                created=int(version.creation_timestamp),
-                tags=dict(version.tags or {}),
-                metrics={k: v for k, v in run.data.metrics.items() if k.startswith("test_")},
-            )
-        )
+    infos = [
+        _version_info(client, version, aliases)
+        for version in client.search_model_versions(f"name = '{name}'")
+    ]
     return sorted(infos, key=lambda info: int(info.version), reverse=True)
+
+
+def version_info(name: str, version: str) -> ModelVersionInfo:
+    """One version with its aliases, tags (data digest, family) and test metrics."""
+    import mlflow
+
+    client = _client()
+    try:
+        model = client.get_registered_model(name)
+        model_version = client.get_model_version(name, version)
+    except mlflow.exceptions.MlflowException as error:
+        raise ModelNotFoundError(f"No version {version} of {name!r} ({error}).") from None
+    aliases: dict[str, list[str]] = {}
+    for alias, aliased in (model.aliases or {}).items():
+        aliases.setdefault(str(aliased), []).append(alias)
+    return _version_info(client, model_version, aliases)
+
+
+def _version_info(client: Any, version: Any, aliases: dict[str, list[str]]) -> ModelVersionInfo:
+    run = client.get_run(version.run_id)
+    return ModelVersionInfo(
+        version=str(version.version),
+        aliases=sorted(aliases.get(str(version.version), [])),
+        run_id=version.run_id,
+        created=int(version.creation_timestamp),
+        tags=dict(version.tags or {}),
+        metrics={k: v for k, v in run.data.metrics.items() if k.startswith("test_")},
+    )
 
 
 def _history(name: str) -> list[str]:

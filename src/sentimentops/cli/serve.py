@@ -1,0 +1,58 @@
+"""``sentimentops serve``: the real-time prediction API on uvicorn."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from sentimentops.cli.output import console
+from sentimentops.config import get_settings
+
+__all__ = ["serve_command"]
+
+
+def serve_command(
+    host: str | None = typer.Option(None, "--host", help="Default: serving.host (127.0.0.1)."),
+    port: int | None = typer.Option(None, "--port", help="Default: serving.port (8000)."),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Registry URI or local model folder (models:/imdb-sentiment@champion).",
+    ),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes, each with the model."),
+) -> None:
+    """Serve predictions over HTTP: /v1 (JSON), /v2 (Open Inference Protocol), /health,
+    /metrics. Set SENTIMENTOPS_API_KEY to require an X-API-Key header. Stops gracefully on
+    SIGTERM: in-flight requests finish and the prediction log is flushed."""
+    import uvicorn
+
+    from sentimentops.serving.model import version_behind
+
+    settings = get_settings()
+    # Every worker process builds its app from the environment: pass the options that way.
+    if model is not None:
+        os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model
+        get_settings.cache_clear()
+        settings = get_settings()
+    uri = settings.serving.model_uri
+    if uri.startswith("models:/"):
+        from sentimentops.tracking.store import connect
+
+        connect(settings)
+    with console.status(f"Checking {uri}"):
+        version = version_behind(uri)  # fails fast, exit 2, when there is no such model
+    console.print(
+        f"Serving {uri} (version {version}) on http://{host or settings.serving.host}:"
+        f"{port or settings.serving.port}; docs at /docs"
+    )
+    uvicorn.run(
+        "sentimentops.serving.app:create_app",
+        factory=True,
+        host=host or settings.serving.host,
+        port=port if port is not None else settings.serving.port,
+        workers=workers,
+        timeout_graceful_shutdown=30,
+        access_log=False,
+        log_level="info",
+    )

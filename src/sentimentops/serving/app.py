@@ -1,0 +1,137 @@
+"""The FastAPI application: ``create_app()`` wires settings, model, batcher, log and routes.
+
+Start-up (``lifespan``) begins loading the model in the background, so liveness answers at
+once and readiness turns 200 when the model is in; it starts the prediction-log writer and the
+reload poller. Shutdown (uvicorn finishes in-flight requests first on SIGTERM) stops the poller
+and the batcher and flushes the prediction log.
+
+``uvicorn sentimentops.serving.app:create_app --factory`` runs it with settings from the
+environment; ``sentimentops serve`` does that for you.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from sentimentops import __version__
+from sentimentops.config import Settings, get_settings
+from sentimentops.prediction_log import PredictionLogStore, PredictionLogWriter
+from sentimentops.serving.api_ops import build_ops_router
+from sentimentops.serving.api_v1 import build_v1_router
+from sentimentops.serving.api_v2 import build_v2_router
+from sentimentops.serving.batcher import MicroBatcher
+from sentimentops.serving.errors import install_error_handlers
+from sentimentops.serving.metrics import ApiMetrics
+from sentimentops.serving.middleware import RequestGuard
+from sentimentops.serving.model import ModelSlot
+from sentimentops.serving.schemas import request_models
+from sentimentops.serving.state import ApiState
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API for ``settings`` (default: from the environment). Nothing is loaded until the
+    app starts."""
+    settings = settings or get_settings()
+    serving = settings.serving
+    slot = ModelSlot(serving.model_uri)
+    store = PredictionLogStore(settings.prediction_log.resolved_url(settings.home))
+    writer = PredictionLogWriter(
+        store,
+        queue_size=settings.prediction_log.queue_size,
+        batch_size=settings.prediction_log.batch_size,
+        flush_seconds=settings.prediction_log.flush_seconds,
+    )
+    metrics = ApiMetrics(
+        log_queue=lambda: (writer.queue_depth, writer.dropped, writer.written),
+        served_model=lambda: (
+            None if slot.current is None else (slot.current.name, slot.current.version)
+        ),
+    )
+    batcher = MicroBatcher(
+        lambda: slot.current,
+        max_size=serving.micro_batch_max_size,
+        max_wait_seconds=serving.micro_batch_wait_ms / 1000,
+    )
+    state = ApiState(settings, slot, batcher, store, writer, metrics)
+
+    app = FastAPI(
+        title="sentimentops",
+        version=__version__,
+        summary="Sentiment of movie reviews: predictions, feedback, model, health, metrics.",
+        lifespan=_lifespan,
+    )
+    app.state.api = state
+    install_error_handlers(app)
+    single_request, batch_request = request_models(serving.max_text_chars, serving.max_batch_size)
+    app.include_router(build_v1_router(single_request, batch_request))
+    app.include_router(build_v2_router(serving.max_batch_size, serving.max_text_chars))
+    app.include_router(build_ops_router())
+    if serving.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=serving.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
+        )
+    app.add_middleware(
+        RequestGuard,
+        metrics=metrics,
+        max_body_bytes=serving.max_body_bytes,
+        max_concurrency=serving.max_concurrency,
+    )
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ApiState = app.state.api
+    try:
+        await asyncio.to_thread(state.store.migrate)
+    except Exception as error:  # the API serves without its log rather than not at all
+        log.error(
+            "prediction log unavailable at start-up (%s); predictions are served, and "
+            "logged once it answers",
+            error,
+        )
+    state.writer.start()
+    state.batcher.start()
+    poller = asyncio.create_task(_keep_model_current(state), name="model-poller")
+    try:
+        yield
+    finally:
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+        await state.batcher.stop()
+        unflushed = await asyncio.to_thread(state.writer.close)
+        if unflushed:
+            log.warning("%d predictions could not be written to the prediction log", unflushed)
+        state.store.dispose()
+
+
+async def _keep_model_current(state: ApiState) -> None:
+    """Load the model now, then follow its alias every ``reload_interval_seconds``."""
+    interval = state.settings.serving.reload_interval_seconds
+    first = True
+    while True:
+        swapped = await asyncio.to_thread(state.slot.reload)
+        if not first:
+            outcome = "swapped" if swapped else "failed" if state.slot.last_error else "unchanged"
+            state.metrics.reloads.labels(outcome).inc()
+        first = False
+        if state.slot.current is None:
+            await asyncio.sleep(min(interval or 5.0, 5.0))  # no model yet: keep trying
+        elif interval:
+            await asyncio.sleep(interval)
+        else:
+            return

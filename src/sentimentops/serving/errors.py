@@ -1,0 +1,138 @@
+"""Every error the API returns has one stable JSON shape and no stack trace.
+
+``/v1`` and the rest: ``{"error": {"type", "message", "request_id", "details"?}}``.
+``/v2`` (Open Inference Protocol): ``{"error": "message"}``, as KServe and Triton clients expect.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sentimentops.errors import SentimentOpsError
+
+__all__ = ["ApiError", "error_response", "install_error_handlers", "request_id_of"]
+
+log = logging.getLogger(__name__)
+
+_TYPE_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+    504: "timeout",
+}
+
+
+class ApiError(Exception):
+    """An error to answer with ``status``; ``type`` defaults to the status's kind."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type or _TYPE_BY_STATUS.get(status, "error")
+        self.headers = headers
+
+
+def request_id_of(scope_or_request: Any) -> str:
+    scope = getattr(scope_or_request, "scope", scope_or_request)
+    return str(scope.get("state", {}).get("request_id", ""))
+
+
+def error_response(
+    path: str,
+    status: int,
+    message: str,
+    *,
+    request_id: str,
+    type: str | None = None,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    if path.startswith("/v2/"):
+        content: dict[str, Any] = {"error": message}
+    else:
+        body: dict[str, Any] = {
+            "type": type or _TYPE_BY_STATUS.get(status, "error"),
+            "message": message,
+            "request_id": request_id,
+        }
+        if details is not None:
+            body["details"] = details
+        content = {"error": body}
+    headers = {**(headers or {}), "X-Request-ID": request_id}
+    return JSONResponse(content, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        return error_response(
+            request.url.path,
+            error.status,
+            error.message,
+            request_id=request_id_of(request),
+            type=error.type,
+            headers=error.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": [str(part) for part in item.get("loc", ())], "msg": str(item.get("msg"))}
+            for item in error.errors()
+        ]
+        summary = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details[:5])
+        return error_response(
+            request.url.path,
+            422,
+            f"Invalid request: {summary}",
+            request_id=request_id_of(request),
+            details=details,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return error_response(
+            request.url.path,
+            error.status_code,
+            str(error.detail),
+            request_id=request_id_of(request),
+            headers=dict(error.headers or {}),
+        )
+
+    @app.exception_handler(SentimentOpsError)
+    async def known_error(request: Request, error: SentimentOpsError) -> JSONResponse:
+        return error_response(
+            request.url.path, error.http_status, str(error), request_id=request_id_of(request)
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return error_response(
+            request.url.path,
+            500,
+            "Internal error; the server log has the details under this request id.",
+            request_id=request_id_of(request),
+        )

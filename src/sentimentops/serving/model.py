@@ -1,0 +1,154 @@
+"""The model behind the API: a loaded pipeline with its identity, and the slot it is served from.
+
+:class:`ModelSlot` holds the model every request uses. A reload loads the new model beside the
+old one and then replaces a single reference, so a request that started on the old model
+finishes on it and the next one gets the new model: no request fails or waits for the swap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sentimentops.errors import ModelNotFoundError
+from sentimentops.models.explain import feature_weights, row_contributions
+
+__all__ = ["ModelSlot", "ServedModel", "load_served_model", "version_behind"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServedModel:
+    """A pipeline from raw text to the probability of positive, and where it came from."""
+
+    pipeline: Any  # a SentimentPipeline
+    name: str
+    version: str
+    uri: str  # what was asked for: models:/imdb-sentiment@champion or a folder
+    alias: str | None = None
+    run_id: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    data_digest: str | None = None
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _weights: pd.Series | None = field(default=None, repr=False)
+    _weights_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def score(self, texts: list[str]) -> np.ndarray:
+        """Probability of positive per text."""
+        return np.asarray(self.pipeline.positive_scores(texts), dtype=float)
+
+    def explain(self, texts: list[str], n: int = 5) -> list[list[tuple[str, float]]]:
+        """The ``n`` n-grams that moved each text's score most, with their contributions."""
+        with self._weights_lock:
+            # Computed on first use, not at load: most deployments never ask for explanations,
+            # and the weights walk the whole vocabulary.
+            if self._weights is None:
+                self._weights = feature_weights(self.pipeline)
+        return row_contributions(self.pipeline, texts, n, weights=self._weights)
+
+
+def load_served_model(uri: str) -> ServedModel:
+    """Load ``models:/name@alias``, ``models:/name/version`` or a local MLflow model folder.
+
+    Raises:
+        ModelNotFoundError: nothing loadable at ``uri``.
+        TrackingUnavailableError: the registry does not answer.
+    """
+    if not uri.startswith("models:/"):
+        return _load_folder(uri)
+    from sentimentops.config import get_settings
+    from sentimentops.tracking.registry import load_model, resolve_version, version_info
+    from sentimentops.tracking.store import connect
+
+    connect(get_settings())
+    name, version = resolve_version(uri)
+    pipeline = load_model(f"models:/{name}/{version}")
+    info = version_info(name, version)
+    alias = uri.split("@", 1)[1] if "@" in uri else None
+    return ServedModel(
+        pipeline=pipeline,
+        name=name,
+        version=version,
+        uri=uri,
+        alias=alias,
+        run_id=info.run_id,
+        metrics=info.metrics,
+        data_digest=info.tags.get("data_digest"),
+    )
+
+
+def version_behind(uri: str) -> str:
+    """The version ``uri`` resolves to now: what a reload would load (``local`` for a folder)."""
+    if not uri.startswith("models:/"):
+        return "local"
+    from sentimentops.tracking.registry import resolve_version
+
+    return resolve_version(uri)[1]
+
+
+def _load_folder(uri: str) -> ServedModel:
+    folder = Path(uri)
+    if not (folder / "model.skops").is_file():
+        raise ModelNotFoundError(
+            f"{uri} is neither a models:/ URI nor a folder with an MLflow model (MLmodel and "
+            "model.skops). Use models:/imdb-sentiment@champion or a downloaded model folder."
+        )
+    from sentimentops.tracking.flavor import load_pipeline
+
+    return ServedModel(
+        pipeline=load_pipeline(str(folder)), name=folder.name, version="local", uri=uri
+    )
+
+
+class ModelSlot:
+    """The served model, swapped atomically by :meth:`reload`.
+
+    ``current`` is None until the first load succeeds (the API is not ready until then).
+    Reloads run one at a time; a failed reload keeps the model that was serving.
+    """
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.current: ServedModel | None = None
+        self.last_error: str | None = None
+        self.last_check: datetime | None = None
+        self.reloads = 0
+        self._reload_lock = threading.Lock()
+
+    def reload(self, *, force: bool = False) -> bool:
+        """Load the model ``uri`` points at now, if it differs from the served one.
+
+        Returns whether a new model was swapped in. Never raises: a failure is logged and kept
+        in ``last_error`` while the current model goes on serving.
+        """
+        with self._reload_lock:
+            self.last_check = datetime.now(UTC)
+            try:
+                served = self.current
+                if served is not None and not force and version_behind(self.uri) == served.version:
+                    return False
+                started = time.perf_counter()
+                loaded = load_served_model(self.uri)
+                self.current = loaded  # one reference assignment: atomic for readers
+                self.reloads += 1
+                self.last_error = None
+                log.info(
+                    "serving %s version %s (loaded in %.1f s)",
+                    loaded.name,
+                    loaded.version,
+                    time.perf_counter() - started,
+                )
+                return True
+            except Exception as error:  # a reload must never take the API down
+                self.last_error = f"{type(error).__name__}: {error}"
+                log.warning("model reload from %s failed: %s", self.uri, self.last_error)
+                return False

@@ -1,0 +1,199 @@
+"""Request and response bodies of the API: what the OpenAPI schema promises clients.
+
+Limits (text length, batch size) come from settings at app creation, so the schema a client
+reads is the one the server enforces. Open Inference Protocol (KServe V2) bodies follow
+https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+
+__all__ = [
+    "BatchPredictionResponse",
+    "ErrorBody",
+    "ErrorResponse",
+    "FeedbackRequest",
+    "FeedbackResponse",
+    "Health",
+    "InferenceOutput",
+    "InferenceRequest",
+    "InferenceResponse",
+    "ModelDescription",
+    "ModelIdentity",
+    "NgramContribution",
+    "Prediction",
+    "ReloadResponse",
+    "V2Error",
+    "V2Health",
+    "V2ModelMetadata",
+    "V2ModelReady",
+    "V2TensorMetadata",
+    "request_models",
+]
+
+Label = Literal["positive", "negative"]
+
+
+class _Strict(BaseModel):
+    # Unknown fields are a client bug worth reporting, not something to ignore silently.
+    model_config = ConfigDict(extra="forbid")
+
+
+def request_models(max_text_chars: int, max_batch_size: int) -> tuple[type[Any], type[Any]]:
+    """The single and batch prediction request bodies with the configured limits."""
+    text = Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=max_text_chars),
+        Field(description="One review, raw: HTML and unicode are cleaned by the model."),
+    ]
+    single = create_model(
+        "PredictionRequest",
+        __base__=_Strict,
+        text=(text, ...),
+    )
+    batch = create_model(
+        "BatchPredictionRequest",
+        __base__=_Strict,
+        texts=(
+            Annotated[list[text], Field(min_length=1, max_length=max_batch_size)],
+            ...,
+        ),
+    )
+    return single, batch
+
+
+class ModelIdentity(BaseModel):
+    name: str
+    version: str
+
+
+class NgramContribution(BaseModel):
+    ngram: str
+    weight: float = Field(description="Contribution to the score; positive pushes to positive.")
+
+
+class Prediction(BaseModel):
+    label: Label
+    score: float = Field(ge=0.0, le=1.0, description="Probability of positive.")
+    model: ModelIdentity
+    request_id: str
+    explanation: list[NgramContribution] | None = None
+
+
+class BatchPredictionResponse(BaseModel):
+    predictions: list[Prediction]
+    model: ModelIdentity
+    request_id: str
+
+
+class FeedbackRequest(_Strict):
+    request_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    label: Label
+
+
+class FeedbackResponse(BaseModel):
+    status: Literal["accepted"]
+    request_id: str
+
+
+class ModelDescription(BaseModel):
+    name: str
+    version: str
+    uri: str
+    alias: str | None
+    run_id: str | None
+    metrics: dict[str, float]
+    data_digest: str | None
+    loaded_at: datetime
+
+
+class ReloadResponse(BaseModel):
+    reloaded: bool
+    model: ModelDescription
+    error: str | None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "loading"]
+    model: ModelIdentity | None = None
+    error: str | None = None
+
+
+class ErrorBody(BaseModel):
+    type: str = Field(description="Stable machine-readable kind, e.g. validation_error.")
+    message: str
+    request_id: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+# ---- Open Inference Protocol (KServe V2) ----
+
+
+class InferenceInput(_Strict):
+    name: str
+    shape: list[Annotated[int, Field(ge=0)]]
+    datatype: Literal["BYTES"]
+    data: list[Any]
+    parameters: dict[str, Any] | None = None
+
+
+class InferenceRequestedOutput(_Strict):
+    name: str
+    parameters: dict[str, Any] | None = None
+
+
+class InferenceRequest(_Strict):
+    id: str | None = None
+    parameters: dict[str, Any] | None = None
+    inputs: Annotated[list[InferenceInput], Field(min_length=1, max_length=1)]
+    outputs: list[InferenceRequestedOutput] | None = None
+
+
+class InferenceOutput(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: Literal["BYTES", "FP64"]
+    data: list[Any]
+
+
+class InferenceResponse(BaseModel):
+    model_name: str
+    model_version: str
+    id: str
+    outputs: list[InferenceOutput]
+
+
+class V2Health(BaseModel):
+    live: bool | None = None
+    ready: bool | None = None
+
+
+class V2TensorMetadata(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class V2ModelMetadata(BaseModel):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[V2TensorMetadata]
+    outputs: list[V2TensorMetadata]
+
+
+class V2ModelReady(BaseModel):
+    name: str
+    ready: bool
+
+
+class V2Error(BaseModel):
+    error: str

@@ -1,0 +1,126 @@
+"""What the routes share: the model slot, the batcher, the prediction log, limits and metrics.
+
+:meth:`ApiState.predict` is the one path from texts to logged predictions, used by every
+prediction endpoint (v1 single and batch, v2 infer), so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sentimentops.config import Settings
+from sentimentops.prediction_log import (
+    Label,
+    PredictionLogStore,
+    PredictionLogWriter,
+    PredictionRecord,
+)
+from sentimentops.serving.batcher import MicroBatcher, ModelNotReadyError
+from sentimentops.serving.errors import ApiError
+from sentimentops.serving.metrics import ApiMetrics
+from sentimentops.serving.model import ModelSlot, ServedModel
+
+__all__ = ["ApiState", "ScoredTexts"]
+
+
+@dataclass(frozen=True)
+class ScoredTexts:
+    model: ServedModel
+    labels: list[Label]
+    scores: list[float]
+    request_ids: list[str]
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    slot: ModelSlot
+    batcher: MicroBatcher
+    store: PredictionLogStore
+    writer: PredictionLogWriter
+    metrics: ApiMetrics
+
+    def ready_model(self) -> ServedModel:
+        model = self.slot.current
+        if model is None:
+            detail = f" (last error: {self.slot.last_error})" if self.slot.last_error else ""
+            raise ApiError(503, f"No model loaded yet{detail}.", type="model_not_ready")
+        return model
+
+    async def predict(self, texts: list[str], *, request_id: str, endpoint: str) -> ScoredTexts:
+        """Score ``texts`` (through the micro-batcher), count and log every prediction.
+
+        One text keeps ``request_id``; the texts of a batch get ``request_id.0``, ``.1``, ...,
+        so feedback can name each one.
+        """
+        self.ready_model()
+        started = time.perf_counter()
+        try:
+            model, raw_scores = await asyncio.wait_for(
+                self.batcher.score(texts), self.settings.serving.request_timeout_seconds
+            )
+        except TimeoutError:
+            raise ApiError(
+                504,
+                f"Scoring took over {self.settings.serving.request_timeout_seconds:g} s; "
+                "send fewer texts or retry.",
+            ) from None
+        except ModelNotReadyError:
+            raise ApiError(503, "No model loaded yet.", type="model_not_ready") from None
+        latency_ms = (time.perf_counter() - started) * 1000
+        scores = [float(score) for score in raw_scores]
+        labels: list[Label] = ["positive" if score >= 0.5 else "negative" for score in scores]
+        request_ids = (
+            [request_id] if len(texts) == 1 else [f"{request_id}.{i}" for i in range(len(texts))]
+        )
+        self.metrics.observe_predictions(labels, scores)
+        now = datetime.now(UTC)
+        store_text = self.settings.prediction_log.store_text
+        for text, label, score, item_id in zip(texts, labels, scores, request_ids, strict=True):
+            self.writer.submit(
+                PredictionRecord.of(
+                    text,
+                    store_text=store_text,
+                    timestamp=now,
+                    request_id=item_id,
+                    endpoint=endpoint,
+                    model_name=model.name,
+                    model_version=model.version,
+                    label=label,
+                    score=score,
+                    latency_ms=latency_ms,
+                )
+            )
+        return ScoredTexts(model, labels, scores, request_ids)
+
+    def check_api_key(self, presented: str | None) -> None:
+        expected = self.settings.api_key
+        if expected is None:
+            return
+        # Constant-time comparison: response timing must not reveal how much of a key matched.
+        if presented is None or not hmac.compare_digest(
+            presented.encode(), expected.get_secret_value().encode()
+        ):
+            raise ApiError(
+                401,
+                "Missing or wrong API key: send it in the X-API-Key header.",
+                headers={"WWW-Authenticate": "ApiKey"},
+            )
+
+    def describe_model(self) -> dict[str, Any]:
+        model = self.ready_model()
+        return {
+            "name": model.name,
+            "version": model.version,
+            "uri": model.uri,
+            "alias": model.alias,
+            "run_id": model.run_id,
+            "metrics": model.metrics,
+            "data_digest": model.data_digest,
+            "loaded_at": model.loaded_at,
+        }

@@ -1,0 +1,242 @@
+"""The prediction log store against real SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from sentimentops.config import get_settings
+from sentimentops.errors import BadInputError, ConfigError, PredictionLogUnavailableError
+from sentimentops.prediction_log import (
+    WINDOW_COLUMNS,
+    PredictionLogStore,
+    PredictionRecord,
+    open_store,
+)
+from sentimentops.prediction_log.store import VERSION_TABLE, metadata
+from tests.prediction_log.concurrency import errors_of_concurrent_calls
+from tests.prediction_log.sample_records import START, sample_record, sample_records
+from tests.servers import free_port
+
+
+def test_migrate_twice_leaves_one_revision_and_the_rows(sqlite_store: PredictionLogStore) -> None:
+    sqlite_store.write_predictions(sample_records(3))
+
+    sqlite_store.migrate()
+
+    with sqlite_store.engine.connect() as connection:
+        versions = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+    assert versions == [("0001",)]
+    assert sqlite_store.count_predictions() == 3
+
+
+def test_migrations_build_exactly_the_declared_schema(store: PredictionLogStore) -> None:
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        differences = compare_metadata(context, metadata)
+        indexes = {
+            index["name"]
+            for table in ("predictions", "feedback")
+            for index in sa.inspect(connection).get_indexes(table)
+        }
+
+    assert differences == []
+    assert indexes == {
+        "ix_predictions_timestamp",
+        "ix_predictions_request_id",
+        "ix_feedback_request_id",
+    }
+
+
+def test_records_round_trip_with_utc_timestamps(store: PredictionLogStore) -> None:
+    paris = timezone(timedelta(hours=2))
+    records = [
+        sample_record(0, timestamp=datetime(2026, 3, 1, 14, 0, tzinfo=paris)),
+        sample_record(1, timestamp=datetime(2026, 3, 1, 12, 30, tzinfo=UTC)),
+    ]
+
+    store.write_predictions(records)
+    window = store.read_window()
+
+    assert list(window.columns) == list(WINDOW_COLUMNS)
+    assert str(window["timestamp"].dtype) == "datetime64[ns, UTC]"
+    # 14:00 in Paris is 12:00 UTC, so record 0 comes first.
+    assert window["timestamp"].tolist() == [
+        pd.Timestamp("2026-03-01 12:00", tz="UTC"),
+        pd.Timestamp("2026-03-01 12:30", tz="UTC"),
+    ]
+    for record, row in zip(records, window.to_dict("records"), strict=True):
+        assert row["timestamp"].to_pydatetime() == record.timestamp
+        fields = {name: row[name] for name in WINDOW_COLUMNS if name != "feedback_label"}
+        assert PredictionRecord(**fields) == record
+
+
+def test_window_includes_since_and_excludes_until(store: PredictionLogStore) -> None:
+    # Written out of order: the window comes back sorted by timestamp.
+    store.write_predictions([sample_record(index) for index in (4, 0, 3, 1, 2)])
+
+    window = store.read_window(START + timedelta(seconds=1), START + timedelta(seconds=3))
+
+    assert window["request_id"].tolist() == ["request-1", "request-2"]
+    assert store.read_window(since=START + timedelta(seconds=3))["request_id"].tolist() == [
+        "request-3",
+        "request-4",
+    ]
+    assert len(store.read_window(until=START)) == 0
+
+
+def test_empty_window_has_the_columns_and_types(store: PredictionLogStore) -> None:
+    window = store.read_window(since=START)
+
+    assert window.empty
+    assert list(window.columns) == list(WINDOW_COLUMNS)
+    assert str(window["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert window["score"].dtype == "float64"
+
+
+def test_window_joins_the_latest_feedback_label(store: PredictionLogStore) -> None:
+    store.write_predictions(sample_records(3))
+    # Received later but written first: the time it was received decides, not the write order.
+    store.write_feedback("request-0", "positive", received_at=START + timedelta(hours=2))
+    store.write_feedback("request-0", "negative", received_at=START + timedelta(hours=1))
+    store.write_feedback("request-1", "positive")
+
+    labels = store.read_window().set_index("request_id")["feedback_label"]
+
+    assert labels["request-0"] == "positive"
+    assert labels["request-1"] == "positive"
+    assert pd.isna(labels["request-2"])
+
+
+def test_feedback_before_its_prediction_is_joined_once_it_is_logged(
+    store: PredictionLogStore,
+) -> None:
+    store.write_feedback("request-0", "negative")
+    store.write_predictions(sample_records(1))
+
+    assert store.read_window()["feedback_label"].tolist() == ["negative"]
+
+
+def test_feedback_label_must_be_a_sentiment(sqlite_store: PredictionLogStore) -> None:
+    with pytest.raises(BadInputError, match="'neutral'"):
+        sqlite_store.write_feedback("request-0", "neutral")  # type: ignore[arg-type]
+
+
+def test_without_text_storage_only_length_and_hash_are_kept(store: PredictionLogStore) -> None:
+    text = "Un film magnifique, vraiment émouvant."
+    store.write_predictions([sample_record(0, text=text, store_text=False)])
+
+    row = store.read_window().iloc[0]
+
+    assert row["text"] is None
+    assert row["text_length"] == len(text)
+    assert row["text_sha256"] == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_naive_timestamps_are_refused(sqlite_store: PredictionLogStore) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        sample_record(0, timestamp=datetime(2026, 3, 1, 12, 0))
+    with pytest.raises(ValueError, match="since"):
+        sqlite_store.read_window(since=datetime(2026, 3, 1, 12, 0))
+
+
+def test_sqlite_file_uses_wal_and_waits_for_locks(
+    sqlite_store: PredictionLogStore, sqlite_path: Path
+) -> None:
+    with sqlite_store.engine.connect() as connection:
+        busy_timeout = connection.execute(sa.text("PRAGMA busy_timeout")).scalar_one()
+    # The journal mode is a property of the file: another connection sees it too.
+    with sqlite3.connect(sqlite_path) as other:
+        journal_mode = other.execute("PRAGMA journal_mode").fetchone()[0]
+    other.close()
+
+    assert sqlite_path.is_file()  # its folder did not exist: the store created it
+    assert journal_mode == "wal"
+    assert busy_timeout == 5000
+
+
+def test_open_store_defaults_to_sqlite_under_the_home(isolated_settings: Path) -> None:
+    store = open_store()
+    try:
+        store.write_predictions(sample_records(2))
+        assert store.count_predictions() == 2
+    finally:
+        store.dispose()
+
+    assert (isolated_settings / "prediction_log.db").is_file()
+
+
+def test_open_store_gives_plain_postgresql_urls_the_psycopg2_driver(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = postgres_url.replace("postgresql+psycopg2://", "postgresql://")
+    monkeypatch.setenv("SENTIMENTOPS_PREDICTION_LOG__URL", plain)
+    get_settings.cache_clear()
+
+    store = open_store()
+    try:
+        assert store.url.drivername == "postgresql+psycopg2"
+        assert store.count_predictions() == 0
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize(
+    "url", ["not a url", "mysql+pymysql://user@localhost/db", "sqlite://", "sqlite:///:memory:"]
+)
+def test_unusable_urls_are_configuration_errors(url: str) -> None:
+    with pytest.raises(ConfigError, match="SENTIMENTOPS_PREDICTION_LOG__URL"):
+        PredictionLogStore(url)
+
+
+def test_unreachable_database_is_unavailable_not_a_crash() -> None:
+    store = PredictionLogStore(f"postgresql://postgres:secret@127.0.0.1:{free_port()}/nowhere")
+
+    with pytest.raises(PredictionLogUnavailableError, match=r"127\.0\.0\.1") as raised:
+        store.migrate()
+    with pytest.raises(PredictionLogUnavailableError):
+        store.write_predictions(sample_records(1))
+
+    assert "secret" not in str(raised.value)
+    assert "SENTIMENTOPS_PREDICTION_LOG__URL" in str(raised.value)
+    assert store.ping() is False
+
+
+def test_ping_answers_true_when_the_database_does(store: PredictionLogStore) -> None:
+    assert store.ping() is True
+
+
+def test_concurrent_writers_lose_nothing_on_postgres(postgres_store: PredictionLogStore) -> None:
+    threads, batches, batch_size = 8, 10, 25
+
+    def write_batches(thread: int) -> None:
+        for batch in range(batches):
+            first = (thread * batches + batch) * batch_size
+            postgres_store.write_predictions(sample_records(batch_size, first=first))
+
+    errors = errors_of_concurrent_calls(write_batches, range(threads))
+
+    assert errors == []
+    window = postgres_store.read_window()
+    assert len(window) == threads * batches * batch_size
+    assert window["request_id"].is_unique
+
+
+def test_concurrent_migrations_on_postgres_all_succeed(postgres_url: str) -> None:
+    stores = [PredictionLogStore(postgres_url) for _ in range(4)]
+
+    errors = errors_of_concurrent_calls(lambda n: stores[n].migrate(), range(len(stores)))
+    counts = [store.count_predictions() for store in stores]
+    for store in stores:
+        store.dispose()
+
+    assert errors == []
+    assert counts == [0, 0, 0, 0]

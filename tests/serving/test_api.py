@@ -1,0 +1,110 @@
+"""The /v1 API and the operations endpoints, on a real model."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.serving.conftest import ClientFactory
+
+POSITIVE = "A wonderful, moving film with superb acting. I loved every minute of it."
+NEGATIVE = "Dull, tedious and badly acted. The worst film I have seen this year, awful."
+
+
+def test_predict_labels_one_review_with_its_score_and_model(client: TestClient) -> None:
+    response = client.post("/v1/predict", json={"text": POSITIVE})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["label"] == "positive"
+    assert 0.5 < body["score"] <= 1.0
+    assert body["model"] == {"name": "imdb-logreg", "version": "local"}
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert body["explanation"] is None
+    negative = client.post("/v1/predict", json={"text": NEGATIVE}).json()
+    assert negative["label"] == "negative"
+    assert negative["score"] < 0.5
+
+
+def test_client_request_id_is_kept(client: TestClient) -> None:
+    response = client.post(
+        "/v1/predict", json={"text": POSITIVE}, headers={"X-Request-ID": "abc-1"}
+    )
+
+    assert response.json()["request_id"] == "abc-1"
+    assert response.headers["x-request-id"] == "abc-1"
+
+
+def test_explain_names_the_ngrams_that_moved_the_score(client: TestClient) -> None:
+    body = client.post("/v1/predict?explain=true", json={"text": NEGATIVE}).json()
+
+    explanation = body["explanation"]
+    assert 1 <= len(explanation) <= 5
+    ngrams = [item["ngram"] for item in explanation]
+    assert any(word in " ".join(ngrams) for word in ("worst", "awful", "dull", "tedious"))
+    # Largest contribution first; for a negative review the top one pushes towards negative.
+    weights = [abs(item["weight"]) for item in explanation]
+    assert weights == sorted(weights, reverse=True)
+    assert explanation[0]["weight"] < 0
+
+
+def test_batch_keeps_order_and_matches_single_predictions(client: TestClient) -> None:
+    texts = [POSITIVE, NEGATIVE, POSITIVE + " Again.", "It was fine, I guess, nothing special."]
+
+    response = client.post("/v1/predict/batch", json={"texts": texts})
+
+    assert response.status_code == 200
+    body = response.json()
+    request_id = body["request_id"]
+    assert [p["request_id"] for p in body["predictions"]] == [f"{request_id}.{i}" for i in range(4)]
+    singles = [client.post("/v1/predict", json={"text": t}).json() for t in texts]
+    assert [p["label"] for p in body["predictions"]] == [s["label"] for s in singles]
+    for batched, single in zip(body["predictions"], singles, strict=True):
+        assert abs(batched["score"] - single["score"]) < 1e-9
+
+
+def test_model_endpoint_describes_the_served_model(client: TestClient) -> None:
+    body = client.get("/v1/model").json()
+
+    assert body["name"] == "imdb-logreg"
+    assert body["version"] == "local"
+    assert body["uri"].endswith("imdb-logreg")
+    assert set(body) >= {"alias", "run_id", "metrics", "data_digest", "loaded_at"}
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/health/live").json()["status"] == "ok"
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["model"]["name"] == "imdb-logreg"
+
+
+def test_not_ready_until_a_model_loads(make_client: ClientFactory, tmp_path: object) -> None:
+    with make_client(ready=False, serving__model_uri="/nonexistent/model") as client:
+        assert client.get("/health/live").status_code == 200
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["status"] == "loading"
+        response = client.post("/v1/predict", json={"text": POSITIVE})
+        assert response.status_code == 503
+        assert response.json()["error"]["type"] == "model_not_ready"
+        assert client.get("/v2/health/ready").status_code == 503
+
+
+def test_metrics_count_requests_predictions_and_the_model(client: TestClient) -> None:
+    client.post("/v1/predict", json={"text": POSITIVE})
+    client.post("/v1/predict", json={"text": NEGATIVE})
+    client.post("/v1/predict", json={"text": ""})
+
+    text = client.get("/metrics").text
+
+    assert (
+        'sentimentops_requests_total{endpoint="/v1/predict",method="POST",status="200"} 2.0' in text
+    )
+    assert 'sentimentops_errors_total{endpoint="/v1/predict",status="422"} 1.0' in text
+    assert 'sentimentops_predictions_total{label="positive"} 1.0' in text
+    assert 'sentimentops_predictions_total{label="negative"} 1.0' in text
+    assert "sentimentops_prediction_score_count 2.0" in text
+    assert 'sentimentops_request_latency_seconds_count{endpoint="/v1/predict"} 3.0' in text
+    assert 'sentimentops_model_info{name="imdb-logreg",version="local"} 1.0' in text
+    assert "sentimentops_prediction_log_queue_depth" in text
+    assert "sentimentops_prediction_log_dropped_total 0.0" in text

@@ -1,0 +1,166 @@
+"""Limits, authentication and the error shape: bad requests get a clear 4xx, never a 5xx."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from sentimentops.serving.metrics import ApiMetrics
+from sentimentops.serving.middleware import RequestGuard
+from tests.serving.conftest import ClientFactory
+
+TEXT = "A wonderful film."
+
+
+def assert_error(response: httpx.Response, status: int, kind: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["type"] == kind
+    assert error["request_id"] == response.headers["x-request-id"]
+    assert "Traceback" not in response.text
+    return error  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"text": ""}, "text"),
+        ({"text": "x" * 201}, "text"),
+        ({"text": 42}, "text"),
+        ({"texts": ["a"]}, "text"),
+        ({"text": TEXT, "extra": 1}, "extra"),
+        ([TEXT], "body"),
+    ],
+)
+def test_invalid_bodies_are_422_with_the_field_named(
+    make_client: ClientFactory, body: object, where: str
+) -> None:
+    with make_client(serving__max_text_chars="200") as client:
+        error = assert_error(client.post("/v1/predict", json=body), 422, "validation_error")
+    assert where in str(error["message"])
+    assert error["details"]
+
+
+def test_malformed_json_is_422(client: TestClient) -> None:
+    response = client.post(
+        "/v1/predict", content=b'{"text": "unclosed', headers={"content-type": "application/json"}
+    )
+    assert_error(response, 422, "validation_error")
+
+
+def test_batch_size_limit(make_client: ClientFactory) -> None:
+    with make_client(serving__max_batch_size="3") as client:
+        assert client.post("/v1/predict/batch", json={"texts": [TEXT] * 3}).status_code == 200
+        assert_error(
+            client.post("/v1/predict/batch", json={"texts": [TEXT] * 4}), 422, "validation_error"
+        )
+        assert_error(client.post("/v1/predict/batch", json={"texts": []}), 422, "validation_error")
+
+
+def test_body_over_the_limit_is_413_declared_or_streamed(make_client: ClientFactory) -> None:
+    with make_client(serving__max_body_bytes="2048") as client:
+        declared = client.post("/v1/predict", json={"text": "x" * 5000})
+        assert_error(declared, 413, "payload_too_large")
+
+        def chunks() -> object:  # no Content-Length: the limit must hold while streaming
+            for _ in range(10):
+                yield b"x" * 1024
+
+        streamed = client.post(
+            "/v1/predict", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert_error(streamed, 413, "payload_too_large")
+
+
+def test_api_key_guards_everything_but_health(make_client: ClientFactory) -> None:
+    with make_client(api_key="s3cret") as client:
+        assert client.get("/health/live").status_code == 200
+        assert client.get("/health/ready").status_code == 200
+        assert client.get("/v2/health/ready").status_code == 200
+        for method, path, body in [
+            ("POST", "/v1/predict", {"text": TEXT}),
+            ("POST", "/v1/predict/batch", {"texts": [TEXT]}),
+            ("POST", "/v1/feedback", {"request_id": "x", "label": "positive"}),
+            ("GET", "/v1/model", None),
+            ("GET", "/metrics", None),
+            ("POST", "/admin/reload", None),
+        ]:
+            response = client.request(method, path, json=body)
+            assert_error(response, 401, "unauthorized")
+            wrong = client.request(method, path, json=body, headers={"X-API-Key": "s3cret!"})
+            assert wrong.status_code == 401
+        v2 = client.post(
+            "/v2/models/imdb-logreg/infer",
+            json={"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": [TEXT]}]},
+        )
+        assert v2.status_code == 401
+        assert v2.json() == {"error": v2.json()["error"]}
+        ok = client.post("/v1/predict", json={"text": TEXT}, headers={"X-API-Key": "s3cret"})
+        assert ok.status_code == 200
+
+
+def test_admin_reload_is_off_without_an_api_key(client: TestClient) -> None:
+    assert_error(client.post("/admin/reload"), 403, "forbidden")
+
+
+def test_request_over_the_timeout_is_504(make_client: ClientFactory) -> None:
+    with make_client(serving__request_timeout_seconds="0.000001") as client:
+        assert_error(client.post("/v1/predict", json={"text": TEXT}), 504, "timeout")
+    with make_client(serving__request_timeout_seconds="10") as client:
+        assert client.post("/v1/predict", json={"text": TEXT}).status_code == 200
+
+
+def test_unknown_path_and_method_keep_the_error_shape(client: TestClient) -> None:
+    assert_error(client.get("/v1/nothing-here"), 404, "not_found")
+    assert_error(client.get("/v1/predict"), 405, "method_not_allowed")
+
+
+def test_cors_is_off_unless_configured(make_client: ClientFactory) -> None:
+    preflight = {
+        "Origin": "https://dashboard.example",
+        "Access-Control-Request-Method": "POST",
+    }
+    with make_client() as client:
+        response = client.options("/v1/predict", headers=preflight)
+        assert "access-control-allow-origin" not in response.headers
+    with make_client(serving__cors_origins='["https://dashboard.example"]') as client:
+        response = client.options("/v1/predict", headers=preflight)
+        assert response.headers["access-control-allow-origin"] == "https://dashboard.example"
+
+
+def test_requests_over_the_concurrency_limit_get_503_and_probes_still_answer() -> None:
+    release = asyncio.Event()
+    app = FastAPI()
+
+    @app.get("/slow")
+    async def slow() -> dict[str, str]:
+        await release.wait()
+        return {"status": "done"}
+
+    @app.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    metrics = ApiMetrics(log_queue=lambda: (0, 0, 0), served_model=lambda: None)
+    guarded = RequestGuard(app, metrics=metrics, max_body_bytes=1024, max_concurrency=2)
+
+    async def scenario() -> tuple[list[int], int, int]:
+        transport = httpx.ASGITransport(app=guarded)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            first = [asyncio.create_task(client.get("/slow")) for _ in range(2)]
+            while guarded.in_flight < 2:
+                await asyncio.sleep(0.01)
+            refused = await client.get("/slow")
+            probe = await client.get("/health/live")
+            release.set()
+            done = await asyncio.gather(*first)
+            return [r.status_code for r in done], refused.status_code, probe.status_code
+
+    statuses, refused, probe = asyncio.run(scenario())
+    assert statuses == [200, 200]
+    assert refused == 503
+    assert probe == 200

@@ -1,0 +1,88 @@
+"""The Open Inference Protocol (KServe V2) subset, as a KServe/Triton HTTP client uses it."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+POSITIVE = "A wonderful, moving film with superb acting. I loved every minute of it."
+NEGATIVE = "Dull, tedious and badly acted. The worst film I have seen this year, awful."
+
+
+def tensor(data: list[object], shape: list[int]) -> dict[str, object]:
+    return {"inputs": [{"name": "text", "shape": shape, "datatype": "BYTES", "data": data}]}
+
+
+def test_health_metadata_and_readiness(client: TestClient) -> None:
+    assert client.get("/v2/health/live").json() == {"live": True, "ready": None}
+    assert client.get("/v2/health/ready").json()["ready"] is True
+    metadata = client.get("/v2/models/imdb-logreg").json()
+    assert metadata["name"] == "imdb-logreg"
+    assert metadata["versions"] == ["local"]
+    assert metadata["inputs"] == [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
+    assert [output["name"] for output in metadata["outputs"]] == ["label", "score"]
+    assert client.get("/v2/models/imdb-logreg/ready").json() == {
+        "name": "imdb-logreg",
+        "ready": True,
+    }
+
+
+def test_infer_returns_label_and_score_tensors_in_order(client: TestClient) -> None:
+    response = client.post(
+        "/v2/models/imdb-logreg/infer", json={"id": "req-7"} | tensor([POSITIVE, NEGATIVE], [2])
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_name"] == "imdb-logreg"
+    assert body["model_version"] == "local"
+    assert body["id"] == "req-7"
+    outputs = {output["name"]: output for output in body["outputs"]}
+    assert outputs["label"] == {
+        "name": "label",
+        "shape": [2],
+        "datatype": "BYTES",
+        "data": ["positive", "negative"],
+    }
+    assert outputs["score"]["datatype"] == "FP64"
+    v1 = client.post("/v1/predict", json={"text": POSITIVE}).json()
+    assert abs(outputs["score"]["data"][0] - v1["score"]) < 1e-9
+
+
+def test_infer_accepts_a_column_shape_and_a_chosen_output(client: TestClient) -> None:
+    body = tensor([[POSITIVE], [NEGATIVE]], [2, 1]) | {"outputs": [{"name": "score"}]}
+
+    response = client.post("/v2/models/imdb-logreg/infer", json=body)
+
+    assert response.status_code == 200
+    assert [output["name"] for output in response.json()["outputs"]] == ["score"]
+
+
+def test_infer_errors_use_the_v2_error_shape(client: TestClient) -> None:
+    cases = [
+        ("/v2/models/other/infer", tensor([POSITIVE], [1]), 404),
+        ("/v2/models/imdb-logreg/infer", tensor([POSITIVE, NEGATIVE], [3]), 400),
+        ("/v2/models/imdb-logreg/infer", tensor([42], [1]), 400),
+        ("/v2/models/imdb-logreg/infer", tensor([""], [1]), 400),
+        ("/v2/models/imdb-logreg/infer", {"inputs": []}, 422),
+        (
+            "/v2/models/imdb-logreg/infer",
+            tensor([POSITIVE], [1]) | {"outputs": [{"name": "logits"}]},
+            400,
+        ),
+    ]
+    for path, body, status in cases:
+        response = client.post(path, json=body)
+        assert response.status_code == status, (body, response.text)
+        assert set(response.json()) == {"error"}
+        assert isinstance(response.json()["error"], str)
+
+
+def test_deeply_nested_data_is_refused_without_recursion(client: TestClient) -> None:
+    nested: list[object] = [POSITIVE]
+    for _ in range(50):
+        nested = [nested]
+
+    response = client.post("/v2/models/imdb-logreg/infer", json=tensor(nested, [1]))
+
+    assert response.status_code in (400, 422)
+    assert "error" in response.json()
