@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,11 +29,17 @@ CLI = str(Path(sys.executable).parent / "sentimentops")
 
 
 def predict(source: Path, output: Path, model: Path, *extra: str) -> tuple[dict[str, float], float]:
-    """Run the CLI; returns its summary and the peak RSS (MiB) of the largest child so far."""
+    """Run the CLI; returns its summary and its peak RSS in MiB (its own and its children's,
+    e.g. Dask workers, measured for this run alone)."""
     command = [CLI, "predict", str(source), str(output), "--model", str(model), *extra]
-    subprocess.run(command, check=True, capture_output=True)
+    log = output.with_name(output.name + ".log")
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{log.read_text()}")
     summary = json.loads(output.with_name(output.name.split(".")[0] + ".summary.json").read_text())
-    return summary, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return summary, usage.ru_maxrss / 1024
 
 
 def main() -> None:

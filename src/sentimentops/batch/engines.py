@@ -37,6 +37,16 @@ class _Done:
         return self.value
 
 
+@dataclass
+class _Joined:
+    """The pieces of one chunk scored on several workers, joined back in order."""
+
+    pieces: list[Any]
+
+    def result(self) -> Any:
+        return np.concatenate([np.asarray(piece.result()) for piece in self.pieces])
+
+
 class LocalEngine:
     """Scores each chunk at once in this process."""
 
@@ -89,14 +99,20 @@ class DaskEngine:
         # Load the model on every worker now, not inside the first chunk's timing: a large
         # vocabulary takes seconds to deserialise.
         self._client.run(score_on_worker, model_location, ["warm-up"])
-        # Two chunks per worker keeps every worker busy while the next chunk is being read.
-        self.in_flight = 2 * max(len(self._client.scheduler_info()["workers"]), 1)
+        self._workers = max(len(self._client.scheduler_info()["workers"]), 1)
+        # Each chunk is split across all workers, so no worker idles while the last chunks of
+        # a file finish; a second chunk in flight keeps them busy while the next one is read.
+        self.in_flight = 2
 
     def submit(self, texts: list[str]) -> ScoreHandle:
-        handle: ScoreHandle = self._client.submit(
-            score_on_worker, self.model_location, texts, pure=False
-        )
-        return handle
+        size = -(-len(texts) // self._workers)  # ceiling division
+        futures = [
+            self._client.submit(
+                score_on_worker, self.model_location, texts[start : start + size], pure=False
+            )
+            for start in range(0, len(texts), size)
+        ]
+        return _Joined(futures)
 
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]

@@ -79,7 +79,8 @@ _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 def _problem_in(text: str) -> str | None:
     if "\x00" in text:
         return "NUL byte in row"
-    if _ESCAPED_BYTE.search(text):
+    # Escaped bytes are non-ASCII: most rows are ASCII, and str.isascii() is a flag check.
+    if not text.isascii() and _ESCAPED_BYTE.search(text):
         return "undecodable bytes (not UTF-8)"
     return None
 

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
 from sentimentops.config import FeatureSettings, PreprocessingSettings
 from sentimentops.features.nb import NBLogCountRatio
 from sentimentops.features.text import TextCleaner
+from sentimentops.features.vectorizer import CompactTfidfVectorizer
 
 if TYPE_CHECKING:
     from joblib import Memory
@@ -30,7 +30,8 @@ def build_feature_pipeline(
 ) -> Pipeline:
     """An unfitted pipeline from raw texts to a sparse float32 feature matrix.
 
-    Steps: ``clean`` (:class:`TextCleaner`), ``tfidf`` (``TfidfVectorizer``) and, when
+    Steps: ``clean`` (:class:`TextCleaner`), ``tfidf`` (:class:`CompactTfidfVectorizer`, a
+    ``TfidfVectorizer`` that saves compactly) and, when
     ``features.nb_weighting`` is set, ``nb`` (:class:`NBLogCountRatio`, which needs labels in
     ``fit``).
     """
@@ -48,7 +49,7 @@ def build_feature_pipeline(
         ),
         (
             "tfidf",
-            TfidfVectorizer(
+            CompactTfidfVectorizer(
                 lowercase=False,
                 token_pattern=_PRE_TOKENISED,
                 ngram_range=tfidf.ngram_range,

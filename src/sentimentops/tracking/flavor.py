@@ -29,6 +29,7 @@ __all__ = [
 SKOPS_TRUSTED_TYPES = [
     "sentimentops.features.nb.NBLogCountRatio",
     "sentimentops.features.text.TextCleaner",
+    "sentimentops.features.vectorizer.CompactTfidfVectorizer",
     "sentimentops.models.sentiment.SentimentPipeline",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
