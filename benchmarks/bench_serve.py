@@ -110,18 +110,28 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--model", type=Path, help="An existing model folder (skips fitting).")
+    parser.add_argument("--workers", type=int, default=1, help="Server processes, both servers.")
     args = parser.parse_args()
 
     train, test = official_split()
     texts = test["review"].tolist()
-    results: dict[str, Any] = {"cpus": os.cpu_count(), "seconds_per_level": args.seconds}
+    results: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "seconds_per_level": args.seconds,
+        "workers": args.workers,
+    }
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as scratch:
         folder = Path(scratch)
         model = args.model or save_champion(fit_champion(train), folder / "model")
-        env = os.environ | {"SENTIMENTOPS_HOME": str(folder / "home")}
+        # mlflow models serve runs `uvicorn` from PATH: the venv's bin must be on it.
+        env = os.environ | {
+            "SENTIMENTOPS_HOME": str(folder / "home"),
+            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        }
         servers = {
             "sentimentops": (
-                [str(BIN / "sentimentops"), "serve", "--model", str(model), "--port"],
+                [str(BIN / "sentimentops"), "serve", "--model", str(model),
+                 "--workers", str(args.workers), "--port"],  # fmt: skip
                 "/health/ready",
                 "/v1/predict",
                 lambda text: {"text": text},
@@ -136,7 +146,7 @@ def main() -> None:
                     "--env-manager",
                     "local",
                     "--workers",
-                    "1",
+                    str(args.workers),
                     "--port",
                 ],
                 "/ping",

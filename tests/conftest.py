@@ -98,3 +98,12 @@ def model_folder(reference_reviews: pd.DataFrame, tmp_path_factory: pytest.TempP
     folder = tmp_path_factory.mktemp("model") / "imdb-logreg"
     save_model(pipeline, str(folder))
     return folder
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A database of its own on the local PostgreSQL, as a SQLAlchemy URL; dropped afterwards."""
+    from tests.servers import postgres_database
+
+    with postgres_database() as url:
+        yield url

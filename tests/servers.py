@@ -1,4 +1,5 @@
-"""Real servers on free loopback ports for tests: any command with a health URL, moto S3."""
+"""Real servers for tests: any command with a health URL on a free port, moto S3, and
+databases of their own on the local PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,3 +73,25 @@ def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield endpoint
     finally:
         server.stop()
+
+
+POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+
+
+@contextmanager
+def postgres_database(prefix: str = "sentimentops_test") -> Iterator[str]:
+    """A fresh database on the local PostgreSQL (trust auth), dropped afterwards even when a
+    connection was left open. Yields its SQLAlchemy URL (``postgresql+psycopg2://...``)."""
+    import psycopg2
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(POSTGRES.replace("+psycopg2", "") + "/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

@@ -34,11 +34,13 @@ from sentimentops.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILE_ENV",
+    "AlertSettings",
     "CandidateSettings",
     "DataSettings",
     "DownloadSettings",
     "FeatureSettings",
     "ModelFamily",
+    "MonitoringSettings",
     "PredictionLogSettings",
     "PreprocessingSettings",
     "RegistrySettings",
@@ -165,7 +167,7 @@ class RegistrySettings(_Section):
     model_name: str = "imdb-sentiment"
     significance_level: Annotated[float, Field(gt=0, lt=1)] = 0.05
     tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.002
-    reference_sample_rows: Annotated[int, Field(ge=10)] = 2000
+    reference_sample_rows: Annotated[int, Field(ge=10)] = 5000
 
 
 class PredictionLogSettings(_Section):
@@ -195,10 +197,40 @@ class ServingSettings(_Section):
     request_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
     max_concurrency: Annotated[int, Field(ge=1)] = 128  # requests in flight; more get 503
     # Concurrent requests are scored together, waiting at most this long for company.
-    micro_batch_wait_ms: Annotated[float, Field(ge=0)] = 1.0
+    micro_batch_wait_ms: Annotated[float, Field(ge=0)] = 0.0
     micro_batch_max_size: Annotated[int, Field(ge=1)] = 64
     reload_interval_seconds: Annotated[float, Field(ge=0)] = 30.0  # 0 turns polling off
     cors_origins: list[str] = Field(default_factory=list)  # empty: CORS off
+
+
+class AlertSettings(_Section):
+    """When a monitoring run raises an alert (exit code 3, webhook, log)."""
+
+    on_text_drift: bool = True  # the review text drifted (domain classifier)
+    # At least this share of the text descriptors (length, OOV share, ...) drifted.
+    descriptor_drift_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    on_prediction_drift: bool = True  # label share or score distribution drifted
+    min_accuracy: Fraction = 0.85  # with labels: real accuracy below this
+    min_estimated_accuracy: Fraction = 0.85  # without labels: estimated accuracy below this
+    max_reject_rate: Annotated[float, Field(ge=0, le=1)] = 0.05  # batch outputs with rejects
+    min_rows: Annotated[int, Field(ge=0)] = 100  # fewer rows in the window than this
+
+
+class MonitoringSettings(_Section):
+    """``sentimentops monitor``: drift, performance, label-free estimate, alerts."""
+
+    reports_dir: Path | None = None  # None: $SENTIMENTOPS_HOME/reports
+    # Larger inputs are sampled (seeded, without replacement) to this many rows.
+    sample_rows: Annotated[int, Field(ge=100)] = 10_000
+    seed: int = 42
+    # Domain-classifier ROC AUC above which the review text counts as drifted.
+    text_drift_auc: Annotated[float, Field(gt=0.5, lt=1)] = 0.55
+    # p-value below which a descriptor or prediction distribution counts as drifted.
+    drift_p_value: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    confidence_level: Fraction = 0.95  # of the estimated accuracy's interval
+    alerts: AlertSettings = AlertSettings()
+    webhook_url: str | None = None  # JSON POST of every alert
+    webhook_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
 
 
 # The YAML files of the settings being built; a context variable keeps load_settings re-entrant.
@@ -224,6 +256,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = RegistrySettings()
     serving: ServingSettings = ServingSettings()
     prediction_log: PredictionLogSettings = PredictionLogSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
     # SENTIMENTOPS_API_KEY: when set, every API endpoint but health needs it.
     api_key: SecretStr | None = None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
 from tests.serving.conftest import ClientFactory
@@ -108,3 +110,18 @@ def test_metrics_count_requests_predictions_and_the_model(client: TestClient) ->
     assert 'sentimentops_model_info{name="imdb-logreg",version="local"} 1.0' in text
     assert "sentimentops_prediction_log_queue_depth" in text
     assert "sentimentops_prediction_log_dropped_total 0.0" in text
+
+
+def test_serve_refuses_to_start_without_a_model(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sentimentops.cli.main import app
+
+    runner = CliRunner()
+    missing_folder = runner.invoke(app, ["serve", "--model", str(tmp_path / "nothing")])
+    assert missing_folder.exit_code == 2
+    assert "neither a models:/ URI nor a folder" in missing_folder.output
+
+    no_champion = runner.invoke(app, ["serve"])  # an empty registry: nothing is champion
+    assert no_champion.exit_code == 2
+    assert "sentimentops train" in no_champion.output

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -16,28 +14,10 @@ from sentimentops.config import get_settings
 from sentimentops.pipelines.training import run_training
 from tests.servers import MLFLOW, free_port, running
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"
-
-
-@pytest.fixture
-def postgres_database() -> Iterator[str]:
-    """A database of its own on the local PostgreSQL, dropped afterwards."""
-    name = f"sentimentops_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(f"{POSTGRES}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
 
 def test_training_registers_through_a_postgres_backed_server(
     fast_config: Path,
-    postgres_database: str,
+    postgres_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -46,7 +26,7 @@ def test_training_registers_through_a_postgres_backed_server(
     command = [
         MLFLOW, "server",
         # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the project ships psycopg2.
-        "--backend-store-uri", postgres_database.replace("postgresql://", "postgresql+psycopg2://"),
+        "--backend-store-uri", postgres_url,
         "--artifacts-destination", str(tmp_path / "artifacts"),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
@@ -69,7 +49,8 @@ def test_training_registers_through_a_postgres_backed_server(
     assert test_accuracy > 0.6
     assert predictions["label"].tolist() == ["positive", "negative"]
     # The runs live in PostgreSQL, not in a local file.
-    with psycopg2.connect(postgres_database) as connection, connection.cursor() as cursor:
+    libpq_url = postgres_url.replace("+psycopg2", "")
+    with psycopg2.connect(libpq_url) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM runs")
         assert cursor.fetchone()[0] == 2  # the parent run and the one candidate run
     assert not (get_settings().home / "mlflow.db").exists()

@@ -84,7 +84,9 @@ class NBLogCountRatio(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):  #
         p = self.alpha + _column_sums(present[is_positive])
         q = self.alpha + _column_sums(present[~is_positive])
         self.classes_ = classes
-        self.r_ = np.log(p / p.sum()) - np.log(q / q.sum())
+        # Kept in the input's dtype: transform scales in that dtype anyway, and casting a
+        # million-entry vector on every call costs a third of a one-review prediction.
+        self.r_ = (np.log(p / p.sum()) - np.log(q / q.sum())).astype(X.dtype, copy=False)
         return self
 
     def transform(self, X: Any) -> Any:

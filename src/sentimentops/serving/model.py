@@ -87,21 +87,30 @@ def load_served_model(uri: str) -> ServedModel:
 
 
 def version_behind(uri: str) -> str:
-    """The version ``uri`` resolves to now: what a reload would load (``local`` for a folder)."""
+    """The version ``uri`` resolves to now: what a reload would load (``local`` for a folder).
+
+    Raises:
+        ModelNotFoundError: no such registered version, alias or model folder.
+    """
     if not uri.startswith("models:/"):
+        _check_folder(uri)
         return "local"
     from sentimentops.tracking.registry import resolve_version
 
     return resolve_version(uri)[1]
 
 
-def _load_folder(uri: str) -> ServedModel:
-    folder = Path(uri)
-    if not (folder / "model.skops").is_file():
+def _check_folder(uri: str) -> None:
+    if not (Path(uri) / "model.skops").is_file():
         raise ModelNotFoundError(
             f"{uri} is neither a models:/ URI nor a folder with an MLflow model (MLmodel and "
             "model.skops). Use models:/imdb-sentiment@champion or a downloaded model folder."
         )
+
+
+def _load_folder(uri: str) -> ServedModel:
+    _check_folder(uri)
+    folder = Path(uri)
     from sentimentops.tracking.flavor import load_pipeline
 
     return ServedModel(
