@@ -130,8 +130,15 @@ def main() -> None:
         }
         servers = {
             "sentimentops": (
-                [str(BIN / "sentimentops"), "serve", "--model", str(model),
-                 "--workers", str(args.workers), "--port"],  # fmt: skip
+                [
+                    str(BIN / "sentimentops"),
+                    "serve",
+                    "--model",
+                    str(model),
+                    "--workers",
+                    str(args.workers),
+                    "--port",
+                ],
                 "/health/ready",
                 "/v1/predict",
                 lambda text: {"text": text},

@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 from sentimentops import __version__
 from sentimentops.cli.data import data_app
 from sentimentops.cli.models import models_app
+from sentimentops.cli.monitor import monitor_app
 from sentimentops.cli.output import console, print_error
 from sentimentops.cli.planned import register_planned
 from sentimentops.cli.predict import predict_command
@@ -65,6 +66,7 @@ app.command("train")(train_command)
 app.command("predict")(predict_command)
 app.command("serve")(serve_command)
 app.add_typer(models_app, name="models")
+app.add_typer(monitor_app, name="monitor")
 register_planned(app)
 
 

@@ -12,7 +12,6 @@ __all__ = ["PLANNED_CAPABILITIES", "register_planned"]
 
 # name -> (what it will do, the issue that builds it)
 PLANNED_CAPABILITIES: dict[str, tuple[str, str]] = {
-    "monitor": ("Report drift and performance, raise alerts", "#6 (monitoring)"),
     "pipeline": ("Run and schedule the Prefect flows", "#7 (orchestration)"),
 }
 

@@ -1,16 +1,21 @@
-"""The SQL store of served predictions and feedback labels: schema, writes, and windows to read.
+"""The SQL store of served predictions, feedback labels and monitoring runs: schema, writes, reads.
 
 One row per served prediction, one per feedback label. Feedback has no foreign key to predictions:
 a label can arrive before the asynchronous writer has flushed its prediction, so
 :meth:`PredictionLogStore.read_window` joins the latest label per ``request_id`` when it reads.
 SQLite (the default: one file under ``SENTIMENTOPS_HOME``) and PostgreSQL (team mode) behave the
 same; timestamps go in and come out UTC-aware on both.
+
+Monitoring runs are kept here too, one row each, so the history of a deployment's drift and
+accuracy lives beside the predictions it was measured on (:meth:`PredictionLogStore.
+read_monitoring_runs`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
@@ -36,13 +41,19 @@ from sentimentops.errors import BadInputError, ConfigError, PredictionLogUnavail
 
 __all__ = [
     "LABELS",
+    "METRIC_COLUMN_PREFIX",
+    "MONITORING_RUN_COLUMNS",
+    "VERDICTS",
     "VERSION_TABLE",
     "WINDOW_COLUMNS",
     "Label",
+    "MonitoringRunRecord",
     "PredictionLogStore",
     "PredictionRecord",
+    "Verdict",
     "feedback",
     "metadata",
+    "monitoring_runs",
     "open_store",
     "predictions",
     "text_sha256",
@@ -50,6 +61,8 @@ __all__ = [
 
 Label = Literal["positive", "negative"]
 LABELS: Final = ("positive", "negative")
+Verdict = Literal["ok", "alert"]
+VERDICTS: Final = ("ok", "alert")
 
 MIGRATIONS_DIRECTORY: Final = Path(__file__).resolve().parent / "migrations"
 # In team mode the prediction log may share a PostgreSQL database with MLflow, whose migrations
@@ -130,9 +143,41 @@ class PredictionRecord:
         )
 
 
+@dataclass(frozen=True)
+class MonitoringRunRecord:
+    """One monitoring run as recorded: what was monitored, against which model, what was found.
+
+    ``started_at`` must be timezone-aware and is kept in UTC. ``source`` is the input's path or
+    URI, or ``log:<since>..<until>`` for a window of this log. ``alerts`` are JSON-compatible
+    mappings (the fields of each alert); ``metrics`` maps a metric's name to its value.
+    """
+
+    started_at: datetime
+    source: str
+    model_name: str
+    model_version: str
+    rows: int
+    verdict: Verdict
+    alerts: Sequence[Mapping[str, Any]]
+    metrics: Mapping[str, float]
+    report_path: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "started_at", _as_utc(self.started_at, "started_at"))
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+
 RECORD_FIELDS: Final = tuple(field.name for field in fields(PredictionRecord))
 WINDOW_COLUMNS: Final = (*RECORD_FIELDS, "feedback_label")
 _WINDOW_DTYPES: Final = {"score": "float64", "latency_ms": "float64", "text_length": "int64"}
+# A frame of monitoring runs has these columns, then one ``metric.<name>`` column per metric
+# any of its runs recorded (float, NaN where a run did not), sorted by name.
+MONITORING_RUN_COLUMNS: Final = (
+    "id",
+    *(field.name for field in fields(MonitoringRunRecord) if field.name != "metrics"),
+)
+METRIC_COLUMN_PREFIX: Final = "metric."
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -189,9 +234,27 @@ feedback = sa.Table(
     sa.Index("ix_feedback_request_id", "request_id"),
 )
 
+monitoring_runs = sa.Table(
+    "monitoring_runs",
+    metadata,
+    sa.Column("id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("source", sa.Text(), nullable=False),
+    sa.Column("model_name", sa.String(255), nullable=False),
+    sa.Column("model_version", sa.String(255), nullable=False),
+    sa.Column("rows", sa.Integer(), nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    # JSON as text: the same on SQLite and PostgreSQL, and never queried inside.
+    sa.Column("alerts", sa.Text(), nullable=False),
+    sa.Column("metrics", sa.Text(), nullable=False),
+    sa.Column("report_path", sa.Text(), nullable=True),
+    sa.Index("ix_monitoring_runs_started_at", "started_at"),
+)
+
 
 class PredictionLogStore:
-    """Predictions and feedback in one SQLite or PostgreSQL database; safe to share by threads.
+    """Predictions, feedback and monitoring runs in one SQLite or PostgreSQL database; safe to
+    share by threads.
 
     Every database failure that means "the database cannot be used right now" (unreachable,
     locked, tables or privileges missing) is raised as :class:`PredictionLogUnavailableError`.
@@ -292,6 +355,50 @@ class PredictionLogStore:
         query = sa.select(sa.func.count()).select_from(predictions)
         with self._unavailable_as_domain_error("counting predictions"), self.engine.connect() as c:
             return int(c.execute(query).scalar_one())
+
+    def write_monitoring_run(self, record: MonitoringRunRecord) -> int:
+        """Record one monitoring run; returns its id.
+
+        Raises:
+            PredictionLogUnavailableError: the database cannot be used right now (or is not
+                migrated to a schema with monitoring runs).
+        """
+        row = {
+            **asdict(record),
+            "rows": int(record.rows),  # a NumPy integer would not bind on psycopg2
+            "alerts": json.dumps([dict(alert) for alert in record.alerts]),
+            "metrics": json.dumps({name: float(value) for name, value in record.metrics.items()}),
+        }
+        with (
+            self._unavailable_as_domain_error("writing a monitoring run"),
+            self.engine.begin() as c,
+        ):
+            inserted = c.execute(monitoring_runs.insert().returning(monitoring_runs.c.id), row)
+            return int(inserted.scalar_one())
+
+    def read_monitoring_runs(self, since: datetime | None = None) -> pd.DataFrame:
+        """The monitoring runs started at or after ``since`` (all when None), oldest first.
+
+        Returns:
+            One row per run: :data:`MONITORING_RUN_COLUMNS` (``started_at`` as UTC
+            ``datetime64``, ``alerts`` as lists of dicts), then the metrics expanded into one
+            float column per name, ``metric.<name>``, NaN for runs without that metric.
+
+        Raises:
+            ValueError: ``since`` is naive.
+            PredictionLogUnavailableError: the database cannot be used right now.
+        """
+        query = sa.select(*(monitoring_runs.c[name] for name in MONITORING_RUN_COLUMNS))
+        query = query.add_columns(monitoring_runs.c.metrics)
+        if since is not None:
+            query = query.where(monitoring_runs.c.started_at >= _as_utc(since, "since"))
+        query = query.order_by(monitoring_runs.c.started_at, monitoring_runs.c.id)
+        with (
+            self._unavailable_as_domain_error("reading monitoring runs"),
+            self.engine.connect() as c,
+        ):
+            rows = c.execute(query).all()
+        return _monitoring_runs_frame(rows)
 
     def ping(self) -> bool:
         """Whether the database answers a query now: for health checks, which must not raise."""
@@ -423,3 +530,17 @@ def _window_frame(rows: Sequence[sa.Row[Any]]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records([tuple(row) for row in rows], columns=list(WINDOW_COLUMNS))
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
     return frame.astype(_WINDOW_DTYPES)
+
+
+def _monitoring_runs_frame(rows: Sequence[sa.Row[Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(
+        [tuple(row)[:-1] for row in rows], columns=list(MONITORING_RUN_COLUMNS)
+    )
+    frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
+    # A Series of lists, not a list of lists, which pandas would read as a 2-D array.
+    frame["alerts"] = pd.Series([json.loads(row.alerts) for row in rows], dtype=object)
+    frame = frame.astype({"id": "int64", "rows": "int64"})
+    metrics = pd.DataFrame([json.loads(row.metrics) for row in rows], index=frame.index)
+    metrics = metrics.astype("float64")
+    metrics = metrics[sorted(metrics.columns)].add_prefix(METRIC_COLUMN_PREFIX)
+    return pd.concat([frame, metrics], axis=1)

@@ -27,7 +27,13 @@ from sentimentops.models.sentiment import SentimentPipeline
 from sentimentops.models.train import CandidateResult, TrainingResult
 from sentimentops.tracking import flavor, registry
 
-__all__ = ["TrackedTraining", "config_hash", "git_commit", "track_training"]
+__all__ = [
+    "TrackedTraining",
+    "config_hash",
+    "git_commit",
+    "load_reference_sample",
+    "track_training",
+]
 
 REFERENCE_SAMPLE = "reference/reference_sample.parquet"
 MODEL_CARD = "model_card.md"
@@ -210,6 +216,20 @@ def _log_reference_sample(result: TrainingResult, settings: Settings) -> None:
         path = Path(scratch) / Path(REFERENCE_SAMPLE).name
         sample.to_parquet(path, index=False)
         mlflow.log_artifact(str(path), str(Path(REFERENCE_SAMPLE).parent))
+
+
+def load_reference_sample(run_id: str) -> pd.DataFrame | None:
+    """The reference sample a training run logged (None for runs from before it existed)."""
+    import mlflow
+
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=REFERENCE_SAMPLE, dst_path=scratch
+            )
+            return pd.read_parquet(path)
+    except (mlflow.exceptions.MlflowException, OSError):
+        return None
 
 
 def _log_and_register(result: TrainingResult, name: str) -> str:

@@ -1,0 +1,171 @@
+"""``sentimentops monitor``: drift and performance of current data against the model's reference."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from sentimentops.cli.output import console
+from sentimentops.config import get_settings
+from sentimentops.errors import BadInputError
+
+__all__ = ["monitor_app", "parse_moment"]
+
+monitor_app = typer.Typer(
+    help=(
+        "Drift, performance and estimated performance of current reviews against the model's "
+        "reference; alerts. Exit codes: 0 no alert, 3 an alert fired, 2 bad input."
+    ),
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_moment(text: str, now: datetime) -> datetime:
+    """``now``, a duration back from now (``24h``, ``30m``, ``7d``) or an ISO-8601 time (UTC
+    when it has no zone)."""
+    text = text.strip()
+    if text == "now":
+        return now
+    if match := _DURATION.fullmatch(text):
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInputError(
+            f"{text!r} is not a time: use now, a duration such as 24h, 30m or 7d, or ISO-8601 "
+            "(2026-11-28T09:00:00Z)."
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@monitor_app.callback()
+def monitor(
+    ctx: typer.Context,
+    current: str | None = typer.Option(
+        None, "--current", help="Reviews (any readable format) or a batch prediction output."
+    ),
+    from_log: bool = typer.Option(False, "--from-log", help="Judge the API's prediction log."),
+    since: str = typer.Option("24h", "--since", help="With --from-log: window start."),
+    until: str = typer.Option("now", "--until", help="With --from-log: window end."),
+    reference: str | None = typer.Option(
+        None, "--reference", help="Held-out labelled reviews; default: the model's sample."
+    ),
+    model: str = typer.Option("models:/imdb-sentiment@champion", "--model"),
+    text_column: str = typer.Option("review", "--text-column"),
+    label_column: str = typer.Option("sentiment", "--label-column"),
+    output_dir: Path | None = typer.Option(
+        None, "--output-dir", help="Default: $SENTIMENTOPS_HOME/reports/monitoring-<time>/."
+    ),
+) -> None:
+    """Compare current data with the reference: text drift (domain classifier), descriptor
+    drift, prediction drift, accuracy (with labels) and estimated accuracy (without). Writes
+    report.html and summary.json; exits 3 when an alert fired."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if (current is None) == (not from_log):
+        raise BadInputError("Give exactly one of --current PATH or --from-log.")
+    from sentimentops.monitoring.job import monitor_and_record
+
+    settings = get_settings()
+    now = datetime.now(UTC)
+    window = (parse_moment(since, now), parse_moment(until, now)) if from_log else None
+    with console.status("Monitoring"):
+        outcome = monitor_and_record(
+            settings,
+            model_uri=model,
+            current_location=current,
+            log_window=window,
+            reference_location=reference,
+            text_column=text_column,
+            label_column=label_column,
+            output_dir=output_dir,
+        )
+    console.print(_verdict_table(outcome.to_dict()))
+    for note in outcome.notes:
+        console.print(f"note: {note}")
+    for problem in outcome.delivery_problems:
+        console.print(f"[yellow]alert delivery: {problem}[/yellow]")
+    console.print(f"Report: {outcome.report_path or '-'}\nSummary: {outcome.summary_path}")
+    if outcome.alerts:
+        raise typer.Exit(code=3)
+
+
+@monitor_app.command("history")
+def history(
+    output_dir: Path | None = typer.Option(
+        None, "--output-dir", help="Default: $SENTIMENTOPS_HOME/reports/history/."
+    ),
+    since: str | None = typer.Option(None, "--since", help="Only runs after this (e.g. 30d)."),
+) -> None:
+    """Plot the trend of every monitoring metric over the recorded runs (PNG and HTML)."""
+    from sentimentops.monitoring.history import render_history
+    from sentimentops.prediction_log import open_store
+
+    settings = get_settings()
+    store = open_store(settings)
+    try:
+        start = parse_moment(since, datetime.now(UTC)) if since else None
+        runs = store.read_monitoring_runs(since=start)
+    finally:
+        store.dispose()
+    png, html = render_history(runs, output_dir or settings.state_path("reports", "history"))
+    console.print(f"{len(runs)} monitoring runs\nPlot: {png}\nPage: {html}")
+
+
+def _verdict_table(summary: dict[str, object]) -> Table:
+    metrics = summary["metrics"]
+    assert isinstance(metrics, dict)
+    table = Table(title=f"Monitoring: {summary['verdict'].upper()}", title_justify="left")  # type: ignore[attr-defined]
+    table.add_column("check")
+    table.add_column("value", justify="right")
+    table.add_column("limit / reference", justify="right")
+    table.add_column("status")
+    alerts = {alert["kind"] for alert in summary["alerts"]}  # type: ignore[attr-defined]
+
+    def row(check: str, kind: str, value: object, limit: object) -> None:
+        status = "[red]ALERT[/red]" if kind in alerts else "ok"
+        table.add_row(check, _shown(value), _shown(limit), status)
+
+    row("rows", "volume", metrics["rows"], None)
+    if metrics["text_drift"]:
+        drift = metrics["text_drift"]
+        row("text drift (domain classifier AUC)", "text_drift", drift["score"], drift["threshold"])
+    for drift in metrics["descriptor_drift"]:
+        row(
+            f"{drift['column']} drift (K-S p)",
+            "descriptor_drift",
+            drift["score"],
+            drift["threshold"],
+        )
+    for drift in metrics["prediction_drift"]:
+        row(
+            f"prediction {drift['column']} drift (p)",
+            "prediction_drift",
+            drift["score"],
+            drift["threshold"],
+        )
+    if metrics["accuracy"] is not None:
+        row("accuracy (labels)", "accuracy", metrics["accuracy"], metrics["reference_accuracy"])
+    estimate = metrics["estimated_accuracy"]
+    if estimate:
+        interval = f"{estimate['accuracy']:.3f} [{estimate['lower']:.3f}, {estimate['upper']:.3f}]"
+        row("estimated accuracy", "estimated_accuracy", interval, metrics["reference_accuracy"])
+    if metrics["reject_rate"] is not None:
+        row("reject rate", "reject_rate", metrics["reject_rate"], None)
+    return table
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

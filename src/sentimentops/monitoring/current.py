@@ -1,0 +1,100 @@
+"""The current data a monitoring run judges, from a file or from the prediction log.
+
+Every source becomes one frame with some of: ``review`` (text), ``sentiment`` (true label),
+``label`` and ``score`` (the model's prediction). What is missing decides what can be measured:
+no text, no text drift; no labels, no real accuracy (the estimate still works); no scores, the
+model scores the texts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN, load_reviews
+from sentimentops.errors import BadInputError, DataError
+from sentimentops.storage import Location, location_exists, location_name, open_location, sibling
+
+__all__ = ["CurrentData", "current_from_file", "current_from_log"]
+
+
+@dataclass(frozen=True)
+class CurrentData:
+    frame: pd.DataFrame
+    source: str
+    reject_rate: float | None = None  # known for batch outputs, from their summary
+
+
+def current_from_file(
+    location: Location, *, text_column: str = TEXT_COLUMN, label_column: str = LABEL_COLUMN
+) -> CurrentData:
+    """Reviews (with or without labels) in any format the data layer reads, or a batch
+    prediction output (``label``, ``score``; its ``.summary.json`` gives the reject rate).
+
+    Raises:
+        DataError: unreadable, empty, or neither texts nor predictions in it.
+    """
+    try:
+        frame = load_reviews(location, text_column=text_column, label_column=label_column)
+    except DataError as error:
+        if "no text column" not in str(error):
+            raise
+        frame = _read_predictions(location, error)
+    if frame.empty:
+        raise DataError(f"{location} holds no rows: there is nothing to monitor.")
+    return CurrentData(frame, str(location), _batch_reject_rate(location))
+
+
+def current_from_log(store: object, since: datetime | None, until: datetime | None) -> CurrentData:
+    """The predictions the API logged in ``[since, until)``, with feedback labels as truth.
+
+    Raises:
+        BadInputError: no prediction was logged in the window.
+    """
+    window: pd.DataFrame = store.read_window(since, until)  # type: ignore[attr-defined]
+    label = f"log:{since.isoformat() if since else ''}..{until.isoformat() if until else ''}"
+    if window.empty:
+        raise BadInputError(
+            f"The prediction log holds no prediction in {label.removeprefix('log:')}; "
+            "widen --since/--until or check prediction_log.url."
+        )
+    frame = pd.DataFrame(
+        {
+            LABEL_COLUMN: window["feedback_label"],
+            "label": window["label"],
+            "score": window["score"],
+        }
+    )
+    if window["text"].notna().all():
+        frame.insert(0, TEXT_COLUMN, window["text"])
+    return CurrentData(frame, label)
+
+
+def _read_predictions(location: Location, missing_text: DataError) -> pd.DataFrame:
+    name = location_name(location).lower()
+    with open_location(location, "rb") as stream:
+        if name.endswith((".parquet", ".pq")):
+            frame = pd.read_parquet(stream)
+        elif name.endswith((".jsonl", ".jsonl.gz", ".ndjson")):
+            frame = pd.read_json(stream, lines=True, compression="infer")
+        else:
+            frame = pd.read_csv(stream, compression="infer")
+    if not {"label", "score"} <= set(frame.columns):
+        raise missing_text
+    return frame
+
+
+def _batch_reject_rate(location: Location) -> float | None:
+    stem = location_name(location)
+    for suffix in (".gz", ".csv", ".jsonl", ".ndjson", ".parquet", ".pq"):
+        stem = stem.removesuffix(suffix)
+    summary = sibling(location, f"{stem}.summary.json")
+    if not location_exists(summary):
+        return None
+    with open_location(summary, "rb") as stream:
+        content = json.loads(stream.read())
+    rows_in = int(content.get("rows_in", 0))
+    return int(content.get("rejected", 0)) / rows_in if rows_in else None

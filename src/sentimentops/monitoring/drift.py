@@ -1,0 +1,96 @@
+"""Drift between reference and current reviews, computed and rendered by Evidently.
+
+Three kinds, each a column of the two frames:
+
+- the review text itself: a domain classifier learns to tell current from reference reviews;
+  a ROC AUC above ``monitoring.text_drift_auc`` (0.55) means it can, so the text drifted;
+- the text descriptors (:mod:`sentimentops.monitoring.descriptors`): two-sample
+  Kolmogorov-Smirnov tests, drifted when p < ``monitoring.drift_p_value``;
+- the predictions: the score distribution (K-S) and the predicted label share (chi-square).
+
+Evidently is imported here only, when a report runs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sentimentops.config import MonitoringSettings
+from sentimentops.monitoring.descriptors import DESCRIPTORS
+from sentimentops.monitoring.results import DriftResult
+
+__all__ = ["DriftComparison", "compare_drift"]
+
+TEXT_METHOD = "abs_text_content_drift"  # domain classifier, drift when ROC AUC > threshold
+
+
+@dataclass(frozen=True)
+class DriftComparison:
+    text: DriftResult
+    descriptors: list[DriftResult]
+    predictions: list[DriftResult]
+
+
+def compare_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    text_column: str,
+    settings: MonitoringSettings,
+    html_path: Path | None = None,
+) -> DriftComparison:
+    """Compare ``current`` with ``reference``; both hold ``text_column``, the descriptor
+    columns, ``label`` (predicted) and ``score``. Writes Evidently's HTML to ``html_path``."""
+    with warnings.catch_warnings():
+        # Evidently imports numpy.core, deprecated in NumPy 2; not ours to fix.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from evidently import DataDefinition, Dataset, Report
+        from evidently.metrics import ValueDrift
+
+    columns = [text_column, *DESCRIPTORS, "label", "score"]
+    definition = DataDefinition(
+        text_columns=[text_column],
+        numerical_columns=[*DESCRIPTORS, "score"],
+        categorical_columns=["label"],
+    )
+    p_value = settings.drift_p_value
+    tests = [(text_column, TEXT_METHOD, settings.text_drift_auc)]
+    tests += [(name, "ks", p_value) for name in (*DESCRIPTORS, "score")]
+    tests += [("label", "chisquare", p_value)]
+    report = Report(
+        [ValueDrift(column=name, method=method, threshold=limit) for name, method, limit in tests]
+    )
+    with warnings.catch_warnings():
+        # Evidently's internals raise pandas/sklearn deprecation and runtime warnings that are
+        # not ours to fix and would fail a run under -W error.
+        warnings.simplefilter("ignore")
+        snapshot = report.run(
+            Dataset.from_pandas(
+                current[columns].reset_index(drop=True), data_definition=definition
+            ),
+            Dataset.from_pandas(
+                reference[columns].reset_index(drop=True), data_definition=definition
+            ),
+        )
+        if html_path is not None:
+            html_path.parent.mkdir(parents=True, exist_ok=True)
+            snapshot.save_html(str(html_path))
+    values = [float(metric["value"]) for metric in snapshot.dict()["metrics"]]
+    results = [
+        DriftResult(
+            column=name,
+            method=method,
+            score=value,
+            threshold=limit,
+            # The text test's score is a ROC AUC (higher: more drift); the others' a p-value.
+            detected=value > limit if method == TEXT_METHOD else value < limit,
+        )
+        for (name, method, limit), value in zip(tests, values, strict=True)
+    ]
+    return DriftComparison(
+        text=results[0], descriptors=results[1 : 1 + len(DESCRIPTORS)], predictions=results[-2:]
+    )

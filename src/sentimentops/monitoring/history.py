@@ -1,0 +1,241 @@
+"""The history of monitoring runs: flat metrics to record, and their trends as a PNG and a page.
+
+A run is recorded in the prediction log's SQL store (:meth:`PredictionLogStore.
+write_monitoring_run`) with :func:`flatten_metrics`'s numbers; :func:`render_history` draws what
+:meth:`PredictionLogStore.read_monitoring_runs` returns: one small plot per metric over time,
+runs that alerted marked, and a self-contained HTML page with that plot and a table of the runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import pandas as pd
+
+from sentimentops.errors import BadInputError
+from sentimentops.monitoring.results import Alert, MonitoringMetrics
+from sentimentops.prediction_log import METRIC_COLUMN_PREFIX, MonitoringRunRecord
+
+__all__ = ["HISTORY_HTML", "HISTORY_PNG", "build_run_record", "flatten_metrics", "render_history"]
+
+HISTORY_PNG: Final = "monitoring_history.png"
+HISTORY_HTML: Final = "monitoring_history.html"
+_PLOTS_PER_ROW: Final = 3
+# A metric ``m`` with ``m_lower`` and ``m_upper`` beside it is drawn as a line in a band.
+_BOUNDS: Final = ("_lower", "_upper")
+
+
+def flatten_metrics(metrics: MonitoringMetrics) -> dict[str, float]:
+    """The numbers of one run by name, for the SQL history and MLflow; unmeasured ones left out.
+
+    Names: ``rows``, ``reference_rows``, ``text_drift_auc`` (the domain classifier's ROC AUC),
+    ``drifted_descriptor_share``, ``prediction_drift_<column>`` (each test's score),
+    ``accuracy``, ``f1``, ``roc_auc``, ``reference_accuracy``, ``estimated_accuracy`` with
+    ``estimated_accuracy_lower`` and ``_upper``, ``reject_rate``.
+    """
+    flat: dict[str, float | None] = {
+        "rows": float(metrics.rows),
+        "reference_rows": float(metrics.reference_rows),
+        "text_drift_auc": metrics.text_drift.score if metrics.text_drift else None,
+    }
+    if metrics.descriptor_drift:
+        drifted = sum(result.detected for result in metrics.descriptor_drift)
+        flat["drifted_descriptor_share"] = drifted / len(metrics.descriptor_drift)
+    for result in metrics.prediction_drift:
+        flat[f"prediction_drift_{result.column}"] = result.score
+    flat |= {
+        "accuracy": metrics.accuracy,
+        "f1": metrics.f1,
+        "roc_auc": metrics.roc_auc,
+        "reference_accuracy": metrics.reference_accuracy,
+    }
+    if metrics.estimated_accuracy is not None:
+        estimate = metrics.estimated_accuracy
+        flat |= {
+            "estimated_accuracy": estimate.accuracy,
+            "estimated_accuracy_lower": estimate.lower,
+            "estimated_accuracy_upper": estimate.upper,
+        }
+    flat["reject_rate"] = metrics.reject_rate
+    return {name: float(value) for name, value in flat.items() if value is not None}
+
+
+def build_run_record(
+    metrics: MonitoringMetrics,
+    alerts: Sequence[Alert],
+    *,
+    started_at: datetime,
+    source: str,
+    model_name: str,
+    model_version: str,
+    report_path: Path | str | None = None,
+) -> MonitoringRunRecord:
+    """The history record of one run: verdict "alert" exactly when ``alerts`` is not empty.
+
+    Raises:
+        ValueError: ``started_at`` is naive.
+    """
+    return MonitoringRunRecord(
+        started_at=started_at,
+        source=source,
+        model_name=model_name,
+        model_version=model_version,
+        rows=metrics.rows,
+        verdict="alert" if alerts else "ok",
+        alerts=[asdict(alert) for alert in alerts],
+        metrics=flatten_metrics(metrics),
+        report_path=None if report_path is None else str(report_path),
+    )
+
+
+def render_history(runs: pd.DataFrame, output_dir: Path) -> tuple[Path, Path]:
+    """Draw ``runs`` (a frame from ``read_monitoring_runs``) into ``output_dir``.
+
+    Returns:
+        The PNG (one plot per metric over time, alerting runs marked with a red cross) and
+        the HTML page that embeds it, with a table of the runs, newest first.
+
+    Raises:
+        BadInputError: ``runs`` is empty.
+    """
+    if runs.empty:
+        raise BadInputError(
+            "No monitoring runs are recorded in the prediction log (for that period): run "
+            "`sentimentops monitor` first, or widen the period."
+        )
+    runs = runs.sort_values("started_at", kind="stable").reset_index(drop=True)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    png_path = output_dir / HISTORY_PNG
+    png = _trend_png(runs)
+    png_path.write_bytes(png)
+    html_path = output_dir / HISTORY_HTML
+    html_path.write_text(_history_page(runs, png), encoding="utf-8")
+    return png_path, html_path
+
+
+def _plotted_metrics(runs: pd.DataFrame) -> list[str]:
+    """Metric columns with at least one value; interval bounds go with their metric."""
+    columns = [
+        column
+        for column in runs.columns
+        if str(column).startswith(METRIC_COLUMN_PREFIX) and runs[column].notna().any()
+    ]
+    return [
+        column
+        for column in columns
+        if not any(
+            column.endswith(bound) and column.removesuffix(bound) in columns for bound in _BOUNDS
+        )
+    ]
+
+
+def _trend_png(runs: pd.DataFrame) -> bytes:
+    # The Agg canvas on a bare Figure, not pyplot: no global figure registry to leak into and
+    # no display needed, so a server or a flow can call this from any thread.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.figure import Figure
+
+    metrics = _plotted_metrics(runs)
+    columns = min(_PLOTS_PER_ROW, max(len(metrics), 1))
+    rows = max(math.ceil(len(metrics) / columns), 1)
+    figure = Figure(figsize=(4.2 * columns, 2.6 * rows), layout="constrained")
+    FigureCanvasAgg(figure)
+    # Naive UTC for matplotlib's date axis; the title says the zone.
+    times = runs["started_at"].dt.tz_convert("UTC").dt.tz_localize(None)
+    alerted = (runs["verdict"] == "alert").to_numpy()
+    first = figure.add_subplot(rows, columns, 1)
+    # Shared axes share one ticker: set on the first, it dates them all.
+    locator = AutoDateLocator()  # type: ignore[no-untyped-call]
+    first.xaxis.set_major_locator(locator)
+    first.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    if not metrics:
+        first.text(0.5, 0.5, "no metrics recorded", ha="center", va="center")
+    for index, column in enumerate(metrics):
+        axes = first if index == 0 else figure.add_subplot(rows, columns, index + 1, sharex=first)
+        values = runs[column]
+        lower, upper = (f"{column}{bound}" for bound in _BOUNDS)
+        if lower in runs.columns and upper in runs.columns:
+            axes.fill_between(times, runs[lower], runs[upper], alpha=0.2)
+        axes.plot(times, values, marker="o", markersize=3, linewidth=1)
+        axes.scatter(times[alerted], values[alerted], color="red", marker="x", zorder=3, s=40)
+        axes.set_title(column.removeprefix(METRIC_COLUMN_PREFIX), fontsize=9)
+        axes.tick_params(labelsize=7)
+    figure.suptitle("Monitoring runs over time (UTC); red x: the run alerted", fontsize=10)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+_TABLE_COLUMNS: Final = ("started (UTC)", "source", "model", "rows", "verdict", "alerts", "report")
+
+_PAGE: Final = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>sentimentops monitoring history</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; }}
+img {{ max-width: 100%; }}
+table {{ border-collapse: collapse; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }}
+tr.alert td {{ background: #fdecea; }}
+</style>
+</head>
+<body>
+<h1>Monitoring history</h1>
+<p>{summary}</p>
+<img alt="metrics of the monitoring runs over time" src="data:image/png;base64,{png}">
+<h2>Runs, newest first</h2>
+<table>
+<thead><tr>{header}</tr></thead>
+<tbody>
+{body}
+</tbody>
+</table>
+</body>
+</html>
+"""
+
+
+def _history_page(runs: pd.DataFrame, png: bytes) -> str:
+    alerted = int((runs["verdict"] == "alert").sum())
+    first, last = runs["started_at"].iloc[0], runs["started_at"].iloc[-1]
+    summary = (
+        f"{len(runs)} runs from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC; "
+        f"{alerted} alerted."
+    )
+    body = "\n".join(_table_row(run) for run in reversed(runs.to_dict("records")))
+    return _PAGE.format(
+        summary=html.escape(summary),
+        png=base64.b64encode(png).decode("ascii"),
+        header="".join(f"<th>{html.escape(name)}</th>" for name in _TABLE_COLUMNS),
+        body=body,
+    )
+
+
+def _table_row(run: dict[Any, Any]) -> str:
+    alerts = run["alerts"] if isinstance(run["alerts"], list) else []
+    cells = [
+        html.escape(f"{run['started_at']:%Y-%m-%d %H:%M:%S}"),
+        html.escape(str(run["source"])),
+        html.escape(f"{run['model_name']} v{run['model_version']}"),
+        html.escape(str(run["rows"])),
+        html.escape(str(run["verdict"])),
+        "<br>".join(
+            f"<b>{html.escape(str(alert.get('kind', '')))}</b>: "
+            f"{html.escape(str(alert.get('message', '')))}"
+            for alert in alerts
+        ),
+        html.escape(run["report_path"]) if isinstance(run["report_path"], str) else "",
+    ]
+    row_class = ' class="alert"' if run["verdict"] == "alert" else ""
+    return f"<tr{row_class}>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"

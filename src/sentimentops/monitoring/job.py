@@ -1,0 +1,122 @@
+"""The monitoring job as the CLI and the flows run it: load, measure, alert, record.
+
+Loads the model and the current data (a file or a window of the prediction log), runs
+:func:`~sentimentops.monitoring.run.run_monitoring`, sends the alerts (log, webhook), and records
+the run twice: in the SQL history beside the prediction log (for ``monitor history``) and as an
+MLflow run (metrics beside the training runs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from sentimentops.config import Settings
+from sentimentops.data.load import load_reviews
+from sentimentops.monitoring.alerts import send_alerts
+from sentimentops.monitoring.current import current_from_file, current_from_log
+from sentimentops.monitoring.history import flatten_metrics
+from sentimentops.monitoring.model import load_monitored_model
+from sentimentops.monitoring.run import MonitoringOutcome, run_monitoring
+from sentimentops.prediction_log import MonitoringRunRecord, open_store
+
+__all__ = ["monitor_and_record"]
+
+log = logging.getLogger(__name__)
+
+
+def monitor_and_record(
+    settings: Settings,
+    *,
+    model_uri: str,
+    current_location: str | None = None,
+    log_window: tuple[datetime, datetime] | None = None,
+    reference_location: str | None = None,
+    text_column: str = "review",
+    label_column: str = "sentiment",
+    output_dir: Path | None = None,
+) -> MonitoringOutcome:
+    """Run monitoring on a file (``current_location``) or on the prediction log
+    (``log_window``), send its alerts and record it. Exactly one source must be given."""
+    model = load_monitored_model(model_uri)
+    if current_location is not None:
+        current = current_from_file(
+            current_location, text_column=text_column, label_column=label_column
+        )
+    else:
+        assert log_window is not None
+        store = open_store(settings)
+        try:
+            current = current_from_log(store, *log_window)
+        finally:
+            store.dispose()
+    reference = (
+        load_reviews(reference_location, text_column=text_column, label_column=label_column)
+        if reference_location
+        else None
+    )
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    reports = settings.monitoring.reports_dir or settings.state_path("reports")
+    target = output_dir or reports / f"monitoring-{stamp}"
+    outcome = run_monitoring(current, model, settings, reference=reference, output_dir=target)
+
+    context = {
+        "model": {"name": outcome.model_name, "version": outcome.model_version},
+        "input": outcome.source,
+        "report": str(outcome.report_path or outcome.summary_path),
+    }
+    problems = send_alerts(
+        outcome.alerts,
+        context=context,
+        webhook_url=settings.monitoring.webhook_url,
+        timeout=settings.monitoring.webhook_timeout_seconds,
+    )
+    _record(outcome, settings)
+    return dataclasses.replace(outcome, delivery_problems=problems)
+
+
+def _record(outcome: MonitoringOutcome, settings: Settings) -> None:
+    """History and MLflow; a recording failure is logged, never hides the verdict."""
+    metrics = flatten_metrics(outcome.metrics)
+    try:
+        store = open_store(settings)
+        try:
+            store.write_monitoring_run(
+                MonitoringRunRecord(
+                    started_at=outcome.started_at,
+                    source=outcome.source,
+                    model_name=outcome.model_name,
+                    model_version=outcome.model_version,
+                    rows=outcome.metrics.rows,
+                    verdict=outcome.verdict,
+                    alerts=[dataclasses.asdict(alert) for alert in outcome.alerts],
+                    metrics=metrics,
+                    report_path=str(outcome.report_path) if outcome.report_path else None,
+                )
+            )
+        finally:
+            store.dispose()
+    except Exception as error:
+        log.error("could not record the monitoring run in the history store: %s", error)
+    try:
+        from sentimentops.tracking.monitoring import log_monitoring_run
+
+        log_monitoring_run(
+            settings,
+            run_name=f"monitor-{outcome.started_at:%Y%m%d-%H%M%S}",
+            metrics=metrics,
+            tags={
+                "verdict": outcome.verdict,
+                "source": outcome.source[:250],
+                "model_name": outcome.model_name,
+                "model_version": outcome.model_version,
+            },
+            artifacts=[
+                outcome.summary_path,
+                *([outcome.report_path] if outcome.report_path else []),
+            ],
+        )
+    except Exception as error:
+        log.error("could not record the monitoring run in MLflow: %s", error)

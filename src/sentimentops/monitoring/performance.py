@@ -1,0 +1,126 @@
+"""Classification performance on the rows whose true label has arrived.
+
+Feedback labels come late or never, so a window mixes labelled and unlabelled rows: the metrics
+use the labelled ones and count the others as ``unlabelled``. With no labelled row every metric
+is None, and only the label-free estimate (:mod:`sentimentops.monitoring.estimation`) speaks.
+
+Labels are the strings ``positive`` and ``negative``; a missing label is None, NaN or ``pd.NA``.
+Scores are the model's probabilities of ``positive``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from sklearn.metrics import f1_score, roc_auc_score
+
+from sentimentops.errors import BadInputError
+
+__all__ = ["LabelValues", "as_scores", "binary_labels", "classification_performance"]
+
+POSITIVE = "positive"
+NEGATIVE = "negative"
+
+LabelValues = pd.Series | np.ndarray | Sequence[str | None]
+
+
+def binary_labels(labels: LabelValues, *, what: str = "labels") -> np.ndarray:
+    """1.0 for ``positive``, 0.0 for ``negative``, NaN for a missing label.
+
+    Raises:
+        BadInputError: a value that is neither label nor missing; ``what`` names the column.
+    """
+    values = np.asarray(labels, dtype=object)
+    if values.ndim != 1:
+        raise BadInputError(f"{what} must be one-dimensional; got shape {values.shape}")
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    present = values[~missing]
+    positive = np.asarray(present == POSITIVE, dtype=bool)
+    unknown = ~(positive | np.asarray(present == NEGATIVE, dtype=bool))
+    if unknown.any():
+        examples = sorted({repr(value) for value in present[unknown][:5]})
+        raise BadInputError(
+            f"{what} must be '{POSITIVE}' or '{NEGATIVE}' (or missing); {int(unknown.sum())} "
+            f"rows hold other values, such as {', '.join(examples)}. Map them to these labels."
+        )
+    result = np.full(len(values), np.nan)
+    result[~missing] = positive.astype(float)
+    return result
+
+
+def as_scores(scores: ArrayLike, *, what: str = "scores") -> NDArray[np.float64]:
+    """The scores as a float array, checked to be probabilities.
+
+    Raises:
+        BadInputError: not one-dimensional, or a value that is NaN or outside [0, 1] (a review
+            the model could not score belongs with the rejects, not with the scores).
+    """
+    try:
+        values = np.asarray(scores, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise BadInputError(f"{what} must be numbers (probabilities in [0, 1]): {error}") from error
+    if values.ndim != 1:
+        raise BadInputError(f"{what} must be one-dimensional; got shape {values.shape}")
+    invalid = ~((values >= 0.0) & (values <= 1.0))  # NaN fails both comparisons
+    if invalid.any():
+        first = int(np.flatnonzero(invalid)[0])
+        raise BadInputError(
+            f"{what} must be probabilities in [0, 1]; {int(invalid.sum())} of {len(values)} are "
+            f"not (the first, at row {first}, is {values[first]}). Drop unscored rows first."
+        )
+    return values
+
+
+def classification_performance(
+    labels: LabelValues, predicted_labels: LabelValues, scores: ArrayLike
+) -> dict[str, float | None]:
+    """Accuracy, F1 of ``positive`` and ROC AUC on the labelled rows.
+
+    Args:
+        labels: the true labels, missing where no feedback arrived.
+        predicted_labels: the model's labels, one per row.
+        scores: the model's probabilities of ``positive``, one per row.
+
+    Returns:
+        ``accuracy``, ``f1`` and ``roc_auc`` (None without labelled rows; ``roc_auc`` also None
+        when the labelled rows hold one class only, where it is undefined), ``rows`` (labelled
+        rows measured) and ``unlabelled`` (rows ignored for lack of a label).
+
+    Raises:
+        BadInputError: the three inputs differ in length, hold unknown labels or invalid
+            scores, or a labelled row has no predicted label.
+    """
+    truth = binary_labels(labels, what="true labels")
+    predicted = binary_labels(predicted_labels, what="predicted labels")
+    probabilities = as_scores(scores)
+    if not len(truth) == len(predicted) == len(probabilities):
+        raise BadInputError(
+            f"labels, predicted labels and scores must have one value per row; got "
+            f"{len(truth)}, {len(predicted)} and {len(probabilities)} values"
+        )
+    labelled = ~np.isnan(truth)
+    if np.isnan(predicted[labelled]).any():
+        raise BadInputError(
+            f"{int(np.isnan(predicted[labelled]).sum())} labelled rows have no predicted label; "
+            "every row needs the model's label"
+        )
+    rows = int(labelled.sum())
+    result: dict[str, float | None] = {
+        "accuracy": None,
+        "f1": None,
+        "roc_auc": None,
+        "rows": rows,
+        "unlabelled": len(truth) - rows,
+    }
+    if rows == 0:
+        return result
+    y = truth[labelled].astype(int)
+    y_predicted = predicted[labelled].astype(int)
+    result["accuracy"] = float((y == y_predicted).mean())
+    result["f1"] = float(f1_score(y, y_predicted, zero_division=0.0))
+    if len(np.unique(y)) == 2:
+        result["roc_auc"] = float(roc_auc_score(y, probabilities[labelled]))
+    return result

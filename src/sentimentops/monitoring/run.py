@@ -1,0 +1,171 @@
+"""One monitoring run: current data against the model's reference, measured, reported, alerted.
+
+Steps: sample both sides (seeded) → score texts that have no scores → text descriptors → drift
+(Evidently, HTML report) → accuracy where labels exist → accuracy estimated from calibrated
+confidence → alerts → ``summary.json`` beside the report. Recording the run (SQL history,
+MLflow) is left to the caller, so this stays a function of its inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from sentimentops.config import Settings
+from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN
+from sentimentops.errors import BadInputError
+from sentimentops.monitoring.alerts import evaluate_alerts
+from sentimentops.monitoring.current import CurrentData
+from sentimentops.monitoring.descriptors import describe_frame, training_unigrams
+from sentimentops.monitoring.drift import compare_drift
+from sentimentops.monitoring.estimation import ScoreCalibrator, estimate_accuracy
+from sentimentops.monitoring.model import MonitoredModel
+from sentimentops.monitoring.performance import classification_performance
+from sentimentops.monitoring.results import Alert, MonitoringMetrics
+
+__all__ = ["MonitoringOutcome", "run_monitoring", "sample_rows"]
+
+
+@dataclass(frozen=True)
+class MonitoringOutcome:
+    metrics: MonitoringMetrics
+    alerts: list[Alert]
+    output_dir: Path
+    summary_path: Path
+    report_path: Path | None  # the Evidently HTML; None when there was no text to compare
+    model_name: str
+    model_version: str
+    source: str
+    started_at: datetime
+    seconds: float
+    notes: list[str] = field(default_factory=list)  # what could not be measured, and why
+    delivery_problems: list[str] = field(default_factory=list)  # alerts that did not arrive
+
+    @property
+    def verdict(self) -> Literal["ok", "alert"]:
+        return "alert" if self.alerts else "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "source": self.source,
+            "model": {"name": self.model_name, "version": self.model_version},
+            "started_at": self.started_at.isoformat(),
+            "seconds": round(self.seconds, 2),
+            "alerts": [alert.__dict__ for alert in self.alerts],
+            "metrics": self.metrics.to_dict(),
+            "report": str(self.report_path) if self.report_path else None,
+            "notes": self.notes,
+        }
+
+
+def sample_rows(frame: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
+    """At most ``limit`` rows, drawn without replacement with ``seed``, in their original order
+    (the same input and seed always give the same sample)."""
+    if len(frame) <= limit:
+        return frame.reset_index(drop=True)
+    chosen = np.sort(np.random.default_rng(seed).choice(len(frame), size=limit, replace=False))
+    return frame.iloc[chosen].reset_index(drop=True)
+
+
+def run_monitoring(
+    current: CurrentData,
+    model: MonitoredModel,
+    settings: Settings,
+    *,
+    reference: pd.DataFrame | None = None,
+    output_dir: Path,
+) -> MonitoringOutcome:
+    """Measure ``current`` against ``reference`` (default: the model's reference sample).
+
+    Raises:
+        BadInputError: no reference, or nothing in ``current`` to measure.
+    """
+    started_at, started = datetime.now(UTC), time.perf_counter()
+    config = settings.monitoring
+    notes: list[str] = []
+    reference = reference if reference is not None else model.reference
+    if reference is None:
+        raise BadInputError(
+            f"{model.name} has no reference sample (a local model folder, or a model trained "
+            "before reference samples existed): pass --reference with held-out labelled reviews."
+        )
+    reference = _with_predictions(sample_rows(reference, config.sample_rows, config.seed), model)
+    frame = _with_predictions(sample_rows(current.frame, config.sample_rows, config.seed), model)
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+    report_path: Path | None = None
+    drift = None
+    if TEXT_COLUMN in frame.columns:
+        vocabulary = training_unigrams(model.pipeline)
+        report_path = output_dir / "report.html"
+        drift = compare_drift(
+            describe_frame(reference, TEXT_COLUMN, vocabulary),
+            describe_frame(frame, TEXT_COLUMN, vocabulary),
+            text_column=TEXT_COLUMN,
+            settings=config,
+            html_path=report_path,
+        )
+    else:
+        notes.append("no review text in the current data: text and descriptor drift skipped")
+
+    performance: dict[str, Any] = {}
+    if LABEL_COLUMN in frame.columns and frame[LABEL_COLUMN].notna().any():
+        performance = classification_performance(
+            frame[LABEL_COLUMN], frame["label"], frame["score"]
+        )
+    else:
+        notes.append("no labels in the current data: real accuracy not measured")
+
+    calibrator = ScoreCalibrator().fit(reference["score"], reference[LABEL_COLUMN])
+    if calibrator.method == "identity":
+        notes.append("reference too small or one-sided to calibrate: estimate uses raw scores")
+    metrics = MonitoringMetrics(
+        rows=len(frame),
+        reference_rows=len(reference),
+        text_drift=drift.text if drift else None,
+        descriptor_drift=drift.descriptors if drift else [],
+        prediction_drift=drift.predictions if drift else [],
+        accuracy=performance.get("accuracy"),
+        f1=performance.get("f1"),
+        roc_auc=performance.get("roc_auc"),
+        estimated_accuracy=estimate_accuracy(
+            frame["score"].to_numpy(),
+            calibrator,
+            confidence_level=config.confidence_level,
+        ),
+        reference_accuracy=model.test_accuracy,
+        reject_rate=current.reject_rate,
+    )
+    outcome = MonitoringOutcome(
+        metrics=metrics,
+        alerts=evaluate_alerts(metrics, config.alerts),
+        output_dir=output_dir,
+        summary_path=output_dir / "summary.json",
+        report_path=report_path,
+        model_name=model.name,
+        model_version=model.version,
+        source=current.source,
+        started_at=started_at,
+        seconds=time.perf_counter() - started,
+        notes=notes,
+    )
+    outcome.summary_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str) + "\n")
+    return outcome
+
+
+def _with_predictions(frame: pd.DataFrame, model: MonitoredModel) -> pd.DataFrame:
+    """``frame`` with ``label`` and ``score``: kept when present, else scored by ``model``."""
+    if {"label", "score"} <= set(frame.columns) and frame["score"].notna().all():
+        return frame
+    if TEXT_COLUMN not in frame.columns:
+        raise BadInputError("The current data has neither review texts nor model scores.")
+    scores = np.asarray(model.scores(frame[TEXT_COLUMN].astype(str).tolist()), dtype=float)
+    return frame.assign(score=scores, label=np.where(scores >= 0.5, "positive", "negative"))

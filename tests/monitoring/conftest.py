@@ -1,0 +1,33 @@
+"""A small real model with a held-out reference sample, as training stores it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sentimentops.monitoring.model import MonitoredModel
+
+
+@pytest.fixture(scope="session")
+def monitored_model(model_folder: Path, reference_reviews: pd.DataFrame) -> MonitoredModel:
+    from sentimentops.tracking.flavor import load_pipeline
+
+    pipeline = load_pipeline(str(model_folder))
+    test = reference_reviews[reference_reviews["split"] == "test"]
+    reference = test.sample(2000, random_state=11)[["review", "sentiment"]].reset_index(drop=True)
+    scores = pipeline.positive_scores(reference["review"].tolist())
+    reference = reference.assign(
+        score=scores, label=np.where(scores >= 0.5, "positive", "negative")
+    )
+    return MonitoredModel(pipeline, "imdb-logreg", "local", 0.85, reference)
+
+
+@pytest.fixture(scope="session")
+def held_out(reference_reviews: pd.DataFrame, monitored_model: MonitoredModel) -> pd.DataFrame:
+    """Test-split reviews outside the reference sample."""
+    test = reference_reviews[reference_reviews["split"] == "test"]
+    used = set(monitored_model.reference["review"])  # type: ignore[index]
+    return test[~test["review"].isin(used)][["review", "sentiment"]].reset_index(drop=True)

@@ -1,0 +1,139 @@
+"""`sentimentops monitor` end to end on a registered champion: exit codes, reports, the
+prediction-log window, the recorded history, the MLflow run and the webhook."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from sentimentops.cli.main import app
+from sentimentops.cli.monitor import parse_moment
+from sentimentops.config import get_settings
+from sentimentops.errors import BadInputError
+from sentimentops.pipelines.training import run_training
+from sentimentops.prediction_log import PredictionRecord, open_store
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, object]]]:
+    received: list[dict[str, object]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv(
+        "SENTIMENTOPS_MONITORING__WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook"
+    )
+    get_settings.cache_clear()
+    yield received
+    server.shutdown()
+    server.server_close()
+
+
+def test_monitor_exit_codes_reports_log_window_and_history(
+    fast_config: Path,
+    reference_reviews: pd.DataFrame,
+    tmp_path: Path,
+    webhook: list[dict[str, object]],
+) -> None:
+    run_training(get_settings(), sample=3000, models=["logreg"])
+    test = reference_reviews[reference_reviews["split"] == "test"].sample(600, random_state=5)
+    held_out = tmp_path / "held_out.csv"
+    test[["review", "sentiment"]].to_csv(held_out, index=False)
+    shifted = tmp_path / "products.jsonl"
+    products = ["The battery died, the charger broke and support never answered."] * 300
+    pd.DataFrame({"review": products}).to_json(shifted, orient="records", lines=True)
+
+    quiet = runner.invoke(
+        app, ["monitor", "--current", str(held_out), "--output-dir", str(tmp_path / "q")]
+    )
+    loud = runner.invoke(
+        app, ["monitor", "--current", str(shifted), "--output-dir", str(tmp_path / "l")]
+    )
+
+    assert quiet.exit_code == 0, quiet.output
+    assert "Monitoring: OK" in quiet.output
+    assert (tmp_path / "q" / "report.html").stat().st_size > 10_000
+    assert json.loads((tmp_path / "q" / "summary.json").read_text())["verdict"] == "ok"
+    assert loud.exit_code == 3, loud.output
+    assert "ALERT" in loud.output
+    assert len(webhook) == 1  # one POST for the run that alerted, none for the quiet one
+    assert {alert["kind"] for alert in webhook[0]["alerts"]} >= {"text_drift"}  # type: ignore[union-attr]
+
+    store = open_store(get_settings())
+    now = datetime.now(UTC)
+    store.write_predictions(
+        [
+            PredictionRecord.of(
+                text, store_text=True, request_id=f"r{i}", endpoint="/v1/predict",
+                model_name="imdb-sentiment", model_version="1", label="positive",
+                score=0.9, latency_ms=1.0, timestamp=now - timedelta(minutes=5),
+            )
+            for i, text in enumerate(test["review"].head(200))
+        ]
+    )  # fmt: skip
+    store.dispose()
+    from_log = runner.invoke(app, ["monitor", "--from-log", "--since", "1h"])
+    assert from_log.exit_code in (0, 3), from_log.output
+    assert (
+        "log:"
+        in json.loads(
+            sorted(get_settings().state_path("reports").glob("monitoring-*/summary.json"))[
+                -1
+            ].read_text()
+        )["source"]
+    )
+
+    history = runner.invoke(app, ["monitor", "history", "--output-dir", str(tmp_path / "h")])
+    assert history.exit_code == 0, history.output
+    assert "3 monitoring runs" in history.output
+    assert (tmp_path / "h" / "monitoring_history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    import mlflow
+
+    runs = mlflow.search_runs(filter_string="tags.`sentimentops.kind` = 'monitoring'")
+    assert len(runs) == 3
+    assert set(runs["tags.verdict"]) == {"ok", "alert"}
+
+
+def test_bad_input_exits_2(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("review,sentiment\n")
+    missing_column = tmp_path / "other.csv"
+    missing_column.write_text("text\nhello\n")
+    for arguments in (
+        ["monitor"],  # neither --current nor --from-log
+        ["monitor", "--current", str(empty), "--model", "models:/imdb-sentiment@champion"],
+        ["monitor", "--current", str(missing_column)],
+    ):
+        result = runner.invoke(app, arguments)
+        assert result.exit_code == 2, (arguments, result.output)
+
+
+def test_parse_moment() -> None:
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    assert parse_moment("now", now) == now
+    assert parse_moment("24h", now) == now - timedelta(hours=24)
+    assert parse_moment("7d", now) == now - timedelta(days=7)
+    assert parse_moment("2026-11-27T10:00:00", now) == datetime(2026, 11, 27, 10, tzinfo=UTC)
+    with pytest.raises(BadInputError):
+        parse_moment("yesterday", now)

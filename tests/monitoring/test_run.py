@@ -1,0 +1,114 @@
+"""A monitoring run on real reviews: quiet on the same distribution, loud on a shift."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sentimentops.config import get_settings
+from sentimentops.errors import BadInputError
+from sentimentops.monitoring.current import CurrentData, current_from_file
+from sentimentops.monitoring.model import MonitoredModel
+from sentimentops.monitoring.run import run_monitoring, sample_rows
+
+OTHER_DOMAIN = [
+    "The battery died after two days and the charger arrived broken.",
+    "Great hotel, friendly staff, the breakfast was cold but the pool was clean.",
+    "Do not order the pasta here, the waiter was rude and the bill was wrong.",
+    "The laptop keyboard is sturdy, fan is noisy, screen is bright.",
+]
+
+
+def test_same_distribution_raises_no_alert(
+    monitored_model: MonitoredModel, held_out: pd.DataFrame, tmp_path: Path
+) -> None:
+    current = CurrentData(held_out.sample(800, random_state=1), "held-out")
+
+    outcome = run_monitoring(current, monitored_model, get_settings(), output_dir=tmp_path)
+
+    assert outcome.alerts == []
+    metrics = outcome.metrics
+    assert metrics.text_drift is not None
+    assert not metrics.text_drift.detected
+    assert metrics.accuracy is not None
+    assert metrics.estimated_accuracy is not None
+    assert abs(metrics.estimated_accuracy.accuracy - metrics.accuracy) < 0.04
+    summary = json.loads(outcome.summary_path.read_text())
+    assert summary["verdict"] == "ok"
+    assert outcome.report_path is not None
+    html = outcome.report_path.read_text()
+    assert "<html" in html.lower()
+    assert "review" in html
+
+
+def test_another_domain_is_text_drift_and_flipped_labels_are_an_accuracy_alert(
+    monitored_model: MonitoredModel, held_out: pd.DataFrame, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(0)
+    products = [" ".join(rng.choice(OTHER_DOMAIN, size=3)) for _ in range(400)]
+    shifted = run_monitoring(
+        CurrentData(pd.DataFrame({"review": products}), "products"),
+        monitored_model,
+        get_settings(),
+        output_dir=tmp_path / "domain",
+    )
+    assert "text_drift" in {alert.kind for alert in shifted.alerts}
+    assert shifted.metrics.text_drift is not None
+    assert shifted.metrics.text_drift.score > 0.9
+    assert any(d.detected for d in shifted.metrics.descriptor_drift)
+
+    window = held_out.sample(600, random_state=2)
+    flipped = window.assign(
+        sentiment=window["sentiment"].map({"positive": "negative", "negative": "positive"})
+    )
+    wrong = run_monitoring(
+        CurrentData(flipped, "flipped"), monitored_model, get_settings(), output_dir=tmp_path / "f"
+    )
+    kinds = {alert.kind for alert in wrong.alerts}
+    assert "accuracy" in kinds
+    assert "text_drift" not in kinds  # the texts did not change, only the labels
+
+
+def test_batch_output_without_text_measures_predictions_and_rejects(
+    monitored_model: MonitoredModel, held_out: pd.DataFrame, tmp_path: Path
+) -> None:
+    scores = monitored_model.scores(held_out["review"].head(300).tolist())
+    output = tmp_path / "scored.csv"
+    pd.DataFrame(
+        {
+            "id": range(300),
+            "label": np.where(scores >= 0.5, "positive", "negative"),
+            "score": scores,
+        }
+    ).to_csv(output, index=False)
+    (tmp_path / "scored.summary.json").write_text(json.dumps({"rows_in": 400, "rejected": 100}))
+
+    current = current_from_file(output)
+    outcome = run_monitoring(current, monitored_model, get_settings(), output_dir=tmp_path / "o")
+
+    assert outcome.metrics.reject_rate == pytest.approx(0.25)
+    assert "reject_rate" in {alert.kind for alert in outcome.alerts}
+    assert outcome.metrics.text_drift is None
+    assert outcome.report_path is None
+    assert any("no review text" in note for note in outcome.notes)
+
+
+def test_sampling_is_seeded_and_keeps_order() -> None:
+    frame = pd.DataFrame({"n": range(1000)})
+    first, second = sample_rows(frame, 100, seed=3), sample_rows(frame, 100, seed=3)
+    assert first.equals(second)
+    assert first["n"].is_monotonic_increasing
+    assert len(sample_rows(frame, 5000, seed=3)) == 1000
+
+
+def test_no_reference_is_a_clear_error(monitored_model: MonitoredModel, tmp_path: Path) -> None:
+    bare = MonitoredModel(monitored_model.pipeline, "bare", "local", None, None)
+    with pytest.raises(BadInputError, match="--reference"):
+        run_monitoring(
+            CurrentData(pd.DataFrame({"review": ["fine"]}), "x"), bare, get_settings(),
+            output_dir=tmp_path,
+        )  # fmt: skip
