@@ -199,11 +199,12 @@ def test_fitted_model_round_trips_through_skops_trusting_only_project_classes() 
 
     untrusted = skops.io.get_untrusted_types(data=dumped)
 
-    # Everything else in the model (TF-IDF, its float32 dtype, the regex string) is a type skops
-    # trusts by default: the model loads without pickle.
+    # Everything else in the model (its float32 dtype, the regex string, the packed vocabulary)
+    # is a type skops trusts by default: the model loads without pickle.
     assert sorted(untrusted) == [
         "sentimentops.features.nb.NBLogCountRatio",
         "sentimentops.features.text.TextCleaner",
+        "sentimentops.features.vectorizer.CompactTfidfVectorizer",
     ]
     restored = skops.io.loads(dumped, trusted=untrusted)
     np.testing.assert_allclose(restored.predict_proba(UNSEEN), model.predict_proba(UNSEEN))

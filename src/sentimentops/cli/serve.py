@@ -30,18 +30,16 @@ def serve_command(
     from sentimentops.serving.model import version_behind
 
     settings = get_settings()
-    # Every worker process builds its app from the environment: pass the options that way.
-    if model is not None:
-        os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model
-        get_settings.cache_clear()
-        settings = get_settings()
-    uri = settings.serving.model_uri
+    uri = model or settings.serving.model_uri
     if uri.startswith("models:/"):
         from sentimentops.tracking.store import connect
 
         connect(settings)
     with console.status(f"Checking {uri}"):
         version = version_behind(uri)  # fails fast, exit 2, when there is no such model
+    if model is not None:
+        # Every worker process builds its app from the environment: pass the option that way.
+        os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model
     console.print(
         f"Serving {uri} (version {version}) on http://{host or settings.serving.host}:"
         f"{port or settings.serving.port}; docs at /docs"
