@@ -196,7 +196,8 @@ def main() -> None:
                 f"{value['p99_ms']} | {value['errors']} |"
             )
     print({k: v for k, v in results.items() if not isinstance(v, dict)})
-    out = REPO / "benchmarks" / "results" / "serve.json"
+    name = "serve.json" if args.workers == 1 else f"serve-{args.workers}-workers.json"
+    out = REPO / "benchmarks" / "results" / name
     out.write_text(json.dumps(results, indent=2) + "\n")
 
 

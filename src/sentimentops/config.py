@@ -211,6 +211,8 @@ class AlertSettings(_Section):
     descriptor_drift_share: Annotated[float, Field(gt=0, le=1)] = 0.5
     on_prediction_drift: bool = True  # label share or score distribution drifted
     min_accuracy: Fraction = 0.85  # with labels: real accuracy below this
+    # Fewer labelled rows than this (a few complaints in the feedback) judge nothing.
+    min_labelled_rows: Annotated[int, Field(ge=1)] = 50
     min_estimated_accuracy: Fraction = 0.85  # without labels: estimated accuracy below this
     max_reject_rate: Annotated[float, Field(ge=0, le=1)] = 0.05  # batch outputs with rejects
     min_rows: Annotated[int, Field(ge=0)] = 100  # fewer rows in the window than this

@@ -25,18 +25,20 @@ from tests.servers import moto_s3
 runner = CliRunner()
 
 GOOD = "A wonderful film with superb acting, I loved it."
+# Ids differ from row numbers, so a row number can never pass for an id; the file starts with
+# the byte-order mark Excel writes.
 BROKEN_CSV = b"".join(
     [
-        b"id,review\n",
-        b'1,"' + GOOD.encode() + b'"\n',
-        b'2,"Dull, tedious and far too long. Awful.",extra field\n',  # malformed: 3 fields
-        b"3,\n",  # missing text
-        b'4,"   "\n',  # empty text
-        b'5,"<br /><br />"\n',  # empty after cleaning
-        b'6,"caf\xe9 was bad"\n',  # undecodable byte
-        b'7,"nul\x00byte"\n',  # NUL byte
-        b'8,"' + b"long " * 30 + b'"\n',  # longer than the limit set below (100)
-        b'9,"Terrible, boring rubbish."\n',
+        b"\xef\xbb\xbfid,review\n",
+        b'101,"' + GOOD.encode() + b'"\n',
+        b'102,"Dull, tedious and far too long. Awful.",extra field\n',  # malformed: 3 fields
+        b"103,\n",  # missing text
+        b'104,"   "\n',  # empty text
+        b'105,"<br /><br />"\n',  # empty after cleaning
+        b'106,"caf\xe9 was bad"\n',  # undecodable byte
+        b'107,"nul\x00byte"\n',  # NUL byte
+        b'108,"' + b"long " * 30 + b'"\n',  # longer than the limit set below (100)
+        b'109,"Terrible, boring rubbish."\n',
     ]
 )
 
@@ -59,7 +61,7 @@ def test_every_kind_of_bad_row_is_rejected_and_nothing_is_lost(
     assert summary.rows_in == 9
     assert summary.predicted + summary.rejected == summary.rows_in
     assert len(predictions) + len(rejects) == 9
-    assert predictions["id"].tolist() == [1, 9]
+    assert predictions["id"].tolist() == [101, 109]
     assert predictions["label"].tolist() == ["positive", "negative"]
     assert list(predictions.columns) == ["id", "label", "score", "model_name", "model_version"]
     reasons = dict(zip(rejects["row_number"], rejects["reason"], strict=True))
@@ -71,6 +73,10 @@ def test_every_kind_of_bad_row_is_rejected_and_nothing_is_lost(
     assert reasons[7] == "NUL byte in row"
     assert reasons[8] == "text longer than 100 characters"
     assert json.loads(summary_path(output).read_text())["rejected"] == 7
+    # Readable rows keep their id; an unreadable row has none (not its row number).
+    ids = dict(zip(rejects["row_number"], rejects["id"], strict=True))
+    assert {row: ids[row] for row in (3, 4, 5, 8)} == {3: 103, 4: 104, 5: 105, 8: 108}
+    assert all(pd.isna(ids[row]) for row in (2, 6, 7))
 
 
 @pytest.mark.parametrize("suffix", [".csv.gz", ".jsonl", ".parquet"])
@@ -237,7 +243,7 @@ def test_s3_input_and_output_through_the_cli(
         summary = json.loads(summary_object["Body"].read())
 
     # The default max length (100,000 characters) accepts row 8, which the other tests reject.
-    assert pd.read_parquet(scored)["id"].tolist() == ["1", "8", "9"]
+    assert pd.read_parquet(scored)["id"].tolist() == ["101", "108", "109"]
     assert pd.read_csv(rejects)["row_number"].tolist() == [2, 3, 4, 5, 6, 7]
     assert summary["rows_in"] == 9
     assert summary["output"] == "s3://batch/out/scored.parquet"

@@ -115,18 +115,21 @@ def test_monitor_exit_codes_reports_log_window_and_history(
     assert set(runs["tags.verdict"]) == {"ok", "alert"}
 
 
-def test_bad_input_exits_2(tmp_path: Path) -> None:
+def test_bad_input_exits_2_naming_the_problem(tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_text("review,sentiment\n")
     missing_column = tmp_path / "other.csv"
     missing_column.write_text("text\nhello\n")
-    for arguments in (
-        ["monitor"],  # neither --current nor --from-log
-        ["monitor", "--current", str(empty), "--model", "models:/imdb-sentiment@champion"],
-        ["monitor", "--current", str(missing_column)],
+    for arguments, message in (
+        (["monitor"], "exactly one of --current"),
+        (["monitor", "--current", str(empty)], "no rows"),
+        (["monitor", "--current", str(missing_column)], "no text column"),
+        (["monitor", "--current", str(tmp_path / "absent.csv")], "does not exist"),
+        (["monitor", "--from-log", "--since", "yesterday"], "is not a time"),
     ):
         result = runner.invoke(app, arguments)
         assert result.exit_code == 2, (arguments, result.output)
+        assert message in " ".join(result.output.split()), (arguments, result.output)
 
 
 def test_parse_moment() -> None:

@@ -93,7 +93,11 @@ def test_batch_output_without_text_measures_predictions_and_rejects(
     assert outcome.metrics.reject_rate == pytest.approx(0.25)
     assert "reject_rate" in {alert.kind for alert in outcome.alerts}
     assert outcome.metrics.text_drift is None
-    assert outcome.report_path is None
+    assert outcome.metrics.descriptor_drift == []
+    # Without texts the predictions are still compared: score distribution and label share.
+    assert [d.column for d in outcome.metrics.prediction_drift] == ["score", "label"]
+    assert outcome.report_path is not None
+    assert outcome.report_path.exists()
     assert any("no review text" in note for note in outcome.notes)
 
 

@@ -125,3 +125,30 @@ def test_serve_refuses_to_start_without_a_model(tmp_path: Path) -> None:
     no_champion = runner.invoke(app, ["serve"])  # an empty registry: nothing is champion
     assert no_champion.exit_code == 2
     assert "sentimentops train" in no_champion.output
+
+
+def test_a_batch_of_one_still_gets_an_item_id(client: TestClient) -> None:
+    body = client.post("/v1/predict/batch", json={"texts": [POSITIVE]}).json()
+    assert body["predictions"][0]["request_id"] == f"{body['request_id']}.0"
+
+
+def test_reload_outcomes_and_recovery(model_folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from sentimentops.serving.model import ModelSlot
+
+    folder = tmp_path / "model"
+    shutil.copytree(model_folder, folder)
+    slot = ModelSlot(str(folder))
+    assert slot.reload().kind == "swapped"
+    assert slot.reload().kind == "unchanged"
+
+    folder.rename(tmp_path / "gone")
+    failed = slot.reload(force=True)
+    assert failed.kind == "failed"
+    assert "neither a models:/ URI nor a folder" in (failed.error or "")
+    assert slot.current is not None  # the loaded model goes on serving
+
+    (tmp_path / "gone").rename(folder)
+    assert slot.reload().kind == "unchanged"
+    assert slot.last_error is None  # recovered: no stale failure reported

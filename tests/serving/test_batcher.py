@@ -54,7 +54,7 @@ def test_concurrent_requests_are_scored_together_and_in_order() -> None:
 
     for n, (_, scores) in enumerate(results, start=1):  # type: ignore[arg-type]
         np.testing.assert_allclose(scores, [n / 100, (n + 1) / 100])
-    # 20 requests, far fewer model calls: the first alone, the rest batched while it ran.
+    # 20 requests, far fewer model calls: whatever waits when the model is free goes together.
     assert sum(model.calls) == 40
     assert len(model.calls) < 20
     assert max(model.calls) <= 64
@@ -131,3 +131,42 @@ def test_no_model_means_not_ready_and_a_failing_model_fails_only_its_batch() -> 
             await batcher.stop()
 
     run(scenario())
+
+
+def test_a_request_past_its_deadline_is_not_scored() -> None:
+    model = LengthModel(delay=0.05)
+
+    async def scenario() -> None:
+        batcher = MicroBatcher(lambda: served(model), max_size=1)
+        batcher.start()
+        try:
+            loop = asyncio.get_running_loop()
+            first = asyncio.ensure_future(batcher.score(["blocks the loop for 50 ms"]))
+            # Queued behind the first batch with a deadline that passes while it is scored.
+            late = asyncio.ensure_future(batcher.score(["too late"], deadline=loop.time() + 0.01))
+            await first
+            with pytest.raises(TimeoutError):
+                await late
+        finally:
+            await batcher.stop()
+
+    run(scenario())
+    assert "too late" not in model.seen
+
+
+def test_batches_are_capped_in_characters() -> None:
+    from sentimentops.serving.batcher import MAX_BATCH_CHARS
+
+    model = LengthModel(delay=0.01)
+    long_text = "x" * (MAX_BATCH_CHARS // 2 + 1)
+
+    async def scenario() -> None:
+        batcher = MicroBatcher(lambda: served(model), max_size=64)
+        batcher.start()
+        try:
+            await asyncio.gather(*(batcher.score([long_text]) for _ in range(3)))
+        finally:
+            await batcher.stop()
+
+    run(scenario())
+    assert model.calls == [1, 1, 1]  # two would exceed the cap: each goes alone

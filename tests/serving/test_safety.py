@@ -145,7 +145,7 @@ def test_requests_over_the_concurrency_limit_get_503_and_probes_still_answer() -
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    metrics = ApiMetrics(log_queue=lambda: (0, 0, 0), served_model=lambda: None)
+    metrics = ApiMetrics(log_queue=lambda: (0, 0, 0, 0), served_model=lambda: None)
     guarded = RequestGuard(app, metrics=metrics, max_body_bytes=1024, max_concurrency=2)
 
     async def scenario() -> tuple[list[int], int, int]:

@@ -40,12 +40,15 @@ def api_schema(model_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     thread.start()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while True:
         try:
             if httpx.get(f"{url}/health/ready").status_code == 200:
                 break
         except httpx.TransportError:
             pass
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            raise TimeoutError("the API was not ready within 60 s")
         time.sleep(0.1)
     try:
         yield schemathesis.openapi.from_url(f"{url}/openapi.json")

@@ -97,11 +97,12 @@ class Load:
             while not self._stop.is_set():
                 try:
                     response = client.post("/v1/predict", json={"text": TEXT})
-                except httpx.TransportError as error:
+                    version = response.json().get("model", {}).get("version", "")
+                except (httpx.TransportError, ValueError) as error:
+                    # Recorded, never swallowed: a dead load thread would hide failures.
                     with self._lock:
                         self.errors.append(repr(error))
                     continue
-                version = response.json().get("model", {}).get("version", "")
                 with self._lock:
                     self.results.append((response.status_code, version))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi.testclient import TestClient
 
 POSITIVE = "A wonderful, moving film with superb acting. I loved every minute of it."
@@ -86,3 +88,25 @@ def test_deeply_nested_data_is_refused_without_recursion(client: TestClient) -> 
 
     assert response.status_code in (400, 422)
     assert "error" in response.json()
+
+
+def test_a_refused_request_leaves_nothing_in_the_log(client: TestClient) -> None:
+    body = tensor([POSITIVE], [1]) | {"outputs": [{"name": "logits"}], "id": "refused-1"}
+    assert client.post("/v2/models/imdb-logreg/infer", json=body).status_code == 400
+    accepted = client.post(
+        "/v2/models/imdb-logreg/infer", json=tensor([POSITIVE], [1]) | {"id": "ok-1"}
+    )
+    assert accepted.status_code == 200
+    writer = client.app.state.api.writer  # type: ignore[attr-defined]
+    store = client.app.state.api.store  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while writer.written < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.read_window()["request_id"].tolist() == ["ok-1.0"]
+
+
+def test_an_id_that_could_not_be_a_request_id_is_refused(client: TestClient) -> None:
+    response = client.post(
+        "/v2/models/imdb-logreg/infer", json=tensor([POSITIVE], [1]) | {"id": "x" * 300}
+    )
+    assert response.status_code == 422

@@ -87,6 +87,7 @@ class DaskEngine:
         from distributed import Client, LocalCluster
 
         self.model_location = model_location
+        self._closed = False
         if scheduler is None:
             self._cluster: Any = LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=workers, threads_per_worker=1, dashboard_address=None
@@ -115,6 +116,10 @@ class DaskEngine:
         return _Joined(futures)
 
     def close(self) -> None:
+        """Close the client and the LocalCluster it started; safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
         self._client.close()  # type: ignore[no-untyped-call]
         if self._cluster is not None:
             self._cluster.close()

@@ -175,7 +175,7 @@ class BatchPredictor:
         parts.mkdir(parents=True, exist_ok=True)
 
         records = read_records(input_location)
-        deque(islice(records, done * self.chunk_size), maxlen=0)  # already in completed parts
+        read = sum(1 for _ in islice(records, done * self.chunk_size))  # in completed parts
         has_id: bool | None = None  # known once the first readable record is seen
         chunk_index = done
         pending: deque[tuple[_Prepared, ScoreHandle]] = deque()
@@ -197,17 +197,13 @@ class BatchPredictor:
                 )
             chunk_index += 1
             _write_json_atomically(
-                checkpoint,
-                {
-                    "input": input_location,
-                    "chunk_size": self.chunk_size,
-                    "chunks_done": chunk_index,
-                },
+                checkpoint, self._run_identity(input_location) | {"chunks_done": chunk_index}
             )
             self.progress(prepared.records)
 
         try:
             for chunk in _chunks(records, self.chunk_size):
+                read += len(chunk)
                 if has_id is None:
                     has_id = self._check_columns(chunk, input_location)
                 prepared = self._prepare(chunk, has_id)
@@ -224,18 +220,41 @@ class BatchPredictor:
         reject_parts = sorted(parts.glob("rejects-*.parquet"))
         predicted = write_table(output_parts, output)
         rejected = write_table(reject_parts, rejects_path(output), columns=REJECT_COLUMNS)
+        if predicted + rejected != read:
+            # Output + rejects = input is the promise of this module; never report success
+            # on a run that broke it. The parts stay for inspection.
+            raise RuntimeError(
+                f"{read:,} records read but {predicted:,} predicted + {rejected:,} rejected "
+                f"written: a bug, please report it. Parts kept in {parts}."
+            )
         shutil.rmtree(parts)
         return done, predicted, rejected
+
+    def _run_identity(self, input_location: str) -> dict[str, Any]:
+        """What a resumed run must share with the killed one, or its parts would not match."""
+        return {
+            "input": input_location,
+            "chunk_size": self.chunk_size,
+            "model": f"{self.model.name}/{self.model.version}",
+            "text_column": self.text_column,
+            "id_column": self.id_column,
+            "explain": self.explain,
+        }
 
     def _chunks_done(self, checkpoint: Path, input_location: str) -> int:
         if not checkpoint.exists():
             return 0
         state = json.loads(checkpoint.read_text())
-        if state["input"] != input_location or state["chunk_size"] != self.chunk_size:
+        expected = self._run_identity(input_location)
+        different = {
+            key: state.get(key) for key, value in expected.items() if state.get(key) != value
+        }
+        if different:
+            shown = ", ".join(f"{key}={value!r}" for key, value in different.items())
             raise DataError(
-                f"--resume: {checkpoint} belongs to a run of {state['input']} with chunk size "
-                f"{state['chunk_size']}; rerun with the same input and --chunk-size, or without "
-                "--resume to start over."
+                f"--resume: {checkpoint} belongs to another run ({shown}); rerun with the same "
+                "input, model, columns, --chunk-size and --explain, or without --resume to "
+                "start over."
             )
         return int(state["chunks_done"])
 
@@ -262,8 +281,9 @@ class BatchPredictor:
             text = None if record.fields is None else record.fields.get(self.text_column)
             reason = record.reason or self._text_problem(text)
             identifier: Any = record.row_number
-            if key != "row_number" and record.fields is not None:
-                identifier = record.fields.get(key)
+            if key != "row_number":
+                # An unreadable row has no id: None, never its row number posing as one.
+                identifier = None if record.fields is None else record.fields.get(key)
             if reason is None:
                 texts.append(str(text))
                 identifiers.append(identifier if key == "row_number" else str(identifier))

@@ -57,7 +57,9 @@ def read_records(location: Location) -> Iterator[Record]:
         stream = _maybe_gunzip(raw)
         # surrogateescape keeps undecodable bytes visible (as lone surrogates) so the row that
         # holds them can be rejected while the rest of the file goes on.
-        text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+        # utf-8-sig drops the byte-order mark Excel writes, which would otherwise stick to the
+        # first column's name ("\ufeffid") and hide that column.
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
         if kind == "csv":
             yield from _csv_records(text, location)
         else:

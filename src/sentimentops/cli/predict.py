@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from sentimentops.cli.output import console
@@ -42,22 +44,58 @@ def predict_command(
     reason; a summary is printed and written as .summary.json. Exit codes: 2 bad input or model,
     4 rejects above --max-reject-rate.
     """
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from sentimentops.batch.engines import DaskEngine, Engine
     from sentimentops.batch.model import load_for_scoring
-    from sentimentops.batch.predictor import BatchPredictor
+    from sentimentops.batch.writers import output_format
     from sentimentops.errors import ConfigError
 
     if engine not in ("local", "dask"):
         raise ConfigError(f"--engine must be local or dask, not {engine!r}.")
     settings = get_settings()
+    output_format(output)  # a bad extension fails before a model or a cluster is loaded
     with console.status(f"Loading {model}"):
         loaded = load_for_scoring(model)
     scoring_engine: Engine | None = None
     if engine == "dask":
         with console.status(f"Starting Dask ({scheduler or f'{workers} local workers'})"):
             scoring_engine = DaskEngine(loaded.location, workers=workers, scheduler=scheduler)
+    try:
+        summary = _run_with_progress(
+            loaded,
+            input_path,
+            output,
+            text_column=text_column,
+            id_column=id_column,
+            chunk_size=chunk_size,
+            max_text_chars=settings.validation.max_text_chars,
+            max_reject_rate=max_reject_rate,
+            engine=scoring_engine,
+            explain=explain,
+            resume=resume,
+        )
+    finally:
+        if scoring_engine is not None:
+            scoring_engine.close()  # idempotent; also when the predictor refused to start
+    console.print(
+        f"{summary.rows_in:,} rows in: {summary.predicted:,} predicted -> {summary.output}, "
+        f"{summary.rejected:,} rejected -> {summary.rejects}; {summary.rows_per_second:,.0f} "
+        f"rows/s with {summary.model_name} version {summary.model_version}"
+    )
+
+
+def _run_with_progress(
+    loaded: Any,
+    input_path: str,
+    output: str,
+    *,
+    resume: bool,
+    **options: Any,
+) -> Any:
+    """Run the predictor under a progress display: rows done and rows/s."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from sentimentops.batch.predictor import BatchPredictor
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -76,20 +114,5 @@ def predict_command(
                     task, rate=f"{progress.tasks[task].completed / elapsed:,.0f} rows/s"
                 )
 
-        predictor = BatchPredictor(
-            loaded,
-            text_column=text_column,
-            id_column=id_column,
-            chunk_size=chunk_size,
-            max_text_chars=settings.validation.max_text_chars,
-            max_reject_rate=max_reject_rate,
-            progress=advance,
-            engine=scoring_engine,
-            explain=explain,
-        )
-        summary = predictor.run(input_path, output, resume=resume)
-    console.print(
-        f"{summary.rows_in:,} rows in: {summary.predicted:,} predicted -> {summary.output}, "
-        f"{summary.rejected:,} rejected -> {summary.rejects}; {summary.rows_per_second:,.0f} "
-        f"rows/s with {summary.model_name} version {summary.model_version}"
-    )
+        predictor = BatchPredictor(loaded, progress=advance, **options)
+        return predictor.run(input_path, output, resume=resume)

@@ -27,7 +27,7 @@ def serve_command(
     SIGTERM: in-flight requests finish and the prediction log is flushed."""
     import uvicorn
 
-    from sentimentops.serving.model import version_behind
+    from sentimentops.serving.model import resolved_version
 
     settings = get_settings()
     uri = model or settings.serving.model_uri
@@ -36,7 +36,7 @@ def serve_command(
 
         connect(settings)
     with console.status(f"Checking {uri}"):
-        version = version_behind(uri)  # fails fast, exit 2, when there is no such model
+        version = resolved_version(uri)  # fails fast, exit 2, when there is no such model
     if model is not None:
         # Every worker process builds its app from the environment: pass the option that way.
         os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model

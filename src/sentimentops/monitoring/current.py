@@ -9,7 +9,7 @@ model scores the texts.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import pandas as pd
@@ -26,6 +26,17 @@ class CurrentData:
     frame: pd.DataFrame
     source: str
     reject_rate: float | None = None  # known for batch outputs, from their summary
+
+    def of_version(self, version: str) -> tuple[CurrentData, int]:
+        """Only the rows a given model version predicted, and how many others were left out.
+
+        Scores of an earlier champion would be judged against the current one's reference
+        and calibration: spurious prediction drift after every promotion.
+        """
+        if "model_version" not in self.frame.columns:
+            return self, 0
+        mine = self.frame["model_version"].astype(str) == version
+        return replace(self, frame=self.frame[mine].reset_index(drop=True)), int((~mine).sum())
 
 
 def current_from_file(
@@ -66,6 +77,7 @@ def current_from_log(store: object, since: datetime | None, until: datetime | No
             LABEL_COLUMN: window["feedback_label"],
             "label": window["label"],
             "score": window["score"],
+            "model_version": window["model_version"].astype(str),
         }
     )
     if window["text"].notna().all():

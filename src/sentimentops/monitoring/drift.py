@@ -30,7 +30,7 @@ TEXT_METHOD = "abs_text_content_drift"  # domain classifier, drift when ROC AUC 
 
 @dataclass(frozen=True)
 class DriftComparison:
-    text: DriftResult
+    text: DriftResult | None  # None without texts
     descriptors: list[DriftResult]
     predictions: list[DriftResult]
 
@@ -39,27 +39,29 @@ def compare_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     *,
-    text_column: str,
+    text_column: str | None,
     settings: MonitoringSettings,
     html_path: Path | None = None,
 ) -> DriftComparison:
-    """Compare ``current`` with ``reference``; both hold ``text_column``, the descriptor
-    columns, ``label`` (predicted) and ``score``. Writes Evidently's HTML to ``html_path``."""
+    """Compare ``current`` with ``reference``; both hold ``label`` (predicted) and ``score``,
+    and, unless ``text_column`` is None (batch outputs without texts), the text and the
+    descriptor columns. Writes Evidently's HTML to ``html_path``."""
     with warnings.catch_warnings():
         # Evidently imports numpy.core, deprecated in NumPy 2; not ours to fix.
         warnings.simplefilter("ignore", DeprecationWarning)
         from evidently import DataDefinition, Dataset, Report
         from evidently.metrics import ValueDrift
 
-    columns = [text_column, *DESCRIPTORS, "label", "score"]
+    described = list(DESCRIPTORS) if text_column else []
+    columns = [*([text_column] if text_column else []), *described, "label", "score"]
     definition = DataDefinition(
-        text_columns=[text_column],
-        numerical_columns=[*DESCRIPTORS, "score"],
+        text_columns=[text_column] if text_column else [],
+        numerical_columns=[*described, "score"],
         categorical_columns=["label"],
     )
     p_value = settings.drift_p_value
-    tests = [(text_column, TEXT_METHOD, settings.text_drift_auc)]
-    tests += [(name, "ks", p_value) for name in (*DESCRIPTORS, "score")]
+    tests = [(text_column, TEXT_METHOD, settings.text_drift_auc)] if text_column else []
+    tests += [(name, "ks", p_value) for name in (*described, "score")]
     tests += [("label", "chisquare", p_value)]
     report = Report(
         [ValueDrift(column=name, method=method, threshold=limit) for name, method, limit in tests]
@@ -91,6 +93,9 @@ def compare_drift(
         )
         for (name, method, limit), value in zip(tests, values, strict=True)
     ]
+    offset = 1 if text_column else 0
     return DriftComparison(
-        text=results[0], descriptors=results[1 : 1 + len(DESCRIPTORS)], predictions=results[-2:]
+        text=results[0] if text_column else None,
+        descriptors=results[offset : offset + len(described)],
+        predictions=results[-2:],
     )

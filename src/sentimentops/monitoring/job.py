@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sentimentops.config import Settings
 from sentimentops.data.load import load_reviews
+from sentimentops.errors import BadInputError
 from sentimentops.monitoring.alerts import send_alerts
 from sentimentops.monitoring.current import current_from_file, current_from_log
 from sentimentops.monitoring.history import flatten_metrics
@@ -40,7 +41,6 @@ def monitor_and_record(
 ) -> MonitoringOutcome:
     """Run monitoring on a file (``current_location``) or on the prediction log
     (``log_window``), send its alerts and record it. Exactly one source must be given."""
-    model = load_monitored_model(model_uri)
     if current_location is not None:
         current = current_from_file(
             current_location, text_column=text_column, label_column=label_column
@@ -52,12 +52,24 @@ def monitor_and_record(
             current = current_from_log(store, *log_window)
         finally:
             store.dispose()
+    # Inputs first: a bad file is reported before seconds of model loading.
+    model = load_monitored_model(model_uri)
+    if log_window is not None:
+        current, other_versions = current.of_version(model.version)
+        if current.frame.empty:
+            raise BadInputError(
+                f"The log window holds {other_versions:,} predictions, none by {model.name} "
+                f"version {model.version}: judge the version that served them with --model "
+                f"models:/{model.name}/<version>, or widen the window."
+            )
+        if other_versions:
+            log.info("left out %d predictions by other model versions", other_versions)
     reference = (
         load_reviews(reference_location, text_column=text_column, label_column=label_column)
         if reference_location
         else None
     )
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two runs a second must not collide
     reports = settings.monitoring.reports_dir or settings.state_path("reports")
     target = output_dir or reports / f"monitoring-{stamp}"
     outcome = run_monitoring(current, model, settings, reference=reference, output_dir=target)

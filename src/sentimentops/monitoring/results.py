@@ -34,11 +34,12 @@ class AccuracyEstimate:
 class MonitoringMetrics:
     """Everything one run measured; None where it could not be measured (no labels, ...)."""
 
-    rows: int
+    rows: int  # in the current data, before sampling
     reference_rows: int
     text_drift: DriftResult | None = None
     descriptor_drift: list[DriftResult] = field(default_factory=list)
     prediction_drift: list[DriftResult] = field(default_factory=list)
+    labelled_rows: int | None = None  # rows with a true label (in the sample)
     accuracy: float | None = None  # with labels
     f1: float | None = None
     roc_auc: float | None = None

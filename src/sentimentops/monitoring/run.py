@@ -39,7 +39,7 @@ class MonitoringOutcome:
     alerts: list[Alert]
     output_dir: Path
     summary_path: Path
-    report_path: Path | None  # the Evidently HTML; None when there was no text to compare
+    report_path: Path | None  # the Evidently HTML
     model_name: str
     model_version: str
     source: str
@@ -97,15 +97,18 @@ def run_monitoring(
             f"{model.name} has no reference sample (a local model folder, or a model trained "
             "before reference samples existed): pass --reference with held-out labelled reviews."
         )
+    if LABEL_COLUMN not in reference.columns or reference[LABEL_COLUMN].isna().all():
+        raise BadInputError(
+            "The reference has no labels: it must be held-out reviews with their true sentiment "
+            "(they calibrate the accuracy estimate). Name the label column with --label-column."
+        )
     reference = _with_predictions(sample_rows(reference, config.sample_rows, config.seed), model)
     frame = _with_predictions(sample_rows(current.frame, config.sample_rows, config.seed), model)
     output_dir.mkdir(parents=True, exist_ok=True)
 
-    report_path: Path | None = None
-    drift = None
+    report_path = output_dir / "report.html"
     if TEXT_COLUMN in frame.columns:
         vocabulary = training_unigrams(model.pipeline)
-        report_path = output_dir / "report.html"
         drift = compare_drift(
             describe_frame(reference, TEXT_COLUMN, vocabulary),
             describe_frame(frame, TEXT_COLUMN, vocabulary),
@@ -115,11 +118,20 @@ def run_monitoring(
         )
     else:
         notes.append("no review text in the current data: text and descriptor drift skipped")
+        drift = compare_drift(
+            reference, frame, text_column=None, settings=config, html_path=report_path
+        )
 
     performance: dict[str, Any] = {}
-    if LABEL_COLUMN in frame.columns and frame[LABEL_COLUMN].notna().any():
+    labelled = int(frame[LABEL_COLUMN].notna().sum()) if LABEL_COLUMN in frame.columns else 0
+    if labelled >= config.alerts.min_labelled_rows:
         performance = classification_performance(
             frame[LABEL_COLUMN], frame["label"], frame["score"]
+        )
+    elif labelled:
+        notes.append(
+            f"only {labelled} labelled rows (fewer than alerts.min_labelled_rows, "
+            f"{config.alerts.min_labelled_rows}): real accuracy not judged"
         )
     else:
         notes.append("no labels in the current data: real accuracy not measured")
@@ -128,11 +140,12 @@ def run_monitoring(
     if calibrator.method == "identity":
         notes.append("reference too small or one-sided to calibrate: estimate uses raw scores")
     metrics = MonitoringMetrics(
-        rows=len(frame),
+        rows=len(current.frame),
         reference_rows=len(reference),
-        text_drift=drift.text if drift else None,
-        descriptor_drift=drift.descriptors if drift else [],
-        prediction_drift=drift.predictions if drift else [],
+        text_drift=drift.text,
+        descriptor_drift=drift.descriptors,
+        prediction_drift=drift.predictions,
+        labelled_rows=labelled,
         accuracy=performance.get("accuracy"),
         f1=performance.get("f1"),
         roc_auc=performance.get("roc_auc"),

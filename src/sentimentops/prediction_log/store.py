@@ -56,6 +56,7 @@ __all__ = [
     "monitoring_runs",
     "open_store",
     "predictions",
+    "storable_text",
     "text_sha256",
 ]
 
@@ -84,6 +85,17 @@ def _as_utc(moment: datetime, name: str) -> datetime:
 def text_sha256(text: str) -> str:
     """Hex SHA-256 of ``text`` in UTF-8; lone surrogates (valid in JSON) are hashed, not refused."""
     return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+def storable_text(text: str) -> str:
+    """``text`` as every supported database stores it: a NUL (refused by PostgreSQL) becomes
+    U+FFFD and a lone surrogate (valid in JSON, refused as UTF-8) becomes "?". The hash and
+    length keep describing the text as received."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if not text.isascii():
+        text = text.encode("utf-8", errors="replace").decode("utf-8")
+    return text
 
 
 @dataclass(frozen=True)
@@ -139,7 +151,7 @@ class PredictionRecord:
             latency_ms=latency_ms,
             text_length=len(text),
             text_sha256=text_sha256(text),
-            text=text if store_text else None,
+            text=storable_text(text) if store_text else None,
         )
 
 

@@ -68,13 +68,17 @@ def build_ops_router() -> APIRouter:
                 403,
                 "Admin endpoints are off without an API key: set SENTIMENTOPS_API_KEY.",
             )
-        swapped = await asyncio.to_thread(state.slot.reload)
-        state.metrics.reloads.labels("swapped" if swapped else _outcome(state)).inc()
-        if state.slot.last_error is not None:
-            raise ApiError(
-                503, f"Reload failed; still serving the previous model: {state.slot.last_error}"
-            )
-        return {"reloaded": swapped, "model": state.describe_model(), "error": None}
+        # A folder keeps its version ("local") when rewritten: reload it unconditionally.
+        force = not state.slot.uri.startswith("models:/")
+        outcome = await asyncio.to_thread(state.slot.reload, force=force)
+        state.metrics.reloads.labels(outcome.kind).inc()
+        if outcome.kind == "failed":
+            raise ApiError(503, f"Reload failed; still serving the previous model: {outcome.error}")
+        return {
+            "reloaded": outcome.kind == "swapped",
+            "model": state.describe_model(),
+            "error": None,
+        }
 
     return router
 
@@ -82,7 +86,3 @@ def build_ops_router() -> APIRouter:
 def _identity(request: Request) -> ModelIdentity | None:
     model = state_of(request).slot.current
     return None if model is None else ModelIdentity(name=model.name, version=model.version)
-
-
-def _outcome(state: Any) -> str:
-    return "failed" if state.slot.last_error else "unchanged"

@@ -61,7 +61,7 @@ def build_v1_router(single_request: type[Any], batch_request: type[Any]) -> APIR
         state = state_of(request)
         text: str = body.text  # type: ignore[attr-defined]
         scored = await state.predict(
-            [text], request_id=request_id_of(request), endpoint="/v1/predict"
+            [text], request_id=request_id_of(request), endpoint="/v1/predict", itemize=False
         )
         explanation = None
         if explain:
@@ -84,7 +84,9 @@ def build_v1_router(single_request: type[Any], batch_request: type[Any]) -> APIR
         state = state_of(request)
         request_id = request_id_of(request)
         texts: list[str] = body.texts  # type: ignore[attr-defined]
-        scored = await state.predict(texts, request_id=request_id, endpoint="/v1/predict/batch")
+        scored = await state.predict(
+            texts, request_id=request_id, endpoint="/v1/predict/batch", itemize=True
+        )
         identity = ModelIdentity(name=scored.model.name, version=scored.model.version)
         return BatchPredictionResponse(
             predictions=[

@@ -80,14 +80,15 @@ def build_v2_router(max_batch_size: int, max_text_chars: int) -> APIRouter:
         """Score a BYTES tensor of review texts."""
         _served(request, name)
         texts = _texts_of(body, max_batch_size, max_text_chars)
-        request_id = body.id or request_id_of(request)
-        scored = await state_of(request).predict(
-            texts, request_id=request_id, endpoint="/v2/models/{name}/infer"
-        )
+        # Checked before scoring: a refused request must not leave predictions in the log.
         wanted = {output.name for output in body.outputs or []} or {"label", "score"}
         unknown = wanted - {"label", "score"}
         if unknown:
             raise ApiError(400, f"unknown outputs {sorted(unknown)}; this model has label, score")
+        request_id = body.id or request_id_of(request)
+        scored = await state_of(request).predict(
+            texts, request_id=request_id, endpoint="/v2/models/{name}/infer", itemize=True
+        )
         outputs = [
             InferenceOutput(name="label", shape=[len(texts)], datatype="BYTES", data=scored.labels),
             InferenceOutput(name="score", shape=[len(texts)], datatype="FP64", data=scored.scores),

@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         flush_seconds=settings.prediction_log.flush_seconds,
     )
     metrics = ApiMetrics(
-        log_queue=lambda: (writer.queue_depth, writer.dropped, writer.written),
+        log_queue=lambda: (writer.queue_depth, writer.dropped, writer.written, writer.rejected),
         served_model=lambda: (
             None if slot.current is None else (slot.current.name, slot.current.version)
         ),
@@ -124,10 +124,9 @@ async def _keep_model_current(state: ApiState) -> None:
     interval = state.settings.serving.reload_interval_seconds
     first = True
     while True:
-        swapped = await asyncio.to_thread(state.slot.reload)
-        if not first:
-            outcome = "swapped" if swapped else "failed" if state.slot.last_error else "unchanged"
-            state.metrics.reloads.labels(outcome).inc()
+        outcome = await asyncio.to_thread(state.slot.reload)
+        if not first:  # the first load is start-up, not a reload
+            state.metrics.reloads.labels(outcome.kind).inc()
         first = False
         if state.slot.current is None:
             await asyncio.sleep(min(interval or 5.0, 5.0))  # no model yet: keep trying

@@ -12,7 +12,9 @@ model, and each caller learns which one.
 The batch is scored on the event loop itself. A scoring thread would only take turns with the
 loop for the GIL (the TF-IDF analyzer is Python), and the hand-offs cost more than they save:
 scoring on the loop served 13% more requests at concurrency 16, with a lower p99
-(BENCHMARKS.md). Requests arriving meanwhile wait in the socket and form the next batch.
+(BENCHMARKS.md). Requests arriving meanwhile wait in the socket and form the next batch. The
+price: nothing else runs during a batch, so batches are capped in characters, and a request
+whose deadline passes while it waits is dropped before scoring (its own timer could not fire).
 """
 
 from __future__ import annotations
@@ -33,10 +35,17 @@ class ModelNotReadyError(RuntimeError):
     """No model is loaded yet."""
 
 
+# A batch stops growing at this many characters (about 200 average reviews, some 0.3 s of
+# scoring): the loop is blocked while a batch is scored, and health probes wait behind it.
+MAX_BATCH_CHARS = 250_000
+
+
 @dataclass
 class _Waiting:
     texts: list[str]
     future: asyncio.Future[tuple[ServedModel, np.ndarray]]
+    deadline: float | None  # loop time after which nobody waits for the answer
+    chars: int
 
 
 class MicroBatcher:
@@ -67,12 +76,20 @@ class MicroBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def score(self, texts: list[str]) -> tuple[ServedModel, np.ndarray]:
-        """The model that scored ``texts`` and their probabilities of positive, in order."""
+    async def score(
+        self, texts: list[str], *, deadline: float | None = None
+    ) -> tuple[ServedModel, np.ndarray]:
+        """The model that scored ``texts`` and their probabilities of positive, in order.
+
+        Raises:
+            TimeoutError: the batch for ``texts`` could not start before ``deadline`` (loop
+                time); a batch that has started is always finished.
+        """
         future: asyncio.Future[tuple[ServedModel, np.ndarray]] = (
             asyncio.get_running_loop().create_future()
         )
-        self._queue.put_nowait(_Waiting(texts, future))
+        chars = sum(len(text) for text in texts)
+        self._queue.put_nowait(_Waiting(texts, future, deadline, chars))
         return await future
 
     @property
@@ -84,9 +101,7 @@ class MicroBatcher:
             # Yield to the loop between batches: answers go out, new requests are read and
             # expired timeouts fire before the next batch blocks the loop again.
             await asyncio.sleep(0)
-            batch = await self._collect()
-            # A caller that timed out or disconnected has cancelled its future: skip its texts.
-            batch = [waiting for waiting in batch if not waiting.future.done()]
+            batch = self._still_awaited(await self._collect())
             if not batch:
                 continue
             model = self._current_model()
@@ -111,10 +126,27 @@ class MicroBatcher:
                     waiting.future.set_result((model, scores[start:end]))
                 start = end
 
+    @staticmethod
+    def _still_awaited(batch: list[_Waiting]) -> list[_Waiting]:
+        """Drop the requests nobody waits for any more: cancelled (the caller gave up or
+        disconnected) or past their deadline. The deadline is checked here because a caller's
+        own timeout cannot fire while the previous batch held the loop."""
+        now = asyncio.get_running_loop().time()
+        kept = []
+        for waiting in batch:
+            if waiting.future.done():
+                continue
+            if waiting.deadline is not None and now > waiting.deadline:
+                waiting.future.set_exception(TimeoutError("deadline passed before scoring"))
+                continue
+            kept.append(waiting)
+        return kept
+
     async def _collect(self) -> list[_Waiting]:
-        """The first waiting request, plus whatever else is waiting, up to ``max_size`` texts."""
+        """The first waiting request, plus whatever else is waiting, up to ``max_size`` texts
+        and :data:`MAX_BATCH_CHARS` characters (a single larger request is scored alone)."""
         first, self._carried = self._carried or await self._queue.get(), None
-        batch, size = [first], len(first.texts)
+        batch, size, chars = [first], len(first.texts), first.chars
         deadline = asyncio.get_running_loop().time() + self._max_wait
         while size < self._max_size:
             try:
@@ -127,9 +159,11 @@ class MicroBatcher:
                     waiting = self._queue.get_nowait()
             except (TimeoutError, asyncio.QueueEmpty):
                 break
-            if size + len(waiting.texts) > self._max_size:
+            too_big = chars + waiting.chars > MAX_BATCH_CHARS
+            if size + len(waiting.texts) > self._max_size or too_big:
                 self._carried = waiting  # too big to join: it starts the next batch
                 break
             batch.append(waiting)
             size += len(waiting.texts)
+            chars += waiting.chars
         return batch

@@ -19,7 +19,7 @@ __all__ = ["ApiMetrics", "LogQueueStats", "ServedModelInfo"]
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 SCORE_BUCKETS = tuple(round(0.1 * step, 1) for step in range(1, 11))
 
-LogQueueStats = Callable[[], tuple[int, int, int]]  # (queue depth, dropped, written)
+LogQueueStats = Callable[[], tuple[int, int, int, int]]  # depth, dropped, written, rejected
 ServedModelInfo = Callable[[], tuple[str, str] | None]  # (name, version) or None
 
 
@@ -81,7 +81,7 @@ class _LiveCollector(Collector):
         self._served_model = served_model
 
     def collect(self) -> Iterator[Metric]:
-        depth, dropped, written = self._log_queue()
+        depth, dropped, written, rejected = self._log_queue()
         yield GaugeMetricFamily(
             "sentimentops_prediction_log_queue_depth",
             "Predictions waiting to be written to the prediction log.",
@@ -96,6 +96,11 @@ class _LiveCollector(Collector):
             "sentimentops_prediction_log_written",
             "Predictions written to the prediction log.",
             value=written,
+        )
+        yield CounterMetricFamily(
+            "sentimentops_prediction_log_rejected",
+            "Predictions the log database refused (a value it cannot store); see the server log.",
+            value=rejected,
         )
         info = GaugeMetricFamily(
             "sentimentops_model_info",

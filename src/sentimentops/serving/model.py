@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ import pandas as pd
 from sentimentops.errors import ModelNotFoundError
 from sentimentops.models.explain import feature_weights, row_contributions
 
-__all__ = ["ModelSlot", "ServedModel", "load_served_model", "version_behind"]
+__all__ = ["ModelSlot", "ReloadOutcome", "ServedModel", "load_served_model", "resolved_version"]
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def load_served_model(uri: str) -> ServedModel:
     )
 
 
-def version_behind(uri: str) -> str:
+def resolved_version(uri: str) -> str:
     """The version ``uri`` resolves to now: what a reload would load (``local`` for a folder).
 
     Raises:
@@ -133,18 +133,24 @@ class ModelSlot:
         self.reloads = 0
         self._reload_lock = threading.Lock()
 
-    def reload(self, *, force: bool = False) -> bool:
-        """Load the model ``uri`` points at now, if it differs from the served one.
+    def reload(self, *, force: bool = False) -> ReloadOutcome:
+        """Load the model ``uri`` points at now, if it differs from the served one (or always,
+        with ``force``: a model folder rewritten in place keeps its version, "local").
 
-        Returns whether a new model was swapped in. Never raises: a failure is logged and kept
-        in ``last_error`` while the current model goes on serving.
+        Never raises: a failure is logged, returned with its reason and kept in ``last_error``
+        while the current model goes on serving.
         """
         with self._reload_lock:
             self.last_check = datetime.now(UTC)
             try:
                 served = self.current
-                if served is not None and not force and version_behind(self.uri) == served.version:
-                    return False
+                if (
+                    not force
+                    and served is not None
+                    and resolved_version(self.uri) == served.version
+                ):
+                    self.last_error = None  # the registry answers again, if it did not before
+                    return ReloadOutcome("unchanged")
                 started = time.perf_counter()
                 loaded = load_served_model(self.uri)
                 self.current = loaded  # one reference assignment: atomic for readers
@@ -156,8 +162,16 @@ class ModelSlot:
                     loaded.version,
                     time.perf_counter() - started,
                 )
-                return True
+                return ReloadOutcome("swapped")
             except Exception as error:  # a reload must never take the API down
                 self.last_error = f"{type(error).__name__}: {error}"
                 log.warning("model reload from %s failed: %s", self.uri, self.last_error)
-                return False
+                return ReloadOutcome("failed", self.last_error)
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    """What a reload did: swapped in a new model, found the same one, or failed (and why)."""
+
+    kind: Literal["swapped", "unchanged", "failed"]
+    error: str | None = None

@@ -151,7 +151,8 @@ class InferenceRequestedOutput(_Strict):
 
 
 class InferenceRequest(_Strict):
-    id: str | None = None
+    # The same alphabet and length as X-Request-ID: it becomes the logged request id.
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] | None = None
     parameters: dict[str, Any] | None = None
     inputs: Annotated[list[InferenceInput], Field(min_length=1, max_length=1)]
     outputs: list[InferenceRequestedOutput] | None = None

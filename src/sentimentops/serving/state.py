@@ -52,17 +52,22 @@ class ApiState:
             raise ApiError(503, f"No model loaded yet{detail}.", type="model_not_ready")
         return model
 
-    async def predict(self, texts: list[str], *, request_id: str, endpoint: str) -> ScoredTexts:
+    async def predict(
+        self, texts: list[str], *, request_id: str, endpoint: str, itemize: bool
+    ) -> ScoredTexts:
         """Score ``texts`` (through the micro-batcher), count and log every prediction.
 
-        One text keeps ``request_id``; the texts of a batch get ``request_id.0``, ``.1``, ...,
-        so feedback can name each one.
+        With ``itemize`` (batch endpoints) the texts get ``request_id.0``, ``.1``, ... so
+        feedback can name each one, even in a batch of one; otherwise the one text keeps
+        ``request_id``.
         """
         self.ready_model()
         started = time.perf_counter()
+        timeout = self.settings.serving.request_timeout_seconds
+        deadline = asyncio.get_running_loop().time() + timeout
         try:
             model, raw_scores = await asyncio.wait_for(
-                self.batcher.score(texts), self.settings.serving.request_timeout_seconds
+                self.batcher.score(texts, deadline=deadline), timeout
             )
         except TimeoutError:
             raise ApiError(
@@ -75,9 +80,7 @@ class ApiState:
         latency_ms = (time.perf_counter() - started) * 1000
         scores = [float(score) for score in raw_scores]
         labels: list[Label] = ["positive" if score >= 0.5 else "negative" for score in scores]
-        request_ids = (
-            [request_id] if len(texts) == 1 else [f"{request_id}.{i}" for i in range(len(texts))]
-        )
+        request_ids = [f"{request_id}.{i}" for i in range(len(texts))] if itemize else [request_id]
         self.metrics.observe_predictions(labels, scores)
         now = datetime.now(UTC)
         store_text = self.settings.prediction_log.store_text
