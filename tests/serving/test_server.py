@@ -168,3 +168,22 @@ def test_sigterm_finishes_in_flight_requests_and_flushes_the_log(
         assert store.count_predictions() == answered
     finally:
         store.dispose()
+
+
+def test_serve_with_a_model_folder(model_folder: Path, tmp_path: Path) -> None:
+    port = free_port()
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [CLI, "serve", "--model", str(model_folder), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health/ready", process)
+        described = httpx.get(f"http://127.0.0.1:{port}/v1/model").json()
+        assert described["name"] == model_folder.name
+        assert described["version"] == "local"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()

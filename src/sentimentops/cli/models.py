@@ -54,28 +54,12 @@ def show_command(
     version: str = typer.Argument("champion", help="A version number or an alias."),
 ) -> None:
     """Print the model card of a version (default: the champion)."""
-    from mlflow import MlflowClient
     from rich.markdown import Markdown
 
-    from sentimentops.tracking.registry import list_versions
+    from sentimentops.tracking.runs import load_model_card
 
     name = _connect()
-    client = MlflowClient()
-    if version.isdigit():
-        found = client.get_model_version(name, version)
-    else:
-        known = {alias for info in list_versions(name) for alias in info.aliases}
-        if version not in known:
-            from sentimentops.errors import ModelNotFoundError
-
-            raise ModelNotFoundError(f"{name} has no alias {version!r} (aliases: {sorted(known)}).")
-        found = client.get_model_version_by_alias(name, version)
-    import mlflow
-
-    from sentimentops.tracking.runs import MODEL_CARD
-
-    card = mlflow.artifacts.load_text(f"runs:/{found.run_id}/{MODEL_CARD}")
-    console.print(Markdown(card))
+    console.print(Markdown(load_model_card(name, version)))
 
 
 @models_app.command("promote")

@@ -38,8 +38,10 @@ def serve_command(
     with console.status(f"Checking {uri}"):
         version = resolved_version(uri)  # fails fast, exit 2, when there is no such model
     if model is not None:
-        # Every worker process builds its app from the environment: pass the option that way.
+        # Every worker process builds its app from the environment: pass the option that way,
+        # and forget the settings built before it (with one worker, the app is built here).
         os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model
+        get_settings.cache_clear()
     console.print(
         f"Serving {uri} (version {version}) on http://{host or settings.serving.host}:"
         f"{port or settings.serving.port}; docs at /docs"

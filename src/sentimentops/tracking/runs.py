@@ -31,6 +31,7 @@ __all__ = [
     "TrackedTraining",
     "config_hash",
     "git_commit",
+    "load_model_card",
     "load_reference_sample",
     "track_training",
 ]
@@ -216,6 +217,20 @@ def _log_reference_sample(result: TrainingResult, settings: Settings) -> None:
         path = Path(scratch) / Path(REFERENCE_SAMPLE).name
         sample.to_parquet(path, index=False)
         mlflow.log_artifact(str(path), str(Path(REFERENCE_SAMPLE).parent))
+
+
+def load_model_card(name: str, version_or_alias: str) -> str:
+    """The model card logged with a version (a number) or the version an alias names.
+
+    Raises:
+        ModelNotFoundError: no such version or alias.
+    """
+    import mlflow
+
+    separator = "/" if version_or_alias.isdigit() else "@"
+    _, version = registry.resolve_version(f"models:/{name}{separator}{version_or_alias}")
+    run_id = registry.version_info(name, version).run_id
+    return str(mlflow.artifacts.load_text(f"runs:/{run_id}/{MODEL_CARD}"))
 
 
 def load_reference_sample(run_id: str) -> pd.DataFrame | None:
