@@ -18,12 +18,10 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,28 +32,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from champion import REPO, fit_champion, official_split, save_champion
 
+sys.path.insert(0, str(REPO))  # the test helpers start and probe servers the same way
+from tests.servers import free_port, wait_for
+
 BIN = Path(sys.executable).parent
 CONCURRENCIES = (1, 16, 64)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before {url} answered")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(url)
 
 
 async def closed_loop(
@@ -165,7 +146,7 @@ def main() -> None:
             port = free_port()
             process = start([*command, str(port)], env, folder / f"{name.split()[0]}.log")
             try:
-                wait_until_up(f"http://127.0.0.1:{port}{health}", process)
+                wait_for(f"http://127.0.0.1:{port}{health}", process, timeout=300)
                 for concurrency in CONCURRENCIES:
                     measured = asyncio.run(
                         closed_loop(

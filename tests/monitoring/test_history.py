@@ -28,6 +28,7 @@ from sentimentops.prediction_log import (
     PredictionLogStore,
 )
 from sentimentops.prediction_log.store import MIGRATIONS_DIRECTORY, VERSION_TABLE
+from tests.prediction_log.conftest import migrated_store
 from tests.prediction_log.sample_records import sample_records
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -101,15 +102,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'prediction_log.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
-
-
-def migrated_store(url: str) -> Iterator[PredictionLogStore]:
-    store = PredictionLogStore(url)
-    store.migrate()
-    try:
-        yield store
-    finally:
-        store.dispose()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -174,8 +175,8 @@ def test_close_waits_out_a_short_outage(
 def test_a_record_the_database_refuses_costs_only_itself(
     postgres_store: PredictionLogStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # PostgreSQL text cannot hold NUL characters; SQLite would take this one.
-    refused = sample_record(3, text="nul \x00 byte")
+    # An endpoint over the column's 255 characters: PostgreSQL refuses it, SQLite would not.
+    refused = dataclasses.replace(sample_record(3), endpoint="/" + "x" * 300)
 
     with quick_writer(postgres_store) as writer:
         for record in [*sample_records(3), refused, *sample_records(3, first=4)]:
@@ -188,6 +189,19 @@ def test_a_record_the_database_refuses_costs_only_itself(
     assert "request-3" not in set(window["request_id"])
     assert len(window) == 6
     assert any("request-3" in record.getMessage() for record in caplog.records)
+
+
+def test_text_postgres_cannot_hold_is_stored_replaced(postgres_store: PredictionLogStore) -> None:
+    # NUL and lone surrogates are refused by PostgreSQL and by UTF-8: the stored copy replaces
+    # them, while length and hash still describe the text as received.
+    with quick_writer(postgres_store) as writer:
+        writer.submit(sample_record(1, text="nul \x00 byte"))
+        writer.submit(sample_record(2, text="lone \ud800 surrogate"))
+    window = postgres_store.read_window()
+
+    assert writer.rejected == 0
+    assert window["text"].tolist() == ["nul \ufffd byte", "lone ? surrogate"]
+    assert window["text_length"].tolist() == [len("nul \x00 byte"), len("lone \ud800 surrogate")]
 
 
 def test_concurrent_submitters_on_postgres(postgres_store: PredictionLogStore) -> None:

@@ -95,15 +95,18 @@ def test_log_database_outage_costs_log_rows_not_answers(
     target = urlsplit(postgres_url)
     with TcpProxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
         through_proxy = postgres_url.replace(f":{target.port}/", f":{proxy.port}/")
+        # A small queue and batch: whatever the timing, the writer cannot absorb the outage.
         with make_client(
-            prediction_log__url=through_proxy, prediction_log__queue_size="5"
+            prediction_log__url=through_proxy,
+            prediction_log__queue_size="5",
+            prediction_log__batch_size="2",
         ) as client:
             store = store_of(client)
             client.post("/v1/predict", json={"text": TEXTS[0]})
             eventually(lambda: store.count_predictions() == 1)
 
             proxy.stop()  # the database becomes unreachable
-            answers = [client.post("/v1/predict", json={"text": t}) for t in TEXTS * 4]
+            answers = [client.post("/v1/predict", json={"text": t}) for t in TEXTS * 20]
             assert {response.status_code for response in answers} == {200}
             writer = client.app.state.api.writer  # type: ignore[attr-defined]
             eventually(lambda: writer.dropped > 0)
@@ -115,4 +118,4 @@ def test_log_database_outage_costs_log_rows_not_answers(
 
             proxy.start()  # back: the retained batch and the queue are written
             eventually(lambda: writer.queue_depth == 0 and writer.store_available)
-            eventually(lambda: store.count_predictions() == 1 + 12 - writer.dropped)
+            eventually(lambda: store.count_predictions() == 1 + 60 - writer.dropped)
