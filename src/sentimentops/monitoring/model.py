@@ -4,12 +4,11 @@ its reference sample (held-out test reviews with labels and the model's scores).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sentimentops.errors import ModelNotFoundError
+from sentimentops.tracking.loading import load_version
 
 __all__ = ["MonitoredModel", "load_monitored_model"]
 
@@ -34,28 +33,14 @@ def load_monitored_model(uri: str) -> MonitoredModel:
     Raises:
         ModelNotFoundError: nothing at ``uri``.
     """
-    if not uri.startswith("models:/"):
-        if not (Path(uri) / "model.skops").is_file():
-            raise ModelNotFoundError(
-                f"{uri} is neither a models:/ URI nor a folder with an MLflow model (MLmodel "
-                "and model.skops)."
-            )
-        from sentimentops.tracking.flavor import load_pipeline
-
-        return MonitoredModel(load_pipeline(uri), Path(uri).name, "local", None, None)
-
-    from sentimentops.config import get_settings
-    from sentimentops.tracking.registry import load_model, resolve_version, version_info
     from sentimentops.tracking.runs import load_reference_sample
-    from sentimentops.tracking.store import connect
 
-    connect(get_settings())
-    name, version = resolve_version(uri)
-    info = version_info(name, version)
+    loaded = load_version(uri)
+    info = loaded.info
     return MonitoredModel(
-        pipeline=load_model(f"models:/{name}/{version}"),
-        name=name,
-        version=version,
-        test_accuracy=info.metrics.get("test_accuracy"),
-        reference=load_reference_sample(info.run_id),
+        pipeline=loaded.pipeline,
+        name=loaded.name,
+        version=loaded.version,
+        test_accuracy=info.metrics.get("test_accuracy") if info else None,
+        reference=load_reference_sample(info.run_id) if info else None,
     )

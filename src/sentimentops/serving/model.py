@@ -12,14 +12,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from sentimentops.errors import ModelNotFoundError
 from sentimentops.models.explain import feature_weights, row_contributions
+from sentimentops.tracking.loading import load_version, require_model_folder
 
 __all__ = ["ModelSlot", "ReloadOutcome", "ServedModel", "load_served_model", "resolved_version"]
 
@@ -63,26 +62,17 @@ def load_served_model(uri: str) -> ServedModel:
         ModelNotFoundError: nothing loadable at ``uri``.
         TrackingUnavailableError: the registry does not answer.
     """
-    if not uri.startswith("models:/"):
-        return _load_folder(uri)
-    from sentimentops.config import get_settings
-    from sentimentops.tracking.registry import load_model, resolve_version, version_info
-    from sentimentops.tracking.store import connect
-
-    connect(get_settings())
-    name, version = resolve_version(uri)
-    pipeline = load_model(f"models:/{name}/{version}")
-    info = version_info(name, version)
-    alias = uri.split("@", 1)[1] if "@" in uri else None
+    loaded = load_version(uri)
+    info = loaded.info
     return ServedModel(
-        pipeline=pipeline,
-        name=name,
-        version=version,
+        pipeline=loaded.pipeline,
+        name=loaded.name,
+        version=loaded.version,
         uri=uri,
-        alias=alias,
-        run_id=info.run_id,
-        metrics=info.metrics,
-        data_digest=info.tags.get("data_digest"),
+        alias=uri.split("@", 1)[1] if "@" in uri else None,
+        run_id=info.run_id if info else None,
+        metrics=info.metrics if info else {},
+        data_digest=info.tags.get("data_digest") if info else None,
     )
 
 
@@ -93,29 +83,11 @@ def resolved_version(uri: str) -> str:
         ModelNotFoundError: no such registered version, alias or model folder.
     """
     if not uri.startswith("models:/"):
-        _check_folder(uri)
+        require_model_folder(uri)
         return "local"
     from sentimentops.tracking.registry import resolve_version
 
     return resolve_version(uri)[1]
-
-
-def _check_folder(uri: str) -> None:
-    if not (Path(uri) / "model.skops").is_file():
-        raise ModelNotFoundError(
-            f"{uri} is neither a models:/ URI nor a folder with an MLflow model (MLmodel and "
-            "model.skops). Use models:/imdb-sentiment@champion or a downloaded model folder."
-        )
-
-
-def _load_folder(uri: str) -> ServedModel:
-    _check_folder(uri)
-    folder = Path(uri)
-    from sentimentops.tracking.flavor import load_pipeline
-
-    return ServedModel(
-        pipeline=load_pipeline(str(folder)), name=folder.name, version="local", uri=uri
-    )
 
 
 class ModelSlot:
