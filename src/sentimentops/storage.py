@@ -7,6 +7,7 @@ LocalStack/moto endpoint named by ``AWS_ENDPOINT_URL``) works wherever a path do
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import IO, Any
 
@@ -14,6 +15,7 @@ import fsspec
 
 __all__ = [
     "Location",
+    "data_stem",
     "is_remote",
     "local_path",
     "location_exists",
@@ -35,6 +37,15 @@ def is_remote(location: Location) -> bool:
 def location_name(location: Location) -> str:
     """The last path component, for format detection and messages."""
     return str(location).rstrip("/").rsplit("/", 1)[-1]
+
+
+def data_stem(location: Location) -> str:
+    """The name without its data-format suffixes: ``scored.csv.gz`` -> ``scored``. Files that
+    belong to an output (its rejects, its summary) are named from this."""
+    name = location_name(location)
+    for suffix in (".gz", ".csv", ".jsonl", ".ndjson", ".parquet", ".pq"):
+        name = name.removesuffix(suffix)
+    return name
 
 
 def local_path(location: Location) -> Path:
@@ -77,7 +88,7 @@ def put_file(local: Path, location: Location) -> None:
         target = local_path(location)
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(target.name + ".tmp")
-        temporary.write_bytes(local.read_bytes())
+        shutil.copyfile(local, temporary)  # streamed: outputs can be gigabytes
         temporary.replace(target)
         return
     filesystem, path = fsspec.core.url_to_fs(str(location), **_storage_options(location))

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sentimentops.config import get_settings
-from sentimentops.errors import BadInputError
+from sentimentops.errors import BadInputError, DataError
 from sentimentops.monitoring.current import CurrentData, current_from_file
 from sentimentops.monitoring.model import MonitoredModel
 from sentimentops.monitoring.run import run_monitoring, sample_rows
@@ -116,3 +116,13 @@ def test_no_reference_is_a_clear_error(monitored_model: MonitoredModel, tmp_path
             CurrentData(pd.DataFrame({"review": ["fine"]}), "x"), bare, get_settings(),
             output_dir=tmp_path,
         )  # fmt: skip
+
+
+def test_a_prediction_output_with_a_bad_score_names_the_row(tmp_path: Path) -> None:
+    output = tmp_path / "scored.csv"
+    pd.DataFrame(
+        {"id": [1, 2, 3], "label": ["positive", "negative", "positive"], "score": [0.9, 0.2, 7]}
+    ).to_csv(output, index=False)
+
+    with pytest.raises(DataError, match="data row 3 is not a probability"):
+        current_from_file(output)

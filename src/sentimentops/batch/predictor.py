@@ -28,6 +28,7 @@ from sentimentops.batch.writers import output_format, write_table
 from sentimentops.errors import DataError, ModelNotFoundError, RejectLimitExceededError
 from sentimentops.storage import (
     Location,
+    data_stem,
     is_remote,
     local_path,
     location_name,
@@ -75,18 +76,11 @@ class BatchSummary:
 
 
 def rejects_path(output: Path) -> Path:
-    return output.with_name(_stem(output) + ".rejects.csv")
+    return output.with_name(data_stem(output) + ".rejects.csv")
 
 
 def summary_path(output: Path) -> Path:
-    return output.with_name(_stem(output) + ".summary.json")
-
-
-def _stem(output: Path) -> str:
-    name = output.name
-    for suffix in (".gz", ".csv", ".jsonl", ".ndjson", ".parquet", ".pq"):
-        name = name.removesuffix(suffix)
-    return name
+    return output.with_name(data_stem(output) + ".summary.json")
 
 
 class BatchPredictor:

@@ -192,10 +192,9 @@ def download_command(
 
 
 def _stem(path: str) -> str:
-    name = path.rstrip("/").rsplit("/", 1)[-1]
-    for suffix in (".gz", ".csv", ".parquet", ".pq", ".jsonl", ".ndjson"):
-        name = name.removesuffix(suffix)
-    return name or "dataset"
+    from sentimentops.storage import data_stem  # fsspec: not at CLI start-up
+
+    return data_stem(path) or "dataset"
 
 
 def _load_dataset(path: str | None, settings: Settings) -> tuple[pd.DataFrame, str]:

@@ -39,10 +39,12 @@ __all__ = [
     "SUPPORTED_FORMATS",
     "TEXT_COLUMN",
     "DatasetFormat",
+    "canonical_columns",
     "detect_format",
     "load_reviews",
     "load_verified_parquet",
     "read_expected_sha256",
+    "read_table",
 ]
 
 TEXT_COLUMN = "review"
@@ -101,20 +103,28 @@ def load_reviews(
         DataError: the location is missing, the format unknown, the bytes undecodable, the
             file malformed, or the text column absent.
     """
+    frame = read_table(location)
+    return canonical_columns(frame, location, text_column, label_column)
+
+
+def read_table(location: Location) -> pd.DataFrame:
+    """The rows of any supported file or folder as they are: no column is required or renamed.
+
+    Raises:
+        DataError: the location is missing, the format unknown, the bytes undecodable, or the
+            file malformed.
+    """
     if not location_exists(location):
         raise DataError(f"{location} does not exist. Check the path (or the S3 bucket and key).")
     dataset_format = detect_format(location)
     if dataset_format == "aclimdb":
-        frame = read_aclimdb_folder(local_path(location))
-    else:
-        raw = _read_bytes(location)
-        if dataset_format == "csv":
-            frame = _parse_csv(raw, location)
-        elif dataset_format == "parquet":
-            frame = _parse_parquet(raw, location)
-        else:
-            frame = _parse_jsonl(raw, location)
-    return _canonical_columns(frame, location, text_column, label_column)
+        return read_aclimdb_folder(local_path(location))
+    raw = _read_bytes(location)
+    if dataset_format == "csv":
+        return _parse_csv(raw, location)
+    if dataset_format == "parquet":
+        return _parse_parquet(raw, location)
+    return _parse_jsonl(raw, location)
 
 
 def read_expected_sha256(checksum_file: Path) -> str:
@@ -229,9 +239,14 @@ def _parse_jsonl(raw: bytes, location: Location) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def _canonical_columns(
+def canonical_columns(
     frame: pd.DataFrame, location: Location, text_column: str, label_column: str
 ) -> pd.DataFrame:
+    """``frame`` with its text column named ``review`` and its label column ``sentiment``.
+
+    Raises:
+        DataError: the text column is missing, or a rename would shadow another column.
+    """
     if text_column not in frame.columns:
         available = ", ".join(map(str, frame.columns)) or "none"
         raise DataError(

@@ -14,9 +14,9 @@ from datetime import datetime
 
 import pandas as pd
 
-from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN, load_reviews
+from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN, canonical_columns, read_table
 from sentimentops.errors import BadInputError, DataError
-from sentimentops.storage import Location, location_exists, location_name, open_location, sibling
+from sentimentops.storage import Location, data_stem, location_exists, open_location, sibling
 
 __all__ = ["CurrentData", "current_from_file", "current_from_log"]
 
@@ -48,12 +48,11 @@ def current_from_file(
     Raises:
         DataError: unreadable, empty, or neither texts nor predictions in it.
     """
-    try:
-        frame = load_reviews(location, text_column=text_column, label_column=label_column)
-    except DataError as error:
-        if "no text column" not in str(error):
-            raise
-        frame = _read_predictions(location, error)
+    table = read_table(location)
+    if text_column not in table.columns and {"label", "score"} <= set(table.columns):
+        frame = _predictions_only(table, location)
+    else:
+        frame = canonical_columns(table, location, text_column, label_column)
     if frame.empty:
         raise DataError(f"{location} holds no rows: there is nothing to monitor.")
     return CurrentData(frame, str(location), _batch_reject_rate(location))
@@ -85,25 +84,22 @@ def current_from_log(store: object, since: datetime | None, until: datetime | No
     return CurrentData(frame, label)
 
 
-def _read_predictions(location: Location, missing_text: DataError) -> pd.DataFrame:
-    name = location_name(location).lower()
-    with open_location(location, "rb") as stream:
-        if name.endswith((".parquet", ".pq")):
-            frame = pd.read_parquet(stream)
-        elif name.endswith((".jsonl", ".jsonl.gz", ".ndjson")):
-            frame = pd.read_json(stream, lines=True, compression="infer")
-        else:
-            frame = pd.read_csv(stream, compression="infer")
-    if not {"label", "score"} <= set(frame.columns):
-        raise missing_text
-    return frame
+def _predictions_only(table: pd.DataFrame, location: Location) -> pd.DataFrame:
+    """A batch prediction output: predictions without their texts. CSV fields are read as
+    text by the data layer, so the scores are made numbers here."""
+    scores = pd.to_numeric(table["score"], errors="coerce")
+    invalid = (scores.isna() | ~scores.between(0, 1)).to_numpy()
+    if invalid.any():
+        row = int(invalid.argmax())
+        raise DataError(
+            f"{location}: the score in data row {row + 1} is not a probability between 0 and 1 "
+            f"({table['score'].iloc[row]!r}); is this a sentimentops prediction output?"
+        )
+    return table.assign(score=scores)
 
 
 def _batch_reject_rate(location: Location) -> float | None:
-    stem = location_name(location)
-    for suffix in (".gz", ".csv", ".jsonl", ".ndjson", ".parquet", ".pq"):
-        stem = stem.removesuffix(suffix)
-    summary = sibling(location, f"{stem}.summary.json")
+    summary = sibling(location, f"{data_stem(location)}.summary.json")  # as batch names it
     if not location_exists(summary):
         return None
     with open_location(summary, "rb") as stream:

@@ -36,11 +36,10 @@ def load_monitored_model(uri: str) -> MonitoredModel:
     from sentimentops.tracking.runs import load_reference_sample
 
     loaded = load_version(uri)
-    info = loaded.info
     return MonitoredModel(
         pipeline=loaded.pipeline,
         name=loaded.name,
         version=loaded.version,
-        test_accuracy=info.metrics.get("test_accuracy") if info else None,
-        reference=load_reference_sample(info.run_id) if info else None,
+        test_accuracy=loaded.test_metrics.get("test_accuracy"),
+        reference=load_reference_sample(loaded.run_id) if loaded.run_id else None,
     )

@@ -63,16 +63,15 @@ def load_served_model(uri: str) -> ServedModel:
         TrackingUnavailableError: the registry does not answer.
     """
     loaded = load_version(uri)
-    info = loaded.info
     return ServedModel(
         pipeline=loaded.pipeline,
         name=loaded.name,
         version=loaded.version,
         uri=uri,
         alias=uri.split("@", 1)[1] if "@" in uri else None,
-        run_id=info.run_id if info else None,
-        metrics=info.metrics if info else {},
-        data_digest=info.tags.get("data_digest") if info else None,
+        run_id=loaded.run_id,
+        metrics=loaded.test_metrics,
+        data_digest=loaded.tags.get("data_digest"),
     )
 
 

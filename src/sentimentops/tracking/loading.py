@@ -24,6 +24,19 @@ class LoadedVersion:
     location: str  # what another process loads again: models:/name/version or the folder
     info: ModelVersionInfo | None  # the registry record; None for a folder
 
+    # What the registry knows, empty for a folder (which has no registry record).
+    @property
+    def run_id(self) -> str | None:
+        return self.info.run_id if self.info else None
+
+    @property
+    def test_metrics(self) -> dict[str, float]:
+        return dict(self.info.metrics) if self.info else {}
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.info.tags) if self.info else {}
+
 
 def require_model_folder(uri: str) -> Path:
     """``uri`` as a folder holding an MLflow model saved by sentimentops.
