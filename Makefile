@@ -17,7 +17,7 @@ SYNCED := $(VENV)/.synced
 HOME_DIR ?= $(or $(SENTIMENTOPS_HOME),.sentimentops)
 DATA := data/imdb/imdb_reviews.parquet
 
-.PHONY: help setup run test lint format bench bench-data bench-train bench-batch bench-serve bench-monitor clean
+.PHONY: help setup run test lint format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -50,7 +50,7 @@ format: $(SYNCED) ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-bench: bench-data bench-train bench-batch bench-serve bench-monitor ## Run every benchmark
+bench: bench-data bench-train bench-batch bench-serve bench-monitor bench-model ## Run every benchmark
 
 bench-data: $(SYNCED) ## Data loading/validation/splitting throughput and peak memory on the 50k set
 	$(BIN)/python benchmarks/bench_data.py
@@ -66,6 +66,9 @@ bench-serve: $(SYNCED) ## The API against `mlflow models serve`: throughput, p50
 
 bench-monitor: $(SYNCED) ## Monitoring calibration: false alarms, detection per shift, estimate error
 	$(BIN)/python benchmarks/bench_monitor.py
+
+bench-model: $(SYNCED) ## The model alone: latency by batch size, two-process parallel ceiling
+	$(BIN)/python benchmarks/bench_model.py
 
 clean: ## Remove the environment and local state
 	rm -rf $(VENV) $(HOME_DIR) .pytest_cache .mypy_cache .ruff_cache

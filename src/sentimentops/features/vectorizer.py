@@ -1,11 +1,12 @@
 """A TF-IDF vectorizer whose saved form keeps the vocabulary as one UTF-8 buffer.
 
 A word 1-3-gram model has about a million n-grams in ``vocabulary_``. skops writes a dict as
-JSON with a typed object per key and value: 600 MB for the champion model, 19 seconds and
-1.9 GB of memory to load. Stored as the n-grams in column order, joined by newlines, in one
-``uint8`` array (a ``.npy`` inside the skops file), the same vocabulary takes about 20 MB and
-loads in a second; the dict is rebuilt on load. Nothing else changes: fitted on the same data,
-it transforms exactly like ``TfidfVectorizer``.
+JSON with a typed object per key and value, which made the champion's model file hundreds of
+megabytes and its loading slow and memory-hungry. Stored as the n-grams in column order, joined
+by newlines, in one ``uint8`` array (a ``.npy`` inside the skops file), the vocabulary is read
+back as one buffer and the dict rebuilt on load (the saved champion is 26.5 MiB and loads with
+a 439 MiB peak: ``make bench-model``, BENCHMARKS.md). Nothing else changes: fitted on the same
+data, it transforms exactly like ``TfidfVectorizer``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,120 @@
+"""What the model alone costs, the floor under serving latency and batch scaling.
+
+1. Scoring latency of the champion configuration by batch size (1, 4, 16, 64 random official
+   test reviews per call, `positive_scores`, 3 s each).
+2. The machine's parallel ceiling: `predict_proba` throughput of one process on 10,000 test
+   reviews in 5,000-row calls, then of two such processes at once (their sum), which is what
+   two Dask workers could reach at most.
+3. The saved model: size on disk, and the time and peak memory (the process's VmHWM) of
+   loading it in a fresh process.
+Results go to benchmarks/results/model.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from champion import REPO, fit_champion, official_split, save_champion
+
+THROUGHPUT = """
+import sys, time
+import pandas as pd
+from sentimentops.tracking.flavor import load_pipeline
+pipeline = load_pipeline(sys.argv[1])
+texts = pd.read_parquet(sys.argv[2]).query("split == 'test'")["review"].tolist()[:10000]
+pipeline.predict_proba(texts[:100])
+print("ready", flush=True)
+sys.stdin.readline()  # start together
+started = time.perf_counter()
+for start in range(0, len(texts), 5000):
+    pipeline.predict_proba(texts[start : start + 5000])
+print(len(texts) / (time.perf_counter() - started), flush=True)
+"""
+
+
+LOAD = """
+import sys, time
+started = time.perf_counter()
+from sentimentops.tracking.flavor import load_pipeline
+load_pipeline(sys.argv[1])
+seconds = time.perf_counter() - started
+peak = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0].split()[1]
+print(seconds, int(peak) // 1024)
+"""
+
+
+def throughputs(model: Path, processes: int) -> list[float]:
+    """Rows/s of each of ``processes`` processes scoring at the same time."""
+    data = REPO / "data" / "imdb" / "imdb_reviews.parquet"
+    running = [
+        subprocess.Popen(
+            [sys.executable, "-c", THROUGHPUT, str(model), str(data)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    for process in running:  # every model loaded before any starts scoring
+        if process.stdout is None or process.stdout.readline().strip() != "ready":
+            raise RuntimeError("a scoring process failed to load the model")
+    for process in running:
+        if process.stdin is not None:
+            process.stdin.write("go\n")
+            process.stdin.flush()
+    return [float(process.communicate()[0].strip()) for process in running]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, help="a saved champion-config folder (no fitting)")
+    args = parser.parse_args()
+
+    train, test = official_split()
+    with tempfile.TemporaryDirectory(prefix="bench-model-") as scratch:
+        model = args.model or save_champion(fit_champion(train), Path(scratch) / "model")
+        results = measure(model, test["review"].tolist())
+    print(json.dumps(results, indent=2))
+    out = REPO / "benchmarks" / "results" / "model.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def measure(model: Path, texts: list[str]) -> dict[str, Any]:
+    from sentimentops.tracking.flavor import load_pipeline
+
+    pipeline: Any = load_pipeline(str(model))
+    rng = random.Random(0)
+    results: dict[str, Any] = {}
+    for size in (1, 4, 16, 64):
+        calls, started = 0, time.perf_counter()
+        while time.perf_counter() - started < 3:
+            pipeline.positive_scores(rng.sample(texts, size))
+            calls += 1
+        results[f"ms_per_call_{size}"] = round((time.perf_counter() - started) / calls * 1000, 2)
+    one = throughputs(model, 1)
+    two = throughputs(model, 2)
+    results["one_process_rows_per_s"] = round(one[0])
+    results["two_processes_rows_per_s"] = [round(value) for value in two]
+    results["parallel_ceiling"] = round(sum(two) / one[0], 2)
+    results["model_mib_on_disk"] = round(
+        sum(f.stat().st_size for f in model.rglob("*") if f.is_file()) / 2**20, 1
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD, str(model)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    results["load_seconds_with_imports"] = round(float(loaded[0]), 2)
+    results["load_peak_rss_mib"] = int(loaded[1])
+    return results
+
+
+if __name__ == "__main__":
+    main()
