@@ -41,9 +41,11 @@ __all__ = [
     "FeatureSettings",
     "ModelFamily",
     "MonitoringSettings",
+    "PipelineSettings",
     "PredictionLogSettings",
     "PreprocessingSettings",
     "RegistrySettings",
+    "ScheduleSettings",
     "ServingSettings",
     "Settings",
     "SplitSettings",
@@ -235,6 +237,33 @@ class MonitoringSettings(_Section):
     webhook_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
 
 
+class ScheduleSettings(_Section):
+    """Cron schedules (UTC by default) of ``sentimentops pipeline serve``; null: not scheduled."""
+
+    training: str | None = None
+    batch: str | None = "0 2 * * *"  # daily
+    monitoring: str | None = "0 * * * *"  # hourly
+    retraining: str | None = "0 3 * * 0"  # weekly, Sunday 03:00
+    timezone: str = "UTC"
+
+
+class PipelineSettings(_Section):
+    """The Prefect flows: retries, time limits, inputs of the scheduled runs, schedules."""
+
+    retries: Annotated[int, Field(ge=0, le=10)] = 3  # tasks that touch I/O
+    retry_delay_seconds: Annotated[float, Field(ge=0)] = 2.0  # doubles on each retry
+    io_timeout_seconds: Annotated[float, Field(gt=0)] = 600.0
+    training_timeout_seconds: Annotated[float, Field(gt=0)] = 4 * 3600.0  # one candidate
+    # batch: a file or a folder/S3 prefix of files (None: the last split's test file)
+    batch_input: str | None = None
+    batch_output: str | None = None  # a folder/prefix; None: $SENTIMENTOPS_HOME/predictions
+    monitoring_window_hours: Annotated[float, Field(gt=0)] = 24.0  # of the prediction log
+    retraining_data: str | None = None  # None: the vendored IMDB data
+    retraining_use_feedback: bool = False  # add labelled feedback from the prediction log
+    retraining_sample: Annotated[int, Field(ge=100)] | None = None
+    schedules: ScheduleSettings = ScheduleSettings()
+
+
 # The YAML files of the settings being built; a context variable keeps load_settings re-entrant.
 _yaml_files: ContextVar[tuple[Path, ...]] = ContextVar("_yaml_files", default=())
 
@@ -259,6 +288,7 @@ class Settings(BaseSettings):
     serving: ServingSettings = ServingSettings()
     prediction_log: PredictionLogSettings = PredictionLogSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    pipeline: PipelineSettings = PipelineSettings()
     # SENTIMENTOPS_API_KEY: when set, every API endpoint but health needs it.
     api_key: SecretStr | None = None
 

@@ -17,6 +17,7 @@ __all__ = [
     "Location",
     "data_stem",
     "is_remote",
+    "list_files",
     "local_path",
     "location_exists",
     "location_name",
@@ -76,6 +77,22 @@ def location_exists(location: Location) -> bool:
         return local_path(location).exists()
     filesystem, path = fsspec.core.url_to_fs(str(location), **_storage_options(location))
     return bool(filesystem.exists(path))
+
+
+def list_files(folder: Location) -> list[str]:
+    """The files directly inside a local folder or under an S3 prefix, sorted, as locations
+    that :func:`open_location` accepts. A folder that does not exist holds no files."""
+    if not is_remote(folder):
+        directory = local_path(folder)
+        if not directory.is_dir():
+            return []
+        return sorted(str(path) for path in directory.iterdir() if path.is_file())
+    filesystem, path = fsspec.core.url_to_fs(str(folder), **_storage_options(folder))
+    if not filesystem.exists(path):
+        return []
+    scheme = str(folder).split("://", 1)[0]
+    entries = filesystem.ls(path.rstrip("/"), detail=True)
+    return sorted(f"{scheme}://{entry['name']}" for entry in entries if entry["type"] == "file")
 
 
 def put_file(local: Path, location: Location) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import typer
 
 from sentimentops.cli.output import console
 from sentimentops.config import get_settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["predict_command"]
 
@@ -44,38 +49,27 @@ def predict_command(
     reason; a summary is printed and written as .summary.json. Exit codes: 2 bad input or model,
     4 rejects above --max-reject-rate.
     """
-    from sentimentops.batch.engines import DaskEngine, Engine
-    from sentimentops.batch.model import load_for_scoring
-    from sentimentops.batch.writers import output_format
-    from sentimentops.errors import ConfigError
+    from sentimentops.batch.job import score_file
 
-    if engine not in ("local", "dask"):
-        raise ConfigError(f"--engine must be local or dask, not {engine!r}.")
     settings = get_settings()
-    output_format(output)  # a bad extension fails before a model or a cluster is loaded
-    with console.status(f"Loading {model}"):
-        loaded = load_for_scoring(model)
-    scoring_engine: Engine | None = None
-    if engine == "dask":
-        with console.status(f"Starting Dask ({scheduler or f'{workers} local workers'})"):
-            scoring_engine = DaskEngine(loaded.location, workers=workers, scheduler=scheduler)
-    try:
-        summary = _run_with_progress(
-            loaded,
+    with _progress(console) as (status, advance):
+        summary = score_file(
             input_path,
             output,
+            model_uri=model,
             text_column=text_column,
             id_column=id_column,
+            engine=engine,
+            workers=workers,
+            scheduler=scheduler,
             chunk_size=chunk_size,
             max_text_chars=settings.validation.max_text_chars,
             max_reject_rate=max_reject_rate,
-            engine=scoring_engine,
             explain=explain,
             resume=resume,
+            progress=advance,
+            status=status,
         )
-    finally:
-        if scoring_engine is not None:
-            scoring_engine.close()  # idempotent; also when the predictor refused to start
     console.print(
         f"{summary.rows_in:,} rows in: {summary.predicted:,} predicted -> {summary.output}, "
         f"{summary.rejected:,} rejected -> {summary.rejects}; {summary.rows_per_second:,.0f} "
@@ -83,18 +77,12 @@ def predict_command(
     )
 
 
-def _run_with_progress(
-    loaded: Any,
-    input_path: str,
-    output: str,
-    *,
-    resume: bool,
-    **options: Any,
-) -> Any:
-    """Run the predictor under a progress display: rows done and rows/s."""
+@contextlib.contextmanager
+def _progress(
+    console: Console,
+) -> Iterator[tuple[Callable[[str], None], Callable[[int], None]]]:
+    """A live display: what is happening now, rows done and rows/s."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from sentimentops.batch.predictor import BatchPredictor
 
     with Progress(
         SpinnerColumn(),
@@ -104,7 +92,10 @@ def _run_with_progress(
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task("Scoring", total=None, rate="")
+        task = progress.add_task("Starting", total=None, rate="")
+
+        def status(message: str) -> None:
+            progress.update(task, description=message)
 
         def advance(rows: int) -> None:
             progress.advance(task, rows)
@@ -114,5 +105,4 @@ def _run_with_progress(
                     task, rate=f"{progress.tasks[task].completed / elapsed:,.0f} rows/s"
                 )
 
-        predictor = BatchPredictor(loaded, progress=advance, **options)
-        return predictor.run(input_path, output, resume=resume)
+        yield status, advance

@@ -73,6 +73,12 @@ class DatasetSplits:
             paths[name] = path
         return paths
 
+    @classmethod
+    def read(cls, directory: Path, *, mode: str, seed: int) -> DatasetSplits:
+        """The splits :meth:`write` wrote into ``directory``."""
+        frames = {name: pd.read_parquet(directory / f"{name}.parquet") for name in SPLIT_NAMES}
+        return cls(**frames, mode=mode, seed=seed)
+
 
 def split_reviews(frame: pd.DataFrame, settings: SplitSettings) -> DatasetSplits:
     """Split validated rows as the settings say (``random`` or ``official`` mode)."""

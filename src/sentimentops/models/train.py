@@ -24,7 +24,14 @@ from sentimentops.models.candidates import build_candidate
 from sentimentops.models.evaluate import classification_metrics, to_binary
 from sentimentops.models.sentiment import SentimentPipeline
 
-__all__ = ["CandidateResult", "TrainingResult", "search_family", "train_models"]
+__all__ = [
+    "CandidateResult",
+    "TrainingResult",
+    "evaluate_candidate",
+    "finish_training",
+    "search_family",
+    "train_models",
+]
 
 Progress = Callable[[str], None]
 
@@ -108,51 +115,81 @@ def train_models(
 ) -> TrainingResult:
     """Search every configured family, choose on validation accuracy, refit, test once."""
     report = progress or (lambda _message: None)
-    started = time.perf_counter()
-    validation_y = to_binary(splits.validation["sentiment"])
-    test_y = to_binary(splits.test["sentiment"])
-    results = []
     with tempfile.TemporaryDirectory(prefix="sentimentops-features-") as cache_dir:
+        results = []
         for family in settings.training.models:
             report(f"searching {family}")
-            model, params, table, seconds = search_family(
-                family, splits.train, settings, cache_dir=cache_dir
-            )
-            scores = model.positive_scores(splits.validation["review"])
-            best_row = table.sort_values("rank_test_score").iloc[0]
-            result = CandidateResult(
-                family=family,
-                model=model,
-                best_params=params,
-                cv_mean=float(best_row["mean_test_score"]),
-                cv_std=float(best_row["std_test_score"]),
-                cv_results=table,
-                fit_seconds=seconds,
-                validation=classification_metrics(validation_y, scores),
-            )
-            report(f"evaluating {family} on test")
-            test_scores, per_1k = _timed_scores(model, splits.test)
-            result.test = classification_metrics(test_y, test_scores)
-            result.predict_seconds_per_1k = per_1k
-            results.append(result)
-    chosen = max(results, key=lambda r: (r.validation["accuracy"], -r.fit_seconds))
+            results.append(evaluate_candidate(family, splits, settings, cache_dir=cache_dir))
+    return finish_training(results, splits, settings, progress=report)
+
+
+def evaluate_candidate(
+    family: ModelFamily,
+    splits: DatasetSplits,
+    settings: Settings,
+    *,
+    cache_dir: str | None = None,
+) -> CandidateResult:
+    """One family: searched with CV on train, scored on validation and (for the record) test.
+
+    Independent of the other families, so candidates can be searched in parallel.
+    """
+    model, params, table, seconds = search_family(
+        family, splits.train, settings, cache_dir=cache_dir
+    )
+    scores = model.positive_scores(splits.validation["review"])
+    best_row = table.sort_values("rank_test_score").iloc[0]
+    test_scores, per_1k = _timed_scores(model, splits.test)
+    return CandidateResult(
+        family=family,
+        model=model,
+        best_params=params,
+        cv_mean=float(best_row["mean_test_score"]),
+        cv_std=float(best_row["std_test_score"]),
+        cv_results=table,
+        fit_seconds=seconds,
+        validation=classification_metrics(to_binary(splits.validation["sentiment"]), scores),
+        test=classification_metrics(to_binary(splits.test["sentiment"]), test_scores),
+        predict_seconds_per_1k=per_1k,
+    )
+
+
+def finish_training(
+    candidates: list[CandidateResult],
+    splits: DatasetSplits,
+    settings: Settings,
+    *,
+    progress: Progress | None = None,
+) -> TrainingResult:
+    """Choose the family with the best validation accuracy (the faster on a tie), refit it on
+    train + validation when configured, and evaluate the final model once on test.
+
+    ``train_seconds`` is the compute spent: the candidates' searches plus the refit, the same
+    whether the searches ran one after another, in parallel or came from a cache.
+    """
+    if not candidates:
+        raise ValueError("no candidates to choose from: configure at least one model family")
+    report = progress or (lambda _message: None)
+    started = time.perf_counter()
+    chosen = max(candidates, key=lambda r: (r.validation["accuracy"], -r.fit_seconds))
     final = chosen.model
     if settings.training.refit_on_validation:
         report(f"refitting {chosen.family} on train + validation")
         final = clone(chosen.model)
         both = pd.concat([splits.train, splits.validation])
         final.fit(both["review"].tolist(), both["sentiment"].to_numpy())
+    refit_seconds = time.perf_counter() - started
     report("final evaluation on test")
     test_scores, per_1k = _timed_scores(final, splits.test)
     return TrainingResult(
-        candidates=results,
+        candidates=candidates,
         chosen=chosen,
         model=final,
-        test_metrics=classification_metrics(test_y, test_scores),
+        test_metrics=classification_metrics(to_binary(splits.test["sentiment"]), test_scores),
         test_scores=test_scores,
         predict_seconds_per_1k=per_1k,
         splits=splits,
-        train_seconds=time.perf_counter() - started,
+        train_seconds=sum(c.fit_seconds for c in candidates) + refit_seconds,
     )
 
 

@@ -1,28 +1,54 @@
 """The training job: data → validation → split → candidates → tracking, registry and gate.
 
-A plain function so the CLI, tests and (later) a Prefect flow run the same steps.
+Plain functions, one per step, so the ``train`` command runs them in a row (:func:`run_training`)
+and the Prefect ``training`` flow runs the same steps as tasks, cached and in parallel.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
+from sentimentops import __version__
 from sentimentops.config import ModelFamily, Settings
 from sentimentops.data.load import load_reviews, load_verified_parquet
-from sentimentops.data.split import split_reviews
+from sentimentops.data.split import DatasetSplits, split_reviews
 from sentimentops.data.validate import ValidationReport, validate_reviews
 from sentimentops.errors import DataValidationError
 from sentimentops.models.train import TrainingResult, train_models
 from sentimentops.tracking.runs import TrackedTraining  # imports MLflow lazily, inside functions
 
-__all__ = ["TrainingOutcome", "run_training", "stratified_sample"]
+__all__ = [
+    "TrainingData",
+    "TrainingOutcome",
+    "candidate_fingerprint",
+    "prepare_training_data",
+    "run_training",
+    "stratified_sample",
+    "track_and_gate",
+    "training_fingerprint",
+    "with_families",
+]
 
 # Training refuses data where more than this share of rows had to be quarantined: something
 # is wrong with the file (wrong column, wrong labels), and a model on the rest would mislead.
 MAX_QUARANTINE_SHARE = 0.05
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Validated, split data and where it came from."""
+
+    splits: DatasetSplits
+    validation: ValidationReport
+    lineage: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -42,31 +68,29 @@ def stratified_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame
     return sample.sort_index()
 
 
-def run_training(
+def with_families(settings: Settings, models: list[ModelFamily] | None) -> Settings:
+    """``settings`` training only ``models`` (all configured families when None or empty)."""
+    if not models:
+        return settings
+    return settings.model_copy(
+        update={"training": settings.training.model_copy(update={"models": models})}
+    )
+
+
+def prepare_training_data(
     settings: Settings,
     *,
     data: str | None = None,
     sample: int | None = None,
-    models: list[ModelFamily] | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> TrainingOutcome:
-    """Train, track, register and gate; returns everything the caller wants to show.
+    extra: pd.DataFrame | None = None,
+    progress: Progress | None = None,
+) -> TrainingData:
+    """Load (the vendored data by default), add ``extra`` labelled rows, validate, sample, split.
 
     Raises:
-        TrackingUnavailableError: before any training, when the tracking store does not answer.
         DataValidationError: the data fails validation (the message holds the summary).
     """
-    from sentimentops.tracking.runs import track_training
-    from sentimentops.tracking.store import connect
-
     report = progress or (lambda _message: None)
-    if models:
-        settings = settings.model_copy(
-            update={"training": settings.training.model_copy(update={"models": models})}
-        )
-    report("connecting to the tracking store")
-    uri = connect(settings)  # fail fast: before minutes of training
-
     report("loading data")
     if data is None:
         source = str(settings.data.reference_path)
@@ -78,6 +102,9 @@ def run_training(
         frame = load_reviews(
             data, text_column=settings.data.text_column, label_column=settings.data.label_column
         )
+    if extra is not None and not extra.empty:
+        source = f"{source} + {len(extra):,} labelled feedback rows"
+        frame = pd.concat([frame, extra], ignore_index=True)
     report(f"validating {len(frame):,} rows")
     validation = validate_reviews(frame, settings.validation, source=source)
     _require_trainable(validation.report)
@@ -86,8 +113,7 @@ def run_training(
         valid = stratified_sample(valid, sample, settings.split.seed)
     report(f"splitting ({settings.split.mode})")
     splits = split_reviews(valid, settings.split)
-    result = train_models(splits, settings, progress=report)
-    lineage = {
+    lineage: dict[str, Any] = {
         "source": source,
         "source_digest": validation.report.digest,
         "sample_rows": sample,
@@ -95,11 +121,87 @@ def run_training(
         "split_seed": splits.seed,
         "split_digests": splits.digests(),
     }
-    report("logging to MLflow and applying the promotion gate")
-    tracked = track_training(
-        result, settings, lineage=lineage, data_quality=validation.report.to_dict()
+    lineage["training_fingerprint"] = training_fingerprint(settings, lineage["split_digests"])
+    return TrainingData(splits, validation.report, lineage)
+
+
+def candidate_fingerprint(
+    settings: Settings, family: ModelFamily, split_digests: dict[str, str]
+) -> str:
+    """What one candidate's search depends on: its family, the splits and the settings that
+    shape features and search. Equal fingerprints give the same candidate (same seeds)."""
+    candidate = settings.training.candidates.get(family)
+    return _digest(
+        {
+            "family": family,
+            "splits": split_digests,
+            "preprocessing": settings.preprocessing.model_dump(mode="json"),
+            "features": settings.features.model_dump(mode="json"),
+            "candidate": candidate.model_dump(mode="json") if candidate else None,
+            "search": settings.training.search,
+            "cv_folds": settings.training.cv_folds,
+            "seed": settings.training.seed,
+            "package": __version__,
+        }
     )
-    return TrainingOutcome(result, tracked, validation.report, uri)
+
+
+def training_fingerprint(settings: Settings, split_digests: dict[str, str]) -> str:
+    """What a whole training depends on: every candidate, the choice and the final refit.
+    Where to run it (n_jobs, a Dask scheduler) is left out: it does not change the model."""
+    training = settings.training.model_dump(mode="json", exclude={"n_jobs", "dask_scheduler"})
+    return _digest(
+        {
+            "splits": split_digests,
+            "preprocessing": settings.preprocessing.model_dump(mode="json"),
+            "features": settings.features.model_dump(mode="json"),
+            "training": training,
+            "reference_sample_rows": settings.registry.reference_sample_rows,
+            "package": __version__,
+        }
+    )
+
+
+def track_and_gate(
+    result: TrainingResult, settings: Settings, data: TrainingData
+) -> TrackedTraining:
+    """Log to MLflow, register as challenger, and promote only through the gate."""
+    from sentimentops.tracking.runs import track_training
+
+    return track_training(
+        result, settings, lineage=data.lineage, data_quality=data.validation.to_dict()
+    )
+
+
+def run_training(
+    settings: Settings,
+    *,
+    data: str | None = None,
+    sample: int | None = None,
+    models: list[ModelFamily] | None = None,
+    progress: Progress | None = None,
+) -> TrainingOutcome:
+    """Train, track, register and gate, one step after another; returns what to show.
+
+    Raises:
+        TrackingUnavailableError: before any training, when the tracking store does not answer.
+        DataValidationError: the data fails validation (the message holds the summary).
+    """
+    from sentimentops.tracking.store import connect
+
+    report = progress or (lambda _message: None)
+    settings = with_families(settings, models)
+    report("connecting to the tracking store")
+    uri = connect(settings)  # fail fast: before minutes of training
+    prepared = prepare_training_data(settings, data=data, sample=sample, progress=report)
+    result = train_models(prepared.splits, settings, progress=report)
+    report("logging to MLflow and applying the promotion gate")
+    tracked = track_and_gate(result, settings, prepared)
+    return TrainingOutcome(result, tracked, prepared.validation, uri)
+
+
+def _digest(content: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def _require_trainable(report: ValidationReport) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "ModelVersionInfo",
     "allow_model_deserialization",
     "champion_version",
+    "find_version",
     "list_versions",
     "load_model",
     "promote",
@@ -152,6 +153,22 @@ def list_versions(name: str) -> list[ModelVersionInfo]:
         for version in client.search_model_versions(f"name = '{name}'")
     ]
     return sorted(infos, key=lambda info: int(info.version), reverse=True)
+
+
+def find_version(name: str, tag: str, value: str) -> str | None:
+    """The newest version of ``name`` whose ``tag`` equals ``value``; None if none (or no model).
+
+    Filtered here rather than in the store's query language: tag filters on model versions are
+    not supported by every MLflow backend, and a model has few versions.
+    """
+    import mlflow
+
+    try:
+        versions = _client().search_model_versions(f"name = '{name}'")
+    except mlflow.exceptions.MlflowException:
+        return None
+    matching = [int(v.version) for v in versions if (v.tags or {}).get(tag) == value]
+    return str(max(matching)) if matching else None
 
 
 def version_info(name: str, version: str) -> ModelVersionInfo:

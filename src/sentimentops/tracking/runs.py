@@ -28,6 +28,7 @@ from sentimentops.models.train import CandidateResult, TrainingResult
 from sentimentops.tracking import flavor, registry
 
 __all__ = [
+    "FINGERPRINT_TAG",
     "TrackedTraining",
     "config_hash",
     "git_commit",
@@ -39,6 +40,7 @@ __all__ = [
 REFERENCE_SAMPLE = "reference/reference_sample.parquet"
 MODEL_CARD = "model_card.md"
 MAX_DESCRIPTION_CHARS = 4_000
+FINGERPRINT_TAG = "training_fingerprint"
 
 
 @dataclass(frozen=True)
@@ -312,5 +314,9 @@ def _describe_version(
         "data_digest": str(lineage.get("source_digest")),
         "split_mode": result.splits.mode,
     }
+    if lineage.get("training_fingerprint"):
+        # Lets a re-run on the same data and configuration find this version instead of
+        # training and registering a duplicate (see pipelines.training.find_trained_version).
+        tags[FINGERPRINT_TAG] = str(lineage["training_fingerprint"])
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)

@@ -1,0 +1,63 @@
+"""What every flow shares: where Prefect keeps its state, task options from settings, and how a
+task's outcome (ran, cached, retried) is read back for the summary.
+
+Prefect reads its settings when first imported, so :func:`configure_prefect` runs before any
+flow module is imported (the ``pipeline`` command does this).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sentimentops.config import Settings
+
+__all__ = [
+    "configure_prefect",
+    "io_task_options",
+    "result_storage",
+    "state_label",
+]
+
+
+def configure_prefect(settings: Settings) -> None:
+    """Keep Prefect's state beside the project's (``$SENTIMENTOPS_HOME/prefect``) and offline.
+
+    Values the user already set win: ``PREFECT_HOME``, and ``PREFECT_API_URL`` (a Prefect server;
+    without it each run starts a temporary local API).
+    """
+    default_home = str(settings.state_path("prefect").resolve())
+    home = Path(os.environ.setdefault("PREFECT_HOME", default_home))
+    home.mkdir(parents=True, exist_ok=True)  # Prefect creates only the last folder itself
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    # The temporary local API needs more than the default 20 s to start on a fresh home (it
+    # creates and migrates its database) on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+
+def io_task_options(settings: Settings) -> dict[str, Any]:
+    """Retries with exponential backoff and a time limit, for tasks that touch files, S3 or the
+    tracking store (where a second attempt often succeeds)."""
+    pipeline = settings.pipeline
+    return {
+        "retries": pipeline.retries,
+        "retry_delay_seconds": [
+            pipeline.retry_delay_seconds * 2**attempt for attempt in range(pipeline.retries)
+        ]
+        or 0,
+        "timeout_seconds": pipeline.io_timeout_seconds,
+    }
+
+
+def result_storage(settings: Settings) -> Path:
+    """Where cached task results live: reused by later runs with the same cache key."""
+    path = settings.state_path("cache", "prefect-results").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def state_label(state: Any) -> str:
+    """ "cached" when Prefect reused a stored result, else "ran"."""
+    return "cached" if getattr(state, "name", "") == "Cached" else "ran"

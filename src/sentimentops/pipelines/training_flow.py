@@ -1,0 +1,258 @@
+"""The ``training`` flow: load → validate → split → candidates in parallel → choose and refit →
+register → gate → promote, each step a Prefect task around the functions of
+:mod:`sentimentops.pipelines.training`.
+
+- Candidates are searched in parallel: on threads, or on a Dask cluster when
+  ``training.dask_scheduler`` names one. They reach the workers by path (the splits are written
+  once as Parquet), not by value.
+- Searches and the final refit are cached on the split digests plus a hash of the settings
+  that shape them: an unchanged input is not re-featurised by the next run.
+- A training whose data and settings match a registered version is not repeated: the flow
+  reports that version instead of registering a duplicate.
+- Steps that touch I/O retry with backoff; every step has a time limit. Nothing touches the
+  registry before the final model exists, so a failed training leaves it unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
+
+from sentimentops.config import ModelFamily, Settings, get_settings
+from sentimentops.data.split import DatasetSplits
+from sentimentops.models.train import (
+    CandidateResult,
+    TrainingResult,
+    evaluate_candidate,
+    finish_training,
+)
+from sentimentops.pipelines.runtime import io_task_options, result_storage, state_label
+from sentimentops.pipelines.training import (
+    TrainingData,
+    candidate_fingerprint,
+    prepare_training_data,
+    track_and_gate,
+    with_families,
+)
+from sentimentops.tracking.runs import TrackedTraining  # imports MLflow lazily, inside functions
+
+__all__ = ["TrainingFlowResult", "run_training_flow", "training_flow"]
+
+
+@dataclass(frozen=True)
+class TrainingFlowResult:
+    """What a training run produced, for the summary and the flows that follow it."""
+
+    model_name: str
+    version: str
+    champion: str | None
+    promoted: bool
+    reason: str
+    family: str
+    test_metrics: dict[str, float]
+    run_id: str
+    reused: bool  # the same data and settings were trained before: that version is reported
+    test_split: str  # the held-out test rows, as Parquet
+    steps: dict[str, str] = field(default_factory=dict)  # step -> ran | cached | reused
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _fingerprint_key(_context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    return str(parameters["fingerprint"])
+
+
+@task(name="connect-tracking", cache_policy=NO_CACHE)
+def connect_tracking(settings: Settings) -> str:
+    from sentimentops.tracking.store import connect
+
+    return connect(settings)
+
+
+@task(name="prepare-data", cache_policy=NO_CACHE)
+def prepare_data(
+    settings: Settings, data: str | None, sample: int | None, extra_rows: str | None
+) -> tuple[TrainingData, str]:
+    """Load, validate and split; the splits are written once, named by their digests."""
+    logger = get_run_logger()
+    extra = pd.read_parquet(extra_rows) if extra_rows else None
+    prepared = prepare_training_data(
+        settings, data=data, sample=sample, extra=extra, progress=logger.info
+    )
+    digests = prepared.lineage["split_digests"]
+    name = hashlib.sha256("".join(sorted(digests.values())).encode()).hexdigest()[:16]
+    directory = settings.state_path("splits", f"{prepared.splits.mode}-{name}")
+    if not (directory / "test.parquet").exists():
+        prepared.splits.write(directory)
+    return prepared, str(directory)
+
+
+@task(name="find-registered-version", cache_policy=NO_CACHE)
+def find_registered_version(settings: Settings, fingerprint: str) -> str | None:
+    from sentimentops.tracking import registry
+    from sentimentops.tracking.runs import FINGERPRINT_TAG
+
+    return registry.find_version(settings.registry.model_name, FINGERPRINT_TAG, fingerprint)
+
+
+@task(name="search-candidate", cache_key_fn=_fingerprint_key, persist_result=True)
+def search_candidate(
+    settings: Settings, family: ModelFamily, splits_dir: str, fingerprint: str
+) -> CandidateResult:
+    """One family's grid search with CV; runs on a thread or a Dask worker."""
+    get_run_logger().info("searching %s", family)
+    splits = DatasetSplits.read(
+        Path(splits_dir), mode=settings.split.mode, seed=settings.split.seed
+    )
+    return evaluate_candidate(family, splits, settings)
+
+
+@task(name="choose-and-refit", cache_key_fn=_fingerprint_key, persist_result=True)
+def choose_and_refit(
+    settings: Settings, candidates: list[CandidateResult], splits_dir: str, fingerprint: str
+) -> TrainingResult:
+    splits = DatasetSplits.read(
+        Path(splits_dir), mode=settings.split.mode, seed=settings.split.seed
+    )
+    return finish_training(candidates, splits, settings, progress=get_run_logger().info)
+
+
+@task(name="register-and-gate", cache_policy=NO_CACHE)
+def register_and_gate(
+    result: TrainingResult, settings: Settings, data: TrainingData
+) -> TrackedTraining:
+    return track_and_gate(result, settings, data)
+
+
+@flow(name="training")
+def training_flow(
+    data: str | None = None,
+    sample: int | None = None,
+    models: list[ModelFamily] | None = None,
+    force: bool = False,
+    extra_rows: str | None = None,
+) -> TrainingFlowResult:
+    """Train the candidates, register the best as challenger, promote it through the gate.
+
+    Args:
+        data: a dataset path or s3:// URI; None trains on the vendored IMDB data.
+        sample: train on a stratified sample of this many rows.
+        models: the families to search (default: all configured).
+        force: train again even when these data and settings were trained before.
+        extra_rows: a Parquet file of extra labelled rows (``review``, ``sentiment``) to add.
+    """
+    settings = with_families(get_settings(), models)
+    logger = get_run_logger()
+    io = io_task_options(settings)
+    storage = result_storage(settings)
+    steps: dict[str, str] = {}
+
+    connect_tracking.with_options(**io)(settings)
+    prepared, splits_dir = prepare_data.with_options(**io)(settings, data, sample, extra_rows)
+    test_split = str(Path(splits_dir) / "test.parquet")
+    fingerprint = prepared.lineage["training_fingerprint"]
+    existing = None if force else find_registered_version.with_options(**io)(settings, fingerprint)
+    if existing is not None:
+        logger.info(
+            "version %s was trained on the same data and settings: reusing it (--force retrains)",
+            existing,
+        )
+        return _reused_result(settings, existing, test_split)
+
+    search = search_candidate.with_options(
+        result_storage=storage,
+        timeout_seconds=settings.pipeline.training_timeout_seconds,
+        refresh_cache=force,
+    )
+    digests = prepared.lineage["split_digests"]
+    futures = {
+        family: search.submit(
+            _worker_settings(settings),
+            family,
+            splits_dir,
+            candidate_fingerprint(settings, family, digests),
+        )
+        for family in settings.training.models
+    }
+    candidates = []
+    for family, future in futures.items():
+        candidates.append(future.result())
+        steps[f"search {family}"] = state_label(future.state)
+    final_state = choose_and_refit.with_options(
+        result_storage=storage,
+        timeout_seconds=settings.pipeline.training_timeout_seconds,
+        refresh_cache=force,
+    )(settings, candidates, splits_dir, fingerprint, return_state=True)
+    result: TrainingResult = final_state.result()
+    steps["choose and refit"] = state_label(final_state)
+
+    tracked = register_and_gate.with_options(timeout_seconds=settings.pipeline.io_timeout_seconds)(
+        result, settings, prepared
+    )
+    steps["register and gate"] = "ran"
+    verdict = "promoted to champion" if tracked.decision.promote else "champion kept"
+    logger.info("version %s registered; %s: %s", tracked.version, verdict, tracked.decision.reason)
+    return TrainingFlowResult(
+        model_name=tracked.model_name,
+        version=tracked.version,
+        champion=tracked.champion,
+        promoted=tracked.decision.promote,
+        reason=tracked.decision.reason,
+        family=result.chosen.family,
+        test_metrics=result.test_metrics,
+        run_id=tracked.run_id,
+        reused=False,
+        test_split=test_split,
+        steps=steps,
+    )
+
+
+def run_training_flow(settings: Settings, **parameters: Any) -> TrainingFlowResult:
+    """Run the flow now, on a Dask task runner when ``training.dask_scheduler`` is set."""
+    runnable = training_flow
+    if settings.training.dask_scheduler:
+        from prefect_dask.task_runners import DaskTaskRunner
+
+        runnable = training_flow.with_options(
+            task_runner=DaskTaskRunner(address=settings.training.dask_scheduler)  # type: ignore[arg-type]
+        )
+    result: TrainingFlowResult = runnable(**parameters)
+    return result
+
+
+def _worker_settings(settings: Settings) -> Settings:
+    """A candidate on a Dask worker searches with the worker's own processes: a search that
+    sent its folds back to the same cluster would wait on workers its siblings occupy."""
+    if not settings.training.dask_scheduler:
+        return settings
+    training = settings.training.model_copy(update={"dask_scheduler": None, "n_jobs": 1})
+    return settings.model_copy(update={"training": training})
+
+
+def _reused_result(settings: Settings, version: str, test_split: str) -> TrainingFlowResult:
+    from sentimentops.tracking import registry
+
+    name = settings.registry.model_name
+    info = registry.version_info(name, version)
+    return TrainingFlowResult(
+        model_name=name,
+        version=version,
+        champion=registry.champion_version(name),
+        promoted=registry.CHAMPION in info.aliases,
+        reason="trained before on the same data and settings",
+        family=info.tags.get("family", "unknown"),
+        test_metrics={k.removeprefix("test_"): v for k, v in info.metrics.items()},
+        run_id=info.run_id,
+        reused=True,
+        test_split=test_split,
+        steps={"training": "reused"},
+    )
