@@ -7,10 +7,9 @@ in one place instead of catching them one by one::
     SentimentOpsError                 exit 1, HTTP 500   unexpected failure of ours
     ├── BadInputError                 exit 2, HTTP 422   the caller gave us something unusable
     │   ├── ConfigError                                  a setting or config file is invalid
-    │   ├── DataError                                    a dataset cannot be read
-    │   │   ├── ChecksumMismatchError                    a file's bytes are not the expected ones
-    │   │   └── DataValidationError                      a dataset was read but is unusable
-    │   └── FeatureNotBuiltError                         a capability that does not exist yet
+    │   └── DataError                                    a dataset cannot be read
+    │       ├── ChecksumMismatchError                    a file's bytes are not the expected ones
+    │       └── DataValidationError                      a dataset was read but is unusable
     ├── DownloadError                 exit 1, HTTP 502   a remote source did not deliver
     ├── TrackingUnavailableError      exit 1, HTTP 503   the MLflow tracking store does not answer
     ├── PredictionLogUnavailableError exit 1, HTTP 503   the prediction log database does not answer
@@ -32,7 +31,6 @@ __all__ = [
     "DataError",
     "DataValidationError",
     "DownloadError",
-    "FeatureNotBuiltError",
     "ModelNotFoundError",
     "MonitoringAlertError",
     "PredictionLogUnavailableError",
@@ -74,10 +72,6 @@ class DataValidationError(DataError):
     def __init__(self, message: str, report: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.report = report or {}
-
-
-class FeatureNotBuiltError(BadInputError):
-    """A command group exists in the CLI's map but its capability is not implemented yet."""
 
 
 class DownloadError(SentimentOpsError):

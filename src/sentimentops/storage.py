@@ -16,6 +16,7 @@ import fsspec
 __all__ = [
     "Location",
     "data_stem",
+    "fingerprint",
     "is_remote",
     "list_files",
     "local_path",
@@ -77,6 +78,18 @@ def location_exists(location: Location) -> bool:
         return local_path(location).exists()
     filesystem, path = fsspec.core.url_to_fs(str(location), **_storage_options(location))
     return bool(filesystem.exists(path))
+
+
+def fingerprint(location: Location) -> str:
+    """A cheap identity of a file's current content: size and modification time locally (what
+    ``make`` trusts), the ETag (or size and time) on S3. Changes when the file is rewritten."""
+    if not is_remote(location):
+        stat = local_path(location).stat()
+        return f"{stat.st_size}-{stat.st_mtime_ns}"
+    filesystem, path = fsspec.core.url_to_fs(str(location), **_storage_options(location))
+    info = filesystem.info(path)
+    tag = info.get("ETag") or f"{info.get('size')}-{info.get('LastModified')}"
+    return str(tag).strip('"')
 
 
 def list_files(folder: Location) -> list[str]:

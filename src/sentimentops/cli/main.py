@@ -19,7 +19,7 @@ from sentimentops.cli.data import data_app
 from sentimentops.cli.models import models_app
 from sentimentops.cli.monitor import monitor_app
 from sentimentops.cli.output import console, print_error
-from sentimentops.cli.planned import register_planned
+from sentimentops.cli.pipeline import pipeline_app
 from sentimentops.cli.predict import predict_command
 from sentimentops.cli.serve import serve_command
 from sentimentops.cli.train import train_command
@@ -67,7 +67,7 @@ app.command("predict")(predict_command)
 app.command("serve")(serve_command)
 app.add_typer(models_app, name="models")
 app.add_typer(monitor_app, name="monitor")
-register_planned(app)
+app.add_typer(pipeline_app, name="pipeline")
 
 
 def _show_version(value: bool) -> None:

@@ -5,11 +5,28 @@ from __future__ import annotations
 import typer
 
 from sentimentops.cli.output import console
-from sentimentops.config import get_settings
+from sentimentops.config import ModelFamily, get_settings
 
-__all__ = ["train_command"]
+__all__ = ["parse_families", "train_command"]
 
 FAMILIES = ("logreg", "linear_svm", "random_forest", "nb_logreg")
+
+
+def parse_families(models: str | None) -> list[ModelFamily] | None:
+    """``logreg,nb_logreg`` as a list of families; None for all configured ones.
+
+    Raises:
+        ConfigError: a family that does not exist.
+    """
+    from sentimentops.errors import ConfigError
+
+    if not models:
+        return None
+    families = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        raise ConfigError(f"--models: unknown {unknown}; choose from {', '.join(FAMILIES)}.")
+    return families  # type: ignore[return-value]
 
 
 def train_command(
@@ -33,30 +50,18 @@ def train_command(
 
     from rich.table import Table
 
-    from sentimentops.errors import ConfigError
-    from sentimentops.pipelines.training import run_training
+    from sentimentops.pipelines.training import run_training, with_split_mode
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # its INFO lines bury the progress
-    settings = get_settings()
-    if split is not None:
-        if split not in ("random", "official"):
-            raise ConfigError(f"--split must be random or official, not {split!r}.")
-        settings = settings.model_copy(
-            update={"split": settings.split.model_copy(update={"mode": split})}
-        )
-    families = None
-    if models:
-        families = [m.strip() for m in models.split(",") if m.strip()]
-        unknown = sorted(set(families) - set(FAMILIES))
-        if unknown:
-            raise ConfigError(f"--models: unknown {unknown}; choose from {', '.join(FAMILIES)}.")
+    settings = with_split_mode(get_settings(), split)
+    families = parse_families(models)
 
     with console.status("Training") as status:
         outcome = run_training(
             settings,
             data=data,
             sample=sample,
-            models=families,  # type: ignore[arg-type]
+            models=families,
             progress=lambda message: status.update(f"Training: {message}"),
         )
     result, tracked = outcome.training, outcome.tracked

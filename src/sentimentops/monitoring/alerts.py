@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from sentimentops.config import AlertSettings
 from sentimentops.monitoring.results import Alert, DriftResult, MonitoringMetrics
 
-__all__ = ["WEBHOOK_SOURCE", "evaluate_alerts", "send_alerts"]
+__all__ = ["WEBHOOK_SOURCE", "evaluate_alerts", "send_alerts", "send_notification"]
 
 logger = logging.getLogger(__name__)
 
@@ -211,8 +211,38 @@ def send_alerts(
     return [] if problem is None else [problem]
 
 
+def send_notification(
+    event: str,
+    message: str,
+    details: Mapping[str, Any],
+    *,
+    webhook_url: str | None,
+    timeout: float,
+    attempts: int = 3,
+    retry_seconds: float = 0.5,
+) -> list[str]:
+    """Log ``message`` and POST ``{"source": "sentimentops", "event", "message", **details}`` to
+    the webhook alerts go to (retrying like :func:`send_alerts`). Returns delivery problems;
+    never raises."""
+    logger.info("%s: %s", event, message)
+    if webhook_url is None:
+        return []
+    payload = {"source": WEBHOOK_SOURCE, "event": event, "message": message, **details}
+    body = json.dumps(payload, default=str).encode("utf-8")
+    problem = _post_with_retries(
+        webhook_url, body, timeout, attempts, retry_seconds, what=f"the {event} notification"
+    )
+    return [] if problem is None else [problem]
+
+
 def _post_with_retries(
-    url: str, body: bytes, timeout: float, attempts: int, retry_seconds: float
+    url: str,
+    body: bytes,
+    timeout: float,
+    attempts: int,
+    retry_seconds: float,
+    *,
+    what: str = "the alerts",
 ) -> str | None:
     """POST ``body`` until it is accepted or a failure is final; the problem, or None.
 
@@ -223,8 +253,8 @@ def _post_with_retries(
     shown = _shown_url(url)
     if urlsplit(url).scheme not in ("http", "https"):
         return (
-            f"The alert webhook {shown!r} is not an http(s) URL, so the alerts were only "
-            "logged. Set monitoring.webhook_url (SENTIMENTOPS_MONITORING__WEBHOOK_URL) to "
+            f"The alert webhook {shown!r} is not an http(s) URL, so {what} went only to "
+            "the log. Set monitoring.webhook_url (SENTIMENTOPS_MONITORING__WEBHOOK_URL) to "
             "one."
         )
     delay = retry_seconds
@@ -235,9 +265,9 @@ def _post_with_retries(
             return None
         if not transient or attempt >= attempts:
             return (
-                f"The alert webhook at {shown} did not take the alerts after {attempt} "
-                f"attempt{'s' if attempt > 1 else ''} ({failure}); they are in the log and "
-                "the report. Check that the webhook is up and accepts JSON POSTs, or fix "
+                f"The alert webhook at {shown} did not take {what} after {attempt} "
+                f"attempt{'s' if attempt > 1 else ''} ({failure}); the log and the report "
+                "have them. Check that the webhook is up and accepts JSON POSTs, or fix "
                 "monitoring.webhook_url (SENTIMENTOPS_MONITORING__WEBHOOK_URL)."
             )
         attempt += 1

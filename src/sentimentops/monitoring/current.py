@@ -18,7 +18,7 @@ from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN, canonical_columns,
 from sentimentops.errors import BadInputError, DataError
 from sentimentops.storage import Location, data_stem, location_exists, open_location, sibling
 
-__all__ = ["CurrentData", "current_from_file", "current_from_log"]
+__all__ = ["CurrentData", "current_from_batch", "current_from_file", "current_from_log"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,45 @@ def current_from_file(
     if frame.empty:
         raise DataError(f"{location} holds no rows: there is nothing to monitor.")
     return CurrentData(frame, str(location), _batch_reject_rate(location))
+
+
+def current_from_batch(
+    scored_input: Location,
+    predictions: Location,
+    *,
+    id_column: str,
+    text_column: str = TEXT_COLUMN,
+    label_column: str = LABEL_COLUMN,
+) -> CurrentData:
+    """A batch output joined on ``id_column`` with the input it scored: the model's predictions
+    beside the texts (for text drift) and, when the input has them, the true labels. Rows the
+    batch rejected have no prediction and are left out; the summary's reject rate counts them.
+
+    Raises:
+        DataError: either file unreadable or empty, or the id column missing from either.
+    """
+    inputs = read_table(scored_input)
+    scored = read_table(predictions)
+    for location, table in ((scored_input, inputs), (predictions, scored)):
+        if id_column not in table.columns:
+            raise DataError(
+                f"{location} has no {id_column!r} column to join the batch output with its "
+                "input on; pass the id column the batch used."
+            )
+    scored = _predictions_only(scored, predictions)
+    texts = canonical_columns(inputs, scored_input, text_column, label_column)
+    texts = texts[[c for c in (id_column, TEXT_COLUMN, LABEL_COLUMN) if c in texts.columns]]
+    joined = scored[[id_column, "label", "score", "model_version"]].merge(
+        texts, on=id_column, how="inner", validate="one_to_one"
+    )
+    if joined.empty:
+        raise DataError(
+            f"No id of {predictions} matches an id of {scored_input}: is it the output of "
+            "that input?"
+        )
+    frame = joined.drop(columns=[id_column])
+    frame["model_version"] = frame["model_version"].astype(str)
+    return CurrentData(frame, str(predictions), _batch_reject_rate(predictions))
 
 
 def current_from_log(store: object, since: datetime | None, until: datetime | None) -> CurrentData:

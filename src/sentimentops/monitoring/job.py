@@ -17,7 +17,7 @@ from sentimentops.config import Settings
 from sentimentops.data.load import load_reviews
 from sentimentops.errors import BadInputError
 from sentimentops.monitoring.alerts import send_alerts
-from sentimentops.monitoring.current import current_from_file, current_from_log
+from sentimentops.monitoring.current import CurrentData, current_from_file, current_from_log
 from sentimentops.monitoring.history import flatten_metrics
 from sentimentops.monitoring.model import load_monitored_model
 from sentimentops.monitoring.run import MonitoringOutcome, run_monitoring
@@ -32,6 +32,7 @@ def monitor_and_record(
     settings: Settings,
     *,
     model_uri: str,
+    current: CurrentData | None = None,
     current_location: str | None = None,
     log_window: tuple[datetime, datetime] | None = None,
     reference_location: str | None = None,
@@ -39,19 +40,10 @@ def monitor_and_record(
     label_column: str = "sentiment",
     output_dir: Path | None = None,
 ) -> MonitoringOutcome:
-    """Run monitoring on a file (``current_location``) or on the prediction log
-    (``log_window``), send its alerts and record it. Exactly one source must be given."""
-    if current_location is not None:
-        current = current_from_file(
-            current_location, text_column=text_column, label_column=label_column
-        )
-    else:
-        assert log_window is not None
-        store = open_store(settings)
-        try:
-            current = current_from_log(store, *log_window)
-        finally:
-            store.dispose()
+    """Run monitoring on data already loaded (``current``), a file (``current_location``) or
+    the prediction log (``log_window``), send its alerts and record it. Give exactly one."""
+    if current is None:
+        current = _load_current(settings, current_location, log_window, text_column, label_column)
     # Inputs first: a bad file is reported before seconds of model loading.
     model = load_monitored_model(model_uri)
     if log_window is not None:
@@ -87,6 +79,24 @@ def monitor_and_record(
     )
     _record(outcome, settings)
     return dataclasses.replace(outcome, delivery_problems=problems)
+
+
+def _load_current(
+    settings: Settings,
+    location: str | None,
+    log_window: tuple[datetime, datetime] | None,
+    text_column: str,
+    label_column: str,
+) -> CurrentData:
+    if location is not None:
+        return current_from_file(location, text_column=text_column, label_column=label_column)
+    if log_window is None:
+        raise BadInputError("Monitoring needs current data: a file or a prediction-log window.")
+    store = open_store(settings)
+    try:
+        return current_from_log(store, *log_window)
+    finally:
+        store.dispose()
 
 
 def _record(outcome: MonitoringOutcome, settings: Settings) -> None:

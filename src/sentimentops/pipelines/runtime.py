@@ -14,6 +14,7 @@ from typing import Any
 from sentimentops.config import Settings
 
 __all__ = [
+    "champion_uri",
     "configure_prefect",
     "io_task_options",
     "result_storage",
@@ -32,6 +33,8 @@ def configure_prefect(settings: Settings) -> None:
     home.mkdir(parents=True, exist_ok=True)  # Prefect creates only the last folder itself
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # Flow logs are the progress display; MLflow's download bars would interleave with them.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # The temporary local API needs more than the default 20 s to start on a fresh home (it
     # creates and migrates its database) on a busy 2-core machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
@@ -61,3 +64,8 @@ def result_storage(settings: Settings) -> Path:
 def state_label(state: Any) -> str:
     """ "cached" when Prefect reused a stored result, else "ran"."""
     return "cached" if getattr(state, "name", "") == "Cached" else "ran"
+
+
+def champion_uri(settings: Settings) -> str:
+    """``models:/<registered model>@champion``: what the flows use unless told otherwise."""
+    return f"models:/{settings.registry.model_name}@champion"

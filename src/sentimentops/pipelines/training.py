@@ -16,10 +16,10 @@ import pandas as pd
 
 from sentimentops import __version__
 from sentimentops.config import ModelFamily, Settings
-from sentimentops.data.load import load_reviews, load_verified_parquet
-from sentimentops.data.split import DatasetSplits, split_reviews
+from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN, load_reviews, load_verified_parquet
+from sentimentops.data.split import OFFICIAL_SPLIT_COLUMN, DatasetSplits, split_reviews
 from sentimentops.data.validate import ValidationReport, validate_reviews
-from sentimentops.errors import DataValidationError
+from sentimentops.errors import ConfigError, DataValidationError
 from sentimentops.models.train import TrainingResult, train_models
 from sentimentops.tracking.runs import TrackedTraining  # imports MLflow lazily, inside functions
 
@@ -33,6 +33,7 @@ __all__ = [
     "track_and_gate",
     "training_fingerprint",
     "with_families",
+    "with_split_mode",
 ]
 
 # Training refuses data where more than this share of rows had to be quarantined: something
@@ -66,6 +67,19 @@ def stratified_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame
     share = rows / len(frame)
     sample = frame.groupby("sentiment", group_keys=False).sample(frac=share, random_state=seed)
     return sample.sort_index()
+
+
+def with_split_mode(settings: Settings, mode: str | None) -> Settings:
+    """``settings`` splitting in ``mode`` (random or official); unchanged when None.
+
+    Raises:
+        ConfigError: an unknown mode.
+    """
+    if mode is None:
+        return settings
+    if mode not in ("random", "official"):
+        raise ConfigError(f"The split must be random or official, not {mode!r}.")
+    return settings.model_copy(update={"split": settings.split.model_copy(update={"mode": mode})})
 
 
 def with_families(settings: Settings, models: list[ModelFamily] | None) -> Settings:
@@ -104,7 +118,7 @@ def prepare_training_data(
         )
     if extra is not None and not extra.empty:
         source = f"{source} + {len(extra):,} labelled feedback rows"
-        frame = pd.concat([frame, extra], ignore_index=True)
+        frame = _with_extra_rows(frame, extra)
     report(f"validating {len(frame):,} rows")
     validation = validate_reviews(frame, settings.validation, source=source)
     _require_trainable(validation.report)
@@ -198,6 +212,15 @@ def run_training(
     report("logging to MLflow and applying the promotion gate")
     tracked = track_and_gate(result, settings, prepared)
     return TrainingOutcome(result, tracked, prepared.validation, uri)
+
+
+def _with_extra_rows(frame: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` plus the text and label of ``extra``. New labels are training material: with
+    the official split they join its train side, so the published test set stays the yardstick."""
+    rows = extra[[TEXT_COLUMN, LABEL_COLUMN]]
+    if OFFICIAL_SPLIT_COLUMN in frame.columns:
+        rows = rows.assign(**{OFFICIAL_SPLIT_COLUMN: "train"})
+    return pd.concat([frame, rows], ignore_index=True)
 
 
 def _digest(content: dict[str, Any]) -> str:

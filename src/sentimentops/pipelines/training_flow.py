@@ -41,10 +41,16 @@ from sentimentops.pipelines.training import (
     prepare_training_data,
     track_and_gate,
     with_families,
+    with_split_mode,
 )
 from sentimentops.tracking.runs import TrackedTraining  # imports MLflow lazily, inside functions
 
-__all__ = ["TrainingFlowResult", "run_training_flow", "training_flow"]
+__all__ = [
+    "TrainingFlowResult",
+    "configured_training_flow",
+    "run_training_flow",
+    "training_flow",
+]
 
 
 @dataclass(frozen=True)
@@ -56,9 +62,11 @@ class TrainingFlowResult:
     champion: str | None
     promoted: bool
     reason: str
+    decision: dict[str, Any]  # the gate's numbers: both accuracies on the same test rows
     family: str
     test_metrics: dict[str, float]
     run_id: str
+    tracking_uri: str
     reused: bool  # the same data and settings were trained before: that version is reported
     test_split: str  # the held-out test rows, as Parquet
     steps: dict[str, str] = field(default_factory=dict)  # step -> ran | cached | reused
@@ -138,6 +146,7 @@ def training_flow(
     data: str | None = None,
     sample: int | None = None,
     models: list[ModelFamily] | None = None,
+    split: str | None = None,
     force: bool = False,
     extra_rows: str | None = None,
 ) -> TrainingFlowResult:
@@ -147,16 +156,17 @@ def training_flow(
         data: a dataset path or s3:// URI; None trains on the vendored IMDB data.
         sample: train on a stratified sample of this many rows.
         models: the families to search (default: all configured).
+        split: random or official (default: ``split.mode``).
         force: train again even when these data and settings were trained before.
         extra_rows: a Parquet file of extra labelled rows (``review``, ``sentiment``) to add.
     """
-    settings = with_families(get_settings(), models)
+    settings = with_families(with_split_mode(get_settings(), split), models)
     logger = get_run_logger()
     io = io_task_options(settings)
     storage = result_storage(settings)
     steps: dict[str, str] = {}
 
-    connect_tracking.with_options(**io)(settings)
+    tracking_uri = connect_tracking.with_options(**io)(settings)
     prepared, splits_dir = prepare_data.with_options(**io)(settings, data, sample, extra_rows)
     test_split = str(Path(splits_dir) / "test.parquet")
     fingerprint = prepared.lineage["training_fingerprint"]
@@ -166,7 +176,7 @@ def training_flow(
             "version %s was trained on the same data and settings: reusing it (--force retrains)",
             existing,
         )
-        return _reused_result(settings, existing, test_split)
+        return _reused_result(settings, existing, test_split, tracking_uri)
 
     search = search_candidate.with_options(
         result_storage=storage,
@@ -207,25 +217,31 @@ def training_flow(
         champion=tracked.champion,
         promoted=tracked.decision.promote,
         reason=tracked.decision.reason,
+        decision=tracked.decision.to_dict(),
         family=result.chosen.family,
         test_metrics=result.test_metrics,
         run_id=tracked.run_id,
+        tracking_uri=tracking_uri,
         reused=False,
         test_split=test_split,
         steps=steps,
     )
 
 
-def run_training_flow(settings: Settings, **parameters: Any) -> TrainingFlowResult:
-    """Run the flow now, on a Dask task runner when ``training.dask_scheduler`` is set."""
-    runnable = training_flow
-    if settings.training.dask_scheduler:
-        from prefect_dask.task_runners import DaskTaskRunner
+def configured_training_flow(settings: Settings) -> Any:
+    """The training flow on a Dask task runner when ``training.dask_scheduler`` is set, so
+    candidates are searched on the cluster's workers; on threads otherwise."""
+    if not settings.training.dask_scheduler:
+        return training_flow
+    from prefect_dask.task_runners import DaskTaskRunner
 
-        runnable = training_flow.with_options(
-            task_runner=DaskTaskRunner(address=settings.training.dask_scheduler)  # type: ignore[arg-type]
-        )
-    result: TrainingFlowResult = runnable(**parameters)
+    runner = DaskTaskRunner(address=settings.training.dask_scheduler)
+    return training_flow.with_options(task_runner=runner)  # type: ignore[arg-type]
+
+
+def run_training_flow(settings: Settings, **parameters: Any) -> TrainingFlowResult:
+    """Run the training flow now (as a subflow when called from a flow)."""
+    result: TrainingFlowResult = configured_training_flow(settings)(**parameters)
     return result
 
 
@@ -238,7 +254,9 @@ def _worker_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"training": training})
 
 
-def _reused_result(settings: Settings, version: str, test_split: str) -> TrainingFlowResult:
+def _reused_result(
+    settings: Settings, version: str, test_split: str, tracking_uri: str
+) -> TrainingFlowResult:
     from sentimentops.tracking import registry
 
     name = settings.registry.model_name
@@ -249,9 +267,11 @@ def _reused_result(settings: Settings, version: str, test_split: str) -> Trainin
         champion=registry.champion_version(name),
         promoted=registry.CHAMPION in info.aliases,
         reason="trained before on the same data and settings",
+        decision={},
         family=info.tags.get("family", "unknown"),
         test_metrics={k.removeprefix("test_"): v for k, v in info.metrics.items()},
         run_id=info.run_id,
+        tracking_uri=tracking_uri,
         reused=True,
         test_split=test_split,
         steps={"training": "reused"},

@@ -358,6 +358,19 @@ class PredictionLogStore:
             rows = c.execute(query).all()
         return _window_frame(rows)
 
+    def labelled_texts(self) -> pd.DataFrame:
+        """Every logged text that received a feedback label, as ``review`` and ``sentiment``
+        (training rows). Texts stored only as a hash (``store_text: false``) cannot be used.
+
+        Raises:
+            PredictionLogUnavailableError: the database cannot be used right now.
+        """
+        window = self.read_window()
+        labelled = window[window["feedback_label"].notna() & window["text"].notna()]
+        return pd.DataFrame(
+            {"review": labelled["text"], "sentiment": labelled["feedback_label"]}
+        ).reset_index(drop=True)
+
     def count_predictions(self) -> int:
         """How many predictions are logged.
 

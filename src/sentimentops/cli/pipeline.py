@@ -1,0 +1,295 @@
+"""``sentimentops pipeline``: run one Prefect flow now, or serve them all on their schedules.
+
+Without ``PREFECT_API_URL`` each run starts a temporary local Prefect API (about 10 s); with it,
+runs are recorded on that Prefect server and visible in its UI.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from sentimentops.cli.output import console
+from sentimentops.cli.train import parse_families
+from sentimentops.config import Settings, get_settings
+
+__all__ = ["pipeline_app"]
+
+pipeline_app = typer.Typer(
+    help="Run and schedule the Prefect flows (training, batch, monitoring, retraining).",
+    no_args_is_help=True,
+)
+run_app = typer.Typer(
+    help="Run one flow now. `main` is the whole job `make run` runs.", no_args_is_help=True
+)
+pipeline_app.add_typer(run_app, name="run")
+
+JSON_OPTION = typer.Option(False, "--json", help="Print the flow's result as JSON.")
+
+
+def _settings() -> Settings:
+    """The settings, with Prefect pointed at the project's state before it is imported."""
+    from sentimentops.pipelines.runtime import configure_prefect
+
+    settings = get_settings()
+    configure_prefect(settings)
+    return settings
+
+
+def _print_json(result: Any) -> None:
+    console.print_json(json.dumps(result.to_dict(), default=str))
+
+
+@run_app.command("main")
+def run_main(
+    split: str = typer.Option("official", "--split", help="random or official."),
+    sample: int | None = typer.Option(None, "--sample", min=100, help="Train on N rows."),
+    models: str | None = typer.Option(None, "--models", help="Comma-separated families."),
+    force: bool = typer.Option(False, "--force", help="Train again even if trained before."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Train on the vendored data, batch-score the held-out test split with the champion,
+    monitor that batch, and print a summary. Re-runs reuse what is unchanged. Exit 3 when
+    monitoring alerts."""
+    _settings()
+    from sentimentops.pipelines.main_flow import main_flow
+
+    result = main_flow(split=split, sample=sample, models=parse_families(models), force=force)
+    if as_json:
+        _print_json(result)
+    else:
+        _print_main_summary(result)
+    if result.monitoring.verdict == "alert":
+        raise typer.Exit(code=3)
+
+
+@run_app.command("training")
+def run_training(
+    data: str | None = typer.Option(None, "--data", help="Dataset (default: vendored IMDB)."),
+    split: str | None = typer.Option(None, "--split", help="random or official."),
+    sample: int | None = typer.Option(None, "--sample", min=100, help="Train on N rows."),
+    models: str | None = typer.Option(None, "--models", help="Comma-separated families."),
+    force: bool = typer.Option(False, "--force", help="Train again even if trained before."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Load, validate, split, search the candidates in parallel, register, gate, promote."""
+    settings = _settings()
+    from sentimentops.pipelines.training_flow import run_training_flow
+
+    result = run_training_flow(
+        settings,
+        data=data,
+        split=split,
+        sample=sample,
+        models=parse_families(models),
+        force=force,
+    )
+    if as_json:
+        _print_json(result)
+        return
+    _print_training(result)
+
+
+@run_app.command("batch")
+def run_batch(
+    input_location: str | None = typer.Option(
+        None, "--input", help="A file, folder or s3:// prefix (default: pipeline.batch_input)."
+    ),
+    output: str | None = typer.Option(
+        None, "--output", help="A folder or prefix, or one output file for one input file."
+    ),
+    model: str | None = typer.Option(None, "--model", help="Default: the champion."),
+    text_column: str = typer.Option("review", "--text-column"),
+    id_column: str = typer.Option("id", "--id-column"),
+    engine: str = typer.Option("local", "--engine", help="local or dask."),
+    workers: int = typer.Option(2, "--workers", min=1),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="tcp://HOST:PORT"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Score a file or every data file under a folder/prefix; files already scored by this
+    model, and unchanged since, are skipped."""
+    _settings()
+    from sentimentops.pipelines.batch_flow import batch_flow
+
+    result = batch_flow(
+        input=input_location,
+        output=output,
+        model=model,
+        text_column=text_column,
+        id_column=id_column,
+        engine=engine,
+        workers=workers,
+        scheduler=scheduler,
+    )
+    if as_json:
+        _print_json(result)
+        return
+    for summary in result.scored:
+        step = result.steps[summary["input"]]
+        console.print(
+            f"{summary['input']}: {summary['rows_in']:,} rows, {summary['rejected']:,} rejected "
+            f"-> {summary['output']} ({'already scored' if step == 'cached' else 'scored'})"
+        )
+
+
+@run_app.command("monitoring")
+def run_monitoring(
+    current: str | None = typer.Option(
+        None, "--current", help="A file or batch output (default: the prediction log)."
+    ),
+    scored_input: str | None = typer.Option(
+        None, "--scored-input", help="The input --current was scored from (joined on ids)."
+    ),
+    id_column: str = typer.Option("id", "--id-column"),
+    model: str | None = typer.Option(None, "--model", help="Default: the champion."),
+    hours: float | None = typer.Option(
+        None, "--hours", help="Log window (default: pipeline.monitoring_window_hours)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Monitor a file or the prediction log's recent window. Exit 3 when an alert fired."""
+    _settings()
+    from sentimentops.pipelines.monitoring_flow import monitoring_flow
+
+    result = monitoring_flow(
+        current=current, scored_input=scored_input, id_column=id_column, model=model, hours=hours
+    )
+    if as_json:
+        _print_json(result)
+    else:
+        _print_monitoring(result)
+    if result.verdict == "alert":
+        raise typer.Exit(code=3)
+
+
+@run_app.command("retraining")
+def run_retraining(
+    current: str | None = typer.Option(
+        None, "--current", help="Data to monitor (default: the prediction log)."
+    ),
+    scored_input: str | None = typer.Option(None, "--scored-input"),
+    id_column: str = typer.Option("id", "--id-column"),
+    hours: float | None = typer.Option(None, "--hours"),
+    data: str | None = typer.Option(
+        None, "--data", help="Training data (default: pipeline.retraining_data)."
+    ),
+    sample: int | None = typer.Option(None, "--sample", min=100),
+    models: str | None = typer.Option(None, "--models"),
+    feedback: bool | None = typer.Option(
+        None, "--feedback/--no-feedback", help="Add labelled feedback from the prediction log."
+    ),
+    force: bool = typer.Option(False, "--force", help="Retrain even without an alert."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Monitor; on drift or accuracy below the floor, train a challenger and let the gate
+    decide. Exit 0 whether the challenger is promoted or refused (both are outcomes)."""
+    _settings()
+    from sentimentops.pipelines.retraining_flow import retraining_flow
+
+    result = retraining_flow(
+        current=current,
+        scored_input=scored_input,
+        id_column=id_column,
+        hours=hours,
+        data=data,
+        sample=sample,
+        models=parse_families(models),
+        use_feedback=feedback,
+        force=force,
+    )
+    if as_json:
+        _print_json(result)
+        return
+    _print_monitoring(result.monitoring)
+    console.print(result.message)
+
+
+@pipeline_app.command("serve")
+def serve(
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List the scheduled flows and their next runs; serve nothing."
+    ),
+) -> None:
+    """Serve every flow that has a schedule (pipeline.schedules) until Ctrl-C."""
+    from rich.table import Table
+
+    settings = _settings()
+    from sentimentops.pipelines.schedules import scheduled_flows, serve_flows
+
+    planned = scheduled_flows(settings)
+    table = Table(title="Scheduled flows", title_justify="left")
+    for column in ("flow", "cron", "time zone", "next runs"):
+        table.add_column(column)
+    for item in planned:
+        runs = ", ".join(f"{moment:%Y-%m-%d %H:%M}" for moment in item.next_runs)
+        table.add_row(item.flow, item.cron, item.timezone, runs)
+    console.print(table)
+    if dry_run:
+        return
+    serve_flows(settings)
+
+
+def _print_training(result: Any) -> None:
+    metrics = result.test_metrics
+    console.print(
+        f"{result.model_name} version {result.version} ({result.family}): test accuracy "
+        f"{metrics.get('accuracy', float('nan')):.4f}, F1 {metrics.get('f1', float('nan')):.4f}"
+    )
+    verdict = "promoted to champion" if result.promoted else "not champion"
+    console.print(f"{verdict}: {result.reason}. Champion is version {result.champion}.")
+    console.print("Steps: " + ", ".join(f"{step} ({how})" for step, how in result.steps.items()))
+
+
+def _print_monitoring(result: Any) -> None:
+    console.print(
+        f"Monitoring of {result.source} ({result.model_name} version {result.model_version}): "
+        f"{result.verdict}"
+    )
+    for alert in result.alerts:
+        console.print(f"  [yellow]{alert['kind']}[/yellow]: {alert['message']}")
+    console.print(f"Report: {result.report or result.summary}")
+
+
+def _print_main_summary(result: Any) -> None:
+    from rich.table import Table
+
+    training, batch, monitoring = result.training, result.batch, result.monitoring
+    metrics = training.test_metrics
+    table = Table(title="sentimentops: the main job", title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")  # paths and commands are copied: never cut them
+    table.add_row(
+        "Champion",
+        f"{training.model_name} version {training.champion} "
+        f"({'this run' if training.promoted and not training.reused else 'kept'})",
+    )
+    table.add_row(
+        "Trained",
+        f"version {training.version} ({training.family}): test accuracy "
+        f"{metrics.get('accuracy', float('nan')):.4f}, F1 {metrics.get('f1', float('nan')):.4f}, "
+        f"ROC AUC {metrics.get('roc_auc', float('nan')):.4f}",
+    )
+    table.add_row("Gate", training.reason)
+    scored = batch.scored[0]
+    table.add_row(
+        "Predictions",
+        f"{scored['output']} ({scored['predicted']:,} predicted, {scored['rejected']:,} "
+        f"rejected; rejects in {scored['rejects']})",
+    )
+    table.add_row(
+        "Monitoring",
+        f"{monitoring.verdict}"
+        + (f": {', '.join(sorted(monitoring.alert_kinds()))}" if monitoring.alerts else ""),
+    )
+    table.add_row("Report", monitoring.report or monitoring.summary)
+    steps = dict(training.steps)
+    steps["batch scoring"] = "cached" if "cached" in batch.steps.values() else "ran"
+    reused = [step for step, how in steps.items() if how in ("cached", "reused")]
+    table.add_row(
+        "Reused",
+        ", ".join(reused) + " (unchanged since the last run)" if reused else "nothing (first run)",
+    )
+    table.add_row("MLflow UI", result.mlflow_ui_command)
+    console.print(table)

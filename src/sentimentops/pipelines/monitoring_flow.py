@@ -1,0 +1,122 @@
+"""The ``monitoring`` flow: judge a file, a batch output, or the last hours of the prediction log
+against the model's reference; record the run; send the alerts (log, webhook).
+
+Each run is an observation of the data as it is now, so it is never served from a cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from sentimentops.config import Settings, get_settings
+from sentimentops.monitoring.current import current_from_batch
+from sentimentops.monitoring.job import monitor_and_record
+from sentimentops.monitoring.run import MonitoringOutcome
+from sentimentops.pipelines.runtime import champion_uri, io_task_options
+
+__all__ = ["MonitoringFlowResult", "monitoring_flow"]
+
+
+@dataclass(frozen=True)
+class MonitoringFlowResult:
+    verdict: str  # ok | alert
+    alerts: list[dict[str, Any]]
+    model_name: str
+    model_version: str
+    source: str
+    report: str | None  # the Evidently HTML
+    summary: str  # summary.json
+    metrics: dict[str, Any]
+    delivery_problems: list[str]
+
+    @classmethod
+    def of(cls, outcome: MonitoringOutcome) -> MonitoringFlowResult:
+        return cls(
+            verdict=outcome.verdict,
+            alerts=[dataclasses.asdict(alert) for alert in outcome.alerts],
+            model_name=outcome.model_name,
+            model_version=outcome.model_version,
+            source=outcome.source,
+            report=str(outcome.report_path) if outcome.report_path else None,
+            summary=str(outcome.summary_path),
+            metrics=outcome.metrics.to_dict(),
+            delivery_problems=list(outcome.delivery_problems),
+        )
+
+    def alert_kinds(self) -> set[str]:
+        return {str(alert["kind"]) for alert in self.alerts}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@task(name="monitor", cache_policy=NO_CACHE)
+def monitor(
+    settings: Settings,
+    model: str,
+    current: str | None,
+    scored_input: str | None,
+    id_column: str,
+    since: datetime,
+    until: datetime,
+) -> MonitoringOutcome:
+    if current is not None and scored_input is not None:
+        joined = current_from_batch(scored_input, current, id_column=id_column)
+        return monitor_and_record(settings, model_uri=model, current=joined)
+    if current is not None:
+        return monitor_and_record(settings, model_uri=model, current_location=current)
+    return monitor_and_record(settings, model_uri=model, log_window=(since, until))
+
+
+@flow(name="monitoring")
+def monitoring_flow(
+    current: str | None = None,
+    scored_input: str | None = None,
+    id_column: str = "id",
+    model: str | None = None,
+    hours: float | None = None,
+) -> MonitoringFlowResult:
+    """Monitor ``current`` (a file or a batch output), or the prediction log's last ``hours``
+    (default ``pipeline.monitoring_window_hours``) when no file is given.
+
+    Args:
+        current: reviews, or a batch output (predictions).
+        scored_input: the input ``current`` (a batch output) was scored from; joined on
+            ``id_column``, so texts and true labels are judged beside the predictions.
+        model: the model whose reference and calibration apply (default: the champion).
+    """
+    settings = get_settings()
+    until = datetime.now(UTC)
+    since = until - timedelta(hours=hours or settings.pipeline.monitoring_window_hours)
+    outcome = monitor.with_options(**io_task_options(settings))(
+        settings, model or champion_uri(settings), current, scored_input, id_column, since, until
+    )
+    result = MonitoringFlowResult.of(outcome)
+    _publish(result)
+    return result
+
+
+def _publish(result: MonitoringFlowResult) -> None:
+    lines = [
+        f"Monitoring of `{result.source}` with {result.model_name} version "
+        f"{result.model_version}: **{result.verdict}**",
+        "",
+    ]
+    lines += [f"- {alert['kind']}: {alert['message']}" for alert in result.alerts]
+    lines += ["", f"Report: {result.report or result.summary}"]
+    create_markdown_artifact(
+        markdown="\n".join(lines), key="monitoring-summary", description="Monitoring verdict"
+    )
+    get_run_logger().info(
+        "monitoring verdict %s (%d alert(s)); report %s",
+        result.verdict,
+        len(result.alerts),
+        result.report or result.summary,
+    )

@@ -1,0 +1,91 @@
+"""The flows on their schedules: ``sentimentops pipeline serve`` serves each scheduled flow as a
+Prefect deployment (``flow.to_deployment`` + ``prefect.serve``, the many-flow form of
+``flow.serve``) until stopped; ``--dry-run`` only lists what would run when.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sentimentops.config import Settings
+from sentimentops.errors import ConfigError
+
+__all__ = ["ScheduledFlow", "scheduled_flows", "serve_flows"]
+
+FLOW_NAMES = ("training", "batch", "monitoring", "retraining")
+
+
+@dataclass(frozen=True)
+class ScheduledFlow:
+    flow: str
+    cron: str
+    timezone: str
+    next_runs: list[datetime]
+
+
+def scheduled_flows(settings: Settings, *, upcoming: int = 3) -> list[ScheduledFlow]:
+    """The flows with a schedule in ``pipeline.schedules``, with their next ``upcoming`` runs.
+
+    Raises:
+        ConfigError: a cron expression or time zone Prefect does not accept.
+    """
+    from prefect.server.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
+    schedules = settings.pipeline.schedules
+    planned = []
+    for name in FLOW_NAMES:
+        cron = getattr(schedules, name)
+        if cron is None:
+            continue
+        try:
+            schedule = CronSchedule(cron=cron, timezone=schedules.timezone)
+        except ValidationError as error:
+            problem = error.errors()[0]["msg"]
+            raise ConfigError(
+                f"pipeline.schedules.{name} {cron!r} (time zone {schedules.timezone!r}) is not "
+                f"a valid schedule: {problem}. Use a five-field cron expression such as "
+                f"'0 * * * *' (SENTIMENTOPS_PIPELINE__SCHEDULES__{name.upper()})."
+            ) from None
+        next_runs = asyncio.run(schedule.get_dates(n=upcoming))
+        planned.append(ScheduledFlow(name, cron, schedules.timezone, list(next_runs)))
+    return planned
+
+
+def serve_flows(settings: Settings) -> None:
+    """Serve every scheduled flow until interrupted (Ctrl-C pauses their schedules)."""
+    from prefect import serve
+    from prefect.schedules import Cron
+
+    flows = _flows(settings)
+    planned = scheduled_flows(settings)
+    if not planned:
+        raise ConfigError(
+            "No flow has a schedule: set pipeline.schedules.<flow> to a cron expression."
+        )
+    deployments = [
+        flows[item.flow].to_deployment(
+            name=f"sentimentops-{item.flow}",
+            schedule=Cron(item.cron, timezone=item.timezone),
+            tags=["sentimentops"],
+        )
+        for item in planned
+    ]
+    serve(*deployments)
+
+
+def _flows(settings: Settings) -> dict[str, Any]:
+    from sentimentops.pipelines.batch_flow import batch_flow
+    from sentimentops.pipelines.monitoring_flow import monitoring_flow
+    from sentimentops.pipelines.retraining_flow import retraining_flow
+    from sentimentops.pipelines.training_flow import configured_training_flow
+
+    return {
+        "training": configured_training_flow(settings),
+        "batch": batch_flow,
+        "monitoring": monitoring_flow,
+        "retraining": retraining_flow,
+    }
