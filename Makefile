@@ -15,9 +15,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 SYNCED := $(VENV)/.synced
 HOME_DIR ?= $(or $(SENTIMENTOPS_HOME),.sentimentops)
-DATA := data/imdb/imdb_reviews.parquet
 
-.PHONY: help setup run test lint format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model clean
+.PHONY: help setup run test lint format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -32,11 +31,8 @@ $(SYNCED): pyproject.toml uv.lock
 
 setup: $(SYNCED) ## Install uv if missing and the locked environment
 
-run: $(SYNCED) ## The main job: validate and split the vendored data, train and register a model
-	$(BIN)/sentimentops data validate $(DATA) --report $(HOME_DIR)/reports/data-validation.json
-	$(BIN)/sentimentops data split --mode official
-	$(BIN)/sentimentops data split --mode random
-	$(BIN)/sentimentops train --split official
+run: $(SYNCED) ## The main job (Prefect): train, batch-score the test split, monitor it, summarise
+	$(BIN)/sentimentops pipeline run main
 
 test: $(SYNCED) ## Run all tests
 	$(BIN)/pytest
@@ -50,7 +46,7 @@ format: $(SYNCED) ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-bench: bench-data bench-train bench-batch bench-serve bench-monitor bench-model ## Run every benchmark
+bench: bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run ## Run every benchmark
 
 bench-data: $(SYNCED) ## Data loading/validation/splitting throughput and peak memory on the 50k set
 	$(BIN)/python benchmarks/bench_data.py
@@ -69,6 +65,9 @@ bench-monitor: $(SYNCED) ## Monitoring calibration: false alarms, detection per 
 
 bench-model: $(SYNCED) ## The model alone: latency by batch size, two-process parallel ceiling
 	$(BIN)/python benchmarks/bench_model.py
+
+bench-run: $(SYNCED) ## The main job from an empty state, then again: wall time of each run
+	$(BIN)/python benchmarks/bench_run.py
 
 clean: ## Remove the environment and local state
 	rm -rf $(VENV) $(HOME_DIR) .pytest_cache .mypy_cache .ruff_cache

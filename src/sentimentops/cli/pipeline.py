@@ -6,7 +6,9 @@ runs are recorded on that Prefect server and visible in its UI.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import typer
@@ -29,13 +31,16 @@ pipeline_app.add_typer(run_app, name="run")
 JSON_OPTION = typer.Option(False, "--json", help="Print the flow's result as JSON.")
 
 
-def _settings() -> Settings:
-    """The settings, with Prefect pointed at the project's state before it is imported."""
-    from sentimentops.pipelines.runtime import configure_prefect
+@contextlib.contextmanager
+def _prefect() -> Iterator[Settings]:
+    """The settings, with Prefect pointed at the project's state (before it is imported) and
+    one Prefect API for every process of the run."""
+    from sentimentops.pipelines.runtime import configure_prefect, prefect_api
 
     settings = get_settings()
     configure_prefect(settings)
-    return settings
+    with prefect_api():
+        yield settings
 
 
 def _print_json(result: Any) -> None:
@@ -53,10 +58,11 @@ def run_main(
     """Train on the vendored data, batch-score the held-out test split with the champion,
     monitor that batch, and print a summary. Re-runs reuse what is unchanged. Exit 3 when
     monitoring alerts."""
-    _settings()
-    from sentimentops.pipelines.main_flow import main_flow
+    families = parse_families(models)
+    with _prefect():
+        from sentimentops.pipelines.main_flow import main_flow
 
-    result = main_flow(split=split, sample=sample, models=parse_families(models), force=force)
+        result = main_flow(split=split, sample=sample, models=families, force=force)
     if as_json:
         _print_json(result)
     else:
@@ -75,17 +81,13 @@ def run_training(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Load, validate, split, search the candidates in parallel, register, gate, promote."""
-    settings = _settings()
-    from sentimentops.pipelines.training_flow import run_training_flow
+    families = parse_families(models)
+    with _prefect() as settings:
+        from sentimentops.pipelines.training_flow import run_training_flow
 
-    result = run_training_flow(
-        settings,
-        data=data,
-        split=split,
-        sample=sample,
-        models=parse_families(models),
-        force=force,
-    )
+        result = run_training_flow(
+            settings, data=data, split=split, sample=sample, models=families, force=force
+        )
     if as_json:
         _print_json(result)
         return
@@ -110,19 +112,19 @@ def run_batch(
 ) -> None:
     """Score a file or every data file under a folder/prefix; files already scored by this
     model, and unchanged since, are skipped."""
-    _settings()
-    from sentimentops.pipelines.batch_flow import batch_flow
+    with _prefect():
+        from sentimentops.pipelines.batch_flow import batch_flow
 
-    result = batch_flow(
-        input=input_location,
-        output=output,
-        model=model,
-        text_column=text_column,
-        id_column=id_column,
-        engine=engine,
-        workers=workers,
-        scheduler=scheduler,
-    )
+        result = batch_flow(
+            input=input_location,
+            output=output,
+            model=model,
+            text_column=text_column,
+            id_column=id_column,
+            engine=engine,
+            workers=workers,
+            scheduler=scheduler,
+        )
     if as_json:
         _print_json(result)
         return
@@ -150,12 +152,16 @@ def run_monitoring(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Monitor a file or the prediction log's recent window. Exit 3 when an alert fired."""
-    _settings()
-    from sentimentops.pipelines.monitoring_flow import monitoring_flow
+    with _prefect():
+        from sentimentops.pipelines.monitoring_flow import monitoring_flow
 
-    result = monitoring_flow(
-        current=current, scored_input=scored_input, id_column=id_column, model=model, hours=hours
-    )
+        result = monitoring_flow(
+            current=current,
+            scored_input=scored_input,
+            id_column=id_column,
+            model=model,
+            hours=hours,
+        )
     if as_json:
         _print_json(result)
     else:
@@ -185,20 +191,21 @@ def run_retraining(
 ) -> None:
     """Monitor; on drift or accuracy below the floor, train a challenger and let the gate
     decide. Exit 0 whether the challenger is promoted or refused (both are outcomes)."""
-    _settings()
-    from sentimentops.pipelines.retraining_flow import retraining_flow
+    families = parse_families(models)
+    with _prefect():
+        from sentimentops.pipelines.retraining_flow import retraining_flow
 
-    result = retraining_flow(
-        current=current,
-        scored_input=scored_input,
-        id_column=id_column,
-        hours=hours,
-        data=data,
-        sample=sample,
-        models=parse_families(models),
-        use_feedback=feedback,
-        force=force,
-    )
+        result = retraining_flow(
+            current=current,
+            scored_input=scored_input,
+            id_column=id_column,
+            hours=hours,
+            data=data,
+            sample=sample,
+            models=families,
+            use_feedback=feedback,
+            force=force,
+        )
     if as_json:
         _print_json(result)
         return
@@ -215,9 +222,11 @@ def serve(
     """Serve every flow that has a schedule (pipeline.schedules) until Ctrl-C."""
     from rich.table import Table
 
-    settings = _settings()
+    from sentimentops.pipelines.runtime import configure_prefect
     from sentimentops.pipelines.schedules import scheduled_flows, serve_flows
 
+    settings = get_settings()
+    configure_prefect(settings)
     planned = scheduled_flows(settings)
     table = Table(title="Scheduled flows", title_justify="left")
     for column in ("flow", "cron", "time zone", "next runs"):
@@ -226,9 +235,17 @@ def serve(
         runs = ", ".join(f"{moment:%Y-%m-%d %H:%M}" for moment in item.next_runs)
         table.add_row(item.flow, item.cron, item.timezone, runs)
     console.print(table)
+    if settings.pipeline.schedules.batch and settings.pipeline.batch_input is None:
+        console.print(
+            "[yellow]batch is scheduled but pipeline.batch_input is not set: its runs will "
+            "fail until it names a file, folder or s3:// prefix.[/yellow]"
+        )
     if dry_run:
         return
-    serve_flows(settings)
+    from sentimentops.pipelines.runtime import prefect_api
+
+    with prefect_api():
+        serve_flows(settings)
 
 
 def _print_training(result: Any) -> None:

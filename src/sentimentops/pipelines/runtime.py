@@ -7,7 +7,9 @@ flow module is imported (the ``pipeline`` command does this).
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,12 @@ __all__ = [
     "champion_uri",
     "configure_prefect",
     "io_task_options",
+    "prefect_api",
     "result_storage",
     "state_label",
 ]
+
+STARTUP_SECONDS = "180"
 
 
 def configure_prefect(settings: Settings) -> None:
@@ -37,7 +42,58 @@ def configure_prefect(settings: Settings) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # The temporary local API needs more than the default 20 s to start on a fresh home (it
     # creates and migrates its database) on a busy 2-core machine.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_SECONDS)
+
+
+@contextlib.contextmanager
+def prefect_api() -> Iterator[str]:
+    """The Prefect API the flows of this block report to, also exported as ``PREFECT_API_URL``
+    so task-runner processes (a process pool, Dask workers) report to the same one.
+
+    The configured API (``PREFECT_API_URL``, a profile, a test harness) when there is one;
+    otherwise a temporary local API started here for the whole block and stopped after it.
+    Prefect would start one per process by itself: each worker process would pay for its own
+    startup and record its task runs where no one looks.
+    """
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    configured = get_current_settings().api.url
+    exported = os.environ.get("PREFECT_API_URL")
+    if configured:
+        os.environ["PREFECT_API_URL"] = configured
+        try:
+            yield configured
+        finally:
+            _restore_env("PREFECT_API_URL", exported)
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    timeout = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_SECONDS)
+    server.start(timeout=int(timeout))
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            yield server.api_url
+    finally:
+        _drain_to_api()  # queued logs and events, while the API still answers
+        _restore_env("PREFECT_API_URL", exported)
+        server.stop()
+
+
+def _drain_to_api() -> None:
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def io_task_options(settings: Settings) -> dict[str, Any]:

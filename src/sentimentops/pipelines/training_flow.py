@@ -229,14 +229,26 @@ def training_flow(
 
 
 def configured_training_flow(settings: Settings) -> Any:
-    """The training flow on a Dask task runner when ``training.dask_scheduler`` is set, so
-    candidates are searched on the cluster's workers; on threads otherwise."""
-    if not settings.training.dask_scheduler:
-        return training_flow
-    from prefect_dask.task_runners import DaskTaskRunner
+    """The training flow with the task runner its candidates need.
 
-    runner = DaskTaskRunner(address=settings.training.dask_scheduler)
-    return training_flow.with_options(task_runner=runner)  # type: ignore[arg-type]
+    On a Dask cluster (``training.dask_scheduler``) each candidate is searched on a worker.
+    Locally, candidates are searched in worker processes, as many at once as
+    ``training.n_jobs`` allows: processes, not threads, because tokenising holds the GIL.
+    """
+    if settings.training.dask_scheduler:
+        from prefect_dask.task_runners import DaskTaskRunner
+
+        runner: Any = DaskTaskRunner(address=settings.training.dask_scheduler)
+    else:
+        from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+
+        parallel = _parallel_candidates(settings)
+        runner = (
+            ProcessPoolTaskRunner(max_workers=parallel)
+            if parallel > 1
+            else ThreadPoolTaskRunner(max_workers=1)
+        )
+    return training_flow.with_options(task_runner=runner)
 
 
 def run_training_flow(settings: Settings, **parameters: Any) -> TrainingFlowResult:
@@ -245,13 +257,23 @@ def run_training_flow(settings: Settings, **parameters: Any) -> TrainingFlowResu
     return result
 
 
+def _parallel_candidates(settings: Settings) -> int:
+    return max(1, min(len(settings.training.models), settings.training.n_jobs))
+
+
 def _worker_settings(settings: Settings) -> Settings:
-    """A candidate on a Dask worker searches with the worker's own processes: a search that
-    sent its folds back to the same cluster would wait on workers its siblings occupy."""
-    if not settings.training.dask_scheduler:
-        return settings
-    training = settings.training.model_copy(update={"dask_scheduler": None, "n_jobs": 1})
-    return settings.model_copy(update={"training": training})
+    """The settings a candidate's search runs with where it runs.
+
+    On Dask, a search uses its worker's own process: one that sent its folds back to the same
+    cluster would wait on workers its siblings occupy. Locally, the cores are shared between
+    the candidates searched at once, so no machine runs more processes than it has cores.
+    """
+    training = settings.training
+    if training.dask_scheduler:
+        update: dict[str, Any] = {"dask_scheduler": None, "n_jobs": 1}
+    else:
+        update = {"n_jobs": max(1, training.n_jobs // _parallel_candidates(settings))}
+    return settings.model_copy(update={"training": training.model_copy(update=update)})
 
 
 def _reused_result(
