@@ -11,7 +11,14 @@ import pytest
 
 from sentimentops.data.load import load_reviews
 from sentimentops.errors import DataError
-from sentimentops.storage import is_remote, location_exists, location_name, open_location
+from sentimentops.storage import (
+    fingerprint,
+    is_remote,
+    list_files,
+    location_exists,
+    location_name,
+    open_location,
+)
 from tests.servers import moto_s3
 
 CSV = b'review,sentiment\n"Great, truly great",positive\n"Dull",negative\n'
@@ -69,3 +76,31 @@ def test_file_uri_reads_the_local_file(tmp_path: Path) -> None:
     path.write_bytes(CSV)
 
     assert len(load_reviews(f"file://{path}")) == 2
+
+
+def test_list_files_of_a_folder_and_a_prefix(s3_bucket: str, tmp_path: Path) -> None:
+    (tmp_path / "b.csv").write_bytes(CSV)
+    (tmp_path / "a.csv").write_bytes(CSV)
+    (tmp_path / "sub").mkdir()
+
+    assert list_files(tmp_path) == [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
+    assert list_files(tmp_path / "missing") == []
+    assert list_files(f"s3://{s3_bucket}/in/") == [
+        f"s3://{s3_bucket}/in/reviews.csv",
+        f"s3://{s3_bucket}/in/reviews.csv.gz",
+    ]
+    assert list_files(f"s3://{s3_bucket}/nothing/") == []
+
+
+def test_fingerprint_changes_when_the_content_is_rewritten(s3_bucket: str, tmp_path: Path) -> None:
+    local = tmp_path / "reviews.csv"
+    local.write_bytes(CSV)
+    before = fingerprint(local)
+    local.write_bytes(CSV + b'"More",positive\n')
+    assert fingerprint(local) != before
+
+    uri = f"s3://{s3_bucket}/in/reviews.csv"
+    remote_before = fingerprint(uri)
+    with open_location(uri, "wb") as stream:
+        stream.write(CSV + b'"More",positive\n')
+    assert fingerprint(uri) != remote_before

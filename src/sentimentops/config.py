@@ -254,6 +254,7 @@ class PipelineSettings(_Section):
     retry_delay_seconds: Annotated[float, Field(ge=0)] = 2.0  # doubles on each retry
     io_timeout_seconds: Annotated[float, Field(gt=0)] = 600.0
     training_timeout_seconds: Annotated[float, Field(gt=0)] = 4 * 3600.0  # one candidate
+    batch_timeout_seconds: Annotated[float, Field(gt=0)] = 6 * 3600.0  # one file
     # batch: a file or a folder/S3 prefix of files (None: the last split's test file)
     batch_input: str | None = None
     batch_output: str | None = None  # a folder/prefix; None: $SENTIMENTOPS_HOME/predictions
@@ -272,7 +273,11 @@ class Settings(BaseSettings):
     """All settings of sentimentops. Build with :func:`get_settings` or :func:`load_settings`."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_parse_none_str="null",  # as in YAML: SENTIMENTOPS_PIPELINE__BATCH_INPUT=null unsets
+        extra="forbid",
+        frozen=True,
     )
 
     home: Path = Path(".sentimentops")

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import replace
 
 import pytest
 
 from sentimentops.config import AlertSettings
-from sentimentops.monitoring.alerts import evaluate_alerts, send_alerts
+from sentimentops.monitoring.alerts import evaluate_alerts, send_alerts, send_notification
 from sentimentops.monitoring.results import (
     AccuracyEstimate,
     Alert,
     DriftResult,
     MonitoringMetrics,
 )
+from tests.conftest import Webhook
 from tests.servers import free_port
 
 SETTINGS = AlertSettings(
@@ -151,44 +149,6 @@ ALERTS = [Alert("accuracy", 0.8, 0.85, "Accuracy dropped."), Alert("volume", 3.0
 CONTEXT = {"model": {"name": "imdb-sentiment", "version": "3"}, "report": "/tmp/r.html"}
 
 
-@dataclass
-class Webhook:
-    """A real HTTP server on loopback that answers POSTs with scripted statuses (then 200)."""
-
-    url: str
-    statuses: list[int] = field(default_factory=list)
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            hook.received.append((dict(self.headers), body))
-            status = hook.statuses.pop(0) if hook.statuses else 200
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass  # keep the test output clean
-
-    # Port 0: the kernel picks a free port, with no window for another process to take it.
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    hook.url = f"http://127.0.0.1:{server.server_port}/hooks/secret-token"
-    try:
-        yield hook
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 def deliver(url: str | None, alerts: list[Alert] = ALERTS) -> list[str]:
     return send_alerts(alerts, context=CONTEXT, webhook_url=url, timeout=2, retry_seconds=0.01)
 
@@ -284,3 +244,35 @@ def test_context_keys_do_not_replace_the_payload_keys(webhook: Webhook) -> None:
     assert len(document["alerts"]) == 2
     assert (document["context_source"], document["context_alerts"]) == ("data/current.csv", "x")
     assert document["window"] == "a..b"
+
+
+def test_a_notification_is_one_json_post_with_its_event(webhook: Webhook) -> None:
+    problems = send_notification(
+        "retraining",
+        "Promoted version 4.",
+        {"champion_before": "3", "champion_after": "4"},
+        webhook_url=webhook.url,
+        timeout=2,
+    )
+
+    assert problems == []
+    body = json.loads(webhook.received[0][1])
+    assert body == {
+        "source": "sentimentops",
+        "event": "retraining",
+        "message": "Promoted version 4.",
+        "champion_before": "3",
+        "champion_after": "4",
+    }
+
+
+def test_an_undelivered_notification_is_a_problem_naming_it(webhook: Webhook) -> None:
+    webhook.statuses = [500, 500, 500]
+
+    problems = send_notification(
+        "retraining", "Kept.", {}, webhook_url=webhook.url, timeout=2, retry_seconds=0.01
+    )
+
+    assert len(problems) == 1
+    assert "did not take the retraining notification after 3 attempts" in problems[0]
+    assert "secret-token" not in problems[0]

@@ -11,7 +11,7 @@ import pytest
 
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError, DataError
-from sentimentops.monitoring.current import CurrentData, current_from_file
+from sentimentops.monitoring.current import CurrentData, current_from_batch, current_from_file
 from sentimentops.monitoring.model import MonitoredModel
 from sentimentops.monitoring.run import run_monitoring, sample_rows
 
@@ -126,3 +126,50 @@ def test_a_prediction_output_with_a_bad_score_names_the_row(tmp_path: Path) -> N
 
     with pytest.raises(DataError, match="data row 3 is not a probability"):
         current_from_file(output)
+
+
+def test_a_batch_output_joined_with_its_input_has_texts_labels_and_predictions(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "reviews.csv"
+    pd.DataFrame(
+        {
+            "review_id": ["a", "b", "c"],
+            "review": ["Great film.", "", "Awful."],
+            "sentiment": ["positive", "negative", "negative"],
+        }
+    ).to_csv(source, index=False)
+    output = tmp_path / "scored.csv"  # "b" was rejected, so it has no prediction
+    pd.DataFrame(
+        {
+            "review_id": ["c", "a"],
+            "label": ["negative", "positive"],
+            "score": [0.1, 0.8],
+            "model_name": "m",
+            "model_version": 3,
+        }
+    ).to_csv(output, index=False)
+    (tmp_path / "scored.summary.json").write_text(json.dumps({"rows_in": 3, "rejected": 1}))
+
+    current = current_from_batch(source, output, id_column="review_id")
+
+    frame = current.frame.sort_values("score").reset_index(drop=True)
+    assert frame[["review", "sentiment", "label"]].values.tolist() == [
+        ["Awful.", "negative", "negative"],
+        ["Great film.", "positive", "positive"],
+    ]
+    assert frame["score"].tolist() == [0.1, 0.8]
+    assert set(frame["model_version"]) == {"3"}
+    assert current.reject_rate == pytest.approx(1 / 3)
+
+
+def test_a_batch_join_without_the_id_column_names_it(tmp_path: Path) -> None:
+    source = tmp_path / "reviews.csv"
+    pd.DataFrame({"review": ["Fine."]}).to_csv(source, index=False)
+    output = tmp_path / "scored.csv"
+    pd.DataFrame(
+        {"row_number": [0], "label": ["positive"], "score": [0.7], "model_version": ["1"]}
+    ).to_csv(output, index=False)
+
+    with pytest.raises(DataError, match="no 'review_id' column"):
+        current_from_batch(source, output, id_column="review_id")

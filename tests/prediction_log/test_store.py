@@ -127,6 +127,27 @@ def test_feedback_before_its_prediction_is_joined_once_it_is_logged(
     assert store.read_window()["feedback_label"].tolist() == ["negative"]
 
 
+def test_labelled_texts_are_the_logged_texts_with_feedback(store: PredictionLogStore) -> None:
+    store.write_predictions(
+        [
+            sample_record(0, text="Loved it."),
+            sample_record(1, text="Hated it."),
+            sample_record(2, text="No label yet."),
+            sample_record(3, text="Only hashed.", store_text=False),
+        ]
+    )
+    store.write_feedback("request-0", "positive")
+    store.write_feedback("request-1", "negative")
+    store.write_feedback("request-3", "positive")
+
+    rows = store.labelled_texts().sort_values("review").reset_index(drop=True)
+
+    assert rows.to_dict("records") == [
+        {"review": "Hated it.", "sentiment": "negative"},
+        {"review": "Loved it.", "sentiment": "positive"},
+    ]
+
+
 def test_feedback_label_must_be_a_sentiment(sqlite_store: PredictionLogStore) -> None:
     with pytest.raises(BadInputError, match="'neutral'"):
         sqlite_store.write_feedback("request-0", "neutral")  # type: ignore[arg-type]

@@ -192,3 +192,15 @@ def test_predict_with_the_registry_champion(trained_home: Path, tmp_path: Path) 
     assert scored["id"].tolist() == ["a", "b"]
     assert set(scored["model_name"]) == {NAME}
     assert set(scored["model_version"]) == {"1"}
+
+
+def test_a_version_is_found_again_by_its_training_fingerprint(trained_home: Path) -> None:
+    from sentimentops.tracking import registry
+    from sentimentops.tracking.runs import FINGERPRINT_TAG
+
+    fingerprint = registry.version_info(NAME, "1").tags[FINGERPRINT_TAG]
+
+    assert len(fingerprint) == 64
+    assert registry.find_version(NAME, FINGERPRINT_TAG, fingerprint) == "1"
+    assert registry.find_version(NAME, FINGERPRINT_TAG, "0" * 64) is None
+    assert registry.find_version("no-such-model", FINGERPRINT_TAG, fingerprint) is None

@@ -187,7 +187,8 @@ def batch_flow(
         )
     identity, version = resolve_model.with_options(**io_task_options(settings))(model)
     scorer = score_one.with_options(
-        result_storage=result_storage(settings), **io_task_options(settings)
+        result_storage=result_storage(settings),
+        **io_task_options(settings) | {"timeout_seconds": settings.pipeline.batch_timeout_seconds},
     )
     scored, steps = [], {}
     for input_location, output_location in plan_batch(source, output, settings):

@@ -7,7 +7,6 @@ already scored by the same champion; only monitoring measures again (it is an ob
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +35,12 @@ class MainRunResult:
         return f"mlflow ui --backend-store-uri {self.training.tracking_uri}"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) | {"mlflow_ui_command": self.mlflow_ui_command}
+        return {
+            "training": self.training.to_dict(),
+            "batch": self.batch.to_dict(),
+            "monitoring": self.monitoring.to_dict(),
+            "mlflow_ui_command": self.mlflow_ui_command,
+        }
 
 
 @flow(name="main")

@@ -13,7 +13,7 @@ from typing import Any
 from sentimentops.config import Settings
 from sentimentops.errors import ConfigError
 
-__all__ = ["ScheduledFlow", "scheduled_flows", "serve_flows"]
+__all__ = ["ScheduledFlow", "build_deployments", "scheduled_flows", "serve_flows"]
 
 FLOW_NAMES = ("training", "batch", "monitoring", "retraining")
 
@@ -55,9 +55,12 @@ def scheduled_flows(settings: Settings, *, upcoming: int = 3) -> list[ScheduledF
     return planned
 
 
-def serve_flows(settings: Settings) -> None:
-    """Serve every scheduled flow until interrupted (Ctrl-C pauses their schedules)."""
-    from prefect import serve
+def build_deployments(settings: Settings) -> list[Any]:
+    """One Prefect deployment per scheduled flow, named ``sentimentops-<flow>``.
+
+    Raises:
+        ConfigError: no flow has a schedule, or a schedule is invalid.
+    """
     from prefect.schedules import Cron
 
     flows = _flows(settings)
@@ -66,7 +69,7 @@ def serve_flows(settings: Settings) -> None:
         raise ConfigError(
             "No flow has a schedule: set pipeline.schedules.<flow> to a cron expression."
         )
-    deployments = [
+    return [
         flows[item.flow].to_deployment(
             name=f"sentimentops-{item.flow}",
             schedule=Cron(item.cron, timezone=item.timezone),
@@ -74,7 +77,13 @@ def serve_flows(settings: Settings) -> None:
         )
         for item in planned
     ]
-    serve(*deployments)
+
+
+def serve_flows(settings: Settings) -> None:
+    """Serve every scheduled flow until interrupted (Ctrl-C pauses their schedules)."""
+    from prefect import serve
+
+    serve(*build_deployments(settings))
 
 
 def _flows(settings: Settings) -> dict[str, Any]:

@@ -1,0 +1,94 @@
+"""``sentimentops pipeline``: the main job end to end (twice), schedules, and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from sentimentops.cli.main import app
+from sentimentops.config import get_settings
+from sentimentops.pipelines.training_flow import run_training_flow
+from tests.pipelines.conftest import truncated_reviews
+
+runner = CliRunner()
+
+
+def test_main_job_prints_its_summary_and_a_second_run_reuses_what_is_unchanged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Floors this small model meets, so a healthy run exits 0 (an alert would exit 3).
+    monkeypatch.setenv("SENTIMENTOPS_MONITORING__ALERTS__MIN_ACCURACY", "0.7")
+    monkeypatch.setenv("SENTIMENTOPS_MONITORING__ALERTS__MIN_ESTIMATED_ACCURACY", "0.7")
+    get_settings.cache_clear()
+    command = ["pipeline", "run", "main", "--sample", "2000", "--models", "logreg"]
+
+    first = runner.invoke(app, command)
+
+    assert first.exit_code == 0, first.output
+    home = get_settings().home
+    for line in (
+        "Champion    │ imdb-sentiment version 1 (this run)",
+        "Monitoring  │ ok",
+        "Reused      │ nothing (first run)",
+        f"mlflow ui --backend-store-uri sqlite:///{home.resolve()}/mlflow.db",
+    ):
+        assert line in first.output
+    assert (home / "predictions" / "test.predictions.csv").is_file()
+
+    second = runner.invoke(app, command)
+
+    assert second.exit_code == 0, second.output
+    assert "Champion    │ imdb-sentiment version 1 (kept)" in second.output
+    assert "Reused      │ training, batch scoring (unchanged since the last run)" in second.output
+
+
+def test_serve_dry_run_lists_the_schedules_and_their_next_runs() -> None:
+    result = runner.invoke(app, ["pipeline", "serve", "--dry-run"])
+
+    assert result.exit_code == 0, result.output
+    for flow, cron in (("monitoring", "0 * * * *"), ("batch", "0 2 * * *")):
+        assert flow in result.output
+        assert cron in result.output
+    assert "retraining" in result.output
+    assert "pipeline.batch_input is not set" in result.output
+
+
+def test_a_bad_schedule_is_exit_2_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTIMENTOPS_PIPELINE__SCHEDULES__MONITORING", "every hour")
+    get_settings.cache_clear()
+
+    result = runner.invoke(app, ["pipeline", "serve", "--dry-run"])
+
+    assert result.exit_code == 2
+    assert "pipeline.schedules.monitoring" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_model_family_is_exit_2_before_any_flow_starts() -> None:
+    result = runner.invoke(app, ["pipeline", "run", "training", "--models", "bert"])
+
+    assert result.exit_code == 2
+    assert "unknown ['bert']" in result.output
+
+
+def test_monitoring_run_exits_3_on_an_alert(
+    reference_reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    run_training_flow(get_settings(), sample=2000, models=["logreg"])
+    current = tmp_path / "current.csv"
+    truncated_reviews(reference_reviews, 400, seed=9).to_csv(current, index=False)
+
+    result = runner.invoke(app, ["pipeline", "run", "monitoring", "--current", str(current)])
+
+    assert result.exit_code == 3, result.output
+    assert "alert" in result.output
+
+
+def test_monitoring_run_without_data_is_exit_2() -> None:
+    result = runner.invoke(app, ["pipeline", "run", "monitoring", "--hours", "1"])
+
+    assert result.exit_code == 2
+    assert "holds no prediction" in result.output

@@ -1,0 +1,51 @@
+"""The monitoring flow on a batch joined with its input, on shifted data, and on an empty log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sentimentops.config import get_settings
+from sentimentops.errors import BadInputError
+from sentimentops.pipelines.batch_flow import batch_flow
+from sentimentops.pipelines.monitoring_flow import monitoring_flow
+from sentimentops.pipelines.training_flow import run_training_flow
+from tests.pipelines.conftest import truncated_reviews
+
+
+def test_a_batch_of_held_out_reviews_is_judged_with_its_texts_and_labels() -> None:
+    training = run_training_flow(get_settings(), sample=2000, models=["logreg"])
+    batch = batch_flow(input=training.test_split, id_column="review_id")
+    scored = batch.scored[0]
+
+    result = monitoring_flow(
+        current=scored["output"], scored_input=scored["input"], id_column="review_id"
+    )
+
+    assert result.model_version == "1"
+    # The joined texts were judged for drift, the true labels gave the real accuracy: the
+    # champion's own test rows, so exactly its test accuracy.
+    assert result.metrics["text_drift"] is not None
+    assert result.metrics["accuracy"] == pytest.approx(training.test_metrics["accuracy"])
+    assert result.metrics["reject_rate"] == 0.0
+    assert Path(result.report or "").is_file()
+
+
+def test_truncated_reviews_raise_a_drift_alert(
+    reference_reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    run_training_flow(get_settings(), sample=2000, models=["logreg"])
+    current = tmp_path / "current.csv"
+    truncated_reviews(reference_reviews, 400, seed=5).to_csv(current, index=False)
+
+    result = monitoring_flow(current=str(current))
+
+    assert result.verdict == "alert"
+    assert {"text_drift", "descriptor_drift"} & result.alert_kinds()
+
+
+def test_an_empty_prediction_log_is_bad_input_that_says_so() -> None:
+    with pytest.raises(BadInputError, match="holds no prediction"):
+        monitoring_flow(hours=1)

@@ -1,0 +1,142 @@
+"""The training flow: registers and gates, reuses what did not change, retries I/O, and leaves
+the registry alone when it fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sentimentops.config import get_settings
+from sentimentops.pipelines import training_flow as training_flow_module
+from sentimentops.pipelines.training_flow import run_training_flow
+from sentimentops.tracking import registry
+
+MODEL = "imdb-sentiment"
+
+
+def _versions() -> list[str]:
+    return [info.version for info in registry.list_versions(MODEL)]
+
+
+def test_first_run_registers_and_promotes_and_a_rerun_reuses_that_version() -> None:
+    first = run_training_flow(get_settings(), sample=1500)
+
+    assert (first.version, first.champion, first.promoted, first.reused) == ("1", "1", True, False)
+    assert first.steps == {
+        "search logreg": "ran",
+        "search nb_logreg": "ran",
+        "choose and refit": "ran",
+        "register and gate": "ran",
+    }
+    assert first.test_metrics["accuracy"] > 0.75
+    assert Path(first.test_split).is_file()
+
+    second = run_training_flow(get_settings(), sample=1500)
+
+    assert second.reused
+    assert second.version == "1"
+    assert second.steps == {"training": "reused"}
+    assert second.test_metrics["accuracy"] == pytest.approx(first.test_metrics["accuracy"])
+    assert _versions() == ["1"]  # nothing registered twice
+
+
+def test_searches_are_cached_on_data_and_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = run_training_flow(get_settings(), sample=1500)
+    # A new, empty registry: the training must be registered again, but nothing re-featurised.
+    monkeypatch.setenv("SENTIMENTOPS_TRACKING__URI", f"sqlite:///{tmp_path / 'other.db'}")
+    get_settings.cache_clear()
+
+    cached = run_training_flow(get_settings(), sample=1500)
+
+    assert cached.steps["search logreg"] == "cached"
+    assert cached.steps["search nb_logreg"] == "cached"
+    assert cached.steps["choose and refit"] == "cached"
+    assert not cached.reused
+    assert cached.version == "1"
+    assert cached.test_metrics == pytest.approx(first.test_metrics)
+
+    # One family's settings change: only that family is searched again.
+    monkeypatch.setenv("SENTIMENTOPS_TRACKING__URI", f"sqlite:///{tmp_path / 'third.db'}")
+    monkeypatch.setenv("SENTIMENTOPS_TRAINING__CANDIDATES__LOGREG__GRID__CLASSIFIER__C", "[2.0]")
+    get_settings.cache_clear()
+
+    changed = run_training_flow(get_settings(), sample=1500)
+
+    assert changed.steps["search logreg"] == "ran"
+    assert changed.steps["search nb_logreg"] == "cached"
+    assert changed.steps["choose and refit"] == "ran"
+
+
+def test_candidates_search_in_parallel_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """n_jobs 2 searches the two families in two processes (the default runner)."""
+    monkeypatch.setenv("SENTIMENTOPS_TRAINING__N_JOBS", "2")
+    get_settings.cache_clear()
+
+    result = run_training_flow(get_settings(), sample=1500)
+
+    assert result.version == "1"
+    assert result.champion == "1"
+    assert result.steps["search logreg"] == "ran"
+    assert result.steps["search nb_logreg"] == "ran"
+
+
+def test_a_step_failing_twice_is_retried_and_the_flow_completes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = training_flow_module.prepare_training_data
+    attempts = []
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) <= 2:
+            raise OSError("the data share dropped the connection")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training_flow_module, "prepare_training_data", flaky)
+
+    result = run_training_flow(get_settings(), sample=1500, models=["logreg"])
+
+    assert len(attempts) == 3  # two failures, retried by Prefect, then success
+    assert result.version == "1"
+    assert result.champion == "1"
+
+
+def test_a_failing_training_leaves_the_champion_and_the_registry_unchanged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_training_flow(get_settings(), sample=1500, models=["logreg"])
+    # A regularisation strength scikit-learn refuses: the search itself fails.
+    monkeypatch.setenv("SENTIMENTOPS_TRAINING__CANDIDATES__LOGREG__GRID__CLASSIFIER__C", "[-1.0]")
+    get_settings.cache_clear()
+
+    with pytest.raises(ValueError, match="C"):
+        run_training_flow(get_settings(), sample=2000, models=["logreg"])
+
+    assert registry.champion_version(MODEL) == "1"
+    assert _versions() == ["1"]
+
+
+def test_candidates_are_searched_on_a_dask_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        monkeypatch.setenv("SENTIMENTOPS_TRAINING__DASK_SCHEDULER", cluster.scheduler_address)
+        get_settings.cache_clear()
+
+        result = run_training_flow(get_settings(), sample=1500)
+
+        def prefixes(dask_scheduler: Any) -> list[str]:
+            return list(dask_scheduler.task_prefixes)
+
+        ran_on_cluster = client.run_on_scheduler(prefixes)
+
+    assert result.version == "1"
+    assert result.champion == "1"
+    assert any("search-candidate" in prefix for prefix in ran_on_cluster)

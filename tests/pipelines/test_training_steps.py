@@ -1,0 +1,81 @@
+"""The training steps the flow and the ``train`` command share: fingerprints and extra rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sentimentops.config import get_settings
+from sentimentops.errors import ConfigError
+from sentimentops.models.train import finish_training
+from sentimentops.pipelines.training import (
+    candidate_fingerprint,
+    prepare_training_data,
+    training_fingerprint,
+    with_families,
+    with_split_mode,
+)
+
+DIGESTS = {"train": "a", "validation": "b", "test": "c"}
+
+
+def test_a_candidate_fingerprint_changes_with_its_own_settings_only() -> None:
+    settings = get_settings()
+    logreg = candidate_fingerprint(settings, "logreg", DIGESTS)
+    nb = candidate_fingerprint(settings, "nb_logreg", DIGESTS)
+    candidates = dict(settings.training.candidates)
+    candidates["logreg"] = candidates["logreg"].model_copy(update={"grid": {"classifier__C": [9]}})
+    changed = settings.model_copy(
+        update={"training": settings.training.model_copy(update={"candidates": candidates})}
+    )
+
+    assert candidate_fingerprint(changed, "logreg", DIGESTS) != logreg
+    assert candidate_fingerprint(changed, "nb_logreg", DIGESTS) == nb
+    assert candidate_fingerprint(settings, "logreg", DIGESTS | {"test": "d"}) != logreg
+
+
+def test_where_training_runs_does_not_change_what_it_trains() -> None:
+    settings = get_settings()
+    elsewhere = settings.model_copy(
+        update={
+            "training": settings.training.model_copy(
+                update={"n_jobs": 7, "dask_scheduler": "tcp://10.0.0.1:8786"}
+            )
+        }
+    )
+
+    assert training_fingerprint(elsewhere, DIGESTS) == training_fingerprint(settings, DIGESTS)
+    assert training_fingerprint(with_families(settings, ["logreg"]), DIGESTS) != (
+        training_fingerprint(settings, DIGESTS)
+    )
+
+
+def test_an_unknown_split_mode_is_a_config_error() -> None:
+    assert with_split_mode(get_settings(), None) == get_settings()
+    with pytest.raises(ConfigError, match="random or official"):
+        with_split_mode(get_settings(), "temporal")
+
+
+def test_extra_labelled_rows_join_the_official_train_side() -> None:
+    settings = with_split_mode(get_settings(), "official")
+    extra = pd.DataFrame(
+        {
+            "review": [f"Feedback review number {i}, honestly quite good." for i in range(30)],
+            "sentiment": ["positive", "negative"] * 15,
+        }
+    )
+
+    plain = prepare_training_data(settings)
+    with_extra = prepare_training_data(settings, extra=extra)
+
+    assert len(with_extra.splits.test) == len(plain.splits.test)  # the yardstick is unchanged
+    train_and_validation = pd.concat([with_extra.splits.train, with_extra.splits.validation])
+    assert set(extra["review"]) <= set(train_and_validation["review"])
+    assert "30 labelled feedback rows" in with_extra.lineage["source"]
+    assert with_extra.lineage["training_fingerprint"] != plain.lineage["training_fingerprint"]
+
+
+def test_finishing_without_candidates_says_what_to_configure() -> None:
+    data = prepare_training_data(get_settings(), sample=500)
+    with pytest.raises(ValueError, match="at least one model family"):
+        finish_training([], data.splits, get_settings())
