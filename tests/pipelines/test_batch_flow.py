@@ -99,17 +99,19 @@ def test_an_s3_prefix_is_scored_into_an_s3_prefix(
 
     with moto_s3(monkeypatch) as endpoint:
         s3 = boto3.client("s3", endpoint_url=endpoint)
-        s3.create_bucket(Bucket="reviews")
-        s3.put_object(Bucket="reviews", Key="in/a.csv", Body=b"id,review\n1,Superb acting.\n")
-        s3.put_object(Bucket="reviews", Key="in/b.jsonl", Body=b'{"id": 2, "review": "Awful."}\n')
+        s3.create_bucket(Bucket="batch-flow")
+        s3.put_object(Bucket="batch-flow", Key="in/a.csv", Body=b"id,review\n1,Superb acting.\n")
+        s3.put_object(
+            Bucket="batch-flow", Key="in/b.jsonl", Body=b'{"id": 2, "review": "Awful."}\n'
+        )
 
         result = batch_flow(
-            input="s3://reviews/in/", output="s3://reviews/out/", model=str(model_folder)
+            input="s3://batch-flow/in/", output="s3://batch-flow/out/", model=str(model_folder)
         )
         again = batch_flow(
-            input="s3://reviews/in/", output="s3://reviews/out/", model=str(model_folder)
+            input="s3://batch-flow/in/", output="s3://batch-flow/out/", model=str(model_folder)
         )
-        keys = {item["Key"] for item in s3.list_objects_v2(Bucket="reviews")["Contents"]}
+        keys = {item["Key"] for item in s3.list_objects_v2(Bucket="batch-flow")["Contents"]}
 
     assert result.rows_in == 2
     assert result.rejected == 0
