@@ -102,3 +102,40 @@ def test_no_alert_no_retraining(
     assert result.training is None
     assert [info.version for info in registry.list_versions(MODEL)] == ["1"]
     assert "No retraining" in result.message
+
+
+def test_labelled_feedback_joins_the_retraining_data(drifted: str) -> None:
+    import mlflow
+
+    from sentimentops.prediction_log import PredictionRecord, open_store
+
+    run_training_flow(get_settings(), sample=1500, models=["logreg"])
+    store = open_store(get_settings())
+    try:
+        store.write_predictions(
+            [
+                PredictionRecord.of(
+                    f"Feedback review {i}: " + ("a joy to watch" if i % 2 else "a chore to sit"),
+                    store_text=True,
+                    request_id=f"r{i}",
+                    endpoint="/v1/predict",
+                    model_name=MODEL,
+                    model_version="1",
+                    label="positive",
+                    score=0.6,
+                    latency_ms=1.0,
+                )
+                for i in range(40)
+            ]
+        )
+        for i in range(40):
+            store.write_feedback(f"r{i}", "positive" if i % 2 else "negative")
+    finally:
+        store.dispose()
+
+    result = retraining_flow(current=drifted, sample=1500, models=["logreg"], use_feedback=True)
+
+    assert result.training is not None
+    assert not result.training.reused  # new rows: a new training, not the registered one
+    lineage = mlflow.artifacts.load_dict(f"runs:/{result.training.run_id}/data/lineage.json")
+    assert "+ 40 labelled feedback rows" in lineage["source"]
