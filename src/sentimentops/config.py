@@ -36,6 +36,7 @@ __all__ = [
     "CONFIG_FILE_ENV",
     "AlertSettings",
     "CandidateSettings",
+    "CloudSettings",
     "DataSettings",
     "DownloadSettings",
     "FeatureSettings",
@@ -265,6 +266,18 @@ class PipelineSettings(_Section):
     schedules: ScheduleSettings = ScheduleSettings()
 
 
+class CloudSettings(_Section):
+    """AWS edges. Endpoint, region and credentials come from the AWS environment
+    (``AWS_ENDPOINT_URL`` for LocalStack or a moto server)."""
+
+    queue_url: str | None = None  # the SQS queue of batch jobs (`sentimentops worker`)
+    visibility_timeout_seconds: Annotated[int, Field(ge=1, le=43_200)] = 300
+    wait_seconds: Annotated[int, Field(ge=0, le=20)] = 10  # SQS long polling
+    cloudwatch_metrics: bool = False  # put custom metrics from the worker, monitoring, Lambda
+    cloudwatch_namespace: str = "SentimentOps"
+    lambda_model: str | None = None  # s3://bucket/prefix/ of an MLflow model folder
+
+
 # The YAML files of the settings being built; a context variable keeps load_settings re-entrant.
 _yaml_files: ContextVar[tuple[Path, ...]] = ContextVar("_yaml_files", default=())
 
@@ -294,6 +307,7 @@ class Settings(BaseSettings):
     prediction_log: PredictionLogSettings = PredictionLogSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    cloud: CloudSettings = CloudSettings()
     # SENTIMENTOPS_API_KEY: when set, every API endpoint but health needs it.
     api_key: SecretStr | None = None
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from sentimentops.batch.engines import DaskEngine, Engine
 from sentimentops.batch.model import load_for_scoring
-from sentimentops.batch.predictor import BatchPredictor, BatchSummary
+from sentimentops.batch.predictor import BatchPredictor, BatchSummary, LoadedModel
 from sentimentops.batch.writers import output_format
 from sentimentops.errors import ConfigError
 
@@ -33,8 +33,10 @@ def score_file(
     resume: bool = False,
     progress: Callable[[int], None] | None = None,
     status: Callable[[str], None] | None = None,
+    loaded: LoadedModel | None = None,
 ) -> BatchSummary:
-    """Score ``input_location`` into ``output`` with the model at ``model_uri``.
+    """Score ``input_location`` into ``output`` with the model at ``model_uri`` (or ``loaded``,
+    that model already loaded: a long-running worker keeps it between jobs).
 
     Raises:
         ConfigError: an unknown engine or output extension (before any model is loaded).
@@ -44,8 +46,9 @@ def score_file(
         raise ConfigError(f"--engine must be local or dask, not {engine!r}.")
     say = status or (lambda _message: None)
     output_format(output)  # a bad extension fails before a model or a cluster is loaded
-    say(f"Loading {model_uri}")
-    loaded = load_for_scoring(model_uri)
+    if loaded is None:
+        say(f"Loading {model_uri}")
+        loaded = load_for_scoring(model_uri)
     scoring_engine: Engine | None = None
     try:
         if engine == "dask":

@@ -23,6 +23,7 @@ from sentimentops.cli.pipeline import pipeline_app
 from sentimentops.cli.predict import predict_command
 from sentimentops.cli.serve import serve_command
 from sentimentops.cli.train import train_command
+from sentimentops.cli.worker import worker_command
 from sentimentops.config import CONFIG_FILE_ENV, get_settings
 from sentimentops.errors import SentimentOpsError
 
@@ -65,6 +66,7 @@ app.add_typer(data_app, name="data")
 app.command("train")(train_command)
 app.command("predict")(predict_command)
 app.command("serve")(serve_command)
+app.command("worker")(worker_command)
 app.add_typer(models_app, name="models")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(pipeline_app, name="pipeline")

@@ -1,0 +1,228 @@
+"""The SQS batch worker: each message is a batch job, scored with the batch predictor.
+
+A message is ``{"input": "s3://...", "output": "s3://...", "model": "optional URI"}``. The
+worker keeps the message invisible to other workers while it scores (extending its visibility
+on a heartbeat), deletes it only after the output and its summary are written, and leaves a
+failed message on the queue: its redrive policy moves it to the dead-letter queue after the
+configured number of receives. A job whose output already holds this model's predictions of
+the same input (a message delivered twice) is acknowledged without scoring again.
+
+On SIGTERM (``request_stop``) the worker finishes the message in hand and takes no other.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sentimentops.batch.job import score_file
+from sentimentops.batch.model import load_for_scoring
+from sentimentops.batch.predictor import LoadedModel
+from sentimentops.errors import BadInputError, SentimentOpsError
+from sentimentops.storage import data_stem, location_exists, open_location, sibling
+
+__all__ = ["BatchJob", "SqsWorker", "WorkerStats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    input: str
+    output: str
+    model: str | None = None
+
+    @classmethod
+    def parse(cls, body: str) -> BatchJob:
+        """The job in a message body.
+
+        Raises:
+            BadInputError: not JSON, not an object, or without string ``input`` and ``output``.
+        """
+        try:
+            content = json.loads(body)
+        except json.JSONDecodeError as error:
+            raise BadInputError(f"The message is not JSON ({error}).") from None
+        if not isinstance(content, dict):
+            raise BadInputError("The message must be a JSON object with input and output.")
+        fields = {key: content.get(key) for key in ("input", "output", "model")}
+        if not isinstance(fields["input"], str) or not isinstance(fields["output"], str):
+            raise BadInputError(
+                'The message needs "input" and "output" locations as strings, e.g. '
+                '{"input": "s3://bucket/in.csv", "output": "s3://bucket/out.csv"}.'
+            )
+        if fields["model"] is not None and not isinstance(fields["model"], str):
+            raise BadInputError('"model" must be a model URI string when given.')
+        return cls(**fields)  # type: ignore[arg-type]
+
+
+@dataclass
+class WorkerStats:
+    received: int = 0
+    scored: int = 0
+    already_done: int = 0
+    failed: int = 0
+    rows: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class SqsWorker:
+    """Receives batch jobs from ``queue_url`` one at a time and scores them."""
+
+    def __init__(
+        self,
+        queue_url: str,
+        *,
+        default_model: str,
+        visibility_timeout: int = 300,
+        wait_seconds: int = 10,
+        max_text_chars: int = 100_000,
+        metrics: bool = False,
+        client: Any = None,
+    ) -> None:
+        import boto3
+
+        self.queue_url = queue_url
+        self.default_model = default_model
+        self.visibility_timeout = visibility_timeout
+        self.wait_seconds = wait_seconds
+        self.max_text_chars = max_text_chars
+        self.metrics = metrics
+        self.sqs = client or boto3.client("sqs")
+        self._stop = threading.Event()
+        self._models: dict[str, LoadedModel] = {}
+
+    def request_stop(self) -> None:
+        """Finish the message in hand, then return from :meth:`run`."""
+        self._stop.set()
+
+    def run(self, *, once: bool = False, max_messages: int | None = None) -> WorkerStats:
+        """Process messages until stopped, until ``max_messages`` were received, or (``once``)
+        until the queue has nothing to give within one wait."""
+        stats = WorkerStats()
+        while not self._stop.is_set():
+            if max_messages is not None and stats.received >= max_messages:
+                break
+            answer = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=1,
+                WaitTimeSeconds=self.wait_seconds,
+                VisibilityTimeout=self.visibility_timeout,
+                MessageAttributeNames=["All"],
+            )
+            messages = answer.get("Messages", [])
+            if not messages:
+                if once:
+                    break
+                continue
+            stats.received += 1
+            self._process(messages[0], stats)
+        return stats
+
+    def _process(self, message: dict[str, Any], stats: WorkerStats) -> None:
+        receipt = message["ReceiptHandle"]
+        try:
+            job = BatchJob.parse(message["Body"])
+            with self._heartbeat(receipt):
+                done = self._score(job)
+        except Exception as error:  # every failure goes back to the queue, and its DLQ
+            stats.failed += 1
+            kind = "rejected" if isinstance(error, SentimentOpsError) else "failed"
+            stats.errors.append(f"{message['MessageId']}: {error}")
+            log.error(
+                "job %s %s (left on the queue for its redrive policy): %s",
+                message["MessageId"],
+                kind,
+                error,
+            )
+            return
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+        if done is None:
+            stats.already_done += 1
+            log.info("job %s was already done; acknowledged", message["MessageId"])
+            return
+        stats.scored += 1
+        stats.rows += int(done["rows_in"])
+
+    def _score(self, job: BatchJob) -> dict[str, Any] | None:
+        """The job's summary, or None when its output already holds this model's predictions."""
+        model = self._model(job.model or self.default_model)
+        if _already_scored(job, model):
+            return None
+        summary = score_file(
+            job.input,
+            job.output,
+            model_uri=model.location,
+            loaded=model,
+            max_text_chars=self.max_text_chars,
+        ).to_dict()
+        if self.metrics:
+            from sentimentops.cloud.cloudwatch import put_metrics
+
+            rows = max(int(summary["rows_in"]), 1)
+            put_metrics(
+                {
+                    "Predictions": (summary["predicted"], "Count"),
+                    "Rejected": (summary["rejected"], "Count"),
+                    "RejectRate": (summary["rejected"] / rows, "None"),
+                    "ScoringSeconds": (summary["seconds"], "Seconds"),
+                },
+                component="worker",
+                model_version=model.version,
+            )
+        return summary
+
+    def _model(self, uri: str) -> LoadedModel:
+        """Loaded once per version: the champion alias is resolved on every job, so a promotion
+        takes effect at the next message without a restart."""
+        key = uri
+        if uri.startswith("models:/"):
+            from sentimentops.tracking.registry import resolve_version
+
+            name, version = resolve_version(uri)
+            key = f"models:/{name}/{version}"
+        if key not in self._models:
+            self._models = {key: load_for_scoring(key)}  # keep one: models are large
+        return self._models[key]
+
+    @contextmanager
+    def _heartbeat(self, receipt: str) -> Iterator[None]:
+        """Extend the message's invisibility every half timeout while the job runs."""
+        finished = threading.Event()
+
+        def beat() -> None:
+            while not finished.wait(self.visibility_timeout / 2):
+                try:
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url,
+                        ReceiptHandle=receipt,
+                        VisibilityTimeout=self.visibility_timeout,
+                    )
+                except Exception as error:  # the job goes on; at worst it is redelivered
+                    log.warning("could not extend the message's visibility: %s", error)
+
+        thread = threading.Thread(target=beat, name="sqs-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            finished.set()
+            thread.join()
+
+
+def _already_scored(job: BatchJob, model: LoadedModel) -> bool:
+    summary = sibling(job.output, f"{data_stem(job.output)}.summary.json")
+    if not (location_exists(job.output) and location_exists(summary)):
+        return False
+    with open_location(summary, "rb") as stream:
+        done = json.loads(stream.read())
+    return bool(
+        done.get("input") == job.input
+        and done.get("model_name") == model.name
+        and str(done.get("model_version")) == model.version
+    )

@@ -1,0 +1,193 @@
+"""The SQS batch worker against a moto server: jobs scored into S3, messages deleted only after
+success, poisoned jobs to the dead-letter queue, duplicates scored once, metrics in CloudWatch,
+a graceful stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from sentimentops.cli.main import app
+from sentimentops.cloud.sqs_worker import BatchJob, SqsWorker
+from sentimentops.config import get_settings
+from sentimentops.errors import BadInputError
+from tests.servers import moto_s3
+
+runner = CliRunner()
+BUCKET = "worker-jobs"
+CSV = b"id,review\n1,A wonderful and moving film.\n2,Dull and tedious.\n3,\n"
+
+
+@dataclass
+class Aws:
+    s3: Any
+    sqs: Any
+    queue_url: str
+    dlq_url: str
+
+    def send(self, body: dict[str, Any] | str) -> None:
+        text = body if isinstance(body, str) else json.dumps(body)
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=text)
+
+    def waiting(self, url: str | None = None) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=url or self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """A bucket with an input, a job queue whose redrive policy sends a message to the
+    dead-letter queue after two failed receives."""
+    with moto_s3(monkeypatch):
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key="in/reviews.csv", Body=CSV)
+        sqs = boto3.client("sqs")
+        dlq_url = sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}
+        queue_url = sqs.create_queue(
+            QueueName="jobs", Attributes={"RedrivePolicy": json.dumps(redrive)}
+        )["QueueUrl"]
+        yield Aws(s3, sqs, queue_url, dlq_url)
+
+
+def _job(model_folder: Path, output: str = "out/scored.csv") -> dict[str, str]:
+    return {
+        "input": f"s3://{BUCKET}/in/reviews.csv",
+        "output": f"s3://{BUCKET}/{output}",
+        "model": str(model_folder),
+    }
+
+
+def test_a_job_is_scored_into_s3_and_its_message_deleted(
+    aws: Aws, model_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENTIMENTOPS_CLOUD__CLOUDWATCH_METRICS", "true")
+    monkeypatch.setenv("SENTIMENTOPS_CLOUD__WAIT_SECONDS", "1")
+    get_settings.cache_clear()
+    aws.send(_job(model_folder))
+
+    result = runner.invoke(app, ["worker", "--queue-url", aws.queue_url, "--once"])
+
+    assert result.exit_code == 0, result.output
+    assert "1 scored (3 rows)" in result.output
+    scored = pd.read_csv(aws.s3.get_object(Bucket=BUCKET, Key="out/scored.csv")["Body"])
+    assert list(scored["label"]) == ["positive", "negative"]
+    summary = json.loads(
+        aws.s3.get_object(Bucket=BUCKET, Key="out/scored.summary.json")["Body"].read()
+    )
+    assert (summary["predicted"], summary["rejected"]) == (2, 1)
+    assert aws.waiting() == 0  # deleted after success
+
+    cloudwatch = boto3.client("cloudwatch")
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="SentimentOps")["Metrics"]}
+    assert {"Predictions", "Rejected", "RejectRate", "ScoringSeconds"} <= names
+    now = datetime.now(UTC)
+    predictions = cloudwatch.get_metric_statistics(
+        Namespace="SentimentOps",
+        MetricName="Predictions",
+        Dimensions=[
+            {"Name": "Component", "Value": "worker"},
+            {"Name": "ModelVersion", "Value": "local"},
+        ],
+        StartTime=now - timedelta(minutes=5),
+        EndTime=now + timedelta(minutes=5),
+        Period=600,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert sum(point["Sum"] for point in predictions) == 2
+
+
+def test_a_message_delivered_twice_is_scored_once(aws: Aws, model_folder: Path) -> None:
+    aws.send(_job(model_folder))
+    aws.send(_job(model_folder))  # the same job again, as SQS may deliver it
+    worker = SqsWorker(aws.queue_url, default_model="unused", wait_seconds=1)
+
+    stats = worker.run(once=True)
+
+    assert (stats.received, stats.scored, stats.already_done, stats.failed) == (2, 1, 1, 0)
+    assert aws.waiting() == 0
+
+
+def test_poisoned_jobs_reach_the_dead_letter_queue_after_two_attempts(
+    aws: Aws, model_folder: Path
+) -> None:
+    aws.send({**_job(model_folder), "input": f"s3://{BUCKET}/in/missing.csv"})
+    aws.send("this is not a job")
+    worker = SqsWorker(aws.queue_url, default_model="unused", visibility_timeout=1, wait_seconds=2)
+
+    stats = worker.run(once=True)
+
+    assert stats.scored == 0
+    assert stats.failed == 4  # each message twice, then the redrive policy takes it
+    assert any("missing.csv" in error for error in stats.errors)
+    assert any("not JSON" in error for error in stats.errors)
+    assert aws.waiting() == 0
+    assert aws.waiting(aws.dlq_url) == 2
+
+
+def test_job_messages_are_validated() -> None:
+    assert BatchJob.parse('{"input": "a.csv", "output": "b.csv"}') == BatchJob("a.csv", "b.csv")
+    for body in ("[]", '{"input": "a.csv"}', '{"input": "a", "output": "b", "model": 3}'):
+        with pytest.raises(BadInputError):
+            BatchJob.parse(body)
+
+
+def test_sigterm_finishes_the_job_in_hand_then_stops(
+    aws: Aws, model_folder: Path, reference_reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    big = reference_reviews[["review"]].head(30_000).rename_axis("id").reset_index()
+    local = tmp_path / "big.csv"
+    big.to_csv(local, index=False)
+    aws.s3.upload_file(str(local), BUCKET, "in/big.csv")
+    aws.send({**_job(model_folder, "out/big.csv"), "input": f"s3://{BUCKET}/in/big.csv"})
+    aws.send(_job(model_folder, "out/second.csv"))
+    command = [str(Path(sys.executable).parent / "sentimentops"), "worker"]
+    worker = subprocess.Popen(
+        [*command, "--queue-url", aws.queue_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _in_flight(aws) == 0:  # wait until the worker holds the first job
+            assert time.monotonic() < deadline, "the worker never took the job"
+            time.sleep(0.2)
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=120)
+    finally:
+        worker.kill()
+
+    assert worker.returncode == 0, output
+    assert "1 scored (30,000 rows)" in output
+    keys = {item["Key"] for item in aws.s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert "out/big.csv" in keys
+    assert "out/second.csv" not in keys  # no new job after the signal
+    assert aws.waiting() == 1  # the second job waits for the next worker
+
+
+def _in_flight(aws: Aws) -> int:
+    attributes = aws.sqs.get_queue_attributes(
+        QueueUrl=aws.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesNotVisible"])
