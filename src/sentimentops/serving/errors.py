@@ -16,11 +16,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sentimentops.errors import SentimentOpsError
 
-__all__ = ["ApiError", "error_response", "install_error_handlers", "request_id_of"]
+__all__ = [
+    "ERROR_TYPES",
+    "ApiError",
+    "error_response",
+    "install_error_handlers",
+    "request_id_of",
+]
 
 log = logging.getLogger(__name__)
 
-_TYPE_BY_STATUS = {
+# The stable ``error.type`` of each HTTP status (the Lambda handler answers with the same).
+ERROR_TYPES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
@@ -50,7 +57,7 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-        self.type = type or _TYPE_BY_STATUS.get(status, "error")
+        self.type = type or ERROR_TYPES.get(status, "error")
         self.headers = headers
 
 
@@ -73,7 +80,7 @@ def error_response(
         content: dict[str, Any] = {"error": message}
     else:
         body: dict[str, Any] = {
-            "type": type or _TYPE_BY_STATUS.get(status, "error"),
+            "type": type or ERROR_TYPES.get(status, "error"),
             "message": message,
             "request_id": request_id,
         }

@@ -1,0 +1,174 @@
+"""The Lambda handler: API-Gateway events in, the HTTP API's JSON out.
+
+``POST .../v1/predict`` with ``{"text": "..."}`` and ``POST .../v1/predict/batch`` with
+``{"texts": [...]}`` answer exactly as the API does (same validation limits, same prediction
+and error shapes). The model comes from ``cloud.lambda_model`` (an MLflow model folder under an
+``s3://`` prefix, a local folder, or a ``models:/`` URI): loaded on the first invocation of a
+container (the cold start) and reused while the container stays warm.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from sentimentops.config import Settings, get_settings
+from sentimentops.errors import ConfigError, SentimentOpsError
+from sentimentops.storage import download_folder, is_remote, location_name
+from sentimentops.tracking.loading import LoadedVersion, load_version
+
+__all__ = ["handler", "loaded_model"]
+
+log = logging.getLogger(__name__)
+
+# Warm containers keep their model: one per configured location.
+_LOADED: dict[str, LoadedVersion] = {}
+
+
+def loaded_model(settings: Settings) -> LoadedVersion:
+    """The model of ``cloud.lambda_model``, loaded at the first call and then reused.
+
+    Raises:
+        ConfigError: ``cloud.lambda_model`` is not set.
+        ModelNotFoundError: nothing loadable there.
+    """
+    location = settings.cloud.lambda_model
+    if location is None:
+        raise ConfigError(
+            "No model for the Lambda: set SENTIMENTOPS_CLOUD__LAMBDA_MODEL to the s3:// prefix "
+            "of an MLflow model folder."
+        )
+    if location not in _LOADED:
+        started = time.perf_counter()
+        uri = location
+        if is_remote(location):
+            digest = hashlib.sha256(location.encode()).hexdigest()[:12]
+            # /tmp is the only writable place in Lambda; the folder's name is the model's name.
+            target = (
+                Path(tempfile.gettempdir()) / f"sentimentops-{digest}" / location_name(location)
+            )
+            uri = str(download_folder(location, target))
+        _LOADED.clear()  # one model per container: they are large
+        _LOADED[location] = load_version(uri)
+        log.info("cold start: loaded %s in %.1f s", location, time.perf_counter() - started)
+    return _LOADED[location]
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Answer one API-Gateway proxy event (REST v1 or HTTP API v2 payload)."""
+    request_id = str((event.get("requestContext") or {}).get("requestId") or uuid.uuid4().hex)
+    settings = get_settings()
+    try:
+        body = _json_body(event)
+        batch = _path(event).rstrip("/").endswith("/batch") or "texts" in body
+        texts = _validated_texts(body, batch, settings)
+        model = loaded_model(settings)
+        started = time.perf_counter()
+        scores = [float(score) for score in model.pipeline.positive_scores(texts)]
+        latency_ms = (time.perf_counter() - started) * 1000
+    except ValidationError as error:
+        details = [
+            {"loc": list(problem["loc"]), "msg": problem["msg"], "type": problem["type"]}
+            for problem in error.errors()
+        ]
+        return _error(422, "validation_error", "The request body is invalid.", request_id, details)
+    except ConfigError as error:  # the function's configuration, not the caller's request
+        log.error("request %s: %s", request_id, error)
+        return _error(500, None, str(error), request_id)
+    except SentimentOpsError as error:
+        return _error(error.http_status, None, str(error), request_id)
+    except Exception:
+        log.exception("request %s failed", request_id)
+        return _error(500, "internal_error", "Internal error; see the logs.", request_id)
+
+    identity = {"name": model.name, "version": model.version}
+    predictions = [
+        {
+            "label": "positive" if score >= 0.5 else "negative",
+            "score": score,
+            "model": identity,
+            "request_id": f"{request_id}.{index}" if batch else request_id,
+        }
+        for index, score in enumerate(scores)
+    ]
+    if settings.cloud.cloudwatch_metrics:
+        from sentimentops.cloud.cloudwatch import put_metrics
+
+        put_metrics(
+            {"Predictions": (len(texts), "Count"), "LatencyMs": (latency_ms, "Milliseconds")},
+            component="lambda",
+            model_version=model.version,
+            namespace=settings.cloud.cloudwatch_namespace,
+        )
+    payload = (
+        {"predictions": predictions, "model": identity, "request_id": request_id}
+        if batch
+        else predictions[0]
+    )
+    return _response(200, payload, request_id)
+
+
+def _path(event: dict[str, Any]) -> str:
+    return str(event.get("rawPath") or event.get("path") or "")
+
+
+def _json_body(event: dict[str, Any]) -> dict[str, Any]:
+    raw = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        raw = base64.b64decode(raw).decode("utf-8", errors="replace")
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise _invalid("body", f"not JSON ({error.msg})", raw) from None
+    if not isinstance(body, dict):
+        raise _invalid("body", "must be a JSON object", raw)
+    return body
+
+
+def _validated_texts(body: dict[str, Any], batch: bool, settings: Settings) -> list[str]:
+    from sentimentops.serving.schemas import request_models
+
+    single, many = request_models(settings.serving.max_text_chars, settings.serving.max_batch_size)
+    if batch:
+        return list(many.model_validate(body).texts)
+    return [single.model_validate(body).text]
+
+
+def _invalid(field: str, message: str, value: Any) -> ValidationError:
+    return ValidationError.from_exception_data(
+        "request",
+        [{"type": "value_error", "loc": (field,), "input": value, "ctx": {"error": message}}],
+    )
+
+
+def _response(status: int, payload: dict[str, Any], request_id: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json", "x-request-id": request_id},
+        "body": json.dumps(payload),
+    }
+
+
+def _error(
+    status: int,
+    kind: str | None,
+    message: str,
+    request_id: str,
+    details: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    from sentimentops.serving.errors import ERROR_TYPES
+
+    kind = kind or ERROR_TYPES.get(status, "error")
+    body: dict[str, Any] = {"type": kind, "message": message, "request_id": request_id}
+    if details is not None:
+        body["details"] = details
+    return _response(status, {"error": body}, request_id)
