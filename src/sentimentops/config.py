@@ -164,6 +164,9 @@ class TrackingSettings(_Section):
     )
     experiment: str = "imdb-sentiment"
     timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    # Where a new experiment keeps its artifacts with a local store, e.g. s3://bucket/mlflow
+    # (default: $SENTIMENTOPS_HOME/mlartifacts). A tracking server decides this itself.
+    artifact_location: str | None = None
 
 
 class RegistrySettings(_Section):

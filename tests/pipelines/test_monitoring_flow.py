@@ -49,3 +49,27 @@ def test_truncated_reviews_raise_a_drift_alert(
 def test_an_empty_prediction_log_is_bad_input_that_says_so() -> None:
     with pytest.raises(BadInputError, match="holds no prediction"):
         monitoring_flow(hours=1)
+
+
+def test_monitoring_puts_its_figures_in_cloudwatch(
+    reference_reviews: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    from tests.servers import moto_s3
+
+    run_training_flow(get_settings(), sample=2000, models=["logreg"])
+    current = tmp_path / "current.csv"
+    truncated_reviews(reference_reviews, 400, seed=5).to_csv(current, index=False)
+    with moto_s3(monkeypatch):
+        monkeypatch.setenv("SENTIMENTOPS_CLOUD__CLOUDWATCH_METRICS", "true")
+        get_settings.cache_clear()
+
+        monitoring_flow(current=str(current))
+
+        listed = boto3.client("cloudwatch").list_metrics(Namespace="SentimentOps")["Metrics"]
+
+    names = {metric["MetricName"] for metric in listed}
+    assert {"MonitoredRows", "DriftAlerts", "TextDriftScore", "Accuracy"} <= names
+    dimensions = {d["Name"]: d["Value"] for d in listed[0]["Dimensions"]}
+    assert dimensions == {"Component": "monitoring", "ModelVersion": "1"}

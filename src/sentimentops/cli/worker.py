@@ -46,6 +46,7 @@ def worker_command(
         wait_seconds=settings.cloud.wait_seconds,
         max_text_chars=settings.validation.max_text_chars,
         metrics=settings.cloud.cloudwatch_metrics,
+        namespace=settings.cloud.cloudwatch_namespace,
     )
     signal.signal(signal.SIGTERM, lambda _signal, _frame: worker.request_stop())
     console.print(f"Worker on {url}")

@@ -1,9 +1,13 @@
 """Custom CloudWatch metrics, one namespace for everything sentimentops measures.
 
-Dimensions: ``Component`` (``worker``, ``monitoring``, ``lambda``) and ``ModelVersion``. Metric
-names: ``Predictions``, ``Rejected`` (Count), ``RejectRate``, ``TextDriftScore``,
-``EstimatedAccuracy``, ``Accuracy`` (None unit), ``LatencyMs`` (Milliseconds),
-``ScoringSeconds`` (Seconds), ``DriftAlerts`` (Count).
+Dimensions: ``Component`` and ``ModelVersion``. Metrics by component:
+
+- ``worker``: ``Predictions``, ``Rejected`` (Count), ``RejectRate`` (None), ``ScoringSeconds``;
+- ``lambda``: ``Predictions`` (Count), ``LatencyMs`` (Milliseconds);
+- ``monitoring``: ``MonitoredRows``, ``DriftAlerts`` (Count), ``TextDriftScore``, ``Accuracy``,
+  ``EstimatedAccuracy``, ``RejectRate`` (None; each only when it was measured).
+
+The Terraform alarm on drift watches ``DriftAlerts`` of ``monitoring``.
 
 A metric that cannot be sent is logged, never raised: a scoring job must not fail because its
 telemetry did.

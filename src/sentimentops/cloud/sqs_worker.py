@@ -23,6 +23,7 @@ from typing import Any
 from sentimentops.batch.job import score_file
 from sentimentops.batch.model import load_for_scoring
 from sentimentops.batch.predictor import LoadedModel
+from sentimentops.cloud.cloudwatch import NAMESPACE, put_metrics
 from sentimentops.errors import BadInputError, SentimentOpsError
 from sentimentops.storage import data_stem, location_exists, open_location, sibling
 
@@ -83,6 +84,7 @@ class SqsWorker:
         wait_seconds: int = 10,
         max_text_chars: int = 100_000,
         metrics: bool = False,
+        namespace: str = NAMESPACE,
         client: Any = None,
     ) -> None:
         import boto3
@@ -93,6 +95,7 @@ class SqsWorker:
         self.wait_seconds = wait_seconds
         self.max_text_chars = max_text_chars
         self.metrics = metrics
+        self.namespace = namespace
         self.sqs = client or boto3.client("sqs")
         self._stop = threading.Event()
         self._models: dict[str, LoadedModel] = {}
@@ -162,8 +165,6 @@ class SqsWorker:
             max_text_chars=self.max_text_chars,
         ).to_dict()
         if self.metrics:
-            from sentimentops.cloud.cloudwatch import put_metrics
-
             rows = max(int(summary["rows_in"]), 1)
             put_metrics(
                 {
@@ -174,6 +175,7 @@ class SqsWorker:
                 },
                 component="worker",
                 model_version=model.version,
+                namespace=self.namespace,
             )
         return summary
 

@@ -100,7 +100,37 @@ def monitoring_flow(
     )
     result = MonitoringFlowResult.of(outcome)
     _publish(result)
+    if settings.cloud.cloudwatch_metrics:
+        _put_cloudwatch_metrics(result, settings)
     return result
+
+
+def _put_cloudwatch_metrics(result: MonitoringFlowResult, settings: Settings) -> None:
+    from sentimentops.cloud.cloudwatch import put_metrics
+
+    metrics = result.metrics
+    text_drift = metrics.get("text_drift")
+    estimate = metrics.get("estimated_accuracy")
+    drift_alerts = len(
+        result.alert_kinds() & {"text_drift", "descriptor_drift", "prediction_drift"}
+    )
+    put_metrics(
+        {
+            "MonitoredRows": (metrics["rows"], "Count"),
+            "TextDriftScore": (text_drift["score"], "None") if text_drift else None,
+            "Accuracy": (metrics["accuracy"], "None")
+            if metrics.get("accuracy") is not None
+            else None,
+            "EstimatedAccuracy": (estimate["accuracy"], "None") if estimate else None,
+            "RejectRate": (metrics["reject_rate"], "None")
+            if metrics.get("reject_rate") is not None
+            else None,
+            "DriftAlerts": (drift_alerts, "Count"),
+        },
+        component="monitoring",
+        model_version=result.model_version,
+        namespace=settings.cloud.cloudwatch_namespace,
+    )
 
 
 def _publish(result: MonitoringFlowResult) -> None:
