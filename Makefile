@@ -16,7 +16,7 @@ BIN := $(VENV)/bin
 SYNCED := $(VENV)/.synced
 HOME_DIR ?= $(or $(SENTIMENTOPS_HOME),.sentimentops)
 
-.PHONY: help setup run test lint format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run clean
+.PHONY: help setup run test lint terraform-check format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -37,10 +37,17 @@ run: $(SYNCED) ## The main job (Prefect): train, batch-score the test split, mon
 test: $(SYNCED) ## Run all tests
 	$(BIN)/pytest
 
-lint: $(SYNCED) ## ruff check, ruff format --check, mypy
+lint: $(SYNCED) ## ruff check, ruff format --check, mypy, checkov on the Terraform
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(MAKE) terraform-check
+
+# checkov runs in its own throwaway environment (uvx): its pins must not shape the project's.
+CHECKOV := checkov==3.2.533
+terraform-check: $(SYNCED) ## checkov on deploy/terraform: no failed check (skips justified inline)
+	$(UV) tool run --python 3.11 --from "$(CHECKOV)" checkov -d deploy/terraform \
+		--framework terraform --compact --quiet --skip-download
 
 format: $(SYNCED) ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks

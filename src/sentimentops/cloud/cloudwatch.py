@@ -1,6 +1,7 @@
 """Custom CloudWatch metrics, one namespace for everything sentimentops measures.
 
-Dimensions: ``Component`` and ``ModelVersion``. Metrics by component:
+Dimensions: ``Component`` and ``ModelVersion``, and each metric again with ``Component`` only
+(the roll-up alarms watch). Metrics by component:
 
 - ``worker``: ``Predictions``, ``Rejected`` (Count), ``RejectRate`` (None), ``ScoringSeconds``;
 - ``lambda``: ``Predictions`` (Count), ``LatencyMs`` (Milliseconds);
@@ -19,9 +20,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["NAMESPACE", "Metric", "put_metrics"]
+__all__ = ["DRIFT_ALERTS", "NAMESPACE", "Metric", "put_metrics"]
 
 NAMESPACE = "SentimentOps"
+DRIFT_ALERTS = "DriftAlerts"  # the metric deploy/terraform's drift alarm watches
 Metric = tuple[float, str]  # value, CloudWatch unit ("Count", "Seconds", "None", ...)
 
 log = logging.getLogger(__name__)
@@ -36,14 +38,15 @@ def put_metrics(
     client: Any = None,
 ) -> bool:
     """Send ``metrics`` (None values are skipped); True when CloudWatch accepted them."""
-    dimensions = [
-        {"Name": "Component", "Value": component},
-        {"Name": "ModelVersion", "Value": str(model_version)},
-    ]
+    by_component = [{"Name": "Component", "Value": component}]
+    by_version = [*by_component, {"Name": "ModelVersion", "Value": str(model_version)}]
     data = [
-        {"MetricName": name, "Value": float(metric[0]), "Unit": metric[1], "Dimensions": dimensions}
+        {"MetricName": name, "Value": float(metric[0]), "Unit": metric[1], "Dimensions": dims}
         for name, metric in metrics.items()
         if metric is not None
+        # Each metric per model version and rolled up per component: an alarm names exact
+        # dimensions, and must not need changing at every new model version.
+        for dims in (by_version, by_component)
     ]
     if not data:
         return True

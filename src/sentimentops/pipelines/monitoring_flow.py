@@ -106,7 +106,7 @@ def monitoring_flow(
 
 
 def _put_cloudwatch_metrics(result: MonitoringFlowResult, settings: Settings) -> None:
-    from sentimentops.cloud.cloudwatch import put_metrics
+    from sentimentops.cloud.cloudwatch import DRIFT_ALERTS, put_metrics
 
     metrics = result.metrics
     text_drift = metrics.get("text_drift")
@@ -125,7 +125,7 @@ def _put_cloudwatch_metrics(result: MonitoringFlowResult, settings: Settings) ->
             "RejectRate": (metrics["reject_rate"], "None")
             if metrics.get("reject_rate") is not None
             else None,
-            "DriftAlerts": (drift_alerts, "Count"),
+            DRIFT_ALERTS: (drift_alerts, "Count"),
         },
         component="monitoring",
         model_version=result.model_version,
