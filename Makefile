@@ -16,7 +16,7 @@ BIN := $(VENV)/bin
 SYNCED := $(VENV)/.synced
 HOME_DIR ?= $(or $(SENTIMENTOPS_HOME),.sentimentops)
 
-.PHONY: help setup run test lint terraform-check format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run clean
+.PHONY: help setup run test lint terraform-check lambda-zip format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -38,8 +38,8 @@ test: $(SYNCED) ## Run all tests
 	$(BIN)/pytest
 
 lint: $(SYNCED) ## ruff check, ruff format --check, mypy, checkov on the Terraform
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks deploy
+	$(BIN)/ruff format --check src tests benchmarks deploy
 	$(BIN)/mypy
 	$(MAKE) terraform-check
 
@@ -50,8 +50,8 @@ terraform-check: $(SYNCED) ## checkov on deploy/terraform: no failed check (skip
 		--framework terraform --compact --quiet --skip-download
 
 format: $(SYNCED) ## Apply ruff fixes and formatting
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks deploy
+	$(BIN)/ruff format src tests benchmarks deploy
 
 bench: bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run ## Run every benchmark
 
@@ -76,5 +76,8 @@ bench-model: $(SYNCED) ## The model alone: latency by batch size, two-process pa
 bench-run: $(SYNCED) ## The main job from an empty state, then again: wall time of each run
 	$(BIN)/python benchmarks/bench_run.py
 
+lambda-zip: $(SYNCED) ## Build build/lambda.zip, the Lambda deployment package (sizes printed)
+	$(BIN)/python deploy/lambda/build_zip.py
+
 clean: ## Remove the environment and local state
-	rm -rf $(VENV) $(HOME_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(HOME_DIR) build .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,6 @@ import fsspec
 __all__ = [
     "Location",
     "data_stem",
-    "download_folder",
     "fingerprint",
     "is_remote",
     "list_files",
@@ -79,17 +78,6 @@ def location_exists(location: Location) -> bool:
         return local_path(location).exists()
     filesystem, path = fsspec.core.url_to_fs(str(location), **_storage_options(location))
     return bool(filesystem.exists(path))
-
-
-def download_folder(location: Location, target: Path) -> Path:
-    """Copy the files under a folder or S3 prefix into ``target`` (created); returns ``target``.
-    A local folder is returned as it is, without copying."""
-    if not is_remote(location):
-        return local_path(location)
-    filesystem, path = fsspec.core.url_to_fs(str(location), **_storage_options(location))
-    target.mkdir(parents=True, exist_ok=True)
-    filesystem.get(path.rstrip("/") + "/", str(target) + "/", recursive=True)
-    return target
 
 
 def fingerprint(location: Location) -> str:

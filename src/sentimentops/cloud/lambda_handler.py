@@ -22,8 +22,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from sentimentops.config import Settings, get_settings
-from sentimentops.errors import ConfigError, SentimentOpsError
-from sentimentops.storage import download_folder, is_remote, location_name
+from sentimentops.errors import ConfigError, ModelNotFoundError, SentimentOpsError
+from sentimentops.storage import is_remote, location_name
 from sentimentops.tracking.loading import LoadedVersion, load_version
 
 __all__ = ["handler", "loaded_model"]
@@ -56,11 +56,34 @@ def loaded_model(settings: Settings) -> LoadedVersion:
             target = (
                 Path(tempfile.gettempdir()) / f"sentimentops-{digest}" / location_name(location)
             )
-            uri = str(download_folder(location, target))
+            uri = str(_download_prefix(location, target))
         _LOADED.clear()  # one model per container: they are large
         _LOADED[location] = load_version(uri)
         log.info("cold start: loaded %s in %.1f s", location, time.perf_counter() - started)
     return _LOADED[location]
+
+
+def _download_prefix(uri: str, target: Path) -> Path:
+    """Copy every object under ``s3://bucket/prefix/`` into ``target``.
+
+    With boto3, which the Lambda runtime has, rather than s3fs: the package stays under
+    Lambda's size limit.
+    """
+    import boto3
+
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    prefix = prefix.rstrip("/") + "/"
+    s3 = boto3.client("s3")
+    found = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            local = target / item["Key"].removeprefix(prefix)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, item["Key"], str(local))
+            found += 1
+    if not found:
+        raise ModelNotFoundError(f"No model files under {uri}.")
+    return target
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
