@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from sentimentops.cloud import lambda_handler
 from sentimentops.cloud.lambda_handler import handler
 from sentimentops.config import get_settings
+from tests.cloud.metrics import metric_sum
 from tests.servers import moto_s3
 
 MODEL_PREFIX = "s3://lambda-models/imdb-sentiment/v1/"
@@ -120,17 +120,4 @@ def test_predictions_are_counted_in_cloudwatch(
 
     handler(_event("/v1/predict/batch", {"texts": ["Good.", "Bad.", "Fine."]}))
 
-    now = datetime.now(UTC)
-    datapoints = boto3.client("cloudwatch").get_metric_statistics(
-        Namespace="SentimentOps",
-        MetricName="Predictions",
-        Dimensions=[
-            {"Name": "Component", "Value": "lambda"},
-            {"Name": "ModelVersion", "Value": "local"},
-        ],
-        StartTime=now - timedelta(minutes=5),
-        EndTime=now + timedelta(minutes=5),
-        Period=600,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    assert sum(point["Sum"] for point in datapoints) == 3
+    assert metric_sum("Predictions", component="lambda", model_version="local") == 3

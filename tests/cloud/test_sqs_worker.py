@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from sentimentops.cli.main import app
 from sentimentops.cloud.sqs_worker import BatchJob, SqsWorker
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
+from tests.cloud.metrics import metric_sum
 from tests.servers import moto_s3
 
 runner = CliRunner()
@@ -101,20 +101,7 @@ def test_a_job_is_scored_into_s3_and_its_message_deleted(
     cloudwatch = boto3.client("cloudwatch")
     names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="SentimentOps")["Metrics"]}
     assert {"Predictions", "Rejected", "RejectRate", "ScoringSeconds"} <= names
-    now = datetime.now(UTC)
-    predictions = cloudwatch.get_metric_statistics(
-        Namespace="SentimentOps",
-        MetricName="Predictions",
-        Dimensions=[
-            {"Name": "Component", "Value": "worker"},
-            {"Name": "ModelVersion", "Value": "local"},
-        ],
-        StartTime=now - timedelta(minutes=5),
-        EndTime=now + timedelta(minutes=5),
-        Period=600,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    assert sum(point["Sum"] for point in predictions) == 2
+    assert metric_sum("Predictions", component="worker", model_version="local") == 2
 
 
 def test_a_message_delivered_twice_is_scored_once(aws: Aws, model_folder: Path) -> None:

@@ -28,7 +28,22 @@ run_app = typer.Typer(
 )
 pipeline_app.add_typer(run_app, name="run")
 
+# Options several flows share, declared once.
 JSON_OPTION = typer.Option(False, "--json", help="Print the flow's result as JSON.")
+MODEL_OPTION = typer.Option(None, "--model", help="Default: the champion.")
+ID_COLUMN_OPTION = typer.Option("id", "--id-column")
+SAMPLE_OPTION = typer.Option(None, "--sample", min=100, help="Train on N rows.")
+MODELS_OPTION = typer.Option(None, "--models", help="Comma-separated families.")
+FORCE_OPTION = typer.Option(False, "--force", help="Train again even if trained before.")
+CURRENT_OPTION = typer.Option(
+    None, "--current", help="A file or batch output (default: the prediction log)."
+)
+SCORED_INPUT_OPTION = typer.Option(
+    None, "--scored-input", help="The input --current was scored from (joined on ids)."
+)
+HOURS_OPTION = typer.Option(
+    None, "--hours", help="Log window (default: pipeline.monitoring_window_hours)."
+)
 
 
 @contextlib.contextmanager
@@ -50,9 +65,9 @@ def _print_json(result: Any) -> None:
 @run_app.command("main")
 def run_main(
     split: str = typer.Option("official", "--split", help="random or official."),
-    sample: int | None = typer.Option(None, "--sample", min=100, help="Train on N rows."),
-    models: str | None = typer.Option(None, "--models", help="Comma-separated families."),
-    force: bool = typer.Option(False, "--force", help="Train again even if trained before."),
+    sample: int | None = SAMPLE_OPTION,
+    models: str | None = MODELS_OPTION,
+    force: bool = FORCE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train on the vendored data, batch-score the held-out test split with the champion,
@@ -75,9 +90,9 @@ def run_main(
 def run_training(
     data: str | None = typer.Option(None, "--data", help="Dataset (default: vendored IMDB)."),
     split: str | None = typer.Option(None, "--split", help="random or official."),
-    sample: int | None = typer.Option(None, "--sample", min=100, help="Train on N rows."),
-    models: str | None = typer.Option(None, "--models", help="Comma-separated families."),
-    force: bool = typer.Option(False, "--force", help="Train again even if trained before."),
+    sample: int | None = SAMPLE_OPTION,
+    models: str | None = MODELS_OPTION,
+    force: bool = FORCE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Load, validate, split, search the candidates in parallel, register, gate, promote."""
@@ -102,9 +117,9 @@ def run_batch(
     output: str | None = typer.Option(
         None, "--output", help="A folder or prefix, or one output file for one input file."
     ),
-    model: str | None = typer.Option(None, "--model", help="Default: the champion."),
+    model: str | None = MODEL_OPTION,
     text_column: str = typer.Option("review", "--text-column"),
-    id_column: str = typer.Option("id", "--id-column"),
+    id_column: str = ID_COLUMN_OPTION,
     engine: str = typer.Option("local", "--engine", help="local or dask."),
     workers: int = typer.Option(2, "--workers", min=1),
     scheduler: str | None = typer.Option(None, "--scheduler", help="tcp://HOST:PORT"),
@@ -138,17 +153,11 @@ def run_batch(
 
 @run_app.command("monitoring")
 def run_monitoring(
-    current: str | None = typer.Option(
-        None, "--current", help="A file or batch output (default: the prediction log)."
-    ),
-    scored_input: str | None = typer.Option(
-        None, "--scored-input", help="The input --current was scored from (joined on ids)."
-    ),
-    id_column: str = typer.Option("id", "--id-column"),
-    model: str | None = typer.Option(None, "--model", help="Default: the champion."),
-    hours: float | None = typer.Option(
-        None, "--hours", help="Log window (default: pipeline.monitoring_window_hours)."
-    ),
+    current: str | None = CURRENT_OPTION,
+    scored_input: str | None = SCORED_INPUT_OPTION,
+    id_column: str = ID_COLUMN_OPTION,
+    model: str | None = MODEL_OPTION,
+    hours: float | None = HOURS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Monitor a file or the prediction log's recent window. Exit 3 when an alert fired."""
@@ -172,17 +181,15 @@ def run_monitoring(
 
 @run_app.command("retraining")
 def run_retraining(
-    current: str | None = typer.Option(
-        None, "--current", help="Data to monitor (default: the prediction log)."
-    ),
-    scored_input: str | None = typer.Option(None, "--scored-input"),
-    id_column: str = typer.Option("id", "--id-column"),
-    hours: float | None = typer.Option(None, "--hours"),
+    current: str | None = CURRENT_OPTION,
+    scored_input: str | None = SCORED_INPUT_OPTION,
+    id_column: str = ID_COLUMN_OPTION,
+    hours: float | None = HOURS_OPTION,
     data: str | None = typer.Option(
         None, "--data", help="Training data (default: pipeline.retraining_data)."
     ),
-    sample: int | None = typer.Option(None, "--sample", min=100),
-    models: str | None = typer.Option(None, "--models"),
+    sample: int | None = SAMPLE_OPTION,
+    models: str | None = MODELS_OPTION,
     feedback: bool | None = typer.Option(
         None, "--feedback/--no-feedback", help="Add labelled feedback from the prediction log."
     ),
