@@ -227,7 +227,7 @@ class AlertSettings(_Section):
 class MonitoringSettings(_Section):
     """``sentimentops monitor``: drift, performance, label-free estimate, alerts."""
 
-    reports_dir: Path | None = None  # None: $SENTIMENTOPS_HOME/reports
+    reports_dir: str | None = None  # a folder or s3:// prefix; None: $SENTIMENTOPS_HOME/reports
     # Larger inputs are sampled (seeded, without replacement) to this many rows.
     sample_rows: Annotated[int, Field(ge=100)] = 10_000
     seed: int = 42

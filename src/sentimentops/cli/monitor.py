@@ -93,7 +93,7 @@ def monitor(
         console.print(f"note: {note}")
     for problem in outcome.delivery_problems:
         console.print(f"[yellow]alert delivery: {problem}[/yellow]")
-    console.print(f"Report: {outcome.report_path or '-'}\nSummary: {outcome.summary_path}")
+    console.print(f"Report: {outcome.report_location}")
     if outcome.alerts:
         raise typer.Exit(code=3)
 

@@ -22,6 +22,7 @@ from sentimentops.monitoring.history import flatten_metrics
 from sentimentops.monitoring.model import load_monitored_model
 from sentimentops.monitoring.run import MonitoringOutcome, run_monitoring
 from sentimentops.prediction_log import MonitoringRunRecord, open_store
+from sentimentops.storage import is_remote, put_file
 
 __all__ = ["monitor_and_record"]
 
@@ -62,14 +63,20 @@ def monitor_and_record(
         else None
     )
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two runs a second must not collide
-    reports = settings.monitoring.reports_dir or settings.state_path("reports")
-    target = output_dir or reports / f"monitoring-{stamp}"
+    name = f"monitoring-{stamp}"
+    reports = settings.monitoring.reports_dir
+    remote = reports is not None and is_remote(reports)
+    local_reports = Path(reports) if reports and not remote else settings.state_path("reports")
+    target = output_dir or local_reports / name
     outcome = run_monitoring(current, model, settings, reference=reference, output_dir=target)
+    if remote and output_dir is None:
+        assert reports is not None
+        outcome = _publish(outcome, f"{reports.rstrip('/')}/{name}")
 
     context = {
         "model": {"name": outcome.model_name, "version": outcome.model_version},
         "input": outcome.source,
-        "report": str(outcome.report_path or outcome.summary_path),
+        "report": outcome.report_location,
     }
     problems = send_alerts(
         outcome.alerts,
@@ -79,6 +86,21 @@ def monitor_and_record(
     )
     _record(outcome, settings)
     return dataclasses.replace(outcome, delivery_problems=problems)
+
+
+def _publish(outcome: MonitoringOutcome, folder: str) -> MonitoringOutcome:
+    """Copy the report and summary to ``folder`` (S3); on failure keep the local copy, say so."""
+    try:
+        for path in (outcome.summary_path, outcome.report_path):
+            if path is not None:
+                put_file(path, f"{folder}/{path.name}")
+    except Exception as error:
+        log.error("could not copy the monitoring report to %s: %s", folder, error)
+        note = (
+            f"the report could not be copied to {folder} ({error}); it is in {outcome.output_dir}"
+        )
+        return dataclasses.replace(outcome, notes=[*outcome.notes, note])
+    return dataclasses.replace(outcome, published=folder)
 
 
 def _load_current(
@@ -115,7 +137,7 @@ def _record(outcome: MonitoringOutcome, settings: Settings) -> None:
                     verdict=outcome.verdict,
                     alerts=[dataclasses.asdict(alert) for alert in outcome.alerts],
                     metrics=metrics,
-                    report_path=str(outcome.report_path) if outcome.report_path else None,
+                    report_path=outcome.report_location,
                 )
             )
         finally:

@@ -47,10 +47,18 @@ class MonitoringOutcome:
     seconds: float
     notes: list[str] = field(default_factory=list)  # what could not be measured, and why
     delivery_problems: list[str] = field(default_factory=list)  # alerts that did not arrive
+    published: str | None = None  # the S3 folder the report and summary were copied to
 
     @property
     def verdict(self) -> Literal["ok", "alert"]:
         return "alert" if self.alerts else "ok"
+
+    @property
+    def report_location(self) -> str:
+        """Where to read the report: the published copy when there is one, else the local
+        HTML (or the summary, when no HTML could be made)."""
+        local = self.report_path or self.summary_path
+        return f"{self.published}/{local.name}" if self.published else str(local)
 
     def to_dict(self) -> dict[str, Any]:
         return {

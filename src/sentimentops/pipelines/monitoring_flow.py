@@ -44,7 +44,7 @@ class MonitoringFlowResult:
             model_name=outcome.model_name,
             model_version=outcome.model_version,
             source=outcome.source,
-            report=str(outcome.report_path) if outcome.report_path else None,
+            report=outcome.report_location if outcome.report_path else None,
             summary=str(outcome.summary_path),
             metrics=outcome.metrics.to_dict(),
             delivery_problems=list(outcome.delivery_problems),
