@@ -84,7 +84,11 @@ def summary_path(output: Path) -> Path:
 
 
 class BatchPredictor:
-    """Streams an input file through a model, ``chunk_size`` records at a time."""
+    """Streams an input file through a model, ``chunk_size`` records at a time.
+
+    An ``engine`` passed in (a Dask cluster) stays open for more runs: whoever made it closes
+    it (:func:`sentimentops.batch.job.score_file` does).
+    """
 
     def __init__(
         self,
@@ -195,20 +199,17 @@ class BatchPredictor:
             )
             self.progress(prepared.records)
 
-        try:
-            for chunk in _chunks(records, self.chunk_size):
-                read += len(chunk)
-                if has_id is None:
-                    has_id = self._check_columns(chunk, input_location)
-                prepared = self._prepare(chunk, has_id)
-                handle = self.engine.submit(prepared.texts) if prepared.texts else _NO_SCORES
-                pending.append((prepared, handle))
-                while len(pending) >= self.engine.in_flight:
-                    finish_oldest()
-            while pending:
+        for chunk in _chunks(records, self.chunk_size):
+            read += len(chunk)
+            if has_id is None:
+                has_id = self._check_columns(chunk, input_location)
+            prepared = self._prepare(chunk, has_id)
+            handle = self.engine.submit(prepared.texts) if prepared.texts else _NO_SCORES
+            pending.append((prepared, handle))
+            while len(pending) >= self.engine.in_flight:
                 finish_oldest()
-        finally:
-            self.engine.close()
+        while pending:
+            finish_oldest()
 
         output_parts = sorted(parts.glob("output-*.parquet"))
         reject_parts = sorted(parts.glob("rejects-*.parquet"))

@@ -41,9 +41,6 @@ def connect(settings: Settings) -> str:
     # MLflow retries for minutes by default; a user waiting on a dead server wants an answer.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(max(timeout, 1))))
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    if os.environ.get("AWS_ENDPOINT_URL"):
-        # MLflow's S3 artifact store reads its own variable for LocalStack or moto endpoints.
-        os.environ.setdefault("MLFLOW_S3_ENDPOINT_URL", os.environ["AWS_ENDPOINT_URL"])
     if uri.startswith(("http://", "https://")):
         _check_server(uri, timeout)
     elif uri.startswith("sqlite:///"):
