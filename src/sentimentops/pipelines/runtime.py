@@ -1,5 +1,5 @@
-"""What every flow shares: where Prefect keeps its state, task options from settings, and how a
-task's outcome (ran, cached, retried) is read back for the summary.
+"""What every flow shares: where Prefect keeps its state, the one Prefect API of a run, task
+options from settings, and how a task's outcome (ran or cached) is read back for the summary.
 
 Prefect reads its settings when first imported, so :func:`configure_prefect` runs before any
 flow module is imported (the ``pipeline`` command does this).
