@@ -14,6 +14,7 @@ in one place instead of catching them one by one::
     ├── TrackingUnavailableError      exit 1, HTTP 503   the MLflow tracking store does not answer
     ├── PredictionLogUnavailableError exit 1, HTTP 503   the prediction log database does not answer
     ├── ModelNotFoundError            exit 2, HTTP 404   no model under that name, alias or path
+    ├── ModelIntegrityError           exit 2, HTTP 500   a model's bytes changed since it was saved
     ├── MonitoringAlertError          exit 3             monitoring found something to act on
     └── RejectLimitExceededError      exit 4             a batch rejected too many rows
 
@@ -31,6 +32,7 @@ __all__ = [
     "DataError",
     "DataValidationError",
     "DownloadError",
+    "ModelIntegrityError",
     "ModelNotFoundError",
     "MonitoringAlertError",
     "PredictionLogUnavailableError",
@@ -98,6 +100,12 @@ class ModelNotFoundError(SentimentOpsError):
 
     exit_code = 2
     http_status = 404
+
+
+class ModelIntegrityError(SentimentOpsError):
+    """A model's files are not the bytes recorded when it was saved: refused, never loaded."""
+
+    exit_code = 2
 
 
 class MonitoringAlertError(SentimentOpsError):

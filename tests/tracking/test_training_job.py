@@ -204,3 +204,43 @@ def test_a_version_is_found_again_by_its_training_fingerprint(trained_home: Path
     assert registry.find_version(NAME, FINGERPRINT_TAG, fingerprint) == "1"
     assert registry.find_version(NAME, FINGERPRINT_TAG, "0" * 64) is None
     assert registry.find_version("no-such-model", FINGERPRINT_TAG, fingerprint) is None
+
+
+def test_a_model_file_changed_after_registration_is_refused(trained_home: Path) -> None:
+    from sentimentops.errors import ModelIntegrityError
+    from sentimentops.tracking import registry
+    from sentimentops.tracking.flavor import CHECKSUM_KEY
+
+    recorded = registry.version_info(NAME, "1").tags[CHECKSUM_KEY]
+    assert len(recorded) == 64
+    assert registry.load_model(f"models:/{NAME}@champion") is not None  # intact: loads
+    # Tamper with the stored artifact: the same size, one byte different.
+    (stored,) = (trained_home / "mlartifacts").rglob("model.skops")
+    content = bytearray(stored.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    stored.write_bytes(bytes(content))
+
+    with pytest.raises(ModelIntegrityError, match="was changed or corrupted"):
+        registry.load_model(f"models:/{NAME}@champion")
+    (trained_home / "in.csv").write_text("id,review\n1,A fine film.\n")
+    result = runner.invoke(
+        app, ["predict", str(trained_home / "in.csv"), str(trained_home / "out.csv")]
+    )
+    assert result.exit_code == 2
+    assert "was changed or corrupted" in result.output
+
+
+def test_a_model_folder_carries_its_checksum(model_folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from sentimentops.errors import ModelIntegrityError
+    from sentimentops.tracking.flavor import load_pipeline
+
+    copy = tmp_path / "model"
+    shutil.copytree(model_folder, copy)
+    assert load_pipeline(str(copy)) is not None
+    with (copy / "model.skops").open("ab") as stream:
+        stream.write(b"\0")
+
+    with pytest.raises(ModelIntegrityError):
+        load_pipeline(str(copy))

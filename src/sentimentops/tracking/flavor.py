@@ -16,13 +16,20 @@ import pandas as pd
 from sentimentops.models.sentiment import SentimentPipeline
 
 __all__ = [
+    "CHECKSUM_KEY",
     "SKOPS_TRUSTED_TYPES",
     "SentimentPyfuncModel",
     "load_pipeline",
     "log_model",
     "model_requirements",
     "save_model",
+    "verify_model_file",
 ]
+
+# The sha256 of model.skops, recorded in MLmodel's metadata when saved (and as a registry tag
+# when registered): a changed byte is refused before skops reads anything.
+CHECKSUM_KEY = "model_sha256"
+MODEL_FILE = "model.skops"
 
 # The only types, beyond what skops trusts by default, that a logged model may contain: the
 # project's own classes and a few scikit-learn internals. Loading refuses anything else.
@@ -69,6 +76,10 @@ def save_model(
         **kwargs,
     )
     mlflow_model.flavors["python_function"]["loader_module"] = __name__
+    mlflow_model.metadata = {
+        **(mlflow_model.metadata or {}),
+        CHECKSUM_KEY: _sha256(Path(path) / MODEL_FILE),
+    }
     mlflow_model.save(str(Path(path) / "MLmodel"))
 
 
@@ -97,18 +108,69 @@ def log_model(sk_model: SentimentPipeline, **kwargs: Any) -> Any:
     return Model.log(artifact_path=None, flavor=sys.modules[__name__], sk_model=sk_model, **kwargs)
 
 
+def verify_model_file(model_file: Path, expected_sha256: str | None = None) -> None:
+    """Refuse a model file whose sha256 differs from the recorded one.
+
+    A model saved before checksums were recorded (no record at all) is accepted.
+
+    Raises:
+        ModelIntegrityError: the checksum differs.
+    """
+    from sentimentops.errors import ModelIntegrityError
+
+    expected = expected_sha256 or _recorded_sha256(model_file.parent)
+    if expected is None:
+        return
+    actual = _sha256(model_file)
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"{model_file} has sha256 {actual[:12]}..., but {expected[:12]}... was recorded when "
+            "the model was saved: the file was changed or corrupted, so it is not loaded. "
+            "Restore it from the artifact store's versioning or register the model again."
+        )
+
+
+def _recorded_sha256(folder: Path) -> str | None:
+    import yaml
+
+    mlmodel = folder / "MLmodel"
+    if not mlmodel.is_file():
+        return None
+    content = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
+    value = (content.get("metadata") or {}).get(CHECKSUM_KEY)
+    return str(value) if value else None
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _load_pyfunc(path: str) -> SentimentPyfuncModel:
     """Called by ``mlflow.pyfunc.load_model`` with the path of ``model.skops``."""
     return SentimentPyfuncModel(load_pipeline(path))
 
 
-def load_pipeline(path: str) -> SentimentPipeline:
-    """The pipeline in a model folder (or its ``model.skops``), with the fixed trusted types."""
+def load_pipeline(path: str, expected_sha256: str | None = None) -> SentimentPipeline:
+    """The pipeline in a model folder (or its ``model.skops``), with the fixed trusted types.
+
+    The file's checksum is checked first, against ``expected_sha256`` (the registry's record)
+    or else the one in the folder's MLmodel.
+
+    Raises:
+        ModelIntegrityError: the bytes are not the ones recorded when the model was saved.
+    """
     import skops.io
 
     model_file = Path(path)
     if model_file.is_dir():
-        model_file = model_file / "model.skops"
+        model_file = model_file / MODEL_FILE
+    verify_model_file(model_file, expected_sha256)
     pipeline = skops.io.load(model_file, trusted=SKOPS_TRUSTED_TYPES)
     if not isinstance(pipeline, SentimentPipeline):
         raise TypeError(f"{model_file} holds a {type(pipeline).__name__}, not a SentimentPipeline")

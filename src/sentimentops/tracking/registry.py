@@ -6,9 +6,6 @@ oldest first) so ``rollback`` can move the alias back to the version before.
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +15,6 @@ __all__ = [
     "CHALLENGER",
     "CHAMPION",
     "ModelVersionInfo",
-    "allow_model_deserialization",
     "champion_version",
     "find_version",
     "list_versions",
@@ -45,29 +41,33 @@ class ModelVersionInfo:
     metrics: dict[str, float]
 
 
-@contextlib.contextmanager
-def allow_model_deserialization() -> Iterator[None]:
-    """MLflow refuses to deserialise any model unless told the source is trusted. Ours is: it
-    comes from our own registry, in skops format with an explicit trusted-types list."""
-    previous = os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION")
-    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", None)
-        else:
-            os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = previous
-
-
 def load_model(uri: str) -> Any:
-    """The SentimentPipeline at ``models:/name@alias``, ``models:/name/version`` or a path."""
+    """The SentimentPipeline at ``models:/name@alias``, ``models:/name/version`` or a path.
+
+    The model file's sha256 is checked before it is read: against the checksum the registry
+    recorded at registration (a tag, kept apart from the artifacts), else the one in MLmodel.
+
+    Raises:
+        ModelNotFoundError: nothing at ``uri``.
+        ModelIntegrityError: the file's bytes changed since the model was saved.
+    """
     import mlflow
 
+    from sentimentops.tracking.flavor import CHECKSUM_KEY, load_pipeline
+
+    expected = None
     try:
-        with allow_model_deserialization():
-            return mlflow.sklearn.load_model(uri)
+        if uri.startswith("models:/"):
+            name, version = resolve_version(uri)
+            expected = _client().get_model_version(name, version).tags.get(CHECKSUM_KEY)
+            folder = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}")
+        else:
+            folder = uri
     except mlflow.exceptions.MlflowException as error:
+        raise ModelNotFoundError(f"No model at {uri}: {error}") from None
+    try:
+        return load_pipeline(folder, expected)
+    except FileNotFoundError as error:
         raise ModelNotFoundError(f"No model at {uri}: {error}") from None
 
 

@@ -264,7 +264,15 @@ def _log_and_register(result: TrainingResult, name: str) -> str:
     )
     if info.signature is None:
         raise RuntimeError("the logged model has no signature; refusing to register it")
-    return str(info.registered_model_version)
+    version = str(info.registered_model_version)
+    # The model file's checksum, kept in the registry apart from the artifacts: a file changed
+    # in the artifact store after registration is refused at load (registry.load_model).
+    checksum = (info.metadata or {}).get(flavor.CHECKSUM_KEY)
+    if checksum:
+        from mlflow import MlflowClient
+
+        MlflowClient().set_model_version_tag(name, version, flavor.CHECKSUM_KEY, checksum)
+    return version
 
 
 def _apply_gate(
