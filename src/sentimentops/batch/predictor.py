@@ -36,7 +36,14 @@ from sentimentops.storage import (
     sibling,
 )
 
-__all__ = ["BatchPredictor", "BatchSummary", "LoadedModel", "rejects_path", "summary_path"]
+__all__ = [
+    "BatchPredictor",
+    "BatchSummary",
+    "LoadedModel",
+    "rejects_path",
+    "summary_location",
+    "summary_path",
+]
 
 REJECT_COLUMNS = ["row_number", "id", "reason", "raw"]
 
@@ -77,6 +84,11 @@ class BatchSummary:
 
 def rejects_path(output: Path) -> Path:
     return output.with_name(data_stem(output) + ".rejects.csv")
+
+
+def summary_location(output: Location) -> str:
+    """Where a batch output's summary is, beside it: a path or an ``s3://`` key."""
+    return sibling(output, data_stem(output) + ".summary.json")
 
 
 def summary_path(output: Path) -> Path:

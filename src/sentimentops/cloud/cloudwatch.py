@@ -17,7 +17,9 @@ telemetry did.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["DRIFT_ALERTS", "NAMESPACE", "Metric", "put_metrics"]
@@ -27,6 +29,16 @@ DRIFT_ALERTS = "DriftAlerts"  # the metric deploy/terraform's drift alarm watche
 Metric = tuple[float, str]  # value, CloudWatch unit ("Count", "Seconds", "None", ...)
 
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=4)
+def _client(endpoint: str | None, region: str | None) -> Any:
+    """One client per endpoint and region: a warm Lambda or a worker must not build a client
+    (tens of milliseconds) for every batch of metrics. The arguments only key the cache;
+    boto3 reads the same environment itself."""
+    import boto3
+
+    return boto3.client("cloudwatch")
 
 
 def put_metrics(
@@ -51,10 +63,11 @@ def put_metrics(
     if not data:
         return True
     try:
-        import boto3
         from botocore.exceptions import BotoCoreError, ClientError
 
-        cloudwatch = client or boto3.client("cloudwatch")
+        cloudwatch = client or _client(
+            os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_DEFAULT_REGION")
+        )
         for start in range(0, len(data), 1000):  # the API's limit per call
             cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + 1000])
     except (BotoCoreError, ClientError) as error:

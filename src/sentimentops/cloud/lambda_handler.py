@@ -188,10 +188,7 @@ def _error(
     request_id: str,
     details: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    from sentimentops.serving.errors import ERROR_TYPES
+    from sentimentops.serving.errors import error_body
 
-    kind = kind or ERROR_TYPES.get(status, "error")
-    body: dict[str, Any] = {"type": kind, "message": message, "request_id": request_id}
-    if details is not None:
-        body["details"] = details
+    body = error_body(status, message, request_id=request_id, type=kind, details=details)
     return _response(status, {"error": body}, request_id)

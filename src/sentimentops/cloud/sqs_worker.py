@@ -22,10 +22,10 @@ from typing import Any
 
 from sentimentops.batch.job import score_file
 from sentimentops.batch.model import load_for_scoring
-from sentimentops.batch.predictor import LoadedModel
+from sentimentops.batch.predictor import LoadedModel, summary_location
 from sentimentops.cloud.cloudwatch import NAMESPACE, put_metrics
 from sentimentops.errors import BadInputError, SentimentOpsError
-from sentimentops.storage import data_stem, location_exists, open_location, sibling
+from sentimentops.storage import location_exists, open_location
 
 __all__ = ["BatchJob", "SqsWorker", "WorkerStats"]
 
@@ -218,7 +218,7 @@ class SqsWorker:
 
 
 def _already_scored(job: BatchJob, model: LoadedModel) -> bool:
-    summary = sibling(job.output, f"{data_stem(job.output)}.summary.json")
+    summary = summary_location(job.output)
     if not (location_exists(job.output) and location_exists(summary)):
         return False
     with open_location(summary, "rb") as stream:

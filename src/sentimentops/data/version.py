@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["frame_digest", "sha256_file", "short_digest"]
+__all__ = ["frame_digest", "json_digest", "sha256_file", "short_digest"]
 
 _CHUNK_BYTES = 1 << 20
 
@@ -55,6 +55,12 @@ def frame_digest(frame: pd.DataFrame, columns: list[str] | None = None) -> str:
         values = _column_values(frame[name])
         digest.update(json.dumps(values, default=_json_fallback).encode("ascii"))
     return digest.hexdigest()
+
+
+def json_digest(content: Any) -> str:
+    """The hex sha256 of JSON-serialisable content with sorted keys: equal content, equal
+    digest (settings hashes, fingerprints, cache keys)."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def short_digest(digest: str) -> str:

@@ -200,15 +200,7 @@ def send_alerts(
             for key, value in context.items()
         },
     }
-    try:
-        body = json.dumps(payload, default=str).encode("utf-8")
-    except (TypeError, ValueError) as error:  # keys that are not strings, a circular context
-        return [
-            f"The alerts could not be encoded as JSON for the webhook ({error}); they are in "
-            "the log and the report."
-        ]
-    problem = _post_with_retries(webhook_url, body, timeout, attempts, retry_seconds)
-    return [] if problem is None else [problem]
+    return _deliver(payload, webhook_url, timeout, attempts, retry_seconds, what="the alerts")
 
 
 def send_notification(
@@ -228,10 +220,29 @@ def send_notification(
     if webhook_url is None:
         return []
     payload = {"source": WEBHOOK_SOURCE, "event": event, "message": message, **details}
-    body = json.dumps(payload, default=str).encode("utf-8")
-    problem = _post_with_retries(
-        webhook_url, body, timeout, attempts, retry_seconds, what=f"the {event} notification"
+    return _deliver(
+        payload, webhook_url, timeout, attempts, retry_seconds, what=f"the {event} notification"
     )
+
+
+def _deliver(
+    payload: Mapping[str, Any],
+    url: str,
+    timeout: float,
+    attempts: int,
+    retry_seconds: float,
+    *,
+    what: str,
+) -> list[str]:
+    """Encode ``payload`` as JSON and POST it; the delivery problems, never an exception."""
+    try:
+        body = json.dumps(payload, default=str).encode("utf-8")
+    except (TypeError, ValueError) as error:  # keys that are not strings, a circular context
+        return [
+            f"{what.capitalize()} could not be encoded as JSON for the webhook ({error}); the "
+            "log and the report have them."
+        ]
+    problem = _post_with_retries(url, body, timeout, attempts, retry_seconds, what=what)
     return [] if problem is None else [problem]
 
 

@@ -14,9 +14,10 @@ from datetime import datetime
 
 import pandas as pd
 
+from sentimentops.batch.predictor import summary_location
 from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN, canonical_columns, read_table
 from sentimentops.errors import BadInputError, DataError
-from sentimentops.storage import Location, data_stem, location_exists, open_location, sibling
+from sentimentops.storage import Location, location_exists, open_location
 
 __all__ = ["CurrentData", "current_from_batch", "current_from_file", "current_from_log"]
 
@@ -138,7 +139,7 @@ def _predictions_only(table: pd.DataFrame, location: Location) -> pd.DataFrame:
 
 
 def _batch_reject_rate(location: Location) -> float | None:
-    summary = sibling(location, f"{data_stem(location)}.summary.json")  # as batch names it
+    summary = summary_location(location)
     if not location_exists(summary):
         return None
     with open_location(summary, "rb") as stream:

@@ -18,10 +18,10 @@ from sentimentops.data.load import load_reviews
 from sentimentops.errors import BadInputError
 from sentimentops.monitoring.alerts import send_alerts
 from sentimentops.monitoring.current import CurrentData, current_from_file, current_from_log
-from sentimentops.monitoring.history import flatten_metrics
+from sentimentops.monitoring.history import build_run_record
 from sentimentops.monitoring.model import load_monitored_model
 from sentimentops.monitoring.run import MonitoringOutcome, run_monitoring
-from sentimentops.prediction_log import MonitoringRunRecord, open_store
+from sentimentops.prediction_log import open_store
 from sentimentops.storage import is_remote, put_file
 
 __all__ = ["monitor_and_record"]
@@ -123,23 +123,20 @@ def _load_current(
 
 def _record(outcome: MonitoringOutcome, settings: Settings) -> None:
     """History and MLflow; a recording failure is logged, never hides the verdict."""
-    metrics = flatten_metrics(outcome.metrics)
+    record = build_run_record(
+        outcome.metrics,
+        outcome.alerts,
+        started_at=outcome.started_at,
+        source=outcome.source,
+        model_name=outcome.model_name,
+        model_version=outcome.model_version,
+        report_path=outcome.report_location,
+    )
+    metrics = dict(record.metrics)
     try:
         store = open_store(settings)
         try:
-            store.write_monitoring_run(
-                MonitoringRunRecord(
-                    started_at=outcome.started_at,
-                    source=outcome.source,
-                    model_name=outcome.model_name,
-                    model_version=outcome.model_version,
-                    rows=outcome.metrics.rows,
-                    verdict=outcome.verdict,
-                    alerts=[dataclasses.asdict(alert) for alert in outcome.alerts],
-                    metrics=metrics,
-                    report_path=outcome.report_location,
-                )
-            )
+            store.write_monitoring_run(record)
         finally:
             store.dispose()
     except Exception as error:

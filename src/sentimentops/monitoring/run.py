@@ -188,5 +188,7 @@ def _with_predictions(frame: pd.DataFrame, model: MonitoredModel) -> pd.DataFram
         return frame
     if TEXT_COLUMN not in frame.columns:
         raise BadInputError("The current data has neither review texts nor model scores.")
-    scores = np.asarray(model.scores(frame[TEXT_COLUMN].astype(str).tolist()), dtype=float)
-    return frame.assign(score=scores, label=np.where(scores >= 0.5, "positive", "negative"))
+    predicted = model.pipeline.predict_with_scores(frame[TEXT_COLUMN].astype(str).tolist())
+    return frame.assign(
+        score=predicted["score"].to_numpy(dtype=float), label=predicted["label"].to_numpy()
+    )

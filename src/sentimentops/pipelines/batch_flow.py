@@ -9,8 +9,6 @@ exists. A retried task resumes from its checkpoint instead of starting over.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from prefect.context import TaskRunContext
 from sentimentops.batch.job import score_file
 from sentimentops.batch.predictor import BatchSummary
 from sentimentops.config import Settings, get_settings
+from sentimentops.data.version import json_digest
 from sentimentops.errors import BadInputError
 from sentimentops.pipelines.runtime import (
     champion_uri,
@@ -115,7 +114,7 @@ def _scored_key(_context: TaskRunContext, parameters: dict[str, Any]) -> str:
         "text_column": parameters["text_column"],
         "id_column": parameters["id_column"],
     }
-    return "batch-" + hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    return "batch-" + json_digest(identity)
 
 
 @task(name="resolve-model", cache_policy=NO_CACHE)

@@ -6,8 +6,6 @@ and the Prefect ``training`` flow runs the same steps as tasks, cached and in pa
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +17,7 @@ from sentimentops.config import ModelFamily, Settings
 from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN, load_reviews, load_verified_parquet
 from sentimentops.data.split import OFFICIAL_SPLIT_COLUMN, DatasetSplits, split_reviews
 from sentimentops.data.validate import ValidationReport, validate_reviews
+from sentimentops.data.version import json_digest
 from sentimentops.errors import ConfigError, DataValidationError
 from sentimentops.models.train import TrainingResult, train_models
 from sentimentops.tracking.runs import TrackedTraining  # imports MLflow lazily, inside functions
@@ -145,7 +144,7 @@ def candidate_fingerprint(
     """What one candidate's search depends on: its family, the splits and the settings that
     shape features and search. Equal fingerprints give the same candidate (same seeds)."""
     candidate = settings.training.candidates.get(family)
-    return _digest(
+    return json_digest(
         {
             "family": family,
             "splits": split_digests,
@@ -164,7 +163,7 @@ def training_fingerprint(settings: Settings, split_digests: dict[str, str]) -> s
     """What a whole training depends on: every candidate, the choice and the final refit.
     Where to run it (n_jobs, a Dask scheduler) is left out: it does not change the model."""
     training = settings.training.model_dump(mode="json", exclude={"n_jobs", "dask_scheduler"})
-    return _digest(
+    return json_digest(
         {
             "splits": split_digests,
             "preprocessing": settings.preprocessing.model_dump(mode="json"),
@@ -221,10 +220,6 @@ def _with_extra_rows(frame: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
     if OFFICIAL_SPLIT_COLUMN in frame.columns:
         rows = rows.assign(**{OFFICIAL_SPLIT_COLUMN: "train"})
     return pd.concat([frame, rows], ignore_index=True)
-
-
-def _digest(content: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def _require_trainable(report: ValidationReport) -> None:

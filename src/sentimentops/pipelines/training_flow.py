@@ -16,7 +16,6 @@ register → gate → promote, each step a Prefect task around the functions of
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from prefect.context import TaskRunContext
 
 from sentimentops.config import ModelFamily, Settings, get_settings
 from sentimentops.data.split import DatasetSplits
+from sentimentops.data.version import json_digest
 from sentimentops.models.train import (
     CandidateResult,
     TrainingResult,
@@ -96,8 +96,7 @@ def prepare_data(
     prepared = prepare_training_data(
         settings, data=data, sample=sample, extra=extra, progress=logger.info
     )
-    digests = prepared.lineage["split_digests"]
-    name = hashlib.sha256("".join(sorted(digests.values())).encode()).hexdigest()[:16]
+    name = json_digest(prepared.lineage["split_digests"])[:16]
     directory = settings.state_path("splits", f"{prepared.splits.mode}-{name}")
     if not (directory / "test.parquet").exists():
         prepared.splits.write(directory)
@@ -126,11 +125,12 @@ def search_candidate(
 
 @task(name="choose-and-refit", cache_key_fn=_fingerprint_key, persist_result=True)
 def choose_and_refit(
-    settings: Settings, candidates: list[CandidateResult], splits_dir: str, fingerprint: str
+    settings: Settings,
+    candidates: list[CandidateResult],
+    splits: DatasetSplits,
+    fingerprint: str,
 ) -> TrainingResult:
-    splits = DatasetSplits.read(
-        Path(splits_dir), mode=settings.split.mode, seed=settings.split.seed
-    )
+    """Runs in the flow's process, on the splits it already holds."""
     return finish_training(candidates, splits, settings, progress=get_run_logger().info)
 
 
@@ -201,7 +201,7 @@ def training_flow(
         result_storage=storage,
         timeout_seconds=settings.pipeline.training_timeout_seconds,
         refresh_cache=force,
-    )(settings, candidates, splits_dir, fingerprint, return_state=True)
+    )(settings, candidates, prepared.splits, fingerprint, return_state=True)
     result: TrainingResult = final_state.result()
     steps["choose and refit"] = state_label(final_state)
 

@@ -56,7 +56,6 @@ __all__ = [
     "monitoring_runs",
     "open_store",
     "predictions",
-    "storable_text",
     "text_sha256",
 ]
 
@@ -91,8 +90,7 @@ def storable_text(text: str) -> str:
     """``text`` as every supported database stores it: a NUL (refused by PostgreSQL) becomes
     U+FFFD and a lone surrogate (valid in JSON, refused as UTF-8) becomes "?". The hash and
     length keep describing the text as received."""
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
+    text = text.replace("\x00", "\ufffd")
     if not text.isascii():
         text = text.encode("utf-8", errors="replace").decode("utf-8")
     return text
@@ -151,7 +149,7 @@ class PredictionRecord:
             latency_ms=latency_ms,
             text_length=len(text),
             text_sha256=text_sha256(text),
-            text=storable_text(text) if store_text else None,
+            text=text if store_text else None,  # made storable by the writer, off the loop
         )
 
 
@@ -313,7 +311,10 @@ class PredictionLogStore:
         """
         if not records:
             return
-        rows = [asdict(record) for record in records]
+        rows = [
+            {**asdict(record), "text": None if record.text is None else storable_text(record.text)}
+            for record in records
+        ]
         with self._unavailable_as_domain_error("writing predictions"), self.engine.begin() as c:
             c.execute(predictions.insert(), rows)
 

@@ -113,17 +113,16 @@ class MicroBatcher:
             try:
                 scores = model.score(texts)
             except Exception as error:
+                # No await since _still_awaited: every future in the batch is still pending.
                 for waiting in batch:
-                    if not waiting.future.done():
-                        waiting.future.set_exception(error)
+                    waiting.future.set_exception(error)
                 continue
             self.batches += 1
             self.texts += len(texts)
             start = 0
             for waiting in batch:
                 end = start + len(waiting.texts)
-                if not waiting.future.done():
-                    waiting.future.set_result((model, scores[start:end]))
+                waiting.future.set_result((model, scores[start:end]))
                 start = end
 
     @staticmethod

@@ -17,8 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sentimentops.errors import SentimentOpsError
 
 __all__ = [
-    "ERROR_TYPES",
     "ApiError",
+    "error_body",
     "error_response",
     "install_error_handlers",
     "request_id_of",
@@ -26,8 +26,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# The stable ``error.type`` of each HTTP status (the Lambda handler answers with the same).
-ERROR_TYPES = {
+# The stable ``error.type`` of each HTTP status.
+_ERROR_TYPES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
@@ -57,13 +57,32 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-        self.type = type or ERROR_TYPES.get(status, "error")
+        self.type = type or _ERROR_TYPES.get(status, "error")
         self.headers = headers
 
 
 def request_id_of(scope_or_request: Any) -> str:
     scope = getattr(scope_or_request, "scope", scope_or_request)
     return str(scope.get("state", {}).get("request_id", ""))
+
+
+def error_body(
+    status: int,
+    message: str,
+    *,
+    request_id: str,
+    type: str | None = None,
+    details: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The ``error`` object of every /v1 error answer (and of the Lambda handler's)."""
+    body: dict[str, Any] = {
+        "type": type or _ERROR_TYPES.get(status, "error"),
+        "message": message,
+        "request_id": request_id,
+    }
+    if details is not None:
+        body["details"] = details
+    return body
 
 
 def error_response(
@@ -79,14 +98,9 @@ def error_response(
     if path.startswith("/v2/"):
         content: dict[str, Any] = {"error": message}
     else:
-        body: dict[str, Any] = {
-            "type": type or ERROR_TYPES.get(status, "error"),
-            "message": message,
-            "request_id": request_id,
+        content = {
+            "error": error_body(status, message, request_id=request_id, type=type, details=details)
         }
-        if details is not None:
-            body["details"] = details
-        content = {"error": body}
     headers = {**(headers or {}), "X-Request-ID": request_id}
     return JSONResponse(content, status_code=status, headers=headers)
 

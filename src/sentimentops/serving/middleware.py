@@ -15,10 +15,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentimentops.serving.errors import error_response
 from sentimentops.serving.metrics import ApiMetrics
+from sentimentops.serving.schemas import REQUEST_ID_PATTERN
 
 __all__ = ["RequestGuard"]
 
-_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_CLIENT_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 # Probes and scrapes are never refused: an overloaded server must still say it is alive.
 _UNLIMITED_PREFIXES = ("/health", "/v2/health", "/metrics")
 

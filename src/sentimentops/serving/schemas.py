@@ -8,11 +8,13 @@ https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 __all__ = [
+    "REQUEST_ID_PATTERN",
     "BatchPredictionResponse",
     "ErrorBody",
     "ErrorResponse",
@@ -38,13 +40,20 @@ __all__ = [
 Label = Literal["positive", "negative"]
 
 
+# What a client may send as a request id (the X-Request-ID header, a V2 request's id): short
+# and safe to log.
+REQUEST_ID_PATTERN = r"[A-Za-z0-9._:-]{1,64}"
+
+
 class _Strict(BaseModel):
     # Unknown fields are a client bug worth reporting, not something to ignore silently.
     model_config = ConfigDict(extra="forbid")
 
 
+@lru_cache(maxsize=8)
 def request_models(max_text_chars: int, max_batch_size: int) -> tuple[type[Any], type[Any]]:
-    """The single and batch prediction request bodies with the configured limits."""
+    """The single and batch prediction request bodies with the configured limits (built once per
+    pair of limits: the Lambda handler asks on every event)."""
     text = Annotated[
         str,
         StringConstraints(min_length=1, max_length=max_text_chars),
@@ -152,7 +161,7 @@ class InferenceRequestedOutput(_Strict):
 
 class InferenceRequest(_Strict):
     # The same alphabet and length as X-Request-ID: it becomes the logged request id.
-    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] | None = None
+    id: Annotated[str, StringConstraints(pattern=f"^{REQUEST_ID_PATTERN}$")] | None = None
     parameters: dict[str, Any] | None = None
     inputs: Annotated[list[InferenceInput], Field(min_length=1, max_length=1)]
     outputs: list[InferenceRequestedOutput] | None = None

@@ -72,8 +72,7 @@ class ApiState:
         except TimeoutError:
             raise ApiError(
                 504,
-                f"Scoring took over {self.settings.serving.request_timeout_seconds:g} s; "
-                "send fewer texts or retry.",
+                f"Scoring took over {timeout:g} s; send fewer texts or retry.",
             ) from None
         except ModelNotReadyError:
             raise ApiError(503, "No model loaded yet.", type="model_not_ready") from None

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from sentimentops.data.version import sha256_file
 from sentimentops.models.sentiment import SentimentPipeline
 
 __all__ = [
@@ -78,7 +79,7 @@ def save_model(
     mlflow_model.flavors["python_function"]["loader_module"] = __name__
     mlflow_model.metadata = {
         **(mlflow_model.metadata or {}),
-        CHECKSUM_KEY: _sha256(Path(path) / MODEL_FILE),
+        CHECKSUM_KEY: sha256_file(Path(path) / MODEL_FILE),
     }
     mlflow_model.save(str(Path(path) / "MLmodel"))
 
@@ -121,7 +122,7 @@ def verify_model_file(model_file: Path, expected_sha256: str | None = None) -> N
     expected = expected_sha256 or _recorded_sha256(model_file.parent)
     if expected is None:
         return
-    actual = _sha256(model_file)
+    actual = sha256_file(model_file)
     if actual != expected:
         raise ModelIntegrityError(
             f"{model_file} has sha256 {actual[:12]}..., but {expected[:12]}... was recorded when "
@@ -139,16 +140,6 @@ def _recorded_sha256(folder: Path) -> str | None:
     content = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
     value = (content.get("metadata") or {}).get(CHECKSUM_KEY)
     return str(value) if value else None
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _load_pyfunc(path: str) -> SentimentPyfuncModel:

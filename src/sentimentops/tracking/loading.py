@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sentimentops.errors import ModelNotFoundError
+from sentimentops.tracking.flavor import MODEL_FILE
 from sentimentops.tracking.registry import ModelVersionInfo
 
 __all__ = ["LoadedVersion", "load_version", "require_model_folder"]
@@ -45,7 +46,7 @@ def require_model_folder(uri: str) -> Path:
         ModelNotFoundError: it is not one.
     """
     folder = Path(uri)
-    if not (folder / "model.skops").is_file():
+    if not (folder / MODEL_FILE).is_file():
         raise ModelNotFoundError(
             f"{uri} is neither a models:/ URI nor a folder with an MLflow model (MLmodel and "
             "model.skops). Use models:/imdb-sentiment@champion or a downloaded model folder."

@@ -58,9 +58,11 @@ def load_model(uri: str) -> Any:
     expected = None
     try:
         if uri.startswith("models:/"):
-            name, version = resolve_version(uri)
-            expected = _client().get_model_version(name, version).tags.get(CHECKSUM_KEY)
-            folder = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}")
+            found = _model_version(uri)
+            expected = (found.tags or {}).get(CHECKSUM_KEY)
+            folder = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{found.name}/{found.version}"
+            )
         else:
             folder = uri
     except mlflow.exceptions.MlflowException as error:
@@ -73,15 +75,21 @@ def load_model(uri: str) -> Any:
 
 def resolve_version(uri: str) -> tuple[str, str]:
     """Name and version behind ``models:/name@alias`` or ``models:/name/version``."""
+    found = _model_version(uri)
+    return str(found.name), str(found.version)
+
+
+def _model_version(uri: str) -> Any:
+    """The registry's ModelVersion behind ``models:/name@alias`` or ``models:/name/version``."""
     import mlflow
 
     reference = uri.removeprefix("models:/")
     try:
         if "@" in reference:
             name, alias = reference.split("@", 1)
-            return name, str(_client().get_model_version_by_alias(name, alias).version)
+            return _client().get_model_version_by_alias(name, alias)
         name, version = reference.rsplit("/", 1)
-        return name, str(_client().get_model_version(name, version).version)
+        return _client().get_model_version(name, version)
     except (ValueError, mlflow.exceptions.MlflowException) as error:
         raise ModelNotFoundError(
             f"No model at {uri} ({error}). Train one with `sentimentops train`, or pass a "

@@ -3,8 +3,6 @@ with its lineage, card and reference sample, and the promotion gate applied and 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import subprocess
 import tempfile
 import time
@@ -18,6 +16,7 @@ import pandas as pd
 
 from sentimentops import __version__
 from sentimentops.config import RegistrySettings, Settings
+from sentimentops.data.version import json_digest
 from sentimentops.models.card import render_model_card
 from sentimentops.models.evaluate import metrics_by_length, to_binary, worst_errors
 from sentimentops.models.explain import top_ngrams
@@ -55,8 +54,7 @@ class TrackedTraining:
 
 def config_hash(settings: Settings) -> str:
     """sha256 of the settings as sorted JSON: equal configs, equal hashes."""
-    canonical = json.dumps(settings.model_dump(mode="json"), sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return json_digest(settings.model_dump(mode="json"))
 
 
 def git_commit() -> str:
