@@ -7,6 +7,7 @@ in one place instead of catching them one by one::
     SentimentOpsError                 exit 1, HTTP 500   unexpected failure of ours
     ├── BadInputError                 exit 2, HTTP 422   the caller gave us something unusable
     │   ├── ConfigError                                  a setting or config file is invalid
+    │   ├── UnsafeLocationError                          a key or derived name leaves its root
     │   └── DataError                                    a dataset cannot be read
     │       ├── ChecksumMismatchError                    a file's bytes are not the expected ones
     │       └── DataValidationError                      a dataset was read but is unusable
@@ -39,6 +40,7 @@ __all__ = [
     "RejectLimitExceededError",
     "SentimentOpsError",
     "TrackingUnavailableError",
+    "UnsafeLocationError",
 ]
 
 
@@ -58,6 +60,11 @@ class BadInputError(SentimentOpsError):
 
 class ConfigError(BadInputError):
     """A configuration file or environment variable holds an invalid value."""
+
+
+class UnsafeLocationError(BadInputError):
+    """A location from a message, an object key or a derived name would escape the folder or
+    prefix it belongs to (``..`` segments, an absolute path): refused, never normalised."""
 
 
 class DataError(BadInputError):
