@@ -11,10 +11,9 @@ from typing import Any
 
 import hcl2
 import pytest
-from pydantic import BaseModel
 
 from sentimentops.cloud.cloudwatch import DRIFT_ALERTS, NAMESPACE
-from sentimentops.config import ENV_PREFIX, Settings
+from tests.deploy.settings_names import is_setting
 
 TERRAFORM = Path(__file__).resolve().parents[2] / "deploy" / "terraform"
 FILES = sorted(TERRAFORM.rglob("*.tf"))
@@ -59,24 +58,6 @@ def local(name: str) -> Any:
         if name in block:
             return block[name]
     raise AssertionError(f"no local {name}")
-
-
-def is_setting(variable: str) -> bool:
-    """Whether an environment variable names a field of Settings (SENTIMENTOPS_A__B)."""
-    if variable == "SENTIMENTOPS_HOME":
-        return True
-    model: type[BaseModel] = Settings
-    parts = variable.removeprefix(ENV_PREFIX).lower().split("__")
-    for index, part in enumerate(parts):
-        field = model.model_fields.get(part)
-        if field is None:
-            return False
-        annotation = field.annotation
-        if index < len(parts) - 1:
-            if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-                return False
-            model = annotation
-    return True
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: str(path.relative_to(TERRAFORM)))
