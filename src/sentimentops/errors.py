@@ -14,6 +14,7 @@ in one place instead of catching them one by one::
     ├── DownloadError                 exit 1, HTTP 502   a remote source did not deliver
     ├── TrackingUnavailableError      exit 1, HTTP 503   the MLflow tracking store does not answer
     ├── PredictionLogUnavailableError exit 1, HTTP 503   the prediction log database does not answer
+    ├── StorageFullError              exit 1, HTTP 507   no space left where an output is written
     ├── ModelNotFoundError            exit 2, HTTP 404   no model under that name, alias or path
     ├── ModelIntegrityError           exit 2, HTTP 500   a model's bytes changed since it was saved
     ├── MonitoringAlertError          exit 3             monitoring found something to act on
@@ -39,6 +40,7 @@ __all__ = [
     "PredictionLogUnavailableError",
     "RejectLimitExceededError",
     "SentimentOpsError",
+    "StorageFullError",
     "TrackingUnavailableError",
     "UnsafeLocationError",
 ]
@@ -100,6 +102,12 @@ class PredictionLogUnavailableError(SentimentOpsError):
     tables or privileges. Writers retry it; a value the database refuses is a different error."""
 
     http_status = 503
+
+
+class StorageFullError(SentimentOpsError):
+    """The disk (or quota) an output is written to is full: ENOSPC, EDQUOT or EFBIG."""
+
+    http_status = 507
 
 
 class ModelNotFoundError(SentimentOpsError):

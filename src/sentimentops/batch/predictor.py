@@ -8,12 +8,14 @@ reader never sees a partial output presented as complete.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
@@ -25,7 +27,12 @@ import pandas as pd
 from sentimentops.batch.engines import Engine, LocalEngine, ScoreHandle
 from sentimentops.batch.records import Record, read_records
 from sentimentops.batch.writers import output_format, write_table
-from sentimentops.errors import DataError, ModelNotFoundError, RejectLimitExceededError
+from sentimentops.errors import (
+    DataError,
+    ModelNotFoundError,
+    RejectLimitExceededError,
+    StorageFullError,
+)
 from sentimentops.storage import (
     Location,
     data_stem,
@@ -46,6 +53,8 @@ __all__ = [
 ]
 
 REJECT_COLUMNS = ["row_number", "id", "reason", "raw"]
+# No space on the device, the user's quota exhausted, a file-size limit: all mean "write elsewhere".
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 @dataclass(frozen=True)
@@ -137,12 +146,15 @@ class BatchPredictor:
         Raises:
             DataError: the input cannot be read at all, or the text column does not exist.
             RejectLimitExceededError: rejects exceed ``max_reject_rate`` (output still written).
+            StorageFullError: the disk the output (or its staging folder) is on is full; the
+                completed chunks are kept for ``resume``.
         """
         started = time.perf_counter()
         output_format(output)  # an unknown extension fails now, not after scoring everything
         remote = is_remote(output)
         local_output = _staging_path(output) if remote else local_path(output)
-        done, predicted, rejected = self._score(input_location, local_output, resume=resume)
+        with _disk_full_as_error(output, local_output):
+            done, predicted, rejected = self._score(input_location, local_output, resume=resume)
         seconds = time.perf_counter() - started
         rows_in = predicted + rejected
         summary = BatchSummary(
@@ -158,7 +170,8 @@ class BatchPredictor:
             model_version=self.model.version,
             resumed_from_chunk=done,
         )
-        _write_json_atomically(summary_path(local_output), summary.to_dict())
+        with _disk_full_as_error(output, local_output):
+            _write_json_atomically(summary_path(local_output), summary.to_dict())
         if remote:
             for local in (local_output, rejects_path(local_output), summary_path(local_output)):
                 put_file(local, sibling(output, local.name))
@@ -320,7 +333,9 @@ class BatchPredictor:
         if text is None or text == "" or (isinstance(text, float) and pd.isna(text)):
             return "missing text"
         if not isinstance(text, str):
-            text = str(text)
+            # A number, list or object where a review belongs (JSON Lines, Parquet): a score of
+            # its printed form would be a prediction about nothing.
+            return f"text is not a string (got {type(text).__name__})"
         if not text.strip():
             return "empty text"
         if len(text) > self.max_text_chars:
@@ -387,6 +402,25 @@ def _staging_path(output: Location) -> Path:
 def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
     while chunk := list(islice(records, size)):
         yield chunk
+
+
+@contextmanager
+def _disk_full_as_error(output: Location, local_output: Path) -> Iterator[None]:
+    """Raise a full disk as :class:`StorageFullError`, saying where and what to do, instead of
+    a bare OSError; the partial file was already removed and the completed chunks are kept."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in DISK_FULL_ERRNOS:
+            raise
+        written = error.filename or local_output.parent
+        parts = local_output.with_name(local_output.name + ".parts")
+        raise StorageFullError(
+            f"No space left writing {written} ({errno.errorcode[error.errno]}) for the output "
+            f"{output}; no partial output was left as if complete. Free space on that disk (or "
+            f"raise its quota) and rerun with --resume to continue from the last completed "
+            f"chunk, kept in {parts}; or choose another OUTPUT."
+        ) from error
 
 
 def _write_json_atomically(path: Path, content: dict[str, Any]) -> None:
