@@ -16,7 +16,7 @@ BIN := $(VENV)/bin
 SYNCED := $(VENV)/.synced
 HOME_DIR ?= $(or $(SENTIMENTOPS_HOME),.sentimentops)
 
-.PHONY: help setup run test lint terraform-check lambda-zip format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run clean
+.PHONY: help setup run test lint terraform-check lambda-zip format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -53,7 +53,7 @@ format: $(SYNCED) ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks deploy
 	$(BIN)/ruff format src tests benchmarks deploy
 
-bench: bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run ## Run every benchmark
+bench: bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability ## Run every benchmark
 
 bench-data: $(SYNCED) ## Data loading/validation/splitting throughput and peak memory on the 50k set
 	$(BIN)/python benchmarks/bench_data.py
@@ -75,6 +75,9 @@ bench-model: $(SYNCED) ## The model alone: latency by batch size, two-process pa
 
 bench-run: $(SYNCED) ## The main job from an empty state, then again: wall time of each run
 	$(BIN)/python benchmarks/bench_run.py
+
+bench-reliability: $(SYNCED) ## 5 min of locust at 64 clients: 5xx, p99, RSS growth, log rows
+	$(BIN)/python benchmarks/bench_reliability.py --duration 300 --users 64
 
 lambda-zip: $(SYNCED) ## Build build/lambda.zip, the Lambda deployment package (sizes printed)
 	$(BIN)/python deploy/lambda/build_zip.py
