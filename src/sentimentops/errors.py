@@ -15,6 +15,7 @@ in one place instead of catching them one by one::
     ├── TrackingUnavailableError      exit 1, HTTP 503   the MLflow tracking store does not answer
     ├── PredictionLogUnavailableError exit 1, HTTP 503   the prediction log database does not answer
     ├── StorageFullError              exit 1, HTTP 507   no space left where an output is written
+    ├── StorageUnavailableError       exit 1, HTTP 503   the object store (S3) fails after retries
     ├── ModelNotFoundError            exit 2, HTTP 404   no model under that name, alias or path
     ├── ModelIntegrityError           exit 2, HTTP 500   a model's bytes changed since it was saved
     ├── MonitoringAlertError          exit 3             monitoring found something to act on
@@ -41,6 +42,7 @@ __all__ = [
     "RejectLimitExceededError",
     "SentimentOpsError",
     "StorageFullError",
+    "StorageUnavailableError",
     "TrackingUnavailableError",
     "UnsafeLocationError",
 ]
@@ -108,6 +110,13 @@ class StorageFullError(SentimentOpsError):
     """The disk (or quota) an output is written to is full: ENOSPC, EDQUOT or EFBIG."""
 
     http_status = 507
+
+
+class StorageUnavailableError(SentimentOpsError):
+    """The object store (S3 or its stand-in) failed or did not answer, after the client's
+    retries: throttling, server errors, an unreachable endpoint."""
+
+    http_status = 503
 
 
 class ModelNotFoundError(SentimentOpsError):

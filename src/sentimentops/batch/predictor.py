@@ -32,6 +32,7 @@ from sentimentops.errors import (
     ModelNotFoundError,
     RejectLimitExceededError,
     StorageFullError,
+    StorageUnavailableError,
 )
 from sentimentops.storage import (
     Location,
@@ -148,12 +149,13 @@ class BatchPredictor:
             RejectLimitExceededError: rejects exceed ``max_reject_rate`` (output still written).
             StorageFullError: the disk the output (or its staging folder) is on is full; the
                 completed chunks are kept for ``resume``.
+            StorageUnavailableError: S3 kept failing (or did not answer) after its retries.
         """
         started = time.perf_counter()
         output_format(output)  # an unknown extension fails now, not after scoring everything
         remote = is_remote(output)
         local_output = _staging_path(output) if remote else local_path(output)
-        with _disk_full_as_error(output, local_output):
+        with _storage_errors_as_domain_errors(input_location, output, local_output):
             done, predicted, rejected = self._score(input_location, local_output, resume=resume)
         seconds = time.perf_counter() - started
         rows_in = predicted + rejected
@@ -170,12 +172,13 @@ class BatchPredictor:
             model_version=self.model.version,
             resumed_from_chunk=done,
         )
-        with _disk_full_as_error(output, local_output):
+        with _storage_errors_as_domain_errors(input_location, output, local_output):
             _write_json_atomically(summary_path(local_output), summary.to_dict())
-        if remote:
-            for local in (local_output, rejects_path(local_output), summary_path(local_output)):
-                put_file(local, sibling(output, local.name))
-            shutil.rmtree(local_output.parent)
+            if remote:
+                # The output last: once it is there, so are its rejects and summary.
+                for local in (rejects_path(local_output), summary_path(local_output), local_output):
+                    put_file(local, sibling(output, local.name))
+                shutil.rmtree(local_output.parent)
         if (
             self.max_reject_rate is not None
             and rows_in
@@ -405,22 +408,43 @@ def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
 
 
 @contextmanager
-def _disk_full_as_error(output: Location, local_output: Path) -> Iterator[None]:
-    """Raise a full disk as :class:`StorageFullError`, saying where and what to do, instead of
-    a bare OSError; the partial file was already removed and the completed chunks are kept."""
+def _storage_errors_as_domain_errors(
+    input_location: str, output: Location, local_output: Path
+) -> Iterator[None]:
+    """Raise a full disk as :class:`StorageFullError` and an object store that keeps failing as
+    :class:`StorageUnavailableError`, saying where and what to do, instead of a bare OSError or
+    botocore error; the partial file was already removed and the completed chunks are kept."""
+    parts = local_output.with_name(local_output.name + ".parts")
     try:
         yield
-    except OSError as error:
-        if error.errno not in DISK_FULL_ERRNOS:
+    except Exception as error:
+        if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+            written = error.filename or local_output.parent
+            raise StorageFullError(
+                f"No space left writing {written} ({errno.errorcode[error.errno]}) for the "
+                f"output {output}; no partial output was left as if complete. Free space on "
+                f"that disk (or raise its quota) and rerun with --resume to continue from the "
+                f"last completed chunk, kept in {parts}; or choose another OUTPUT."
+            ) from error
+        remote_error = _object_store_error(error)
+        if remote_error is None:
             raise
-        written = error.filename or local_output.parent
-        parts = local_output.with_name(local_output.name + ".parts")
-        raise StorageFullError(
-            f"No space left writing {written} ({errno.errorcode[error.errno]}) for the output "
-            f"{output}; no partial output was left as if complete. Free space on that disk (or "
-            f"raise its quota) and rerun with --resume to continue from the last completed "
-            f"chunk, kept in {parts}; or choose another OUTPUT."
+        raise StorageUnavailableError(
+            f"The object store failed while scoring {input_location} into {output}, after "
+            f"retrying with backoff ({remote_error}). Nothing was presented as complete. Check "
+            "that the endpoint (AWS_ENDPOINT_URL) answers and that S3 is healthy, then rerun "
+            "with --resume; AWS_MAX_ATTEMPTS sets how many attempts each request gets."
         ) from error
+
+
+def _object_store_error(error: BaseException) -> BaseException | None:
+    """The botocore error behind ``error`` (s3fs wraps them in OSError), if there is one."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if type(seen).__module__.split(".")[0] in ("botocore", "aiobotocore"):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _write_json_atomically(path: Path, content: dict[str, Any]) -> None:

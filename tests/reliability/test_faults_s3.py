@@ -1,0 +1,276 @@
+"""S3 faults injected for real: an HTTP proxy in front of a moto server answers S3 requests with
+503 SlowDown (throttling) or 500 InternalError, as S3 does under load or in an incident.
+
+moto has no switch to fail requests, so the fault sits on the wire: every S3 call the code
+makes (s3fs for data, boto3 elsewhere) goes through the proxy, which counts them. SQS talks to
+moto directly, so the queue keeps working while S3 fails.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from sentimentops.cli.main import app
+from sentimentops.cloud.sqs_worker import SqsWorker
+from tests.servers import free_port, moto_s3
+
+runner = CliRunner()
+BUCKET = "fault-data"
+INPUT_KEY = "in/reviews.csv"
+CSV = b"id,review\n1,A wonderful and moving film.\n2,Dull and tedious.\n3,Superb acting.\n"
+
+ERROR_BODIES = {
+    503: b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+    500: b"<Error><Code>InternalError</Code><Message>We encountered an internal error. "
+    b"Please try again.</Message></Error>",
+}
+# Hop-by-hop headers: the proxy reframes bodies, so these are its own business.
+HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "content-length"}
+
+
+@dataclass
+class FaultyS3:
+    """What the proxy does and saw: ``fail_next`` requests answered with ``status``, or every
+    request while ``failing``; ``seen`` holds (monotonic time, method, path, status) of each."""
+
+    url: str = ""
+    status: int = 503
+    fail_next: int = 0
+    failing: bool = False
+    methods: set[str] = field(default_factory=lambda: {"GET", "HEAD", "PUT", "POST", "DELETE"})
+    seen: list[tuple[float, str, str, int]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take_fault(self, method: str) -> bool:
+        with self.lock:
+            if method not in self.methods:
+                return False
+            if self.failing:
+                return True
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return True
+            return False
+
+    def faults(self) -> list[tuple[float, str, str, int]]:
+        return [entry for entry in self.seen if entry[3] == self.status]
+
+
+def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        chunks = []
+        while size := int(handler.rfile.readline().split(b";")[0].strip(), 16):
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+        handler.rfile.readline()  # the empty line after the last chunk
+        return b"".join(chunks)
+    return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+
+
+@pytest.fixture
+def faulty_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyS3]:
+    """moto behind a fault-injecting proxy: S3 (``AWS_ENDPOINT_URL_S3``) goes through the proxy,
+    every other service (SQS) straight to moto."""
+    with moto_s3(monkeypatch) as moto_endpoint:
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        boto3.client("s3").put_object(Bucket=BUCKET, Key=INPUT_KEY, Body=CSV)
+        upstream = urlsplit(moto_endpoint)
+        fault = FaultyS3()
+
+        class Proxy(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            _upstream_length = "0"
+
+            def _relay(self) -> None:
+                body = _read_body(self)
+                if fault.take_fault(self.command):
+                    self._answer(fault.status, ERROR_BODIES[fault.status], {})
+                    return
+                connection = http.client.HTTPConnection("127.0.0.1", upstream.port)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                    connection.request(self.command, self.path, body=body, headers=headers)
+                    response = connection.getresponse()
+                    content = response.read()
+                    self._upstream_length = response.getheader("Content-Length") or "0"
+                    passed = {k: v for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP}
+                    self._answer(response.status, content, passed)
+                finally:
+                    connection.close()
+
+            def _answer(self, status: int, content: bytes, headers: dict[str, str]) -> None:
+                with fault.lock:
+                    fault.seen.append((time.monotonic(), self.command, self.path, status))
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if self.command == "HEAD" and status < 400:
+                    # A HEAD answer has no body but tells the object's size: keep moto's.
+                    self.send_header("Content-Length", self._upstream_length)
+                else:
+                    self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(content)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _relay  # noqa: N815 (http.server's names)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # the test reads ``seen`` instead
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        fault.url = f"http://127.0.0.1:{server.server_port}"
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", fault.url)
+        try:
+            yield fault
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
+
+
+def _predict(output: str, model_folder: Path) -> Any:
+    return runner.invoke(
+        app, ["predict", f"s3://{BUCKET}/{INPUT_KEY}", output, "--model", str(model_folder)]
+    )
+
+
+def _attempt_gaps(attempts: list[tuple[float, str, str, int]]) -> list[float]:
+    return [later[0] - earlier[0] for earlier, later in itertools.pairwise(attempts)]
+
+
+def test_throttling_is_retried_with_backoff_and_the_job_completes(
+    faulty_s3: FaultyS3, model_folder: Path
+) -> None:
+    faulty_s3.fail_next = 3  # S3 throttles the first three requests, then recovers
+    output = f"s3://{BUCKET}/out/scored.csv"
+
+    started = time.monotonic()
+    result = _predict(output, model_folder)
+    seconds = time.monotonic() - started
+
+    assert result.exit_code == 0, result.output
+    throttled = faulty_s3.faults()
+    assert len(throttled) == 3
+    first_success = next(entry for entry in faulty_s3.seen if entry[3] < 400)
+    # The same request, sent again until it went through: retried, not given up.
+    assert {entry[1:3] for entry in throttled} == {first_success[1:3]}
+    assert all(gap > 0.01 for gap in _attempt_gaps([*throttled, first_success])), "backoff"
+    scored = pd.read_csv(boto3.client("s3").get_object(Bucket=BUCKET, Key="out/scored.csv")["Body"])
+    assert scored["id"].tolist() == [1, 2, 3]
+    assert seconds < 30
+
+
+def test_s3_failing_on_every_upload_is_a_clear_error_and_nothing_appears(
+    faulty_s3: FaultyS3, model_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")  # the AWS knob; keeps the test short
+    faulty_s3.status = 500
+    faulty_s3.methods = {"PUT", "POST"}  # reads work; every upload fails
+    faulty_s3.failing = True
+
+    started = time.monotonic()
+    result = _predict(f"s3://{BUCKET}/out/scored.csv", model_folder)
+    seconds = time.monotonic() - started
+
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert "The object store failed while scoring" in message
+    assert "reached max retries: 2" in message  # three attempts of the upload, then given up
+    assert "Traceback" not in result.output
+    uploads = faulty_s3.faults()
+    assert len(uploads) == 3
+    assert len({entry[1:3] for entry in uploads}) == 1  # one upload, tried three times
+    assert all(gap > 0.01 for gap in _attempt_gaps(uploads)), "backoff between attempts"
+    listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="out/")
+    assert listed["KeyCount"] == 0  # no object presented as an output
+    assert seconds < 30
+
+    faulty_s3.failing = False  # S3 recovers: the same command, resumed, completes
+    resumed = runner.invoke(
+        app,
+        ["predict", f"s3://{BUCKET}/{INPUT_KEY}", f"s3://{BUCKET}/out/scored.csv",
+         "--model", str(model_folder), "--resume"],
+    )  # fmt: skip
+    assert resumed.exit_code == 0, resumed.output
+    assert boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="out/")["KeyCount"] == 3
+
+
+def test_a_job_whose_input_s3_keeps_failing_reaches_the_dead_letter_queue(
+    faulty_s3: FaultyS3, model_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    sqs = boto3.client("sqs")  # straight to moto: the queue works while S3 fails
+    dlq_url = sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}
+    queue_url = sqs.create_queue(
+        QueueName="jobs", Attributes={"RedrivePolicy": json.dumps(redrive)}
+    )["QueueUrl"]
+    job = {"input": f"s3://{BUCKET}/{INPUT_KEY}", "output": f"s3://{BUCKET}/out/job.csv",
+           "model": str(model_folder)}  # fmt: skip
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(job))
+    faulty_s3.status = 500
+    faulty_s3.failing = True
+    worker = SqsWorker(queue_url, default_model="unused", visibility_timeout=1, wait_seconds=2)
+
+    stats = worker.run(once=True)
+
+    # Received, failed, left on the queue; back after the visibility timeout; failed again;
+    # then the redrive policy moved it to the dead-letter queue.
+    assert (stats.received, stats.failed, stats.scored) == (2, 2, 0)
+    # The worker's first S3 call (is this output already done?) is what fails, so the reason
+    # logged is S3's own, bare: "[Errno 121] Internal Server Error".
+    assert all("Internal Server Error" in error for error in stats.errors)
+    assert _messages(sqs, queue_url) == 0
+    assert _messages(sqs, dlq_url) == 1
+    faulty_s3.failing = False
+    assert boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="out/")["KeyCount"] == 0
+
+
+def _messages(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+def test_an_unreachable_s3_endpoint_is_a_clear_error(
+    model_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with moto_s3(monkeypatch):
+        # Nothing listens there: S3 is down (a stopped LocalStack, a wrong endpoint).
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
+
+        started = time.monotonic()
+        result = _predict(str(tmp_path / "out.csv"), model_folder)
+        seconds = time.monotonic() - started
+
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert "The object store failed while scoring" in message
+    assert "Could not connect to the endpoint URL" in message
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out.csv").exists()
+    assert seconds < 30
