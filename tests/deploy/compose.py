@@ -52,13 +52,14 @@ def interpolate(text: str, env: dict[str, str]) -> str:
     return _VARIABLE.sub(substitute, text)
 
 
-def _interpolated(node: Any, env: dict[str, str]) -> Any:
+def interpolate_document(node: Any, env: dict[str, str]) -> Any:
+    """:func:`interpolate` on every string of a parsed compose file."""
     if isinstance(node, str):
         return interpolate(node, env)
     if isinstance(node, list):
-        return [_interpolated(item, env) for item in node]
+        return [interpolate_document(item, env) for item in node]
     if isinstance(node, dict):
-        return {key: _interpolated(value, env) for key, value in node.items()}
+        return {key: interpolate_document(value, env) for key, value in node.items()}
     return node
 
 
@@ -72,7 +73,7 @@ def raw_compose() -> dict[str, Any]:
 @cache
 def compose_with_example_env() -> dict[str, Any]:
     """The stack with the values of .env.example, as ``docker compose config`` would show it."""
-    return dict(_interpolated(raw_compose(), read_env_file()))
+    return dict(interpolate_document(raw_compose(), read_env_file()))
 
 
 def environment_of(service: dict[str, Any]) -> dict[str, str]:

@@ -21,6 +21,12 @@ def serve_command(
         help="Registry URI or local model folder (models:/imdb-sentiment@champion).",
     ),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes, each with the model."),
+    wait_for_model: bool = typer.Option(
+        False,
+        "--wait-for-model",
+        help="Start even if the model does not exist yet; ready once it appears (a stack "
+        "started before its first training).",
+    ),
 ) -> None:
     """Serve predictions over HTTP: /v1 (JSON), /v2 (Open Inference Protocol), /health,
     /metrics. Set SENTIMENTOPS_API_KEY to require an X-API-Key header. Stops gracefully on
@@ -31,12 +37,17 @@ def serve_command(
 
     settings = get_settings()
     uri = model or settings.serving.model_uri
-    if uri.startswith("models:/"):
-        from sentimentops.tracking.store import connect
+    if wait_for_model:
+        # The app polls for its model (serving.reload_interval_seconds, at most 5 s apart while
+        # it has none) and answers /health/ready with 503 until it is loaded.
+        version = "not loaded yet: ready once it exists"
+    else:
+        if uri.startswith("models:/"):
+            from sentimentops.tracking.store import connect
 
-        connect(settings)
-    with console.status(f"Checking {uri}"):
-        version = resolved_version(uri)  # fails fast, exit 2, when there is no such model
+            connect(settings)
+        with console.status(f"Checking {uri}"):
+            version = resolved_version(uri)  # fails fast, exit 2, when there is no such model
     if model is not None:
         # Every worker process builds its app from the environment: pass the option that way,
         # and forget the settings built before it (with one worker, the app is built here).
