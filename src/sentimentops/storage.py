@@ -13,8 +13,12 @@ from typing import IO, Any
 
 import fsspec
 
+from sentimentops.errors import UnsafeLocationError
+
 __all__ = [
     "Location",
+    "checked_key",
+    "contained_path",
     "data_stem",
     "fingerprint",
     "is_remote",
@@ -55,6 +59,57 @@ def local_path(location: Location) -> Path:
     return Path(str(location).removeprefix("file://"))
 
 
+# Path segments that mean "this folder" and "the parent folder" on a filesystem. An object store
+# has no folders, so in a key they are literal characters that some tools normalise and others
+# do not: ``s3://b/jobs/../billing/x.csv`` might be written to ``jobs/../billing/x.csv`` or to
+# ``billing/x.csv``. A key with them is refused rather than guessed at.
+_DOT_SEGMENTS = frozenset({".", ".."})
+
+
+def checked_key(location: Location) -> str:
+    """``location`` as given when it is local or a remote URI without ``.``/``..`` segments.
+
+    Local paths are the user's own filesystem and are not judged here (a CLI user may write
+    ``../out.csv``); remote keys often come from messages and listings, so they are.
+
+    Raises:
+        UnsafeLocationError: a remote key with a ``.`` or ``..`` segment.
+    """
+    text = str(location)
+    if is_remote(text):
+        key = text.split("://", 1)[1]
+        if _DOT_SEGMENTS.intersection(key.split("/")):
+            raise UnsafeLocationError(
+                f"{text} has a '.' or '..' segment: object keys are not folders, and such a key "
+                "could land outside its prefix. Name the object by its plain key."
+            )
+    return text
+
+
+def contained_path(root: Path, relative: str) -> Path:
+    """``root / relative`` for a name taken from a key or a message, refusing any that would
+    land outside ``root`` (an absolute name, a ``..`` segment).
+
+    Raises:
+        UnsafeLocationError: the name would escape ``root``.
+    """
+    parts = relative.replace("\\", "/").split("/")  # a backslash is a separator on Windows
+    if not relative or parts[0] == "" or _DOT_SEGMENTS.intersection(parts):
+        raise UnsafeLocationError(
+            f"{relative!r} would be written outside {root}: refused (absolute, empty, or with a "
+            "'.' or '..' segment)."
+        )
+    return root.joinpath(*[part for part in parts if part])
+
+
+def _filesystem(location: Location) -> tuple[Any, str]:
+    """The fsspec filesystem of a remote location and the path on it, once the key is checked."""
+    found: tuple[Any, str] = fsspec.core.url_to_fs(
+        checked_key(location), **_storage_options(location)
+    )
+    return found
+
+
 def _storage_options(location: Location) -> dict[str, Any]:
     if str(location).startswith("s3://"):
         # s3fs does not read AWS_ENDPOINT_URL itself; pass it so LocalStack and moto work.
@@ -68,7 +123,7 @@ def open_location(location: Location, mode: str = "rb") -> IO[Any]:
     """Open a local path or remote URI; use as a context manager. No decompression is applied."""
     if not is_remote(location):
         return local_path(location).open(mode)
-    opened = fsspec.open(str(location), mode, **_storage_options(location))
+    opened = fsspec.open(checked_key(location), mode, **_storage_options(location))
     return opened.open()  # type: ignore[no-any-return]
 
 
@@ -76,7 +131,7 @@ def location_exists(location: Location) -> bool:
     """Whether a file or folder exists at the location."""
     if not is_remote(location):
         return local_path(location).exists()
-    filesystem, path = fsspec.core.url_to_fs(str(location), **_storage_options(location))
+    filesystem, path = _filesystem(location)
     return bool(filesystem.exists(path))
 
 
@@ -86,7 +141,7 @@ def fingerprint(location: Location) -> str:
     if not is_remote(location):
         stat = local_path(location).stat()
         return f"{stat.st_size}-{stat.st_mtime_ns}"
-    filesystem, path = fsspec.core.url_to_fs(str(location), **_storage_options(location))
+    filesystem, path = _filesystem(location)
     info = filesystem.info(path)
     tag = info.get("ETag") or f"{info.get('size')}-{info.get('LastModified')}"
     return str(tag).strip('"')
@@ -100,7 +155,7 @@ def list_files(folder: Location) -> list[str]:
         if not directory.is_dir():
             return []
         return sorted(str(path) for path in directory.iterdir() if path.is_file())
-    filesystem, path = fsspec.core.url_to_fs(str(folder), **_storage_options(folder))
+    filesystem, path = _filesystem(folder)
     if not filesystem.exists(path):
         return []
     scheme = str(folder).split("://", 1)[0]
@@ -121,7 +176,7 @@ def put_file(local: Path, location: Location) -> None:
         shutil.copyfile(local, temporary)  # streamed: outputs can be gigabytes
         temporary.replace(target)
         return
-    filesystem, path = fsspec.core.url_to_fs(str(location), **_storage_options(location))
+    filesystem, path = _filesystem(location)
     filesystem.put_file(str(local), path)
 
 

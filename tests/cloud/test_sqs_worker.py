@@ -133,8 +133,15 @@ def test_poisoned_jobs_reach_the_dead_letter_queue_after_two_attempts(
 
 
 def test_job_messages_are_validated() -> None:
-    assert BatchJob.parse('{"input": "a.csv", "output": "b.csv"}') == BatchJob("a.csv", "b.csv")
-    for body in ("[]", '{"input": "a.csv"}', '{"input": "a", "output": "b", "model": 3}'):
+    job = '{"input": "s3://b/in/a.csv", "output": "s3://b/out/a.csv"}'
+    assert BatchJob.parse(job) == BatchJob("s3://b/in/a.csv", "s3://b/out/a.csv")
+    for body in (
+        "[]",
+        '{"input": "s3://b/a.csv"}',
+        '{"input": "s3://b/a", "output": "s3://b/b", "model": 3}',
+        '{"input": "a.csv", "output": "s3://b/b.csv"}',  # the worker's disk: refused
+        '{"input": "s3://b/a.csv", "output": "s3://b/out/../billing/b.csv"}',
+    ):
         with pytest.raises(BadInputError):
             BatchJob.parse(body)
 

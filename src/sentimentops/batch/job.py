@@ -12,6 +12,7 @@ from sentimentops.batch.model import load_for_scoring
 from sentimentops.batch.predictor import BatchPredictor, BatchSummary, LoadedModel
 from sentimentops.batch.writers import output_format
 from sentimentops.errors import ConfigError
+from sentimentops.storage import checked_key
 
 __all__ = ["score_file"]
 
@@ -40,12 +41,15 @@ def score_file(
 
     Raises:
         ConfigError: an unknown engine or output extension (before any model is loaded).
+        UnsafeLocationError: an ``s3://`` input or output key with a ``.``/``..`` segment.
         ModelNotFoundError, DataError, RejectLimitExceededError: see :class:`BatchPredictor`.
     """
     if engine not in ("local", "dask"):
         raise ConfigError(f"--engine must be local or dask, not {engine!r}.")
     say = status or (lambda _message: None)
     output_format(output)  # a bad extension fails before a model or a cluster is loaded
+    for location in (input_location, output):
+        checked_key(location)  # so does an s3:// key with a '..' segment
     if loaded is None:
         say(f"Loading {model_uri}")
         loaded = load_for_scoring(model_uri)

@@ -22,8 +22,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from sentimentops.config import Settings, get_settings
-from sentimentops.errors import ConfigError, ModelNotFoundError, SentimentOpsError
-from sentimentops.storage import is_remote, location_name
+from sentimentops.errors import (
+    ConfigError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    SentimentOpsError,
+    UnsafeLocationError,
+)
+from sentimentops.storage import checked_key, contained_path, is_remote, location_name
 from sentimentops.tracking.loading import LoadedVersion, load_version
 
 __all__ = ["handler", "loaded_model"]
@@ -71,19 +77,34 @@ def _download_prefix(uri: str, target: Path) -> Path:
     """
     import boto3
 
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    bucket, _, prefix = checked_key(uri).removeprefix("s3://").partition("/")
     prefix = prefix.rstrip("/") + "/"
     s3 = boto3.client("s3")
     found = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
-            local = target / item["Key"].removeprefix(prefix)
+            if item["Key"].endswith("/"):
+                continue  # a folder marker (the S3 console makes them), not a file
+            local = _local_copy(target, uri, item["Key"].removeprefix(prefix))
             local.parent.mkdir(parents=True, exist_ok=True)
             s3.download_file(bucket, item["Key"], str(local))
             found += 1
     if not found:
         raise ModelNotFoundError(f"No model files under {uri}.")
     return target
+
+
+def _local_copy(target: Path, uri: str, name: str) -> Path:
+    """Where the object ``name`` (its key under the prefix) is downloaded, inside ``target``.
+
+    Raises:
+        ModelIntegrityError: a key such as ``prefix/../../x`` would be written outside
+            ``target``; the model store is not what was saved there, and nothing is loaded.
+    """
+    try:
+        return contained_path(target, name)
+    except UnsafeLocationError as error:
+        raise ModelIntegrityError(f"The model under {uri} is refused: {error}") from None
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -24,8 +24,8 @@ from sentimentops.batch.job import score_file
 from sentimentops.batch.model import load_for_scoring
 from sentimentops.batch.predictor import LoadedModel, summary_location
 from sentimentops.cloud.cloudwatch import NAMESPACE, put_metrics
-from sentimentops.errors import BadInputError, SentimentOpsError
-from sentimentops.storage import location_exists, open_location
+from sentimentops.errors import BadInputError, SentimentOpsError, UnsafeLocationError
+from sentimentops.storage import checked_key, is_remote, location_exists, open_location
 
 __all__ = ["BatchJob", "SqsWorker", "WorkerStats"]
 
@@ -44,6 +44,7 @@ class BatchJob:
 
         Raises:
             BadInputError: not JSON, not an object, or without string ``input`` and ``output``.
+            UnsafeLocationError: ``input`` or ``output`` is a local path or a key with ``..``.
         """
         try:
             content = json.loads(body)
@@ -59,7 +60,27 @@ class BatchJob:
             )
         if fields["model"] is not None and not isinstance(fields["model"], str):
             raise BadInputError('"model" must be a model URI string when given.')
+        for name in ("input", "output"):
+            _check_job_location(name, fields[name])  # type: ignore[arg-type]
         return cls(**fields)  # type: ignore[arg-type]
+
+
+def _check_job_location(name: str, location: str) -> None:
+    """A job's input and output are objects in object storage, named by plain keys.
+
+    Whoever can send to the queue is not the worker's operator: a local path would let them read
+    the worker's files (the rejects file echoes the first 200 characters of each bad row) or
+    write over them, and a ``..`` key could land outside the prefix the job was meant for.
+
+    Raises:
+        UnsafeLocationError: a local path, or a key with ``.``/``..`` segments.
+    """
+    if not is_remote(location):
+        raise UnsafeLocationError(
+            f'The job\'s "{name}" is {location!r}, not an object URI: a job names objects in '
+            "object storage (s3://bucket/key), never a path on the worker's disk."
+        )
+    checked_key(location)
 
 
 @dataclass
