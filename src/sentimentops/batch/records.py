@@ -135,6 +135,9 @@ def _jsonl_records(text: IO[str]) -> Iterator[Record]:
         except json.JSONDecodeError as error:
             yield Record(row_number, None, f"invalid JSON ({error.msg})", _preview(line))
             continue
+        except RecursionError:  # [[[[...]]]] thousands deep: a hostile line, not a crash
+            yield Record(row_number, None, "invalid JSON (nested too deeply)", _preview(line))
+            continue
         if not isinstance(value, dict):
             yield Record(row_number, None, "JSON line is not an object", _preview(line))
             continue

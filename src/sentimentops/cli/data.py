@@ -48,6 +48,7 @@ def validate_command(
 
     Exit code 2 when the file cannot be read (missing, malformed, undecodable, no text column).
     """
+    from sentimentops.batch.writers import write_csv
     from sentimentops.data.load import load_reviews
     from sentimentops.data.validate import validate_reviews
 
@@ -62,7 +63,9 @@ def validate_command(
     if not result.quarantined.empty:
         target = quarantine or settings.state_path("quarantine", f"{_stem(path)}.quarantine.csv")
         target.parent.mkdir(parents=True, exist_ok=True)
-        result.quarantined.to_csv(target, index=False)
+        # Quarantined rows hold review text as sent: no cell may open as a live formula.
+        with target.open("w", encoding="utf-8", newline="") as stream:
+            write_csv(result.quarantined, stream)
         console.print(f"Quarantined rows written to {target}")
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)

@@ -192,6 +192,13 @@ def _parse_csv(raw: bytes, location: Location) -> pd.DataFrame:
     text = _decode(raw, location)
     if not text.strip():
         raise DataError(f"{location} is empty. A CSV needs a header line such as review,sentiment.")
+    if "\x00" in text:
+        # pandas' CSV parser ends a field at a NUL without a word: the review would be cut short.
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise DataError(
+            f"{location} holds a NUL byte on line {line}: a CSV of reviews never does, so the "
+            "file is binary or corrupt. Check that it is the file you meant, or remove the NULs."
+        )
     try:
         # Every field stays text; only empty fields are missing ("NA" or "null" can be a review).
         return pd.read_csv(
@@ -227,6 +234,11 @@ def _parse_jsonl(raw: bytes, location: Location) -> pd.DataFrame:
             raise DataError(
                 f"{location} line {line_number} is not valid JSON ({error.msg}). "
                 "JSON Lines needs one complete JSON object per line."
+            ) from None
+        except RecursionError:  # [[[[...]]]] thousands deep: refused, not a crash
+            raise DataError(
+                f"{location} line {line_number} is nested too deeply to be a review record. "
+                "JSON Lines needs one flat JSON object per line."
             ) from None
         if not isinstance(record, dict):
             raise DataError(

@@ -52,6 +52,7 @@ _REASONS = {
     "not_blank": "text is empty or whitespace only",
     "not_empty_after_html": "text is empty after HTML removal",
     "max_length": "text is longer than the maximum length",
+    "no_nul": "NUL byte in text",
     "known_label": "unknown label (accepted: positive/negative, pos/neg, 1/0)",
 }
 
@@ -164,6 +165,9 @@ def _schema(
             name="not_empty_after_html",
         ),
         pa.Check(_text_check(lambda t: len(t) <= settings.max_text_chars), name="max_length"),
+        # A NUL is a sign of binary or corrupt input (batch prediction rejects such rows too),
+        # and PostgreSQL refuses it in text.
+        pa.Check(_text_check(lambda t: "\x00" not in t), name="no_nul"),
     ]
     columns = {TEXT_COLUMN: pa.Column(checks=text_checks, nullable=False, coerce=False)}
     if has_labels:
