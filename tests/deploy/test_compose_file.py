@@ -23,9 +23,11 @@ from tests.deploy.compose import (
     read_env_file,
 )
 from tests.deploy.settings_names import is_setting
+from tests.deploy.team_stack import IMAGE_ENV, IMAGE_STATE
 
 SCHEMA = Path(__file__).parent / "schemas" / "compose-spec.json"
 INIT_SQL = ROOT / "deploy" / "compose" / "postgres" / "init-databases.sql"
+DOCKERFILE = ROOT / "Dockerfile"
 
 
 def schema_errors(document: dict[str, Any]) -> list[str]:
@@ -107,3 +109,19 @@ def test_postgres_creates_every_database_the_services_connect_to() -> None:
     text = json.dumps(services())
     connected = set(re.findall(r"postgresql\+\w+://[^@]+@postgres:5432/(\w+)", text))
     assert connected == created == {"mlflow", "prefect", "predictions"}
+
+
+def test_the_team_mode_test_runs_what_the_image_holds() -> None:
+    """test_team_mode.py stands in for the image with these values: they must be the image's."""
+    dockerfile = DOCKERFILE.read_text(encoding="utf-8")
+    assert 'ENTRYPOINT ["sentimentops"]' in dockerfile
+    assert f"SENTIMENTOPS_HOME={IMAGE_STATE}" in dockerfile
+    for name, value in IMAGE_ENV.items():
+        assert f"{name}={value}" in dockerfile
+
+
+def test_only_the_api_keeps_the_image_health_check() -> None:
+    stack = services()
+    for name in ("worker", "scheduler", "jobs"):
+        assert stack[name]["healthcheck"] == {"disable": True}
+    assert "/health/live" in " ".join(stack["api"]["healthcheck"]["test"])
