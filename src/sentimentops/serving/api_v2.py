@@ -21,6 +21,7 @@ from sentimentops.serving.schemas import (
     V2ModelMetadata,
     V2ModelReady,
     V2TensorMetadata,
+    is_blank,
 )
 
 __all__ = ["build_v2_router"]
@@ -123,8 +124,8 @@ def _texts_of(body: InferenceRequest, max_batch_size: int, max_text_chars: int) 
     if not 1 <= len(texts) <= max_batch_size:
         raise ApiError(400, f"send between 1 and {max_batch_size} texts, got {len(texts)}")
     for index, text in enumerate(texts):
-        if not isinstance(text, str) or not text:
-            raise ApiError(400, f"input element {index} is not a non-empty string")
+        if not isinstance(text, str) or is_blank(text):
+            raise ApiError(400, f"input element {index} is not a string with a review in it")
         if len(text) > max_text_chars:
             raise ApiError(400, f"input element {index} is over {max_text_chars:,} characters")
     return texts

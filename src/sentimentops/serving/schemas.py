@@ -7,11 +7,12 @@ https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 __all__ = [
     "REQUEST_ID_PATTERN",
@@ -34,6 +35,7 @@ __all__ = [
     "V2ModelMetadata",
     "V2ModelReady",
     "V2TensorMetadata",
+    "is_blank",
     "request_models",
 ]
 
@@ -50,6 +52,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# At least one character that is not whitespace. The class is spelled out (JavaScript's \s,
+# which OpenAPI patterns use) rather than written \S, whose meaning differs between Python and
+# JavaScript: the schema clients read and the check the server makes must agree.
+_WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NOT_BLANK_PATTERN = f"[^{_WHITESPACE}]"
+_NOT_BLANK = re.compile(NOT_BLANK_PATTERN)
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` is empty or only whitespace: no review in it to score."""
+    return _NOT_BLANK.search(text) is None
+
+
+def _not_blank(text: str) -> str:
+    if is_blank(text):
+        raise ValueError("the text is only whitespace; send the review itself")
+    return text
+
+
 @lru_cache(maxsize=8)
 def request_models(max_text_chars: int, max_batch_size: int) -> tuple[type[Any], type[Any]]:
     """The single and batch prediction request bodies with the configured limits (built once per
@@ -57,7 +78,11 @@ def request_models(max_text_chars: int, max_batch_size: int) -> tuple[type[Any],
     text = Annotated[
         str,
         StringConstraints(min_length=1, max_length=max_text_chars),
-        Field(description="One review, raw: HTML and unicode are cleaned by the model."),
+        AfterValidator(_not_blank),
+        Field(
+            description="One review, raw: HTML and unicode are cleaned by the model.",
+            json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+        ),
     ]
     single = create_model(
         "PredictionRequest",
