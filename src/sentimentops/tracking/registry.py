@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sentimentops.errors import ModelNotFoundError
+from sentimentops.errors import ModelNotFoundError, TrackingUnavailableError
 
 __all__ = [
     "CHALLENGER",
@@ -50,6 +50,7 @@ def load_model(uri: str) -> Any:
     Raises:
         ModelNotFoundError: nothing at ``uri``.
         ModelIntegrityError: the file's bytes changed since the model was saved.
+        TrackingUnavailableError: the registry failed or did not answer.
     """
     import mlflow
 
@@ -66,6 +67,7 @@ def load_model(uri: str) -> Any:
         else:
             folder = uri
     except mlflow.exceptions.MlflowException as error:
+        _raise_if_unavailable(uri, error)
         raise ModelNotFoundError(f"No model at {uri}: {error}") from None
     try:
         return load_pipeline(folder, expected)
@@ -74,7 +76,12 @@ def load_model(uri: str) -> Any:
 
 
 def resolve_version(uri: str) -> tuple[str, str]:
-    """Name and version behind ``models:/name@alias`` or ``models:/name/version``."""
+    """Name and version behind ``models:/name@alias`` or ``models:/name/version``.
+
+    Raises:
+        ModelNotFoundError: no such name, alias or version.
+        TrackingUnavailableError: the registry failed or did not answer.
+    """
     found = _model_version(uri)
     return str(found.name), str(found.version)
 
@@ -91,10 +98,25 @@ def _model_version(uri: str) -> Any:
         name, version = reference.rsplit("/", 1)
         return _client().get_model_version(name, version)
     except (ValueError, mlflow.exceptions.MlflowException) as error:
+        if isinstance(error, mlflow.exceptions.MlflowException):
+            _raise_if_unavailable(uri, error)
         raise ModelNotFoundError(
             f"No model at {uri} ({error}). Train one with `sentimentops train`, or pass a "
             "local model folder with --model."
         ) from None
+
+
+def _raise_if_unavailable(uri: str, error: Any) -> None:
+    """Raise TrackingUnavailableError when ``error`` (an MlflowException) means the registry
+    failed or did not answer (connection refused, timeout, HTTP 5xx), not that the model is
+    missing: "train one" would send the user the wrong way."""
+    if error.get_http_status_code() < 500:
+        return
+    raise TrackingUnavailableError(
+        f"The model registry did not answer for {uri} ({error}). Check that the MLflow "
+        "tracking server (MLFLOW_TRACKING_URI) is running and reachable; the model may well "
+        "exist."
+    ) from None
 
 
 def _client() -> Any:
