@@ -268,6 +268,8 @@ class PredictionLogStore:
 
     Every database failure that means "the database cannot be used right now" (unreachable,
     locked, tables or privileges missing) is raised as :class:`PredictionLogUnavailableError`.
+    When :meth:`migrate` failed, the next write migrates first: an API started while its
+    database was down creates the schema once the database answers, before its first insert.
     """
 
     def __init__(self, url: str) -> None:
@@ -280,6 +282,7 @@ class PredictionLogStore:
         """
         self.url = _checked_url(url)
         self.engine = _create_engine(self.url)
+        self._migration_owed = False  # migrate() failed: writes migrate first
 
     def __repr__(self) -> str:
         return f"PredictionLogStore({self.url.render_as_string(hide_password=True)!r})"
@@ -294,6 +297,7 @@ class PredictionLogStore:
             PredictionLogUnavailableError: the database cannot be reached or changed.
         """
         config = _alembic_config(self.url)
+        self._migration_owed = True
         with self._unavailable_as_domain_error("migrating"), self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(
@@ -301,6 +305,11 @@ class PredictionLogStore:
                 )
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        self._migration_owed = False
+
+    def _migrate_if_owed(self) -> None:
+        if self._migration_owed:
+            self.migrate()
 
     def write_predictions(self, records: Sequence[PredictionRecord]) -> None:
         """Insert ``records`` in one transaction: all of them, or none when it raises.
@@ -311,6 +320,7 @@ class PredictionLogStore:
         """
         if not records:
             return
+        self._migrate_if_owed()
         rows = [
             {**asdict(record), "text": None if record.text is None else storable_text(record.text)}
             for record in records
@@ -337,6 +347,7 @@ class PredictionLogStore:
             "label": label,
             "received_at": _as_utc(received_at or datetime.now(UTC), "received_at"),
         }
+        self._migrate_if_owed()
         with self._unavailable_as_domain_error("writing feedback"), self.engine.begin() as c:
             c.execute(feedback.insert(), row)
 
