@@ -13,6 +13,7 @@ from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -380,7 +381,34 @@ def _checked_config_file(path: Path) -> Path:
             f"Config file {path} must hold a mapping of sections (data:, split:, ...), "
             f"not a {type(content).__name__}."
         )
+    if secret := _secret_in(content or {}):
+        raise ConfigError(
+            f"Config file {path} holds a secret ({secret}): secrets come only from the "
+            "environment (SENTIMENTOPS_API_KEY, or the URL in SENTIMENTOPS_<SECTION>__URL), never "
+            "from a file, which gets committed, copied and shown."
+        )
     return path
+
+
+def _secret_in(content: dict[str, Any], where: str = "") -> str | None:
+    """The dotted name of the first secret in a config file's content: the API key, or a URL
+    with a password in it (a database or tracking server URL); None when there is none."""
+    for key, value in content.items():
+        name = f"{where}{key}"
+        if str(key).lower() == "api_key" and value is not None:
+            return name
+        if isinstance(value, dict) and (found := _secret_in(value, f"{name}.")):
+            return found
+        if isinstance(value, str) and "://" in value and _has_password(value):
+            return f"{name}: a URL with a password"
+    return None
+
+
+def _has_password(url: str) -> bool:
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:  # not a URL after all (a bad port, say): pydantic judges the value
+        return False
 
 
 def _describe_validation_error(error: ValidationError, config_file: Path | None) -> str:

@@ -8,6 +8,7 @@ project's fixed list of trusted types, never a list read from the model files th
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -154,15 +155,32 @@ def load_pipeline(path: str, expected_sha256: str | None = None) -> SentimentPip
     or else the one in the folder's MLmodel.
 
     Raises:
-        ModelIntegrityError: the bytes are not the ones recorded when the model was saved.
+        ModelIntegrityError: the bytes are not the ones recorded when the model was saved, are
+            not a skops file, or name a type outside :data:`SKOPS_TRUSTED_TYPES`.
     """
     import skops.io
+
+    from sentimentops.errors import ModelIntegrityError
 
     model_file = Path(path)
     if model_file.is_dir():
         model_file = model_file / MODEL_FILE
     verify_model_file(model_file, expected_sha256)
-    pipeline = skops.io.load(model_file, trusted=SKOPS_TRUSTED_TYPES)
+    try:
+        pipeline = skops.io.load(model_file, trusted=SKOPS_TRUSTED_TYPES)
+    except skops.io.exceptions.UntrustedTypesFoundException as error:
+        # A file whose checksum matches can still name a type (a function, an unknown class)
+        # that loading would import and call: never trusted on the file's word.
+        raise ModelIntegrityError(
+            f"{model_file} holds types outside the trusted list, refused without loading: "
+            f"{error}. Only models saved by sentimentops load."
+        ) from None
+    except zipfile.BadZipFile:
+        # A pickle (or anything else) named model.skops: skops never unpickles, it refuses.
+        raise ModelIntegrityError(
+            f"{model_file} is not a skops file (a pickle, perhaps): refused without loading. "
+            "Only models saved by sentimentops load."
+        ) from None
     if not isinstance(pipeline, SentimentPipeline):
         raise TypeError(f"{model_file} holds a {type(pipeline).__name__}, not a SentimentPipeline")
     return pipeline
