@@ -10,15 +10,23 @@ and a real server process whose books are read over HTTP.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import sys
 import time
+import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from sentimentops.prediction_log import PredictionLogStore
 from tests.prediction_log.tcp_proxy import TcpProxy
+from tests.servers import free_port, running
 from tests.serving.conftest import ClientFactory
 
+SENTIMENTOPS = str(Path(sys.executable).parent / "sentimentops")
 TEXTS = ["A wonderful, moving film.", "Dull, tedious and badly acted.", "Not bad at all."]
 
 
@@ -81,3 +89,68 @@ def test_log_database_down_at_start_up_then_back(
     assert logged + dropped == 30  # every answered prediction: logged, or dropped and counted
     assert written == logged
     assert 0 < dropped < 30
+
+
+def test_served_process_counts_every_answer_through_a_log_outage(
+    model_folder: Path, postgres_url: str, tmp_path: Path
+) -> None:
+    """A real ``sentimentops serve`` process under concurrent load while its log database goes
+    away and comes back: every request answered 200, and its books balance over HTTP: rows in
+    the database + dropped_total = requests answered, written_total = rows."""
+    target = urlsplit(postgres_url)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with TcpProxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
+        env = os.environ | {
+            "SENTIMENTOPS_HOME": str(tmp_path / "home"),
+            "SENTIMENTOPS_PREDICTION_LOG__URL": through(proxy, postgres_url),
+            "SENTIMENTOPS_PREDICTION_LOG__QUEUE_SIZE": "20",
+            "SENTIMENTOPS_PREDICTION_LOG__BATCH_SIZE": "5",
+            "SENTIMENTOPS_PREDICTION_LOG__FLUSH_SECONDS": "0.05",
+            "SENTIMENTOPS_SERVING__RELOAD_INTERVAL_SECONDS": "0",
+        }
+        command = [SENTIMENTOPS, "serve", "--port", str(port), "--model", str(model_folder)]
+        with running(command, f"{base}/health/ready", tmp_path / "api.log", env):
+            assert _predict_concurrently(base, 10) == [200] * 10
+            eventually(lambda: _books(base)["written"] == 10)
+
+            proxy.stop()  # the log database goes away under load
+            during = _predict_concurrently(base, 80)
+            eventually(lambda: _books(base)["dropped"] > 0)
+
+            proxy.start()  # back
+            eventually(lambda: _books(base)["written"] + _books(base)["dropped"] == 90)
+            books = _books(base)
+        # The server has stopped (SIGTERM): its writer flushed what it still held.
+
+    assert during == [200] * 80
+    assert books["queue"] == 0
+    assert rows_in(postgres_url) == books["written"]
+    assert rows_in(postgres_url) + books["dropped"] == 90
+    logged, dropped = books["written"], books["dropped"]
+    print(f"served process: 90 answered, {logged:.0f} logged, {dropped:.0f} dropped")
+
+
+def _predict_concurrently(base: str, count: int) -> list[int]:
+    """POST ``count`` predictions from 4 threads; their status codes, in order."""
+
+    def post(index: int) -> int:
+        body = json.dumps({"text": f"{TEXTS[index % 3]} ({index})"}).encode()
+        request = urllib.request.Request(
+            f"{base}/v1/predict", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(post, range(count)))
+
+
+def _books(base: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        "written": metric(text, "sentimentops_prediction_log_written_total"),
+        "dropped": metric(text, "sentimentops_prediction_log_dropped_total"),
+        "queue": metric(text, "sentimentops_prediction_log_queue_depth"),
+    }
