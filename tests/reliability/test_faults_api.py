@@ -4,16 +4,20 @@ The database is never stopped (other tests share the machine's PostgreSQL): the 
 through a TCP proxy, and stopping the proxy refuses new connections and cuts open ones, which
 is what the API sees of a database that went down. An outage in the middle of serving, in
 process, is covered by ``tests/serving/test_prediction_logging.py::
-test_log_database_outage_costs_log_rows_not_answers``; these tests add an outage at start-up
-and a real server process whose books are read over HTTP.
+test_log_database_outage_costs_log_rows_not_answers``; these tests add an outage at start-up,
+a real server process whose books are read over HTTP, and a database that hangs (accepts bytes,
+never answers) instead of refusing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import socket
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -154,3 +158,78 @@ def _books(base: str) -> dict[str, float]:
         "dropped": metric(text, "sentimentops_prediction_log_dropped_total"),
         "queue": metric(text, "sentimentops_prediction_log_queue_depth"),
     }
+
+
+def shut(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already shut or closed
+        connection.shutdown(socket.SHUT_RDWR)
+
+
+class FreezableProxy(TcpProxy):
+    """A proxy that can freeze: connections stay open and bytes are accepted, but nothing is
+    passed on until it thaws, as with a database host that hangs (a paused VM, a stalled disk).
+    Unlike a refused connection this gives the client no error at all, only silence."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        super().__init__(target_host, target_port)
+        self.thawed = threading.Event()
+        self.thawed.set()
+
+    def stop(self) -> None:
+        self.thawed.set()  # a frozen forwarder would never end
+        super().stop()
+
+    def _forward(self, source: socket.socket, sink: socket.socket) -> None:
+        # TcpProxy._forward, waiting while frozen before passing bytes on.
+        try:
+            while data := source.recv(65536):
+                self.thawed.wait()
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            shut(sink)
+            shut(source)
+            with self._lock:
+                self._open_sockets.discard(source)
+            source.close()
+
+
+def test_a_hung_log_database_never_slows_the_answers(
+    make_client: ClientFactory, postgres_url: str
+) -> None:
+    target = urlsplit(postgres_url)
+    proxy = FreezableProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    proxy.start()
+    try:
+        with make_client(
+            prediction_log__url=through(proxy, postgres_url),
+            prediction_log__queue_size="10",
+            prediction_log__batch_size="5",
+        ) as client:
+            writer = client.app.state.api.writer  # type: ignore[attr-defined]
+            assert client.post("/v1/predict", json={"text": TEXTS[0]}).status_code == 200
+            eventually(lambda: writer.written == 1)
+
+            proxy.thawed.clear()  # the database hangs: no error, no answer
+            latencies, statuses = [], []
+            for index in range(40):
+                started = time.monotonic()
+                response = client.post("/v1/predict", json={"text": TEXTS[index % 3]})
+                latencies.append(time.monotonic() - started)
+                statuses.append(response.status_code)
+            eventually(lambda: writer.dropped > 0)
+
+            proxy.thawed.set()  # it answers again: the hung write completes, the backlog follows
+            eventually(lambda: writer.queue_depth == 0 and writer.written + writer.dropped == 41)
+            metrics = client.get("/metrics").text
+    finally:
+        proxy.stop()
+
+    assert statuses == [200] * 40
+    assert max(latencies) < 1.0, f"slowest answer while the log hung: {max(latencies):.2f} s"
+    assert rows_in(postgres_url) + writer.dropped == 41
+    assert metric(metrics, "sentimentops_prediction_log_dropped_total") == writer.dropped
+    print(
+        f"hung log: 41 answered, slowest {max(latencies) * 1000:.0f} ms, {writer.dropped} dropped"
+    )
