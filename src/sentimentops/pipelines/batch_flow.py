@@ -23,6 +23,7 @@ from sentimentops.batch.predictor import BatchSummary
 from sentimentops.config import Settings, get_settings
 from sentimentops.data.version import json_digest
 from sentimentops.errors import BadInputError
+from sentimentops.pipelines.results import SkopsResultSerializer
 from sentimentops.pipelines.runtime import (
     champion_uri,
     io_task_options,
@@ -131,7 +132,12 @@ def resolve_model(model_uri: str) -> tuple[str, str]:
     return f"{Path(model_uri).resolve()}@{fingerprint(mlmodel)}", "local"
 
 
-@task(name="score-file", cache_key_fn=_scored_key, persist_result=True)
+@task(
+    name="score-file",
+    cache_key_fn=_scored_key,
+    persist_result=True,
+    result_serializer=SkopsResultSerializer(),  # a cached result is never unpickled
+)
 def score_one(
     settings: Settings,
     input_location: str,

@@ -34,6 +34,7 @@ from sentimentops.models.train import (
     evaluate_candidate,
     finish_training,
 )
+from sentimentops.pipelines.results import SkopsResultSerializer
 from sentimentops.pipelines.runtime import io_task_options, result_storage, state_label
 from sentimentops.pipelines.training import (
     TrainingData,
@@ -111,7 +112,12 @@ def find_registered_version(settings: Settings, fingerprint: str) -> str | None:
     return registry.find_version(settings.registry.model_name, FINGERPRINT_TAG, fingerprint)
 
 
-@task(name="search-candidate", cache_key_fn=_fingerprint_key, persist_result=True)
+@task(
+    name="search-candidate",
+    cache_key_fn=_fingerprint_key,
+    persist_result=True,
+    result_serializer=SkopsResultSerializer(),  # never pickle: the result may hold a model
+)
 def search_candidate(
     settings: Settings, family: ModelFamily, splits_dir: str, fingerprint: str
 ) -> CandidateResult:
@@ -123,7 +129,12 @@ def search_candidate(
     return evaluate_candidate(family, splits, settings)
 
 
-@task(name="choose-and-refit", cache_key_fn=_fingerprint_key, persist_result=True)
+@task(
+    name="choose-and-refit",
+    cache_key_fn=_fingerprint_key,
+    persist_result=True,
+    result_serializer=SkopsResultSerializer(),  # never pickle: the result may hold a model
+)
 def choose_and_refit(
     settings: Settings,
     candidates: list[CandidateResult],
