@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections import deque
@@ -421,10 +422,11 @@ def _storage_errors_as_domain_errors(
         if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
             written = error.filename or local_output.parent
             raise StorageFullError(
-                f"No space left writing {written} ({errno.errorcode[error.errno]}) for the "
-                f"output {output}; no partial output was left as if complete. Free space on "
-                f"that disk (or raise its quota) and rerun with --resume to continue from the "
-                f"last completed chunk, kept in {parts}; or choose another OUTPUT."
+                f"Out of space writing {written} ({errno.errorcode[error.errno]}: "
+                f"{os.strerror(error.errno)}) for the output {output}; no partial output was "
+                f"left as if complete. Free space on that disk (or raise its quota or file-size "
+                f"limit) and rerun with --resume to continue from the last completed chunk, "
+                f"kept in {parts}; or choose another OUTPUT."
             ) from error
         remote_error = _object_store_error(error)
         if remote_error is None:
