@@ -444,6 +444,11 @@ def test_formulas_in_ids_and_rejected_rows_are_defused_in_csv_outputs(
     ]
     assert rejects[0]["id"] == "'=1+1"
     assert rejects[0]["raw"].startswith("'=1+1")
+    # Monitoring joins a batch output to its input by id: a defused id still finds its text.
+    from sentimentops.monitoring.current import current_from_batch
+
+    joined = current_from_batch(CORPUS / "formula_injection.csv", output, id_column="id")
+    assert len(joined.frame) == len(scored) == 8
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])

@@ -88,11 +88,11 @@ def write_csv(frame: pd.DataFrame, stream: Any, *, header: bool = True) -> None:
     defuse_formulas(frame).to_csv(stream, index=False, header=header, lineterminator=CSV_LINE_END)
 
 
-def defuse_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+def defuse_formulas(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
     """``frame`` with every text cell that a spreadsheet would run as a formula prefixed with
-    ``'``; numbers and other cells unchanged. For CSV outputs only."""
+    ``'`` (in ``columns``, default all); numbers and other cells unchanged. For CSV outputs."""
     defused = frame.copy()
-    for name in defused.columns:
+    for name in columns if columns is not None else defused.columns:
         if defused[name].dtype == object or pd.api.types.is_string_dtype(defused[name]):
             defused[name] = defused[name].map(_defused_cell)
     return defused
