@@ -78,7 +78,8 @@ def batch_answered(body: dict[str, Any]) -> int:
 
 
 def v2_answered(body: dict[str, Any]) -> int:
-    labels = next((out["data"] for out in body.get("outputs", []) if out["name"] == "label"), [])
+    outputs = body.get("outputs", [])
+    labels: list[Any] = next((out["data"] for out in outputs if out["name"] == "label"), [])
     return sum(label in LABELS for label in labels)
 
 
