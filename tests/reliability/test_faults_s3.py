@@ -156,6 +156,13 @@ def _attempt_gaps(attempts: list[tuple[float, str, str, int]]) -> list[float]:
     return [later[0] - earlier[0] for earlier, later in itertools.pairwise(attempts)]
 
 
+def _backed_off(gaps: list[float]) -> bool:
+    """Whether the client waited between attempts. botocore's backoff is jittered: the n-th
+    wait is random in [0, 2**n) s, so one wait may be near zero, but not all of them (the
+    chance that two waits add up to under 10 ms is about 1 in 40,000)."""
+    return sum(gaps) > 0.01
+
+
 def test_throttling_is_retried_with_backoff_and_the_job_completes(
     faulty_s3: FaultyS3, model_folder: Path
 ) -> None:
@@ -172,10 +179,12 @@ def test_throttling_is_retried_with_backoff_and_the_job_completes(
     first_success = next(entry for entry in faulty_s3.seen if entry[3] < 400)
     # The same request, sent again until it went through: retried, not given up.
     assert {entry[1:3] for entry in throttled} == {first_success[1:3]}
-    assert all(gap > 0.01 for gap in _attempt_gaps([*throttled, first_success])), "backoff"
+    assert _backed_off(_attempt_gaps([*throttled, first_success]))
     scored = pd.read_csv(boto3.client("s3").get_object(Bucket=BUCKET, Key="out/scored.csv")["Body"])
     assert scored["id"].tolist() == [1, 2, 3]
     assert seconds < 30
+    gaps = ", ".join(f"{gap:.2f}" for gap in _attempt_gaps([*throttled, first_success]))
+    print(f"throttled x3, retried after {gaps} s; job done in {seconds:.1f} s")
 
 
 def test_s3_failing_on_every_upload_is_a_clear_error_and_nothing_appears(
@@ -198,10 +207,12 @@ def test_s3_failing_on_every_upload_is_a_clear_error_and_nothing_appears(
     uploads = faulty_s3.faults()
     assert len(uploads) == 3
     assert len({entry[1:3] for entry in uploads}) == 1  # one upload, tried three times
-    assert all(gap > 0.01 for gap in _attempt_gaps(uploads)), "backoff between attempts"
+    assert _backed_off(_attempt_gaps(uploads))
     listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="out/")
     assert listed["KeyCount"] == 0  # no object presented as an output
     assert seconds < 30
+    gaps = ", ".join(f"{gap:.2f}" for gap in _attempt_gaps(uploads))
+    print(f"upload 500 x3, retried after {gaps} s; exit 1 after {seconds:.1f} s")
 
     faulty_s3.failing = False  # S3 recovers: the same command, resumed, completes
     resumed = runner.invoke(
@@ -245,6 +256,7 @@ def test_a_job_whose_input_s3_keeps_failing_reaches_the_dead_letter_queue(
     assert _messages(sqs, dlq_url) == 1
     faulty_s3.failing = False
     assert boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="out/")["KeyCount"] == 0
+    print(f"job: {stats.received} receives, {stats.failed} failures, then the DLQ")
 
 
 def _messages(sqs: Any, url: str) -> int:
@@ -274,3 +286,4 @@ def test_an_unreachable_s3_endpoint_is_a_clear_error(
     assert "Traceback" not in result.output
     assert not (tmp_path / "out.csv").exists()
     assert seconds < 30
+    print(f"unreachable endpoint: exit 1 after {seconds:.1f} s")
