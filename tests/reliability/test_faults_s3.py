@@ -249,8 +249,8 @@ def test_a_job_whose_input_s3_keeps_failing_reaches_the_dead_letter_queue(
     # Received, failed, left on the queue; back after the visibility timeout; failed again;
     # then the redrive policy moved it to the dead-letter queue.
     assert (stats.received, stats.failed, stats.scored) == (2, 2, 0)
-    # The worker's first S3 call (is this output already done?) is what fails, so the reason
-    # logged is S3's own, bare: "[Errno 121] Internal Server Error".
+    # The worker's first S3 call (is this output already scored?) is the one that fails.
+    assert all("The object store failed while checking" in error for error in stats.errors)
     assert all("Internal Server Error" in error for error in stats.errors)
     assert _messages(sqs, queue_url) == 0
     assert _messages(sqs, dlq_url) == 1

@@ -24,7 +24,12 @@ from sentimentops.batch.job import score_file
 from sentimentops.batch.model import load_for_scoring
 from sentimentops.batch.predictor import LoadedModel, summary_location
 from sentimentops.cloud.cloudwatch import NAMESPACE, put_metrics
-from sentimentops.errors import BadInputError, SentimentOpsError, UnsafeLocationError
+from sentimentops.errors import (
+    BadInputError,
+    SentimentOpsError,
+    StorageUnavailableError,
+    UnsafeLocationError,
+)
 from sentimentops.storage import checked_key, is_remote, location_exists, open_location
 
 __all__ = ["BatchJob", "SqsWorker", "WorkerStats"]
@@ -239,11 +244,22 @@ class SqsWorker:
 
 
 def _already_scored(job: BatchJob, model: LoadedModel) -> bool:
+    """Whether the job's output already holds this model's predictions of its input.
+
+    Raises:
+        StorageUnavailableError: S3 failed to say (after its retries): the job cannot start.
+    """
     summary = summary_location(job.output)
-    if not (location_exists(job.output) and location_exists(summary)):
-        return False
-    with open_location(summary, "rb") as stream:
-        done = json.loads(stream.read())
+    try:
+        if not (location_exists(job.output) and location_exists(summary)):
+            return False
+        with open_location(summary, "rb") as stream:
+            done = json.loads(stream.read())
+    except OSError as error:  # a missing object is "not done", never an error
+        raise StorageUnavailableError(
+            f"The object store failed while checking whether {job.output} is already scored "
+            f"({error}), after retrying with backoff. Check that S3 (AWS_ENDPOINT_URL) answers."
+        ) from error
     return bool(
         done.get("input") == job.input
         and done.get("model_name") == model.name
