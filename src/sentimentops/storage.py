@@ -26,6 +26,7 @@ __all__ = [
     "local_path",
     "location_exists",
     "location_name",
+    "object_store_error",
     "open_location",
     "put_file",
     "sibling",
@@ -108,6 +109,21 @@ def _filesystem(location: Location) -> tuple[Any, str]:
         checked_key(location), **_storage_options(location)
     )
     return found
+
+
+def object_store_error(error: BaseException) -> BaseException | None:
+    """The S3 client's (botocore's) error behind ``error``, or None when it has none.
+
+    s3fs raises S3 failures as OSError with the botocore error as cause; an unreachable endpoint
+    comes as botocore's own error. Callers use this to tell "S3 failed, after its retries" from
+    a local file problem.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if type(seen).__module__.split(".")[0] in ("botocore", "aiobotocore"):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _storage_options(location: Location) -> dict[str, Any]:

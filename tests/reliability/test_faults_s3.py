@@ -287,3 +287,22 @@ def test_an_unreachable_s3_endpoint_is_a_clear_error(
     assert not (tmp_path / "out.csv").exists()
     assert seconds < 30
     print(f"unreachable endpoint: exit 1 after {seconds:.1f} s")
+
+
+@pytest.mark.parametrize("failing", ["HEAD", "GET"])
+def test_reading_a_dataset_while_s3_fails_is_an_outage_not_bad_input(
+    faulty_s3: FaultyS3, failing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exit 1 (worth retrying), not 2 (fix your input): the dataset may be fine. HEAD fails
+    the existence check, GET the read itself."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    faulty_s3.methods = {failing}
+    faulty_s3.failing = True
+
+    result = runner.invoke(app, ["data", "validate", f"s3://{BUCKET}/{INPUT_KEY}"])
+
+    assert result.exit_code == 1, result.output
+    message = " ".join(result.output.split())
+    assert f"The object store failed while reading s3://{BUCKET}/{INPUT_KEY}" in message
+    assert "reached max retries: 1" in message
+    assert "Traceback" not in result.output

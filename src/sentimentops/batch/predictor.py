@@ -41,6 +41,7 @@ from sentimentops.storage import (
     is_remote,
     local_path,
     location_name,
+    object_store_error,
     put_file,
     sibling,
 )
@@ -428,7 +429,7 @@ def _storage_errors_as_domain_errors(
                 f"limit) and rerun with --resume to continue from the last completed chunk, "
                 f"kept in {parts}; or choose another OUTPUT."
             ) from error
-        remote_error = _object_store_error(error)
+        remote_error = object_store_error(error)
         if remote_error is None:
             raise
         raise StorageUnavailableError(
@@ -437,16 +438,6 @@ def _storage_errors_as_domain_errors(
             "that the endpoint (AWS_ENDPOINT_URL) answers and that S3 is healthy, then rerun "
             "with --resume; AWS_MAX_ATTEMPTS sets how many attempts each request gets."
         ) from error
-
-
-def _object_store_error(error: BaseException) -> BaseException | None:
-    """The botocore error behind ``error`` (s3fs wraps them in OSError), if there is one."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if type(seen).__module__.split(".")[0] in ("botocore", "aiobotocore"):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
 
 
 def _write_json_atomically(path: Path, content: dict[str, Any]) -> None:

@@ -24,13 +24,14 @@ import pandas as pd
 
 from sentimentops.data.aclimdb import is_aclimdb_folder, read_aclimdb_folder
 from sentimentops.data.version import sha256_file
-from sentimentops.errors import ChecksumMismatchError, DataError
+from sentimentops.errors import ChecksumMismatchError, DataError, StorageUnavailableError
 from sentimentops.storage import (
     Location,
     is_remote,
     local_path,
     location_exists,
     location_name,
+    object_store_error,
     open_location,
 )
 
@@ -113,8 +114,14 @@ def read_table(location: Location) -> pd.DataFrame:
     Raises:
         DataError: the location is missing, the format unknown, the bytes undecodable, or the
             file malformed.
+        StorageUnavailableError: S3 failed or did not answer, after its retries.
     """
-    if not location_exists(location):
+    try:
+        exists = location_exists(location)
+    except Exception as error:
+        _raise_if_object_store_failed(location, error)
+        raise
+    if not exists:
         raise DataError(f"{location} does not exist. Check the path (or the S3 bucket and key).")
     dataset_format = detect_format(location)
     if dataset_format == "aclimdb":
@@ -160,11 +167,25 @@ def load_verified_parquet(path: Path, checksum_file: Path) -> pd.DataFrame:
     return load_reviews(path)
 
 
+def _raise_if_object_store_failed(location: Location, error: Exception) -> None:
+    """An S3 outage (throttling, 5xx, no answer) is not bad input: raise it as
+    StorageUnavailableError (exit 1, worth retrying), not DataError (exit 2, fix the input). A
+    missing object or a refused permission stays the caller's DataError."""
+    cause = object_store_error(error)
+    if cause is None or isinstance(error, FileNotFoundError | PermissionError):
+        return
+    raise StorageUnavailableError(
+        f"The object store failed while reading {location} ({cause}), after retrying with "
+        "backoff. Check that S3 (AWS_ENDPOINT_URL) answers, then run again."
+    ) from error
+
+
 def _read_bytes(location: Location) -> bytes:
     try:
         with open_location(location, "rb") as stream:
             raw: bytes = stream.read()
     except OSError as error:
+        _raise_if_object_store_failed(location, error)
         raise DataError(f"Cannot read {location}: {error}.") from None
     if raw[:2] == b"\x1f\x8b":  # gzip magic number: decompress whatever the name says
         try:
