@@ -16,7 +16,7 @@ BIN := $(VENV)/bin
 SYNCED := $(VENV)/.synced
 HOME_DIR ?= $(or $(SENTIMENTOPS_HOME),.sentimentops)
 
-.PHONY: help setup run test lint terraform-check audit lambda-zip format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability clean
+.PHONY: help setup run test lint terraform-check audit lambda-zip image test-container format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -34,8 +34,11 @@ setup: $(SYNCED) ## Install uv if missing and the locked environment
 run: $(SYNCED) ## The main job (Prefect): train, batch-score the test split, monitor it, summarise
 	$(BIN)/sentimentops pipeline run main
 
-test: $(SYNCED) ## Run all tests
+test: $(SYNCED) ## Run all tests but the container ones (pyproject: -m "not container")
 	$(BIN)/pytest
+
+test-container: $(SYNCED) ## Build the image (podman here, see docs/containers.md) and run it
+	$(BIN)/pytest -m container tests/container
 
 lint: $(SYNCED) ## ruff check, ruff format --check, mypy, checkov on the Terraform, pip-audit
 	$(BIN)/ruff check src tests benchmarks deploy
@@ -94,6 +97,9 @@ bench-run: $(SYNCED) ## The main job from an empty state, then again: wall time 
 
 bench-reliability: $(SYNCED) ## 5 min of locust at 64 clients: 5xx, p99, RSS growth, log rows
 	$(BIN)/python benchmarks/bench_reliability.py --duration 300 --users 64
+
+image: ## Build the container image: docker build, or podman on a cached Debian base
+	deploy/container/build_image.sh $(or $(IMAGE),localhost/sentimentops:dev)
 
 lambda-zip: $(SYNCED) ## Build build/lambda.zip, the Lambda deployment package (sizes printed)
 	$(BIN)/python deploy/lambda/build_zip.py
