@@ -104,6 +104,7 @@ def test_full_output_disk_is_a_clear_error_and_resume_completes_after_freeing_sp
     summary = json.loads(summary_path(output).read_text())
     assert summary["rows_in"] == ROWS
     assert summary["resumed_from_chunk"] == chunks_kept  # chunks done before were not redone
+    print(f"disk full after {chunks_kept} of {ROWS // CHUNK_ROWS} chunks; resumed to {ROWS} rows")
 
 
 # Run the CLI with a file-size limit (RLIMIT_FSIZE, what `ulimit -f` sets): a write past it fails
