@@ -3,7 +3,10 @@ again what the same model already scored."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import pickle
 from pathlib import Path
 
 import pandas as pd
@@ -90,6 +93,47 @@ def test_a_folder_is_scored_once_per_model_and_again_when_a_file_changes(
     assert third.steps == {str(first): "ran", str(second): "ran"}
     assert len(pd.read_csv(out / "tuesday.predictions.csv")) == 2
     assert (out / "monday.predictions.csv").is_file()
+
+
+class _RunsCode:
+    """Unpickling this writes a file: what a record planted in the cache would do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (exec, (f"open({str(self.marker)!r}, 'w').write('ran')",))
+
+
+def test_a_pickle_planted_in_the_result_cache_is_never_unpickled(
+    tmp_path: Path, model_folder: Path
+) -> None:
+    """Prefect reads a cached record with the serializer the record names: a record rewritten
+    to name pickle must read as "not cached" (the task runs again), never be unpickled."""
+    source = _reviews(tmp_path / "monday.csv", ["A wonderful film."])
+    out = tmp_path / "out"
+    first = batch_flow(input=str(source), output=str(out), model=str(model_folder))
+    assert first.steps == {str(source): "ran"}
+    records = [
+        path
+        for path in get_settings().state_path("cache", "prefect-results").rglob("*")
+        if path.is_file()
+    ]
+    assert records
+    marker = tmp_path / "code-ran"
+    for path in records:
+        record = json.loads(path.read_bytes())
+        assert record["metadata"]["serializer"]["type"] == "sentimentops-skops"
+        record["metadata"]["serializer"] = {"type": "pickle", "picklelib": "pickle"}
+        record["result"] = base64.encodebytes(pickle.dumps(_RunsCode(marker))).decode()
+        path.write_text(json.dumps(record))
+
+    again = batch_flow(input=str(source), output=str(out), model=str(model_folder))
+
+    assert not marker.exists()
+    assert again.steps == {str(source): "ran"}  # the planted record read as "not cached"
+    rewritten = [json.loads(path.read_bytes()) for path in records]
+    assert {r["metadata"]["serializer"]["type"] for r in rewritten} == {"sentimentops-skops"}
 
 
 def test_an_s3_prefix_is_scored_into_an_s3_prefix(

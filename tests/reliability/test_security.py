@@ -91,6 +91,24 @@ def _is_true(node: ast.expr | None) -> bool:
     return isinstance(node, ast.Constant) and node.value is True
 
 
+def _calls(tree: ast.Module, function: str, callee: str) -> bool:
+    """Whether the module's function ``function`` calls ``callee`` (by its plain name)."""
+    return any(
+        isinstance(node, ast.FunctionDef)
+        and node.name == function
+        and any(
+            isinstance(call, ast.Call) and ast.unparse(call.func) == callee
+            for call in ast.walk(node)
+        )
+        for node in ast.walk(tree)
+    )
+
+
+def _key_fn_unguarded(task: ast.Call, tree: ast.Module) -> bool:
+    key_fn = _keyword(task, "cache_key_fn")
+    return isinstance(key_fn, ast.Name) and not _calls(tree, key_fn.id, "trusted_cache_key")
+
+
 def unpickling_in(source: str) -> list[str]:
     """What in ``source`` unpickles (or lets a task's result be pickled), as ``line: call``."""
     tree = ast.parse(source)
@@ -115,6 +133,10 @@ def unpickling_in(source: str) -> list[str]:
         ):
             # A cached Prefect task's result is read back by the next run: pickle by default.
             found.append(f"{node.lineno}: {name} cached with Prefect's default (pickle)")
+        elif name.endswith("task") and _key_fn_unguarded(node, tree):
+            # Prefect reads a record with the serializer the record names: the key function
+            # must drop records not written by SkopsResultSerializer before Prefect looks.
+            found.append(f"{node.lineno}: a cache_key_fn that does not call trusted_cache_key")
     return found
 
 
@@ -129,9 +151,14 @@ def test_the_scan_finds_each_way_of_unpickling() -> None:
         "@task(cache_key_fn=key)\ndef cached(): ...\n"
         "np.load(p)\nskops.io.load(p, trusted=TRUSTED)\n"
         "@task(persist_result=True, result_serializer=Safe())\ndef safe(): ...\n"
+        "def key(c, p): return p['k']\n"
+        "@task(cache_key_fn=key, result_serializer=Safe())\ndef unguarded(): ...\n"
+        "def guarded_key(c, p): return trusted_cache_key(p['k'], storage)\n"
+        "@task(cache_key_fn=guarded_key, result_serializer=Safe())\ndef guarded(): ...\n"
     )
     assert [line.split(":")[0] for line in unpickling_in(source)] == [
-        str(number) for number in range(8, 16)
+        *(str(number) for number in range(8, 16)),
+        "22",
     ]
 
 

@@ -23,7 +23,7 @@ from sentimentops.batch.predictor import BatchSummary
 from sentimentops.config import Settings, get_settings
 from sentimentops.data.version import json_digest
 from sentimentops.errors import BadInputError
-from sentimentops.pipelines.results import SkopsResultSerializer
+from sentimentops.pipelines.results import SkopsResultSerializer, trusted_cache_key
 from sentimentops.pipelines.runtime import (
     champion_uri,
     io_task_options,
@@ -115,7 +115,9 @@ def _scored_key(_context: TaskRunContext, parameters: dict[str, Any]) -> str:
         "text_column": parameters["text_column"],
         "id_column": parameters["id_column"],
     }
-    return "batch-" + json_digest(identity)
+    return trusted_cache_key(
+        "batch-" + json_digest(identity), result_storage(parameters["settings"])
+    )
 
 
 @task(name="resolve-model", cache_policy=NO_CACHE)

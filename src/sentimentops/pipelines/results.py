@@ -8,10 +8,11 @@ tasks as a skops archive of plain values: the result dataclasses become tagged d
 frames Parquet bytes, models skops's own nodes. Loading trusts only skops's defaults and
 :data:`~sentimentops.tracking.flavor.SKOPS_TRUSTED_TYPES`; anything else is refused.
 
-What this does not cover: Prefect reads a cached record with the serializer the record names,
-so a record *planted* in the cache folder naming Prefect's ``pickle`` serializer would still be
-unpickled. The cache lives under ``$SENTIMENTOPS_HOME``, which only the user running the flows
-may write; that folder is part of the trusted installation, like the virtual environment.
+Prefect reads a cached record back with the serializer *the record* names, so a record planted
+in the cache folder naming ``pickle`` would still be unpickled (even by Prefect's check that a
+cached result exists). The cache-key functions of these tasks call :func:`trusted_cache_key`,
+which removes any record under the key that this serializer did not write before Prefect
+looks: the task runs again and writes over it.
 """
 
 from __future__ import annotations
@@ -19,13 +20,20 @@ from __future__ import annotations
 import base64
 import dataclasses
 import io
+import json
+import logging
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from prefect.serializers import D, Serializer  # D: Prefect's own type variable, see below
 from pydantic import Field
 
-__all__ = ["SkopsResultSerializer"]
+__all__ = ["SKOPS_SERIALIZER", "SkopsResultSerializer", "trusted_cache_key"]
+
+log = logging.getLogger(__name__)
+
+SKOPS_SERIALIZER = "sentimentops-skops"
 
 _DATACLASS = "__dataclass__"
 _REFERENCE = "__same_as__"  # a dataclass already stored (TrainingResult.chosen is a candidate)
@@ -48,7 +56,7 @@ def _result_classes() -> dict[str, type]:
 class SkopsResultSerializer(Serializer[D]):
     """Prefect result serializer: skops with the trusted types, for the cached tasks."""
 
-    type: str = Field(default="sentimentops-skops", frozen=True)
+    type: str = Field(default=SKOPS_SERIALIZER, frozen=True)
 
     def dumps(self, obj: D) -> bytes:
         import skops.io
@@ -64,6 +72,27 @@ class SkopsResultSerializer(Serializer[D]):
         tree = skops.io.loads(base64.b64decode(blob), trusted=SKOPS_TRUSTED_TYPES)
         result: D = _Decoder(_result_classes()).decode(tree)
         return result
+
+
+def trusted_cache_key(key: str, storage: Path) -> str:
+    """``key``, once any record stored under it that :class:`SkopsResultSerializer` did not
+    write is removed: Prefect then finds no cached result and runs the task again.
+
+    Called by the cache-key functions, before Prefect looks the key up.
+    """
+    record = storage / key
+    if record.is_file() and not _written_by_us(record.read_bytes()):
+        log.warning("cached result %s was not written by sentimentops: removed, not read", record)
+        record.unlink()
+    return key
+
+
+def _written_by_us(content: bytes) -> bool:
+    """Whether a result record names this serializer; nothing in it is deserialised."""
+    try:
+        return bool(json.loads(content)["metadata"]["serializer"]["type"] == SKOPS_SERIALIZER)
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 class _Encoder:

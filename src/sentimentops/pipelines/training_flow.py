@@ -34,7 +34,7 @@ from sentimentops.models.train import (
     evaluate_candidate,
     finish_training,
 )
-from sentimentops.pipelines.results import SkopsResultSerializer
+from sentimentops.pipelines.results import SkopsResultSerializer, trusted_cache_key
 from sentimentops.pipelines.runtime import io_task_options, result_storage, state_label
 from sentimentops.pipelines.training import (
     TrainingData,
@@ -77,7 +77,7 @@ class TrainingFlowResult:
 
 
 def _fingerprint_key(_context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    return str(parameters["fingerprint"])
+    return trusted_cache_key(str(parameters["fingerprint"]), result_storage(parameters["settings"]))
 
 
 @task(name="connect-tracking", cache_policy=NO_CACHE)
