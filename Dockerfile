@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The sentimentops image: one image for every command (the API, the SQS worker, the Prefect
 # flows, `train`, `predict`, ...). The entrypoint is the CLI; the default command serves the API.
 #
@@ -6,7 +5,9 @@
 #   docker run -p 8000:8000 -v sentimentops:/var/lib/sentimentops sentimentops      # the API
 #   docker run -v sentimentops:/var/lib/sentimentops sentimentops train --sample 5000
 #
-# Without a Docker engine: `make image` (podman, see docs/containers.md).
+# Without a Docker engine: `make image` (podman, see docs/containers.md). No `# syntax=` line:
+# the cache mounts below are in Docker's built-in Dockerfile frontend (BuildKit, Docker 23+),
+# and the directive would make every build fetch a frontend image from Docker Hub.
 
 # Named once: every stage builds on it, so `--build-arg BASE_IMAGE=...` swaps the base of the
 # whole build (podman's --from would only replace the first FROM). Any image with a Python 3.11
