@@ -89,8 +89,14 @@ def image() -> Iterator[Image]:
     name = f"localhost/sentimentops:test-{uuid.uuid4().hex[:8]}"
     # podman even where a Docker engine answers: buildah runs the commands below from its store.
     env = {**os.environ, "CONTAINER_ENGINE": "podman"}
+    # 20 minutes: a cold build takes 3.5 (7 on a loaded machine); more means something hangs.
     build = subprocess.run(
-        [str(BUILD_SCRIPT), name], capture_output=True, text=True, env=env, check=False
+        [str(BUILD_SCRIPT), name],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=1200,
     )
     assert build.returncode == 0, f"the build failed:\n{build.stdout[-8000:]}\n{build.stderr}"
     try:
