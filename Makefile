@@ -16,7 +16,7 @@ BIN := $(VENV)/bin
 SYNCED := $(VENV)/.synced
 HOME_DIR ?= $(or $(SENTIMENTOPS_HOME),.sentimentops)
 
-.PHONY: help setup run test lint terraform-check audit lambda-zip image test-container format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability clean
+.PHONY: help setup run test lint terraform-check audit lambda-zip image test-container container-tools format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -37,8 +37,20 @@ run: $(SYNCED) ## The main job (Prefect): train, batch-score the test split, mon
 test: $(SYNCED) ## Run all tests but the container ones (pyproject: -m "not container")
 	$(BIN)/pytest
 
-test-container: $(SYNCED) ## Build the image (podman here, see docs/containers.md) and run it
+test-container: $(SYNCED) container-tools ## Build the image (podman here, see docs/containers.md) and run it
 	$(BIN)/pytest -m container tests/container
+
+# Without a Docker engine the image is built with podman/buildah on a debootstrapped base
+# (docs/containers.md): the Debian packages, installed once when missing (as root, or via sudo).
+CONTAINER_TOOLS := podman buildah debootstrap
+container-tools: ## Install podman, buildah and debootstrap (apt) unless present or Docker answers
+	@if docker info >/dev/null 2>&1; then exit 0; fi; \
+	missing=$$(for tool in $(CONTAINER_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \
+	if [ -n "$$missing" ]; then \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "Installing $$missing (apt)"; \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq $(CONTAINER_TOOLS); \
+	fi
 
 lint: $(SYNCED) ## ruff check, ruff format --check, mypy, checkov on the Terraform
 	$(BIN)/ruff check src tests benchmarks deploy
@@ -100,7 +112,7 @@ bench-run: $(SYNCED) ## The main job from an empty state, then again: wall time 
 bench-reliability: $(SYNCED) ## 5 min of locust at 64 clients: 5xx, p99, RSS growth, log rows
 	$(BIN)/python benchmarks/bench_reliability.py --duration 300 --users 64
 
-image: ## Build the container image: docker build, or podman on a cached Debian base
+image: container-tools ## Build the container image: docker build, or podman on a cached Debian base
 	deploy/container/build_image.sh $(or $(IMAGE),localhost/sentimentops:dev)
 
 lambda-zip: $(SYNCED) ## Build build/lambda.zip, the Lambda deployment package (sizes printed)
