@@ -64,18 +64,17 @@ class NgramIndex:
 
     def counts(self, documents: Iterable[str], dtype: type) -> sp.csr_matrix:
         """The documents' n-gram counts, one row each, columns as in the vocabulary."""
-        token_ids = self.token_ids
+        token_ids, tokenize = self.token_ids, self.tokenize
         ids: list[int] = []
-        rows: list[int] = []
-        n_documents = 0
-        for row, document in enumerate(documents):
-            tokens = self.tokenize(document)
+        lengths: list[int] = []
+        for document in documents:
+            tokens = tokenize(document)
             ids.extend(map(token_ids.get, tokens, repeat(0)))  # 0: a token no n-gram uses
             ids.append(0)  # a boundary: no window spans two documents
-            rows.extend([row] * (len(tokens) + 1))
-            n_documents = row + 1
+            lengths.append(len(tokens) + 1)
+        n_documents = len(lengths)
         token_array = np.asarray(ids, dtype=np.int64)
-        row_array = np.asarray(rows, dtype=np.int64)
+        row_array = np.repeat(np.arange(n_documents, dtype=np.int64), lengths)
         matched_rows, matched_columns = [], []
         for n in range(self.min_n, self.max_n + 1):
             windows = len(token_array) - n + 1

@@ -16,6 +16,7 @@ is most of a prediction's latency. Fitted on the same data, it transforms exactl
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -66,13 +67,21 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
             if built is None or built[0] is not vocabulary:  # refitted: a new vocabulary
                 usable = NgramIndex.fits(vocabulary, self.ngram_range)
                 index = (
-                    NgramIndex(vocabulary, self.ngram_range, self.build_tokenizer())
+                    NgramIndex(vocabulary, self.ngram_range, self._tokenizer())
                     if usable
                     else None
                 )
                 built = (vocabulary, index)
                 self.__dict__[_INDEX] = built
         return built[1]
+
+    def _tokenizer(self) -> Callable[[str], list[str]]:
+        # Runs of non-whitespace (the project's pre-tokenised text) are what str.split finds,
+        # at twice the speed of the regular expression: both use Python's Unicode whitespace.
+        if self.token_pattern == r"\S+":
+            return str.split
+        tokenize: Callable[[str], list[str]] = self.build_tokenizer()
+        return tokenize
 
     def __getstate__(self) -> dict[str, Any]:
         state: dict[str, Any] = super().__getstate__()
