@@ -67,9 +67,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
             if built is None or built[0] is not vocabulary:  # refitted: a new vocabulary
                 usable = NgramIndex.fits(vocabulary, self.ngram_range)
                 index = (
-                    NgramIndex(vocabulary, self.ngram_range, self._tokenizer())
-                    if usable
-                    else None
+                    NgramIndex(vocabulary, self.ngram_range, self._tokenizer()) if usable else None
                 )
                 built = (vocabulary, index)
                 self.__dict__[_INDEX] = built
