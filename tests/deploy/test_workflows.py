@@ -129,3 +129,13 @@ def test_the_pinned_uv_is_the_dockerfiles() -> None:
     assert pinned is not None
     for name in ("ci.yml", "cd.yml"):
         assert _workflow(name)["env"]["UV_VERSION"] == pinned.group(1), name
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "cd.yml"])
+def test_a_step_that_pipes_fails_when_its_first_command_fails(name: str) -> None:
+    """GitHub's default shell is `bash -e` without pipefail: `train | tee` would hide a failed
+    training. `shell: bash` runs `bash -eo pipefail`."""
+    for step in _steps(_workflow(name)):
+        script = "\n".join(line.split("#", 1)[0] for line in step.get("run", "").splitlines())
+        if re.search(r"[^|]\|[^|]", script):
+            assert step.get("shell") == "bash", step.get("name", script)
