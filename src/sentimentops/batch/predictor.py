@@ -177,8 +177,10 @@ class BatchPredictor:
         with _storage_errors_as_domain_errors(input_location, output, local_output):
             _write_json_atomically(summary_path(local_output), summary.to_dict())
             if remote:
-                # The output last: once it is there, so are its rejects and summary.
-                for local in (rejects_path(local_output), summary_path(local_output), local_output):
+                # The summary last: it is what says the output is complete (the SQS worker's
+                # duplicate check trusts it), so it never describes an output that failed to
+                # upload, nor an older output beside a newer summary.
+                for local in (rejects_path(local_output), local_output, summary_path(local_output)):
                     put_file(local, sibling(output, local.name))
                 shutil.rmtree(local_output.parent)
         if (

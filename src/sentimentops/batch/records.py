@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from sentimentops.errors import DataError
-from sentimentops.storage import Location, location_exists, location_name, open_location
+from sentimentops.storage import (
+    Location,
+    location_exists,
+    location_name,
+    object_store_error,
+    open_location,
+)
 
 __all__ = ["Record", "input_format", "read_records"]
 
@@ -158,6 +164,7 @@ def _parquet_records(location: Location) -> Iterator[Record]:
                         row_number, fields, None, _preview(json.dumps(fields, default=str))
                     )
     except Exception as error:
-        if isinstance(error, DataError):
+        # S3 failing is not the file's fault: the caller maps it (StorageUnavailableError).
+        if isinstance(error, DataError) or object_store_error(error) is not None:
             raise
         raise DataError(f"{location} is not a readable Parquet file ({error}).") from None
