@@ -4,6 +4,7 @@ matrix (same indices, same values), on real reviews and on generated token soups
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from sentimentops.features.ngram_index import NgramIndex
 from sentimentops.features.vectorizer import CompactTfidfVectorizer
+from sentimentops.tracking.flavor import load_pipeline
 
 PRE_TOKENISED = {"token_pattern": r"\S+", "lowercase": False}
 
@@ -60,7 +62,8 @@ def test_counts_equal_count_vectorizer_on_any_token_soup(
         counter.fit(fit_docs)
     except ValueError:  # no n-gram at all in the fit documents: nothing to index
         return
-    index = NgramIndex(counter.vocabulary_, counter.ngram_range, counter.build_tokenizer())
+    index = NgramIndex.build(counter.vocabulary_, counter.ngram_range, str.split)
+    assert index is not None
     assert_identical(index.counts(docs, np.int64), counter.transform(docs).astype(np.int64))
 
 
@@ -70,6 +73,13 @@ def test_a_refit_rebuilds_the_index_for_the_new_vocabulary() -> None:
     vectorizer.fit(["great plot", "dull plot"])
     assert vectorizer.transform(["great plot"]).nnz == 2
     assert vectorizer.transform(["good film"]).nnz == 0
+
+
+def test_a_loaded_model_has_its_index_built_before_its_first_prediction(
+    model_folder: Path,
+) -> None:
+    pipeline = load_pipeline(str(model_folder))
+    assert "_ngram_index_cache" in pipeline.named_steps["tfidf"].__dict__
 
 
 def test_the_index_is_derived_state_never_saved() -> None:
@@ -84,6 +94,7 @@ def test_analysis_inside_the_vectorizer_takes_scikit_learn_s_own_path() -> None:
     for options in (
         PRE_TOKENISED | {"stop_words": ["film"]},
         PRE_TOKENISED | {"lowercase": True},
+        {"token_pattern": r"[^,]+", "lowercase": False},  # a token could hold a space
         {"analyzer": "char", "lowercase": False},
     ):
         vectorizer = CompactTfidfVectorizer(**options).fit(["Good film", "bad"])

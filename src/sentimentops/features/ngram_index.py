@@ -31,36 +31,44 @@ class NgramIndex:
 
     def __init__(
         self,
-        vocabulary: Mapping[str, int],
+        token_ids: dict[str, int],
+        keys: np.ndarray,
+        columns: np.ndarray,
         ngram_range: tuple[int, int],
         tokenize: Callable[[str], list[str]],
     ) -> None:
+        self.token_ids = token_ids
+        self.base = len(token_ids) + 1
+        self.keys, self.columns = keys, columns  # sorted by key
         self.min_n, self.max_n = ngram_range
         self.tokenize = tokenize
-        self.n_features = len(vocabulary)
-        self.token_ids: dict[str, int] = {}
-        for term in vocabulary:
-            for token in term.split(" "):
-                self.token_ids.setdefault(token, len(self.token_ids) + 1)
-        self.base = len(self.token_ids) + 1
+        self.n_features = len(keys)
+
+    @classmethod
+    def build(
+        cls,
+        vocabulary: Mapping[str, int],
+        ngram_range: tuple[int, int],
+        tokenize: Callable[[str], list[str]],
+    ) -> NgramIndex | None:
+        """The index of a fitted vocabulary (``tokenize`` must split text as the vectorizer
+        did), or None when its keys would not fit in 63 bits (no realistic vocabulary)."""
+        token_ids: dict[str, int] = {}
+        split_terms = [term.split(" ") for term in vocabulary]
+        for tokens in split_terms:
+            for token in tokens:
+                token_ids.setdefault(token, len(token_ids) + 1)
+        base = len(token_ids) + 1
+        if base ** ngram_range[1] > _MAX_KEY:
+            return None
         keys = np.fromiter(
-            (self._key(term) for term in vocabulary), dtype=np.int64, count=len(vocabulary)
+            (_key(tokens, token_ids, base) for tokens in split_terms),
+            dtype=np.int64,
+            count=len(split_terms),
         )
         columns = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
         order = np.argsort(keys)
-        self.keys, self.columns = keys[order], columns[order]
-
-    @staticmethod
-    def fits(vocabulary: Mapping[str, int], ngram_range: tuple[int, int]) -> bool:
-        """Whether the keys of this vocabulary fit in 63 bits (true for any realistic one)."""
-        tokens = {token for term in vocabulary for token in term.split(" ")}
-        return bool((len(tokens) + 1) ** ngram_range[1] <= _MAX_KEY)
-
-    def _key(self, term: str) -> int:
-        key = 0
-        for token in term.split(" "):
-            key = key * self.base + self.token_ids[token]
-        return key
+        return cls(token_ids, keys[order], columns[order], ngram_range, tokenize)
 
     def counts(self, documents: Iterable[str], dtype: type) -> sp.csr_matrix:
         """The documents' n-gram counts, one row each, columns as in the vocabulary."""
@@ -92,7 +100,7 @@ class NgramIndex:
             keys, starts = keys[order], starts[order]
             positions = np.searchsorted(self.keys, keys)
             positions[positions == len(self.keys)] = 0
-            found = self.keys[positions] == keys if len(self.keys) else np.zeros(0, bool)
+            found = self.keys[positions] == keys
             matched_rows.append(starts[found])
             matched_columns.append(self.columns[positions[found]])
         row_index = np.concatenate(matched_rows) if matched_rows else np.zeros(0, np.int64)
@@ -104,3 +112,10 @@ class NgramIndex:
         )
         matrix.sum_duplicates()  # counts; also sorts the indices, as scikit-learn's are
         return matrix
+
+
+def _key(tokens: list[str], token_ids: dict[str, int], base: int) -> int:
+    key = 0
+    for token in tokens:
+        key = key * base + token_ids[token]
+    return key

@@ -16,7 +16,6 @@ is most of a prediction's latency. Fitted on the same data, it transforms exactl
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,7 @@ __all__ = ["CompactTfidfVectorizer"]
 _PACKED_VOCABULARY = "_vocabulary_utf8"
 _SEPARATOR = "\n"
 _INDEX = "_ngram_index_cache"  # (the vocabulary it was built from, the index): derived, never saved
-_index_lock = threading.Lock()  # the API scores from several threads
+_index_lock = threading.Lock()
 
 
 class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
@@ -48,38 +47,38 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
         return self._tfidf.transform(counts, copy=False)
 
     def _ngram_index(self) -> NgramIndex | None:
-        """The fast counter for the fitted vocabulary, or None where it would not count
-        exactly like scikit-learn (a custom analyzer, preprocessing inside the vectorizer)."""
+        """The fast counter for the fitted vocabulary, or None where it would not count exactly
+        like scikit-learn: only the project's pre-tokenised form (runs of non-whitespace, no
+        analysis inside the vectorizer) is indexed.
+
+        Built on first use (about a second for a million n-grams: a model loader warms it up
+        off the request path, see ``SentimentPipeline.warm_up``), rebuilt after a refit.
+        """
         check_is_fitted(self, msg="The TF-IDF vectorizer is not fitted")
-        plain_words = (
+        vocabulary = getattr(self, "vocabulary_", None)
+        built: tuple[dict[str, int], NgramIndex | None] | None = self.__dict__.get(_INDEX)
+        if built is not None and built[0] is vocabulary:
+            return built[1]  # the common case: no lock
+        pre_tokenised = (
             self.analyzer == "word"
+            and self.input == "content"
+            and self.token_pattern == r"\S+"
             and self.tokenizer is None
             and self.preprocessor is None
             and self.stop_words is None
             and not self.lowercase
             and self.strip_accents is None
         )
-        vocabulary = getattr(self, "vocabulary_", None)
-        if not plain_words or not vocabulary:
+        if not pre_tokenised or not vocabulary:
             return None
-        with _index_lock:
+        with _index_lock:  # one build, even when several threads score the first batch at once
             built = self.__dict__.get(_INDEX)
             if built is None or built[0] is not vocabulary:  # refitted: a new vocabulary
-                usable = NgramIndex.fits(vocabulary, self.ngram_range)
-                index = (
-                    NgramIndex(vocabulary, self.ngram_range, self._tokenizer()) if usable else None
-                )
-                built = (vocabulary, index)
+                # Tokens are runs of non-whitespace: what str.split finds, at twice the speed of
+                # the regular expression (both use Python's Unicode whitespace).
+                built = (vocabulary, NgramIndex.build(vocabulary, self.ngram_range, str.split))
                 self.__dict__[_INDEX] = built
         return built[1]
-
-    def _tokenizer(self) -> Callable[[str], list[str]]:
-        # Runs of non-whitespace (the project's pre-tokenised text) are what str.split finds,
-        # at twice the speed of the regular expression: both use Python's Unicode whitespace.
-        if self.token_pattern == r"\S+":
-            return str.split
-        tokenize: Callable[[str], list[str]] = self.build_tokenizer()
-        return tokenize
 
     def __getstate__(self) -> dict[str, Any]:
         state: dict[str, Any] = super().__getstate__()

@@ -49,6 +49,12 @@ def texts_of(data: Any) -> list[str]:
 class SentimentPipeline(Pipeline):  # type: ignore[misc]
     """A Pipeline whose classifier predicts ``positive``/``negative`` from raw review text."""
 
+    def warm_up(self) -> None:
+        """Score one review, so what the steps build on first use (the vectorizer's n-gram
+        index: about a second for a million n-grams) is built now, by whoever loads the model,
+        and not inside the first prediction (an API's event loop, a hot reload's swap)."""
+        self.positive_scores(["a warm-up review"])
+
     def positive_scores(self, data: Any) -> np.ndarray:
         """Probability of ``positive`` per review."""
         probabilities = self.predict_proba(texts_of(data))

@@ -183,4 +183,5 @@ def load_pipeline(path: str, expected_sha256: str | None = None) -> SentimentPip
         ) from None
     if not isinstance(pipeline, SentimentPipeline):
         raise TypeError(f"{model_file} holds a {type(pipeline).__name__}, not a SentimentPipeline")
+    pipeline.warm_up()  # here, in the loader's thread, not in the first request
     return pipeline
