@@ -37,9 +37,10 @@ def serve_command(
 
     settings = get_settings()
     uri = model or settings.serving.model_uri
-    if wait_for_model:
+    if wait_for_model and uri.startswith("models:/"):
         # The app polls for its model (serving.reload_interval_seconds, at most 5 s apart while
-        # it has none) and answers /health/ready with 503 until it is loaded.
+        # it has none) and answers /health/ready with 503 until it is loaded. A local folder
+        # is checked still: nothing would ever create a mistyped one.
         version = "not loaded yet: ready once it exists"
     else:
         if uri.startswith("models:/"):

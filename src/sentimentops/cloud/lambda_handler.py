@@ -77,7 +77,11 @@ def _download_prefix(uri: str, target: Path) -> Path:
     """
     import boto3
 
-    bucket, _, prefix = checked_key(uri).removeprefix("s3://").partition("/")
+    try:
+        checked_key(uri)
+    except UnsafeLocationError as error:  # the function's configuration, not the caller's input
+        raise ConfigError(f"cloud.lambda_model is refused: {error}") from None
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     prefix = prefix.rstrip("/") + "/"
     s3 = boto3.client("s3")
     found = 0

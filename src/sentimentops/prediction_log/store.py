@@ -297,14 +297,19 @@ class PredictionLogStore:
             PredictionLogUnavailableError: the database cannot be reached or changed.
         """
         config = _alembic_config(self.url)
-        self._migration_owed = True
-        with self._unavailable_as_domain_error("migrating"), self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(
-                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
-                )
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        try:
+            with self._unavailable_as_domain_error("migrating"), self.engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except Exception:
+            # Owed only when it failed: a write racing a start-up migration that is still
+            # running must not start a second one (SQLite has no lock to make that safe).
+            self._migration_owed = True
+            raise
         self._migration_owed = False
 
     def _migrate_if_owed(self) -> None:

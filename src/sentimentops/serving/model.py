@@ -80,6 +80,7 @@ def resolved_version(uri: str) -> str:
 
     Raises:
         ModelNotFoundError: no such registered version, alias or model folder.
+        TrackingUnavailableError: the registry does not answer.
     """
     if not uri.startswith("models:/"):
         require_model_folder(uri)
