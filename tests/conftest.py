@@ -39,13 +39,21 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()
-    # mlflow.set_tracking_uri() also exports MLFLOW_TRACKING_URI: forget it between tests.
+    # The CLI's --config exports SENTIMENTOPS_CONFIG itself; monkeypatch does not undo a variable
+    # that was absent when it was deleted, so it would leak into every later test.
+    os.environ.pop("SENTIMENTOPS_CONFIG", None)
+    # mlflow.set_tracking_uri() and set_registry_uri() (tracking.store.connect calls both) also
+    # export MLFLOW_TRACKING_URI and MLFLOW_REGISTRY_URI: forget them between tests, or a later
+    # test's client would read another test's registry.
     os.environ.pop("MLFLOW_TRACKING_URI", None)
+    os.environ.pop("MLFLOW_REGISTRY_URI", None)
     if "mlflow" in sys.modules:
         sys.modules["mlflow"].set_tracking_uri("")
+        sys.modules["mlflow"].set_registry_uri("")
 
 
 @pytest.fixture(scope="session")

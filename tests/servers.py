@@ -9,12 +9,15 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from moto.server import ThreadedMotoServer
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -35,6 +38,30 @@ def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0)
         except OSError:
             time.sleep(0.5)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def eventually(
+    check: Callable[[], T],
+    timeout: float = 20.0,
+    *,
+    what: str = "the condition",
+    interval: float = 0.05,
+    not_yet: tuple[type[BaseException], ...] = (),
+) -> T:
+    """``check()``'s first truthy result, polling every ``interval`` s until ``timeout``.
+
+    An exception of a type in ``not_yet`` (a server not answering yet, an object not written
+    yet) counts as "not yet", not as a failure.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if result := check():
+                return result
+        except not_yet:
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
 
 
 @contextmanager

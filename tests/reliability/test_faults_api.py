@@ -20,27 +20,17 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from sentimentops.prediction_log import PredictionLogStore
 from tests.prediction_log.tcp_proxy import TcpProxy
-from tests.servers import free_port, running
+from tests.servers import eventually, free_port, running
 from tests.serving.conftest import ClientFactory
 
 SENTIMENTOPS = str(Path(sys.executable).parent / "sentimentops")
 TEXTS = ["A wonderful, moving film.", "Dull, tedious and badly acted.", "Not bad at all."]
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise TimeoutError("condition not met in time")
 
 
 def metric(metrics_text: str, name: str) -> float:

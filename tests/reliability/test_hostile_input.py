@@ -46,6 +46,7 @@ def api(model_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """The API on the small real model, with the default limits of a production server."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SENTIMENTOPS_HOME", str(tmp_path_factory.mktemp("hostile-api")))
+        patch.delenv("SENTIMENTOPS_CONFIG", raising=False)  # built before isolated_settings
         patch.setenv("SENTIMENTOPS_SERVING__MODEL_URI", str(model_folder))
         patch.setenv("SENTIMENTOPS_SERVING__RELOAD_INTERVAL_SECONDS", "0")
         patch.setenv("SENTIMENTOPS_PREDICTION_LOG__FLUSH_SECONDS", "0.05")

@@ -4,14 +4,13 @@ database that goes down costs log rows, counted, never answers."""
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
 
 from sentimentops.prediction_log import PredictionLogStore
 from tests.prediction_log.tcp_proxy import TcpProxy
+from tests.servers import eventually
 from tests.serving.conftest import ClientFactory
 
 TEXTS = [
@@ -19,15 +18,6 @@ TEXTS = [
     "Dull, tedious and badly acted.",
     "Not bad at all, I enjoyed it.",
 ]
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise TimeoutError("condition not met in time")
 
 
 def store_of(client: TestClient) -> PredictionLogStore:
