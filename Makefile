@@ -16,7 +16,7 @@ BIN := $(VENV)/bin
 SYNCED := $(VENV)/.synced
 HOME_DIR ?= $(or $(SENTIMENTOPS_HOME),.sentimentops)
 
-.PHONY: help setup run test lint terraform-check audit lambda-zip image test-container container-tools format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability clean
+.PHONY: help setup run test lint terraform-check audit lambda-zip image test-stack test-container container-tools format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -34,8 +34,11 @@ setup: $(SYNCED) ## Install uv if missing and the locked environment
 run: $(SYNCED) ## The main job (Prefect): train, batch-score the test split, monitor it, summarise
 	$(BIN)/sentimentops pipeline run main
 
-test: $(SYNCED) ## Run all tests but the container ones (pyproject: -m "not container")
+test: $(SYNCED) ## Run all tests but the stack and container ones (pyproject's -m)
 	$(BIN)/pytest
+
+test-stack: $(SYNCED) ## The team-mode stack (docker-compose.yml) as local processes, end to end
+	$(BIN)/pytest -m stack tests/deploy
 
 test-container: $(SYNCED) container-tools ## Build the image (podman here, see docs/containers.md) and run it
 	$(BIN)/pytest -m container tests/container

@@ -8,10 +8,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +22,16 @@ from botocore.exceptions import ClientError
 from mlflow import MlflowClient
 
 from tests.deploy.team_stack import TeamStack, get_json, post_json, team_stack
-from tests.servers import POSTGRES, moto_s3, postgres_database
+from tests.servers import POSTGRES, eventually, moto_s3, postgres_database
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.stack]
 
 FAST_TRAINING = Path(__file__).resolve().parents[1] / "fast_training.yaml"
 # `docker compose run -e ...` options of the test's training runs: small grids, so CI stays fast.
 FAST = {"SENTIMENTOPS_CONFIG": str(FAST_TRAINING)}
 MODEL = "imdb-sentiment"
+# Polling the stack: servers and objects that do not answer yet count as "not yet".
+SLOW = {"timeout": 120.0, "interval": 1.0, "not_yet": (OSError, ClientError)}
 
 
 @pytest.fixture
@@ -61,18 +62,6 @@ def _localstack_ready_hook(env: dict[str, str]) -> None:
     sqs.create_queue(QueueName=env["JOB_QUEUE"], Attributes={"RedrivePolicy": json.dumps(redrive)})
 
 
-def eventually(check: Callable[[], Any], timeout: float = 120.0, what: str = "") -> Any:
-    """``check()``'s first truthy result, polling until ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        # Not there yet: a server not answering, an object or a row not written yet.
-        with contextlib.suppress(OSError, ClientError):
-            if result := check():
-                return result
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def http_status(url: str) -> int:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -90,11 +79,14 @@ def served_version(team: TeamStack, key: dict[str, str]) -> str:
     return str(get_json(team.url("api", "/v1/model"), key)["version"])
 
 
-def train(team: TeamStack, *options: str) -> None:
+def train(team: TeamStack, *options: str) -> dict[str, Any]:
+    """``jobs pipeline run training --json``: what the flow reports (version, promoted, ...)."""
     trained = team.run(
-        "jobs", "pipeline", "run", "training", "--sample", "2000", *options, env=FAST
+        "jobs", "pipeline", "run", "training", "--sample", "2000", "--json", *options, env=FAST
     )
     assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
+    report: dict[str, Any] = json.loads(trained.stdout[trained.stdout.index("{") :])
+    return report
 
 
 def test_the_compose_stack_works_as_a_team(
@@ -111,7 +103,9 @@ def test_the_compose_stack_works_as_a_team(
     # docker compose run --rm jobs pipeline run training
     train(team)
     first = champion_version(team)
-    eventually(lambda: http_status(team.url("api", "/health/ready")) == 200, what="API ready")
+    eventually(
+        lambda: http_status(team.url("api", "/health/ready")) == 200, **SLOW, what="API ready"
+    )
     assert served_version(team, key) == first
 
     # Through the API (the key is required): one review, then two batches.
@@ -129,7 +123,7 @@ def test_the_compose_stack_works_as_a_team(
     log = sqlalchemy.create_engine(f"{POSTGRES}/{team.databases['predictions']}")
     with log.connect() as connection:
         count = sqlalchemy.text("SELECT count(*) FROM predictions")
-        eventually(lambda: connection.execute(count).scalar() == 129, what="129 logged rows")
+        eventually(lambda: connection.execute(count).scalar() == 129, **SLOW, what="129 rows")
     log.dispose()
 
     # Through the queue: a CSV on S3 and a job message; the worker writes the scores beside.
@@ -140,13 +134,12 @@ def test_the_compose_stack_works_as_a_team(
     job = {"input": f"s3://{bucket}/inbox/reviews.csv", "output": f"s3://{bucket}/out/reviews.csv"}
     sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(job))
     scored_object = eventually(
-        lambda: s3.get_object(Bucket=bucket, Key="out/reviews.csv"),
-        what="the worker's output",
+        lambda: s3.get_object(Bucket=bucket, Key="out/reviews.csv"), **SLOW, what="the output"
     )
     scored = pd.read_csv(io.BytesIO(scored_object["Body"].read()))
     assert scored["id"].tolist() == list(range(20))
     assert set(scored["model_version"].astype(str)) == {first}
-    eventually(lambda: _queue_is_empty(sqs, queue_url), what="the job message deleted")
+    eventually(lambda: _queue_is_empty(sqs, queue_url), **SLOW, what="the job deleted")
 
     # docker compose run --rm jobs pipeline run monitoring --hours 1: the prediction log's window.
     monitored = team.run("jobs", "pipeline", "run", "monitoring", "--hours", "1")
@@ -155,14 +148,12 @@ def test_the_compose_stack_works_as_a_team(
     assert any(item["Key"].endswith("report.html") for item in reports)
 
     # A new champion: trained again, promoted by hand, and hot-reloaded by the running API.
-    train(team, "--force")
-    second = str(
-        max(int(v.version) for v in MlflowClient(team.url("mlflow")).search_model_versions())
-    )
-    assert second != first
+    retrained = train(team, "--force")
+    second = str(retrained["version"])
+    assert second != first, retrained
     promoted = team.run("jobs", "models", "promote", second)
     assert promoted.returncode == 0, promoted.stderr
-    eventually(lambda: served_version(team, key) == second, timeout=60, what="hot reload")
+    eventually(lambda: served_version(team, key) == second, **SLOW, what="hot reload")
     after = post_json(team.url("api", "/v1/predict"), {"text": reviews[1]}, key)
     assert after["model"]["version"] == second
 
