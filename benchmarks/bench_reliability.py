@@ -43,7 +43,7 @@ from champion import REPO, fit_champion, official_split, save_champion
 from load_mix import MIX
 
 sys.path.insert(0, str(REPO))  # the test helpers start and probe servers the same way
-from tests.servers import free_port, postgres_database, wait_for
+from tests.servers import free_port, postgres_database, stop, wait_for
 
 BIN = Path(sys.executable).parent
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -149,13 +149,8 @@ def start_server(model: Path, port: int, home: Path, log_url: str) -> subprocess
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:
     """SIGTERM: in-flight requests finish and the prediction log queue is flushed."""
-    server.terminate()
-    try:
-        server.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-        raise RuntimeError("the server did not stop within 60 s of SIGTERM") from None
+    if not stop(server, 60):
+        raise RuntimeError("the server did not stop within 60 s of SIGTERM")
 
 
 def run_locust(args: argparse.Namespace, host: str, scratch: Path) -> LoadResult:

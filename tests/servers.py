@@ -3,6 +3,8 @@ databases of their own on the local PostgreSQL."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -10,7 +12,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TypeVar
 
@@ -64,21 +66,66 @@ def eventually(
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
 
 
+def stop(process: subprocess.Popen[bytes], timeout: float = 20.0, *, group: bool = False) -> bool:
+    """SIGTERM (to its whole process group with ``group``), then SIGKILL if it has not exited
+    within ``timeout``. Returns whether it stopped on SIGTERM."""
+    if process.poll() is not None:
+        return True
+
+    def signal_it(number: int) -> None:
+        with suppress(ProcessLookupError):
+            if group:
+                os.killpg(process.pid, number)
+            else:
+                process.send_signal(number)
+
+    signal_it(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        signal_it(signal.SIGKILL)
+        process.wait()
+        return False
+
+
 @contextmanager
-def running(command: list[str], health_url: str, log: Path, env: dict[str, str]) -> Iterator[None]:
-    """Start ``command``, wait until ``health_url`` answers 200, stop it afterwards."""
+def running(
+    command: list[str],
+    health_url: str,
+    log: Path,
+    env: dict[str, str],
+    *,
+    new_session: bool = False,
+) -> Iterator[None]:
+    """Start ``command``, wait until ``health_url`` answers 200, stop it afterwards.
+
+    ``new_session``: in a process group of its own, stopped as a group (``mlflow server`` runs
+    its web server as a child that outlives a signal to the parent).
+    """
     with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=new_session,
+        )
         try:
             wait_for(health_url, process)
             yield
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, group=new_session)
+
+
+def mlflow_server_command(backend_store: str, artifacts: Path, port: int) -> list[str]:
+    """``mlflow server`` on 127.0.0.1:``port`` with one worker, artifacts proxied to a folder."""
+    return [
+        MLFLOW, "server",
+        "--backend-store-uri", backend_store,
+        "--artifacts-destination", str(artifacts),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
 
 
 MLFLOW = str(Path(sys.executable).parent / "mlflow")

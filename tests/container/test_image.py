@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -29,7 +28,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FAST_TRAINING_CONFIG
-from tests.servers import free_port
+from tests.servers import free_port, stop
 
 pytestmark = pytest.mark.container
 
@@ -219,19 +218,6 @@ def _wait_ready(url: str, server: subprocess.Popen[bytes], log: Path, timeout: f
     raise AssertionError(f"{url} not ready within {timeout} s:\n{log.read_text()}")
 
 
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the whole process group (buildah and the server it started), as a runtime's
-    stop would; SIGKILL if it does not finish in time."""
-    if server.poll() is not None:
-        return
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=40)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
-
-
 def test_it_trains_a_model_and_serves_it(
     image: Image, container: str, state_volume: Path, workdir: Path
 ) -> None:
@@ -294,9 +280,15 @@ def test_it_trains_a_model_and_serves_it(
             probe = _run(image.run_args(container, *healthcheck, env=env), timeout=60)
             assert probe.returncode == 0, probe.stderr
         finally:
-            _stop(server)
+            stop_group(server)
     assert server.returncode is not None
     # ... and it fails once the API is gone: it does check something.
     probe = _run(image.run_args(container, *healthcheck, env=env), timeout=60)
     assert probe.returncode != 0
     assert "Connection refused" in probe.stderr
+
+
+def stop_group(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the whole process group (buildah and the server it started), as a runtime's
+    stop would; SIGKILL if it does not finish in time."""
+    stop(server, 40, group=True)

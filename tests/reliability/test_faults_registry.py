@@ -13,12 +13,9 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -29,7 +26,7 @@ from typer.testing import CliRunner
 from sentimentops.cli.main import app
 from sentimentops.config import get_settings
 from tests.prediction_log.tcp_proxy import TcpProxy
-from tests.servers import MLFLOW, free_port, wait_for
+from tests.servers import MLFLOW, free_port, mlflow_server_command, running
 from tests.serving.conftest import ClientFactory
 
 runner = CliRunner()
@@ -45,15 +42,12 @@ def registry(
     alias champion; MLFLOW_TRACKING_URI points at the proxy in front of it, which is yielded."""
     port = free_port()
     server_uri = f"http://127.0.0.1:{port}"
-    command = [
-        MLFLOW, "server",
-        "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "--artifacts-destination", str(tmp_path / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
+    command = mlflow_server_command(
+        f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "artifacts", port
+    )
     env = os.environ | {"PATH": f"{Path(MLFLOW).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    with _server(command, f"{server_uri}/health", tmp_path / "server.log", env):
+    with running(command, f"{server_uri}/health", tmp_path / "server.log", env, new_session=True):
         _register_champion(server_uri, model_folder)
         with TcpProxy("127.0.0.1", port) as proxy:
             monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{proxy.port}")
@@ -62,26 +56,6 @@ def registry(
             monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
             monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
             yield proxy
-
-
-@contextmanager
-def _server(command: list[str], health_url: str, log: Path, env: dict[str, str]) -> Iterator[None]:
-    """Like tests.servers.running, but in a process group of its own, stopped as a group:
-    ``mlflow server`` runs its web server as a child that outlives a signal to the parent."""
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        try:
-            wait_for(health_url, process)
-            yield
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 def _register_champion(uri: str, model_folder: Path) -> None:
@@ -99,6 +73,7 @@ def _metric(metrics_text: str, line_start: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+@pytest.mark.stack  # a real MLflow server and the API: make test-stack
 def test_api_keeps_serving_when_the_registry_goes_away_and_reports_the_failed_reload(
     registry: TcpProxy, make_client: ClientFactory
 ) -> None:

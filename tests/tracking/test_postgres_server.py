@@ -12,9 +12,10 @@ from mlflow import MlflowClient
 
 from sentimentops.config import get_settings
 from sentimentops.pipelines.training import run_training
-from tests.servers import MLFLOW, free_port, running
+from tests.servers import MLFLOW, free_port, mlflow_server_command, running
 
 
+@pytest.mark.stack  # a real MLflow server on PostgreSQL and a training: make test-stack
 def test_training_registers_through_a_postgres_backed_server(
     fast_config: Path,
     postgres_url: str,
@@ -23,13 +24,8 @@ def test_training_registers_through_a_postgres_backed_server(
 ) -> None:
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
-    command = [
-        MLFLOW, "server",
-        # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the project ships psycopg2.
-        "--backend-store-uri", postgres_url,
-        "--artifacts-destination", str(tmp_path / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
+    # postgres_url names psycopg2: SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3.
+    command = mlflow_server_command(postgres_url, tmp_path / "artifacts", port)
     env = os.environ | {"PATH": f"{Path(MLFLOW).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)
 
