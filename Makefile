@@ -37,8 +37,8 @@ run: $(SYNCED) ## The main job (Prefect): train, batch-score the test split, mon
 test: $(SYNCED) ## Run all tests but the stack and container ones (pyproject's -m)
 	$(BIN)/pytest
 
-test-stack: $(SYNCED) ## The team-mode stack (docker-compose.yml) as local processes, end to end
-	$(BIN)/pytest -m stack tests/deploy
+test-stack: $(SYNCED) ## Tests of real servers for minutes: the team-mode stack, load, MLflow server
+	$(BIN)/pytest -m stack
 
 test-container: $(SYNCED) container-tools ## Build the image (podman here, see docs/containers.md) and run it
 	$(BIN)/pytest -m container tests/container

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 HARNESS = REPO / "benchmarks" / "bench_reliability.py"
 SECONDS = 30
@@ -28,6 +30,9 @@ USERS = 64
 # from minute 1 to minute 5).
 RSS_BASELINE_SECONDS = 10
 MAX_RSS_GROWTH_PCT = 15
+
+
+pytestmark = pytest.mark.stack  # a served API under load for a minute: make test-stack
 
 
 def run_harness(model: Path, output: Path) -> tuple[subprocess.CompletedProcess[str], Any]:
