@@ -15,6 +15,7 @@ import pytest
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
 from sentimentops.pipelines.batch_flow import batch_flow, plan_batch
+from tests.pickles import RunsCode
 from tests.servers import moto_s3
 
 
@@ -95,16 +96,6 @@ def test_a_folder_is_scored_once_per_model_and_again_when_a_file_changes(
     assert (out / "monday.predictions.csv").is_file()
 
 
-class _RunsCode:
-    """Unpickling this writes a file: what a record planted in the cache would do."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return (exec, (f"open({str(self.marker)!r}, 'w').write('ran')",))
-
-
 def test_a_pickle_planted_in_the_result_cache_is_never_unpickled(
     tmp_path: Path, model_folder: Path
 ) -> None:
@@ -125,7 +116,7 @@ def test_a_pickle_planted_in_the_result_cache_is_never_unpickled(
         record = json.loads(path.read_bytes())
         assert record["metadata"]["serializer"]["type"] == "sentimentops-skops"
         record["metadata"]["serializer"] = {"type": "pickle", "picklelib": "pickle"}
-        record["result"] = base64.encodebytes(pickle.dumps(_RunsCode(marker))).decode()
+        record["result"] = base64.encodebytes(pickle.dumps(RunsCode(marker))).decode()
         path.write_text(json.dumps(record))
 
     again = batch_flow(input=str(source), output=str(out), model=str(model_folder))

@@ -25,6 +25,7 @@ from sentimentops.errors import ConfigError, ModelIntegrityError
 from sentimentops.serving.app import create_app
 from sentimentops.tracking.flavor import CHECKSUM_KEY, MODEL_FILE
 from sentimentops.tracking.loading import load_version
+from tests.pickles import RunsCode
 from tests.serving.conftest import wait_ready
 
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "sentimentops"
@@ -184,21 +185,11 @@ def _tampered(model_folder: Path, tmp_path: Path, content: bytes) -> Path:
     return folder
 
 
-class _RunsCode:
-    """Unpickling this runs a command: what a malicious 'model' file does."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return (exec, (f"open({str(self.marker)!r}, 'w').write('ran')",))
-
-
 def test_a_pickle_posing_as_a_model_is_refused_without_running(
     model_folder: Path, tmp_path: Path
 ) -> None:
     marker = tmp_path / "code-ran"
-    folder = _tampered(model_folder, tmp_path, pickle.dumps(_RunsCode(marker)))
+    folder = _tampered(model_folder, tmp_path, pickle.dumps(RunsCode(marker)))
     with pytest.raises(ModelIntegrityError, match="not a skops file"):
         load_version(str(folder))
     assert not marker.exists()
