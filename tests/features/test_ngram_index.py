@@ -40,7 +40,7 @@ def test_unseen_reviews_transform_exactly_like_scikit_learn(
     vectorizer = CompactTfidfVectorizer(**options, dtype=np.float32).fit(texts[:1500])
     unseen = [*texts[1500:1800], "", "   ", "zzzunknown qqqnothing", "the the the"]
 
-    assert vectorizer._ngram_index() is not None  # the fast path is the one under test
+    assert vectorizer.ngram_index() is not None  # the fast path is the one under test
     assert_identical(vectorizer.transform(unseen), TfidfVectorizer.transform(vectorizer, unseen))
 
 
@@ -98,7 +98,7 @@ def test_analysis_inside_the_vectorizer_takes_scikit_learn_s_own_path() -> None:
         {"analyzer": "char", "lowercase": False},
     ):
         vectorizer = CompactTfidfVectorizer(**options).fit(["Good film", "bad"])
-        assert vectorizer._ngram_index() is None
+        assert vectorizer.ngram_index() is None
         assert_identical(
             vectorizer.transform(["Good film"]),
             TfidfVectorizer.transform(vectorizer, ["Good film"]),

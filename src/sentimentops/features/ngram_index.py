@@ -4,9 +4,9 @@ scikit-learn's ``transform`` builds every n-gram of a text as a string ("not a g
 it up in ``vocabulary_``: for word 1-3-grams that is about 470 joins and lookups per review in
 pure Python, most of the champion's scoring time. Here each token of the vocabulary gets an
 integer id (1..B-1, 0 for a token the vocabulary never uses) and each n-gram the integer
-``id1*B^(n-1) + ... + idn``; the vocabulary becomes a sorted array of those keys. A batch of
-texts is then tokenised once, its n-gram keys computed for all windows at once, and matched
-with one ``searchsorted``.
+``id1*B^(n-1) + ... + idn``; the vocabulary becomes a hash table from those keys to columns
+(:class:`~sentimentops.features.key_table.KeyTable`). A batch of texts is then tokenised once,
+its n-gram keys computed for all windows at once, and looked up together.
 
 Exactly the counts of ``CountVectorizer.transform``: a window holding an unknown token cannot
 be in the vocabulary (every token of every vocabulary n-gram has an id), and ids start at 1 so
@@ -21,28 +21,29 @@ from itertools import repeat
 import numpy as np
 import scipy.sparse as sp
 
+from sentimentops.features.key_table import KeyTable
+
 __all__ = ["NgramIndex"]
 
 _MAX_KEY = 2**63 - 1
 
 
 class NgramIndex:
-    """A fitted vocabulary of space-joined word n-grams, as sorted integer keys."""
+    """A fitted vocabulary of space-joined word n-grams, as a table of integer keys."""
 
     def __init__(
         self,
         token_ids: dict[str, int],
-        keys: np.ndarray,
-        columns: np.ndarray,
+        columns_by_key: KeyTable,
         ngram_range: tuple[int, int],
         tokenize: Callable[[str], list[str]],
     ) -> None:
         self.token_ids = token_ids
         self.base = len(token_ids) + 1
-        self.keys, self.columns = keys, columns  # sorted by key
+        self.columns_by_key = columns_by_key
         self.min_n, self.max_n = ngram_range
         self.tokenize = tokenize
-        self.n_features = len(keys)
+        self.n_features = len(columns_by_key)
 
     @classmethod
     def build(
@@ -67,11 +68,23 @@ class NgramIndex:
             count=len(split_terms),
         )
         columns = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
-        order = np.argsort(keys)
-        return cls(token_ids, keys[order], columns[order], ngram_range, tokenize)
+        return cls(token_ids, KeyTable(keys, columns), ngram_range, tokenize)
 
     def counts(self, documents: Iterable[str], dtype: type) -> sp.csr_matrix:
         """The documents' n-gram counts, one row each, columns as in the vocabulary."""
+        rows, columns, n_documents = self.occurrences(documents)
+        matrix = sp.csr_matrix(
+            (np.ones(len(rows), dtype=dtype), (rows, columns)),
+            shape=(n_documents, self.n_features),
+            dtype=dtype,
+        )
+        matrix.sum_duplicates()  # counts; also sorts the indices, as scikit-learn's are
+        return matrix
+
+    def occurrences(self, documents: Iterable[str]) -> tuple[np.ndarray, np.ndarray, int]:
+        """Every occurrence of a vocabulary n-gram in the documents, as parallel arrays of
+        document (row) and vocabulary column, in no particular order; and the number of
+        documents. An n-gram found twice in a document appears twice."""
         token_ids, tokenize = self.token_ids, self.tokenize
         ids: list[int] = []
         lengths: list[int] = []
@@ -94,24 +107,13 @@ class NgramIndex:
                 part = token_array[offset : offset + windows]
                 keys = keys * self.base + part
                 known &= part > 0
-            keys, starts = keys[known], row_array[:windows][known]
-            # Sorted queries make the binary searches walk the key array forwards, cache-warm.
-            order = np.argsort(keys)
-            keys, starts = keys[order], starts[order]
-            positions = np.searchsorted(self.keys, keys)
-            positions[positions == len(self.keys)] = 0
-            found = self.keys[positions] == keys
-            matched_rows.append(starts[found])
-            matched_columns.append(self.columns[positions[found]])
-        row_index = np.concatenate(matched_rows) if matched_rows else np.zeros(0, np.int64)
-        column_index = np.concatenate(matched_columns) if matched_columns else np.zeros(0, np.int64)
-        matrix = sp.csr_matrix(
-            (np.ones(len(row_index), dtype=dtype), (row_index, column_index)),
-            shape=(n_documents, self.n_features),
-            dtype=dtype,
-        )
-        matrix.sum_duplicates()  # counts; also sorts the indices, as scikit-learn's are
-        return matrix
+            columns = self.columns_by_key.get(keys[known])
+            found = columns >= 0
+            matched_rows.append(row_array[:windows][known][found])
+            matched_columns.append(columns[found])
+        if not matched_rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), n_documents
+        return np.concatenate(matched_rows), np.concatenate(matched_columns), n_documents
 
 
 def _key(tokens: list[str], token_ids: dict[str, int], base: int) -> int:

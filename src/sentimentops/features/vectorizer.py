@@ -36,7 +36,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
     """``TfidfVectorizer`` with a compact saved form (pickle, joblib and skops alike)."""
 
     def transform(self, raw_documents: Any) -> Any:
-        index = self._ngram_index()
+        index = self.ngram_index()
         if index is None:
             return super().transform(raw_documents)
         if isinstance(raw_documents, str):
@@ -46,7 +46,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
             counts.data.fill(1)
         return self._tfidf.transform(counts, copy=False)
 
-    def _ngram_index(self) -> NgramIndex | None:
+    def ngram_index(self) -> NgramIndex | None:
         """The fast counter for the fitted vocabulary, or None where it would not count exactly
         like scikit-learn: only the project's pre-tokenised form (runs of non-whitespace, no
         analysis inside the vectorizer) is indexed.
