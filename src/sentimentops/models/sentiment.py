@@ -4,6 +4,11 @@
 gives users a plain pipeline to call ``predict`` on) with one addition, ``predict_with_scores``,
 which MLflow's pyfunc flavour calls so that served predictions carry the label and the
 probability of positive together, without a pickled wrapper.
+
+The project's own scoring (``positive_scores``: the API, batch prediction, the Lambda handler)
+goes through a :class:`~sentimentops.models.linear_scoring.LinearScorer` when the pipeline is
+linear: the same probabilities, without scikit-learn's per-call overhead. ``predict_proba`` and
+the other scikit-learn methods are untouched.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
+
+from sentimentops.models.linear_scoring import LinearScorer
 
 __all__ = [
     "NEGATIVE",
@@ -26,6 +33,7 @@ POSITIVE = "positive"
 NEGATIVE = "negative"
 PREDICT_WITH_SCORES = "predict_with_scores"
 TEXT_INPUT = "review"
+_SCORER = "_linear_scorer_cache"  # (what it was built from, the scorer): derived, never saved
 
 
 def texts_of(data: Any) -> list[str]:
@@ -50,14 +58,19 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
     """A Pipeline whose classifier predicts ``positive``/``negative`` from raw review text."""
 
     def warm_up(self) -> None:
-        """Score one review, so what the steps build on first use (the vectorizer's n-gram
-        index: about a second for a million n-grams) is built now, by whoever loads the model,
-        and not inside the first prediction (an API's event loop, a hot reload's swap)."""
+        """Score one review, so what is built on first use (the vectorizer's n-gram index:
+        about a second for a million n-grams; the linear scorer) is built now, by whoever loads
+        the model, and not inside the first prediction (an API's event loop, a hot reload's
+        swap)."""
         self.positive_scores(["a warm-up review"])
 
     def positive_scores(self, data: Any) -> np.ndarray:
         """Probability of ``positive`` per review."""
-        probabilities = self.predict_proba(texts_of(data))
+        texts = texts_of(data)
+        scorer = self._linear_scorer()
+        if scorer is not None:
+            return scorer.scores(self._cleaner().transform(texts))
+        probabilities = self.predict_proba(texts)
         return np.asarray(probabilities[:, list(self.classes_).index(POSITIVE)])
 
     def positive_scores_or_nan(self, data: Any) -> np.ndarray:
@@ -66,16 +79,59 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
         The text is cleaned once, by the pipeline's own first step, so a caller that must
         reject such reviews (batch prediction) learns which they are without cleaning twice.
         """
+        cleaned = self._cleaner().transform(texts_of(data))
+        scorer = self._linear_scorer()
+        if scorer is not None:
+            scores = scorer.scores(cleaned)
+        else:
+            probabilities = self[1:].predict_proba(cleaned)
+            scores = np.asarray(probabilities[:, list(self.classes_).index(POSITIVE)], dtype=float)
+        scores[cleaned == ""] = np.nan
+        return scores
+
+    def _cleaner(self) -> Any:
         first_name, cleaner = self.steps[0]
         if first_name != "clean":
             raise TypeError(f"the first step is '{first_name}'; expected the text cleaner 'clean'")
-        cleaned = cleaner.transform(texts_of(data))
-        probabilities = self[1:].predict_proba(cleaned)
-        scores = np.asarray(probabilities[:, list(self.classes_).index(POSITIVE)], dtype=float)
-        scores[cleaned == ""] = np.nan
-        return scores
+        return cleaner
+
+    def _linear_scorer(self) -> LinearScorer | None:
+        """The fast scorer of this fitted pipeline, or None if it is not linear (then
+        scikit-learn scores it). Rebuilt when a step or a fitted parameter is replaced (a refit,
+        ``set_params`` with another estimator)."""
+        source = _fitted_parameters(self.steps)
+        built: tuple[tuple[Any, ...], LinearScorer | None] | None = self.__dict__.get(_SCORER)
+        if built is not None and _same_objects(built[0], source):
+            return built[1]
+        if not hasattr(self.steps[-1][1], "classes_"):
+            return None  # not fitted: predict_proba raises scikit-learn's NotFittedError
+        scorer = LinearScorer.of(self.steps, POSITIVE)
+        self.__dict__[_SCORER] = (source, scorer)
+        return scorer
+
+    def __getstate__(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().__getstate__()
+        state.pop(_SCORER, None)
+        return state
 
     def predict_with_scores(self, data: Any) -> pd.DataFrame:
         """``label`` and ``score`` (probability of positive) per review, in input order."""
         scores = self.positive_scores(data)
         return pd.DataFrame({"label": np.where(scores >= 0.5, POSITIVE, NEGATIVE), "score": scores})
+
+
+def _same_objects(first: tuple[Any, ...], second: tuple[Any, ...]) -> bool:
+    return len(first) == len(second) and all(a is b for a, b in zip(first, second, strict=True))
+
+
+def _fitted_parameters(steps: list[tuple[str, Any]]) -> tuple[Any, ...]:
+    """The objects a linear scorer is built from: the estimators and their fitted arrays. A
+    refit replaces the arrays, so comparing identities tells whether a scorer is stale."""
+    fitted: list[Any] = []
+    for _, estimator in steps:
+        fitted.append(estimator)
+        fitted.extend(
+            getattr(estimator, name, None)
+            for name in ("vocabulary_", "idf_", "r_", "coef_", "intercept_", "classes_")
+        )
+    return tuple(fitted)
