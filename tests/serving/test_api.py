@@ -152,3 +152,20 @@ def test_reload_outcomes_and_recovery(model_folder: Path, tmp_path: Path) -> Non
     (tmp_path / "gone").rename(folder)
     assert slot.reload().kind == "unchanged"
     assert slot.last_error is None  # recovered: no stale failure reported
+
+
+def test_a_swapped_in_model_is_frozen_out_of_the_collector_s_walks(model_folder: Path) -> None:
+    import gc
+
+    from sentimentops.serving.model import ModelSlot
+
+    gc.unfreeze()
+    slot = ModelSlot(str(model_folder))
+    try:
+        assert slot.reload().kind == "swapped"
+        pipeline = slot.current.pipeline if slot.current else None
+        assert gc.get_freeze_count() > 0
+        # A full collection walks only what is not frozen: the model is not among it.
+        assert not any(tracked is pipeline for tracked in gc.get_objects())
+    finally:
+        gc.unfreeze()
