@@ -41,6 +41,13 @@ def test_a_million_consecutive_keys_keep_their_values() -> None:
     assert (table.get(keys + 1_000_000) == -1).all()
 
 
+def test_zero_and_negative_keys_are_never_found() -> None:
+    # 0 marks a free slot inside the table: asking for it must not find one.
+    table = KeyTable(np.array([5, 9]), np.array([0, 1]))
+    assert table.get(np.array([0, -5, 5, 9])).tolist() == [-1, -1, 0, 1]
+    assert table.get(9).tolist() == [1]  # a single key is a query of one
+
+
 def test_an_empty_table_finds_nothing() -> None:
     table = KeyTable(np.zeros(0, np.int64), np.zeros(0, np.int64))
     assert table.get(np.array([1, 2, 3])).tolist() == [-1, -1, -1]

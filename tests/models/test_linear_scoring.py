@@ -109,6 +109,21 @@ def test_a_refit_replaces_the_scorer(train_and_unseen: tuple[pd.DataFrame, list[
     assert_scored_like_scikit_learn(pipeline, unseen[:100])
 
 
+def test_parameters_changed_after_fitting_score_as_scikit_learn_then_scores(
+    train_and_unseen: tuple[pd.DataFrame, list[str]],
+) -> None:
+    # TF-IDF's norm and sublinear_tf are fixed at fit (in the inner transformer); binary is
+    # read by every transform. The scorer must follow scikit-learn in both cases.
+    train, unseen = train_and_unseen
+    pipeline = fitted("logreg", train.iloc[:800])
+    pipeline.positive_scores(unseen[:5])  # a scorer is built and cached
+
+    pipeline.set_params(tfidf__norm="l1", tfidf__sublinear_tf=False)
+    assert_scored_like_scikit_learn(pipeline, unseen[:100])
+    pipeline.set_params(tfidf__binary=True)
+    assert_scored_like_scikit_learn(pipeline, unseen[:100])
+
+
 def test_an_unfitted_pipeline_raises_scikit_learn_s_not_fitted_error() -> None:
     from sklearn.exceptions import NotFittedError
 
@@ -120,6 +135,9 @@ def test_the_scorer_is_derived_state_never_saved(trained_model: SentimentPipelin
     trained_model.positive_scores(["a film"])
     restored = pickle.loads(pickle.dumps(trained_model))
     assert "_linear_scorer_cache" not in restored.__dict__
+    # Saving leaves the running pipeline's scorer and index in place.
+    assert "_linear_scorer_cache" in trained_model.__dict__
+    assert "_ngram_index_cache" in trained_model.named_steps["tfidf"].__dict__
     np.testing.assert_array_equal(
         restored.positive_scores(["a fine film"]), trained_model.positive_scores(["a fine film"])
     )

@@ -41,19 +41,20 @@ class KeyTable:
         fits = len(values) == 0 or (values.min() >= 0 and values.max() < 2**31)
         self._values = np.zeros(1 << bits, dtype=np.int32 if fits else np.int64)
         self._insert(keys, values)
+        self._size = len(keys)
 
     def __len__(self) -> int:
-        return int(np.count_nonzero(self._keys != _EMPTY))
+        return self._size
 
     def get(self, queries: np.ndarray, default: int = -1) -> np.ndarray:
         """The value of each query key, ``default`` where a key is not in the table."""
-        queries = np.asarray(queries, dtype=np.int64)
+        queries = np.atleast_1d(np.asarray(queries, dtype=np.int64))
         found = np.full(len(queries), default, dtype=np.int64)
         waiting = np.arange(len(queries))
         slots, steps = self._probe_start(queries)
         while len(waiting):
             stored = self._keys[slots]
-            hit = stored == queries
+            hit = (stored == queries) & (stored != _EMPTY)  # 0 is no key, not a free slot's
             found[waiting[hit]] = self._values[slots[hit]]
             # A free slot ends the probe sequence: the key would have been stored there.
             go_on = ~hit & (stored != _EMPTY)

@@ -81,8 +81,8 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
         return built[1]
 
     def __getstate__(self) -> dict[str, Any]:
-        state: dict[str, Any] = super().__getstate__()
-        state.pop(_INDEX, None)
+        # A copy without the index: scikit-learn's __getstate__ may return the live __dict__.
+        state = {key: value for key, value in super().__getstate__().items() if key != _INDEX}
         vocabulary = state.get("vocabulary_")
         # A term holding the separator could not be unpacked: keep such a vocabulary as it is.
         # With the project's pre-tokenised input (tokens are runs of non-space) none can.

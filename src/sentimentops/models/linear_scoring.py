@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
@@ -77,17 +78,22 @@ class LinearScorer:
             type(cleaner) is not TextCleaner
             or type(vectorizer) is not CompactTfidfVectorizer
             or type(classifier) is not LogisticRegression
-            or vectorizer.norm not in ("l2", "l1", None)
             or len(getattr(classifier, "classes_", ())) != 2
+            # scikit-learn < 1.8 scores a binary multinomial model as expit(2z), not expit(z).
+            or getattr(classifier, "multi_class", "auto") == "multinomial"
+            or sp.issparse(classifier.coef_)  # sparsify()'d: leave it to scikit-learn
         ):
             return None
+        # What transform applies was fixed at fit in the inner TfidfTransformer: a set_params on
+        # the vectorizer afterwards does not change it, and must not change the scorer either.
+        tfidf = vectorizer._tfidf
         index = vectorizer.ngram_index()
-        if index is None:
+        if index is None or tfidf.norm not in ("l2", "l1", None):
             return None
         n_features = index.n_features
         idf = (
-            np.asarray(vectorizer.idf_, dtype=np.float64)
-            if vectorizer.use_idf
+            np.asarray(tfidf.idf_, dtype=np.float64)
+            if hasattr(tfidf, "idf_")
             else np.ones(n_features)
         )
         weights = np.asarray(classifier.coef_, dtype=np.float64).ravel()
@@ -100,9 +106,9 @@ class LinearScorer:
             idf=idf,
             folded_weights=folded,
             intercept=float(np.asarray(classifier.intercept_).ravel()[0]),
-            sublinear_tf=bool(vectorizer.sublinear_tf),
-            binary=bool(vectorizer.binary),
-            norm=vectorizer.norm,
+            sublinear_tf=bool(tfidf.sublinear_tf),
+            binary=bool(vectorizer.binary),  # read by transform at each call, not fixed at fit
+            norm=tfidf.norm,
             sign=1.0 if classes.index(positive) == 1 else -1.0,
         )
 

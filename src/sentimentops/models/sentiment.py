@@ -68,8 +68,8 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
         """Probability of ``positive`` per review."""
         texts = texts_of(data)
         scorer = self._linear_scorer()
-        if scorer is not None:
-            return scorer.scores(self._cleaner().transform(texts))
+        if scorer is not None:  # its first step is a TextCleaner: LinearScorer.of checked
+            return scorer.scores(self.steps[0][1].transform(texts))
         probabilities = self.predict_proba(texts)
         return np.asarray(probabilities[:, list(self.classes_).index(POSITIVE)])
 
@@ -110,9 +110,8 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
         return scorer
 
     def __getstate__(self) -> dict[str, Any]:
-        state: dict[str, Any] = super().__getstate__()
-        state.pop(_SCORER, None)
-        return state
+        # A copy without the scorer: scikit-learn's __getstate__ may return the live __dict__.
+        return {key: value for key, value in super().__getstate__().items() if key != _SCORER}
 
     def predict_with_scores(self, data: Any) -> pd.DataFrame:
         """``label`` and ``score`` (probability of positive) per review, in input order."""
@@ -125,13 +124,16 @@ def _same_objects(first: tuple[Any, ...], second: tuple[Any, ...]) -> bool:
 
 
 def _fitted_parameters(steps: list[tuple[str, Any]]) -> tuple[Any, ...]:
-    """The objects a linear scorer is built from: the estimators and their fitted arrays. A
-    refit replaces the arrays, so comparing identities tells whether a scorer is stale."""
+    """What a linear scorer is built from: the estimators, their fitted arrays and the one
+    parameter read at transform time (the vectorizer's ``binary``; the rest of TF-IDF is fixed
+    in ``_tfidf`` at fit). A refit or ``set_params`` replaces these objects, so comparing
+    identities tells whether a scorer is stale. Fitted arrays edited in place are not noticed:
+    refit instead."""
     fitted: list[Any] = []
     for _, estimator in steps:
         fitted.append(estimator)
         fitted.extend(
             getattr(estimator, name, None)
-            for name in ("vocabulary_", "idf_", "r_", "coef_", "intercept_", "classes_")
+            for name in ("vocabulary_", "_tfidf", "binary", "r_", "coef_", "intercept_", "classes_")
         )
     return tuple(fitted)

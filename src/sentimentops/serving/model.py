@@ -131,7 +131,10 @@ class ModelSlot:
                 # are out of the cyclic collector's reach: a full collection no longer walks
                 # them (150 ms and more with MLflow imported, a pause every request in flight
                 # would wait through). The replaced model is freed by reference counting: it
-                # holds no reference cycles.
+                # holds no reference cycles. Garbage cycles made while the collector was paused
+                # for the load (in every thread) are collected first, not frozen for good:
+                # after the first freeze that collection walks only what is not frozen yet.
+                gc.collect()
                 gc.freeze()
                 self.reloads += 1
                 self.last_error = None

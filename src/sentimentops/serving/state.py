@@ -66,9 +66,10 @@ class ApiState:
         timeout = self.settings.serving.request_timeout_seconds
         deadline = asyncio.get_running_loop().time() + timeout
         try:
-            model, raw_scores = await asyncio.wait_for(
-                self.batcher.score(texts, deadline=deadline), timeout
-            )
+            # asyncio.timeout, not wait_for: wait_for wraps the wait in a task of its own, one
+            # more task per request for the loop to run.
+            async with asyncio.timeout(timeout):
+                model, raw_scores = await self.batcher.score(texts, deadline=deadline)
         except TimeoutError:
             raise ApiError(
                 504,

@@ -198,8 +198,10 @@ class _CollectorPause:
 
     Loading creates a million objects that all live on (the vocabulary and its index) and
     frees none: each collection those allocations trigger walks every object of the process
-    again, for nothing. Paused, the champion loads in about 40% less time. Counted, so that of
-    several loads in several threads, the last one to end switches it back on.
+    again, for nothing. Paused, the champion loads in about 40% less time. The collector is
+    the process's: it is paused for every thread meanwhile (a server's requests included, whose
+    garbage cycles wait for the next collection). Counted, so that of several loads in several
+    threads, the last one to end switches it back on.
     """
 
     def __init__(self) -> None:
