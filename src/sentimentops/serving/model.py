@@ -126,16 +126,16 @@ class ModelSlot:
                     return ReloadOutcome("unchanged")
                 started = time.perf_counter()
                 loaded = load_served_model(self.uri)
-                self.current = loaded  # one reference assignment: atomic for readers
                 # The model and the imported libraries live as long as the process. Frozen, they
                 # are out of the cyclic collector's reach: a full collection no longer walks
                 # them (150 ms and more with MLflow imported, a pause every request in flight
-                # would wait through). The replaced model is freed by reference counting: it
-                # holds no reference cycles. Garbage cycles made while the collector was paused
-                # for the load (in every thread) are collected first, not frozen for good:
-                # after the first freeze that collection walks only what is not frozen yet.
+                # would wait through). The replaced model, frozen too, is freed by reference
+                # counting all the same: it holds no reference cycles. Garbage cycles made while
+                # the collector was paused for the load (in every thread) are collected first,
+                # not frozen for good; after the first freeze that walks only what is new.
                 gc.collect()
                 gc.freeze()
+                self.current = loaded  # one reference assignment: atomic for readers
                 self.reloads += 1
                 self.last_error = None
                 log.info(
