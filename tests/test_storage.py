@@ -2,24 +2,42 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from s3fs.errors import translate_boto_error
 
 from sentimentops.data.load import load_reviews
-from sentimentops.errors import DataError
+from sentimentops.errors import (
+    BadInputError,
+    DataError,
+    SentimentOpsError,
+    StorageUnavailableError,
+)
 from sentimentops.storage import (
     fingerprint,
     is_remote,
     list_files,
     location_exists,
     location_name,
+    object_store_outage,
+    object_store_outages,
+    object_store_refusal,
+    object_store_refusals,
     open_location,
+    put_file,
 )
-from tests.servers import moto_s3
+from tests.servers import free_port, moto_s3
 
 CSV = b'review,sentiment\n"Great, truly great",positive\n"Dull",negative\n'
 
@@ -104,3 +122,171 @@ def test_fingerprint_changes_when_the_content_is_rewritten(s3_bucket: str, tmp_p
     with open_location(uri, "wb") as stream:
         stream.write(CSV + b'"More",positive\n')
     assert fingerprint(uri) != remote_before
+
+
+# The errors S3 calls end in, built the way s3fs and botocore build them: S3's answer is a
+# ClientError that s3fs translates to a Python error with the ClientError as cause.
+URI = "s3://reviews/in/reviews.csv"
+
+
+def _s3_answer(code: str, message: str, operation: str = "GetObject") -> BaseException:
+    error = ClientError({"Error": {"Code": code, "Message": message}}, operation)
+    return translate_boto_error(error)
+
+
+def _raised_while_handling(first: BaseException, then: BaseException) -> BaseException:
+    """``then`` as raised inside ``except first``: its context is ``first``."""
+    try:
+        try:
+            raise first
+        except BaseException:
+            raise then  # noqa: B904 (the implicit context is the point)
+    except BaseException as error:
+        return error
+
+
+OUTAGES: dict[str, Callable[[], BaseException]] = {
+    "throttled (503 SlowDown)": lambda: _s3_answer("SlowDown", "Please reduce your request rate."),
+    "503 ServiceUnavailable": lambda: _s3_answer("ServiceUnavailable", "Service Unavailable"),
+    "500 InternalError": lambda: _s3_answer("InternalError", "We encountered an internal error."),
+    "HEAD answered 500": lambda: _s3_answer("500", "Internal Server Error", "HeadObject"),
+    "RequestTimeout": lambda: _s3_answer("RequestTimeout", "Your socket connection timed out."),
+    "unreachable endpoint": lambda: EndpointConnectionError(endpoint_url="http://127.0.0.1:9"),
+    "connect timeout": lambda: ConnectTimeoutError(endpoint_url="http://127.0.0.1:9"),
+    "read timeout": lambda: ReadTimeoutError(endpoint_url="http://127.0.0.1:9"),
+}
+REFUSALS: dict[str, Callable[[], BaseException]] = {
+    "NoSuchKey": lambda: _s3_answer("NoSuchKey", "The specified key does not exist."),
+    "NoSuchBucket": lambda: _s3_answer("NoSuchBucket", "The specified bucket does not exist"),
+    "HEAD answered 404": lambda: _s3_answer("404", "Not Found", "HeadObject"),
+    "AccessDenied": lambda: _s3_answer("AccessDenied", "Access Denied"),
+    "HEAD answered 403": lambda: _s3_answer("403", "Forbidden", "HeadObject"),
+    "InvalidAccessKeyId": lambda: _s3_answer("InvalidAccessKeyId", "No such access key."),
+}
+NEITHER: dict[str, Callable[[], BaseException]] = {
+    "a local missing file": lambda: FileNotFoundError(errno.ENOENT, "No such file", "x.csv"),
+    "a local full disk": lambda: OSError(errno.ENOSPC, "No space left on device"),
+    "a bug of ours": lambda: ValueError("not an S3 problem"),
+    # An error of ours raised while handling an S3 error already says what to do.
+    "our error, raised while handling S3's": lambda: _raised_while_handling(
+        _s3_answer("SlowDown", "Please reduce your request rate."),
+        DataError(f"{URI} is not a readable Parquet file."),
+    ),
+}
+
+
+@pytest.mark.parametrize("make", OUTAGES.values(), ids=OUTAGES.keys())
+def test_an_outage_becomes_storage_unavailable_naming_the_location(
+    make: Callable[[], BaseException], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localstack:4566")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    error = make()
+    assert object_store_outage(error) is not None
+    assert object_store_refusal(error) is None
+
+    with pytest.raises(StorageUnavailableError) as raised, object_store_outages(f"reading {URI}"):
+        raise error
+
+    message = str(raised.value)
+    assert message.startswith(f"The object store failed while reading {URI} (")
+    assert str(object_store_outage(error)) in message  # S3's own words: the operation, the code
+    assert "http://localstack:4566" in message  # the endpoint that failed to answer
+    assert message.endswith("then run again; AWS_MAX_ATTEMPTS sets how many attempts each "
+                            "request gets.")  # fmt: skip
+    assert raised.value.__cause__ is error
+    assert raised.value.exit_code == 1  # worth retrying
+
+
+@pytest.mark.parametrize("make", OUTAGES.values(), ids=OUTAGES.keys())
+def test_an_outage_is_not_turned_into_bad_input(make: Callable[[], BaseException]) -> None:
+    error = make()
+    with pytest.raises(type(error)) as raised, object_store_refusals(f"writing {URI}", then="go"):
+        raise error
+    assert raised.value is error
+
+
+@pytest.mark.parametrize("make", REFUSALS.values(), ids=REFUSALS.keys())
+def test_a_refusal_is_left_to_the_caller_by_the_outage_rule(
+    make: Callable[[], BaseException],
+) -> None:
+    error = make()
+    assert isinstance(error, FileNotFoundError | PermissionError)
+    assert object_store_outage(error) is None
+
+    with pytest.raises(type(error)) as raised, object_store_outages(f"reading {URI}"):
+        raise error
+
+    assert raised.value is error  # unchanged: a reader turns it into its DataError, exit 2
+
+
+@pytest.mark.parametrize("make", REFUSALS.values(), ids=REFUSALS.keys())
+def test_a_refusal_becomes_bad_input_naming_the_location(
+    make: Callable[[], BaseException],
+) -> None:
+    error = make()
+    assert object_store_refusal(error) is not None
+
+    with (
+        pytest.raises(BadInputError) as raised,
+        object_store_refusals(f"writing {URI}", then="run again"),
+    ):
+        raise error
+
+    message = str(raised.value)
+    assert message.startswith(f"The object store refused a request while writing {URI} (")
+    assert str(object_store_refusal(error)) in message
+    assert "Retrying will not help" in message
+    assert raised.value.__cause__ is error
+    assert raised.value.exit_code == 2  # fix the input
+
+
+@pytest.mark.parametrize("make", NEITHER.values(), ids=NEITHER.keys())
+def test_errors_that_are_not_the_object_store_pass_unchanged(
+    make: Callable[[], BaseException],
+) -> None:
+    error = make()
+    assert object_store_outage(error) is None
+    assert object_store_refusal(error) is None
+    for helper in (object_store_outages, object_store_refusals):
+        with pytest.raises(type(error)) as raised, helper(f"reading {URI}", then="go"):
+            raise error
+        assert raised.value is error
+
+
+def test_an_unreachable_s3_endpoint_is_storage_unavailable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with moto_s3(monkeypatch):
+        endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+
+        with (
+            pytest.raises(StorageUnavailableError) as raised,
+            object_store_outages(f"reading {URI}"),
+        ):
+            location_exists(URI)
+
+    message = str(raised.value)
+    assert f"while reading {URI}" in message
+    assert "Could not connect to the endpoint URL" in message
+    assert f"endpoint {endpoint}" in message
+
+
+def test_a_missing_bucket_is_a_refusal_not_an_outage(s3_bucket: str, tmp_path: Path) -> None:
+    local = tmp_path / "scored.csv"
+    local.write_bytes(CSV)
+    uri = "s3://no-such-bucket/out/scored.csv"
+
+    with pytest.raises(FileNotFoundError), object_store_outages(f"writing {uri}"):
+        put_file(local, uri)
+    with (
+        pytest.raises(BadInputError, match="NoSuchBucket") as raised,
+        object_store_refusals(f"writing {uri}", then="run again"),
+    ):
+        put_file(local, uri)
+
+    assert f"while writing {uri}" in str(raised.value)
+    assert not isinstance(raised.value, StorageUnavailableError | DataError)
+    assert isinstance(raised.value, SentimentOpsError)

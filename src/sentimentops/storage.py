@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import fsspec
 
-from sentimentops.errors import UnsafeLocationError
+from sentimentops.errors import (
+    BadInputError,
+    SentimentOpsError,
+    StorageUnavailableError,
+    UnsafeLocationError,
+)
 
 __all__ = [
     "Location",
@@ -27,6 +34,10 @@ __all__ = [
     "location_exists",
     "location_name",
     "object_store_error",
+    "object_store_outage",
+    "object_store_outages",
+    "object_store_refusal",
+    "object_store_refusals",
     "open_location",
     "put_file",
     "sibling",
@@ -126,10 +137,101 @@ def object_store_error(error: BaseException) -> BaseException | None:
     return None
 
 
+def object_store_refusal(error: BaseException) -> BaseException | None:
+    """The S3 error behind ``error`` when S3 answered that the request itself cannot succeed: a
+    bucket or key that does not exist, or credentials that are not allowed (s3fs raises these
+    as FileNotFoundError and PermissionError). None otherwise.
+
+    Retrying does not help: the location or the credentials must change.
+    """
+    if isinstance(error, FileNotFoundError | PermissionError):
+        return object_store_error(error)
+    return None
+
+
+def object_store_outage(error: BaseException) -> BaseException | None:
+    """The S3 error behind ``error`` when the object store failed, after the client's retries:
+    throttling (SlowDown), server errors (5xx), timeouts, an endpoint that does not answer.
+    None for anything else: a local file problem, a refusal (see :func:`object_store_refusal`),
+    or an error of ours, which already says what to do.
+
+    This is the one rule for "worth retrying later" versus "fix the input"; see
+    :func:`object_store_outages`.
+    """
+    if isinstance(error, SentimentOpsError) or object_store_refusal(error) is not None:
+        return None
+    return object_store_error(error)
+
+
+@contextmanager
+def object_store_outages(action: str, *, then: str = "run again") -> Iterator[None]:
+    """Raise an object store outage inside the block as :class:`StorageUnavailableError`.
+
+    Args:
+        action: what was being done, naming the location(s): ``f"reading {uri}"``.
+        then: what to do once S3 answers again: ``"rerun with --resume"``.
+
+    Raises:
+        StorageUnavailableError: S3 failed after its retries (:func:`object_store_outage`);
+            the original error is its cause. Every other error leaves the block unchanged,
+            a missing object or a refused permission included.
+    """
+    try:
+        yield
+    except Exception as error:
+        cause = object_store_outage(error)
+        if cause is None:
+            raise
+        raise StorageUnavailableError(
+            f"The object store failed while {action} ({cause}), after retrying with backoff. "
+            f"Check that S3 answers ({_endpoint_hint()}), then {then}; AWS_MAX_ATTEMPTS sets "
+            "how many attempts each request gets."
+        ) from error
+
+
+@contextmanager
+def object_store_refusals(action: str, *, then: str) -> Iterator[None]:
+    """Raise S3 refusing a request inside the block as :class:`BadInputError`.
+
+    For callers with no error of their own for it (a dataset reader has: DataError).
+
+    Args:
+        action: what was being done, naming the location(s): ``f"writing {uri}"``.
+        then: what to do once the location or permissions are fixed.
+
+    Raises:
+        BadInputError: no such bucket or key, or access denied (:func:`object_store_refusal`);
+            the original error is its cause. Every other error leaves the block unchanged.
+    """
+    try:
+        yield
+    except Exception as error:
+        refused = object_store_refusal(error)
+        if refused is None:
+            raise
+        raise BadInputError(
+            f"The object store refused a request while {action} ({refused}): a bucket or key "
+            "that does not exist, or credentials without permission for it. Retrying will not "
+            f"help: fix the location or the permissions, then {then}."
+        ) from error
+
+
+def _s3_endpoint() -> str | None:
+    """The S3 endpoint the environment names (LocalStack, moto), or None for AWS's own."""
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+
+
+def _endpoint_hint() -> str:
+    endpoint = _s3_endpoint()
+    if endpoint:
+        return f"endpoint {endpoint}, from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL"
+    return "AWS's own endpoint: no AWS_ENDPOINT_URL is set"
+
+
 def _storage_options(location: Location) -> dict[str, Any]:
     if str(location).startswith("s3://"):
         # s3fs does not read AWS_ENDPOINT_URL itself; pass it so LocalStack and moto work.
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = _s3_endpoint()
         if endpoint:
             return {"client_kwargs": {"endpoint_url": endpoint}}
     return {}

@@ -250,3 +250,23 @@ def test_s3_input_and_output_through_the_cli(
     assert summary["rejects"] == "s3://batch/out/scored.rejects.csv"
     # The local staging folder is cleaned up once everything is uploaded.
     assert not any((Path(os.environ["SENTIMENTOPS_HOME"]) / "staging").glob("*/*"))
+
+
+def test_an_s3_output_in_a_missing_bucket_is_bad_input_not_an_outage(
+    model_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exit 2 (fix the location), not 1 (worth retrying): S3 answered, and will answer the same."""
+    source = tmp_path / "in.csv"
+    source.write_bytes(BROKEN_CSV)
+    with moto_s3(monkeypatch):
+        result = runner.invoke(
+            app,
+            ["predict", str(source), "s3://no-such-bucket/out.csv", "--model", str(model_folder)],
+        )
+
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "The object store refused a request while scoring" in message
+    assert "s3://no-such-bucket/out.csv" in message
+    assert "NoSuchBucket" in message
+    assert "Traceback" not in result.output

@@ -33,7 +33,6 @@ from sentimentops.errors import (
     ModelNotFoundError,
     RejectLimitExceededError,
     StorageFullError,
-    StorageUnavailableError,
 )
 from sentimentops.storage import (
     Location,
@@ -41,7 +40,8 @@ from sentimentops.storage import (
     is_remote,
     local_path,
     location_name,
-    object_store_error,
+    object_store_outages,
+    object_store_refusals,
     put_file,
     sibling,
 )
@@ -152,6 +152,7 @@ class BatchPredictor:
             StorageFullError: the disk the output (or its staging folder) is on is full; the
                 completed chunks are kept for ``resume``.
             StorageUnavailableError: S3 kept failing (or did not answer) after its retries.
+            BadInputError: S3 refused a request: no such bucket or key, or access denied.
         """
         started = time.perf_counter()
         output_format(output)  # an unknown extension fails now, not after scoring everything
@@ -415,30 +416,26 @@ def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
 def _storage_errors_as_domain_errors(
     input_location: str, output: Location, local_output: Path
 ) -> Iterator[None]:
-    """Raise a full disk as :class:`StorageFullError` and an object store that keeps failing as
-    :class:`StorageUnavailableError`, saying where and what to do, instead of a bare OSError or
+    """Raise a full disk as :class:`StorageFullError`, an object store that keeps failing as
+    :class:`StorageUnavailableError` and one that refuses (no such bucket or key, access denied)
+    as :class:`BadInputError`, saying where and what to do, instead of a bare OSError or
     botocore error; the partial file was already removed and the completed chunks are kept."""
     parts = local_output.with_name(local_output.name + ".parts")
+    action = f"scoring {input_location} into {output}"
+    resume = "rerun with --resume (nothing was presented as complete)"
     try:
-        yield
-    except Exception as error:
-        if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
-            written = error.filename or local_output.parent
-            raise StorageFullError(
-                f"Out of space writing {written} ({errno.errorcode[error.errno]}: "
-                f"{os.strerror(error.errno)}) for the output {output}; no partial output was "
-                f"left as if complete. Free space on that disk (or raise its quota or file-size "
-                f"limit) and rerun with --resume to continue from the last completed chunk, "
-                f"kept in {parts}; or choose another OUTPUT."
-            ) from error
-        remote_error = object_store_error(error)
-        if remote_error is None:
+        with object_store_outages(action, then=resume), object_store_refusals(action, then=resume):
+            yield
+    except OSError as error:
+        if error.errno not in DISK_FULL_ERRNOS:
             raise
-        raise StorageUnavailableError(
-            f"The object store failed while scoring {input_location} into {output}, after "
-            f"retrying with backoff ({remote_error}). Nothing was presented as complete. Check "
-            "that the endpoint (AWS_ENDPOINT_URL) answers and that S3 is healthy, then rerun "
-            "with --resume; AWS_MAX_ATTEMPTS sets how many attempts each request gets."
+        written = error.filename or local_output.parent
+        raise StorageFullError(
+            f"Out of space writing {written} ({errno.errorcode[error.errno]}: "
+            f"{os.strerror(error.errno)}) for the output {output}; no partial output was "
+            f"left as if complete. Free space on that disk (or raise its quota or file-size "
+            f"limit) and rerun with --resume to continue from the last completed chunk, "
+            f"kept in {parts}; or choose another OUTPUT."
         ) from error
 
 

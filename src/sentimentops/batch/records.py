@@ -164,7 +164,8 @@ def _parquet_records(location: Location) -> Iterator[Record]:
                         row_number, fields, None, _preview(json.dumps(fields, default=str))
                     )
     except Exception as error:
-        # S3 failing is not the file's fault: the caller maps it (StorageUnavailableError).
+        # An S3 error (an outage, or a refusal such as access denied) says nothing about the
+        # file's content: let it through for the predictor to map with storage's rule.
         if isinstance(error, DataError) or object_store_error(error) is not None:
             raise
         raise DataError(f"{location} is not a readable Parquet file ({error}).") from None

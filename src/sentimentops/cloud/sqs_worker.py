@@ -24,13 +24,15 @@ from sentimentops.batch.job import score_file
 from sentimentops.batch.model import load_for_scoring
 from sentimentops.batch.predictor import LoadedModel, summary_location
 from sentimentops.cloud.cloudwatch import NAMESPACE, put_metrics
-from sentimentops.errors import (
-    BadInputError,
-    SentimentOpsError,
-    StorageUnavailableError,
-    UnsafeLocationError,
+from sentimentops.errors import BadInputError, SentimentOpsError, UnsafeLocationError
+from sentimentops.storage import (
+    checked_key,
+    is_remote,
+    location_exists,
+    object_store_outages,
+    object_store_refusals,
+    open_location,
 )
-from sentimentops.storage import checked_key, is_remote, location_exists, open_location
 
 __all__ = ["BatchJob", "SqsWorker", "WorkerStats"]
 
@@ -248,18 +250,19 @@ def _already_scored(job: BatchJob, model: LoadedModel) -> bool:
 
     Raises:
         StorageUnavailableError: S3 failed to say (after its retries): the job cannot start.
+        BadInputError: S3 refused to say: no such bucket, or access denied.
     """
     summary = summary_location(job.output)
-    try:
-        if not (location_exists(job.output) and location_exists(summary)):
+    action = f"checking whether {job.output} is already scored"
+    then = "the job runs again when its message comes back (it stays on the queue)"
+    with object_store_outages(action, then=then), object_store_refusals(action, then=then):
+        try:
+            if not (location_exists(job.output) and location_exists(summary)):
+                return False
+            with open_location(summary, "rb") as stream:
+                done = json.loads(stream.read())
+        except FileNotFoundError:  # gone since the check: a missing object is "not done"
             return False
-        with open_location(summary, "rb") as stream:
-            done = json.loads(stream.read())
-    except OSError as error:  # a missing object is "not done", never an error
-        raise StorageUnavailableError(
-            f"The object store failed while checking whether {job.output} is already scored "
-            f"({error}), after retrying with backoff. Check that S3 (AWS_ENDPOINT_URL) answers."
-        ) from error
     return bool(
         done.get("input") == job.input
         and done.get("model_name") == model.name

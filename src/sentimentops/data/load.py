@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Literal
 
@@ -24,14 +25,14 @@ import pandas as pd
 
 from sentimentops.data.aclimdb import is_aclimdb_folder, read_aclimdb_folder
 from sentimentops.data.version import sha256_file
-from sentimentops.errors import ChecksumMismatchError, DataError, StorageUnavailableError
+from sentimentops.errors import ChecksumMismatchError, DataError
 from sentimentops.storage import (
     Location,
     is_remote,
     local_path,
     location_exists,
     location_name,
-    object_store_error,
+    object_store_outages,
     open_location,
 )
 
@@ -116,11 +117,8 @@ def read_table(location: Location) -> pd.DataFrame:
             file malformed.
         StorageUnavailableError: S3 failed or did not answer, after its retries.
     """
-    try:
+    with _outages_while_reading(location):
         exists = location_exists(location)
-    except Exception as error:
-        _raise_if_object_store_failed(location, error)
-        raise
     if not exists:
         raise DataError(f"{location} does not exist. Check the path (or the S3 bucket and key).")
     dataset_format = detect_format(location)
@@ -167,25 +165,18 @@ def load_verified_parquet(path: Path, checksum_file: Path) -> pd.DataFrame:
     return load_reviews(path)
 
 
-def _raise_if_object_store_failed(location: Location, error: Exception) -> None:
-    """An S3 outage (throttling, 5xx, no answer) is not bad input: raise it as
-    StorageUnavailableError (exit 1, worth retrying), not DataError (exit 2, fix the input). A
-    missing object or a refused permission stays the caller's DataError."""
-    cause = object_store_error(error)
-    if cause is None or isinstance(error, FileNotFoundError | PermissionError):
-        return
-    raise StorageUnavailableError(
-        f"The object store failed while reading {location} ({cause}), after retrying with "
-        "backoff. Check that S3 (AWS_ENDPOINT_URL) answers, then run again."
-    ) from error
+def _outages_while_reading(location: Location) -> AbstractContextManager[None]:
+    """An S3 outage is not bad input: StorageUnavailableError (exit 1, worth retrying), not
+    DataError (exit 2, fix the input). A missing object or a refused permission leaves it
+    unchanged: a missing object reads as "does not exist", a failed read as DataError."""
+    return object_store_outages(f"reading {location}", then="run again")
 
 
 def _read_bytes(location: Location) -> bytes:
     try:
-        with open_location(location, "rb") as stream:
+        with _outages_while_reading(location), open_location(location, "rb") as stream:
             raw: bytes = stream.read()
     except OSError as error:
-        _raise_if_object_store_failed(location, error)
         raise DataError(f"Cannot read {location}: {error}.") from None
     if raw[:2] == b"\x1f\x8b":  # gzip magic number: decompress whatever the name says
         try:
