@@ -155,6 +155,23 @@ def clitic_soups(max_size: int = 14) -> st.SearchStrategy[str]:
     return st.text(alphabet="0xsSnNtTdDmMrReEvVlL' _`\u2019!?", max_size=max_size)
 
 
+# Whitespace by JavaScript's \s or Python's str.isspace() (some by one only: U+FEFF, U+001C-U+001F,
+# U+0085), and characters near them that are not whitespace (U+180E was \s before Unicode 6.3;
+# U+200B zero width space; U+00AD soft hyphen).
+SPACE_LIKE = (
+    "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2005\u200a\u2028\u2029\u202f\u205f"
+    "\u3000\ufeff\u180e\u200b\u00ad\x00\x1b"
+)
+
+
+def space_like_texts() -> st.SearchStrategy[str]:
+    """Strings of whitespace and look-alikes, sometimes with any other characters: blank or not
+    by a hair."""
+    return st.text(alphabet=st.sampled_from(SPACE_LIKE) | st.characters(), max_size=12) | st.text(
+        alphabet=SPACE_LIKE, max_size=12
+    )
+
+
 def any_texts() -> st.SearchStrategy[str]:
     """Any unicode string, a review-like one, or a soup of clitics."""
     return st.text() | review_texts() | clitic_soups()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import shutil
@@ -144,6 +145,15 @@ def test_unreadable_inputs_raise_data_error(
         path.write_bytes(gzip.compress(b"review\nx\n")[:12])
 
     with pytest.raises(DataError, match=expected):
+        load_reviews(path)
+
+
+@pytest.mark.parametrize("text", ["\ufeff", "\x1c", "\x85 ", "\u3000"], ids=repr)
+def test_a_csv_of_blank_text_is_empty(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "blank.csv"
+    path.write_bytes(codecs.BOM_UTF8 + text.encode())  # the BOM is read as a BOM, not text
+
+    with pytest.raises(DataError, match="is empty"):
         load_reviews(path)
 
 

@@ -10,6 +10,7 @@ The corpus's small files are committed; the 10 MB text and the huge batches are 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import tempfile
@@ -35,6 +36,9 @@ CORPUS = Path(__file__).parent / "corpus"
 TEN_MB = 10 * 1024 * 1024
 GOOD = "A wonderful, moving film with superb acting."
 PREDICTION_ENDPOINTS = ["/v1/predict", "/v1/predict/batch", "/v2/models/{name}/infer"]
+# Blank by one definition (sentimentops.features.blank) at every site: U+FEFF is whitespace to
+# JavaScript's \s only, U+001C and U+0085 to Python's str.isspace() only, U+3000 to both.
+BLANK_BY_EITHER_FLAVOUR = ["\ufeff", "\x1c", "\x85 ", "\u3000"]
 runner = CliRunner()
 
 
@@ -136,7 +140,9 @@ TEXT_REFUSED = {"/v1/predict": 422, "/v1/predict/batch": 422, "/v2/models/{name}
 
 @pytest.mark.usefixtures("nothing_answered")
 @pytest.mark.parametrize("endpoint", PREDICTION_ENDPOINTS)
-@pytest.mark.parametrize("text", ["", " ", "   \t\n ", "\u00a0\u3000\u2028", "\ufeff"], ids=repr)
+@pytest.mark.parametrize(
+    "text", ["", " ", "   \t\n ", "\u00a0\u3000\u2028", *BLANK_BY_EITHER_FLAVOUR], ids=repr
+)
 def test_empty_and_whitespace_texts_are_refused(api: TestClient, endpoint: str, text: str) -> None:
     response = api.post(url(api, endpoint), json=body_for(endpoint, [text]))
     assert_refused(response, TEXT_REFUSED[endpoint])
@@ -365,6 +371,19 @@ def test_bad_rows_are_rejected_with_their_reason_and_nothing_is_lost(
     assert rejected == reasons
 
 
+@pytest.mark.parametrize("text", BLANK_BY_EITHER_FLAVOUR, ids=repr)
+def test_batch_rejects_a_blank_text_as_empty(model_folder: Path, tmp_path: Path, text: str) -> None:
+    source = tmp_path / "reviews.jsonl"
+    rows = [{"id": 1, "review": text}, {"id": 2, "review": GOOD}]
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    output = tmp_path / "scored.csv"
+    result = predict(source, output, model_folder)
+    assert result.exit_code == 0, result.output
+    scored, reasons = assert_nothing_lost(output, 2)
+    assert reasons == {1: "empty text"}
+    assert [row["id"] for row in scored] == ["2"]
+
+
 def test_a_ten_megabyte_review_is_rejected_and_its_neighbours_scored(
     model_folder: Path, tmp_path: Path
 ) -> None:
@@ -512,6 +531,15 @@ def test_data_validate_refuses_unreadable_files_with_exit_2(name: str, message: 
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("text", BLANK_BY_EITHER_FLAVOUR, ids=repr)
+def test_data_validate_refuses_a_file_of_blank_text_as_empty(tmp_path: Path, text: str) -> None:
+    source = tmp_path / "blank.csv"
+    source.write_bytes(codecs.BOM_UTF8 + text.encode())  # the BOM is read as a BOM, not text
+    result = runner.invoke(app, ["data", "validate", str(source), "--no-labels"])
+    assert result.exit_code == 2, result.output
+    assert "is empty" in result.output
+
+
 @pytest.mark.parametrize(
     ("rows", "reasons"),
     [
@@ -527,8 +555,12 @@ def test_data_validate_refuses_unreadable_files_with_exit_2(name: str, message: 
             [{"review": "a " * 60_000}, {"review": GOOD}],
             {1: "text is longer than the maximum length"},
         ),
+        (
+            [{"review": text} for text in BLANK_BY_EITHER_FLAVOUR] + [{"review": GOOD}],
+            dict.fromkeys(range(1, 5), "text is empty or whitespace only"),
+        ),
     ],
-    ids=["wrong types", "nul and whitespace", "too long"],
+    ids=["wrong types", "nul and whitespace", "too long", "blank by either flavour"],
 )
 def test_data_validate_quarantines_bad_rows_with_a_reason(
     tmp_path: Path, rows: list[dict[str, Any]], reasons: dict[int, str]

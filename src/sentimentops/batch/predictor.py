@@ -34,6 +34,7 @@ from sentimentops.errors import (
     RejectLimitExceededError,
     StorageFullError,
 )
+from sentimentops.features.blank import is_blank
 from sentimentops.storage import (
     Location,
     data_stem,
@@ -344,7 +345,7 @@ class BatchPredictor:
             # A number, list or object where a review belongs (JSON Lines, Parquet): a score of
             # its printed form would be a prediction about nothing.
             return f"text is not a string (got {type(text).__name__})"
-        if not text.strip():
+        if is_blank(text):
             return "empty text"
         if len(text) > self.max_text_chars:
             return f"text longer than {self.max_text_chars:,} characters"

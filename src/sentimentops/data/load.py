@@ -26,6 +26,7 @@ import pandas as pd
 from sentimentops.data.aclimdb import is_aclimdb_folder, read_aclimdb_folder
 from sentimentops.data.version import sha256_file
 from sentimentops.errors import ChecksumMismatchError, DataError
+from sentimentops.features.blank import is_blank
 from sentimentops.storage import (
     Location,
     is_remote,
@@ -202,7 +203,7 @@ def _decode(raw: bytes, location: Location) -> str:
 
 def _parse_csv(raw: bytes, location: Location) -> pd.DataFrame:
     text = _decode(raw, location)
-    if not text.strip():
+    if is_blank(text):
         raise DataError(f"{location} is empty. A CSV needs a header line such as review,sentiment.")
     if "\x00" in text:
         # pandas' CSV parser ends a field at a NUL without a word: the review would be cut short.

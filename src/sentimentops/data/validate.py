@@ -20,6 +20,7 @@ from pandera.errors import SchemaErrors
 from sentimentops.config import ValidationSettings
 from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN
 from sentimentops.data.version import frame_digest
+from sentimentops.features.blank import is_blank
 from sentimentops.features.text import strip_html_markup
 
 __all__ = [
@@ -150,18 +151,14 @@ def _text_check(predicate: Callable[[str], bool]) -> Callable[[pd.Series], pd.Se
     return check
 
 
-def _is_blank(text: str) -> bool:
-    return not text.strip()
-
-
 def _schema(
     settings: ValidationSettings, has_labels: bool, require_labels: bool
 ) -> pa.DataFrameSchema:
     text_checks = [
         pa.Check(lambda s: s.map(lambda v: isinstance(v, str)).astype(bool), name="is_text"),
-        pa.Check(_text_check(lambda t: not _is_blank(t)), name="not_blank"),
+        pa.Check(_text_check(lambda t: not is_blank(t)), name="not_blank"),
         pa.Check(
-            _text_check(lambda t: _is_blank(t) or not _is_blank(strip_html_markup(t))),
+            _text_check(lambda t: is_blank(t) or not is_blank(strip_html_markup(t))),
             name="not_empty_after_html",
         ),
         pa.Check(_text_check(lambda t: len(t) <= settings.max_text_chars), name="max_length"),

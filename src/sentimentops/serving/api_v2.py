@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from sentimentops.features.blank import is_blank
 from sentimentops.serving.api_v1 import require_api_key, state_of
 from sentimentops.serving.errors import ApiError, request_id_of
 from sentimentops.serving.schemas import (
@@ -21,7 +22,6 @@ from sentimentops.serving.schemas import (
     V2ModelMetadata,
     V2ModelReady,
     V2TensorMetadata,
-    is_blank,
 )
 
 __all__ = ["build_v2_router"]

@@ -7,12 +7,13 @@ https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model
+
+from sentimentops.features.blank import NOT_BLANK_PATTERN, is_blank
 
 __all__ = [
     "REQUEST_ID_PATTERN",
@@ -35,7 +36,6 @@ __all__ = [
     "V2ModelMetadata",
     "V2ModelReady",
     "V2TensorMetadata",
-    "is_blank",
     "request_models",
 ]
 
@@ -50,19 +50,6 @@ REQUEST_ID_PATTERN = r"[A-Za-z0-9._:-]{1,64}"
 class _Strict(BaseModel):
     # Unknown fields are a client bug worth reporting, not something to ignore silently.
     model_config = ConfigDict(extra="forbid")
-
-
-# At least one character that is not whitespace. The class is spelled out (JavaScript's \s,
-# which OpenAPI patterns use) rather than written \S, whose meaning differs between Python and
-# JavaScript: the schema clients read and the check the server makes must agree.
-_WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-NOT_BLANK_PATTERN = f"[^{_WHITESPACE}]"
-_NOT_BLANK = re.compile(NOT_BLANK_PATTERN)
-
-
-def is_blank(text: str) -> bool:
-    """Whether ``text`` is empty or only whitespace: no review in it to score."""
-    return _NOT_BLANK.search(text) is None
 
 
 def _not_blank(text: str) -> str:
@@ -81,6 +68,7 @@ def request_models(max_text_chars: int, max_batch_size: int) -> tuple[type[Any],
         AfterValidator(_not_blank),
         Field(
             description="One review, raw: HTML and unicode are cleaned by the model.",
+            # is_blank() is this pattern: what clients are told is what the server checks.
             json_schema_extra={"pattern": NOT_BLANK_PATTERN},
         ),
     ]
