@@ -1,39 +1,25 @@
 """Assemble part files into one output, in the format its extension names, atomically.
 
-CSV outputs are opened in spreadsheets, where a cell starting with ``=``, ``+``, ``-`` or ``@``
-is a formula: a review id or rejected row such as ``=HYPERLINK("http://evil","click")`` would
-become a live link. Text cells of CSV outputs are written the way OWASP advises against CSV
-injection, with a leading ``'`` (shown by spreadsheets, kept by parsers). JSON Lines and Parquet
-are data formats no spreadsheet evaluates: they keep every text verbatim.
+CSV outputs are opened in spreadsheets, so they are written with formulas defused
+(:mod:`sentimentops.csv_safety`). JSON Lines and Parquet are data formats no spreadsheet
+evaluates: they keep every text verbatim.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import re
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sentimentops.csv_safety import CSV_LINE_END, write_csv
 from sentimentops.errors import DataError
 from sentimentops.storage import Location, location_name
 
-__all__ = ["CSV_LINE_END", "defuse_formulas", "output_format", "write_csv", "write_table"]
-
-# RFC 4180's line end. With it Python's csv module quotes a cell holding a lone carriage return;
-# with "\n" (Python 3.11) it does not, and readers split the row there: an id "\r=1+1" became
-# an extra row starting with a live formula.
-CSV_LINE_END = "\r\n"
-
-# What spreadsheets read as the start of a formula; a tab or carriage return first is skipped
-# by some of them before they look. (OWASP, "CSV Injection".)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# "-3" or "+1.5e3" is read as a number, never evaluated: such ids are kept as they are.
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+__all__ = ["output_format", "write_table"]
 
 
 def output_format(location: Location) -> str:
@@ -80,32 +66,6 @@ def write_table(parts: list[Path], output: Path, columns: list[str] | None = Non
         temporary.unlink(missing_ok=True)  # never leave a partial file behind
         raise
     return rows
-
-
-def write_csv(frame: pd.DataFrame, stream: Any, *, header: bool = True) -> None:
-    """``frame`` as CSV rows on ``stream``: formulas defused, every line break inside a cell
-    quoted."""
-    defuse_formulas(frame).to_csv(stream, index=False, header=header, lineterminator=CSV_LINE_END)
-
-
-def defuse_formulas(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
-    """``frame`` with every text cell that a spreadsheet would run as a formula prefixed with
-    ``'`` (in ``columns``, default all); numbers and other cells unchanged. For CSV outputs."""
-    defused = frame.copy()
-    for name in columns if columns is not None else defused.columns:
-        if defused[name].dtype == object or pd.api.types.is_string_dtype(defused[name]):
-            defused[name] = defused[name].map(_defused_cell)
-    return defused
-
-
-def _defused_cell(value: Any) -> Any:
-    if (
-        isinstance(value, str)
-        and value.startswith(FORMULA_STARTS)
-        and not _PLAIN_NUMBER.fullmatch(value)
-    ):
-        return "'" + value
-    return value
 
 
 def _write_parquet(parts: list[Path], temporary: Path, columns: list[str] | None) -> int:

@@ -48,7 +48,7 @@ def validate_command(
 
     Exit code 2 when the file cannot be read (missing, malformed, undecodable, no text column).
     """
-    from sentimentops.batch.writers import write_csv
+    from sentimentops.csv_safety import write_csv
     from sentimentops.data.load import load_reviews
     from sentimentops.data.validate import validate_reviews
 

@@ -15,7 +15,8 @@ from datetime import datetime
 import pandas as pd
 
 from sentimentops.batch.predictor import summary_location
-from sentimentops.batch.writers import defuse_formulas, output_format
+from sentimentops.batch.writers import output_format
+from sentimentops.csv_safety import defuse_formulas
 from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN, canonical_columns, read_table
 from sentimentops.errors import BadInputError, DataError
 from sentimentops.storage import Location, location_exists, open_location
