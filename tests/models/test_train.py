@@ -65,7 +65,7 @@ def test_search_runs_on_a_dask_cluster(small_splits: object, tmp_path: Path) -> 
 
     config = tmp_path / "dask.yaml"
     with LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address="127.0.0.1:0"
     ) as cluster:
         content = yaml.safe_load(FAST_TRAINING_CONFIG.read_text())
         content["training"]["dask_scheduler"] = cluster.scheduler_address

@@ -134,7 +134,7 @@ def test_candidates_are_searched_on_a_dask_cluster(monkeypatch: pytest.MonkeyPat
     from distributed import Client, LocalCluster
 
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address="127.0.0.1:0") as cluster,
         Client(cluster) as client,
     ):
         monkeypatch.setenv("SENTIMENTOPS_TRAINING__DASK_SCHEDULER", cluster.scheduler_address)

@@ -89,8 +89,10 @@ class DaskEngine:
         self.model_location = model_location
         self._closed = False
         if scheduler is None:
+            # The scheduler's HTTP server (dashboard, /metrics) on a free loopback port: None
+            # would still take 8787 and warn when another cluster has it.
             self._cluster: Any = LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=workers, threads_per_worker=1, dashboard_address=None
+                n_workers=workers, threads_per_worker=1, dashboard_address="127.0.0.1:0"
             )
             self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
             self._client.wait_for_workers(workers, timeout=120)
