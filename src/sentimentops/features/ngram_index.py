@@ -54,18 +54,19 @@ class NgramIndex:
     ) -> NgramIndex | None:
         """The index of a fitted vocabulary (``tokenize`` must split text as the vectorizer
         did), or None when its keys would not fit in 63 bits (no realistic vocabulary)."""
+        # Two passes that split each term again, rather than one list of every split term:
+        # that list (a million lists of strings) raised the loading peak by a few hundred MiB.
         token_ids: dict[str, int] = {}
-        split_terms = [term.split(" ") for term in vocabulary]
-        for tokens in split_terms:
-            for token in tokens:
+        for term in vocabulary:
+            for token in term.split(" "):
                 token_ids.setdefault(token, len(token_ids) + 1)
         base = len(token_ids) + 1
         if base ** ngram_range[1] > _MAX_KEY:
             return None
         keys = np.fromiter(
-            (_key(tokens, token_ids, base) for tokens in split_terms),
+            (_key(term.split(" "), token_ids, base) for term in vocabulary),
             dtype=np.int64,
-            count=len(split_terms),
+            count=len(vocabulary),
         )
         columns = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
         return cls(token_ids, KeyTable(keys, columns), ngram_range, tokenize)
