@@ -151,6 +151,32 @@ def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         server.stop()
 
 
+def without_aws_credentials(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """No AWS credentials anywhere botocore looks: none in the environment, empty shared files
+    (written in ``folder``), no instance metadata service. ``AWS_ENDPOINT_URL`` is kept."""
+    import s3fs
+
+    for variable in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    for variable in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+        empty = folder / variable.lower()
+        empty.write_text("")
+        monkeypatch.setenv(variable, str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    s3fs.S3FileSystem.clear_instance_cache()  # a cached filesystem keeps the credentials it had
+
+
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 
 

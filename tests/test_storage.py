@@ -13,6 +13,10 @@ from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    NoCredentialsError,
+    ParamValidationError,
+    PartialCredentialsError,
+    ProfileNotFound,
     ReadTimeoutError,
 )
 from s3fs.errors import translate_boto_error
@@ -20,6 +24,7 @@ from s3fs.errors import translate_boto_error
 from sentimentops.data.load import load_reviews
 from sentimentops.errors import (
     BadInputError,
+    ConfigError,
     DataError,
     SentimentOpsError,
     StorageUnavailableError,
@@ -30,6 +35,8 @@ from sentimentops.storage import (
     list_files,
     location_exists,
     location_name,
+    object_store_errors,
+    object_store_misconfiguration,
     object_store_outage,
     object_store_outages,
     object_store_refusal,
@@ -37,7 +44,7 @@ from sentimentops.storage import (
     open_location,
     put_file,
 )
-from tests.servers import free_port, moto_s3
+from tests.servers import free_port, moto_s3, without_aws_credentials
 
 CSV = b'review,sentiment\n"Great, truly great",positive\n"Dull",negative\n'
 
@@ -163,10 +170,30 @@ REFUSALS: dict[str, Callable[[], BaseException]] = {
     "HEAD answered 403": lambda: _s3_answer("403", "Forbidden", "HeadObject"),
     "InvalidAccessKeyId": lambda: _s3_answer("InvalidAccessKeyId", "No such access key."),
 }
+BAD_BUCKET = 'Invalid bucket name "Bad_Bucket!": Bucket name must match the regex "..."'
+# A location the S3 client will not even send: botocore raises ParamValidationError, and s3fs
+# sometimes raises a ValueError of its own while handling it.
+MALFORMED: dict[str, Callable[[], BaseException]] = {
+    "invalid bucket name": lambda: ParamValidationError(report=BAD_BUCKET),
+    "empty key": lambda: ParamValidationError(report="Invalid length for parameter Key"),
+    "s3fs's ValueError": lambda: _raised_while_handling(
+        ParamValidationError(report=BAD_BUCKET),
+        ValueError(f"Failed to list path 'Bad_Bucket!/in': {BAD_BUCKET}"),
+    ),
+}
+# No credentials to sign a request with: the environment, not the input nor S3, is at fault.
+MISCONFIGURED: dict[str, Callable[[], BaseException]] = {
+    "no credentials": NoCredentialsError,
+    "half a key pair": lambda: PartialCredentialsError(
+        provider="env", cred_var="AWS_SECRET_ACCESS_KEY"
+    ),
+    "AWS_PROFILE names no profile": lambda: ProfileNotFound(profile="nope"),
+}
 NEITHER: dict[str, Callable[[], BaseException]] = {
     "a local missing file": lambda: FileNotFoundError(errno.ENOENT, "No such file", "x.csv"),
     "a local full disk": lambda: OSError(errno.ENOSPC, "No space left on device"),
     "a bug of ours": lambda: ValueError("not an S3 problem"),
+    "a local permission error": lambda: PermissionError(errno.EACCES, "Permission denied", "x"),
     # An error of ours raised while handling an S3 error already says what to do.
     "our error, raised while handling S3's": lambda: _raised_while_handling(
         _s3_answer("SlowDown", "Please reduce your request rate."),
@@ -248,7 +275,8 @@ def test_errors_that_are_not_the_object_store_pass_unchanged(
     error = make()
     assert object_store_outage(error) is None
     assert object_store_refusal(error) is None
-    for helper in (object_store_outages, object_store_refusals):
+    assert object_store_misconfiguration(error) is None
+    for helper in (object_store_errors, object_store_outages, object_store_refusals):
         with pytest.raises(type(error)) as raised, helper(f"reading {URI}", then="go"):
             raise error
         assert raised.value is error
@@ -290,3 +318,134 @@ def test_a_missing_bucket_is_a_refusal_not_an_outage(s3_bucket: str, tmp_path: P
     assert f"while writing {uri}" in str(raised.value)
     assert not isinstance(raised.value, StorageUnavailableError | DataError)
     assert isinstance(raised.value, SentimentOpsError)
+
+
+# The one rule, all kinds at once (object_store_errors, as load, predict and the worker use it).
+ONE_RULE: list[tuple[str, Callable[[], BaseException], type[SentimentOpsError]]] = [
+    *((f"outage: {name}", make, StorageUnavailableError) for name, make in OUTAGES.items()),
+    *((f"refusal: {name}", make, BadInputError) for name, make in REFUSALS.items()),
+    *((f"malformed: {name}", make, BadInputError) for name, make in MALFORMED.items()),
+    *((f"credentials: {name}", make, ConfigError) for name, make in MISCONFIGURED.items()),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"), [case[1:] for case in ONE_RULE], ids=[case[0] for case in ONE_RULE]
+)
+def test_each_object_store_error_becomes_one_domain_error(
+    make: Callable[[], BaseException], expected: type[SentimentOpsError]
+) -> None:
+    error = make()
+    with pytest.raises(SentimentOpsError) as raised, object_store_errors(f"reading {URI}"):
+        raise error
+
+    assert type(raised.value) is expected
+    assert raised.value.__cause__ is error
+    assert f"reading {URI}" in str(raised.value)
+    assert raised.value.exit_code == (1 if expected is StorageUnavailableError else 2)
+    kinds = (object_store_outage(error), object_store_refusal(error))
+    assert sum(kind is not None for kind in (*kinds, object_store_misconfiguration(error))) == 1
+
+
+@pytest.mark.parametrize("make", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_location_is_bad_input_not_an_outage(
+    make: Callable[[], BaseException],
+) -> None:
+    error = make()
+    assert object_store_outage(error) is None
+    assert isinstance(object_store_refusal(error), ParamValidationError)
+
+    with pytest.raises(BadInputError) as raised, object_store_errors(f"reading {URI}"):
+        raise error
+
+    message = str(raised.value)
+    assert message.startswith(f"The S3 client refused a request while reading {URI} (")
+    assert "before sending it: the location is not a valid S3 URI" in message
+    assert "Retrying will not help: fix the URI, then run again." in message
+    assert not isinstance(raised.value, StorageUnavailableError | ConfigError)
+    # The narrow helper for refusals agrees; the one for outages leaves it alone.
+    with pytest.raises(BadInputError), object_store_refusals(f"reading {URI}", then="go"):
+        raise make()
+    with pytest.raises(type(error)), object_store_outages(f"reading {URI}"):
+        raise make()
+
+
+@pytest.mark.parametrize("make", MISCONFIGURED.values(), ids=MISCONFIGURED.keys())
+def test_missing_credentials_are_a_config_error_naming_what_to_set(
+    make: Callable[[], BaseException], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localstack:4566")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    error = make()
+    assert object_store_outage(error) is None
+    assert object_store_refusal(error) is None
+
+    with pytest.raises(ConfigError) as raised, object_store_errors(f"reading {URI}"):
+        raise error
+
+    message = str(raised.value)
+    assert message.startswith(f"No usable AWS credentials while reading {URI} ({error})")
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        assert variable in message
+    assert "AWS_ENDPOINT_URL" in message
+    assert "http://localstack:4566" in message
+    assert raised.value.exit_code == 2
+    # Neither narrow helper takes it for an outage or a refusal.
+    for helper in (object_store_outages, object_store_refusals):
+        with pytest.raises(type(error)), helper(f"reading {URI}", then="go"):
+            raise make()
+
+
+@pytest.mark.parametrize("make", [*REFUSALS.values(), *MALFORMED.values()])
+def test_a_reader_gets_its_own_error_for_a_refusal(make: Callable[[], BaseException]) -> None:
+    with (
+        pytest.raises(DataError) as raised,
+        object_store_errors(f"reading {URI}", refused_as=DataError),
+    ):
+        raise make()
+    assert "Retrying will not help" in str(raised.value)
+
+
+def test_an_error_chain_that_loops_is_walked_once() -> None:
+    first, second = ValueError("first of a loop"), ValueError("second of a loop")
+    first.__cause__, second.__cause__ = second, first
+
+    assert object_store_outage(first) is None
+    with pytest.raises(ValueError, match="first of a loop"), object_store_errors(f"reading {URI}"):
+        raise first
+
+
+def test_a_malformed_bucket_name_is_bad_input_end_to_end(s3_bucket: str) -> None:
+    uri = "s3://Bad_Bucket!/in/reviews.csv"  # uppercase and '!' are not allowed in a bucket
+
+    with pytest.raises(DataError) as raised:
+        load_reviews(uri)
+
+    message = str(raised.value)
+    assert f"while reading {uri}" in message
+    assert 'Invalid bucket name "Bad_Bucket!"' in message
+    assert not isinstance(raised.value, StorageUnavailableError)
+
+
+@pytest.fixture
+def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    without_aws_credentials(monkeypatch, tmp_path)
+
+
+@pytest.mark.parametrize("partial", [False, True], ids=["none", "half a key pair"])
+def test_reading_s3_without_credentials_is_a_config_error_end_to_end(
+    s3_bucket: str, no_aws_credentials: None, partial: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if partial:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")  # the secret is missing
+    uri = f"s3://{s3_bucket}/in/reviews.csv"
+
+    with pytest.raises(ConfigError) as raised:
+        load_reviews(uri)
+
+    message = str(raised.value)
+    assert f"No usable AWS credentials while reading {uri}" in message
+    assert ("Partial credentials" if partial else "Unable to locate credentials") in message
+    assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in message
+    assert "AWS_PROFILE" in message
+    assert "AWS_ENDPOINT_URL" in message

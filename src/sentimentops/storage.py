@@ -17,6 +17,7 @@ import fsspec
 
 from sentimentops.errors import (
     BadInputError,
+    ConfigError,
     SentimentOpsError,
     StorageUnavailableError,
     UnsafeLocationError,
@@ -33,7 +34,10 @@ __all__ = [
     "local_path",
     "location_exists",
     "location_name",
+    "object_store_domain_error",
     "object_store_error",
+    "object_store_errors",
+    "object_store_misconfiguration",
     "object_store_outage",
     "object_store_outages",
     "object_store_refusal",
@@ -122,6 +126,20 @@ def _filesystem(location: Location) -> tuple[Any, str]:
     return found
 
 
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error``, then its cause (or, without one, its context), and so on; each once."""
+    seen: BaseException | None = error
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def _from_object_store(error: BaseException) -> bool:
+    return type(error).__module__.split(".")[0] in ("botocore", "aiobotocore")
+
+
 def object_store_error(error: BaseException) -> BaseException | None:
     """The S3 client's (botocore's) error behind ``error``, or None when it has none.
 
@@ -129,43 +147,169 @@ def object_store_error(error: BaseException) -> BaseException | None:
     comes as botocore's own error. Callers use this to tell "S3 failed, after its retries" from
     a local file problem.
     """
-    seen: BaseException | None = error
-    while seen is not None:
-        if type(seen).__module__.split(".")[0] in ("botocore", "aiobotocore"):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
+    return next((seen for seen in _chain(error) if _from_object_store(seen)), None)
+
+
+# botocore's names for errors raised before any request is sent. Matched by name, so this module
+# does not import botocore (s3fs does, when an s3:// location is first used).
+_INVALID_REQUEST = frozenset({"ParamValidationError"})  # a malformed bucket name or key
+_NO_CREDENTIALS = frozenset(
+    {"NoCredentialsError", "PartialCredentialsError", "ProfileNotFound"}  # nothing to sign with
+)
+
+
+def _is_named(error: BaseException, names: frozenset[str]) -> bool:
+    """Whether ``error`` is a botocore error of a class named in ``names`` (or a subclass)."""
+    return _from_object_store(error) and not names.isdisjoint(
+        kind.__name__ for kind in type(error).__mro__
+    )
+
+
+def _botocore_error_named(error: BaseException, names: frozenset[str]) -> BaseException | None:
+    """The first error in ``error``'s chain that is a botocore error named in ``names``."""
+    return next((seen for seen in _chain(error) if _is_named(seen, names)), None)
+
+
+def object_store_misconfiguration(error: BaseException) -> BaseException | None:
+    """The S3 client's error behind ``error`` when it had no credentials to sign requests
+    with: none found (NoCredentialsError), half of a key pair (PartialCredentialsError), or
+    an ``AWS_PROFILE`` that names no profile (ProfileNotFound). None otherwise.
+
+    Neither the input nor S3 is at fault, and retrying does not help: the environment must
+    be set up (:func:`object_store_errors` says how, as a ConfigError).
+    """
+    if isinstance(error, SentimentOpsError):
+        return None
+    return _botocore_error_named(error, _NO_CREDENTIALS)
 
 
 def object_store_refusal(error: BaseException) -> BaseException | None:
-    """The S3 error behind ``error`` when S3 answered that the request itself cannot succeed: a
-    bucket or key that does not exist, or credentials that are not allowed (s3fs raises these
-    as FileNotFoundError and PermissionError). None otherwise.
+    """The S3 error behind ``error`` when the request itself cannot succeed: a bucket or key
+    that does not exist, or credentials that are not allowed (s3fs raises these as
+    FileNotFoundError and PermissionError), or a location the client refuses to send at all,
+    such as a malformed bucket name (botocore's ParamValidationError, which s3fs sometimes
+    re-raises as a ValueError). None otherwise.
 
     Retrying does not help: the location or the credentials must change.
     """
+    if isinstance(error, SentimentOpsError):
+        return None
     if isinstance(error, FileNotFoundError | PermissionError):
         return object_store_error(error)
-    return None
+    return _botocore_error_named(error, _INVALID_REQUEST)
 
 
 def object_store_outage(error: BaseException) -> BaseException | None:
     """The S3 error behind ``error`` when the object store failed, after the client's retries:
     throttling (SlowDown), server errors (5xx), timeouts, an endpoint that does not answer.
     None for anything else: a local file problem, a refusal (see :func:`object_store_refusal`),
-    or an error of ours, which already says what to do.
+    missing credentials (see :func:`object_store_misconfiguration`), or an error of ours, which
+    already says what to do.
 
-    This is the one rule for "worth retrying later" versus "fix the input"; see
-    :func:`object_store_outages`.
+    This is the one rule for "worth retrying later" versus "fix the input" versus "fix the
+    configuration"; see :func:`object_store_errors`.
     """
-    if isinstance(error, SentimentOpsError) or object_store_refusal(error) is not None:
+    if (
+        isinstance(error, SentimentOpsError)
+        or object_store_refusal(error) is not None
+        or object_store_misconfiguration(error) is not None
+    ):
         return None
     return object_store_error(error)
+
+
+def _outage_error(action: str, then: str, cause: BaseException) -> StorageUnavailableError:
+    return StorageUnavailableError(
+        f"The object store failed while {action} ({cause}), after retrying with backoff. "
+        f"Check that S3 answers ({_endpoint_hint()}), then {then}; AWS_MAX_ATTEMPTS sets "
+        "how many attempts each request gets."
+    )
+
+
+def _refusal_error(
+    action: str, then: str, refused: BaseException, refused_as: type[BadInputError]
+) -> BadInputError:
+    if _is_named(refused, _INVALID_REQUEST):
+        return refused_as(
+            f"The S3 client refused a request while {action} ({refused}), before sending it: "
+            "the location is not a valid S3 URI. A bucket name is 3-63 lowercase letters, "
+            "digits, dots and hyphens, and an object needs a key: s3://bucket/folder/file.csv. "
+            f"Retrying will not help: fix the URI, then {then}."
+        )
+    return refused_as(
+        f"The object store refused a request while {action} ({refused}): a bucket or key "
+        "that does not exist, or credentials without permission for it. Retrying will not "
+        "help: fix the location, or the permissions of the credentials in use (their IAM "
+        f"policy or the bucket's policy; AWS_PROFILE or AWS_ACCESS_KEY_ID selects them), then "
+        f"{then}."
+    )
+
+
+def _misconfiguration_error(action: str, then: str, cause: BaseException) -> ConfigError:
+    return ConfigError(
+        f"No usable AWS credentials while {action} ({cause}). Set AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), or AWS_PROFILE "
+        "naming a profile in ~/.aws/credentials or ~/.aws/config; with LocalStack or moto, any "
+        f"key pair works and AWS_ENDPOINT_URL must name the endpoint ({_endpoint_hint()}). "
+        f"Retrying will not help until then; then {then}."
+    )
+
+
+def object_store_domain_error(
+    error: BaseException,
+    action: str,
+    *,
+    then: str = "run again",
+    refused_as: type[BadInputError] = BadInputError,
+) -> SentimentOpsError | None:
+    """The error of ours that ``error`` is, by the one rule, or None when it is not an object
+    store failure (a local problem, or already one of ours): :class:`StorageUnavailableError`
+    for an outage (exit 1, retry), ``refused_as`` for a refusal (exit 2, fix the location or
+    permissions), :class:`ConfigError` for missing credentials (exit 2, set them up).
+
+    Args:
+        action: what was being done, naming the location(s): ``f"reading {uri}"``.
+        then: what to do once the cause is fixed: ``"rerun with --resume"``.
+        refused_as: the class a refusal is raised as; a reader passes its DataError.
+    """
+    if (cause := object_store_misconfiguration(error)) is not None:
+        return _misconfiguration_error(action, then, cause)
+    if (refused := object_store_refusal(error)) is not None:
+        return _refusal_error(action, then, refused, refused_as)
+    if (cause := object_store_outage(error)) is not None:
+        return _outage_error(action, then, cause)
+    return None
+
+
+@contextmanager
+def object_store_errors(
+    action: str, *, then: str = "run again", refused_as: type[BadInputError] = BadInputError
+) -> Iterator[None]:
+    """Raise an object store failure inside the block as the error of ours that says what to do
+    (:func:`object_store_domain_error`); the original error is its cause. Every other error
+    leaves the block unchanged.
+
+    Raises:
+        StorageUnavailableError: S3 failed after its retries (:func:`object_store_outage`).
+        BadInputError: (or ``refused_as``) no such bucket or key, access denied, or a malformed
+            location (:func:`object_store_refusal`).
+        ConfigError: no credentials to sign requests with (:func:`object_store_misconfiguration`).
+    """
+    try:
+        yield
+    except Exception as error:
+        mapped = object_store_domain_error(error, action, then=then, refused_as=refused_as)
+        if mapped is None:
+            raise
+        raise mapped from error
 
 
 @contextmanager
 def object_store_outages(action: str, *, then: str = "run again") -> Iterator[None]:
     """Raise an object store outage inside the block as :class:`StorageUnavailableError`.
+
+    Only outages: most callers want :func:`object_store_errors`, which also maps refusals and
+    missing credentials by the same rule.
 
     Args:
         action: what was being done, naming the location(s): ``f"reading {uri}"``.
@@ -174,7 +318,7 @@ def object_store_outages(action: str, *, then: str = "run again") -> Iterator[No
     Raises:
         StorageUnavailableError: S3 failed after its retries (:func:`object_store_outage`);
             the original error is its cause. Every other error leaves the block unchanged,
-            a missing object or a refused permission included.
+            a missing object, a refused permission or missing credentials included.
     """
     try:
         yield
@@ -182,26 +326,24 @@ def object_store_outages(action: str, *, then: str = "run again") -> Iterator[No
         cause = object_store_outage(error)
         if cause is None:
             raise
-        raise StorageUnavailableError(
-            f"The object store failed while {action} ({cause}), after retrying with backoff. "
-            f"Check that S3 answers ({_endpoint_hint()}), then {then}; AWS_MAX_ATTEMPTS sets "
-            "how many attempts each request gets."
-        ) from error
+        raise _outage_error(action, then, cause) from error
 
 
 @contextmanager
 def object_store_refusals(action: str, *, then: str) -> Iterator[None]:
     """Raise S3 refusing a request inside the block as :class:`BadInputError`.
 
-    For callers with no error of their own for it (a dataset reader has: DataError).
+    Only refusals: most callers want :func:`object_store_errors`, which also maps outages and
+    missing credentials by the same rule.
 
     Args:
         action: what was being done, naming the location(s): ``f"writing {uri}"``.
         then: what to do once the location or permissions are fixed.
 
     Raises:
-        BadInputError: no such bucket or key, or access denied (:func:`object_store_refusal`);
-            the original error is its cause. Every other error leaves the block unchanged.
+        BadInputError: no such bucket or key, access denied, or a malformed location
+            (:func:`object_store_refusal`); the original error is its cause. Every other error
+            leaves the block unchanged.
     """
     try:
         yield
@@ -209,11 +351,7 @@ def object_store_refusals(action: str, *, then: str) -> Iterator[None]:
         refused = object_store_refusal(error)
         if refused is None:
             raise
-        raise BadInputError(
-            f"The object store refused a request while {action} ({refused}): a bucket or key "
-            "that does not exist, or credentials without permission for it. Retrying will not "
-            f"help: fix the location or the permissions, then {then}."
-        ) from error
+        raise _refusal_error(action, then, refused, BadInputError) from error
 
 
 def _s3_endpoint() -> str | None:

@@ -132,6 +132,24 @@ def test_poisoned_jobs_reach_the_dead_letter_queue_after_two_attempts(
     assert aws.waiting(aws.dlq_url) == 2
 
 
+def test_a_job_whose_output_bucket_is_malformed_is_rejected_not_an_outage(
+    aws: Aws, model_folder: Path
+) -> None:
+    """The worker's first S3 call (is the output already scored?) is refused by the client: a
+    rejected job saying to fix the URI, not "the object store failed"; it stays for the DLQ."""
+    aws.send({**_job(model_folder), "output": "s3://Bad_Bucket!/out/scored.csv"})
+    worker = SqsWorker(aws.queue_url, default_model="unused", visibility_timeout=1, wait_seconds=2)
+
+    stats = worker.run(once=True)
+
+    assert (stats.scored, stats.failed) == (0, 2)
+    for error in stats.errors:
+        assert "refused a request while checking whether s3://Bad_Bucket!/out/scored.csv" in error
+        assert "not a valid S3 URI" in error
+        assert "The object store failed" not in error
+    assert aws.waiting(aws.dlq_url) == 1
+
+
 def test_job_messages_are_validated() -> None:
     job = '{"input": "s3://b/in/a.csv", "output": "s3://b/out/a.csv"}'
     assert BatchJob.parse(job) == BatchJob("s3://b/in/a.csv", "s3://b/out/a.csv")

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from sentimentops.cli.main import app
 from sentimentops.cloud.sqs_worker import SqsWorker
-from tests.servers import free_port, moto_s3
+from tests.servers import free_port, moto_s3, without_aws_credentials
 
 runner = CliRunner()
 BUCKET = "fault-data"
@@ -38,6 +38,7 @@ ERROR_BODIES = {
     503: b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
     500: b"<Error><Code>InternalError</Code><Message>We encountered an internal error. "
     b"Please try again.</Message></Error>",
+    403: b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
 }
 # Hop-by-hop headers: the proxy reframes bodies, so these are its own business.
 HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "content-length"}
@@ -306,3 +307,97 @@ def test_reading_a_dataset_while_s3_fails_is_an_outage_not_bad_input(
     assert f"The object store failed while reading s3://{BUCKET}/{INPUT_KEY}" in message
     assert "reached max retries: 1" in message
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("failing", ["HEAD", "GET"])
+def test_reading_a_dataset_s3_refuses_is_bad_input_not_an_outage(
+    faulty_s3: FaultyS3, failing: str
+) -> None:
+    """Access denied (403) is exit 2 (fix the permissions), not 1 (retry) nor a traceback: HEAD
+    is the existence check (before the fix: a raw PermissionError), GET the read itself."""
+    faulty_s3.status = 403
+    faulty_s3.methods = {failing}
+    faulty_s3.failing = True
+    uri = f"s3://{BUCKET}/{INPUT_KEY}"
+
+    result = runner.invoke(app, ["data", "validate", uri])
+
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert f"The object store refused a request while reading {uri}" in message
+    assert "Forbidden" in message if failing == "HEAD" else "Access Denied" in message
+    assert "Retrying will not help" in message
+    assert "permissions of the credentials in use" in message
+    assert "Traceback" not in result.output
+    assert len(faulty_s3.faults()) == 1  # a refusal is not retried
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["data", "validate", "s3://Bad_Bucket!/in/reviews.csv"],
+        ["predict", "s3://Bad_Bucket!/in/reviews.csv", "out.csv"],
+        ["predict", f"s3://{BUCKET}/{INPUT_KEY}", "s3://Bad_Bucket!/out/scored.csv"],
+    ],
+    ids=["validate input", "predict input", "predict output"],
+)
+def test_a_malformed_bucket_name_is_bad_input_not_an_outage(
+    faulty_s3: FaultyS3,
+    model_folder: Path,
+    tmp_path: Path,
+    arguments: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Exit 2 naming the URI (before the fix: exit 1, "the object store failed ... retry")."""
+    monkeypatch.chdir(tmp_path)
+    if arguments[0] == "predict":
+        arguments = [*arguments, "--model", str(model_folder)]
+
+    result = runner.invoke(app, arguments)
+
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "s3://Bad_Bucket!/" in message
+    assert 'Invalid bucket name "Bad_Bucket!"' in message
+    assert "not a valid S3 URI" in message
+    assert "The object store failed" not in message
+    assert "Traceback" not in result.output
+    # Refused by the client before any request for it was sent.
+    assert not [entry for entry in faulty_s3.seen if "Bad_Bucket" in entry[2]]
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "command", ["validate", "predict to S3", "predict from S3"], ids=lambda command: command
+)
+def test_s3_without_credentials_is_a_config_error(
+    model_folder: Path, tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exit 2 naming the variables to set (before the fix: exit 1, "the object store failed ...
+    retry", which never helps)."""
+    source = tmp_path / "in.csv"
+    source.write_bytes(CSV)
+    with moto_s3(monkeypatch) as endpoint:
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        boto3.client("s3").put_object(Bucket=BUCKET, Key=INPUT_KEY, Body=CSV)
+        without_aws_credentials(monkeypatch, tmp_path)
+        model = ["--model", str(model_folder)]
+        arguments = {
+            "validate": ["data", "validate", f"s3://{BUCKET}/{INPUT_KEY}"],
+            "predict to S3": ["predict", str(source), f"s3://{BUCKET}/out/scored.csv", *model],
+            "predict from S3": ["predict", f"s3://{BUCKET}/{INPUT_KEY}", "out.csv", *model],
+        }[command]
+        monkeypatch.chdir(tmp_path)
+
+        result = runner.invoke(app, arguments)
+
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "No usable AWS credentials while" in message
+    assert "Unable to locate credentials" in message
+    assert "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in message
+    assert "AWS_PROFILE" in message
+    assert f"AWS_ENDPOINT_URL must name the endpoint (endpoint {endpoint}" in message
+    assert "The object store failed" not in message
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out.csv").exists()

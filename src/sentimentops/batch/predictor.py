@@ -41,8 +41,7 @@ from sentimentops.storage import (
     is_remote,
     local_path,
     location_name,
-    object_store_outages,
-    object_store_refusals,
+    object_store_errors,
     put_file,
     sibling,
 )
@@ -153,7 +152,9 @@ class BatchPredictor:
             StorageFullError: the disk the output (or its staging folder) is on is full; the
                 completed chunks are kept for ``resume``.
             StorageUnavailableError: S3 kept failing (or did not answer) after its retries.
-            BadInputError: S3 refused a request: no such bucket or key, or access denied.
+            BadInputError: S3 refused a request: no such bucket or key, access denied, or a
+                malformed bucket name.
+            ConfigError: no AWS credentials to reach an ``s3://`` location with.
         """
         started = time.perf_counter()
         output_format(output)  # an unknown extension fails now, not after scoring everything
@@ -417,15 +418,17 @@ def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
 def _storage_errors_as_domain_errors(
     input_location: str, output: Location, local_output: Path
 ) -> Iterator[None]:
-    """Raise a full disk as :class:`StorageFullError`, an object store that keeps failing as
-    :class:`StorageUnavailableError` and one that refuses (no such bucket or key, access denied)
-    as :class:`BadInputError`, saying where and what to do, instead of a bare OSError or
+    """Raise a full disk as :class:`StorageFullError`, and an object store failure by
+    storage's one rule (:func:`~sentimentops.storage.object_store_errors`): one that keeps
+    failing as :class:`StorageUnavailableError`, one that refuses (no such bucket or key, access
+    denied, a malformed bucket name) as :class:`BadInputError`, missing credentials as
+    :class:`ConfigError`; each says where and what to do, instead of a bare OSError or
     botocore error; the partial file was already removed and the completed chunks are kept."""
     parts = local_output.with_name(local_output.name + ".parts")
     action = f"scoring {input_location} into {output}"
     resume = "rerun with --resume (nothing was presented as complete)"
     try:
-        with object_store_outages(action, then=resume), object_store_refusals(action, then=resume):
+        with object_store_errors(action, then=resume):
             yield
     except OSError as error:
         if error.errno not in DISK_FULL_ERRNOS:

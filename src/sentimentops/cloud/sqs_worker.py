@@ -29,8 +29,7 @@ from sentimentops.storage import (
     checked_key,
     is_remote,
     location_exists,
-    object_store_outages,
-    object_store_refusals,
+    object_store_errors,
     open_location,
 )
 
@@ -250,12 +249,13 @@ def _already_scored(job: BatchJob, model: LoadedModel) -> bool:
 
     Raises:
         StorageUnavailableError: S3 failed to say (after its retries): the job cannot start.
-        BadInputError: S3 refused to say: no such bucket, or access denied.
+        BadInputError: S3 refused to say: no such bucket, access denied, a malformed bucket.
+        ConfigError: no AWS credentials to ask S3 with.
     """
     summary = summary_location(job.output)
     action = f"checking whether {job.output} is already scored"
     then = "the job runs again when its message comes back (it stays on the queue)"
-    with object_store_outages(action, then=then), object_store_refusals(action, then=then):
+    with object_store_errors(action, then=then):
         try:
             if not (location_exists(job.output) and location_exists(summary)):
                 return False

@@ -33,7 +33,7 @@ from sentimentops.storage import (
     local_path,
     location_exists,
     location_name,
-    object_store_outages,
+    object_store_errors,
     open_location,
 )
 
@@ -114,11 +114,12 @@ def read_table(location: Location) -> pd.DataFrame:
     """The rows of any supported file or folder as they are: no column is required or renamed.
 
     Raises:
-        DataError: the location is missing, the format unknown, the bytes undecodable, or the
-            file malformed.
+        DataError: the location is missing (or S3 refuses it: access denied, a malformed
+            bucket name), the format unknown, the bytes undecodable, or the file malformed.
+        ConfigError: no AWS credentials to read an ``s3://`` location with.
         StorageUnavailableError: S3 failed or did not answer, after its retries.
     """
-    with _outages_while_reading(location):
+    with _object_store_errors_while_reading(location):
         exists = location_exists(location)
     if not exists:
         raise DataError(f"{location} does not exist. Check the path (or the S3 bucket and key).")
@@ -166,16 +167,18 @@ def load_verified_parquet(path: Path, checksum_file: Path) -> pd.DataFrame:
     return load_reviews(path)
 
 
-def _outages_while_reading(location: Location) -> AbstractContextManager[None]:
-    """An S3 outage is not bad input: StorageUnavailableError (exit 1, worth retrying), not
-    DataError (exit 2, fix the input). A missing object or a refused permission leaves it
-    unchanged: a missing object reads as "does not exist", a failed read as DataError."""
-    return object_store_outages(f"reading {location}", then="run again")
+def _object_store_errors_while_reading(location: Location) -> AbstractContextManager[None]:
+    """S3 failing, by storage's one rule: an outage is not bad input, StorageUnavailableError
+    (exit 1, worth retrying); a refusal (access denied, no such bucket, a malformed bucket name)
+    is DataError (exit 2, fix the location or its permissions); missing credentials are
+    ConfigError (exit 2, set them). A missing object makes the existence check answer False
+    (the caller says it does not exist); one gone before the read is refused like the rest."""
+    return object_store_errors(f"reading {location}", then="run again", refused_as=DataError)
 
 
 def _read_bytes(location: Location) -> bytes:
     try:
-        with _outages_while_reading(location), open_location(location, "rb") as stream:
+        with _object_store_errors_while_reading(location), open_location(location, "rb") as stream:
             raw: bytes = stream.read()
     except OSError as error:
         raise DataError(f"Cannot read {location}: {error}.") from None
