@@ -130,9 +130,9 @@ class ModelSlot:
                 # are out of the cyclic collector's reach: a full collection no longer walks
                 # them (150 ms and more with MLflow imported, a pause every request in flight
                 # would wait through). The replaced model, frozen too, is freed by reference
-                # counting all the same: it holds no reference cycles. Garbage cycles made while
-                # the collector was paused for the load (in every thread) are collected first,
-                # not frozen for good; after the first freeze that walks only what is new.
+                # counting all the same: it holds no reference cycles. Garbage cycles are
+                # collected first, not frozen for good; after the first freeze that collection
+                # walks only the objects made since.
                 gc.collect()
                 gc.freeze()
                 self.current = loaded  # one reference assignment: atomic for readers

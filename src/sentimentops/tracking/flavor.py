@@ -8,11 +8,7 @@ project's fixed list of trusted types, never a list read from the model files th
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -171,10 +167,7 @@ def load_pipeline(path: str, expected_sha256: str | None = None) -> SentimentPip
         model_file = model_file / MODEL_FILE
     verify_model_file(model_file, expected_sha256)
     try:
-        with _collector_paused():
-            pipeline = skops.io.load(model_file, trusted=SKOPS_TRUSTED_TYPES)
-            if isinstance(pipeline, SentimentPipeline):
-                pipeline.warm_up()  # here, in the loader's thread, not in the first request
+        pipeline = skops.io.load(model_file, trusted=SKOPS_TRUSTED_TYPES)
     except skops.io.exceptions.UntrustedTypesFoundException as error:
         # A file whose checksum matches can still name a type (a function, an unknown class)
         # that loading would import and call: never trusted on the file's word.
@@ -190,39 +183,5 @@ def load_pipeline(path: str, expected_sha256: str | None = None) -> SentimentPip
         ) from None
     if not isinstance(pipeline, SentimentPipeline):
         raise TypeError(f"{model_file} holds a {type(pipeline).__name__}, not a SentimentPipeline")
+    pipeline.warm_up()  # here, in the loader's thread, not in the first request
     return pipeline
-
-
-class _CollectorPause:
-    """Keeps Python's cyclic garbage collector off while models load.
-
-    Loading creates a million objects that all live on (the vocabulary and its index) and
-    frees none: each collection those allocations trigger walks every object of the process
-    again, for nothing. Paused, the champion loads in about 40% less time. The collector is
-    the process's: it is paused for every thread meanwhile (a server's requests included, whose
-    garbage cycles wait for the next collection). Counted, so that of several loads in several
-    threads, the last one to end switches it back on.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loads = 0
-        self._resume = False
-
-    @contextlib.contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._lock:
-            if self._loads == 0:
-                self._resume = gc.isenabled()
-                gc.disable()
-            self._loads += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._loads -= 1
-                if self._loads == 0 and self._resume:
-                    gc.enable()
-
-
-_collector_paused = _CollectorPause()
