@@ -38,9 +38,7 @@ from sentimentops.storage import (
     object_store_errors,
     object_store_misconfiguration,
     object_store_outage,
-    object_store_outages,
     object_store_refusal,
-    object_store_refusals,
     open_location,
     put_file,
 )
@@ -212,7 +210,7 @@ def test_an_outage_becomes_storage_unavailable_naming_the_location(
     assert object_store_outage(error) is not None
     assert object_store_refusal(error) is None
 
-    with pytest.raises(StorageUnavailableError) as raised, object_store_outages(f"reading {URI}"):
+    with pytest.raises(StorageUnavailableError) as raised, object_store_errors(f"reading {URI}"):
         raise error
 
     message = str(raised.value)
@@ -225,39 +223,16 @@ def test_an_outage_becomes_storage_unavailable_naming_the_location(
     assert raised.value.exit_code == 1  # worth retrying
 
 
-@pytest.mark.parametrize("make", OUTAGES.values(), ids=OUTAGES.keys())
-def test_an_outage_is_not_turned_into_bad_input(make: Callable[[], BaseException]) -> None:
-    error = make()
-    with pytest.raises(type(error)) as raised, object_store_refusals(f"writing {URI}", then="go"):
-        raise error
-    assert raised.value is error
-
-
-@pytest.mark.parametrize("make", REFUSALS.values(), ids=REFUSALS.keys())
-def test_a_refusal_is_left_to_the_caller_by_the_outage_rule(
-    make: Callable[[], BaseException],
-) -> None:
-    error = make()
-    assert isinstance(error, FileNotFoundError | PermissionError)
-    assert object_store_outage(error) is None
-
-    with pytest.raises(type(error)) as raised, object_store_outages(f"reading {URI}"):
-        raise error
-
-    assert raised.value is error  # unchanged: a reader turns it into its DataError, exit 2
-
-
 @pytest.mark.parametrize("make", REFUSALS.values(), ids=REFUSALS.keys())
 def test_a_refusal_becomes_bad_input_naming_the_location(
     make: Callable[[], BaseException],
 ) -> None:
     error = make()
+    assert isinstance(error, FileNotFoundError | PermissionError)  # as s3fs raises it
     assert object_store_refusal(error) is not None
+    assert object_store_outage(error) is None
 
-    with (
-        pytest.raises(BadInputError) as raised,
-        object_store_refusals(f"writing {URI}", then="run again"),
-    ):
+    with pytest.raises(BadInputError) as raised, object_store_errors(f"writing {URI}"):
         raise error
 
     message = str(raised.value)
@@ -276,10 +251,9 @@ def test_errors_that_are_not_the_object_store_pass_unchanged(
     assert object_store_outage(error) is None
     assert object_store_refusal(error) is None
     assert object_store_misconfiguration(error) is None
-    for helper in (object_store_errors, object_store_outages, object_store_refusals):
-        with pytest.raises(type(error)) as raised, helper(f"reading {URI}", then="go"):
-            raise error
-        assert raised.value is error
+    with pytest.raises(type(error)) as raised, object_store_errors(f"reading {URI}", then="go"):
+        raise error
+    assert raised.value is error
 
 
 def test_an_unreachable_s3_endpoint_is_storage_unavailable(
@@ -292,7 +266,7 @@ def test_an_unreachable_s3_endpoint_is_storage_unavailable(
 
         with (
             pytest.raises(StorageUnavailableError) as raised,
-            object_store_outages(f"reading {URI}"),
+            object_store_errors(f"reading {URI}"),
         ):
             location_exists(URI)
 
@@ -307,11 +281,12 @@ def test_a_missing_bucket_is_a_refusal_not_an_outage(s3_bucket: str, tmp_path: P
     local.write_bytes(CSV)
     uri = "s3://no-such-bucket/out/scored.csv"
 
-    with pytest.raises(FileNotFoundError), object_store_outages(f"writing {uri}"):
+    with pytest.raises(FileNotFoundError) as unmapped:
         put_file(local, uri)
+    assert object_store_outage(unmapped.value) is None
     with (
         pytest.raises(BadInputError, match="NoSuchBucket") as raised,
-        object_store_refusals(f"writing {uri}", then="run again"),
+        object_store_errors(f"writing {uri}"),
     ):
         put_file(local, uri)
 
@@ -363,11 +338,6 @@ def test_a_malformed_location_is_bad_input_not_an_outage(
     assert "before sending it: the location is not a valid S3 URI" in message
     assert "Retrying will not help: fix the URI, then run again." in message
     assert not isinstance(raised.value, StorageUnavailableError | ConfigError)
-    # The narrow helper for refusals agrees; the one for outages leaves it alone.
-    with pytest.raises(BadInputError), object_store_refusals(f"reading {URI}", then="go"):
-        raise make()
-    with pytest.raises(type(error)), object_store_outages(f"reading {URI}"):
-        raise make()
 
 
 @pytest.mark.parametrize("make", MISCONFIGURED.values(), ids=MISCONFIGURED.keys())
@@ -390,10 +360,6 @@ def test_missing_credentials_are_a_config_error_naming_what_to_set(
     assert "AWS_ENDPOINT_URL" in message
     assert "http://localstack:4566" in message
     assert raised.value.exit_code == 2
-    # Neither narrow helper takes it for an outage or a refusal.
-    for helper in (object_store_outages, object_store_refusals):
-        with pytest.raises(type(error)), helper(f"reading {URI}", then="go"):
-            raise make()
 
 
 @pytest.mark.parametrize("make", [*REFUSALS.values(), *MALFORMED.values()])

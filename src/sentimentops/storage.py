@@ -34,14 +34,11 @@ __all__ = [
     "local_path",
     "location_exists",
     "location_name",
-    "object_store_domain_error",
     "object_store_error",
     "object_store_errors",
     "object_store_misconfiguration",
     "object_store_outage",
-    "object_store_outages",
     "object_store_refusal",
-    "object_store_refusals",
     "open_location",
     "put_file",
     "sibling",
@@ -255,7 +252,7 @@ def _misconfiguration_error(action: str, then: str, cause: BaseException) -> Con
     )
 
 
-def object_store_domain_error(
+def _object_store_domain_error(
     error: BaseException,
     action: str,
     *,
@@ -286,8 +283,8 @@ def object_store_errors(
     action: str, *, then: str = "run again", refused_as: type[BadInputError] = BadInputError
 ) -> Iterator[None]:
     """Raise an object store failure inside the block as the error of ours that says what to do
-    (:func:`object_store_domain_error`); the original error is its cause. Every other error
-    leaves the block unchanged.
+    (by the one rule, see Raises); the original error is its cause. Every other error leaves
+    the block unchanged.
 
     Raises:
         StorageUnavailableError: S3 failed after its retries (:func:`object_store_outage`).
@@ -298,60 +295,10 @@ def object_store_errors(
     try:
         yield
     except Exception as error:
-        mapped = object_store_domain_error(error, action, then=then, refused_as=refused_as)
+        mapped = _object_store_domain_error(error, action, then=then, refused_as=refused_as)
         if mapped is None:
             raise
         raise mapped from error
-
-
-@contextmanager
-def object_store_outages(action: str, *, then: str = "run again") -> Iterator[None]:
-    """Raise an object store outage inside the block as :class:`StorageUnavailableError`.
-
-    Only outages: most callers want :func:`object_store_errors`, which also maps refusals and
-    missing credentials by the same rule.
-
-    Args:
-        action: what was being done, naming the location(s): ``f"reading {uri}"``.
-        then: what to do once S3 answers again: ``"rerun with --resume"``.
-
-    Raises:
-        StorageUnavailableError: S3 failed after its retries (:func:`object_store_outage`);
-            the original error is its cause. Every other error leaves the block unchanged,
-            a missing object, a refused permission or missing credentials included.
-    """
-    try:
-        yield
-    except Exception as error:
-        cause = object_store_outage(error)
-        if cause is None:
-            raise
-        raise _outage_error(action, then, cause) from error
-
-
-@contextmanager
-def object_store_refusals(action: str, *, then: str) -> Iterator[None]:
-    """Raise S3 refusing a request inside the block as :class:`BadInputError`.
-
-    Only refusals: most callers want :func:`object_store_errors`, which also maps outages and
-    missing credentials by the same rule.
-
-    Args:
-        action: what was being done, naming the location(s): ``f"writing {uri}"``.
-        then: what to do once the location or permissions are fixed.
-
-    Raises:
-        BadInputError: no such bucket or key, access denied, or a malformed location
-            (:func:`object_store_refusal`); the original error is its cause. Every other error
-            leaves the block unchanged.
-    """
-    try:
-        yield
-    except Exception as error:
-        refused = object_store_refusal(error)
-        if refused is None:
-            raise
-        raise _refusal_error(action, then, refused, BadInputError) from error
 
 
 def _s3_endpoint() -> str | None:
