@@ -68,8 +68,8 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
         """Probability of ``positive`` per review."""
         texts = texts_of(data)
         scorer = self._linear_scorer()
-        if scorer is not None:  # its first step is a TextCleaner: LinearScorer.of checked
-            return scorer.scores(self.steps[0][1].transform(texts))
+        if scorer is not None:
+            return scorer.scores(self._cleaner().transform(texts))
         probabilities = self.predict_proba(texts)
         return np.asarray(probabilities[:, list(self.classes_).index(POSITIVE)])
 
@@ -90,6 +90,7 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
         return scores
 
     def _cleaner(self) -> Any:
+        """The first step, the text cleaner, for scoring its output with the rest."""
         first_name, cleaner = self.steps[0]
         if first_name != "clean":
             raise TypeError(f"the first step is '{first_name}'; expected the text cleaner 'clean'")
