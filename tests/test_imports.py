@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +57,46 @@ def test_public_names_exist(module: str) -> None:
     assert hasattr(imported, "__all__"), f"{module} declares no __all__"
     for name in imported.__all__:
         assert hasattr(imported, name), f"{module}.__all__ names missing {name}"
+
+
+# The layers, bottom first: a package imports only from layers below its own (docs/architecture.md).
+LAYERS: list[set[str]] = [
+    {"errors"},
+    {"config"},
+    {"storage", "csv_safety", "features", "prediction_log"},
+    {"data"},
+    {"models"},
+    {"tracking"},
+    {"batch", "serving", "monitoring"},
+    {"cloud"},
+    {"pipelines"},
+    {"cli"},
+]
+
+
+def imported_packages(module: Path) -> set[str]:
+    """The sentimentops packages ``module`` imports (``sentimentops.X...`` -> ``X``)."""
+    tree = ast.parse(module.read_text())
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+        elif isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+    return {name.split(".")[1] for name in names if name.startswith("sentimentops.")}
+
+
+def test_every_package_imports_only_from_the_layers_below_it() -> None:
+    root = Path(sentimentops.__file__).parent
+    layer_of = {package: level for level, layer in enumerate(LAYERS) for package in layer}
+    upward = []
+    for module in sorted(root.rglob("*.py")):
+        own = module.relative_to(root).parts[0].removesuffix(".py")
+        if own == "__init__":
+            continue
+        assert own in layer_of, f"{own} is in no layer: add it to LAYERS"
+        for imported in imported_packages(module) - {own}:
+            if layer_of[imported] >= layer_of[own]:
+                upward.append(f"{module.relative_to(root)} imports sentimentops.{imported}")
+
+    assert not upward, upward

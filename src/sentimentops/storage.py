@@ -42,6 +42,7 @@ __all__ = [
     "open_location",
     "put_file",
     "sibling",
+    "summary_location",
 ]
 
 Location = str | Path
@@ -388,3 +389,10 @@ def sibling(location: Location, name: str) -> str:
     text = str(location)
     head, separator, _ = text.rstrip("/").rpartition("/")
     return f"{head}{separator}{name}" if separator else name
+
+
+def summary_location(output: Location) -> str:
+    """Where a batch output's summary is, beside it: ``scored.csv.gz`` -> ``scored.summary.json``,
+    a path or an ``s3://`` key. Batch prediction writes it; monitoring and the SQS worker read
+    it, so the one rule lives here, below all three."""
+    return sibling(output, data_stem(output) + ".summary.json")

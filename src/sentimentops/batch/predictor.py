@@ -44,6 +44,7 @@ from sentimentops.storage import (
     object_store_errors,
     put_file,
     sibling,
+    summary_location,
 )
 
 __all__ = [
@@ -51,7 +52,6 @@ __all__ = [
     "BatchSummary",
     "LoadedModel",
     "rejects_path",
-    "summary_location",
     "summary_path",
 ]
 
@@ -98,13 +98,9 @@ def rejects_path(output: Path) -> Path:
     return output.with_name(data_stem(output) + ".rejects.csv")
 
 
-def summary_location(output: Location) -> str:
-    """Where a batch output's summary is, beside it: a path or an ``s3://`` key."""
-    return sibling(output, data_stem(output) + ".summary.json")
-
-
 def summary_path(output: Path) -> Path:
-    return output.with_name(data_stem(output) + ".summary.json")
+    """The summary beside a local output (:func:`~sentimentops.storage.summary_location`)."""
+    return Path(summary_location(output))
 
 
 class BatchPredictor:

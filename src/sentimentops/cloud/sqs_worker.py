@@ -22,7 +22,7 @@ from typing import Any
 
 from sentimentops.batch.job import score_file
 from sentimentops.batch.model import load_for_scoring
-from sentimentops.batch.predictor import LoadedModel, summary_location
+from sentimentops.batch.predictor import LoadedModel
 from sentimentops.cloud.cloudwatch import NAMESPACE, put_metrics
 from sentimentops.errors import BadInputError, SentimentOpsError, UnsafeLocationError
 from sentimentops.storage import (
@@ -31,6 +31,7 @@ from sentimentops.storage import (
     location_exists,
     object_store_errors,
     open_location,
+    summary_location,
 )
 
 __all__ = ["BatchJob", "SqsWorker", "WorkerStats"]

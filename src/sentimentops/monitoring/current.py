@@ -14,12 +14,16 @@ from datetime import datetime
 
 import pandas as pd
 
-from sentimentops.batch.predictor import summary_location
-from sentimentops.batch.writers import output_format
 from sentimentops.csv_safety import defuse_formulas
-from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN, canonical_columns, read_table
+from sentimentops.data.load import (
+    LABEL_COLUMN,
+    TEXT_COLUMN,
+    canonical_columns,
+    detect_format,
+    read_table,
+)
 from sentimentops.errors import BadInputError, DataError
-from sentimentops.storage import Location, location_exists, open_location
+from sentimentops.storage import Location, location_exists, open_location, summary_location
 
 __all__ = ["CurrentData", "current_from_batch", "current_from_file", "current_from_log"]
 
@@ -87,7 +91,7 @@ def current_from_batch(
     scored = _predictions_only(scored, predictions)
     texts = canonical_columns(inputs, scored_input, text_column, label_column)
     texts = texts[[c for c in (id_column, TEXT_COLUMN, LABEL_COLUMN) if c in texts.columns]]
-    if output_format(predictions) == "csv":
+    if detect_format(predictions) == "csv":
         # A CSV output writes a formula-like id ("=1+1") defused ("'=1+1"): match it that way.
         texts = defuse_formulas(texts, columns=[id_column])
     joined = scored[[id_column, "label", "score", "model_version"]].merge(
