@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,6 +41,7 @@ __all__ = [
     "object_store_refusal",
     "open_location",
     "put_file",
+    "require_bucket",
     "sibling",
     "summary_location",
 ]
@@ -382,6 +383,20 @@ def put_file(local: Path, location: Location) -> None:
         return
     filesystem, path = _filesystem(location)
     filesystem.put_file(str(local), path)
+
+
+def require_bucket(location: Location) -> None:
+    """Fail now when the bucket of an ``s3://`` location does not exist, rather than after the
+    work meant for it (FileNotFoundError, a refusal by :func:`object_store_errors`).
+
+    A bucket that will not be listed passes: listing needs ``s3:ListBucket``, which a writer
+    may lack, and the write itself will tell. Local paths and other schemes pass.
+    """
+    if not str(location).startswith("s3://"):
+        return
+    filesystem, path = _filesystem(location)
+    with suppress(PermissionError):
+        filesystem.call_s3("list_objects_v2", Bucket=path.split("/", 1)[0], MaxKeys=1)
 
 
 def sibling(location: Location, name: str) -> str:

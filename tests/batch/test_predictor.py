@@ -253,7 +253,7 @@ def test_s3_input_and_output_through_the_cli(
 
 
 def test_an_s3_output_in_a_missing_bucket_is_bad_input_not_an_outage(
-    model_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    model_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_settings: Path
 ) -> None:
     """Exit 2 (fix the location), not 1 (worth retrying): S3 answered, and will answer the same."""
     source = tmp_path / "in.csv"
@@ -266,7 +266,10 @@ def test_an_s3_output_in_a_missing_bucket_is_bad_input_not_an_outage(
 
     assert result.exit_code == 2, result.output
     message = " ".join(result.output.split())
-    assert "The object store refused a request while scoring" in message
+    # Refused before any scoring: no model loaded, nothing staged for the upload.
+    assert "The object store refused a request while checking" in message
+    assert "before scoring" in message
+    assert not (isolated_settings / "staging").exists()
     assert "s3://no-such-bucket/out.csv" in message
     assert "NoSuchBucket" in message
     assert "Traceback" not in result.output

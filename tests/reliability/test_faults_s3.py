@@ -225,6 +225,31 @@ def test_s3_failing_on_every_upload_is_a_clear_error_and_nothing_appears(
     assert boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="out/")["KeyCount"] == 3
 
 
+def test_a_writer_that_may_not_list_the_output_bucket_still_writes_to_it(
+    faulty_s3: FaultyS3, model_folder: Path, tmp_path: Path
+) -> None:
+    """The check for a missing output bucket lists it; a writer without s3:ListBucket is
+    refused the listing (403), and the job must still run and upload."""
+    faulty_s3.status = 403
+    faulty_s3.methods = {"GET"}  # reading is refused; writing is allowed
+    faulty_s3.failing = True
+    source = tmp_path / "in.csv"
+    source.write_bytes(CSV)
+
+    result = runner.invoke(
+        app,
+        ["predict", str(source), f"s3://{BUCKET}/out/scored.csv", "--model", str(model_folder)],
+    )
+
+    assert result.exit_code == 0, result.output
+    refused = faulty_s3.faults()
+    assert [entry[1] for entry in refused] == ["GET"]  # the listing, refused once, not retried
+    assert f"/{BUCKET}" in refused[0][2]
+    faulty_s3.failing = False  # the test reads the output back through the same proxy
+    scored = pd.read_csv(boto3.client("s3").get_object(Bucket=BUCKET, Key="out/scored.csv")["Body"])
+    assert scored["id"].tolist() == [1, 2, 3]
+
+
 def test_a_job_whose_input_s3_keeps_failing_reaches_the_dead_letter_queue(
     faulty_s3: FaultyS3, model_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

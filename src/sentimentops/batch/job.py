@@ -12,7 +12,7 @@ from sentimentops.batch.model import load_for_scoring
 from sentimentops.batch.predictor import BatchPredictor, BatchSummary, LoadedModel
 from sentimentops.batch.writers import output_format
 from sentimentops.errors import ConfigError
-from sentimentops.storage import checked_key
+from sentimentops.storage import checked_key, object_store_errors, require_bucket
 
 __all__ = ["score_file"]
 
@@ -42,6 +42,7 @@ def score_file(
     Raises:
         ConfigError: an unknown engine or output extension (before any model is loaded).
         UnsafeLocationError: an ``s3://`` input or output key with a ``.``/``..`` segment.
+        BadInputError: the output's S3 bucket does not exist (before any model is loaded).
         ModelNotFoundError, DataError, RejectLimitExceededError: see :class:`BatchPredictor`.
     """
     if engine not in ("local", "dask"):
@@ -50,6 +51,8 @@ def score_file(
     output_format(output)  # a bad extension fails before a model or a cluster is loaded
     for location in (input_location, output):
         checked_key(location)  # so does an s3:// key with a '..' segment
+    with object_store_errors(f"checking {output} before scoring", then="run again"):
+        require_bucket(output)  # and a missing output bucket, not after scoring everything
     if loaded is None:
         say(f"Loading {model_uri}")
         loaded = load_for_scoring(model_uri)
