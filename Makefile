@@ -34,8 +34,12 @@ setup: $(SYNCED) ## Install uv if missing and the locked environment
 run: $(SYNCED) ## The main job (Prefect): train, batch-score the test split, monitor it, summarise
 	$(BIN)/sentimentops pipeline run main
 
-test: $(SYNCED) ## Run all tests but the stack and container ones (pyproject's -m)
-	$(BIN)/pytest
+# Test processes for `make test` (pytest-xdist). Two overlap the tests that wait on servers they
+# start; more than the cores buy little, and each holds its own models and data in memory.
+TEST_WORKERS ?= 2
+
+test: $(SYNCED) ## Run all tests but the stack and container ones (pyproject's -m), in parallel
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 test-stack: $(SYNCED) ## Tests of real servers for minutes: the team-mode stack, load, MLflow server
 	$(BIN)/pytest -m stack
