@@ -93,6 +93,23 @@ def test_invalid_requests_are_422_like_the_api(model_on_s3: None, path: str, bod
     assert answer["error"]["details"]
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "says"),
+    [
+        ("/v1/predict", {"text": "<br /><br />"}, "The text has nothing left"),
+        ("/v1/predict/batch", {"texts": ["Loved it.", "&nbsp;"]}, "positions [1] have nothing"),
+    ],
+)
+def test_a_text_with_nothing_left_after_cleaning_is_422_like_the_api(
+    model_on_s3: None, path: str, body: Any, says: str
+) -> None:
+    status, answer = _answer(_event(path, body))
+
+    assert status == 422
+    assert answer["error"]["type"] == "validation_error"
+    assert says in answer["error"]["message"]
+
+
 def test_the_model_is_loaded_once_per_warm_container(model_on_s3: None) -> None:
     handler(_event("/v1/predict", {"text": "Good."}))
     first = lambda_handler.loaded_model(get_settings())

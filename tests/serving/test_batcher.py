@@ -22,7 +22,7 @@ class LengthModel:
         self.delay = delay
         self.lock = threading.Lock()
 
-    def positive_scores(self, texts: list[str]) -> np.ndarray:
+    def positive_scores_or_nan(self, texts: list[str]) -> np.ndarray:
         with self.lock:
             self.calls.append(len(texts))
             self.seen.extend(texts)
@@ -109,7 +109,7 @@ def test_an_abandoned_request_does_not_stop_the_others() -> None:
 
 def test_no_model_means_not_ready_and_a_failing_model_fails_only_its_batch() -> None:
     class Failing:
-        def positive_scores(self, texts: list[str]) -> np.ndarray:
+        def positive_scores_or_nan(self, texts: list[str]) -> np.ndarray:
             raise ValueError("broken model")
 
     current: list[ServedModel | None] = [None]

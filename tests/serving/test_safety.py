@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -164,3 +165,38 @@ def test_requests_over_the_concurrency_limit_get_503_and_probes_still_answer() -
     assert statuses == [200, 200]
     assert refused == 503
     assert probe == 200
+
+
+# Texts that clean down to nothing: markup, entities, invisible characters (batch prediction
+# rejects the same rows as "text empty after cleaning").
+NOTHING_AFTER_CLEANING = ["<br /><br />", "&nbsp;", "\u200b", "<p></p>&amp;"]
+
+
+@pytest.mark.parametrize("text", NOTHING_AFTER_CLEANING)
+def test_a_text_with_nothing_left_after_cleaning_is_refused_not_guessed(
+    client: TestClient, text: str
+) -> None:
+    error = assert_error(client.post("/v1/predict", json={"text": text}), 422, "validation_error")
+
+    assert "nothing left to score after cleaning" in str(error["message"])
+
+
+def test_a_batch_names_the_texts_with_nothing_left_and_nothing_is_logged(
+    client: TestClient,
+) -> None:
+    texts = [TEXT, "<br /><br />", TEXT, "&nbsp;"]
+
+    error = assert_error(
+        client.post("/v1/predict/batch", json={"texts": texts}), 422, "validation_error"
+    )
+
+    assert "positions 1, 3 have nothing left to score" in str(error["message"])
+    accepted = client.post("/v1/predict", json={"text": TEXT}, headers={"x-request-id": "ok-1"})
+    assert accepted.status_code == 200
+    writer = client.app.state.api.writer  # type: ignore[attr-defined]
+    store = client.app.state.api.store  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while writer.written < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # Written in the order submitted: a logged refusal would be there before ok-1.
+    assert store.read_window()["request_id"].tolist() == ["ok-1"]

@@ -110,3 +110,30 @@ def test_an_id_that_could_not_be_a_request_id_is_refused(client: TestClient) -> 
         "/v2/models/imdb-logreg/infer", json=tensor([POSITIVE], [1]) | {"id": "x" * 300}
     )
     assert response.status_code == 422
+
+
+def test_a_text_with_nothing_left_after_cleaning_is_a_bad_input_tensor(client: TestClient) -> None:
+    response = client.post(
+        "/v2/models/imdb-logreg/infer", json=tensor([POSITIVE, "<br />&nbsp;"], [2])
+    )
+
+    assert response.status_code == 400, response.text
+    assert "position 1 has nothing left to score after cleaning" in response.json()["error"]
+
+
+def test_a_shape_of_huge_dimensions_is_refused_at_once(client: TestClient) -> None:
+    """Before the fix: [10**300] * 15 was a 500 (the product's 4,500 digits could not be
+    printed), and a body of 100,000 huge dimensions held the event loop for seconds."""
+    many_huge = tensor([POSITIVE], [2**63 - 1] * 100_000)
+    few_huge = tensor([POSITIVE], [10**300] * 3)
+    with_zero = tensor([POSITIVE], [10**300, 0])
+
+    too_many = client.post("/v2/models/imdb-logreg/infer", json=many_huge)
+
+    assert too_many.status_code == 422, too_many.text  # the schema allows 8 dimensions
+    refused = client.post("/v2/models/imdb-logreg/infer", json=few_huge)
+    assert refused.status_code == 400
+    assert "input shape holds over" in refused.json()["error"]
+    empty = client.post("/v2/models/imdb-logreg/infer", json=with_zero)
+    assert empty.status_code == 400
+    assert "holds 0 texts, got 1" in empty.json()["error"]

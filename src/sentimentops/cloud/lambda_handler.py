@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import tempfile
 import time
 import uuid
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 
 from sentimentops.config import Settings, get_settings
 from sentimentops.errors import (
+    BadInputError,
     ConfigError,
     ModelIntegrityError,
     ModelNotFoundError,
@@ -121,8 +123,15 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         texts = _validated_texts(body, batch, settings)
         model = loaded_model(settings)
         started = time.perf_counter()
-        scores = [float(score) for score in model.pipeline.positive_scores(texts)]
+        raw_scores = model.pipeline.positive_scores_or_nan(texts)
         latency_ms = (time.perf_counter() - started) * 1000
+        if unscorable := [i for i, score in enumerate(raw_scores) if math.isnan(score)]:
+            raise BadInputError(
+                f"The text{f's at positions {unscorable}' if batch else ''} "
+                f"{'have' if batch else 'has'} nothing left to score after cleaning (only "
+                "markup, HTML entities or invisible characters); send the review's words."
+            )
+        scores = [float(score) for score in raw_scores]
     except ValidationError as error:
         details = [
             {"loc": list(problem["loc"]), "msg": problem["msg"], "type": problem["type"]}

@@ -88,7 +88,11 @@ def build_v2_router(max_batch_size: int, max_text_chars: int) -> APIRouter:
             raise ApiError(400, f"unknown outputs {sorted(unknown)}; this model has label, score")
         request_id = body.id or request_id_of(request)
         scored = await state_of(request).predict(
-            texts, request_id=request_id, endpoint="/v2/models/{name}/infer", itemize=True
+            texts,
+            request_id=request_id,
+            endpoint="/v2/models/{name}/infer",
+            itemize=True,
+            refusal_status=400,  # the protocol's status for a bad input tensor
         )
         outputs = [
             InferenceOutput(name="label", shape=[len(texts)], datatype="BYTES", data=scored.labels),
@@ -118,7 +122,11 @@ def _texts_of(body: InferenceRequest, max_batch_size: int, max_text_chars: int) 
     texts = _flatten(tensor.data)
     expected = 1
     for dimension in tensor.shape:
-        expected *= dimension
+        # Capped as it grows: [10**300] * 15 must cost neither a 4,500-digit product nor an
+        # error message that Python refuses to print.
+        expected = min(expected * dimension, max_batch_size + 1)
+    if expected > max_batch_size:
+        raise ApiError(400, f"input shape holds over {max_batch_size} texts, the most per request")
     if len(texts) != expected:
         raise ApiError(400, f"input shape {tensor.shape} holds {expected} texts, got {len(texts)}")
     if not 1 <= len(texts) <= max_batch_size:

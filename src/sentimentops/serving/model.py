@@ -43,8 +43,10 @@ class ServedModel:
     _weights_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def score(self, texts: list[str]) -> np.ndarray:
-        """Probability of positive per text."""
-        return np.asarray(self.pipeline.positive_scores(texts), dtype=float)
+        """Probability of positive per text; NaN for a text with nothing left after cleaning
+        (markup, HTML entities or invisible characters only), which no caller may answer with
+        a prediction: its score would be the model's intercept, a guess about nothing."""
+        return np.asarray(self.pipeline.positive_scores_or_nan(texts), dtype=float)
 
     def explain(self, texts: list[str], n: int = 5) -> list[list[tuple[str, float]]]:
         """The ``n`` n-grams that moved each text's score most, with their contributions."""

@@ -161,7 +161,8 @@ class ErrorResponse(BaseModel):
 
 class InferenceInput(_Strict):
     name: str
-    shape: list[Annotated[int, Field(ge=0)]]
+    # At most as many dimensions as data may be nested deep (api_v2._flatten).
+    shape: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1, max_length=8)]
     datatype: Literal["BYTES"]
     data: list[Any]
     parameters: dict[str, Any] | None = None

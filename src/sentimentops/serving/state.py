@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from sentimentops.config import Settings
 from sentimentops.prediction_log import (
     Label,
@@ -53,13 +55,24 @@ class ApiState:
         return model
 
     async def predict(
-        self, texts: list[str], *, request_id: str, endpoint: str, itemize: bool
+        self,
+        texts: list[str],
+        *,
+        request_id: str,
+        endpoint: str,
+        itemize: bool,
+        refusal_status: int = 422,
     ) -> ScoredTexts:
         """Score ``texts`` (through the micro-batcher), count and log every prediction.
 
         With ``itemize`` (batch endpoints) the texts get ``request_id.0``, ``.1``, ... so
         feedback can name each one, even in a batch of one; otherwise the one text keeps
         ``request_id``.
+
+        Raises:
+            ApiError: ``refusal_status`` when a text has nothing left after cleaning (the
+                whole request is refused and nothing is logged, as for a blank text); 504
+                past the request timeout; 503 with no model loaded.
         """
         self.ready_model()
         started = time.perf_counter()
@@ -78,6 +91,8 @@ class ApiState:
         except ModelNotReadyError:
             raise ApiError(503, "No model loaded yet.", type="model_not_ready") from None
         latency_ms = (time.perf_counter() - started) * 1000
+        if (unscorable := np.flatnonzero(np.isnan(raw_scores))).size:
+            raise ApiError(refusal_status, _nothing_to_score(unscorable, itemize))
         scores = [float(score) for score in raw_scores]
         labels: list[Label] = ["positive" if score >= 0.5 else "negative" for score in scores]
         request_ids = [f"{request_id}.{i}" for i in range(len(texts))] if itemize else [request_id]
@@ -127,3 +142,19 @@ class ApiState:
             "data_digest": model.data_digest,
             "loaded_at": model.loaded_at,
         }
+
+
+def _nothing_to_score(positions: np.ndarray, itemize: bool) -> str:
+    """What to tell a caller whose text cleaned down to nothing (batch prediction rejects such
+    a row as "text empty after cleaning")."""
+    if not itemize:
+        subject = "The text has"
+    elif positions.size == 1:
+        subject = f"The text at position {positions[0]} has"
+    else:
+        shown = ", ".join(str(i) for i in positions[:10]) + (", ..." if positions.size > 10 else "")
+        subject = f"The texts at positions {shown} have"
+    return (
+        f"{subject} nothing left to score after cleaning (only markup, HTML entities or "
+        "invisible characters); send the review's words."
+    )
