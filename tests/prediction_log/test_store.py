@@ -230,11 +230,6 @@ def test_unreachable_database_is_unavailable_not_a_crash() -> None:
 
     assert "secret" not in str(raised.value)
     assert "SENTIMENTOPS_PREDICTION_LOG__URL" in str(raised.value)
-    assert store.ping() is False
-
-
-def test_ping_answers_true_when_the_database_does(store: PredictionLogStore) -> None:
-    assert store.ping() is True
 
 
 def test_concurrent_writers_lose_nothing_on_postgres(postgres_store: PredictionLogStore) -> None:

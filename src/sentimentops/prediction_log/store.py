@@ -444,15 +444,6 @@ class PredictionLogStore:
             rows = c.execute(query).all()
         return _monitoring_runs_frame(rows)
 
-    def ping(self) -> bool:
-        """Whether the database answers a query now: for health checks, which must not raise."""
-        try:
-            with self.engine.connect() as connection:
-                connection.execute(sa.text("SELECT 1"))
-        except SQLAlchemyError:
-            return False
-        return True
-
     def dispose(self) -> None:
         """Close the pooled connections; the store reconnects if used again."""
         self.engine.dispose()

@@ -45,12 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     serving = settings.serving
     slot = ModelSlot(serving.model_uri)
     store = PredictionLogStore(settings.prediction_log.resolved_url(settings.home))
-    writer = PredictionLogWriter(
-        store,
-        queue_size=settings.prediction_log.queue_size,
-        batch_size=settings.prediction_log.batch_size,
-        flush_seconds=settings.prediction_log.flush_seconds,
-    )
+    writer = PredictionLogWriter.from_settings(store, settings.prediction_log)
     metrics = ApiMetrics(
         log_queue=lambda: (writer.queue_depth, writer.dropped, writer.written, writer.rejected),
         served_model=lambda: (

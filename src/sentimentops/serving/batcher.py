@@ -64,8 +64,6 @@ class MicroBatcher:
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._carried: _Waiting | None = None
         self._task: asyncio.Task[None] | None = None
-        self.batches = 0
-        self.texts = 0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="micro-batcher")
@@ -92,10 +90,6 @@ class MicroBatcher:
         self._queue.put_nowait(_Waiting(texts, future, deadline, chars))
         return await future
 
-    @property
-    def queue_depth(self) -> int:
-        return self._queue.qsize()
-
     async def _run(self) -> None:
         while True:
             # Yield to the loop between batches: answers go out, new requests are read and
@@ -117,8 +111,6 @@ class MicroBatcher:
                 for waiting in batch:
                     waiting.future.set_exception(error)
                 continue
-            self.batches += 1
-            self.texts += len(texts)
             start = 0
             for waiting in batch:
                 end = start + len(waiting.texts)

@@ -104,8 +104,6 @@ class ModelSlot:
         self.uri = uri
         self.current: ServedModel | None = None
         self.last_error: str | None = None
-        self.last_check: datetime | None = None
-        self.reloads = 0
         self._reload_lock = threading.Lock()
 
     def reload(self, *, force: bool = False) -> ReloadOutcome:
@@ -116,7 +114,6 @@ class ModelSlot:
         while the current model goes on serving.
         """
         with self._reload_lock:
-            self.last_check = datetime.now(UTC)
             try:
                 served = self.current
                 if (
@@ -138,7 +135,6 @@ class ModelSlot:
                 gc.collect()
                 gc.freeze()
                 self.current = loaded  # one reference assignment: atomic for readers
-                self.reloads += 1
                 self.last_error = None
                 log.info(
                     "serving %s version %s (loaded in %.1f s)",
