@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from sentimentops.prediction_log import PredictionLogStore
@@ -52,6 +53,33 @@ def test_predictions_and_feedback_are_logged_in_sqlite(make_client: ClientFactor
     assert window["endpoint"].tolist() == ["/v1/predict", "/v1/predict/batch", "/v1/predict/batch"]
     assert (window["latency_ms"] > 0).all()
     assert window["feedback_label"].tolist() == [None, "positive", None]
+
+
+def test_feedback_names_a_batch_item_by_its_item_id(make_client: ClientFactory) -> None:
+    with make_client() as client:
+        batch = client.post(
+            "/v1/predict/batch", json={"texts": TEXTS + TEXTS[:1]}, headers={"X-Request-ID": "b-1"}
+        ).json()
+        assert batch["predictions"][3]["request_id"] == "b-1.3"
+        feedback = client.post("/v1/feedback", json={"request_id": "b-1.3", "label": "negative"})
+        assert feedback.status_code == 202
+        assert feedback.json() == {"status": "accepted", "request_id": "b-1.3"}
+        store = store_of(client)
+        eventually(lambda: store.count_predictions() == 4)
+        window = store.read_window()
+    assert window["feedback_label"].tolist() == [None, None, None, "negative"]
+
+
+def test_feedback_while_the_log_database_is_unusable_is_503(make_client: ClientFactory) -> None:
+    with make_client() as client:
+        store = store_of(client)
+        with store.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE feedback"))  # as if never migrated
+        response = client.post("/v1/feedback", json={"request_id": "x", "label": "positive"})
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["type"] == "unavailable"
+    assert "retry later" in error["message"]
 
 
 def test_text_storage_can_be_turned_off(make_client: ClientFactory) -> None:

@@ -104,6 +104,45 @@ def test_api_key_guards_everything_but_health(make_client: ClientFactory) -> Non
         assert ok.status_code == 200
 
 
+@pytest.mark.parametrize(
+    "request_id",
+    [
+        r"\ud800",  # a lone surrogate: SQLite cannot encode it
+        r"abc\u0000",  # a NUL: PostgreSQL refuses it
+        "two words",
+        "../../etc/passwd",
+        "x" * 65,  # longer than any id the API hands out
+        "abc.3.x!",
+    ],
+    ids=["lone-surrogate", "nul", "space", "path", "too-long", "odd-suffix"],
+)
+def test_feedback_for_an_id_the_api_never_hands_out_is_422(
+    client: TestClient, request_id: str
+) -> None:
+    # Sent as raw JSON: an escaped lone surrogate is valid JSON but no valid UTF-8.
+    body = f'{{"request_id": "{request_id}", "label": "positive"}}'.encode()
+    response = client.post(
+        "/v1/feedback", content=body, headers={"content-type": "application/json"}
+    )
+    error = assert_error(response, 422, "validation_error")
+    assert "request_id" in str(error["message"])
+    assert error["details"]
+
+
+def test_feedback_the_database_refuses_is_a_500_not_a_503_to_retry(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object) -> None:
+        # What psycopg2 raises for a value PostgreSQL cannot store: no outage, retrying is vain.
+        raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+
+    monkeypatch.setattr(client.app.state.api.store, "write_feedback", refuse)  # type: ignore[attr-defined]
+    response = client.post("/v1/feedback", json={"request_id": "abc-1", "label": "positive"})
+    error = assert_error(response, 500, "internal_error")
+    assert "retry" not in str(error["message"])
+    assert "NUL" not in response.text
+
+
 def test_admin_reload_is_off_without_an_api_key(client: TestClient) -> None:
     assert_error(client.post("/admin/reload"), 403, "forbidden")
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
+from sentimentops.errors import PredictionLogUnavailableError
 from sentimentops.serving.errors import ApiError, request_id_of
 from sentimentops.serving.schemas import (
     BatchPredictionResponse,
@@ -107,11 +108,12 @@ def build_v1_router(single_request: type[Any], batch_request: type[Any]) -> APIR
             await asyncio.to_thread(
                 state.store.write_feedback, body.request_id, body.label, datetime.now(UTC)
             )
-        except Exception as error:
+        except PredictionLogUnavailableError:
+            # Only an outage is worth retrying. Anything else is a bug of ours: the app's
+            # handler answers 500 and logs it, rather than telling the client to retry in vain.
             raise ApiError(
                 503,
-                f"The prediction log cannot store feedback right now ({type(error).__name__}); "
-                "retry later.",
+                "The prediction log cannot store feedback right now; retry later.",
             ) from None
         return FeedbackResponse(status="accepted", request_id=body.request_id)
 

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from sentimentops.features.blank import NOT_BLANK_PATTERN, is_blank
 
 __all__ = [
+    "FEEDBACK_REQUEST_ID_PATTERN",
     "REQUEST_ID_PATTERN",
     "BatchPredictionResponse",
     "ErrorBody",
@@ -45,6 +46,10 @@ Label = Literal["positive", "negative"]
 # What a client may send as a request id (the X-Request-ID header, a V2 request's id): short
 # and safe to log.
 REQUEST_ID_PATTERN = r"[A-Za-z0-9._:-]{1,64}"
+# What the API hands out as a prediction's request id, and so what feedback may name: a request
+# id, or a batch item's ``<request id>.<index>``. [0-9], not \d: \d is any Unicode digit to the
+# server's regex engine but ASCII to the ECMA-262 one clients and schemathesis read the schema with.
+FEEDBACK_REQUEST_ID_PATTERN = rf"^{REQUEST_ID_PATTERN}(\.[0-9]+)?$"
 
 
 class _Strict(BaseModel):
@@ -113,7 +118,17 @@ class BatchPredictionResponse(BaseModel):
 
 
 class FeedbackRequest(_Strict):
-    request_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    # An id that matches no id the API hands out can never be joined to a prediction: refused
+    # here (422), not stored, and never sent to the database (a lone surrogate or a NUL would
+    # make the driver raise).
+    request_id: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=128, pattern=FEEDBACK_REQUEST_ID_PATTERN),
+        Field(
+            description="The request_id of the prediction: of a single prediction, or of one "
+            "batch item (`<request id>.<index>`)."
+        ),
+    ]
     label: Label
 
 
