@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -114,6 +116,107 @@ def test_missing_text_column_and_missing_model_are_clear_errors(
                                  "--model", str(model_folder)])  # fmt: skip
     assert result.exit_code == 2
     assert "no text column" in result.output
+
+
+def reviews_csv(rows: int) -> bytes:
+    lines = [f'{i},"Review {i}: a wonderful film, superb acting, loved it."\n' for i in range(rows)]
+    return ("id,review\n" + "".join(lines)).encode()
+
+
+def test_a_truncated_gzip_input_exits_2_naming_the_rows_read(
+    model_folder: Path, tmp_path: Path
+) -> None:
+    packed = gzip.compress(reviews_csv(5_000))
+    source = tmp_path / "reviews.csv.gz"
+    source.write_bytes(packed[: len(packed) // 2])  # an interrupted download
+    # The rows read before the break: the whole lines of what decompresses.
+    prefix = zlib.decompressobj(wbits=31).decompress(packed[: len(packed) // 2])
+    rows_read = prefix.count(b"\n") - 1  # the header is not a row
+    output = tmp_path / "out.csv"
+
+    result = runner.invoke(app, ["predict", str(source), str(output),
+                                 "--model", str(model_folder), "--chunk-size", "500"])  # fmt: skip
+
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert f"{source} is cut short: its gzip stream ends after {rows_read:,} rows" in message
+    assert "truncated" in message
+    assert "download or compress it again" in message
+    assert "--resume continues after the chunks already scored" in message
+    assert "Traceback" not in result.output
+    assert not output.exists()  # no partial output presented as complete
+
+
+def test_a_truncated_gzip_input_resumes_once_whole_again(
+    model_folder: Path, tmp_path: Path
+) -> None:
+    """What the message promises: the chunks scored before the break are kept for --resume."""
+    whole = gzip.compress(reviews_csv(3_000))
+    source = tmp_path / "reviews.csv.gz"
+    source.write_bytes(whole[: len(whole) * 2 // 3])
+    output = tmp_path / "out.csv"
+    run = predictor(model_folder, chunk_size=200)
+
+    with pytest.raises(DataError, match="is cut short"):
+        run.run(str(source), output)
+    source.write_bytes(whole)  # downloaded again
+    summary = run.run(str(source), output, resume=True)
+
+    assert summary.resumed_from_chunk > 0
+    assert pd.read_csv(output)["id"].tolist() == list(range(3_000))  # each row exactly once
+
+
+def _damaged_deflate(packed: bytes) -> bytes:
+    damaged = bytearray(packed)
+    damaged[20] ^= 0xFF  # inside the first compressed block
+    return bytes(damaged)
+
+
+@pytest.mark.parametrize(
+    ("damage", "rows_read", "detail"),
+    [
+        (_damaged_deflate, 0, "Error -3 while decompressing data"),  # zlib.error
+        (lambda packed: packed[:2] + b"\x07" + packed[3:], 0, "Unknown compression method"),
+        # A wrong CRC shows only at the end, after every row was read.
+        (lambda packed: packed[:-8] + b"\0\0\0\0" + packed[-4:], 2_000, "CRC check failed"),
+        (lambda packed: packed + b"not gzip", 2_000, "Not a gzipped file"),
+    ],
+    ids=["damaged-data", "bad-header", "bad-crc", "trailing-bytes"],
+)
+def test_a_corrupt_gzip_input_exits_2_naming_the_rows_read(
+    model_folder: Path,
+    tmp_path: Path,
+    damage: Callable[[bytes], bytes],
+    rows_read: int,
+    detail: str,
+) -> None:
+    source = tmp_path / "reviews.csv.gz"
+    source.write_bytes(damage(gzip.compress(reviews_csv(2_000))))
+
+    result = runner.invoke(
+        app, ["predict", str(source), str(tmp_path / "out.csv"), "--model", str(model_folder)]
+    )
+
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert f"{source} is not valid gzip after {rows_read:,} rows ({detail}" in message
+    assert "Download or compress it again." in message
+    assert ("rerun without --resume" in message) == (rows_read > 0)
+    assert "Traceback" not in result.output
+
+
+def test_a_plain_csv_named_csv_gz_is_read_as_plain(model_folder: Path, tmp_path: Path) -> None:
+    """Gzip is told by its magic bytes, not by the name: a file that is not gzip at all is no
+    corrupt gzip."""
+    source = tmp_path / "reviews.csv.gz"
+    source.write_bytes(reviews_csv(10))
+
+    result = runner.invoke(
+        app, ["predict", str(source), str(tmp_path / "out.csv"), "--model", str(model_folder)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(tmp_path / "out.csv")["id"].tolist() == list(range(10))
 
 
 def test_reject_limit_exits_4(model_folder: Path, tmp_path: Path) -> None:

@@ -72,6 +72,22 @@ def test_malformed_csv_exits_2_with_one_paragraph(tmp_path: Path) -> None:
     assert result.output.strip().count("\n\n") == 0  # one paragraph
 
 
+def test_damaged_gzip_exits_2(reference_reviews: pd.DataFrame, tmp_path: Path) -> None:
+    packed = gzip.compress(reference_reviews.head(500).to_csv(index=False).encode())
+    damaged = bytearray(packed)
+    damaged[20] ^= 0xFF  # a flipped byte in the compressed data: zlib, not gzip, raises
+    csv = tmp_path / "reviews.csv.gz"
+    csv.write_bytes(bytes(damaged))
+
+    result = runner.invoke(app, ["data", "validate", str(csv)])
+
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    message = " ".join(result.output.split())
+    assert f"{csv} looks gzip-compressed but is corrupt or truncated" in message
+    assert "Re-create or re-download it." in message
+
+
 def test_missing_file_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["data", "validate", str(tmp_path / "nope.csv")])
 

@@ -148,6 +148,27 @@ def test_unreadable_inputs_raise_data_error(
         load_reviews(path)
 
 
+def damaged_gzip(packed: bytes, how: str) -> bytes:
+    """``packed`` broken the ways a file breaks: cut short, or bytes changed on the way."""
+    if how == "truncated":
+        return packed[: len(packed) // 2]
+    damaged = bytearray(packed)
+    if how == "bad-header":
+        damaged[2] = 7  # no such compression method
+    else:
+        damaged[20] ^= 0xFF  # inside the compressed data
+    return bytes(damaged)
+
+
+@pytest.mark.parametrize("how", ["truncated", "bad-header", "damaged-data"])
+def test_a_broken_gzip_file_raises_data_error(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "reviews.csv.gz"
+    path.write_bytes(damaged_gzip(gzip.compress(KAGGLE_CSV.encode() * 200), how))
+
+    with pytest.raises(DataError, match="gzip-compressed but is corrupt or truncated"):
+        load_reviews(path)
+
+
 @pytest.mark.parametrize("text", ["\ufeff", "\x1c", "\x85 ", "\u3000"], ids=repr)
 def test_a_csv_of_blank_text_is_empty(tmp_path: Path, text: str) -> None:
     path = tmp_path / "blank.csv"

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -52,7 +53,8 @@ def input_format(location: Location) -> str:
 
 
 def read_records(location: Location) -> Iterator[Record]:
-    """Every record of the input in order; raises DataError only when nothing can be read."""
+    """Every record of the input in order; raises DataError only when nothing can be read, or
+    nothing more: a gzip stream that breaks off (truncated or corrupt) mid-file."""
     if not location_exists(location):
         raise DataError(f"{location} does not exist. Check the path (or the S3 bucket and key).")
     kind = input_format(location)
@@ -66,10 +68,10 @@ def read_records(location: Location) -> Iterator[Record]:
         # utf-8-sig drops the byte-order mark Excel writes, which would otherwise stick to the
         # first column's name ("\ufeffid") and hide that column.
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        if kind == "csv":
-            yield from _csv_records(text, location)
-        else:
-            yield from _jsonl_records(text)
+        records = _csv_records(text, location) if kind == "csv" else _jsonl_records(text)
+        if isinstance(stream, gzip.GzipFile):
+            records = _gzip_breaks_as_data_errors(records, location)
+        yield from records
 
 
 def _maybe_gunzip(raw: IO[bytes]) -> IO[bytes]:
@@ -78,6 +80,39 @@ def _maybe_gunzip(raw: IO[bytes]) -> IO[bytes]:
     if buffered.peek(2)[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
     return buffered  # type: ignore[no-any-return]
+
+
+def _gzip_breaks_as_data_errors(records: Iterator[Record], location: Location) -> Iterator[Record]:
+    """``records`` of a gzip stream, raising a stream that breaks off as DataError: unlike a bad
+    row, nothing after the break can be read. The rows read before it are whole ones."""
+    rows = 0
+    try:
+        for record in records:
+            rows = record.row_number
+            yield record
+    except EOFError:
+        # What was decompressed is a prefix of the whole file: the chunks scored from it are
+        # the ones the whole file gives, so --resume may keep them.
+        resume = (
+            " With the whole file back at the same path, --resume continues after the chunks "
+            "already scored; without it the run starts over."
+            if rows
+            else ""
+        )
+        raise DataError(
+            f"{location} is cut short: its gzip stream ends after {rows:,} rows, before its "
+            "end-of-stream marker. The file is truncated (an interrupted download or copy); "
+            f"download or compress it again.{resume}"
+        ) from None
+    except (gzip.BadGzipFile, zlib.error) as error:
+        # A CRC failure shows only at the end: the rows read before it may be damaged too.
+        resume = (
+            " Then rerun without --resume: the rows read before may be damaged too." if rows else ""
+        )
+        raise DataError(
+            f"{location} is not valid gzip after {rows:,} rows ({error}): the file is corrupt, "
+            f"or starts like gzip without being gzip. Download or compress it again.{resume}"
+        ) from None
 
 
 # surrogateescape decodes each undecodable byte to one of these lone surrogates.

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Literal
@@ -185,9 +186,11 @@ def _read_bytes(location: Location) -> bytes:
     if raw[:2] == b"\x1f\x8b":  # gzip magic number: decompress whatever the name says
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:
+            # EOFError: truncated; BadGzipFile (an OSError): a bad header, CRC or trailing bytes;
+            # zlib.error: damaged compressed data.
             raise DataError(
-                f"{location} looks gzip-compressed but is corrupt ({error}). "
+                f"{location} looks gzip-compressed but is corrupt or truncated ({error}). "
                 "Re-create or re-download it."
             ) from None
     return raw
