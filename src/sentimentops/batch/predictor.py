@@ -35,6 +35,7 @@ from sentimentops.errors import (
     StorageFullError,
 )
 from sentimentops.features.blank import is_blank
+from sentimentops.models.sentiment import labels_of
 from sentimentops.storage import (
     Location,
     data_stem,
@@ -324,7 +325,7 @@ class BatchPredictor:
         frame = pd.DataFrame(
             {
                 prepared.key: prepared.identifiers,
-                "label": ["positive" if s >= 0.5 else "negative" for s in scores],
+                "label": labels_of(scores),
                 "score": [float(s) for s in scores],
                 "model_name": self.model.name,
                 "model_version": self.model.version,

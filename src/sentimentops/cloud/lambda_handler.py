@@ -31,6 +31,7 @@ from sentimentops.errors import (
     SentimentOpsError,
     UnsafeLocationError,
 )
+from sentimentops.models.sentiment import labels_of
 from sentimentops.storage import checked_key, contained_path, is_remote, location_name
 from sentimentops.tracking.loading import LoadedVersion, load_version
 
@@ -150,12 +151,12 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     identity = {"name": model.name, "version": model.version}
     predictions = [
         {
-            "label": "positive" if score >= 0.5 else "negative",
+            "label": label,
             "score": score,
             "model": identity,
             "request_id": f"{request_id}.{index}" if batch else request_id,
         }
-        for index, score in enumerate(scores)
+        for index, (label, score) in enumerate(zip(labels_of(scores), scores, strict=True))
     ]
     if settings.cloud.cloudwatch_metrics:
         from sentimentops.cloud.cloudwatch import put_metrics

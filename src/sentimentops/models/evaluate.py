@@ -24,6 +24,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from sentimentops.models.sentiment import DECISION_THRESHOLD
+
 __all__ = [
     "LENGTH_BINS",
     "McNemarResult",
@@ -49,7 +51,7 @@ def to_binary(labels: pd.Series | np.ndarray | list[str]) -> np.ndarray:
 def expected_calibration_error(y: np.ndarray, scores: np.ndarray, bins: int = 15) -> float:
     """Mean gap between confidence and accuracy over equal-width confidence bins, weighted by
     bin size (Guo et al., 2017), on the probability of the predicted class."""
-    predicted = (scores >= 0.5).astype(int)
+    predicted = (scores >= DECISION_THRESHOLD).astype(int)
     confidence = np.where(predicted == 1, scores, 1 - scores)
     correct = (predicted == y).astype(float)
     edges = np.linspace(0.5, 1.0, bins + 1)
@@ -75,7 +77,7 @@ def accuracy_interval(correct: int, total: int, level: float = 0.95) -> tuple[fl
 
 def classification_metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """Accuracy (with a 95% interval), precision, recall, F1, ROC AUC, log loss, Brier, ECE."""
-    predicted = (scores >= 0.5).astype(int)
+    predicted = (scores >= DECISION_THRESHOLD).astype(int)
     correct = int((predicted == y).sum())
     low, high = accuracy_interval(correct, len(y))
     both_classes = len(np.unique(y)) == 2
@@ -108,7 +110,7 @@ def metrics_by_length(texts: pd.Series, y: np.ndarray, scores: np.ndarray) -> pd
         mask = np.asarray(slice_of == label)
         if not mask.any():
             continue
-        predicted = (scores[mask] >= 0.5).astype(int)
+        predicted = (scores[mask] >= DECISION_THRESHOLD).astype(int)
         rows.append(
             {
                 "words": label,
@@ -122,9 +124,9 @@ def metrics_by_length(texts: pd.Series, y: np.ndarray, scores: np.ndarray) -> pd
 
 def worst_errors(texts: pd.Series, y: np.ndarray, scores: np.ndarray, n: int = 20) -> pd.DataFrame:
     """The ``n`` most confident wrong predictions, with their text (first 300 characters)."""
-    predicted = (scores >= 0.5).astype(int)
+    predicted = (scores >= DECISION_THRESHOLD).astype(int)
     wrong = np.flatnonzero(predicted != y)
-    confidence = np.abs(scores[wrong] - 0.5)
+    confidence = np.abs(scores[wrong] - DECISION_THRESHOLD)
     worst = wrong[np.argsort(-confidence, kind="stable")[:n]]
     return pd.DataFrame(
         {

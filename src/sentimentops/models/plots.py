@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sentimentops.models.sentiment import DECISION_THRESHOLD
+
 __all__ = ["save_evaluation_plots"]
 
 
@@ -27,7 +29,7 @@ def save_evaluation_plots(y: np.ndarray, scores: np.ndarray, directory: Path) ->
     )
 
     directory.mkdir(parents=True, exist_ok=True)
-    predicted = (scores >= 0.5).astype(int)
+    predicted = (scores >= DECISION_THRESHOLD).astype(int)
     drawers = {
         "confusion_matrix": lambda ax: ConfusionMatrixDisplay.from_predictions(
             y, predicted, display_labels=["negative", "positive"], ax=ax, colorbar=False

@@ -13,7 +13,8 @@ the other scikit-learn methods are untouched.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,18 +23,30 @@ from sklearn.pipeline import Pipeline
 from sentimentops.models.linear_scoring import LinearScorer
 
 __all__ = [
+    "DECISION_THRESHOLD",
     "NEGATIVE",
     "POSITIVE",
     "PREDICT_WITH_SCORES",
+    "Label",
     "SentimentPipeline",
+    "labels_of",
     "texts_of",
 ]
 
-POSITIVE = "positive"
-NEGATIVE = "negative"
+POSITIVE: Final = "positive"
+NEGATIVE: Final = "negative"
+Label = Literal["positive", "negative"]
+# A review whose probability of positive is at least this is labelled positive, wherever a
+# label is given: the API, batch prediction, the Lambda, evaluation.
+DECISION_THRESHOLD = 0.5
 PREDICT_WITH_SCORES = "predict_with_scores"
 TEXT_INPUT = "review"
 _SCORER = "_linear_scorer_cache"  # (what it was built from, the scorer): derived, never saved
+
+
+def labels_of(scores: Iterable[float]) -> list[Label]:
+    """The label of each probability of positive (:data:`DECISION_THRESHOLD`)."""
+    return [POSITIVE if score >= DECISION_THRESHOLD else NEGATIVE for score in scores]
 
 
 def texts_of(data: Any) -> list[str]:
@@ -117,7 +130,9 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
     def predict_with_scores(self, data: Any) -> pd.DataFrame:
         """``label`` and ``score`` (probability of positive) per review, in input order."""
         scores = self.positive_scores(data)
-        return pd.DataFrame({"label": np.where(scores >= 0.5, POSITIVE, NEGATIVE), "score": scores})
+        return pd.DataFrame(
+            {"label": np.where(scores >= DECISION_THRESHOLD, POSITIVE, NEGATIVE), "score": scores}
+        )
 
 
 def _same_objects(first: tuple[Any, ...], second: tuple[Any, ...]) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from sentimentops.config import Settings
+from sentimentops.models.sentiment import labels_of
 from sentimentops.prediction_log import (
     Label,
     PredictionLogStore,
@@ -94,7 +95,7 @@ class ApiState:
         if (unscorable := np.flatnonzero(np.isnan(raw_scores))).size:
             raise ApiError(refusal_status, _nothing_to_score(unscorable, itemize))
         scores = [float(score) for score in raw_scores]
-        labels: list[Label] = ["positive" if score >= 0.5 else "negative" for score in scores]
+        labels = labels_of(scores)
         request_ids = [f"{request_id}.{i}" for i in range(len(texts))] if itemize else [request_id]
         self.metrics.observe_predictions(labels, scores)
         now = datetime.now(UTC)

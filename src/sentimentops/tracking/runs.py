@@ -22,7 +22,7 @@ from sentimentops.models.evaluate import metrics_by_length, to_binary, worst_err
 from sentimentops.models.explain import top_ngrams
 from sentimentops.models.gate import GateDecision, ModelScore, decide_promotion
 from sentimentops.models.plots import save_evaluation_plots
-from sentimentops.models.sentiment import SentimentPipeline
+from sentimentops.models.sentiment import DECISION_THRESHOLD, SentimentPipeline
 from sentimentops.models.train import CandidateResult, TrainingResult
 from sentimentops.tracking import flavor, registry
 
@@ -299,7 +299,9 @@ def _score(model: SentimentPipeline, frame: pd.DataFrame) -> ModelScore:
     started = time.perf_counter()
     scores = model.positive_scores(frame["review"])
     per_1k = (time.perf_counter() - started) / max(len(frame), 1) * 1000
-    return ModelScore(predictions=(np.asarray(scores) >= 0.5).astype(int), seconds_per_1k=per_1k)
+    return ModelScore(
+        predictions=(np.asarray(scores) >= DECISION_THRESHOLD).astype(int), seconds_per_1k=per_1k
+    )
 
 
 def _describe_version(
