@@ -12,6 +12,7 @@ import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pandas as pd
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 from sentimentops.batch.model import load_for_scoring
 from sentimentops.batch.predictor import BatchPredictor, rejects_path, summary_path
 from sentimentops.cli.main import app
+from sentimentops.config import get_settings
 from sentimentops.errors import DataError, ModelNotFoundError
 from tests.servers import moto_s3
 
@@ -264,6 +266,89 @@ def test_killed_run_resumes_with_every_row_exactly_once(
     summary = json.loads(summary_path(output).read_text())
     assert summary["resumed_from_chunk"] >= done_before_kill
     assert summary["rows_in"] == rows
+
+
+class _InterruptedError(Exception):
+    """Stands for the crash that stops a run after some chunks (as kill -9 does, above)."""
+
+
+def _interrupted_run(model_folder: Path, source: Path, output: Path, **options: Any) -> int:
+    """Score ``source`` in chunks of 10 and stop the run after its second checkpoint; returns
+    the chunks its checkpoint says are done."""
+    checkpoints = 0
+
+    def progress(_rows: int) -> None:  # called once a chunk and its checkpoint are written
+        nonlocal checkpoints
+        checkpoints += 1
+        if checkpoints == 2:
+            raise _InterruptedError
+
+    options = {"max_text_chars": get_settings().validation.max_text_chars} | options
+    run = BatchPredictor(
+        load_for_scoring(str(model_folder)), chunk_size=10, progress=progress, **options
+    )
+    with pytest.raises(_InterruptedError):
+        run.run(str(source), output)
+    assert not output.exists()
+    checkpoint = output.with_name(output.name + ".parts") / "checkpoint.json"
+    return int(json.loads(checkpoint.read_text())["chunks_done"])
+
+
+def _reviews_csv(path: Path, ids: range) -> None:
+    texts = [GOOD if i % 2 else "Terrible, boring rubbish." for i in ids]
+    pd.DataFrame({"id": ids, "review": texts}).to_csv(path, index=False)
+
+
+def test_resume_refuses_an_input_rewritten_since_the_interrupted_run(
+    model_folder: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "reviews.csv"
+    _reviews_csv(source, range(40))
+    original, original_stat = source.read_bytes(), source.stat()
+    output = tmp_path / "scored.csv"
+    assert _interrupted_run(model_folder, source, output) == 2
+    # The same file rewritten with other reviews (the same S3 key uploaded again, on S3).
+    _reviews_csv(source, range(1_000, 1_060))
+    command = ["predict", str(source), str(output), "--model", str(model_folder),
+               "--chunk-size", "10", "--resume"]  # fmt: skip
+
+    refused = runner.invoke(app, command)
+
+    assert refused.exit_code == 2, refused.output
+    message = " ".join(refused.output.split())  # rich wraps the paragraph
+    assert f"{source} changed since the interrupted run" in message
+    assert "Run without --resume" in message
+    assert "Traceback" not in refused.output
+    # Nothing mixed: no output, and the old chunks are kept, still resumable onto the old file.
+    assert not output.exists()
+    assert not summary_path(output).exists()
+    source.write_bytes(original)  # put back as advised, with its modification time (cp -p)
+    os.utime(source, ns=(original_stat.st_atime_ns, original_stat.st_mtime_ns))
+
+    resumed = runner.invoke(app, command)
+
+    assert resumed.exit_code == 0, resumed.output
+    assert pd.read_csv(output)["id"].tolist() == list(range(40))  # every row once, none new
+    assert json.loads(summary_path(output).read_text())["resumed_from_chunk"] == 2
+
+
+def test_resume_refuses_another_text_length_limit(model_folder: Path, tmp_path: Path) -> None:
+    """Rows rejected as too long under one limit would be scored under another."""
+    source = tmp_path / "reviews.csv"
+    _reviews_csv(source, range(40))
+    output = tmp_path / "scored.csv"
+    _interrupted_run(model_folder, source, output, max_text_chars=30)
+
+    refused = runner.invoke(
+        app, ["predict", str(source), str(output), "--model", str(model_folder),
+              "--chunk-size", "10", "--resume"],
+    )  # fmt: skip
+
+    assert refused.exit_code == 2, refused.output
+    message = " ".join(refused.output.split())
+    assert "belongs to another run (max_text_chars=30)" in message
+    assert "validation.max_text_chars" in message
+    assert not output.exists()
 
 
 def test_dask_engine_gives_the_same_rows_as_the_local_engine(

@@ -39,6 +39,7 @@ from sentimentops.models.sentiment import labels_of
 from sentimentops.storage import (
     Location,
     data_stem,
+    fingerprint,
     is_remote,
     local_path,
     location_name,
@@ -199,12 +200,15 @@ class BatchPredictor:
         """Score into the local ``output``; returns (chunks resumed from, predicted, rejected)."""
         parts = output.with_name(output.name + ".parts")
         checkpoint = parts / "checkpoint.json"
-        done = self._chunks_done(checkpoint, input_location) if resume else 0
+        records = read_records(input_location)  # refuses a missing input before it is looked at
+        # Taken once, before the first record is read: a file rewritten during the run no longer
+        # matches the checkpoints written from it, so they cannot be resumed onto it either.
+        identity = self._run_identity(input_location)
+        done = self._chunks_done(checkpoint, identity) if resume else 0
         if not resume and parts.exists():
             shutil.rmtree(parts)
         parts.mkdir(parents=True, exist_ok=True)
 
-        records = read_records(input_location)
         read = sum(1 for _ in islice(records, done * self.chunk_size))  # in completed parts
         has_id: bool | None = None  # known once the first readable record is seen
         chunk_index = done
@@ -226,9 +230,7 @@ class BatchPredictor:
                     parts / f"rejects-{chunk_index:06d}.parquet", index=False
                 )
             chunk_index += 1
-            _write_json_atomically(
-                checkpoint, self._run_identity(input_location) | {"chunks_done": chunk_index}
-            )
+            _write_json_atomically(checkpoint, identity | {"chunks_done": chunk_index})
             self.progress(prepared.records)
 
         for chunk in _chunks(records, self.chunk_size):
@@ -258,30 +260,42 @@ class BatchPredictor:
         return done, predicted, rejected
 
     def _run_identity(self, input_location: str) -> dict[str, Any]:
-        """What a resumed run must share with the killed one, or its parts would not match."""
+        """What a resumed run must share with the killed one, or its parts would not match:
+        the input's content too (its fingerprint), not only its name, since a file or S3 key
+        rewritten in between would have its new rows appended to chunks scored from the old."""
         return {
             "input": input_location,
+            "input_fingerprint": fingerprint(input_location),
             "chunk_size": self.chunk_size,
+            "max_text_chars": self.max_text_chars,
             "model": f"{self.model.name}/{self.model.version}",
             "text_column": self.text_column,
             "id_column": self.id_column,
             "explain": self.explain,
         }
 
-    def _chunks_done(self, checkpoint: Path, input_location: str) -> int:
+    def _chunks_done(self, checkpoint: Path, identity: dict[str, Any]) -> int:
         if not checkpoint.exists():
             return 0
         state = json.loads(checkpoint.read_text())
-        expected = self._run_identity(input_location)
         different = {
-            key: state.get(key) for key, value in expected.items() if state.get(key) != value
+            key: state.get(key) for key, value in identity.items() if state.get(key) != value
         }
+        if different.keys() == {"input_fingerprint"} and state.get("input_fingerprint"):
+            raise DataError(
+                f"--resume: {identity['input']} changed since the interrupted run (its "
+                f"fingerprint was {different['input_fingerprint']!r}, is now "
+                f"{identity['input_fingerprint']!r}): the chunks completed in {checkpoint.parent} "
+                "were scored from the old content and would be mixed with the new. Run without "
+                "--resume to score the input as it is now from the start, or put the original "
+                "input back (a local file with its modification time: cp -p) and resume."
+            )
         if different:
             shown = ", ".join(f"{key}={value!r}" for key, value in different.items())
             raise DataError(
                 f"--resume: {checkpoint} belongs to another run ({shown}); rerun with the same "
-                "input, model, columns, --chunk-size and --explain, or without --resume to "
-                "start over."
+                "input (unchanged), model, columns, --chunk-size, --explain and "
+                "validation.max_text_chars, or without --resume to start over."
             )
         return int(state["chunks_done"])
 

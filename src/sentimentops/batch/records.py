@@ -54,10 +54,17 @@ def input_format(location: Location) -> str:
 
 def read_records(location: Location) -> Iterator[Record]:
     """Every record of the input in order; raises DataError only when nothing can be read, or
-    nothing more: a gzip stream that breaks off (truncated or corrupt) mid-file."""
+    nothing more: a gzip stream that breaks off (truncated or corrupt) mid-file.
+
+    A missing input or an unknown format is refused by this call, before the first record is
+    asked for, so a caller can look at the file (its fingerprint) once it is known to exist.
+    """
     if not location_exists(location):
         raise DataError(f"{location} does not exist. Check the path (or the S3 bucket and key).")
-    kind = input_format(location)
+    return _records(location, input_format(location))
+
+
+def _records(location: Location, kind: str) -> Iterator[Record]:
     if kind == "parquet":
         yield from _parquet_records(location)
         return
