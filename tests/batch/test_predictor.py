@@ -234,6 +234,48 @@ def test_reject_limit_exits_4(model_folder: Path, tmp_path: Path) -> None:
     assert "above --max-reject-rate" in result.output
 
 
+# A later record without an id, once the first one has made the id column in use: absent from
+# a JSON object, null, or an empty CSV cell. Rows 2 and 4 of each file.
+WITHOUT_ID = {
+    ".jsonl": "\n".join(
+        json.dumps(record)
+        for record in [
+            {"id": "r1", "review": GOOD},
+            {"review": "Awful, boring film."},
+            {"id": "r3", "review": "Terrible, boring rubbish."},
+            {"id": None, "review": GOOD},
+            {"id": "r5", "review": GOOD},
+        ]
+    )
+    + "\n",
+    ".csv": f'id,review\nr1,"{GOOD}"\n,"Awful, boring film."\nr3,"Terrible, boring rubbish."\n'
+    f',"{GOOD}"\nr5,"{GOOD}"\n',
+}
+
+
+@pytest.mark.parametrize("suffix", sorted(WITHOUT_ID))
+def test_a_record_without_its_id_is_rejected_not_given_a_made_up_one(
+    model_folder: Path, tmp_path: Path, suffix: str
+) -> None:
+    """Scored, it would come out with the id "None" (JSON) or "" (CSV), shared by every such
+    row: a join by id (monitoring's) would pair them with each other's texts, or fail."""
+    source = tmp_path / f"reviews{suffix}"
+    source.write_text(WITHOUT_ID[suffix])
+    output = tmp_path / "scored.jsonl"
+
+    result = runner.invoke(app, ["predict", str(source), str(output), "--model",
+                                 str(model_folder)])  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert pd.read_json(output, lines=True, dtype=False)["id"].tolist() == ["r1", "r3", "r5"]
+    rejects = pd.read_csv(rejects_path(output))
+    assert rejects["row_number"].tolist() == [2, 4]
+    assert rejects["reason"].tolist() == ["missing id", "missing id"]
+    assert rejects["id"].isna().all()  # no id, not the string "None"
+    summary = json.loads(summary_path(output).read_text())
+    assert (summary["rows_in"], summary["predicted"], summary["rejected"]) == (5, 3, 2)
+
+
 def test_killed_run_resumes_with_every_row_exactly_once(
     model_folder: Path, tmp_path: Path, reference_reviews: pd.DataFrame
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -325,6 +326,11 @@ class BatchPredictor:
             if key != "row_number":
                 # An unreadable row has no id: None, never its row number posing as one.
                 identifier = None if record.fields is None else record.fields.get(key)
+                if _is_missing(identifier):
+                    # Absent, null, or an empty CSV cell: scored, it would have no id to be
+                    # joined back on (monitoring joins by id), and many such rows would collide.
+                    identifier = None
+                    reason = reason or "missing id"
             if reason is None:
                 texts.append(str(text))
                 identifiers.append(identifier if key == "row_number" else str(identifier))
@@ -392,6 +398,12 @@ class _Prepared:
             rejects.sort_values("row_number", kind="stable", ignore_index=True),
             self.records,
         )
+
+
+def _is_missing(value: Any) -> bool:
+    """None (an absent key, a JSON null, a Parquet null), NaN, or the empty string: how CSV
+    spells a missing value (the same rule as a missing text)."""
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
 
 
 def _reject_row(record: Record, identifier: Any, reason: str) -> dict[str, Any]:
