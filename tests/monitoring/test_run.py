@@ -163,6 +163,32 @@ def test_a_batch_output_joined_with_its_input_has_texts_labels_and_predictions(
     assert current.reject_rate == pytest.approx(1 / 3)
 
 
+def test_a_batch_join_leaves_out_input_rows_without_an_id(tmp_path: Path) -> None:
+    """The batch rejects them ("missing id"): two of them must not collide in the join."""
+    source = tmp_path / "reviews.jsonl"
+    records = [
+        {"id": "a", "review": "Great film.", "sentiment": "positive"},
+        {"review": "No id here.", "sentiment": "negative"},
+        {"id": None, "review": "Nor here.", "sentiment": "positive"},
+        {"id": "d", "review": "Awful.", "sentiment": "negative"},
+    ]
+    source.write_text("".join(json.dumps(record) + "\n" for record in records))
+    output = tmp_path / "scored.jsonl"
+    predictions = [
+        {"id": "a", "label": "positive", "score": 0.8, "model_name": "m", "model_version": "3"},
+        {"id": "d", "label": "negative", "score": 0.1, "model_name": "m", "model_version": "3"},
+    ]
+    output.write_text("".join(json.dumps(row) + "\n" for row in predictions))
+
+    current = current_from_batch(source, output, id_column="id")
+
+    frame = current.frame.sort_values("score").reset_index(drop=True)
+    assert frame[["review", "sentiment", "label"]].values.tolist() == [
+        ["Awful.", "negative", "negative"],
+        ["Great film.", "positive", "positive"],
+    ]
+
+
 def test_a_batch_join_without_the_id_column_names_it(tmp_path: Path) -> None:
     source = tmp_path / "reviews.csv"
     pd.DataFrame({"review": ["Fine."]}).to_csv(source, index=False)

@@ -89,6 +89,10 @@ def current_from_batch(
                 "input on; pass the id column the batch used."
             )
     scored = _predictions_only(scored, predictions)
+    # An input row without an id (absent, null, an empty CSV cell) was rejected by the batch
+    # ("missing id"): it has no prediction, and several of them would collide in the join.
+    ids = inputs[id_column]
+    inputs = inputs[~(ids.isna() | ids.eq(""))]
     texts = canonical_columns(inputs, scored_input, text_column, label_column)
     texts = texts[[c for c in (id_column, TEXT_COLUMN, LABEL_COLUMN) if c in texts.columns]]
     if detect_format(predictions) == "csv":
