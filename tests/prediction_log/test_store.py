@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -230,6 +231,76 @@ def test_unreachable_database_is_unavailable_not_a_crash() -> None:
 
     assert "secret" not in str(raised.value)
     assert "SENTIMENTOPS_PREDICTION_LOG__URL" in str(raised.value)
+
+
+def _socket_options(connection: sa.Connection) -> dict[str, int]:
+    """What the kernel holds for the connection's TCP socket, not what was asked for."""
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    with socket.fromfd(dbapi.fileno(), socket.AF_INET, socket.SOCK_STREAM) as duplicate:
+        tcp = {
+            "keepalives_idle": socket.TCP_KEEPIDLE,
+            "keepalives_interval": socket.TCP_KEEPINTVL,
+            "keepalives_count": socket.TCP_KEEPCNT,
+            "tcp_user_timeout": socket.TCP_USER_TIMEOUT,
+        }
+        options = {
+            name: duplicate.getsockopt(socket.IPPROTO_TCP, flag) for name, flag in tcp.items()
+        }
+        options["keepalives"] = duplicate.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+    return options
+
+
+def test_postgres_connections_give_up_on_a_silent_peer_in_seconds(postgres_url: str) -> None:
+    """A half-open connection (a network partition) fails in about half a minute instead of
+    holding the writer for the kernel's 15 minutes; checked on a real connection's socket."""
+    store = PredictionLogStore(postgres_url)
+    try:
+        with store.engine.connect() as connection:
+            statement_timeout = connection.execute(sa.text("SHOW statement_timeout")).scalar()
+            dsn = connection.connection.dbapi_connection.get_dsn_parameters()  # type: ignore[union-attr]
+            kernel = _socket_options(connection)
+    finally:
+        store.dispose()
+
+    assert statement_timeout == "30s"
+    assert kernel == {
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 30_000,
+    }
+    assert dsn["connect_timeout"] == "5"
+    assert dsn["options"] == "-c statement_timeout=30000"
+
+
+def test_postgres_timeouts_given_in_the_url_or_pgoptions_are_kept(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=2s")
+    url = sa.make_url(postgres_url).update_query_dict({"keepalives_idle": "60"})
+    store = PredictionLogStore(url.render_as_string(hide_password=False))
+    try:
+        with store.engine.connect() as connection:
+            shown = {
+                name: connection.execute(sa.text(f"SHOW {name}")).scalar()
+                for name in ("statement_timeout", "lock_timeout")
+            }
+            kernel = _socket_options(connection)
+    finally:
+        store.dispose()
+    assert shown == {"statement_timeout": "30s", "lock_timeout": "2s"}  # PGOPTIONS carried
+    assert kernel["keepalives_idle"] == 60
+    assert kernel["keepalives_interval"] == 5
+
+    url = url.update_query_dict({"options": "-c statement_timeout=5s"})
+    store = PredictionLogStore(url.render_as_string(hide_password=False))
+    try:
+        with store.engine.connect() as connection:
+            assert connection.execute(sa.text("SHOW statement_timeout")).scalar() == "5s"
+    finally:
+        store.dispose()
 
 
 def test_concurrent_writers_lose_nothing_on_postgres(postgres_store: PredictionLogStore) -> None:

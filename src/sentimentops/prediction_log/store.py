@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
@@ -72,6 +73,20 @@ VERSION_TABLE: Final = "prediction_log_alembic_version"
 MIGRATION_LOCK_KEY: Final = 0x534F504C
 SQLITE_BUSY_TIMEOUT_MS: Final = 5_000
 POSTGRES_CONNECT_TIMEOUT_SECONDS: Final = 5
+# A connection that dies silently (a network partition, a NAT or firewall forgetting it) would
+# otherwise hold the writer for the kernel's TCP timeouts: some 15 minutes of retransmissions
+# for a query sent and never acknowledged, over two hours (the system's keepalive defaults,
+# which libpq uses unless told otherwise) for an answer awaited on a silent socket.
+# Keepalive probes after 10 s of silence, then every 5 s (3 unanswered: dead), and 30 s without
+# an acknowledgement (tcp_user_timeout, which on Linux also ends the probing) find a dead peer
+# in about half a minute. The server cancels a statement still running after 30 s.
+POSTGRES_KEEPALIVES: Final = {
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+POSTGRES_TCP_USER_TIMEOUT_MS: Final = 30_000
+POSTGRES_STATEMENT_TIMEOUT_MS: Final = 30_000
 
 
 def _as_utc(moment: datetime, name: str) -> datetime:
@@ -516,11 +531,27 @@ def _create_engine(url: URL) -> Engine:
         engine = sa.create_engine(url, pool_pre_ping=True)
         sa.event.listen(engine, "connect", _configure_sqlite_connection)
         return engine
-    connect_args = {}
-    if "connect_timeout" not in url.query:
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=_postgres_connect_args(url))
+
+
+def _postgres_connect_args(url: URL) -> dict[str, Any]:
+    """libpq's timeouts (POSTGRES_* above), each unless the URL's query sets it; a
+    ``statement_timeout`` already in the URL's ``options`` (or PGOPTIONS) is kept as it is."""
+    defaults: dict[str, Any] = {
         # libpq waits for the operating system's TCP timeout (minutes) on an unreachable host.
-        connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_SECONDS
-    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        "connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS,
+        "keepalives": 1,
+        **POSTGRES_KEEPALIVES,
+        "tcp_user_timeout": POSTGRES_TCP_USER_TIMEOUT_MS,
+    }
+    connect_args = {key: value for key, value in defaults.items() if key not in url.query}
+    # Passed as a connect argument, options replaces the URL's and PGOPTIONS: it carries theirs.
+    given = url.query.get("options", os.environ.get("PGOPTIONS", ""))
+    options = " ".join(given) if isinstance(given, tuple) else given
+    if "statement_timeout" not in options:
+        timeout = f"-c statement_timeout={POSTGRES_STATEMENT_TIMEOUT_MS}"
+        connect_args["options"] = f"{options} {timeout}".strip()
+    return connect_args
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:
