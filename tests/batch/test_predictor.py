@@ -144,15 +144,16 @@ def test_a_truncated_gzip_input_exits_2_naming_the_rows_read(
     assert f"{source} is cut short: its gzip stream ends after {rows_read:,} rows" in message
     assert "truncated" in message
     assert "download or compress it again" in message
-    assert "--resume continues after the chunks already scored" in message
+    assert "Then rerun without --resume." in message
     assert "Traceback" not in result.output
     assert not output.exists()  # no partial output presented as complete
 
 
-def test_a_truncated_gzip_input_resumes_once_whole_again(
+def test_a_truncated_gzip_input_downloaded_again_is_scored_from_the_start(
     model_folder: Path, tmp_path: Path
 ) -> None:
-    """What the message promises: the chunks scored before the break are kept for --resume."""
+    """What the message advises: the whole file is another input than the cut-short one, so
+    --resume refuses it (nothing mixed), and a run without --resume scores every row once."""
     whole = gzip.compress(reviews_csv(3_000))
     source = tmp_path / "reviews.csv.gz"
     source.write_bytes(whole[: len(whole) * 2 // 3])
@@ -162,9 +163,11 @@ def test_a_truncated_gzip_input_resumes_once_whole_again(
     with pytest.raises(DataError, match="is cut short"):
         run.run(str(source), output)
     source.write_bytes(whole)  # downloaded again
-    summary = run.run(str(source), output, resume=True)
+    with pytest.raises(DataError, match="changed since the interrupted run"):
+        run.run(str(source), output, resume=True)
+    summary = run.run(str(source), output)
 
-    assert summary.resumed_from_chunk > 0
+    assert summary.resumed_from_chunk == 0
     assert pd.read_csv(output)["id"].tolist() == list(range(3_000))  # each row exactly once
 
 

@@ -98,14 +98,9 @@ def _gzip_breaks_as_data_errors(records: Iterator[Record], location: Location) -
             rows = record.row_number
             yield record
     except EOFError:
-        # What was decompressed is a prefix of the whole file: the chunks scored from it are
-        # the ones the whole file gives, so --resume may keep them.
-        resume = (
-            " With the whole file back at the same path, --resume continues after the chunks "
-            "already scored; without it the run starts over."
-            if rows
-            else ""
-        )
+        # The whole file, once back, is another file to --resume (its fingerprint differs):
+        # the run starts over, as for any input that changed since the interrupted run.
+        resume = " Then rerun without --resume." if rows else ""
         raise DataError(
             f"{location} is cut short: its gzip stream ends after {rows:,} rows, before its "
             "end-of-stream marker. The file is truncated (an interrupted download or copy); "
