@@ -24,6 +24,7 @@ from sentimentops.batch.predictor import BatchPredictor, rejects_path, summary_p
 from sentimentops.cli.main import app
 from sentimentops.config import get_settings
 from sentimentops.errors import DataError, ModelNotFoundError
+from sentimentops.storage import fingerprint
 from tests.servers import moto_s3
 
 runner = CliRunner()
@@ -169,6 +170,9 @@ def test_a_truncated_gzip_input_downloaded_again_is_scored_from_the_start(
 
     assert summary.resumed_from_chunk == 0
     assert pd.read_csv(output)["id"].tolist() == list(range(3_000))  # each row exactly once
+    # The summary records which content was scored: the whole file, not the cut-short one.
+    assert summary.input_fingerprint == fingerprint(source)
+    assert json.loads(summary_path(output).read_text())["input_fingerprint"] == fingerprint(source)
 
 
 def _damaged_deflate(packed: bytes) -> bytes:

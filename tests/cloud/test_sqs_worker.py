@@ -115,6 +115,49 @@ def test_a_message_delivered_twice_is_scored_once(aws: Aws, model_folder: Path) 
     assert aws.waiting() == 0
 
 
+def test_an_input_rewritten_under_the_same_key_is_scored_again(
+    aws: Aws, model_folder: Path
+) -> None:
+    """A producer rewrites s3://.../in/reviews.csv and sends the same message: the new rows are
+    scored, not acknowledged as already done because the name and model match."""
+    worker = SqsWorker(aws.queue_url, default_model="unused", wait_seconds=1)
+    aws.send(_job(model_folder))
+    first = worker.run(once=True)
+    aws.s3.put_object(Bucket=BUCKET, Key="in/reviews.csv", Body=b"id,review\n7,Superb acting.\n")
+    aws.send(_job(model_folder))
+
+    second = worker.run(once=True)
+
+    assert (first.scored, second.scored, second.already_done) == (1, 1, 0)
+    scored = pd.read_csv(aws.s3.get_object(Bucket=BUCKET, Key="out/scored.csv")["Body"])
+    assert scored["id"].tolist() == [7]
+    summary = json.loads(
+        aws.s3.get_object(Bucket=BUCKET, Key="out/scored.summary.json")["Body"].read()
+    )
+    etag = aws.s3.head_object(Bucket=BUCKET, Key="in/reviews.csv")["ETag"].strip('"')
+    assert (summary["rows_in"], summary["input_fingerprint"]) == (1, etag)
+    assert aws.waiting() == 0
+
+
+def test_a_summary_without_a_fingerprint_is_not_trusted(aws: Aws, model_folder: Path) -> None:
+    """An output scored before summaries recorded the input's fingerprint is scored again: it
+    cannot tell which content of the input it holds."""
+    worker = SqsWorker(aws.queue_url, default_model="unused", wait_seconds=1)
+    aws.send(_job(model_folder))
+    worker.run(once=True)
+    key = "out/scored.summary.json"
+    old = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    del old["input_fingerprint"]
+    aws.s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(old).encode())
+    aws.send(_job(model_folder))
+
+    stats = worker.run(once=True)
+
+    assert (stats.scored, stats.already_done) == (1, 0)
+    rewritten = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    assert rewritten["input_fingerprint"]
+
+
 def test_poisoned_jobs_reach_the_dead_letter_queue_after_two_attempts(
     aws: Aws, model_folder: Path
 ) -> None:

@@ -43,8 +43,10 @@ from sentimentops.storage import (
     fingerprint,
     is_remote,
     local_path,
+    location_exists,
     location_name,
     object_store_errors,
+    open_location,
     put_file,
     sibling,
     summary_location,
@@ -54,6 +56,7 @@ __all__ = [
     "BatchPredictor",
     "BatchSummary",
     "LoadedModel",
+    "already_scored",
     "rejects_path",
     "summary_path",
 ]
@@ -92,9 +95,42 @@ class BatchSummary:
     model_name: str
     model_version: str
     resumed_from_chunk: int
+    # The input's content when it was scored (storage.fingerprint: size and mtime locally, the
+    # ETag on S3): an input rewritten under the same name is another input. None in summaries
+    # written before this field existed.
+    input_fingerprint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def already_scored(input_location: str, output: Location, model: LoadedModel) -> bool:
+    """Whether ``output`` already holds ``model``'s predictions of ``input_location`` as it is
+    now: the output and its summary exist, and the summary names this input, this model and
+    version, and the input's current fingerprint. The same name is not enough: a producer that
+    rewrites ``s3://inbox/reviews.csv`` daily sends new rows under the old name. A summary
+    without a fingerprint (written before it was recorded) counts as not scored.
+
+    The summary is uploaded last (:meth:`BatchPredictor.run`), so it never describes an output
+    that is incomplete. Object-store errors are raised as they are: the caller knows what to
+    say about them (:func:`~sentimentops.storage.object_store_errors`).
+    """
+    summary = summary_location(output)
+    try:
+        if not (location_exists(output) and location_exists(summary)):
+            return False
+        with open_location(summary, "rb") as stream:
+            done = json.loads(stream.read())
+        if not (
+            done.get("input") == input_location
+            and done.get("model_name") == model.name
+            and str(done.get("model_version")) == model.version
+            and done.get("input_fingerprint")
+        ):
+            return False
+        return bool(done["input_fingerprint"] == fingerprint(input_location))
+    except FileNotFoundError:  # the summary gone since the check, or no input: not done
+        return False
 
 
 def rejects_path(output: Path) -> Path:
@@ -160,7 +196,9 @@ class BatchPredictor:
         remote = is_remote(output)
         local_output = _staging_path(output) if remote else local_path(output)
         with _storage_errors_as_domain_errors(input_location, output, local_output):
-            done, predicted, rejected = self._score(input_location, local_output, resume=resume)
+            done, predicted, rejected, scored_content = self._score(
+                input_location, local_output, resume=resume
+            )
         seconds = time.perf_counter() - started
         rows_in = predicted + rejected
         summary = BatchSummary(
@@ -175,6 +213,7 @@ class BatchPredictor:
             model_name=self.model.name,
             model_version=self.model.version,
             resumed_from_chunk=done,
+            input_fingerprint=scored_content,
         )
         with _storage_errors_as_domain_errors(input_location, output, local_output):
             _write_json_atomically(summary_path(local_output), summary.to_dict())
@@ -197,8 +236,11 @@ class BatchPredictor:
             )
         return summary
 
-    def _score(self, input_location: str, output: Path, *, resume: bool) -> tuple[int, int, int]:
-        """Score into the local ``output``; returns (chunks resumed from, predicted, rejected)."""
+    def _score(
+        self, input_location: str, output: Path, *, resume: bool
+    ) -> tuple[int, int, int, str]:
+        """Score into the local ``output``; returns (chunks resumed from, predicted, rejected,
+        the input's fingerprint taken before reading it)."""
         parts = output.with_name(output.name + ".parts")
         checkpoint = parts / "checkpoint.json"
         records = read_records(input_location)  # refuses a missing input before it is looked at
@@ -258,7 +300,7 @@ class BatchPredictor:
                 f"written: a bug, please report it. Parts kept in {parts}."
             )
         shutil.rmtree(parts)
-        return done, predicted, rejected
+        return done, predicted, rejected, str(identity["input_fingerprint"])
 
     def _run_identity(self, input_location: str) -> dict[str, Any]:
         """What a resumed run must share with the killed one, or its parts would not match:

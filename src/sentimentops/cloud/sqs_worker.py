@@ -5,7 +5,8 @@ worker keeps the message invisible to other workers while it scores (extending i
 on a heartbeat), deletes it only after the output and its summary are written, and leaves a
 failed message on the queue: its redrive policy moves it to the dead-letter queue after the
 configured number of receives. A job whose output already holds this model's predictions of
-the same input (a message delivered twice) is acknowledged without scoring again.
+the same input, unchanged since (a message delivered twice), is acknowledged without scoring
+again; an input rewritten under the same key is scored again.
 
 On SIGTERM (``request_stop``) the worker finishes the message in hand and takes no other.
 """
@@ -22,17 +23,10 @@ from typing import Any
 
 from sentimentops.batch.job import score_file
 from sentimentops.batch.model import load_for_scoring
-from sentimentops.batch.predictor import LoadedModel
+from sentimentops.batch.predictor import LoadedModel, already_scored
 from sentimentops.cloud.cloudwatch import NAMESPACE, put_metrics
 from sentimentops.errors import BadInputError, SentimentOpsError, UnsafeLocationError
-from sentimentops.storage import (
-    checked_key,
-    is_remote,
-    location_exists,
-    object_store_errors,
-    open_location,
-    summary_location,
-)
+from sentimentops.storage import checked_key, is_remote, object_store_errors
 
 __all__ = ["BatchJob", "SqsWorker", "WorkerStats"]
 
@@ -246,26 +240,16 @@ class SqsWorker:
 
 
 def _already_scored(job: BatchJob, model: LoadedModel) -> bool:
-    """Whether the job's output already holds this model's predictions of its input.
+    """Whether the job's output already holds this model's predictions of its input as it is
+    now (:func:`~sentimentops.batch.predictor.already_scored`: same name, model version and
+    input fingerprint, so an input rewritten under the same key is scored again).
 
     Raises:
         StorageUnavailableError: S3 failed to say (after its retries): the job cannot start.
         BadInputError: S3 refused to say: no such bucket, access denied, a malformed bucket.
         ConfigError: no AWS credentials to ask S3 with.
     """
-    summary = summary_location(job.output)
     action = f"checking whether {job.output} is already scored"
     then = "the job runs again when its message comes back (it stays on the queue)"
     with object_store_errors(action, then=then):
-        try:
-            if not (location_exists(job.output) and location_exists(summary)):
-                return False
-            with open_location(summary, "rb") as stream:
-                done = json.loads(stream.read())
-        except FileNotFoundError:  # gone since the check: a missing object is "not done"
-            return False
-    return bool(
-        done.get("input") == job.input
-        and done.get("model_name") == model.name
-        and str(done.get("model_version")) == model.version
-    )
+        return already_scored(job.input, job.output, model)
