@@ -93,6 +93,20 @@ def test_invalid_requests_are_422_like_the_api(model_on_s3: None, path: str, bod
     assert answer["error"]["details"]
 
 
+@pytest.mark.parametrize("body", ["not base64 at all!", "eyJ0ZXh0Ijo", "café"])
+def test_a_body_that_is_not_base64_is_422_not_500(model_on_s3: None, body: str) -> None:
+    """isBase64Encoded true with a body that is not base64 (bad characters, bad padding, not
+    ASCII) is the caller's error, answered like any other invalid body."""
+    event = _event("/v1/predict", body) | {"isBase64Encoded": True}
+
+    status, answer = _answer(event)
+
+    assert status == 422
+    assert answer["error"]["type"] == "validation_error"
+    assert answer["error"]["request_id"] == "req-1"
+    assert "not valid base64" in answer["error"]["details"][0]["msg"]
+
+
 @pytest.mark.parametrize(
     ("path", "body", "says"),
     [

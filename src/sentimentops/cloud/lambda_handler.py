@@ -182,7 +182,17 @@ def _path(event: dict[str, Any]) -> str:
 def _json_body(event: dict[str, Any]) -> dict[str, Any]:
     raw = event.get("body") or ""
     if event.get("isBase64Encoded"):
-        raw = base64.b64decode(raw).decode("utf-8", errors="replace")
+        try:
+            # Strict: without validate, stray characters are dropped and a damaged body could
+            # decode into other bytes; with it, a body that is not base64 is the caller's error.
+            raw = base64.b64decode(raw, validate=True).decode("utf-8", errors="replace")
+        except ValueError as error:  # binascii.Error, or characters outside ASCII
+            raise _invalid(
+                "body",
+                f"isBase64Encoded is true but the body is not valid base64 ({error}); send "
+                "the body base64-encoded, or set isBase64Encoded to false for plain JSON",
+                raw,
+            ) from None
     try:
         body = json.loads(raw)
     except json.JSONDecodeError as error:
