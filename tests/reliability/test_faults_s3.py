@@ -268,13 +268,13 @@ def test_a_job_whose_input_s3_keeps_failing_reaches_the_dead_letter_queue(
     sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(job))
     faulty_s3.status = 500
     faulty_s3.failing = True
-    worker = SqsWorker(queue_url, default_model="unused", visibility_timeout=1, wait_seconds=2)
+    worker = SqsWorker(queue_url, default_model="unused", wait_seconds=2, backoff_seconds=0.1)
 
     stats = worker.run(once=True)
 
-    # Received, failed, left on the queue; back after the visibility timeout; failed again;
-    # then the redrive policy moved it to the dead-letter queue.
-    assert (stats.received, stats.failed, stats.scored) == (2, 2, 0)
+    # Received, failed, back on the queue after the backoff; failed again; then the redrive
+    # policy moved it to the dead-letter queue: every receive counts, outage or not.
+    assert (stats.received, stats.failed, stats.outages, stats.scored) == (2, 2, 2, 0)
     # The worker's first S3 call (is this output already scored?) is the one that fails.
     assert all("The object store failed while checking" in error for error in stats.errors)
     assert all("Internal Server Error" in error for error in stats.errors)
@@ -283,6 +283,74 @@ def test_a_job_whose_input_s3_keeps_failing_reaches_the_dead_letter_queue(
     faulty_s3.failing = False
     assert boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="out/")["KeyCount"] == 0
     print(f"job: {stats.received} receives, {stats.failed} failures, then the DLQ")
+
+
+def _job_queue(sqs: Any, max_receive_count: int) -> tuple[str, str]:
+    """(job queue, dead-letter queue): the job queue redrives after ``max_receive_count``."""
+    dlq_url = sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
+    attributes = {"RedrivePolicy": json.dumps(redrive)}
+    return sqs.create_queue(QueueName="jobs", Attributes=attributes)["QueueUrl"], dlq_url
+
+
+def test_an_s3_outage_during_a_job_leaves_it_queued_and_the_worker_goes_on(
+    faulty_s3: FaultyS3, model_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An outage is not the job's fault: its message is neither deleted nor dead-lettered after
+    one failure, it comes back after the worker's backoff, and is scored once S3 answers."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    sqs = boto3.client("sqs")  # straight to moto: the queue works while S3 fails
+    queue_url, dlq_url = _job_queue(sqs, max_receive_count=3)
+    job = {"input": f"s3://{BUCKET}/{INPUT_KEY}", "output": f"s3://{BUCKET}/out/job.csv",
+           "model": str(model_folder)}  # fmt: skip
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(job))
+    worker = SqsWorker(queue_url, default_model="unused", wait_seconds=2, backoff_seconds=0.1)
+    faulty_s3.status = 503
+    faulty_s3.failing = True
+
+    during = worker.run(max_messages=1)
+
+    assert (during.received, during.outages, during.scored) == (1, 1, 0)
+    assert "The object store failed" in during.errors[0]
+    assert (_messages(sqs, queue_url), _messages(sqs, dlq_url)) == (1, 0)  # still queued
+
+    faulty_s3.failing = False
+    after = worker.run(once=True)  # the message is back once its short delay is over
+
+    assert (after.received, after.scored, after.failed) == (1, 1, 0)
+    assert (_messages(sqs, queue_url), _messages(sqs, dlq_url)) == (0, 0)
+    scored = pd.read_csv(boto3.client("s3").get_object(Bucket=BUCKET, Key="out/job.csv")["Body"])
+    assert scored["id"].tolist() == [1, 2, 3]
+
+
+def test_sqs_failing_to_receive_is_logged_not_a_crash(
+    faulty_s3: FaultyS3, model_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQS itself answering 500 (here through the same fault proxy): the worker reports it and
+    backs off instead of dying with a traceback, and takes the job once SQS answers again."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    queue_url, _ = _job_queue(boto3.client("sqs"), max_receive_count=3)
+    job = {"input": f"s3://{BUCKET}/{INPUT_KEY}", "output": f"s3://{BUCKET}/out/job.csv",
+           "model": str(model_folder)}  # fmt: skip
+    boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(job))
+    through_proxy = boto3.client("sqs", endpoint_url=faulty_s3.url)
+    worker = SqsWorker(
+        queue_url, default_model="unused", wait_seconds=1, client=through_proxy,
+        backoff_seconds=0.1,
+    )  # fmt: skip
+    faulty_s3.status = 500
+    faulty_s3.failing = True
+
+    failing = worker.run(once=True)
+
+    assert (failing.received, failing.sqs_errors) == (0, 1)
+    assert f"receiving from {queue_url}" in failing.errors[0]
+    faulty_s3.failing = False
+    answered = worker.run(once=True)
+    assert (answered.received, answered.scored, answered.sqs_errors) == (1, 1, 0)
 
 
 def _messages(sqs: Any, url: str) -> int:

@@ -27,8 +27,9 @@ def worker_command(
     """Score batch jobs from SQS: messages {"input": ..., "output": ..., "model": optional}.
 
     A message is deleted only after its output is written; failures stay on the queue for its
-    redrive policy (dead-letter queue). SIGTERM finishes the job in hand, then stops. Exit 1 when
-    a job failed in a bounded run (--once or --max-messages).
+    redrive policy (dead-letter queue). When S3, MLflow or SQS fail, the worker backs off (1 s
+    doubling to 60 s) before receiving again. SIGTERM finishes the job in hand, then stops. Exit 1
+    when a job or an SQS call failed in a bounded run (--once or --max-messages).
     """
     import signal
 
@@ -53,9 +54,10 @@ def worker_command(
     stats = worker.run(once=once, max_messages=max_messages)
     console.print(
         f"{stats.received} received: {stats.scored} scored ({stats.rows:,} rows), "
-        f"{stats.already_done} already done, {stats.failed} failed"
+        f"{stats.already_done} already done, {stats.failed} failed "
+        f"({stats.outages} for an outage), {stats.sqs_errors} SQS errors"
     )
     for error in stats.errors:
         console.print(f"[red]failed[/red] {error}")
-    if stats.failed and (once or max_messages is not None):
+    if (stats.failed or stats.sqs_errors) and (once or max_messages is not None):
         raise typer.Exit(code=1)

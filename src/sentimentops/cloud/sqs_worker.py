@@ -8,13 +8,25 @@ configured number of receives. A job whose output already holds this model's pre
 the same input, unchanged since (a message delivered twice), is acknowledged without scoring
 again; an input rewritten under the same key is scored again.
 
-On SIGTERM (``request_stop``) the worker finishes the message in hand and takes no other.
+An outage is not the job's fault: when S3 (:class:`StorageUnavailableError`) or MLflow
+(:class:`TrackingUnavailableError`) fails during a job, or SQS itself fails to receive or delete,
+the worker backs off (1 s doubling to 60 s by default, reset by a job that completes) before it
+receives again, and a job's message comes back after that delay rather than after the whole
+visibility timeout. SQS still counts every receive against the redrive policy's
+``maxReceiveCount`` (there is no receive that does not count), so that count must cover the
+longest outage to ride out: with the default backoff (1, 2, 4 ... 32 s, then 60 s) ``n``
+receives span about ``n - 5`` minutes from ``n = 6`` on: 3 ride out some 7 s, 21 about a
+quarter of an hour; see docs/cloud.md.
+
+On SIGTERM (``request_stop``) the worker finishes the message in hand and takes no other; it
+also ends a backoff at once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,12 +37,21 @@ from sentimentops.batch.job import score_file
 from sentimentops.batch.model import load_for_scoring
 from sentimentops.batch.predictor import LoadedModel, already_scored
 from sentimentops.cloud.cloudwatch import NAMESPACE, put_metrics
-from sentimentops.errors import BadInputError, SentimentOpsError, UnsafeLocationError
+from sentimentops.errors import (
+    BadInputError,
+    SentimentOpsError,
+    StorageUnavailableError,
+    TrackingUnavailableError,
+    UnsafeLocationError,
+)
 from sentimentops.storage import checked_key, is_remote, object_store_errors
 
 __all__ = ["BatchJob", "SqsWorker", "WorkerStats"]
 
 log = logging.getLogger(__name__)
+
+# Failures of a service the job needs, not of the job: worth waiting out, not the DLQ's business.
+OUTAGES = (StorageUnavailableError, TrackingUnavailableError)
 
 
 @dataclass(frozen=True)
@@ -89,7 +110,9 @@ class WorkerStats:
     received: int = 0
     scored: int = 0
     already_done: int = 0
-    failed: int = 0
+    failed: int = 0  # jobs that did not complete, outages included
+    outages: int = 0  # of them, failed because S3 or MLflow did not answer: backed off
+    sqs_errors: int = 0  # receives and deletes SQS failed
     rows: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -108,6 +131,8 @@ class SqsWorker:
         metrics: bool = False,
         namespace: str = NAMESPACE,
         client: Any = None,
+        backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 60.0,
     ) -> None:
         import boto3
 
@@ -119,6 +144,9 @@ class SqsWorker:
         self.metrics = metrics
         self.namespace = namespace
         self.sqs = client or boto3.client("sqs")
+        self.backoff_seconds = backoff_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self._delay = backoff_seconds  # the next backoff; doubles per outage, reset by a job done
         self._stop = threading.Event()
         self._models: dict[str, LoadedModel] = {}
 
@@ -128,34 +156,76 @@ class SqsWorker:
 
     def run(self, *, once: bool = False, max_messages: int | None = None) -> WorkerStats:
         """Process messages until stopped, until ``max_messages`` were received, or (``once``)
-        until the queue has nothing to give within one wait."""
+        until the queue has nothing to give within one wait (or SQS fails to say)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         stats = WorkerStats()
         while not self._stop.is_set():
             if max_messages is not None and stats.received >= max_messages:
                 break
-            answer = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=1,
-                WaitTimeSeconds=self.wait_seconds,
-                VisibilityTimeout=self.visibility_timeout,
-                MessageAttributeNames=["All"],
-            )
+            try:
+                answer = self.sqs.receive_message(
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=1,
+                    WaitTimeSeconds=self.wait_seconds,
+                    VisibilityTimeout=self.visibility_timeout,
+                    MessageAttributeNames=["All"],
+                )
+            except (BotoCoreError, ClientError) as error:
+                stats.sqs_errors += 1
+                stats.errors.append(f"receiving from {self.queue_url}: {error}")
+                log.error(
+                    "could not receive from %s (%s); check that SQS answers and the queue "
+                    "exists with receive permission; retrying after a backoff",
+                    self.queue_url,
+                    error,
+                )
+                if once:
+                    break
+                self._back_off()
+                continue
             messages = answer.get("Messages", [])
             if not messages:
                 if once:
                     break
                 continue
             stats.received += 1
-            self._process(messages[0], stats)
+            if not self._process(messages[0], stats):
+                self._back_off()
         return stats
 
-    def _process(self, message: dict[str, Any], stats: WorkerStats) -> None:
+    def _back_off(self) -> None:
+        """Wait the current delay (at once ended by :meth:`request_stop`), then double it."""
+        delay = self._delay
+        self._delay = min(self._delay * 2, self.max_backoff_seconds)
+        log.info("backing off %.1f s before receiving again", delay)
+        self._stop.wait(delay)
+
+    def _process(self, message: dict[str, Any], stats: WorkerStats) -> bool:
+        """Score the message's job; False when an outage (or SQS) says to back off."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         receipt = message["ReceiptHandle"]
         try:
             job = BatchJob.parse(message["Body"])
             with self._heartbeat(receipt):
                 done = self._score(job)
-        except Exception as error:  # every failure goes back to the queue, and its DLQ
+        except OUTAGES as error:
+            # Not the job's fault: it comes back once the backoff is over, not after the whole
+            # visibility timeout. The receive still counts towards maxReceiveCount.
+            stats.failed += 1
+            stats.outages += 1
+            stats.errors.append(f"{message['MessageId']}: {error}")
+            log.error(
+                "job %s postponed: a service it needs failed; back on the queue in %.0f s (this "
+                "receive counts towards the redrive policy's maxReceiveCount): %s",
+                message["MessageId"],
+                self._delay,
+                error,
+            )
+            self._release(receipt, math.ceil(self._delay))
+            return False
+        except Exception as error:  # every other failure goes back to the queue, and its DLQ
             stats.failed += 1
             kind = "rejected" if isinstance(error, SentimentOpsError) else "failed"
             stats.errors.append(f"{message['MessageId']}: {error}")
@@ -165,14 +235,40 @@ class SqsWorker:
                 kind,
                 error,
             )
-            return
-        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+            self._delay = self.backoff_seconds  # S3 and MLflow answered: the job itself failed
+            return True
+        self._delay = self.backoff_seconds
         if done is None:
             stats.already_done += 1
-            log.info("job %s was already done; acknowledged", message["MessageId"])
-            return
-        stats.scored += 1
-        stats.rows += int(done["rows_in"])
+            log.info("job %s was already done; acknowledging it", message["MessageId"])
+        else:
+            stats.scored += 1
+            stats.rows += int(done["rows_in"])
+        try:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+        except (BotoCoreError, ClientError) as error:
+            # The job is done but its message stays: it is delivered again after the visibility
+            # timeout, and the duplicate check (same input, fingerprint and model version in the
+            # output's summary) acknowledges it then without scoring again.
+            stats.sqs_errors += 1
+            stats.errors.append(f"{message['MessageId']}: deleting the message: {error}")
+            log.error(
+                "job %s done, but its message could not be deleted (%s); it will be redelivered "
+                "and skipped as already done",
+                message["MessageId"],
+                error,
+            )
+            return False
+        return True
+
+    def _release(self, receipt: str, delay: int) -> None:
+        """Make the message visible again after ``delay`` seconds instead of the timeout."""
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=delay
+            )
+        except Exception as error:  # it comes back after the visibility timeout instead
+            log.warning("could not shorten the message's visibility: %s", error)
 
     def _score(self, job: BatchJob) -> dict[str, Any] | None:
         """The job's summary, or None when its output already holds this model's predictions."""
