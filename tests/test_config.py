@@ -63,6 +63,8 @@ def test_get_settings_reads_the_config_file_variable_once(
         ("features:\n  tfidf:\n    ngram_range: [3, 1]\n", r"low <= high"),
         ("- just\n- a list\n", r"must hold a mapping"),
         ("split: [unclosed\n", r"is not valid YAML"),
+        # 0 is SQS short polling: an idle worker would call SQS in a tight loop.
+        ("cloud:\n  wait_seconds: 0\n", r"cloud.wait_seconds: Input should be greater than or"),
     ],
 )
 def test_bad_values_name_the_setting(tmp_path: Path, content: str, message: str) -> None:

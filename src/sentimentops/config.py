@@ -276,7 +276,8 @@ class CloudSettings(_Section):
 
     queue_url: str | None = None  # the SQS queue of batch jobs (`sentimentops worker`)
     visibility_timeout_seconds: Annotated[int, Field(ge=1, le=43_200)] = 300
-    wait_seconds: Annotated[int, Field(ge=0, le=20)] = 10  # SQS long polling
+    # SQS long polling; 0 (short polling) would have an idle worker call SQS in a tight loop.
+    wait_seconds: Annotated[int, Field(ge=1, le=20)] = 10
     cloudwatch_metrics: bool = False  # put custom metrics from the worker, monitoring, Lambda
     cloudwatch_namespace: str = "SentimentOps"
     lambda_model: str | None = None  # s3://bucket/prefix/ of an MLflow model folder

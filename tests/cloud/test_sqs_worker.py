@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sentimentops.cli.main import app
-from sentimentops.cloud.sqs_worker import BatchJob, SqsWorker
+from sentimentops.cloud.sqs_worker import MAX_ERRORS_KEPT, BatchJob, SqsWorker, WorkerStats
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
 from tests.cloud.metrics import metric_sum
@@ -191,6 +191,16 @@ def test_a_job_whose_output_bucket_is_malformed_is_rejected_not_an_outage(
         assert "not a valid S3 URI" in error
         assert "The object store failed" not in error
     assert aws.waiting(aws.dlq_url) == 1
+
+
+def test_a_long_running_worker_keeps_only_its_latest_errors() -> None:
+    stats = WorkerStats()
+    for number in range(MAX_ERRORS_KEPT + 50):
+        stats.errors.append(f"job {number}: failed")
+
+    assert len(stats.errors) == MAX_ERRORS_KEPT
+    assert stats.errors[0] == "job 50: failed"
+    assert stats.errors[-1] == f"job {MAX_ERRORS_KEPT + 49}: failed"
 
 
 def test_job_messages_are_validated() -> None:

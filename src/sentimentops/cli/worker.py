@@ -57,6 +57,8 @@ def worker_command(
         f"{stats.already_done} already done, {stats.failed} failed "
         f"({stats.outages} for an outage), {stats.sqs_errors} SQS errors"
     )
+    if len(stats.errors) < stats.failed + stats.sqs_errors:
+        console.print(f"The latest {len(stats.errors)} failures (see the log for all):")
     for error in stats.errors:
         console.print(f"[red]failed[/red] {error}")
     if (stats.failed or stats.sqs_errors) and (once or max_messages is not None):

@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 
 # Failures of a service the job needs, not of the job: worth waiting out, not the DLQ's business.
 OUTAGES = (StorageUnavailableError, TrackingUnavailableError)
+MAX_ERRORS_KEPT = 100
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ class WorkerStats:
     outages: int = 0  # of them, failed because S3 or MLflow did not answer: backed off
     sqs_errors: int = 0  # receives and deletes SQS failed
     rows: int = 0
-    errors: list[str] = field(default_factory=list)
+    # The latest failures, for the CLI's report: bounded, a worker runs for months.
+    errors: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_ERRORS_KEPT))
 
 
 class SqsWorker:
