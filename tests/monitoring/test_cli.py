@@ -115,6 +115,46 @@ def test_monitor_exit_codes_reports_log_window_and_history(
     assert set(runs["tags.verdict"]) == {"ok", "alert"}
 
 
+def test_a_log_window_without_traffic_raises_the_volume_alert(
+    model_folder: Path, webhook: list[dict[str, object]]
+) -> None:
+    """No prediction in the window (or only other versions') is what the volume alert is for:
+    exit 3, the webhook told, the run recorded; drift and accuracy noted as not measurable."""
+    arguments = ["monitor", "--from-log", "--since", "1h", "--model", str(model_folder)]
+
+    idle = runner.invoke(app, arguments)
+
+    assert idle.exit_code == 3, idle.output
+    assert "Monitoring: ALERT" in idle.output
+    assert "not measurable" in idle.output
+    assert [alert["kind"] for alert in webhook[0]["alerts"]] == ["volume"]  # type: ignore[union-attr]
+    summary_path = sorted(get_settings().state_path("reports").glob("monitoring-*/summary.json"))
+    summary = json.loads(summary_path[-1].read_text())
+    assert summary["metrics"]["rows"] == 0
+    assert summary["report"] is None
+
+    store = open_store(get_settings())
+    store.write_predictions(
+        [
+            PredictionRecord.of(
+                "A fine film.", store_text=True, request_id="r1", endpoint="/v1/predict",
+                model_name="imdb-sentiment", model_version="7", label="positive",
+                score=0.9, latency_ms=1.0, timestamp=datetime.now(UTC) - timedelta(minutes=5),
+            )
+        ]
+    )  # fmt: skip
+    try:
+        assert len(store.read_monitoring_runs()) == 1
+    finally:
+        store.dispose()
+
+    others_only = runner.invoke(app, arguments)
+
+    assert others_only.exit_code == 3, others_only.output
+    assert "none by imdb-logreg version local" in " ".join(others_only.output.split())
+    assert [alert["kind"] for alert in webhook[1]["alerts"]] == ["volume"]  # type: ignore[union-attr]
+
+
 def test_bad_input_exits_2_naming_the_problem(tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_text("review,sentiment\n")

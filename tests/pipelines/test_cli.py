@@ -87,8 +87,13 @@ def test_monitoring_run_exits_3_on_an_alert(
     assert "alert" in result.output
 
 
-def test_monitoring_run_without_data_is_exit_2() -> None:
-    result = runner.invoke(app, ["pipeline", "run", "monitoring", "--hours", "1"])
+def test_monitoring_run_on_a_log_without_traffic_exits_3_with_the_volume_alert(
+    model_folder: Path,
+) -> None:
+    result = runner.invoke(
+        app, ["pipeline", "run", "monitoring", "--hours", "1", "--model", str(model_folder)]
+    )
 
-    assert result.exit_code == 2
-    assert "holds no prediction" in result.output
+    assert result.exit_code == 3, result.output
+    assert "): alert" in result.output
+    assert "volume: Only 0 rows were monitored" in " ".join(result.output.split())

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from sentimentops.config import get_settings
-from sentimentops.errors import BadInputError
 from sentimentops.pipelines.batch_flow import batch_flow
 from sentimentops.pipelines.monitoring_flow import monitoring_flow
 from sentimentops.pipelines.training_flow import run_training_flow
@@ -46,9 +45,27 @@ def test_truncated_reviews_raise_a_drift_alert(
     assert {"text_drift", "descriptor_drift"} & result.alert_kinds()
 
 
-def test_an_empty_prediction_log_is_bad_input_that_says_so() -> None:
-    with pytest.raises(BadInputError, match="holds no prediction"):
-        monitoring_flow(hours=1)
+def test_an_empty_prediction_log_raises_the_volume_alert_and_puts_its_rows_in_cloudwatch(
+    model_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    from tests.servers import moto_s3
+
+    with moto_s3(monkeypatch):
+        monkeypatch.setenv("SENTIMENTOPS_CLOUD__CLOUDWATCH_METRICS", "true")
+        get_settings.cache_clear()
+
+        result = monitoring_flow(hours=1, model=str(model_folder))
+
+        listed = boto3.client("cloudwatch").list_metrics(Namespace="SentimentOps")["Metrics"]
+
+    assert result.verdict == "alert"
+    assert result.alert_kinds() == {"volume"}
+    assert result.metrics["rows"] == 0
+    assert result.report is None  # nothing measured, no drift report; the summary says why
+    assert "not measurable" in Path(result.summary).read_text()
+    assert "MonitoredRows" in {metric["MetricName"] for metric in listed}
 
 
 def test_monitoring_puts_its_figures_in_cloudwatch(

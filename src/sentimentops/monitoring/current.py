@@ -22,7 +22,7 @@ from sentimentops.data.load import (
     detect_format,
     read_table,
 )
-from sentimentops.errors import BadInputError, DataError
+from sentimentops.errors import DataError
 from sentimentops.storage import Location, location_exists, open_location, summary_location
 
 __all__ = ["CurrentData", "current_from_batch", "current_from_file", "current_from_log"]
@@ -114,16 +114,11 @@ def current_from_batch(
 def current_from_log(store: object, since: datetime | None, until: datetime | None) -> CurrentData:
     """The predictions the API logged in ``[since, until)``, with feedback labels as truth.
 
-    Raises:
-        BadInputError: no prediction was logged in the window.
+    A window without predictions gives a frame without rows: no traffic is an observation (the
+    volume alert), not a bad input.
     """
     window: pd.DataFrame = store.read_window(since, until)  # type: ignore[attr-defined]
     label = f"log:{since.isoformat() if since else ''}..{until.isoformat() if until else ''}"
-    if window.empty:
-        raise BadInputError(
-            f"The prediction log holds no prediction in {label.removeprefix('log:')}; "
-            "widen --since/--until or check prediction_log.url."
-        )
     frame = pd.DataFrame(
         {
             LABEL_COLUMN: window["feedback_label"],

@@ -20,7 +20,7 @@ from sentimentops.monitoring.alerts import send_alerts
 from sentimentops.monitoring.current import CurrentData, current_from_file, current_from_log
 from sentimentops.monitoring.history import build_run_record
 from sentimentops.monitoring.model import load_monitored_model
-from sentimentops.monitoring.run import MonitoringOutcome, run_monitoring
+from sentimentops.monitoring.run import MonitoringOutcome, empty_outcome, run_monitoring
 from sentimentops.prediction_log import open_store
 from sentimentops.storage import is_remote, put_file
 
@@ -47,15 +47,16 @@ def monitor_and_record(
         current = _load_current(settings, current_location, log_window, text_column, label_column)
     # Inputs first: a bad file is reported before seconds of model loading.
     model = load_monitored_model(model_uri)
+    notes: list[str] = []
     if log_window is not None:
         current, other_versions = current.of_version(model.version)
-        if current.frame.empty:
-            raise BadInputError(
-                f"The log window holds {other_versions:,} predictions, none by {model.name} "
+        if current.frame.empty and other_versions:
+            notes.append(
+                f"the log window holds {other_versions:,} predictions, none by {model.name} "
                 f"version {model.version}: judge the version that served them with --model "
-                f"models:/{model.name}/<version>, or widen the window."
+                f"models:/{model.name}/<version>"
             )
-        if other_versions:
+        elif other_versions:
             log.info("left out %d predictions by other model versions", other_versions)
     reference = (
         load_reviews(reference_location, text_column=text_column, label_column=label_column)
@@ -68,7 +69,12 @@ def monitor_and_record(
     remote = reports is not None and is_remote(reports)
     local_reports = Path(reports) if reports and not remote else settings.state_path("reports")
     target = output_dir or local_reports / name
-    outcome = run_monitoring(current, model, settings, reference=reference, output_dir=target)
+    # No traffic is a verdict (the volume alert: exit 3, webhook, history), not a failure.
+    outcome = (
+        empty_outcome(current, model, settings, output_dir=target, notes=notes)
+        if current.frame.empty
+        else run_monitoring(current, model, settings, reference=reference, output_dir=target)
+    )
     if remote and output_dir is None:
         assert reports is not None
         outcome = _publish(outcome, f"{reports.rstrip('/')}/{name}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ from sentimentops.monitoring.model import MonitoredModel
 from sentimentops.monitoring.performance import classification_performance
 from sentimentops.monitoring.results import Alert, MonitoringMetrics
 
-__all__ = ["MonitoringOutcome", "run_monitoring", "sample_rows"]
+__all__ = ["MonitoringOutcome", "empty_outcome", "run_monitoring", "sample_rows"]
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,47 @@ def run_monitoring(
         started_at=started_at,
         seconds=time.perf_counter() - started,
         notes=notes,
+    )
+    outcome.summary_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str) + "\n")
+    return outcome
+
+
+def empty_outcome(
+    current: CurrentData,
+    model: MonitoredModel,
+    settings: Settings,
+    *,
+    output_dir: Path,
+    notes: Sequence[str] = (),
+) -> MonitoringOutcome:
+    """The verdict on current data without rows (a prediction-log window with no traffic):
+    nothing to measure, so only the row count is judged (the volume alert) and ``summary.json``
+    is written without an HTML report. Drift and performance are noted as not measurable."""
+    started_at, started = datetime.now(UTC), time.perf_counter()
+    config = settings.monitoring
+    reference_rows = 0 if model.reference is None else len(model.reference)
+    metrics = MonitoringMetrics(
+        rows=0,
+        reference_rows=min(reference_rows, config.sample_rows),
+        reference_accuracy=model.test_accuracy,
+        reject_rate=current.reject_rate,
+    )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    outcome = MonitoringOutcome(
+        metrics=metrics,
+        alerts=evaluate_alerts(metrics, config.alerts),
+        output_dir=output_dir,
+        summary_path=output_dir / "summary.json",
+        report_path=None,
+        model_name=model.name,
+        model_version=model.version,
+        source=current.source,
+        started_at=started_at,
+        seconds=time.perf_counter() - started,
+        notes=[
+            *notes,
+            "no rows in the current data: drift, accuracy and estimated accuracy not measurable",
+        ],
     )
     outcome.summary_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str) + "\n")
     return outcome
