@@ -21,6 +21,7 @@ __all__ = [
     "io_task_options",
     "prefect_api",
     "result_storage",
+    "retry_unless_bad_input",
     "state_label",
 ]
 
@@ -98,7 +99,7 @@ def _restore_env(name: str, value: str | None) -> None:
 
 def io_task_options(settings: Settings) -> dict[str, Any]:
     """Retries with exponential backoff and a time limit, for tasks that touch files, S3 or the
-    tracking store (where a second attempt often succeeds)."""
+    tracking store (where a second attempt often succeeds); bad input is not retried."""
     pipeline = settings.pipeline
     return {
         "retries": pipeline.retries,
@@ -107,7 +108,17 @@ def io_task_options(settings: Settings) -> dict[str, Any]:
         ]
         or 0,
         "timeout_seconds": pipeline.io_timeout_seconds,
+        "retry_condition_fn": retry_unless_bad_input,
     }
+
+
+def retry_unless_bad_input(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect's ``retry_condition_fn``: False for an error with exit code 2 (bad input, an
+    unknown model: the same input fails the same way again), True for anything else."""
+    from sentimentops.errors import SentimentOpsError
+
+    error = state.data if isinstance(state.data, BaseException) else None
+    return not (isinstance(error, SentimentOpsError) and error.exit_code == 2)
 
 
 def result_storage(settings: Settings) -> Path:
