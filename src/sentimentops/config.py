@@ -229,6 +229,8 @@ class MonitoringSettings(_Section):
     """``sentimentops monitor``: drift, performance, label-free estimate, alerts."""
 
     reports_dir: str | None = None  # a folder or s3:// prefix; None: $SENTIMENTOPS_HOME/reports
+    # Local report folders (monitoring-<time>/) kept; older ones are deleted after each run.
+    keep_reports: Annotated[int, Field(ge=1)] = 168
     # Larger inputs are sampled (seeded, without replacement) to this many rows.
     sample_rows: Annotated[int, Field(ge=100)] = 10_000
     seed: int = 42

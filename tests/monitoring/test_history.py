@@ -15,7 +15,12 @@ from alembic import command
 from alembic.config import Config
 
 from sentimentops.errors import BadInputError, PredictionLogUnavailableError
-from sentimentops.monitoring.history import build_run_record, flatten_metrics, render_history
+from sentimentops.monitoring.history import (
+    build_run_record,
+    flatten_metrics,
+    prune_reports,
+    render_history,
+)
 from sentimentops.monitoring.results import (
     AccuracyEstimate,
     Alert,
@@ -253,3 +258,22 @@ def test_a_single_run_still_draws(sqlite_store: PredictionLogStore, tmp_path: Pa
 def test_no_runs_to_draw_says_what_to_run(sqlite_store: PredictionLogStore, tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="sentimentops monitor"):
         render_history(sqlite_store.read_monitoring_runs(), tmp_path)
+
+
+def test_pruning_keeps_the_newest_run_folders_and_nothing_else_is_touched(tmp_path: Path) -> None:
+    runs = [f"monitoring-20260101-0{hour}0000-000000" for hour in range(5)]
+    for name in runs:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.html").write_text("<html></html>")
+    others = ["history", "monitoring-notes", "monitoring-20260101-000000-000000.bak"]
+    for name in others:
+        (tmp_path / name).mkdir()
+    (tmp_path / "monitoring-20260101-000000-000001").write_text("a file, not a run folder")
+    spared = tmp_path / runs[0]  # the run just written, whatever its name sorts as
+
+    removed = prune_reports(tmp_path, 2, spare=spared)
+
+    assert removed == [tmp_path / name for name in runs[1:3]]
+    left = sorted(path.name for path in tmp_path.iterdir())
+    assert left == sorted([runs[0], *runs[3:], *others, "monitoring-20260101-000000-000001"])
+    assert prune_reports(tmp_path / "absent", 2) == []

@@ -4,6 +4,7 @@ A run is recorded in the prediction log's SQL store (:meth:`PredictionLogStore.
 write_monitoring_run`) with :func:`flatten_metrics`'s numbers; :func:`render_history` draws what
 :meth:`PredictionLogStore.read_monitoring_runs` returns: one small plot per metric over time,
 runs that alerted marked, and a self-contained HTML page with that plot and a table of the runs.
+:func:`prune_reports` keeps the local report folders of the newest runs only.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import base64
 import html
 import io
+import logging
 import math
+import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -24,13 +28,24 @@ from sentimentops.errors import BadInputError
 from sentimentops.monitoring.results import Alert, MonitoringMetrics
 from sentimentops.prediction_log import METRIC_COLUMN_PREFIX, MonitoringRunRecord
 
-__all__ = ["HISTORY_HTML", "HISTORY_PNG", "build_run_record", "flatten_metrics", "render_history"]
+__all__ = [
+    "HISTORY_HTML",
+    "HISTORY_PNG",
+    "build_run_record",
+    "flatten_metrics",
+    "prune_reports",
+    "render_history",
+]
+
+log = logging.getLogger(__name__)
 
 HISTORY_PNG: Final = "monitoring_history.png"
 HISTORY_HTML: Final = "monitoring_history.html"
 _PLOTS_PER_ROW: Final = 3
 # A metric ``m`` with ``m_lower`` and ``m_upper`` beside it is drawn as a line in a band.
 _BOUNDS: Final = ("_lower", "_upper")
+# The folder a run writes its report to (monitoring/job.py): monitoring-YYYYmmdd-HHMMSS-ffffff.
+_RUN_FOLDER: Final = re.compile(r"monitoring-\d{8}-\d{6}-\d{6}")
 
 
 def flatten_metrics(metrics: MonitoringMetrics) -> dict[str, float]:
@@ -239,3 +254,34 @@ def _table_row(run: dict[Any, Any]) -> str:
     ]
     row_class = ' class="alert"' if run["verdict"] == "alert" else ""
     return f"<tr{row_class}>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def prune_reports(folder: Path, keep: int, *, spare: Path | None = None) -> list[Path]:
+    """Delete the local report folders of all but the newest ``keep`` monitoring runs in
+    ``folder``; ``spare`` (the run just written) is never deleted. Only folders named as a run
+    names them (``monitoring-<time>``) are candidates: anything else there stays. A folder
+    that cannot be deleted is logged and skipped, never fails the run.
+
+    Returns:
+        The folders deleted, oldest first.
+    """
+    if not folder.is_dir():
+        return []
+    runs = sorted(
+        path
+        for path in folder.iterdir()
+        if _RUN_FOLDER.fullmatch(path.name) and path.is_dir() and not path.is_symlink()
+    )
+    removed = []
+    for path in runs[: max(len(runs) - keep, 0)]:
+        if spare is not None and path.resolve() == spare.resolve():
+            continue
+        try:
+            shutil.rmtree(path)
+        except OSError as error:
+            log.warning("could not delete the old monitoring report %s: %s", path, error)
+            continue
+        removed.append(path)
+    if removed:
+        log.info("deleted %d old monitoring report folders in %s", len(removed), folder)
+    return removed

@@ -18,7 +18,7 @@ from sentimentops.data.load import load_reviews
 from sentimentops.errors import BadInputError
 from sentimentops.monitoring.alerts import send_alerts
 from sentimentops.monitoring.current import CurrentData, current_from_file, current_from_log
-from sentimentops.monitoring.history import build_run_record
+from sentimentops.monitoring.history import build_run_record, prune_reports
 from sentimentops.monitoring.model import load_monitored_model
 from sentimentops.monitoring.run import MonitoringOutcome, empty_outcome, run_monitoring
 from sentimentops.prediction_log import open_store
@@ -91,6 +91,8 @@ def monitor_and_record(
         timeout=settings.monitoring.webhook_timeout_seconds,
     )
     _record(outcome, settings)
+    if output_dir is None:
+        prune_reports(local_reports, settings.monitoring.keep_reports, spare=target)
     return dataclasses.replace(outcome, delivery_problems=problems)
 
 
