@@ -116,3 +116,31 @@ def test_split_rejects_an_unknown_mode() -> None:
 
     assert result.exit_code == 2
     assert "random or official" in result.output
+
+
+def test_split_quarantines_invalid_rows_beside_the_splits_and_says_so(
+    reference_reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    valid = reference_reviews.sample(300, random_state=4)[["review", "sentiment", "movie_id"]]
+    invalid = pd.DataFrame(
+        {
+            "review": ["", "<br /><br />", "A label nobody knows."],
+            "sentiment": ["positive", "negative", "maybe"],
+            "movie_id": ["tt0000001"] * 3,
+        }
+    )
+    csv = tmp_path / "reviews.csv"
+    pd.concat([valid, invalid], ignore_index=True).to_csv(csv, index=False)
+    directory = tmp_path / "splits"
+
+    result = runner.invoke(app, ["data", "split", str(csv), "--output-dir", str(directory)])
+
+    assert result.exit_code == 0, result.output
+    quarantine = directory / "quarantine.csv"
+    output = " ".join(result.output.split())
+    said = f"3 invalid rows left out of the splits; they and the reasons are in {quarantine}"
+    assert said in output
+    assert pd.read_csv(quarantine)["row_number"].tolist() == [301, 302, 303]
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["quarantined_rows"] == 3
+    assert manifest["quarantine"] == str(quarantine)

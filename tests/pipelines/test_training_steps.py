@@ -79,3 +79,32 @@ def test_finishing_without_candidates_says_what_to_configure() -> None:
     data = prepare_training_data(get_settings(), sample=500)
     with pytest.raises(ValueError, match="at least one model family"):
         finish_training([], data.splits, get_settings())
+
+
+def test_rows_left_out_of_training_are_counted_and_quarantined(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = with_split_mode(get_settings(), "official")
+    extra = pd.DataFrame(
+        {
+            "review": ["A review with a label nobody knows.", "<br />", "Fine, really."],
+            "sentiment": ["maybe", "positive", "positive"],
+        }
+    )
+    messages: list[str] = []
+
+    with caplog.at_level("WARNING", logger="sentimentops.pipelines.training"):
+        prepare_training_data(settings, extra=extra, progress=messages.append)
+
+    quarantine = settings.state_path("quarantine", "imdb_reviews.quarantine.csv")
+    rows = pd.read_csv(quarantine)
+    assert rows["reason"].tolist() == [
+        "unknown label (accepted: positive/negative, pos/neg, 1/0)",
+        "text is empty after HTML removal",
+    ]
+    said = (
+        "2 of 50,003 rows failed validation and are left out of training; they and the reasons "
+        f"are in {quarantine}"
+    )
+    assert said in messages
+    assert said in caplog.messages

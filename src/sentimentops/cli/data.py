@@ -48,7 +48,6 @@ def validate_command(
 
     Exit code 2 when the file cannot be read (missing, malformed, undecodable, no text column).
     """
-    from sentimentops.csv_safety import write_csv
     from sentimentops.data.load import load_reviews
     from sentimentops.data.validate import validate_reviews
 
@@ -60,13 +59,11 @@ def validate_command(
             frame, settings.validation, source=str(path), require_labels=labels
         )
     _print_validation(result)
-    if not result.quarantined.empty:
-        target = quarantine or settings.state_path("quarantine", f"{_stem(path)}.quarantine.csv")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Quarantined rows hold review text as sent: no cell may open as a live formula.
-        with target.open("w", encoding="utf-8", newline="") as stream:
-            write_csv(result.quarantined, stream)
-        console.print(f"Quarantined rows written to {target}")
+    written = result.write_quarantine(
+        quarantine or settings.state_path("quarantine", f"{_stem(path)}.quarantine.csv")
+    )
+    if written is not None:
+        console.print(f"Quarantined rows written to {written}")
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(json.dumps(result.report.to_dict(), indent=2) + "\n", encoding="utf-8")
@@ -116,6 +113,9 @@ def split_command(
         "splits", f"{split_settings.mode}-seed{split_settings.seed}"
     )
     paths = splits.write(directory)
+    quarantine = directory / "quarantine.csv"
+    quarantine.unlink(missing_ok=True)  # an earlier split's rejects are not this one's
+    written = result.write_quarantine(quarantine)
     leakage = leakage_between(splits)
     manifest = {
         "source": source,
@@ -123,6 +123,7 @@ def split_command(
         "mode": splits.mode,
         "seed": splits.seed,
         "quarantined_rows": result.report.quarantined_rows,
+        "quarantine": str(written) if written else None,
         "leakage": leakage,
         "splits": {
             name: {
@@ -156,6 +157,11 @@ def split_command(
         + ", ".join(f"{count} {kind.removeprefix('shared_')}" for kind, count in leakage.items())
         + (" (the dataset's own split, kept as published)" if splits.mode == "official" else "")
     )
+    if written is not None:
+        console.print(
+            f"[yellow]{result.report.quarantined_rows:,} invalid rows left out of the splits; "
+            f"they and the reasons are in {written}[/yellow]"
+        )
     console.print(f"Written to {directory} (manifest.json lists the full digests)")
 
 

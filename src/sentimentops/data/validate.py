@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -85,6 +86,19 @@ class ValidationResult:
     valid: pd.DataFrame
     quarantined: pd.DataFrame
     report: ValidationReport
+
+    def write_quarantine(self, target: Path) -> Path | None:
+        """Write the quarantined rows (row number, reason, values) as CSV to ``target``;
+        None, and nothing written, when no row was quarantined."""
+        from sentimentops.csv_safety import write_csv
+
+        if self.quarantined.empty:
+            return None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Quarantined rows hold review text as sent: no cell may open as a live formula.
+        with target.open("w", encoding="utf-8", newline="") as stream:
+            write_csv(self.quarantined, stream)
+        return target
 
 
 def normalise_labels(labels: pd.Series) -> pd.Series:

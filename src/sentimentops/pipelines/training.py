@@ -6,6 +6,7 @@ and the Prefect ``training`` flow runs the same steps as tasks, cached and in pa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,8 @@ __all__ = [
 # Training refuses data where more than this share of rows had to be quarantined: something
 # is wrong with the file (wrong column, wrong labels), and a model on the rest would mislead.
 MAX_QUARANTINE_SHARE = 0.05
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
@@ -121,6 +124,19 @@ def prepare_training_data(
     report(f"validating {len(frame):,} rows")
     validation = validate_reviews(frame, settings.validation, source=source)
     _require_trainable(validation.report)
+    if validation.report.quarantined_rows:  # up to MAX_QUARANTINE_SHARE: left out, not silently
+        from sentimentops.storage import data_stem  # fsspec: only when needed
+
+        stem = data_stem(data or settings.data.reference_path) or "dataset"
+        quarantine = validation.write_quarantine(
+            settings.state_path("quarantine", f"{stem}.quarantine.csv")
+        )
+        message = (
+            f"{validation.report.quarantined_rows:,} of {validation.report.rows:,} rows failed "
+            f"validation and are left out of training; they and the reasons are in {quarantine}"
+        )
+        log.warning(message)
+        report(message)
     valid = validation.valid
     if sample is not None:
         valid = stratified_sample(valid, sample, settings.split.seed)
