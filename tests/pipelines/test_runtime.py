@@ -7,13 +7,14 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from sentimentops.config import get_settings
-from sentimentops.errors import BadInputError, StorageUnavailableError
+from sentimentops.errors import BadInputError, RejectLimitExceededError, StorageUnavailableError
 from sentimentops.pipelines.runtime import io_task_options
 
 attempted: list[str] = []
 ERRORS = {
     "bad input": BadInputError("The input has no review column: name it with --text-column."),
     "storage": StorageUnavailableError("The object store failed: retry."),
+    "rejects": RejectLimitExceededError("30 of 100 rows rejected, above --max-reject-rate."),
 }
 
 
@@ -30,7 +31,11 @@ def run_failing(kind: str) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "error", "attempts"),
-    [("bad input", BadInputError, 1), ("storage", StorageUnavailableError, None)],
+    [
+        ("bad input", BadInputError, 1),
+        ("rejects", RejectLimitExceededError, 1),
+        ("storage", StorageUnavailableError, None),
+    ],
 )
 def test_bad_input_is_not_retried_and_an_unavailable_store_is(
     kind: str, error: type[Exception], attempts: int | None

@@ -114,11 +114,12 @@ def io_task_options(settings: Settings) -> dict[str, Any]:
 
 def retry_unless_bad_input(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect's ``retry_condition_fn``: False for an error with exit code 2 (bad input, an
-    unknown model: the same input fails the same way again), True for anything else."""
+    unknown model) or 4 (a batch over its reject limit): the same input fails the same way
+    again. True for anything else (an outage may pass)."""
     from sentimentops.errors import SentimentOpsError
 
     error = state.data if isinstance(state.data, BaseException) else None
-    return not (isinstance(error, SentimentOpsError) and error.exit_code == 2)
+    return not (isinstance(error, SentimentOpsError) and error.exit_code in (2, 4))
 
 
 def result_storage(settings: Settings) -> Path:
