@@ -199,3 +199,43 @@ def test_a_batch_join_without_the_id_column_names_it(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match="no 'review_id' column"):
         current_from_batch(source, output, id_column="review_id")
+
+
+def test_a_batch_join_matches_integer_ids_of_a_parquet_input(tmp_path: Path) -> None:
+    """The batch writes ids as text ("7"); the Parquet input holds integers (7)."""
+    source = tmp_path / "reviews.parquet"
+    pd.DataFrame(
+        {"id": [7, 8, 9], "review": ["Great film.", "Dull.", "Awful."], "sentiment": [1, 0, 0]}
+    ).to_parquet(source)
+    with_null = tmp_path / "with_null.parquet"  # an integer column with a null reads as floats
+    pd.DataFrame(
+        {"id": pd.array([7, None, 9], dtype="Int64"), "review": ["Great film.", "Dull.", "Awful."]}
+    ).to_parquet(with_null)
+    output = tmp_path / "scored.csv"
+    pd.DataFrame(
+        {"id": ["9", "7"], "label": ["negative", "positive"], "score": [0.1, 0.8],
+         "model_name": "m", "model_version": "3"}
+    ).to_csv(output, index=False)  # fmt: skip
+
+    for scored_input in (source, with_null):
+        current = current_from_batch(scored_input, output, id_column="id")
+
+        frame = current.frame.sort_values("score").reset_index(drop=True)
+        assert frame[["review", "label"]].values.tolist() == [
+            ["Awful.", "negative"],
+            ["Great film.", "positive"],
+        ]
+
+
+def test_a_batch_join_on_repeated_ids_names_them(tmp_path: Path) -> None:
+    source = tmp_path / "reviews.parquet"
+    pd.DataFrame({"id": [1, 2, 2, 3, 3, 3], "review": ["a", "b", "c", "d", "e", "f"]}).to_parquet(
+        source
+    )
+    output = tmp_path / "scored.csv"
+    pd.DataFrame(
+        {"id": ["1", "2", "3"], "label": "positive", "score": 0.7, "model_version": "1"}
+    ).to_csv(output, index=False)
+
+    with pytest.raises(DataError, match=r"same 'id' on several rows \('2', '3'\)"):
+        current_from_batch(source, output, id_column="id")

@@ -97,3 +97,48 @@ def test_monitoring_run_on_a_log_without_traffic_exits_3_with_the_volume_alert(
     assert result.exit_code == 3, result.output
     assert "): alert" in result.output
     assert "volume: Only 0 rows were monitored" in " ".join(result.output.split())
+
+
+def test_monitoring_a_batch_of_a_parquet_input_with_integer_ids(
+    reference_reviews: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sentimentops.pipelines.batch_flow import batch_flow
+
+    monkeypatch.setenv("SENTIMENTOPS_MONITORING__ALERTS__MIN_ACCURACY", "0.7")
+    monkeypatch.setenv("SENTIMENTOPS_MONITORING__ALERTS__MIN_ESTIMATED_ACCURACY", "0.7")
+    get_settings.cache_clear()
+    run_training_flow(get_settings(), sample=2000, models=["logreg"])
+    test = reference_reviews[reference_reviews["split"] == "test"].sample(400, random_state=4)
+    source = tmp_path / "reviews.parquet"
+    test[["review", "sentiment"]].assign(id=range(1, 401)).to_parquet(source)
+    scored = batch_flow(input=str(source), id_column="id").scored[0]
+
+    result = runner.invoke(
+        app,
+        ["pipeline", "run", "monitoring", "--current", scored["output"], "--scored-input",
+         str(source), "--json"],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert '"accuracy": 0.' in result.output  # the input's labels were joined as truth
+
+
+def test_monitoring_a_batch_whose_input_repeats_ids_is_exit_2_naming_them(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "reviews.parquet"
+    pd.DataFrame({"id": [1, 2, 2], "review": ["Fine.", "Dull.", "Awful."]}).to_parquet(source)
+    output = tmp_path / "reviews.predictions.csv"
+    pd.DataFrame(
+        {"id": ["1", "2"], "label": "positive", "score": 0.7, "model_version": "1"}
+    ).to_csv(output, index=False)
+
+    result = runner.invoke(
+        app,
+        ["pipeline", "run", "monitoring", "--current", str(output), "--scored-input", str(source)],
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "same 'id' on several rows ('2')" in " ".join(result.output.split())

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from sentimentops.csv_safety import defuse_formulas
@@ -78,7 +79,8 @@ def current_from_batch(
     batch rejected have no prediction and are left out; the summary's reject rate counts them.
 
     Raises:
-        DataError: either file unreadable or empty, or the id column missing from either.
+        DataError: either file unreadable or empty, the id column missing from either, or
+            an id repeated in either.
     """
     inputs = read_table(scored_input)
     scored = read_table(predictions)
@@ -95,9 +97,17 @@ def current_from_batch(
     inputs = inputs[~(ids.isna() | ids.eq(""))]
     texts = canonical_columns(inputs, scored_input, text_column, label_column)
     texts = texts[[c for c in (id_column, TEXT_COLUMN, LABEL_COLUMN) if c in texts.columns]]
+    # The batch writes every id as text (``str`` of the value it read), while the input is
+    # read here with its own types (integers from Parquet or JSON): compare both as text.
+    id_type = texts[id_column].dtype
+    numeric = pd.api.types.is_numeric_dtype(id_type) and not pd.api.types.is_bool_dtype(id_type)
+    texts = texts.assign(**{id_column: _id_text(texts[id_column], numeric=numeric)})
+    scored = scored.assign(**{id_column: _id_text(scored[id_column], numeric=numeric)})
     if detect_format(predictions) == "csv":
         # A CSV output writes a formula-like id ("=1+1") defused ("'=1+1"): match it that way.
         texts = defuse_formulas(texts, columns=[id_column])
+    _refuse_repeated_ids(texts[id_column], scored_input, id_column)
+    _refuse_repeated_ids(scored[id_column], predictions, id_column)
     joined = scored[[id_column, "label", "score", "model_version"]].merge(
         texts, on=id_column, how="inner", validate="one_to_one"
     )
@@ -130,6 +140,46 @@ def current_from_log(store: object, since: datetime | None, until: datetime | No
     if window["text"].notna().all():
         frame.insert(0, TEXT_COLUMN, window["text"])
     return CurrentData(frame, label)
+
+
+def _id_text(ids: pd.Series, *, numeric: bool) -> pd.Series:
+    """Ids as the text the batch output holds. A numeric input column with a null in it is read
+    as floats (``7.0``) where the batch saw the integer (``7``): when the input's ids are
+    numbers, a whole number is written without its ``.0`` on both sides."""
+
+    def text(value: object) -> str:
+        if not numeric:
+            return str(value)
+        if isinstance(value, int | np.integer):
+            return str(int(value))
+        try:
+            return str(int(str(value)))  # "7" from a text column; exact for any size
+        except ValueError:
+            pass
+        try:
+            number = float(str(value))
+        except ValueError:
+            return str(value)
+        return str(int(number)) if number.is_integer() else str(value)
+
+    return ids.map(text).astype(object)
+
+
+def _refuse_repeated_ids(ids: pd.Series, location: Location, id_column: str) -> None:
+    """A repeated id cannot say which row a prediction belongs to.
+
+    Raises:
+        DataError: naming the first few ids that occur more than once.
+    """
+    repeated = ids[ids.duplicated()].unique()
+    if len(repeated):
+        shown = ", ".join(repr(value) for value in repeated[:5])
+        more = f" and {len(repeated) - 5:,} more" if len(repeated) > 5 else ""
+        raise DataError(
+            f"{location} holds the same {id_column!r} on several rows ({shown}{more}): a "
+            "prediction cannot be matched to its input row. Give every row its own id (or "
+            "name a unique column with --id-column), score the input again and monitor that."
+        )
 
 
 def _predictions_only(table: pd.DataFrame, location: Location) -> pd.DataFrame:
