@@ -34,6 +34,7 @@ class CurrentData:
     frame: pd.DataFrame
     source: str
     reject_rate: float | None = None  # known for batch outputs, from their summary
+    notes: tuple[str, ...] = ()  # rows left out on the way, shown with the run's outcome
 
     def of_version(self, version: str) -> tuple[CurrentData, int]:
         """Only the rows a given model version predicted, and how many others were left out.

@@ -28,6 +28,8 @@ __all__ = ["monitor_and_record"]
 
 log = logging.getLogger(__name__)
 
+_LOCAL_FOLDER = "local"  # the version of a model loaded from a folder (tracking.loading)
+
 
 def monitor_and_record(
     settings: Settings,
@@ -47,17 +49,9 @@ def monitor_and_record(
         current = _load_current(settings, current_location, log_window, text_column, label_column)
     # Inputs first: a bad file is reported before seconds of model loading.
     model = load_monitored_model(model_uri)
-    notes: list[str] = []
-    if log_window is not None:
-        current, other_versions = current.of_version(model.version)
-        if current.frame.empty and other_versions:
-            notes.append(
-                f"the log window holds {other_versions:,} predictions, none by {model.name} "
-                f"version {model.version}: judge the version that served them with --model "
-                f"models:/{model.name}/<version>"
-            )
-        elif other_versions:
-            log.info("left out %d predictions by other model versions", other_versions)
+    current = _of_monitored_version(
+        current, model.name, model.version, from_log=log_window is not None
+    )
     reference = (
         load_reviews(reference_location, text_column=text_column, label_column=label_column)
         if reference_location
@@ -71,7 +65,7 @@ def monitor_and_record(
     target = output_dir or local_reports / name
     # No traffic is a verdict (the volume alert: exit 3, webhook, history), not a failure.
     outcome = (
-        empty_outcome(current, model, settings, output_dir=target, notes=notes)
+        empty_outcome(current, model, settings, output_dir=target)
         if current.frame.empty
         else run_monitoring(current, model, settings, reference=reference, output_dir=target)
     )
@@ -94,6 +88,47 @@ def monitor_and_record(
     if output_dir is None:
         prune_reports(local_reports, settings.monitoring.keep_reports, spare=target)
     return dataclasses.replace(outcome, delivery_problems=problems)
+
+
+def _of_monitored_version(
+    current: CurrentData, name: str, version: str, *, from_log: bool
+) -> CurrentData:
+    """Only the predictions of the version being judged (a log window, a batch output, any file
+    with a ``model_version`` column): an earlier champion's scores, judged against this
+    version's reference and calibration, would read as prediction drift after a promotion.
+
+    Raises:
+        BadInputError: no prediction of that version in the current data.
+    """
+    if "model_version" not in current.frame.columns:
+        return current
+    if version == _LOCAL_FOLDER and not from_log:
+        # A file scored elsewhere names registry versions a model folder cannot match; the
+        # log of a server that served this folder says "local", as the folder does.
+        return current
+    held = sorted(set(current.frame["model_version"].astype(str)))
+    kept, others = current.of_version(version)
+    if kept.frame.empty and from_log:
+        # No traffic by this version is what the volume alert is for: an outcome, not an error.
+        note = (
+            f"the log window holds {others:,} predictions, none by {name} version {version}: "
+            f"judge the version that served them with --model models:/{name}/<version>"
+        )
+        return dataclasses.replace(kept, notes=(*kept.notes, note))
+    if kept.frame.empty:
+        raise BadInputError(
+            f"{current.source} holds predictions of model version(s) {', '.join(held)}, none by "
+            f"{name} version {version}, the model monitored: judge them against the version "
+            f"that made them with --model models:/{name}/<version>."
+        )
+    if others:
+        note = (
+            f"left out {others:,} of {len(current.frame):,} rows predicted by other model "
+            f"versions than {version} (the data holds versions {', '.join(held)})"
+        )
+        log.info(note)
+        kept = dataclasses.replace(kept, notes=(*kept.notes, note))
+    return kept
 
 
 def _publish(outcome: MonitoringOutcome, folder: str) -> MonitoringOutcome:

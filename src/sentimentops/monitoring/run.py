@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,7 +98,7 @@ def run_monitoring(
     """
     started_at, started = datetime.now(UTC), time.perf_counter()
     config = settings.monitoring
-    notes: list[str] = []
+    notes: list[str] = list(current.notes)
     reference = reference if reference is not None else model.reference
     if reference is None:
         raise BadInputError(
@@ -189,7 +188,6 @@ def empty_outcome(
     settings: Settings,
     *,
     output_dir: Path,
-    notes: Sequence[str] = (),
 ) -> MonitoringOutcome:
     """The verdict on current data without rows (a prediction-log window with no traffic):
     nothing to measure, so only the row count is judged (the volume alert) and ``summary.json``
@@ -216,7 +214,7 @@ def empty_outcome(
         started_at=started_at,
         seconds=time.perf_counter() - started,
         notes=[
-            *notes,
+            *current.notes,
             "no rows in the current data: drift, accuracy and estimated accuracy not measurable",
         ],
     )
