@@ -53,8 +53,17 @@ def test_pandas_string_labels_with_missing_values_are_read() -> None:
 
 
 def test_an_unknown_label_is_refused_with_the_value() -> None:
-    with pytest.raises(BadInputError, match=r"'pos'"):
-        classification_performance(["pos", "negative"], ["positive", "negative"], [0.9, 0.1])
+    with pytest.raises(BadInputError, match=r"'good'"):
+        classification_performance(["good", "negative"], ["positive", "negative"], [0.9, 0.1])
+
+
+def test_labels_are_read_in_every_spelling_data_validation_accepts() -> None:
+    """One rule with ``data validate``: a file it accepts is not refused by monitoring."""
+    labels = pd.Series(["POS", "neg", 1, "0", " Positive ", 0.0, None], dtype=object)
+
+    np.testing.assert_array_equal(
+        binary_labels(labels), [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, np.nan]
+    )
 
 
 def test_inputs_of_different_lengths_are_refused() -> None:

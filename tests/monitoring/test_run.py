@@ -239,3 +239,33 @@ def test_a_batch_join_on_repeated_ids_names_them(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match=r"same 'id' on several rows \('2', '3'\)"):
         current_from_batch(source, output, id_column="id")
+
+
+def test_labels_spelled_as_data_validation_accepts_them_are_judged(
+    monitored_model: MonitoredModel, held_out: pd.DataFrame, tmp_path: Path
+) -> None:
+    from sentimentops.data.load import load_reviews
+
+    window = held_out.sample(300, random_state=3)
+    current_file = tmp_path / "current.csv"
+    window.assign(sentiment=window["sentiment"].map({"positive": "POS", "negative": "Neg"})).to_csv(
+        current_file, index=False
+    )
+    reference_file = tmp_path / "reference.csv"
+    reference = monitored_model.reference
+    assert reference is not None
+    reference[["review", "sentiment"]].assign(
+        sentiment=reference["sentiment"].map({"positive": 1, "negative": 0})
+    ).to_csv(reference_file, index=False)
+
+    outcome = run_monitoring(
+        current_from_file(current_file),
+        monitored_model,
+        get_settings(),
+        reference=load_reviews(str(reference_file)),
+        output_dir=tmp_path / "o",
+    )
+
+    assert outcome.metrics.labelled_rows == 300
+    assert outcome.metrics.accuracy is not None
+    assert outcome.metrics.accuracy > 0.7

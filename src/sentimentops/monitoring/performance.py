@@ -4,8 +4,10 @@ Feedback labels come late or never, so a window mixes labelled and unlabelled ro
 use the labelled ones and count the others as ``unlabelled``. With no labelled row every metric
 is None, and only the label-free estimate (:mod:`sentimentops.monitoring.estimation`) speaks.
 
-Labels are the strings ``positive`` and ``negative``; a missing label is None, NaN or ``pd.NA``.
-Scores are the model's probabilities of ``positive``.
+Labels are ``positive`` and ``negative``, in any spelling the data layer accepts
+(:func:`sentimentops.data.validate.normalise_labels`: ``pos/neg``, ``1/0``, any case), so a
+file that passes ``data validate`` is read the same here; a missing label is None, NaN or
+``pd.NA``. Scores are the model's probabilities of ``positive``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from sklearn.metrics import f1_score, roc_auc_score
 
+from sentimentops.data.validate import normalise_labels
 from sentimentops.errors import BadInputError
 
 __all__ = ["LabelValues", "as_scores", "binary_labels", "classification_performance"]
@@ -28,7 +31,8 @@ LabelValues = pd.Series | np.ndarray | Sequence[str | None]
 
 
 def binary_labels(labels: LabelValues, *, what: str = "labels") -> np.ndarray:
-    """1.0 for ``positive``, 0.0 for ``negative``, NaN for a missing label.
+    """1.0 for ``positive``, 0.0 for ``negative`` (in any spelling the data layer accepts),
+    NaN for a missing label.
 
     Raises:
         BadInputError: a value that is neither label nor missing; ``what`` names the column.
@@ -36,6 +40,7 @@ def binary_labels(labels: LabelValues, *, what: str = "labels") -> np.ndarray:
     values = np.asarray(labels, dtype=object)
     if values.ndim != 1:
         raise BadInputError(f"{what} must be one-dimensional; got shape {values.shape}")
+    values = normalise_labels(pd.Series(values, dtype=object)).to_numpy(dtype=object)
     missing = np.asarray(pd.isna(values), dtype=bool)
     present = values[~missing]
     positive = np.asarray(present == POSITIVE, dtype=bool)
@@ -43,8 +48,9 @@ def binary_labels(labels: LabelValues, *, what: str = "labels") -> np.ndarray:
     if unknown.any():
         examples = sorted({repr(value) for value in present[unknown][:5]})
         raise BadInputError(
-            f"{what} must be '{POSITIVE}' or '{NEGATIVE}' (or missing); {int(unknown.sum())} "
-            f"rows hold other values, such as {', '.join(examples)}. Map them to these labels."
+            f"{what} must be '{POSITIVE}' or '{NEGATIVE}' (also pos/neg or 1/0, any case; or "
+            f"missing); {int(unknown.sum())} rows hold other values, such as "
+            f"{', '.join(examples)}. Map them to these labels."
         )
     result = np.full(len(values), np.nan)
     result[~missing] = positive.astype(float)
