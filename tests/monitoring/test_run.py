@@ -269,3 +269,33 @@ def test_labels_spelled_as_data_validation_accepts_them_are_judged(
     assert outcome.metrics.labelled_rows == 300
     assert outcome.metrics.accuracy is not None
     assert outcome.metrics.accuracy > 0.7
+
+
+def test_missing_and_blank_review_texts_are_left_out_and_counted(
+    monitored_model: MonitoredModel, held_out: pd.DataFrame, tmp_path: Path
+) -> None:
+    window = held_out.sample(300, random_state=6).reset_index(drop=True)
+    window.loc[:19, "review"] = None  # empty CSV cells, read back as missing
+    window.loc[20:24, "review"] = " \t "
+    current_file = tmp_path / "current.csv"
+    window.to_csv(current_file, index=False)
+    assert current_file.read_text().splitlines()[1].startswith(",")  # an empty review cell
+
+    outcome = run_monitoring(
+        current_from_file(current_file), monitored_model, get_settings(), output_dir=tmp_path / "o"
+    )
+
+    assert outcome.metrics.rows == 275
+    assert outcome.metrics.labelled_rows == 275
+    note = "25 of 300 current rows without review text (missing or blank) left out"
+    assert any(note in n for n in outcome.notes), outcome.notes
+    assert any(note in n for n in json.loads(outcome.summary_path.read_text())["notes"])
+
+
+def test_current_data_whose_texts_are_all_blank_is_refused(
+    monitored_model: MonitoredModel, tmp_path: Path
+) -> None:
+    current = CurrentData(pd.DataFrame({"review": [None, "", "  "]}), "blank.csv")
+
+    with pytest.raises(BadInputError, match="Every review text in blank.csv is missing or blank"):
+        run_monitoring(current, monitored_model, get_settings(), output_dir=tmp_path)

@@ -21,6 +21,7 @@ import pandas as pd
 from sentimentops.config import Settings
 from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN
 from sentimentops.errors import BadInputError
+from sentimentops.features.blank import is_blank
 from sentimentops.monitoring.alerts import evaluate_alerts
 from sentimentops.monitoring.current import CurrentData
 from sentimentops.monitoring.descriptors import describe_frame, training_unigrams
@@ -110,8 +111,26 @@ def run_monitoring(
             "The reference has no labels: it must be held-out reviews with their true sentiment "
             "(they calibrate the accuracy estimate). Name the label column with --label-column."
         )
+    # A missing review (NaN) would be scored and described as the word "nan", a blank one as
+    # nothing: both are left out, and counted where the outcome shows them.
+    reference, reference_blank = _without_missing_texts(reference)
+    if reference_blank:
+        notes.append(
+            f"{reference_blank:,} reference rows without review text (missing or blank) left out"
+        )
+    current_frame, current_blank = _without_missing_texts(current.frame)
+    if current_blank:
+        notes.append(
+            f"{current_blank:,} of {len(current.frame):,} current rows without review text "
+            "(missing or blank) left out: neither scored nor described"
+        )
+    if current_frame.empty:
+        raise BadInputError(
+            f"Every review text in {current.source} is missing or blank: there is nothing to "
+            "monitor. Check the file, or name the text column with --text-column."
+        )
     reference = _with_predictions(sample_rows(reference, config.sample_rows, config.seed), model)
-    frame = _with_predictions(sample_rows(current.frame, config.sample_rows, config.seed), model)
+    frame = _with_predictions(sample_rows(current_frame, config.sample_rows, config.seed), model)
     output_dir.mkdir(parents=True, exist_ok=True)
 
     report_path = output_dir / "report.html"
@@ -148,7 +167,7 @@ def run_monitoring(
     if calibrator.method == "identity":
         notes.append("reference too small or one-sided to calibrate: estimate uses raw scores")
     metrics = MonitoringMetrics(
-        rows=len(current.frame),
+        rows=len(current_frame),
         reference_rows=len(reference),
         text_drift=drift.text,
         descriptor_drift=drift.descriptors,
@@ -220,6 +239,20 @@ def empty_outcome(
     )
     outcome.summary_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str) + "\n")
     return outcome
+
+
+def _without_missing_texts(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """``frame`` without the rows whose review text is missing or blank, and how many those
+    were (none when it has no text column)."""
+    if TEXT_COLUMN not in frame.columns:
+        return frame, 0
+    texts = frame[TEXT_COLUMN]
+    missing = texts.isna().to_numpy() | np.array(
+        [isinstance(text, str) and is_blank(text) for text in texts], dtype=bool
+    )
+    if not missing.any():
+        return frame, 0
+    return frame[~missing].reset_index(drop=True), int(missing.sum())
 
 
 def _with_predictions(frame: pd.DataFrame, model: MonitoredModel) -> pd.DataFrame:
