@@ -166,10 +166,14 @@ def test_bad_input_exits_2_naming_the_problem(tmp_path: Path) -> None:
         (["monitor", "--current", str(missing_column)], "no text column"),
         (["monitor", "--current", str(tmp_path / "absent.csv")], "does not exist"),
         (["monitor", "--from-log", "--since", "yesterday"], "is not a time"),
+        (["monitor", "--from-log", "--since", "99999999999d"], "further back than a date can"),
+        (["monitor", "--from-log", "--since", "700000w"], "further back than a date can"),
+        (["monitor", "history", "--since", "99999999999d"], "further back than a date can"),
     ):
         result = runner.invoke(app, arguments)
         assert result.exit_code == 2, (arguments, result.output)
         assert message in " ".join(result.output.split()), (arguments, result.output)
+        assert "Traceback" not in result.output
 
 
 def test_parse_moment() -> None:

@@ -142,3 +142,23 @@ def test_monitoring_a_batch_whose_input_repeats_ids_is_exit_2_naming_them(
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert "same 'id' on several rows ('2')" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("hours", ["0", "-3", "nan"])
+def test_a_log_window_of_no_hours_is_a_usage_error(hours: str) -> None:
+    for flow in ("monitoring", "retraining"):
+        result = runner.invoke(app, ["pipeline", "run", flow, "--hours", hours])
+
+        assert result.exit_code == 2, result.output
+        assert "number of hours above 0" in " ".join(result.output.split())
+        assert "Traceback" not in result.output
+
+
+def test_scored_input_without_current_is_a_usage_error(tmp_path: Path) -> None:
+    for flow in ("monitoring", "retraining"):
+        result = runner.invoke(
+            app, ["pipeline", "run", flow, "--scored-input", str(tmp_path / "in.csv")]
+        )
+
+        assert result.exit_code == 2, result.output
+        assert "given without --current" in " ".join(result.output.split())

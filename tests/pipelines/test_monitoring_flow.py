@@ -91,3 +91,19 @@ def test_monitoring_puts_its_figures_in_cloudwatch(
     dimension_sets = [{d["Name"]: d["Value"] for d in m["Dimensions"]} for m in listed]
     assert {"Component": "monitoring", "ModelVersion": "1"} in dimension_sets
     assert {"Component": "monitoring"} in dimension_sets  # the roll-up the drift alarm watches
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"hours": 0}, "--hours 0 is not a window"),
+        ({"hours": -1.5}, "--hours -1.5 is not a window"),
+        ({"hours": 1e30}, "further back than a date can"),
+        ({"scored_input": "in.csv"}, "given without --current"),
+    ],
+)
+def test_window_arguments_that_make_no_window_are_refused(
+    arguments: dict[str, object], message: str
+) -> None:
+    with pytest.raises(BadInputError, match=message):
+        monitoring_flow(**arguments)  # type: ignore[arg-type]

@@ -35,7 +35,13 @@ def parse_moment(text: str, now: datetime) -> datetime:
     if text == "now":
         return now
     if match := _DURATION.fullmatch(text):
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except OverflowError:  # beyond timedelta's 999,999,999 days, or before year 1
+            raise BadInputError(
+                f"{text!r} reaches further back than a date can: use a shorter duration such "
+                "as 30d, or an ISO-8601 time (2026-11-28T09:00:00Z)."
+            ) from None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

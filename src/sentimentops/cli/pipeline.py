@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import typer
 from sentimentops.cli.output import console
 from sentimentops.cli.train import parse_families
 from sentimentops.config import Settings, get_settings
+from sentimentops.errors import BadInputError
 
 __all__ = ["pipeline_app"]
 
@@ -41,8 +43,24 @@ CURRENT_OPTION = typer.Option(
 SCORED_INPUT_OPTION = typer.Option(
     None, "--scored-input", help="The input --current was scored from (joined on ids)."
 )
+
+
+def _window_hours(hours: float | None) -> float | None:
+    """Refuse a window of 0 or fewer hours before any flow starts (0 is no window, not the
+    default one)."""
+    if hours is not None and not (hours > 0 and math.isfinite(hours)):
+        raise typer.BadParameter(
+            "give a number of hours above 0, or leave --hours out for "
+            "pipeline.monitoring_window_hours."
+        )
+    return hours
+
+
 HOURS_OPTION = typer.Option(
-    None, "--hours", help="Log window (default: pipeline.monitoring_window_hours)."
+    None,
+    "--hours",
+    help="Log window, more than 0 (default: pipeline.monitoring_window_hours).",
+    callback=_window_hours,
 )
 
 
@@ -56,6 +74,16 @@ def _prefect() -> Iterator[Settings]:
     configure_prefect(settings)
     with prefect_api():
         yield settings
+
+
+def _require_current(current: str | None, scored_input: str | None) -> None:
+    """``--scored-input`` only means something beside the batch output it was scored into;
+    refused before a flow starts rather than ignored."""
+    if scored_input is not None and current is None:
+        raise BadInputError(
+            f"--scored-input {scored_input} was given without --current: pass the batch output "
+            "scored from it with --current, or drop --scored-input to judge the prediction log."
+        )
 
 
 def _print_json(result: Any) -> None:
@@ -161,6 +189,7 @@ def run_monitoring(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Monitor a file or the prediction log's recent window. Exit 3 when an alert fired."""
+    _require_current(current, scored_input)
     with _prefect():
         from sentimentops.pipelines.monitoring_flow import monitoring_flow
 
@@ -199,6 +228,7 @@ def run_retraining(
     """Monitor; on drift or accuracy below the floor, train a challenger and let the gate
     decide. Exit 0 whether the challenger is promoted or refused (both are outcomes)."""
     families = parse_families(models)
+    _require_current(current, scored_input)
     with _prefect():
         from sentimentops.pipelines.retraining_flow import retraining_flow
 

@@ -16,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from sentimentops.config import Settings, get_settings
+from sentimentops.errors import BadInputError
 from sentimentops.monitoring.current import current_from_batch
 from sentimentops.monitoring.job import monitor_and_record
 from sentimentops.monitoring.run import MonitoringOutcome
@@ -92,9 +93,14 @@ def monitoring_flow(
             ``id_column``, so texts and true labels are judged beside the predictions.
         model: the model whose reference and calibration apply (default: the champion).
     """
+    if scored_input is not None and current is None:
+        raise BadInputError(
+            f"--scored-input {scored_input} was given without --current: pass the batch output "
+            "scored from it with --current, or drop --scored-input to judge the prediction log."
+        )
     settings = get_settings()
     until = datetime.now(UTC)
-    since = until - timedelta(hours=hours or settings.pipeline.monitoring_window_hours)
+    since = until - _window(hours, settings.pipeline.monitoring_window_hours)
     outcome = monitor.with_options(**io_task_options(settings))(
         settings, model or champion_uri(settings), current, scored_input, id_column, since, until
     )
@@ -103,6 +109,27 @@ def monitoring_flow(
     if settings.cloud.cloudwatch_metrics:
         _put_cloudwatch_metrics(result, settings)
     return result
+
+
+def _window(hours: float | None, default_hours: float) -> timedelta:
+    """The log window: ``hours`` when given (more than 0), else the configured default.
+
+    Raises:
+        BadInputError: ``hours`` is 0, negative, not a number, or too long for a date.
+    """
+    if hours is None:
+        hours = default_hours
+    elif not hours > 0:  # NaN too
+        raise BadInputError(
+            f"--hours {hours:g} is not a window: give a number of hours above 0, or leave it out "
+            "for pipeline.monitoring_window_hours."
+        )
+    try:
+        return timedelta(hours=hours)
+    except OverflowError:
+        raise BadInputError(
+            f"--hours {hours:g} reaches further back than a date can: give fewer hours."
+        ) from None
 
 
 def _put_cloudwatch_metrics(result: MonitoringFlowResult, settings: Settings) -> None:
