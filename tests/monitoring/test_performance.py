@@ -61,9 +61,7 @@ def test_labels_are_read_in_every_spelling_data_validation_accepts() -> None:
     """One rule with ``data validate``: a file it accepts is not refused by monitoring."""
     labels = pd.Series(["POS", "neg", 1, "0", " Positive ", 0.0, None], dtype=object)
 
-    np.testing.assert_array_equal(
-        binary_labels(labels), [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, np.nan]
-    )
+    np.testing.assert_array_equal(binary_labels(labels), [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, np.nan])
 
 
 def test_inputs_of_different_lengths_are_refused() -> None:

@@ -297,5 +297,5 @@ def test_current_data_whose_texts_are_all_blank_is_refused(
 ) -> None:
     current = CurrentData(pd.DataFrame({"review": [None, "", "  "]}), "blank.csv")
 
-    with pytest.raises(BadInputError, match="Every review text in blank.csv is missing or blank"):
+    with pytest.raises(BadInputError, match=r"Every review text in blank\.csv is missing or blank"):
         run_monitoring(current, monitored_model, get_settings(), output_dir=tmp_path)
