@@ -18,8 +18,10 @@ in one place instead of catching them one by one::
     ├── StorageUnavailableError       exit 1, HTTP 503   the object store (S3) fails after retries
     ├── ModelNotFoundError            exit 2, HTTP 404   no model under that name, alias or path
     ├── ModelIntegrityError           exit 2, HTTP 500   a model's bytes changed since it was saved
-    ├── MonitoringAlertError          exit 3             monitoring found something to act on
     └── RejectLimitExceededError      exit 4             a batch rejected too many rows
+
+Exit 3 (a monitoring alert) is a verdict, not an error: the monitoring commands exit with it
+themselves.
 
 Messages say what was wrong, where, and what to do about it: they are shown to users as they are.
 """
@@ -37,7 +39,6 @@ __all__ = [
     "DownloadError",
     "ModelIntegrityError",
     "ModelNotFoundError",
-    "MonitoringAlertError",
     "PredictionLogUnavailableError",
     "RejectLimitExceededError",
     "SentimentOpsError",
@@ -130,12 +131,6 @@ class ModelIntegrityError(SentimentOpsError):
     """A model's files are not the bytes recorded when it was saved: refused, never loaded."""
 
     exit_code = 2
-
-
-class MonitoringAlertError(SentimentOpsError):
-    """Monitoring found drift or a performance drop that crosses a configured threshold."""
-
-    exit_code = 3
 
 
 class RejectLimitExceededError(SentimentOpsError):

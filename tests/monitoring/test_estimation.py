@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -138,16 +137,12 @@ def test_a_hand_computed_window_with_raw_scores() -> None:
 
 def test_a_hand_computed_window_with_a_calibration() -> None:
     # Two blocks of 100 reference rows: all scores 0 were 25% positive, all scores 1 75%.
-    calibrator = ScoreCalibrator.from_dict(
-        {
-            "method": "isotonic",
-            "rows": 200,
-            "min_rows": 200,
-            "thresholds": [0.0, 1.0],
-            "calibrated": [0.25, 0.75],
-            "block_rows": [100, 100],
-        }
+    calibrator = ScoreCalibrator(min_rows=200).fit(
+        [0.0] * 100 + [1.0] * 100,
+        ["positive"] * 25 + ["negative"] * 75 + ["positive"] * 75 + ["negative"] * 25,
     )
+    np.testing.assert_array_equal(calibrator.calibrated_, [0.25, 0.75])
+    np.testing.assert_array_equal(calibrator.block_rows_, [100, 100])
 
     estimate = estimate_accuracy([0.0] * 50 + [1.0] * 50, calibrator, threshold=0.5)
 
@@ -204,29 +199,6 @@ def test_the_isotonic_blocks_account_for_every_reference_row() -> None:
     starts = np.r_[True, np.diff(calibrator.calibrated_) != 0]
     assert calibrator.block_rows_[starts].sum() == 3000
     assert np.all(np.diff(calibrator.transform(np.linspace(0, 1, 101))) >= 0)
-
-
-def test_a_calibrator_survives_a_json_round_trip() -> None:
-    rng = np.random.default_rng(8)
-    calibrator = ScoreCalibrator().fit(*draw(rng, 2000, flattened))
-    scores, _ = draw(rng, 500, flattened)
-
-    restored = ScoreCalibrator.from_dict(json.loads(json.dumps(calibrator.to_dict())))
-
-    assert restored.to_dict() == calibrator.to_dict()
-    np.testing.assert_array_equal(restored.transform(scores), calibrator.transform(scores))
-    assert estimate_accuracy(scores, restored) == estimate_accuracy(scores, calibrator)
-
-
-def test_a_malformed_calibrator_record_is_refused() -> None:
-    record = ScoreCalibrator().fit([0.2, 0.8], ["negative", "positive"]).to_dict()
-
-    with pytest.raises(BadInputError, match="unknown calibration method"):
-        ScoreCalibrator.from_dict({**record, "method": "platt"})
-    with pytest.raises(BadInputError, match="increasing thresholds"):
-        ScoreCalibrator.from_dict({**record, "thresholds": [1.0, 0.0]})
-    with pytest.raises(BadInputError, match="not a score calibrator record"):
-        ScoreCalibrator.from_dict({"method": "identity"})
 
 
 def test_calibrated_estimates_match_real_accuracy_on_held_out_reviews(

@@ -76,7 +76,7 @@ def test_another_domain_is_text_drift_and_flipped_labels_are_an_accuracy_alert(
 def test_batch_output_without_text_measures_predictions_and_rejects(
     monitored_model: MonitoredModel, held_out: pd.DataFrame, tmp_path: Path
 ) -> None:
-    scores = monitored_model.scores(held_out["review"].head(300).tolist())
+    scores = monitored_model.pipeline.positive_scores(held_out["review"].head(300).tolist())
     output = tmp_path / "scored.csv"
     pd.DataFrame(
         {

@@ -38,8 +38,6 @@ sampling of the current window and trusts the raw scores as they are.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -66,7 +64,7 @@ class ScoreCalibrator(BaseEstimator):  # type: ignore[misc]
     ranking. With fewer than ``min_rows`` labelled rows, or one class only, the fit keeps the
     identity (the raw scores) instead, and ``method_`` records which map is in use.
 
-    Attributes (after :meth:`fit` or :meth:`from_dict`):
+    Attributes (after :meth:`fit`):
         method_: ``"isotonic"`` or ``"identity"``.
         thresholds_: increasing scores where the map is known; linear between them, constant
             outside them.
@@ -162,53 +160,6 @@ class ScoreCalibrator(BaseEstimator):  # type: ignore[misc]
         posterior = (self.calibrated_[starts] * rows + 1) / (rows + 2)
         level_variance = posterior * (1 - posterior) / (rows + 3)
         return float(np.sum(block_sensitivity**2 * level_variance))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fitted map as JSON-ready values, for the record of a monitoring run."""
-        check_is_fitted(self)
-        return {
-            "method": self.method_,
-            "rows": self.rows_,
-            "min_rows": self.min_rows,
-            "thresholds": self.thresholds_.tolist(),
-            "calibrated": self.calibrated_.tolist(),
-            "block_rows": self.block_rows_.tolist(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ScoreCalibrator:
-        """The calibrator :meth:`to_dict` described.
-
-        Raises:
-            BadInputError: a key is missing, the method is unknown or the lists disagree.
-        """
-        try:
-            calibrator = cls(min_rows=int(data["min_rows"]))
-            method = str(data["method"])
-            rows = int(data["rows"])
-            thresholds = np.asarray(data["thresholds"], dtype=float)
-            calibrated = np.asarray(data["calibrated"], dtype=float)
-            block_rows = np.asarray(data["block_rows"], dtype=int)
-        except (KeyError, TypeError, ValueError) as error:
-            raise BadInputError(f"not a score calibrator record: {error!r}") from error
-        if method not in METHODS:
-            raise BadInputError(f"unknown calibration method {method!r}; expected one of {METHODS}")
-        if not (
-            thresholds.ndim == 1
-            and len(thresholds) >= 1
-            and thresholds.shape == calibrated.shape == block_rows.shape
-            and bool(np.all(np.diff(thresholds) > 0))
-        ):
-            raise BadInputError(
-                "a score calibrator record needs increasing thresholds and one calibrated value "
-                "and one block size per threshold"
-            )
-        calibrator.method_ = method
-        calibrator.rows_ = rows
-        calibrator.thresholds_ = thresholds
-        calibrator.calibrated_ = calibrated
-        calibrator.block_rows_ = block_rows
-        return calibrator
 
 
 def estimate_accuracy(

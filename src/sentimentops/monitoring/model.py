@@ -21,9 +21,6 @@ class MonitoredModel:
     test_accuracy: float | None
     reference: pd.DataFrame | None  # review, sentiment, label, score; None for a bare folder
 
-    def scores(self, texts: list[str]) -> Any:
-        return self.pipeline.positive_scores(texts)
-
 
 def load_monitored_model(uri: str) -> MonitoredModel:
     """``models:/name@alias`` or ``models:/name/version`` from the configured registry (with
