@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from sentimentops.config import get_settings
+from sentimentops.errors import BadInputError
 from sentimentops.pipelines.batch_flow import batch_flow
 from sentimentops.pipelines.monitoring_flow import monitoring_flow
 from sentimentops.pipelines.training_flow import run_training_flow
