@@ -184,21 +184,9 @@ def run_monitoring(
         reference_accuracy=model.test_accuracy,
         reject_rate=current.reject_rate,
     )
-    outcome = MonitoringOutcome(
-        metrics=metrics,
-        alerts=evaluate_alerts(metrics, config.alerts),
-        output_dir=output_dir,
-        summary_path=output_dir / "summary.json",
-        report_path=report_path,
-        model_name=model.name,
-        model_version=model.version,
-        source=current.source,
-        started_at=started_at,
-        seconds=time.perf_counter() - started,
-        notes=notes,
+    return _judged(
+        metrics, current, model, settings, output_dir, report_path, (started_at, started), notes
     )
-    outcome.summary_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str) + "\n")
-    return outcome
 
 
 def empty_outcome(
@@ -212,30 +200,47 @@ def empty_outcome(
     nothing to measure, so only the row count is judged (the volume alert) and ``summary.json``
     is written without an HTML report. Drift and performance are noted as not measurable."""
     started_at, started = datetime.now(UTC), time.perf_counter()
-    config = settings.monitoring
     reference_rows = 0 if model.reference is None else len(model.reference)
     metrics = MonitoringMetrics(
         rows=0,
-        reference_rows=min(reference_rows, config.sample_rows),
+        reference_rows=min(reference_rows, settings.monitoring.sample_rows),
         reference_accuracy=model.test_accuracy,
         reject_rate=current.reject_rate,
     )
     output_dir.mkdir(parents=True, exist_ok=True)
+    notes = [
+        *current.notes,
+        "no rows in the current data: drift, accuracy and estimated accuracy not measurable",
+    ]
+    return _judged(
+        metrics, current, model, settings, output_dir, None, (started_at, started), notes
+    )
+
+
+def _judged(
+    metrics: MonitoringMetrics,
+    current: CurrentData,
+    model: MonitoredModel,
+    settings: Settings,
+    output_dir: Path,
+    report_path: Path | None,
+    started: tuple[datetime, float],
+    notes: list[str],
+) -> MonitoringOutcome:
+    """The outcome of ``metrics`` judged by the alert rules, written as ``summary.json``;
+    ``started`` is when the run began, as a time of day and a ``perf_counter`` reading."""
     outcome = MonitoringOutcome(
         metrics=metrics,
-        alerts=evaluate_alerts(metrics, config.alerts),
+        alerts=evaluate_alerts(metrics, settings.monitoring.alerts),
         output_dir=output_dir,
         summary_path=output_dir / "summary.json",
-        report_path=None,
+        report_path=report_path,
         model_name=model.name,
         model_version=model.version,
         source=current.source,
-        started_at=started_at,
-        seconds=time.perf_counter() - started,
-        notes=[
-            *current.notes,
-            "no rows in the current data: drift, accuracy and estimated accuracy not measurable",
-        ],
+        started_at=started[0],
+        seconds=time.perf_counter() - started[1],
+        notes=notes,
     )
     outcome.summary_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str) + "\n")
     return outcome
