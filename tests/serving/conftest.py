@@ -57,3 +57,14 @@ def make_client(model_folder: Path, monkeypatch: pytest.MonkeyPatch) -> ClientFa
 def client(make_client: ClientFactory) -> Iterator[TestClient]:
     with make_client() as ready_client:
         yield ready_client
+
+
+def logged_request_ids(client: TestClient, timeout: float = 10.0) -> list[str]:
+    """The request ids in the prediction log once the writer has written something (records
+    are written in the order submitted), waiting up to ``timeout`` seconds."""
+    writer = client.app.state.api.writer  # type: ignore[attr-defined]
+    store = client.app.state.api.store  # type: ignore[attr-defined]
+    deadline = time.monotonic() + timeout
+    while writer.written < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return list(store.read_window()["request_id"])

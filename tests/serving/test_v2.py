@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi.testclient import TestClient
+
+from tests.serving.conftest import logged_request_ids
 
 POSITIVE = "A wonderful, moving film with superb acting. I loved every minute of it."
 NEGATIVE = "Dull, tedious and badly acted. The worst film I have seen this year, awful."
@@ -97,12 +97,7 @@ def test_a_refused_request_leaves_nothing_in_the_log(client: TestClient) -> None
         "/v2/models/imdb-logreg/infer", json=tensor([POSITIVE], [1]) | {"id": "ok-1"}
     )
     assert accepted.status_code == 200
-    writer = client.app.state.api.writer  # type: ignore[attr-defined]
-    store = client.app.state.api.store  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 10
-    while writer.written < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert store.read_window()["request_id"].tolist() == ["ok-1.0"]
+    assert logged_request_ids(client) == ["ok-1.0"]
 
 
 def test_an_id_that_could_not_be_a_request_id_is_refused(client: TestClient) -> None:

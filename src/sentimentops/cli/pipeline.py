@@ -17,7 +17,6 @@ import typer
 from sentimentops.cli.output import console
 from sentimentops.cli.train import parse_families
 from sentimentops.config import Settings, get_settings
-from sentimentops.errors import BadInputError
 
 __all__ = ["pipeline_app"]
 
@@ -77,13 +76,10 @@ def _prefect() -> Iterator[Settings]:
 
 
 def _require_current(current: str | None, scored_input: str | None) -> None:
-    """``--scored-input`` only means something beside the batch output it was scored into;
-    refused before a flow starts rather than ignored."""
-    if scored_input is not None and current is None:
-        raise BadInputError(
-            f"--scored-input {scored_input} was given without --current: pass the batch output "
-            "scored from it with --current, or drop --scored-input to judge the prediction log."
-        )
+    """Refused before a flow starts (the flow checks it too, for its other callers)."""
+    from sentimentops.monitoring.current import check_scored_input
+
+    check_scored_input(current, scored_input)
 
 
 def _print_json(result: Any) -> None:

@@ -23,10 +23,30 @@ from sentimentops.data.load import (
     detect_format,
     read_table,
 )
-from sentimentops.errors import DataError
+from sentimentops.errors import BadInputError, DataError
 from sentimentops.storage import Location, location_exists, open_location, summary_location
 
-__all__ = ["CurrentData", "current_from_batch", "current_from_file", "current_from_log"]
+__all__ = [
+    "CurrentData",
+    "check_scored_input",
+    "current_from_batch",
+    "current_from_file",
+    "current_from_log",
+]
+
+
+def check_scored_input(current: str | None, scored_input: str | None) -> None:
+    """``scored_input`` only means something beside the batch output scored from it
+    (``current``): refused rather than ignored.
+
+    Raises:
+        BadInputError: ``scored_input`` without ``current``.
+    """
+    if scored_input is not None and current is None:
+        raise BadInputError(
+            f"--scored-input {scored_input} was given without --current: pass the batch output "
+            "scored from it with --current, or drop --scored-input to judge the prediction log."
+        )
 
 
 @dataclass(frozen=True)

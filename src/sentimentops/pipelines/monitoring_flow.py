@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from sentimentops.config import Settings, get_settings
 from sentimentops.errors import BadInputError
-from sentimentops.monitoring.current import current_from_batch
+from sentimentops.monitoring.current import check_scored_input, current_from_batch
 from sentimentops.monitoring.job import monitor_and_record
 from sentimentops.monitoring.run import MonitoringOutcome
 from sentimentops.pipelines.runtime import champion_uri, io_task_options
@@ -93,11 +93,7 @@ def monitoring_flow(
             ``id_column``, so texts and true labels are judged beside the predictions.
         model: the model whose reference and calibration apply (default: the champion).
     """
-    if scored_input is not None and current is None:
-        raise BadInputError(
-            f"--scored-input {scored_input} was given without --current: pass the batch output "
-            "scored from it with --current, or drop --scored-input to judge the prediction log."
-        )
+    check_scored_input(current, scored_input)
     settings = get_settings()
     until = datetime.now(UTC)
     since = until - _window(hours, settings.pipeline.monitoring_window_hours)
