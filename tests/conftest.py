@@ -15,6 +15,9 @@ import pytest
 
 from sentimentops.config import get_settings
 
+# Fixtures that run the CLI as a user does (a real process, no test-only variables).
+from tests.user import user_champion_home, user_home  # noqa: F401
+
 # Rich wraps tables to the terminal width; CliRunner has no terminal, so fix a wide one.
 os.environ["COLUMNS"] = "200"
 
