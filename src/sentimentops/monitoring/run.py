@@ -23,6 +23,7 @@ from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN
 from sentimentops.errors import BadInputError
 from sentimentops.features.blank import is_blank
 from sentimentops.monitoring.alerts import evaluate_alerts
+from sentimentops.monitoring.checks import Check, judge_checks
 from sentimentops.monitoring.current import CurrentData
 from sentimentops.monitoring.descriptors import describe_frame, training_unigrams
 from sentimentops.monitoring.drift import compare_drift
@@ -38,6 +39,7 @@ __all__ = ["MonitoringOutcome", "empty_outcome", "run_monitoring", "sample_rows"
 class MonitoringOutcome:
     metrics: MonitoringMetrics
     alerts: list[Alert]
+    checks: list[Check]  # each measurement against its limit, with its status
     output_dir: Path
     summary_path: Path
     report_path: Path | None  # the Evidently HTML
@@ -69,6 +71,7 @@ class MonitoringOutcome:
             "started_at": self.started_at.isoformat(),
             "seconds": round(self.seconds, 2),
             "alerts": [alert.__dict__ for alert in self.alerts],
+            "checks": [check.to_dict() for check in self.checks],
             "metrics": self.metrics.to_dict(),
             "report": str(self.report_path) if self.report_path else None,
             "notes": self.notes,
@@ -229,9 +232,11 @@ def _judged(
 ) -> MonitoringOutcome:
     """The outcome of ``metrics`` judged by the alert rules, written as ``summary.json``;
     ``started`` is when the run began, as a time of day and a ``perf_counter`` reading."""
+    alerts = evaluate_alerts(metrics, settings.monitoring.alerts)
     outcome = MonitoringOutcome(
         metrics=metrics,
-        alerts=evaluate_alerts(metrics, settings.monitoring.alerts),
+        alerts=alerts,
+        checks=judge_checks(metrics, alerts, settings.monitoring.alerts),
         output_dir=output_dir,
         summary_path=output_dir / "summary.json",
         report_path=report_path,
