@@ -191,6 +191,32 @@ def test_the_verdict_table_says_which_checks_drifted_as_summary_json_records_the
     assert table["rows"] == ["600", "< 100", "ok"]
 
 
+def test_monitor_shows_each_step_while_it_works(
+    user_home: Path, reference_reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    """A run takes from seconds to minutes: a terminal shows which step it is in."""
+    test = reference_reviews[reference_reviews["split"] == "test"].sample(300, random_state=3)
+    current = tmp_path / "current.csv"
+    test[["review", "sentiment"]].to_csv(current, index=False)
+
+    completed = run_cli(
+        "monitor", "--current", str(current), "--output-dir", str(tmp_path / "out"),
+        home=user_home, TTY_COMPATIBLE="1", TTY_INTERACTIVE="1",  # as in a terminal
+    )  # fmt: skip
+
+    assert completed.returncode in (0, 3), completed.stdout + completed.stderr
+    for step in (
+        f"Monitoring: reading {current}",
+        "Monitoring: loading the model models:/imdb-sentiment@champion",
+        "Monitoring: scoring 300 current reviews",
+        "Monitoring: computing drift of 300 current against",
+        "Monitoring: measuring accuracy on 300 labelled rows",
+        "Monitoring: estimating accuracy from the model's confidence",
+        "Monitoring: recording the run",
+    ):
+        assert step in completed.stdout, step
+
+
 def verdict_rows(output: str) -> dict[str, list[str]]:
     """The verdict table's rows by check name: value, flagged when, status."""
     cells = ([cell.strip() for cell in line.split("│")[1:-1]] for line in output.splitlines())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from sentimentops.cli.output import console
+from sentimentops.cli.output import console, step_status
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
 
@@ -87,7 +88,9 @@ def monitor(
     settings = get_settings()
     now = datetime.now(UTC)
     window = (parse_moment(since, now), parse_moment(until, now)) if from_log else None
-    with console.status("Monitoring"):
+    # MLflow's download bar would tear through the status line.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with step_status("Monitoring") as step:
         outcome = monitor_and_record(
             settings,
             model_uri=model,
@@ -97,6 +100,7 @@ def monitor(
             text_column=text_column,
             label_column=label_column,
             output_dir=output_dir,
+            progress=step,
         )
     console.print(_verdict_table(outcome))
     for note in outcome.notes:
