@@ -7,12 +7,15 @@ Precedence, lowest to highest: ``sentimentops/defaults.yaml`` < the file given b
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
@@ -58,10 +61,17 @@ __all__ = [
     "default_config_path",
     "get_settings",
     "load_settings",
+    "setting_names",
+    "unknown_variables",
 ]
 
 CONFIG_FILE_ENV = "SENTIMENTOPS_CONFIG"
 ENV_PREFIX = "SENTIMENTOPS_"
+# Variables of ours that are not settings: the config file; the image the compose file runs
+# (in .env, which a shell may export) and the one the container tests run.
+NOT_SETTINGS = frozenset({CONFIG_FILE_ENV, "SENTIMENTOPS_IMAGE", "SENTIMENTOPS_TEST_IMAGE"})
+
+log = logging.getLogger(__name__)
 
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
 
@@ -352,6 +362,7 @@ def load_settings(config_file: Path | None = None) -> Settings:
     yaml_files = [default_config_path()]
     if config_file is not None:
         yaml_files.append(_checked_config_file(config_file))
+    _warn_of_unknown_variables(os.environ)
     token = _yaml_files.set(tuple(yaml_files))
     try:
         return Settings()
@@ -415,13 +426,127 @@ def _has_password(url: str) -> bool:
 
 
 def _describe_validation_error(error: ValidationError, config_file: Path | None) -> str:
-    where = f"{config_file} or the environment" if config_file else "the environment"
-    lines = [f"Invalid settings (from the defaults, {where}):"]
+    where = (
+        f"the defaults, {config_file} and the environment"
+        if config_file
+        else ("the defaults and the environment")
+    )
+    lines = [f"Invalid settings (from {where}):"]
     for problem in error.errors():
         location = [str(part) for part in problem["loc"]]
         dotted = ".".join(location)
-        env_name = ENV_PREFIX + "__".join(part.upper() for part in location)
+        env_name = _variable_of(location)
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"  - {_unknown_key(location, env_name, config_file)}")
+            continue
         given = problem.get("input")
         shown = "" if isinstance(given, dict) else f"got {given!r}; "
         lines.append(f"  - {dotted}: {problem['msg']} ({shown}override with {env_name})")
     return "\n".join(lines)
+
+
+def _unknown_key(location: list[str], env_name: str, config_file: Path | None) -> str:
+    """A key that is no setting: where it was given, and the closest real setting there."""
+    dotted = ".".join(location)
+    from_environment = any(name.upper() == env_name for name in os.environ)
+    if from_environment or config_file is None:
+        where = f"the environment variable {env_name}"
+    else:
+        where = str(config_file)
+    fields = _fields_under(location[:-1])
+    close = difflib.get_close_matches(location[-1], fields, n=1)
+    if close:
+        suggested = [*location[:-1], close[0]]
+        hint = f"did you mean {'.'.join(suggested)}"
+        hint += f" ({_variable_of(suggested)})?" if from_environment else "?"
+    else:
+        parent = ".".join(location[:-1]) or "the top level"
+        hint = f"the settings of {parent} are {', '.join(fields)}."
+    return f"{dotted} (in {where}) is not a setting: {hint}"
+
+
+def _variable_of(location: Sequence[str]) -> str:
+    """The environment variable that sets a setting: split.seed -> SENTIMENTOPS_SPLIT__SEED."""
+    return ENV_PREFIX + "__".join(part.upper() for part in location)
+
+
+def _fields_under(location: Sequence[str]) -> list[str]:
+    """The names of the settings directly under a dotted ``location`` (the top level for an
+    empty one); none when the location is no section. A dict of sections (the training
+    candidates by family) is stepped through by its key."""
+    model: type[BaseModel] = Settings
+    parts = list(location)
+    while parts:
+        field = model.model_fields.get(parts.pop(0))
+        section = _section_of(field.annotation) if field is not None else None
+        if section is None:
+            return []
+        model, keyed = section
+        if keyed:
+            if not parts:
+                return []
+            parts.pop(0)
+    return list(model.model_fields)
+
+
+def _section_of(annotation: Any) -> tuple[type[BaseModel], bool] | None:
+    """The section type of a field, and whether it is keyed (``dict[str, Section]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    if get_origin(annotation) is dict:
+        value = get_args(annotation)[1]
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            return value, True
+    return None
+
+
+def setting_names() -> list[str]:
+    """The dotted name of every setting (``split.seed``); a dict of sections by key (the
+    training candidates) is one name."""
+
+    def walk(model: type[BaseModel], prefix: str) -> Iterator[str]:
+        for name, field in model.model_fields.items():
+            section = _section_of(field.annotation)
+            if section is not None and not section[1]:
+                yield from walk(section[0], f"{prefix}{name}.")
+            else:
+                yield f"{prefix}{name}"
+
+    return list(walk(Settings, ""))
+
+
+def unknown_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
+    """The ``SENTIMENTOPS_*`` variables in ``environ`` that no setting reads, nor anything else
+    of ours, with the closest setting's dotted name (None when none is close). Variables
+    under a real section (``SENTIMENTOPS_SPLIT__SED``) are not listed: settings refuse them."""
+    names = setting_names()
+    unknown: dict[str, str | None] = {}
+    for variable in environ:
+        upper = variable.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in NOT_SETTINGS:
+            continue
+        rest = upper.removeprefix(ENV_PREFIX).lower()
+        if rest.split("__")[0] in Settings.model_fields:
+            continue
+        close = difflib.get_close_matches(rest.replace("__", "."), names, n=1)
+        unknown[variable] = close[0] if close else None
+    return unknown
+
+
+_warned: set[str] = set()
+
+
+def _warn_of_unknown_variables(environ: Mapping[str, str]) -> None:
+    """Log each ``SENTIMENTOPS_*`` variable no setting reads, once per process: a misspelt
+    override would otherwise be ignored without a word. Logged, not ``warnings.warn``: a user
+    mistake, not a deprecation in code."""
+    for variable, closest in unknown_variables(environ).items():
+        if variable in _warned:
+            continue
+        _warned.add(variable)
+        hint = (
+            f"did you mean {_variable_of(closest.split('.'))} ({closest})?"
+            if closest
+            else "every setting is in the packaged defaults.yaml (SENTIMENTOPS_<SECTION>__<KEY>)."
+        )
+        log.warning("%s is not a sentimentops setting and is ignored: %s", variable, hint)

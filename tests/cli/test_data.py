@@ -10,6 +10,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from sentimentops.cli.main import app
+from tests.user import run_cli
 
 runner = CliRunner()
 
@@ -93,6 +94,26 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_validate_without_the_label_column_exits_2_saying_how_to_validate_unlabelled(
+    tmp_path: Path,
+) -> None:
+    unlabelled = tmp_path / "unlabelled.csv"
+    unlabelled.write_text("review\nA fine film.\nDull.\n", encoding="utf-8")
+    home = tmp_path / "home"
+
+    refused = run_cli("data", "validate", str(unlabelled), home=home)
+    accepted = run_cli("data", "validate", str(unlabelled), "--no-labels", home=home)
+
+    message = " ".join(refused.stderr.split())
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"{unlabelled} has no label column 'sentiment' (columns: review)" in message
+    assert "--label-column" in message
+    assert "--no-labels" in message
+    assert not (home / "quarantine").exists()  # no row was quarantined for the file's fault
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "valid rows" in accepted.stdout
 
 
 def test_split_writes_parquet_and_manifest_with_stable_digests(isolated_settings: Path) -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from sentimentops.config import ValidationSettings
 from sentimentops.data.validate import normalise_labels, validate_reviews
+from sentimentops.errors import DataValidationError
 
 DEFAULTS = ValidationSettings()
 
@@ -123,11 +124,11 @@ def test_unlabelled_data_validates_without_labels() -> None:
     assert result.quarantined["row_number"].tolist() == [2]
 
 
-def test_labels_required_but_column_missing_quarantines_every_row() -> None:
-    result = validate_reviews(pd.DataFrame({"review": ["good", "bad"]}), DEFAULTS)
-
-    assert result.report.valid_rows == 0
-    assert set(result.quarantined["reason"]) == {"missing label column"}
+def test_labels_required_but_column_missing_is_a_fault_of_the_file() -> None:
+    """Not every row quarantined alike, with exit 0: the file is refused, saying how to
+    validate reviews without labels."""
+    with pytest.raises(DataValidationError, match=r"reviews.csv has no 'sentiment' column"):
+        validate_reviews(pd.DataFrame({"review": ["good", "bad"]}), DEFAULTS, source="reviews.csv")
 
 
 def test_reference_dataset_report(reference_reviews: pd.DataFrame) -> None:

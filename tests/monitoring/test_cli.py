@@ -20,6 +20,7 @@ from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
 from sentimentops.pipelines.training import run_training
 from sentimentops.prediction_log import PredictionRecord, open_store
+from tests.user import run_cli
 
 runner = CliRunner()
 
@@ -153,6 +154,73 @@ def test_a_log_window_without_traffic_raises_the_volume_alert(
     assert others_only.exit_code == 3, others_only.output
     assert "none by imdb-logreg version local" in " ".join(others_only.output.split())
     assert [alert["kind"] for alert in webhook[1]["alerts"]] == ["volume"]  # type: ignore[union-attr]
+
+
+def test_the_verdict_table_says_which_checks_drifted_as_summary_json_records_them(
+    user_home: Path, reference_reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Reviews twice as long drift in length while most descriptors do not: with the alert
+    share at all four descriptors, the drifted ones read drift, not ok (nor ALERT)."""
+    test = reference_reviews[reference_reviews["split"] == "test"].sample(600, random_state=2)
+    doubled = tmp_path / "doubled.csv"
+    pd.DataFrame(
+        {"review": test["review"] + " " + test["review"], "sentiment": test["sentiment"]}
+    ).to_csv(doubled, index=False)
+
+    completed = run_cli(
+        "monitor", "--current", str(doubled), "--output-dir", str(tmp_path / "out"),
+        home=user_home, SENTIMENTOPS_MONITORING__ALERTS__DESCRIPTOR_DRIFT_SHARE="1",
+    )  # fmt: skip
+
+    assert completed.returncode in (0, 3), completed.stdout + completed.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    alerted = {alert["kind"] for alert in summary["alerts"]}
+    table = verdict_rows(completed.stdout)
+    descriptors = summary["metrics"]["descriptor_drift"]
+    assert "descriptor_drift" not in alerted
+    assert any(drift["detected"] for drift in descriptors)  # length, at least
+    for drift in [*descriptors, summary["metrics"]["text_drift"]]:
+        name = (
+            "text drift (domain classifier AUC)"
+            if drift["column"] == "review"
+            else f"{drift['column']} drift (K-S p)"
+        )
+        kind = "text_drift" if drift["column"] == "review" else "descriptor_drift"
+        expected = ("ALERT" if kind in alerted else "drift") if drift["detected"] else "ok"
+        assert table[name][-1] == expected, (name, drift, table[name])
+    assert table["rows"] == ["600", "< 100", "ok"]
+
+
+def test_monitor_shows_each_step_while_it_works(
+    user_home: Path, reference_reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    """A run takes from seconds to minutes: a terminal shows which step it is in."""
+    test = reference_reviews[reference_reviews["split"] == "test"].sample(300, random_state=3)
+    current = tmp_path / "current.csv"
+    test[["review", "sentiment"]].to_csv(current, index=False)
+
+    completed = run_cli(
+        "monitor", "--current", str(current), "--output-dir", str(tmp_path / "out"),
+        home=user_home, TTY_COMPATIBLE="1", TTY_INTERACTIVE="1",  # as in a terminal
+    )  # fmt: skip
+
+    assert completed.returncode in (0, 3), completed.stdout + completed.stderr
+    for step in (
+        f"Monitoring: reading {current}",
+        "Monitoring: loading the model models:/imdb-sentiment@champion",
+        "Monitoring: scoring 300 current reviews",
+        "Monitoring: computing drift of 300 current against",
+        "Monitoring: measuring accuracy on 300 labelled rows",
+        "Monitoring: estimating accuracy from the model's confidence",
+        "Monitoring: recording the run",
+    ):
+        assert step in completed.stdout, step
+
+
+def verdict_rows(output: str) -> dict[str, list[str]]:
+    """The verdict table's rows by check name: value, flagged when, status."""
+    cells = ([cell.strip() for cell in line.split("│")[1:-1]] for line in output.splitlines())
+    return {row[0]: row[1:] for row in cells if len(row) == 4}
 
 
 def test_bad_input_exits_2_naming_the_problem(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from sentimentops.cli.main import app
 from sentimentops.config import get_settings
 from sentimentops.pipelines.training_flow import run_training_flow
 from tests.pipelines.conftest import truncated_reviews
+from tests.user import run_cli
 
 runner = CliRunner()
 
@@ -97,6 +98,21 @@ def test_monitoring_run_on_a_log_without_traffic_exits_3_with_the_volume_alert(
     assert result.exit_code == 3, result.output
     assert "): alert" in result.output
     assert "volume: Only 0 rows were monitored" in " ".join(result.output.split())
+
+
+def test_a_run_without_a_prefect_server_links_to_no_dead_api_and_says_where_its_runs_are(
+    user_home: Path,
+) -> None:
+    """Without PREFECT_API_URL the flow reports to a temporary API that stops with the command:
+    a "View at http://127.0.0.1:<port>/..." link would be dead by the time it is clicked."""
+    completed = run_cli("pipeline", "run", "monitoring", "--hours", "1", home=user_home)
+
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 3, output  # no traffic: the volume alert
+    assert "View at" not in output
+    note = " ".join(completed.stderr.split())
+    assert "no PREFECT_API_URL, so this command starts a temporary Prefect API" in note
+    assert f"Its runs stay in {user_home / 'prefect'}" in note
 
 
 def test_monitoring_a_batch_of_a_parquet_input_with_integer_ids(

@@ -41,19 +41,24 @@ def validate_command(
     text_column: str = TEXT_COLUMN_OPTION,
     label_column: str = LABEL_COLUMN_OPTION,
     labels: bool = typer.Option(
-        True, "--labels/--no-labels", help="Whether every row must carry a valid label."
+        True,
+        "--labels/--no-labels",
+        help="Whether every row must carry a valid label (--no-labels: reviews to score).",
     ),
 ) -> None:
     """Check a dataset and quarantine bad rows with a reason; nothing is silently dropped.
 
-    Exit code 2 when the file cannot be read (missing, malformed, undecodable, no text column).
+    Exit code 2 when the file cannot be read (missing, malformed, undecodable, no text column)
+    or has no label column (unless --no-labels).
     """
     from sentimentops.data.load import load_reviews
     from sentimentops.data.validate import validate_reviews
 
     settings = get_settings()
     with console.status(f"Reading {path}"):
-        frame = load_reviews(path, text_column=text_column, label_column=label_column)
+        frame = load_reviews(
+            path, text_column=text_column, label_column=label_column, require_labels=labels
+        )
     with console.status(f"Validating {len(frame):,} rows"):
         result = validate_reviews(
             frame, settings.validation, source=str(path), require_labels=labels

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from sentimentops.cli.output import console
+from sentimentops.cli.output import console, step_status
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
+
+if TYPE_CHECKING:
+    from sentimentops.monitoring.run import MonitoringOutcome
 
 __all__ = ["monitor_app", "parse_moment"]
 
@@ -83,7 +88,9 @@ def monitor(
     settings = get_settings()
     now = datetime.now(UTC)
     window = (parse_moment(since, now), parse_moment(until, now)) if from_log else None
-    with console.status("Monitoring"):
+    # MLflow's download bar would tear through the status line.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with step_status("Monitoring") as step:
         outcome = monitor_and_record(
             settings,
             model_uri=model,
@@ -93,8 +100,9 @@ def monitor(
             text_column=text_column,
             label_column=label_column,
             output_dir=output_dir,
+            progress=step,
         )
-    console.print(_verdict_table(outcome.to_dict()))
+    console.print(_verdict_table(outcome))
     for note in outcome.notes:
         console.print(f"note: {note}")
     for problem in outcome.delivery_problems:
@@ -126,52 +134,30 @@ def history(
     console.print(f"{len(runs)} monitoring runs\nPlot: {png}\nPage: {html}")
 
 
-def _verdict_table(summary: dict[str, object]) -> Table:
-    metrics = summary["metrics"]
-    assert isinstance(metrics, dict)
-    table = Table(title=f"Monitoring: {summary['verdict'].upper()}", title_justify="left")  # type: ignore[attr-defined]
+def _verdict_table(outcome: MonitoringOutcome) -> Table:
+    """One line per check (``summary.json``'s ``checks``): its value, the side of the limit
+    that flags it, and its status: ok, drift (drifted, no alert rule fired) or ALERT."""
+    table = Table(title=f"Monitoring: {outcome.verdict.upper()}", title_justify="left")
     table.add_column("check")
     table.add_column("value", justify="right")
-    table.add_column("limit / reference", justify="right")
+    table.add_column("flagged when", justify="right")
     table.add_column("status")
-    alerts = {alert["kind"] for alert in summary["alerts"]}  # type: ignore[attr-defined]
-
-    def row(check: str, kind: str, value: object, limit: object) -> None:
-        status = "[red]ALERT[/red]" if kind in alerts else "ok"
-        table.add_row(check, _shown(value), _shown(limit), status)
-
-    row("rows", "volume", metrics["rows"], None)
-    if metrics["text_drift"]:
-        drift = metrics["text_drift"]
-        row("text drift (domain classifier AUC)", "text_drift", drift["score"], drift["threshold"])
-    for drift in metrics["descriptor_drift"]:
-        row(
-            f"{drift['column']} drift (K-S p)",
-            "descriptor_drift",
-            drift["score"],
-            drift["threshold"],
-        )
-    for drift in metrics["prediction_drift"]:
-        row(
-            f"prediction {drift['column']} drift (p)",
-            "prediction_drift",
-            drift["score"],
-            drift["threshold"],
-        )
-    if metrics["accuracy"] is not None:
-        row("accuracy (labels)", "accuracy", metrics["accuracy"], metrics["reference_accuracy"])
-    estimate = metrics["estimated_accuracy"]
-    if estimate:
-        interval = f"{estimate['accuracy']:.3f} [{estimate['lower']:.3f}, {estimate['upper']:.3f}]"
-        row("estimated accuracy", "estimated_accuracy", interval, metrics["reference_accuracy"])
-    if metrics["reject_rate"] is not None:
-        row("reject rate", "reject_rate", metrics["reject_rate"], None)
+    for check in outcome.checks:
+        name = check.name
+        if check.reference is not None:
+            name += f" (model's test: {check.reference:.3f})"
+        value = _shown(check.value)
+        if check.interval is not None:
+            low, high = check.interval
+            value = f"{check.value:.3f} [{low:.3f}, {high:.3f}]"
+        flagged = f"{'<' if check.flagged_when == 'below' else '>'} {_shown(check.limit)}"
+        table.add_row(name, value, flagged, _STATUS_SHOWN[check.status])
     return table
 
 
-def _shown(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+_STATUS_SHOWN = {"ok": "ok", "drift": "[yellow]drift[/yellow]", "alert": "[red]ALERT[/red]"}
+
+
+def _shown(value: float) -> str:
+    """Counts in full (12,345 rows), measurements to four significant digits."""
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"

@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import typer
 
-from sentimentops.cli.output import console
+from sentimentops.cli.output import console, error_console
 from sentimentops.cli.train import parse_families
 from sentimentops.config import Settings, get_settings
 
@@ -67,12 +68,33 @@ HOURS_OPTION = typer.Option(
 def _prefect() -> Iterator[Settings]:
     """The settings, with Prefect pointed at the project's state (before it is imported) and
     one Prefect API for every process of the run."""
-    from sentimentops.pipelines.runtime import configure_prefect, prefect_api
+    from sentimentops.pipelines.runtime import (
+        configure_prefect,
+        configured_prefect_api,
+        prefect_api,
+    )
 
     settings = get_settings()
     configure_prefect(settings)
+    if configured_prefect_api() is None:
+        _note_temporary_api()
     with prefect_api():
         yield settings
+
+
+def _note_temporary_api() -> None:
+    """Where the runs of a temporary Prefect API can be seen: its links die with it, its
+    database stays (on stderr, so that --json stays JSON)."""
+    home = os.environ["PREFECT_HOME"]
+    error_console.print(
+        "Prefect: no PREFECT_API_URL, so this command starts a temporary Prefect API and stops "
+        f"it at the end (no links to it). Its runs stay in {home}: browse them with "
+        f"`PREFECT_HOME={home} .venv/bin/prefect server start`, or set PREFECT_API_URL to a "
+        "running Prefect server.",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _require_current(current: str | None, scored_input: str | None) -> None:
@@ -277,7 +299,7 @@ def serve(
         return
     from sentimentops.pipelines.runtime import prefect_api
 
-    with prefect_api():
+    with prefect_api(link_runs=True):  # up until Ctrl-C: its links work meanwhile
         serve_flows(settings)
 
 

@@ -91,6 +91,7 @@ def load_reviews(
     *,
     text_column: str = TEXT_COLUMN,
     label_column: str = LABEL_COLUMN,
+    require_labels: bool = False,
 ) -> pd.DataFrame:
     """Load a review dataset into the canonical table.
 
@@ -98,6 +99,7 @@ def load_reviews(
         location: a local path or ``s3://`` URI (see the module docstring for formats).
         text_column: the column holding the review text; renamed to ``review``.
         label_column: the column holding the label, if any; renamed to ``sentiment``.
+        require_labels: whether the label column must be there (validation, splitting).
 
     Returns:
         The rows in file order with a fresh ``RangeIndex``. Labels are not validated here
@@ -105,10 +107,12 @@ def load_reviews(
 
     Raises:
         DataError: the location is missing, the format unknown, the bytes undecodable, the
-            file malformed, or the text column absent.
+            file malformed, the text column absent, or the label column when required.
     """
     frame = read_table(location)
-    return canonical_columns(frame, location, text_column, label_column)
+    return canonical_columns(
+        frame, location, text_column, label_column, require_labels=require_labels
+    )
 
 
 def read_table(location: Location) -> pd.DataFrame:
@@ -271,18 +275,30 @@ def _parse_jsonl(raw: bytes, location: Location) -> pd.DataFrame:
 
 
 def canonical_columns(
-    frame: pd.DataFrame, location: Location, text_column: str, label_column: str
+    frame: pd.DataFrame,
+    location: Location,
+    text_column: str,
+    label_column: str,
+    *,
+    require_labels: bool = False,
 ) -> pd.DataFrame:
     """``frame`` with its text column named ``review`` and its label column ``sentiment``.
 
     Raises:
-        DataError: the text column is missing, or a rename would shadow another column.
+        DataError: the text column is missing, the label column is missing when
+            ``require_labels``, or a rename would shadow another column.
     """
+    available = ", ".join(map(str, frame.columns)) or "none"
     if text_column not in frame.columns:
-        available = ", ".join(map(str, frame.columns)) or "none"
         raise DataError(
             f"{location} has no text column '{text_column}' (columns: {available}). "
             "Name the column holding the review text with --text-column."
+        )
+    if require_labels and label_column not in frame.columns:
+        raise DataError(
+            f"{location} has no label column '{label_column}' (columns: {available}). Name the "
+            "column holding the labels with --label-column, or validate reviews without "
+            "labels with `sentimentops data validate --no-labels`."
         )
     renames = {text_column: TEXT_COLUMN}
     if label_column in frame.columns:

@@ -21,6 +21,7 @@ from pandera.errors import SchemaErrors
 from sentimentops.config import ValidationSettings
 from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN
 from sentimentops.data.version import frame_digest
+from sentimentops.errors import DataValidationError
 from sentimentops.features.blank import is_blank
 from sentimentops.features.text import strip_html_markup
 
@@ -134,9 +135,19 @@ def validate_reviews(
 
     Returns:
         The partition of the rows into valid and quarantined, and the report.
+
+    Raises:
+        DataValidationError: labels are required and there is no label column: a fault of the
+            whole file, not of its rows (which would all be quarantined alike).
     """
     frame = frame.copy()
     has_labels = LABEL_COLUMN in frame.columns
+    if require_labels and not has_labels:
+        raise DataValidationError(
+            f"{source} has no '{LABEL_COLUMN}' column, and every row needs a label: name the "
+            "label column (--label-column, or data.label_column), or validate reviews without "
+            "labels with `sentimentops data validate --no-labels`."
+        )
     if has_labels:
         frame[LABEL_COLUMN] = normalise_labels(frame[LABEL_COLUMN])
 
@@ -194,16 +205,6 @@ def _schema_failures(
 ) -> pd.DataFrame:
     """One row per failed check: index, column, reason, value."""
     failures = pd.DataFrame(columns=["index", "column", "reason", "value"])
-    if require_labels and not has_labels:
-        # The loader guarantees the text column; a missing label column fails every row alike.
-        return pd.DataFrame(
-            {
-                "index": frame.index,
-                "column": LABEL_COLUMN,
-                "reason": "missing label column",
-                "value": None,
-            }
-        )
     try:
         with warnings.catch_warnings():
             # pandera's own error formatter concatenates all-NA failure cases, which pandas 2.x

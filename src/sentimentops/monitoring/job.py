@@ -20,7 +20,12 @@ from sentimentops.monitoring.alerts import send_alerts
 from sentimentops.monitoring.current import CurrentData, current_from_file, current_from_log
 from sentimentops.monitoring.history import build_run_record, prune_reports
 from sentimentops.monitoring.model import load_monitored_model
-from sentimentops.monitoring.run import MonitoringOutcome, empty_outcome, run_monitoring
+from sentimentops.monitoring.run import (
+    MonitoringOutcome,
+    Progress,
+    empty_outcome,
+    run_monitoring,
+)
 from sentimentops.prediction_log import open_store
 from sentimentops.storage import is_remote, put_file
 
@@ -42,21 +47,28 @@ def monitor_and_record(
     text_column: str = "review",
     label_column: str = "sentiment",
     output_dir: Path | None = None,
+    progress: Progress | None = None,
 ) -> MonitoringOutcome:
     """Run monitoring on data already loaded (``current``), a file (``current_location``) or
-    the prediction log (``log_window``), send its alerts and record it. Give exactly one."""
+    the prediction log (``log_window``), send its alerts and record it. Give exactly one.
+    ``progress`` is told each step as it starts (reading, loading the model, drift, ...)."""
+    report = progress or (lambda _step: None)
     if current is None:
-        current = _load_current(settings, current_location, log_window, text_column, label_column)
+        current = _load_current(
+            settings, current_location, log_window, text_column, label_column, report
+        )
     # Inputs first: a bad file is reported before seconds of model loading.
+    report(f"loading the model {model_uri}")
     model = load_monitored_model(model_uri)
     current = _of_monitored_version(
         current, model.name, model.version, from_log=log_window is not None
     )
-    reference = (
-        load_reviews(reference_location, text_column=text_column, label_column=label_column)
-        if reference_location
-        else None
-    )
+    reference = None
+    if reference_location:
+        report(f"reading the reference {reference_location}")
+        reference = load_reviews(
+            reference_location, text_column=text_column, label_column=label_column
+        )
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two runs a second must not collide
     name = f"monitoring-{stamp}"
     reports = settings.monitoring.reports_dir
@@ -67,10 +79,13 @@ def monitor_and_record(
     outcome = (
         empty_outcome(current, model, settings, output_dir=target)
         if current.frame.empty
-        else run_monitoring(current, model, settings, reference=reference, output_dir=target)
+        else run_monitoring(
+            current, model, settings, reference=reference, output_dir=target, progress=report
+        )
     )
     if remote and output_dir is None:
         assert reports is not None
+        report(f"copying the report to {reports}")
         outcome = _publish(outcome, f"{reports.rstrip('/')}/{name}")
 
     context = {
@@ -78,12 +93,15 @@ def monitor_and_record(
         "input": outcome.source,
         "report": outcome.report_location,
     }
+    if outcome.alerts and settings.monitoring.webhook_url:
+        report(f"sending {len(outcome.alerts)} alerts to the webhook")
     problems = send_alerts(
         outcome.alerts,
         context=context,
         webhook_url=settings.monitoring.webhook_url,
         timeout=settings.monitoring.webhook_timeout_seconds,
     )
+    report("recording the run (monitoring history, MLflow)")
     _record(outcome, settings)
     if output_dir is None:
         prune_reports(local_reports, settings.monitoring.keep_reports, spare=target)
@@ -152,11 +170,15 @@ def _load_current(
     log_window: tuple[datetime, datetime] | None,
     text_column: str,
     label_column: str,
+    report: Progress,
 ) -> CurrentData:
     if location is not None:
+        report(f"reading {location}")
         return current_from_file(location, text_column=text_column, label_column=label_column)
     if log_window is None:
         raise BadInputError("Monitoring needs current data: a file or a prediction-log window.")
+    start, end = (moment.isoformat(timespec="seconds") for moment in log_window)
+    report(f"reading the prediction log from {start} to {end}")
     store = open_store(settings)
     try:
         return current_from_log(store, *log_window)

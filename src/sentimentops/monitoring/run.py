@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN
 from sentimentops.errors import BadInputError
 from sentimentops.features.blank import is_blank
 from sentimentops.monitoring.alerts import evaluate_alerts
+from sentimentops.monitoring.checks import Check, judge_checks
 from sentimentops.monitoring.current import CurrentData
 from sentimentops.monitoring.descriptors import describe_frame, training_unigrams
 from sentimentops.monitoring.drift import compare_drift
@@ -31,13 +33,21 @@ from sentimentops.monitoring.model import MonitoredModel
 from sentimentops.monitoring.performance import classification_performance
 from sentimentops.monitoring.results import Alert, MonitoringMetrics
 
-__all__ = ["MonitoringOutcome", "empty_outcome", "run_monitoring", "sample_rows"]
+__all__ = ["MonitoringOutcome", "Progress", "empty_outcome", "run_monitoring", "sample_rows"]
+
+# Told each step as it starts ("computing drift"), for a status line: a run takes minutes.
+Progress = Callable[[str], None]
+
+
+def _no_progress(_step: str) -> None:
+    return None
 
 
 @dataclass(frozen=True)
 class MonitoringOutcome:
     metrics: MonitoringMetrics
     alerts: list[Alert]
+    checks: list[Check]  # each measurement against its limit, with its status
     output_dir: Path
     summary_path: Path
     report_path: Path | None  # the Evidently HTML
@@ -69,6 +79,7 @@ class MonitoringOutcome:
             "started_at": self.started_at.isoformat(),
             "seconds": round(self.seconds, 2),
             "alerts": [alert.__dict__ for alert in self.alerts],
+            "checks": [check.to_dict() for check in self.checks],
             "metrics": self.metrics.to_dict(),
             "report": str(self.report_path) if self.report_path else None,
             "notes": self.notes,
@@ -91,8 +102,10 @@ def run_monitoring(
     *,
     reference: pd.DataFrame | None = None,
     output_dir: Path,
+    progress: Progress = _no_progress,
 ) -> MonitoringOutcome:
-    """Measure ``current`` against ``reference`` (default: the model's reference sample).
+    """Measure ``current`` against ``reference`` (default: the model's reference sample);
+    ``progress`` is told each step as it starts.
 
     Raises:
         BadInputError: no reference, or nothing in ``current`` to measure.
@@ -129,11 +142,19 @@ def run_monitoring(
             f"Every review text in {current.source} is missing or blank: there is nothing to "
             "monitor. Check the file, or name the text column with --text-column."
         )
-    reference = _with_predictions(sample_rows(reference, config.sample_rows, config.seed), model)
-    frame = _with_predictions(sample_rows(current_frame, config.sample_rows, config.seed), model)
+    reference = _with_predictions(
+        sample_rows(reference, config.sample_rows, config.seed), model, "reference", progress
+    )
+    frame = _with_predictions(
+        sample_rows(current_frame, config.sample_rows, config.seed), model, "current", progress
+    )
     output_dir.mkdir(parents=True, exist_ok=True)
 
     report_path = output_dir / "report.html"
+    progress(
+        f"computing drift of {len(frame):,} current against {len(reference):,} reference rows "
+        "and writing the HTML report (Evidently)"
+    )
     if TEXT_COLUMN in frame.columns:
         vocabulary = training_unigrams(model.pipeline)
         drift = compare_drift(
@@ -152,6 +173,7 @@ def run_monitoring(
     performance: dict[str, Any] = {}
     labelled = int(frame[LABEL_COLUMN].notna().sum()) if LABEL_COLUMN in frame.columns else 0
     if labelled >= config.alerts.min_labelled_rows:
+        progress(f"measuring accuracy on {labelled:,} labelled rows")
         performance = classification_performance(
             frame[LABEL_COLUMN], frame["label"], frame["score"]
         )
@@ -163,6 +185,7 @@ def run_monitoring(
     else:
         notes.append("no labels in the current data: real accuracy not measured")
 
+    progress("estimating accuracy from the model's confidence")
     calibrator = ScoreCalibrator().fit(reference["score"], reference[LABEL_COLUMN])
     if calibrator.method == "identity":
         notes.append("reference too small or one-sided to calibrate: estimate uses raw scores")
@@ -229,9 +252,11 @@ def _judged(
 ) -> MonitoringOutcome:
     """The outcome of ``metrics`` judged by the alert rules, written as ``summary.json``;
     ``started`` is when the run began, as a time of day and a ``perf_counter`` reading."""
+    alerts = evaluate_alerts(metrics, settings.monitoring.alerts)
     outcome = MonitoringOutcome(
         metrics=metrics,
-        alerts=evaluate_alerts(metrics, settings.monitoring.alerts),
+        alerts=alerts,
+        checks=judge_checks(metrics, alerts, settings.monitoring.alerts),
         output_dir=output_dir,
         summary_path=output_dir / "summary.json",
         report_path=report_path,
@@ -260,12 +285,16 @@ def _without_missing_texts(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return frame[~missing].reset_index(drop=True), int(missing.sum())
 
 
-def _with_predictions(frame: pd.DataFrame, model: MonitoredModel) -> pd.DataFrame:
-    """``frame`` with ``label`` and ``score``: kept when present, else scored by ``model``."""
+def _with_predictions(
+    frame: pd.DataFrame, model: MonitoredModel, side: str, progress: Progress
+) -> pd.DataFrame:
+    """``frame`` with ``label`` and ``score``: kept when present, else scored by ``model``
+    (``side``, reference or current, names the rows in the progress step)."""
     if {"label", "score"} <= set(frame.columns) and frame["score"].notna().all():
         return frame
     if TEXT_COLUMN not in frame.columns:
         raise BadInputError("The current data has neither review texts nor model scores.")
+    progress(f"scoring {len(frame):,} {side} reviews")
     predicted = model.pipeline.predict_with_scores(frame[TEXT_COLUMN].astype(str).tolist())
     return frame.assign(
         score=predicted["score"].to_numpy(dtype=float), label=predicted["label"].to_numpy()

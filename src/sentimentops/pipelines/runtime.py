@@ -18,6 +18,7 @@ from sentimentops.config import Settings
 __all__ = [
     "champion_uri",
     "configure_prefect",
+    "configured_prefect_api",
     "io_task_options",
     "prefect_api",
     "result_storage",
@@ -46,19 +47,29 @@ def configure_prefect(settings: Settings) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_SECONDS)
 
 
+def configured_prefect_api() -> str | None:
+    """The Prefect API set for this process (``PREFECT_API_URL``, a profile, a test harness);
+    None when there is none, and :func:`prefect_api` starts a temporary one."""
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().api.url
+
+
 @contextlib.contextmanager
-def prefect_api() -> Iterator[str]:
+def prefect_api(*, link_runs: bool = False) -> Iterator[str]:
     """The Prefect API the flows of this block report to, also exported as ``PREFECT_API_URL``
     so task-runner processes (a process pool, Dask workers) report to the same one.
 
     The configured API (``PREFECT_API_URL``, a profile, a test harness) when there is one;
     otherwise a temporary local API started here for the whole block and stopped after it.
     Prefect would start one per process by itself: each worker process would pay for its own
-    startup and record its task runs where no one looks.
+    startup and record its task runs where no one looks. Flow runs on a temporary API are
+    logged without Prefect's link to their page, unless ``link_runs`` (the API outlives them,
+    as when serving schedules).
     """
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
-    configured = get_current_settings().api.url
+    configured = configured_prefect_api()
     exported = os.environ.get("PREFECT_API_URL")
     if configured:
         os.environ["PREFECT_API_URL"] = configured
@@ -74,7 +85,9 @@ def prefect_api() -> Iterator[str]:
     server.start(timeout=int(timeout))
     os.environ["PREFECT_API_URL"] = server.api_url
     try:
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
+        # Prefect logs a "View at <link>" per flow run: a dead link once a run command ends.
+        ui_url = {} if link_runs else {PREFECT_UI_URL: ""}
+        with temporary_settings({PREFECT_API_URL: server.api_url, **ui_url}):
             yield server.api_url
     finally:
         _drain_to_api()  # queued logs and events, while the API still answers
