@@ -469,14 +469,14 @@ def test_s3_input_and_output_through_the_cli(
         assert keys == {
             "in/broken.csv.gz",
             "out/scored.parquet",
-            "out/scored.rejects.csv",
-            "out/scored.summary.json",
+            "out/scored.parquet.rejects.csv",
+            "out/scored.parquet.summary.json",
         }
         scored = tmp_path / "scored.parquet"
         s3.download_file("batch", "out/scored.parquet", str(scored))
         rejects = tmp_path / "rejects.csv"
-        s3.download_file("batch", "out/scored.rejects.csv", str(rejects))
-        summary_object = s3.get_object(Bucket="batch", Key="out/scored.summary.json")
+        s3.download_file("batch", "out/scored.parquet.rejects.csv", str(rejects))
+        summary_object = s3.get_object(Bucket="batch", Key="out/scored.parquet.summary.json")
         summary = json.loads(summary_object["Body"].read())
 
     # The default max length (100,000 characters) accepts row 8, which the other tests reject.
@@ -484,7 +484,7 @@ def test_s3_input_and_output_through_the_cli(
     assert pd.read_csv(rejects)["row_number"].tolist() == [2, 3, 4, 5, 6, 7]
     assert summary["rows_in"] == 9
     assert summary["output"] == "s3://batch/out/scored.parquet"
-    assert summary["rejects"] == "s3://batch/out/scored.rejects.csv"
+    assert summary["rejects"] == "s3://batch/out/scored.parquet.rejects.csv"
     # The local staging folder is cleaned up once everything is uploaded.
     assert not any((Path(os.environ["SENTIMENTOPS_HOME"]) / "staging").glob("*/*"))
 

@@ -39,7 +39,6 @@ from sentimentops.features.blank import is_blank
 from sentimentops.models.sentiment import labels_of
 from sentimentops.storage import (
     Location,
-    data_stem,
     fingerprint,
     is_remote,
     local_path,
@@ -48,6 +47,7 @@ from sentimentops.storage import (
     object_store_errors,
     open_location,
     put_file,
+    rejects_location,
     sibling,
     summary_location,
 )
@@ -134,7 +134,8 @@ def already_scored(input_location: str, output: Location, model: LoadedModel) ->
 
 
 def rejects_path(output: Path) -> Path:
-    return output.with_name(data_stem(output) + ".rejects.csv")
+    """The rejects beside a local output (:func:`~sentimentops.storage.rejects_location`)."""
+    return Path(rejects_location(output))
 
 
 def summary_path(output: Path) -> Path:
@@ -204,7 +205,7 @@ class BatchPredictor:
         summary = BatchSummary(
             input=input_location,
             output=str(output),
-            rejects=sibling(output, rejects_path(local_output).name),
+            rejects=rejects_location(output),
             rows_in=rows_in,
             predicted=predicted,
             rejected=rejected,

@@ -1,0 +1,57 @@
+"""``sentimentops predict`` as a user runs it: the installed script, a fresh home, the champion
+of its default store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.user import run_cli
+
+# Three reviews, id 1 twice.
+REVIEWS = (
+    "id,review\n"
+    '1,"A wonderful film, superb acting."\n'
+    '1,"Awful, boring and far too long."\n'
+    '2,"Terrible, boring rubbish."\n'
+)
+
+
+@pytest.fixture
+def reviews(tmp_path: Path) -> Path:
+    path = tmp_path / "reviews.csv"
+    path.write_text(REVIEWS)
+    return path
+
+
+def summary_of(output: Path) -> dict[str, object]:
+    summary: dict[str, object] = json.loads(Path(f"{output}.summary.json").read_text())
+    return summary
+
+
+def test_two_outputs_in_one_folder_keep_their_own_rejects_and_summary(
+    user_champion_home: Path, reviews: Path, tmp_path: Path
+) -> None:
+    """scored.csv and scored.parquet used to share scored.rejects.csv and scored.summary.json:
+    the second run overwrote the first's."""
+    outputs = [tmp_path / "out" / "scored.csv", tmp_path / "out" / "scored.parquet"]
+    for output in outputs:
+        completed = run_cli("predict", str(reviews), str(output), home=user_champion_home)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
+        "scored.csv",
+        "scored.csv.rejects.csv",
+        "scored.csv.summary.json",
+        "scored.parquet",
+        "scored.parquet.rejects.csv",
+        "scored.parquet.summary.json",
+    ]
+    for output in outputs:
+        summary = summary_of(output)
+        assert summary["output"] == str(output)
+        assert summary["rejects"] == f"{output}.rejects.csv"
+        assert len(pd.read_csv(f"{output}.rejects.csv")) == summary["rejected"]
