@@ -283,6 +283,20 @@ def test_a_record_without_its_id_is_rejected_not_given_a_made_up_one(
     assert (summary["rows_in"], summary["predicted"], summary["rejected"]) == (5, 3, 2)
 
 
+def test_a_run_that_fails_before_its_first_chunk_leaves_no_parts_behind(
+    model_folder: Path, tmp_path: Path
+) -> None:
+    """Nothing to resume from, so nothing to keep: a wrong column used to leave OUTPUT.parts/."""
+    source = tmp_path / "reviews.csv"
+    source.write_text("id,text\n1,hello\n")
+    output = tmp_path / "scored.csv"
+
+    with pytest.raises(DataError, match="no text column 'review'"):
+        predictor(model_folder).run(str(source), output)
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["reviews.csv"]
+
+
 def test_killed_run_resumes_with_every_row_exactly_once(
     model_folder: Path, tmp_path: Path, reference_reviews: pd.DataFrame
 ) -> None:

@@ -55,3 +55,49 @@ def test_two_outputs_in_one_folder_keep_their_own_rejects_and_summary(
         assert summary["output"] == str(output)
         assert summary["rejects"] == f"{output}.rejects.csv"
         assert len(pd.read_csv(f"{output}.rejects.csv")) == summary["rejected"]
+
+
+def test_an_output_under_a_file_is_one_line_and_exit_2(
+    user_champion_home: Path, reviews: Path
+) -> None:
+    """It was a NotADirectoryError traceback, exit 1, once the model had loaded."""
+    completed = run_cli(
+        "predict", str(reviews), f"{reviews}/x.csv", home=user_champion_home, cwd=reviews.parent
+    )
+
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert completed.stderr.count("\n") == 1
+    assert f"{reviews} is a file, not a folder" in " ".join(completed.stderr.split())
+    assert "Traceback" not in completed.stderr
+    assert sorted(path.name for path in reviews.parent.iterdir()) == ["reviews.csv"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["missing.csv", "x.csv"], "missing.csv does not exist"),
+        (["reviews.csv", "x.csv", "--text-column", "text"], "has no text column 'text'"),
+        (["reviews.csv", "x.csv", "--id-column", "key"], "has no id column 'key'"),
+        (["reviews.csv", "reviews.csv"], "would overwrite the input reviews.csv"),
+        (["reviews.csv", "out/reviews.csv/x.csv"], "reviews.csv is a file, not a folder"),
+    ],
+)
+def test_bad_input_is_told_before_the_model_is_loaded_and_leaves_nothing(
+    tmp_path: Path, arguments: list[str], message: str
+) -> None:
+    """No model at --model: the error is about the input, so it was found before loading."""
+    work = tmp_path / "work"
+    (work / "out").mkdir(parents=True)
+    (work / "reviews.csv").write_text(REVIEWS)
+    (work / "out" / "reviews.csv").write_text(REVIEWS)
+    before = sorted(str(path) for path in work.rglob("*"))
+
+    completed = run_cli(
+        "predict", *arguments, "--model", str(tmp_path / "no-model"),
+        home=tmp_path / "home", cwd=work,
+    )  # fmt: skip
+
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert message in " ".join(completed.stderr.split())
+    assert "no-model" not in completed.stderr
+    assert sorted(str(path) for path in work.rglob("*")) == before

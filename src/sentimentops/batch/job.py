@@ -1,4 +1,4 @@
-"""The batch job as the CLI and the flows run it: load the model, pick the engine, score.
+"""The batch job as the CLI and the flows run it: check, load the model, pick the engine, score.
 
 One function so ``sentimentops predict`` and the Prefect ``batch`` flow cannot drift apart.
 """
@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sentimentops.batch.checks import check_job
 from sentimentops.batch.engines import DaskEngine, Engine
 from sentimentops.batch.model import load_for_scoring
 from sentimentops.batch.predictor import BatchPredictor, BatchSummary, LoadedModel
-from sentimentops.batch.writers import output_format
 from sentimentops.errors import ConfigError
-from sentimentops.storage import checked_key, object_store_errors, require_bucket
 
 __all__ = ["score_file"]
 
@@ -24,6 +23,7 @@ def score_file(
     model_uri: str,
     text_column: str = "review",
     id_column: str | None = "id",
+    require_id_column: bool = False,
     engine: str = "local",
     workers: int = 2,
     scheduler: str | None = None,
@@ -40,19 +40,22 @@ def score_file(
     that model already loaded: a long-running worker keeps it between jobs).
 
     Raises:
-        ConfigError: an unknown engine or output extension (before any model is loaded).
-        UnsafeLocationError: an ``s3://`` input or output key with a ``.``/``..`` segment.
-        BadInputError: the output's S3 bucket does not exist (before any model is loaded).
-        ModelNotFoundError, DataError, RejectLimitExceededError: see :class:`BatchPredictor`.
+        ConfigError: an unknown engine.
+        DataError, BadInputError, UnsafeLocationError: the input or output is unusable
+            (:func:`~sentimentops.batch.checks.check_job`); all these before any model is
+            loaded or anything written.
+        ModelNotFoundError, RejectLimitExceededError: see :class:`BatchPredictor`.
     """
     if engine not in ("local", "dask"):
         raise ConfigError(f"--engine must be local or dask, not {engine!r}.")
     say = status or (lambda _message: None)
-    output_format(output)  # a bad extension fails before a model or a cluster is loaded
-    for location in (input_location, output):
-        checked_key(location)  # so does an s3:// key with a '..' segment
-    with object_store_errors(f"checking {output} before scoring", then="run again"):
-        require_bucket(output)  # and a missing output bucket, not after scoring everything
+    check_job(
+        input_location,
+        output,
+        text_column=text_column,
+        id_column=id_column,
+        require_id_column=require_id_column,
+    )
     if loaded is None:
         say(f"Loading {model_uri}")
         loaded = load_for_scoring(model_uri)
@@ -65,6 +68,7 @@ def score_file(
             loaded,
             text_column=text_column,
             id_column=id_column,
+            require_id_column=require_id_column,
             chunk_size=chunk_size,
             max_text_chars=max_text_chars,
             max_reject_rate=max_reject_rate,

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sentimentops.batch.checks import check_columns
 from sentimentops.batch.engines import Engine, LocalEngine, ScoreHandle
 from sentimentops.batch.records import Record, read_records
 from sentimentops.batch.writers import output_format, write_table
@@ -156,6 +157,7 @@ class BatchPredictor:
         *,
         text_column: str = "review",
         id_column: str | None = "id",
+        require_id_column: bool = False,
         chunk_size: int = 5_000,
         max_text_chars: int = 100_000,
         max_reject_rate: float | None = None,
@@ -163,6 +165,8 @@ class BatchPredictor:
         engine: Engine | None = None,
         explain: bool = False,
     ) -> None:
+        """``id_column`` is carried to the output when the input has it (``row_number``
+        otherwise); with ``require_id_column`` an input without it is refused instead."""
         self.model = model
         self.engine: Engine = engine or LocalEngine(model.score)
         if explain and model.explain is None:
@@ -170,6 +174,7 @@ class BatchPredictor:
         self.explain = explain
         self.text_column = text_column
         self.id_column = id_column
+        self.require_id_column = require_id_column
         self.chunk_size = chunk_size
         self.max_text_chars = max_text_chars
         self.max_reject_rate = max_reject_rate
@@ -183,7 +188,8 @@ class BatchPredictor:
         parts) and uploaded with its rejects and summary when complete.
 
         Raises:
-            DataError: the input cannot be read at all, or the text column does not exist.
+            DataError: the input cannot be read at all, or the text column (or the required id
+                column) does not exist.
             RejectLimitExceededError: rejects exceed ``max_reject_rate`` (output still written).
             StorageFullError: the disk the output (or its staging folder) is on is full; the
                 completed chunks are kept for ``resume``.
@@ -252,7 +258,20 @@ class BatchPredictor:
         if not resume and parts.exists():
             shutil.rmtree(parts)
         parts.mkdir(parents=True, exist_ok=True)
+        with _removed_unless_resumable(parts, checkpoint):
+            return self._score_chunks(input_location, records, output, parts, identity, done)
 
+    def _score_chunks(
+        self,
+        input_location: str,
+        records: Iterator[Record],
+        output: Path,
+        parts: Path,
+        identity: dict[str, Any],
+        done: int,
+    ) -> tuple[int, int, int, str]:
+        """The chunks after the first ``done`` into ``parts``, then ``output`` from them."""
+        checkpoint = parts / "checkpoint.json"
         read = sum(1 for _ in islice(records, done * self.chunk_size))  # in completed parts
         has_id: bool | None = None  # known once the first readable record is seen
         chunk_index = done
@@ -348,12 +367,9 @@ class BatchPredictor:
         readable = [record.fields for record in chunk if record.fields is not None]
         if not readable:
             return None
-        if self.text_column not in readable[0]:
-            raise DataError(
-                f"{location} has no text column '{self.text_column}' (columns: "
-                f"{', '.join(map(str, readable[0]))}). Name it with --text-column."
-            )
-        return self.id_column is not None and self.id_column in readable[0]
+        return check_columns(
+            readable[0], location, self.text_column, self.id_column, self.require_id_column
+        )
 
     def _prepare(self, chunk: list[Record], has_id: bool | None) -> _Prepared:
         """Split a chunk into texts to score (with their ids) and rejects with reasons."""
@@ -441,6 +457,18 @@ class _Prepared:
             rejects.sort_values("row_number", kind="stable", ignore_index=True),
             self.records,
         )
+
+
+@contextmanager
+def _removed_unless_resumable(parts: Path, checkpoint: Path) -> Iterator[None]:
+    """Remove ``parts`` when the block fails before any chunk was completed (no checkpoint):
+    nothing in it to resume from, so nothing to leave behind."""
+    try:
+        yield
+    except BaseException:
+        if not checkpoint.exists():
+            shutil.rmtree(parts, ignore_errors=True)
+        raise
 
 
 def _is_missing(value: Any) -> bool:

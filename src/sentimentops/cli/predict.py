@@ -28,8 +28,11 @@ def predict_command(
         "models:/imdb-sentiment@champion", "--model", help="Registry URI or local model folder."
     ),
     text_column: str = typer.Option("review", "--text-column"),
-    id_column: str = typer.Option(
-        "id", "--id-column", help="Carried to the output; row_number is used when absent."
+    id_column: str | None = typer.Option(
+        None,
+        "--id-column",
+        help="Column of unique ids carried to the output; must exist when named. Default: id "
+        "when the input has it, else row_number.",
     ),
     engine: str = typer.Option("local", "--engine", help="local, or dask (a Dask cluster)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Dask LocalCluster worker processes."),
@@ -58,7 +61,8 @@ def predict_command(
             output,
             model_uri=model,
             text_column=text_column,
-            id_column=id_column,
+            id_column=id_column or "id",
+            require_id_column=id_column is not None,
             engine=engine,
             workers=workers,
             scheduler=scheduler,
