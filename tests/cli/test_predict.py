@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sentimentops.monitoring.current import current_from_file
 from tests.user import run_cli
 
-# Three reviews, id 1 twice.
+# Id 1 twice: the second is a reject, so the output's ids are unique.
 REVIEWS = (
     "id,review\n"
     '1,"A wonderful film, superb acting."\n'
@@ -55,6 +56,23 @@ def test_two_outputs_in_one_folder_keep_their_own_rejects_and_summary(
         assert summary["output"] == str(output)
         assert summary["rejects"] == f"{output}.rejects.csv"
         assert len(pd.read_csv(f"{output}.rejects.csv")) == summary["rejected"]
+
+
+def test_a_repeated_id_is_rejected_and_monitoring_reads_the_output_and_its_summary(
+    user_champion_home: Path, reviews: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "scored.csv"
+
+    completed = run_cli("predict", str(reviews), str(output), home=user_champion_home)
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert pd.read_csv(output)["id"].tolist() == [1, 2]
+    rejects = pd.read_csv(f"{output}.rejects.csv")
+    assert rejects[["row_number", "id", "reason"]].values.tolist() == [[2, 1, "duplicate id"]]
+    # Monitoring finds the summary where the batch wrote it, and the reject rate in it.
+    current = current_from_file(output)
+    assert len(current.frame) == 2
+    assert current.reject_rate == pytest.approx(1 / 3)
 
 
 def test_an_output_under_a_file_is_one_line_and_exit_2(

@@ -1,5 +1,8 @@
 """Score a file of reviews in chunks: every input row ends in the output or in the rejects.
 
+A repeated id is rejected ("duplicate id"): the first record with an id keeps it, so an output
+holds each id once and a prediction can be matched to its input row by id.
+
 Each chunk is written as a part file (output rows and rejects) in ``OUTPUT.parts/`` with a
 checkpoint after it, so ``resume=True`` continues a killed run from its last completed chunk.
 The final output is assembled from the parts into a temporary file and renamed into place, so a
@@ -273,6 +276,7 @@ class BatchPredictor:
         """The chunks after the first ``done`` into ``parts``, then ``output`` from them."""
         checkpoint = parts / "checkpoint.json"
         read = sum(1 for _ in islice(records, done * self.chunk_size))  # in completed parts
+        taken = _ids_taken(parts, done, self.id_column)  # by the records of completed parts
         has_id: bool | None = None  # known once the first readable record is seen
         chunk_index = done
         pending: deque[tuple[_Prepared, ScoreHandle]] = deque()
@@ -300,7 +304,7 @@ class BatchPredictor:
             read += len(chunk)
             if has_id is None:
                 has_id = self._check_columns(chunk, input_location)
-            prepared = self._prepare(chunk, has_id)
+            prepared = self._prepare(chunk, has_id, taken)
             handle = self.engine.submit(prepared.texts) if prepared.texts else _NO_SCORES
             pending.append((prepared, handle))
             while len(pending) >= self.engine.in_flight:
@@ -371,8 +375,12 @@ class BatchPredictor:
             readable[0], location, self.text_column, self.id_column, self.require_id_column
         )
 
-    def _prepare(self, chunk: list[Record], has_id: bool | None) -> _Prepared:
-        """Split a chunk into texts to score (with their ids) and rejects with reasons."""
+    def _prepare(self, chunk: list[Record], has_id: bool | None, taken: set[str]) -> _Prepared:
+        """Split a chunk into texts to score (with their ids) and rejects with reasons.
+
+        ``taken`` holds the ids of the records before this chunk; this chunk's are added. A
+        record whose id is taken is a reject ("duplicate id"), whatever became of the first.
+        """
         identifiers: list[Any] = []
         texts: list[str] = []
         accepted: list[Record] = []
@@ -390,9 +398,15 @@ class BatchPredictor:
                     # joined back on (monitoring joins by id), and many such rows would collide.
                     identifier = None
                     reason = reason or "missing id"
+                else:
+                    # Ids are compared as the output writes them: as text.
+                    identifier = str(identifier)
+                    if identifier in taken:
+                        reason = reason or "duplicate id"
+                    taken.add(identifier)
             if reason is None:
                 texts.append(str(text))
-                identifiers.append(identifier if key == "row_number" else str(identifier))
+                identifiers.append(identifier)
                 accepted.append(record)
             else:
                 rejects.append(
@@ -457,6 +471,25 @@ class _Prepared:
             rejects.sort_values("row_number", kind="stable", ignore_index=True),
             self.records,
         )
+
+
+def _ids_taken(parts: Path, chunks: int, id_column: str | None) -> set[str]:
+    """The ids of the records in the first ``chunks`` completed chunks of ``parts``: in their
+    predictions' id column and their rejects' ``id``. A resumed run goes on rejecting them."""
+    import pyarrow.parquet as pq
+
+    taken: set[str] = set()
+    for index in range(chunks):
+        for path, column in (
+            (parts / f"output-{index:06d}.parquet", id_column),
+            (parts / f"rejects-{index:06d}.parquet", "id"),
+        ):
+            if column is None or not path.exists():
+                continue
+            table = pq.read_table(path)
+            if column in table.column_names:
+                taken.update(str(value) for value in table[column].to_pylist() if value is not None)
+    return taken
 
 
 @contextmanager
