@@ -75,6 +75,32 @@ def test_a_repeated_id_is_rejected_and_monitoring_reads_the_output_and_its_summa
     assert current.reject_rate == pytest.approx(1 / 3)
 
 
+def test_the_model_load_is_a_step_of_its_own_and_not_counted_as_scoring(
+    user_champion_home: Path, reviews: Path, tmp_path: Path
+) -> None:
+    """The rate used to count the model's loading: 'Scoring 10 rows 1 rows/s' while it loaded,
+    then '213 rows/s' and '"seconds": 0.047' for a run of 16 s, with no word of the rest."""
+    output = tmp_path / "scored.csv"
+
+    completed = run_cli("predict", str(reviews), str(output), home=user_champion_home)
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    lines = completed.stdout.splitlines()
+    steps = [line.split()[1] for line in lines if line.startswith("✓")]
+    assert steps == ["Checking", "Loading", "Scoring"]
+    assert "Loading model models:/imdb-sentiment@champion" in completed.stdout
+    scoring = next(line for line in lines if line.startswith("✓ Scoring"))
+    assert "3 rows" in scoring
+    assert "rows/s" in scoring
+    summary = summary_of(output)
+    seconds, wall_seconds = float(summary["seconds"]), float(summary["wall_seconds"])  # type: ignore[arg-type]
+    assert summary["rows_per_second"] == pytest.approx(3 / seconds, rel=0.05)  # ms rounding
+    assert wall_seconds > seconds  # the model's loading is in the wall time only
+    printed = " ".join(completed.stdout.split())
+    assert f"Scored in {seconds:,.2f} s" in printed
+    assert f"{wall_seconds:,.2f} s in all, loading the model included" in printed
+
+
 def test_an_output_under_a_file_is_one_line_and_exit_2(
     user_champion_home: Path, reviews: Path
 ) -> None:

@@ -5,6 +5,7 @@ One function so ``sentimentops predict`` and the Prefect ``batch`` flow cannot d
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from sentimentops.batch.checks import check_job
@@ -39,6 +40,9 @@ def score_file(
     """Score ``input_location`` into ``output`` with the model at ``model_uri`` (or ``loaded``,
     that model already loaded: a long-running worker keeps it between jobs).
 
+    ``status`` is told each step as it starts (checking, loading the model, starting Dask,
+    scoring); ``progress`` the records done after each chunk.
+
     Raises:
         ConfigError: an unknown engine.
         DataError, BadInputError, UnsafeLocationError: the input or output is unusable
@@ -46,9 +50,11 @@ def score_file(
             loaded or anything written.
         ModelNotFoundError, RejectLimitExceededError: see :class:`BatchPredictor`.
     """
+    started = time.perf_counter()
     if engine not in ("local", "dask"):
         raise ConfigError(f"--engine must be local or dask, not {engine!r}.")
     say = status or (lambda _message: None)
+    say(f"Checking {input_location} and {output}")
     check_job(
         input_location,
         output,
@@ -57,7 +63,7 @@ def score_file(
         require_id_column=require_id_column,
     )
     if loaded is None:
-        say(f"Loading {model_uri}")
+        say(f"Loading model {model_uri}")
         loaded = load_for_scoring(model_uri)
     scoring_engine: Engine | None = None
     try:
@@ -77,7 +83,7 @@ def score_file(
             explain=explain,
         )
         say("Scoring")
-        return predictor.run(input_location, output, resume=resume)
+        return predictor.run(input_location, output, resume=resume, job_started=started)
     finally:
         if scoring_engine is not None:
             scoring_engine.close()  # idempotent; also when the predictor refused to start

@@ -94,6 +94,8 @@ class BatchSummary:
     rows_in: int
     predicted: int
     rejected: int
+    # The pass over the data (read, score, write, upload an s3:// output): what rows_per_second
+    # divides by.
     seconds: float
     rows_per_second: float
     model_name: str
@@ -103,6 +105,9 @@ class BatchSummary:
     # ETag on S3): an input rewritten under the same name is another input. None in summaries
     # written before this field existed.
     input_fingerprint: str | None = None
+    # The whole job, from its start: also loading the model and starting a Dask cluster. None
+    # in summaries written before this field existed.
+    wall_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,8 +188,19 @@ class BatchPredictor:
         self.max_reject_rate = max_reject_rate
         self.progress = progress or (lambda _rows: None)
 
-    def run(self, input_location: str, output: Location, *, resume: bool = False) -> BatchSummary:
+    def run(
+        self,
+        input_location: str,
+        output: Location,
+        *,
+        resume: bool = False,
+        job_started: float | None = None,
+    ) -> BatchSummary:
         """Score ``input_location`` into ``output`` (format from its extension).
+
+        ``job_started`` is when the whole job began (a :func:`time.perf_counter` value, before
+        the model was loaded): the summary's ``wall_seconds`` count from it, its ``seconds``
+        from this call.
 
         ``output`` may be a local path or an ``s3://`` URI; a remote output is assembled in a
         local staging folder under ``$SENTIMENTOPS_HOME/staging`` (where ``resume`` finds its
@@ -209,8 +225,12 @@ class BatchPredictor:
             done, predicted, rejected, scored_content = self._score(
                 input_location, local_output, resume=resume
             )
+            if remote:
+                for local in (rejects_path(local_output), local_output):
+                    put_file(local, sibling(output, local.name))
         seconds = time.perf_counter() - started
         rows_in = predicted + rejected
+        wall_seconds = time.perf_counter() - (started if job_started is None else job_started)
         summary = BatchSummary(
             input=input_location,
             output=str(output),
@@ -224,6 +244,7 @@ class BatchPredictor:
             model_version=self.model.version,
             resumed_from_chunk=done,
             input_fingerprint=scored_content,
+            wall_seconds=round(wall_seconds, 3),
         )
         with _storage_errors_as_domain_errors(input_location, output, local_output):
             _write_json_atomically(summary_path(local_output), summary.to_dict())
@@ -231,8 +252,7 @@ class BatchPredictor:
                 # The summary last: it is what says the output is complete (the SQS worker's
                 # duplicate check trusts it), so it never describes an output that failed to
                 # upload, nor an older output beside a newer summary.
-                for local in (rejects_path(local_output), local_output, summary_path(local_output)):
-                    put_file(local, sibling(output, local.name))
+                put_file(summary_path(local_output), summary_location(output))
                 shutil.rmtree(local_output.parent)
         if (
             self.max_reject_rate is not None

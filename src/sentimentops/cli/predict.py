@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
-
 import typer
 
 from sentimentops.cli.output import console
+from sentimentops.cli.progress import steps
 from sentimentops.config import get_settings
-
-if TYPE_CHECKING:
-    from rich.console import Console
 
 __all__ = ["predict_command"]
 
@@ -48,14 +42,14 @@ def predict_command(
         None, "--max-reject-rate", min=0.0, max=1.0, help="Exit 4 when rejects exceed this share."
     ),
 ) -> None:
-    """Score INPUT into OUTPUT. Every row lands in OUTPUT or in OUTPUT's .rejects.csv with a
-    reason; a summary is printed and written as .summary.json. Exit codes: 2 bad input or model,
-    4 rejects above --max-reject-rate.
+    """Score INPUT into OUTPUT. Every row lands in OUTPUT or in OUTPUT.rejects.csv with a
+    reason (a repeated id is rejected, the first kept); a summary is printed and written as
+    OUTPUT.summary.json. Exit codes: 2 bad input or model, 4 rejects above --max-reject-rate.
     """
     from sentimentops.batch.job import score_file
 
     settings = get_settings()
-    with _progress(console) as (status, advance):
+    with steps() as shown:
         summary = score_file(
             input_path,
             output,
@@ -71,42 +65,17 @@ def predict_command(
             max_reject_rate=max_reject_rate,
             explain=explain,
             resume=resume,
-            progress=advance,
-            status=status,
+            progress=shown.advance,
+            status=shown.start,
         )
     console.print(
         f"{summary.rows_in:,} rows in: {summary.predicted:,} predicted -> {summary.output}, "
-        f"{summary.rejected:,} rejected -> {summary.rejects}; {summary.rows_per_second:,.0f} "
-        f"rows/s with {summary.model_name} version {summary.model_version}"
+        f"{summary.rejected:,} rejected -> {summary.rejects}",
+        highlight=False,
     )
-
-
-@contextlib.contextmanager
-def _progress(
-    console: Console,
-) -> Iterator[tuple[Callable[[str], None], Callable[[int], None]]]:
-    """A live display: what is happening now, rows done and rows/s."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TextColumn("{task.completed:,} rows"),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        task = progress.add_task("Starting", total=None, rate="")
-
-        def status(message: str) -> None:
-            progress.update(task, description=message)
-
-        def advance(rows: int) -> None:
-            progress.advance(task, rows)
-            elapsed = progress.tasks[task].elapsed or 0
-            if elapsed:
-                progress.update(
-                    task, rate=f"{progress.tasks[task].completed / elapsed:,.0f} rows/s"
-                )
-
-        yield status, advance
+    console.print(
+        f"Scored in {summary.seconds:,.2f} s ({summary.rows_per_second:,.0f} rows/s) with "
+        f"{summary.model_name} version {summary.model_version}; {summary.wall_seconds or 0:,.2f} "
+        "s in all, loading the model included",
+        highlight=False,
+    )
