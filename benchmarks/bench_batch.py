@@ -53,7 +53,7 @@ def predict(source: Path, output: Path, model: Path, *extra: str) -> tuple[dict[
             time.sleep(0.2)
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{log.read_text()}")
-    summary = json.loads(output.with_name(output.name.split(".")[0] + ".summary.json").read_text())
+    summary = json.loads(output.with_name(output.name + ".summary.json").read_text())
     return summary, peak_kib / 1024
 
 

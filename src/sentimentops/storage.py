@@ -41,6 +41,7 @@ __all__ = [
     "object_store_refusal",
     "open_location",
     "put_file",
+    "rejects_location",
     "require_bucket",
     "sibling",
     "summary_location",
@@ -61,8 +62,8 @@ def location_name(location: Location) -> str:
 
 
 def data_stem(location: Location) -> str:
-    """The name without its data-format suffixes: ``scored.csv.gz`` -> ``scored``. Files that
-    belong to an output (its rejects, its summary) are named from this."""
+    """The name without its data-format suffixes: ``scored.csv.gz`` -> ``scored``, to name what
+    is made from a dataset (its splits, its quarantine, the predictions of a flow)."""
     name = location_name(location)
     for suffix in (".gz", ".csv", ".jsonl", ".ndjson", ".parquet", ".pq"):
         name = name.removesuffix(suffix)
@@ -406,8 +407,21 @@ def sibling(location: Location, name: str) -> str:
     return f"{head}{separator}{name}" if separator else name
 
 
+def _companion(output: Location, suffix: str) -> str:
+    """The file named after the whole name of ``output`` plus ``suffix``, beside it."""
+    return sibling(output, location_name(output) + suffix)
+
+
+def rejects_location(output: Location) -> str:
+    """Where a batch output's rejects are, beside it: ``scored.csv.gz`` ->
+    ``scored.csv.gz.rejects.csv``, a path or an ``s3://`` key. Named from the whole output
+    name, so ``scored.csv`` and ``scored.parquet`` in one folder keep their own."""
+    return _companion(output, ".rejects.csv")
+
+
 def summary_location(output: Location) -> str:
-    """Where a batch output's summary is, beside it: ``scored.csv.gz`` -> ``scored.summary.json``,
-    a path or an ``s3://`` key. Batch prediction writes it; monitoring and the SQS worker read
-    it, so the one rule lives here, below all three."""
-    return sibling(output, data_stem(output) + ".summary.json")
+    """Where a batch output's summary is, beside it: ``scored.csv.gz`` ->
+    ``scored.csv.gz.summary.json``, a path or an ``s3://`` key (named as
+    :func:`rejects_location` is). Batch prediction writes it; monitoring and the SQS worker
+    read it, so the one rule lives here, below all three."""
+    return _companion(output, ".summary.json")

@@ -283,6 +283,75 @@ def test_a_record_without_its_id_is_rejected_not_given_a_made_up_one(
     assert (summary["rows_in"], summary["predicted"], summary["rejected"]) == (5, 3, 2)
 
 
+# Ids compared as the output writes them, as text: 1 and "1" are one id. Rows 2 and 4 repeat an
+# earlier id; row 3 is rejected for its text, and its id stays taken.
+REPEATED_IDS = [
+    {"id": 1, "review": GOOD},
+    {"id": "1", "review": "Awful, boring film."},
+    {"id": 2, "review": "   "},
+    {"id": 2, "review": GOOD},
+    {"id": 3, "review": "Terrible, boring rubbish."},
+]
+
+
+def test_a_repeated_id_is_rejected_and_the_first_record_keeps_it(
+    model_folder: Path, tmp_path: Path
+) -> None:
+    """Two predictions for one id cannot be joined back to their input (monitoring refuses
+    them); chunks of 2 put the repeats in later chunks than the first."""
+    source = tmp_path / "reviews.jsonl"
+    source.write_text("".join(json.dumps(record) + "\n" for record in REPEATED_IDS))
+    output = tmp_path / "scored.csv"
+
+    summary = predictor(model_folder, chunk_size=2).run(str(source), output)
+
+    assert pd.read_csv(output, dtype=str)["id"].tolist() == ["1", "3"]
+    rejects = pd.read_csv(rejects_path(output), dtype=str)
+    assert rejects[["row_number", "id", "reason"]].values.tolist() == [
+        ["2", "1", "duplicate id"],
+        ["3", "2", "empty text"],
+        ["4", "2", "duplicate id"],
+    ]
+    assert (summary.rows_in, summary.predicted, summary.rejected) == (5, 2, 3)
+
+
+def test_a_resumed_run_goes_on_rejecting_the_ids_seen_before_the_crash(
+    model_folder: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "reviews.csv"
+    # Ids 0-39, then 5 (in a chunk done before the crash), 25 (after it) and 5 again.
+    ids = [*range(40), 5, 25, 5]
+    texts = [GOOD if i % 2 else "Terrible, boring rubbish." for i in ids]
+    pd.DataFrame({"id": ids, "review": texts}).to_csv(source, index=False)
+    output = tmp_path / "scored.csv"
+    assert _interrupted_run(model_folder, source, output, max_text_chars=100) == 2  # ids 0-19
+
+    summary = predictor(model_folder, chunk_size=10).run(str(source), output, resume=True)
+
+    assert summary.resumed_from_chunk == 2
+    assert pd.read_csv(output)["id"].tolist() == list(range(40))
+    rejects = pd.read_csv(rejects_path(output))
+    assert rejects[["row_number", "id", "reason"]].values.tolist() == [
+        [41, 5, "duplicate id"],
+        [42, 25, "duplicate id"],
+        [43, 5, "duplicate id"],
+    ]
+
+
+def test_a_run_that_fails_before_its_first_chunk_leaves_no_parts_behind(
+    model_folder: Path, tmp_path: Path
+) -> None:
+    """Nothing to resume from, so nothing to keep: a wrong column used to leave OUTPUT.parts/."""
+    source = tmp_path / "reviews.csv"
+    source.write_text("id,text\n1,hello\n")
+    output = tmp_path / "scored.csv"
+
+    with pytest.raises(DataError, match="no text column 'review'"):
+        predictor(model_folder).run(str(source), output)
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["reviews.csv"]
+
+
 def test_killed_run_resumes_with_every_row_exactly_once(
     model_folder: Path, tmp_path: Path, reference_reviews: pd.DataFrame
 ) -> None:
@@ -469,14 +538,14 @@ def test_s3_input_and_output_through_the_cli(
         assert keys == {
             "in/broken.csv.gz",
             "out/scored.parquet",
-            "out/scored.rejects.csv",
-            "out/scored.summary.json",
+            "out/scored.parquet.rejects.csv",
+            "out/scored.parquet.summary.json",
         }
         scored = tmp_path / "scored.parquet"
         s3.download_file("batch", "out/scored.parquet", str(scored))
         rejects = tmp_path / "rejects.csv"
-        s3.download_file("batch", "out/scored.rejects.csv", str(rejects))
-        summary_object = s3.get_object(Bucket="batch", Key="out/scored.summary.json")
+        s3.download_file("batch", "out/scored.parquet.rejects.csv", str(rejects))
+        summary_object = s3.get_object(Bucket="batch", Key="out/scored.parquet.summary.json")
         summary = json.loads(summary_object["Body"].read())
 
     # The default max length (100,000 characters) accepts row 8, which the other tests reject.
@@ -484,7 +553,7 @@ def test_s3_input_and_output_through_the_cli(
     assert pd.read_csv(rejects)["row_number"].tolist() == [2, 3, 4, 5, 6, 7]
     assert summary["rows_in"] == 9
     assert summary["output"] == "s3://batch/out/scored.parquet"
-    assert summary["rejects"] == "s3://batch/out/scored.rejects.csv"
+    assert summary["rejects"] == "s3://batch/out/scored.parquet.rejects.csv"
     # The local staging folder is cleaned up once everything is uploaded.
     assert not any((Path(os.environ["SENTIMENTOPS_HOME"]) / "staging").glob("*/*"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -165,3 +166,31 @@ def test_split_quarantines_invalid_rows_beside_the_splits_and_says_so(
     manifest = json.loads((directory / "manifest.json").read_text())
     assert manifest["quarantined_rows"] == 3
     assert manifest["quarantine"] == str(quarantine)
+
+
+def test_split_shows_each_step_with_its_time_then_the_summary(
+    reference_reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Splitting the 50k reviews takes seconds; it used to show nothing until the table."""
+    csv = tmp_path / "reviews.csv"
+    reference_reviews.sample(300, random_state=5).to_csv(csv, index=False)
+    directory = tmp_path / "splits"
+
+    completed = run_cli(
+        "data", "split", str(csv), "--output-dir", str(directory), home=tmp_path / "home"
+    )
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    lines = completed.stdout.splitlines()
+    steps = [line for line in lines if line.startswith("✓")]
+    assert [step.split()[:2] for step in steps] == [
+        ["✓", "Read"],
+        ["✓", "Validated"],
+        ["✓", "Split"],
+        ["✓", "Wrote"],
+    ]
+    assert f"Read 300 rows from {csv}" in steps[0]
+    assert "300 valid, 0 quarantined" in steps[1]
+    assert all(re.search(r"\d+:\d\d:\d\d$", step) for step in steps)  # each with its time
+    # Then the summary: the splits table, after the steps.
+    assert lines.index(steps[-1]) < next(i for i, line in enumerate(lines) if "Splits" in line)

@@ -46,7 +46,7 @@ def test_train_on_s3_data_with_s3_artifacts_then_predict_s3_to_s3(
             app, ["predict", "s3://data/incoming/new.csv", "s3://outputs/scored/new.csv"]
         )
         summary = json.loads(
-            s3.get_object(Bucket="outputs", Key="scored/new.summary.json")["Body"].read()
+            s3.get_object(Bucket="outputs", Key="scored/new.csv.summary.json")["Body"].read()
         )
 
     assert outcome.tracked.champion == "1"

@@ -93,7 +93,7 @@ def test_a_job_is_scored_into_s3_and_its_message_deleted(
     scored = pd.read_csv(aws.s3.get_object(Bucket=BUCKET, Key="out/scored.csv")["Body"])
     assert list(scored["label"]) == ["positive", "negative"]
     summary = json.loads(
-        aws.s3.get_object(Bucket=BUCKET, Key="out/scored.summary.json")["Body"].read()
+        aws.s3.get_object(Bucket=BUCKET, Key="out/scored.csv.summary.json")["Body"].read()
     )
     assert (summary["predicted"], summary["rejected"]) == (2, 1)
     assert aws.waiting() == 0  # deleted after success
@@ -132,7 +132,7 @@ def test_an_input_rewritten_under_the_same_key_is_scored_again(
     scored = pd.read_csv(aws.s3.get_object(Bucket=BUCKET, Key="out/scored.csv")["Body"])
     assert scored["id"].tolist() == [7]
     summary = json.loads(
-        aws.s3.get_object(Bucket=BUCKET, Key="out/scored.summary.json")["Body"].read()
+        aws.s3.get_object(Bucket=BUCKET, Key="out/scored.csv.summary.json")["Body"].read()
     )
     etag = aws.s3.head_object(Bucket=BUCKET, Key="in/reviews.csv")["ETag"].strip('"')
     assert (summary["rows_in"], summary["input_fingerprint"]) == (1, etag)
@@ -145,7 +145,7 @@ def test_a_summary_without_a_fingerprint_is_not_trusted(aws: Aws, model_folder: 
     worker = SqsWorker(aws.queue_url, default_model="unused", wait_seconds=1)
     aws.send(_job(model_folder))
     worker.run(once=True)
-    key = "out/scored.summary.json"
+    key = "out/scored.csv.summary.json"
     old = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
     del old["input_fingerprint"]
     aws.s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(old).encode())

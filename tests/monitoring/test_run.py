@@ -85,7 +85,7 @@ def test_batch_output_without_text_measures_predictions_and_rejects(
             "score": scores,
         }
     ).to_csv(output, index=False)
-    (tmp_path / "scored.summary.json").write_text(json.dumps({"rows_in": 400, "rejected": 100}))
+    (tmp_path / "scored.csv.summary.json").write_text(json.dumps({"rows_in": 400, "rejected": 100}))
 
     current = current_from_file(output)
     outcome = run_monitoring(current, monitored_model, get_settings(), output_dir=tmp_path / "o")
@@ -149,7 +149,7 @@ def test_a_batch_output_joined_with_its_input_has_texts_labels_and_predictions(
             "model_version": 3,
         }
     ).to_csv(output, index=False)
-    (tmp_path / "scored.summary.json").write_text(json.dumps({"rows_in": 3, "rejected": 1}))
+    (tmp_path / "scored.csv.summary.json").write_text(json.dumps({"rows_in": 3, "rejected": 1}))
 
     current = current_from_batch(source, output, id_column="review_id")
 

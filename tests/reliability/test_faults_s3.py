@@ -375,7 +375,10 @@ def test_an_unreachable_s3_endpoint_is_a_clear_error(
 
     assert result.exit_code == 1
     message = " ".join(result.output.split())
-    assert "The object store failed while scoring" in message
+    # Found by the input's check, before any model is loaded.
+    assert f"The object store failed while checking s3://{BUCKET}/{INPUT_KEY} before scoring" in (
+        message
+    )
     assert "Could not connect to the endpoint URL" in message
     assert "Traceback" not in result.output
     assert not (tmp_path / "out.csv").exists()

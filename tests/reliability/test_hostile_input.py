@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner, Result
 
+from sentimentops.batch.predictor import rejects_path, summary_path
 from sentimentops.cli.main import app
 from sentimentops.config import get_settings
 from sentimentops.serving.app import create_app
@@ -302,13 +303,11 @@ def write_reviews(path: Path, texts: list[str]) -> None:
 
 
 def rejects_of(output: Path) -> Path:
-    return output.with_name(output.name.split(".")[0] + ".rejects.csv")
+    return rejects_path(output)
 
 
 def summary_of(output: Path) -> dict[str, Any]:
-    summary: dict[str, Any] = json.loads(
-        output.with_name(output.name.split(".")[0] + ".summary.json").read_text()
-    )
+    summary: dict[str, Any] = json.loads(summary_path(output).read_text())
     return summary
 
 

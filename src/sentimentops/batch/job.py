@@ -1,18 +1,18 @@
-"""The batch job as the CLI and the flows run it: load the model, pick the engine, score.
+"""The batch job as the CLI and the flows run it: check, load the model, pick the engine, score.
 
 One function so ``sentimentops predict`` and the Prefect ``batch`` flow cannot drift apart.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+from sentimentops.batch.checks import check_job
 from sentimentops.batch.engines import DaskEngine, Engine
 from sentimentops.batch.model import load_for_scoring
 from sentimentops.batch.predictor import BatchPredictor, BatchSummary, LoadedModel
-from sentimentops.batch.writers import output_format
 from sentimentops.errors import ConfigError
-from sentimentops.storage import checked_key, object_store_errors, require_bucket
 
 __all__ = ["score_file"]
 
@@ -24,6 +24,7 @@ def score_file(
     model_uri: str,
     text_column: str = "review",
     id_column: str | None = "id",
+    require_id_column: bool = False,
     engine: str = "local",
     workers: int = 2,
     scheduler: str | None = None,
@@ -39,22 +40,30 @@ def score_file(
     """Score ``input_location`` into ``output`` with the model at ``model_uri`` (or ``loaded``,
     that model already loaded: a long-running worker keeps it between jobs).
 
+    ``status`` is told each step as it starts (checking, loading the model, starting Dask,
+    scoring); ``progress`` the records done after each chunk.
+
     Raises:
-        ConfigError: an unknown engine or output extension (before any model is loaded).
-        UnsafeLocationError: an ``s3://`` input or output key with a ``.``/``..`` segment.
-        BadInputError: the output's S3 bucket does not exist (before any model is loaded).
-        ModelNotFoundError, DataError, RejectLimitExceededError: see :class:`BatchPredictor`.
+        ConfigError: an unknown engine.
+        DataError, BadInputError, UnsafeLocationError: the input or output is unusable
+            (:func:`~sentimentops.batch.checks.check_job`); all these before any model is
+            loaded or anything written.
+        ModelNotFoundError, RejectLimitExceededError: see :class:`BatchPredictor`.
     """
+    started = time.perf_counter()
     if engine not in ("local", "dask"):
         raise ConfigError(f"--engine must be local or dask, not {engine!r}.")
     say = status or (lambda _message: None)
-    output_format(output)  # a bad extension fails before a model or a cluster is loaded
-    for location in (input_location, output):
-        checked_key(location)  # so does an s3:// key with a '..' segment
-    with object_store_errors(f"checking {output} before scoring", then="run again"):
-        require_bucket(output)  # and a missing output bucket, not after scoring everything
+    say(f"Checking {input_location} and {output}")
+    check_job(
+        input_location,
+        output,
+        text_column=text_column,
+        id_column=id_column,
+        require_id_column=require_id_column,
+    )
     if loaded is None:
-        say(f"Loading {model_uri}")
+        say(f"Loading model {model_uri}")
         loaded = load_for_scoring(model_uri)
     scoring_engine: Engine | None = None
     try:
@@ -65,6 +74,7 @@ def score_file(
             loaded,
             text_column=text_column,
             id_column=id_column,
+            require_id_column=require_id_column,
             chunk_size=chunk_size,
             max_text_chars=max_text_chars,
             max_reject_rate=max_reject_rate,
@@ -73,7 +83,7 @@ def score_file(
             explain=explain,
         )
         say("Scoring")
-        return predictor.run(input_location, output, resume=resume)
+        return predictor.run(input_location, output, resume=resume, job_started=started)
     finally:
         if scoring_engine is not None:
             scoring_engine.close()  # idempotent; also when the predictor refused to start

@@ -1,5 +1,8 @@
 """Score a file of reviews in chunks: every input row ends in the output or in the rejects.
 
+A repeated id is rejected ("duplicate id"): the first record with an id keeps it, so an output
+holds each id once and a prediction can be matched to its input row by id.
+
 Each chunk is written as a part file (output rows and rejects) in ``OUTPUT.parts/`` with a
 checkpoint after it, so ``resume=True`` continues a killed run from its last completed chunk.
 The final output is assembled from the parts into a temporary file and renamed into place, so a
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sentimentops.batch.checks import check_columns
 from sentimentops.batch.engines import Engine, LocalEngine, ScoreHandle
 from sentimentops.batch.records import Record, read_records
 from sentimentops.batch.writers import output_format, write_table
@@ -39,7 +43,6 @@ from sentimentops.features.blank import is_blank
 from sentimentops.models.sentiment import labels_of
 from sentimentops.storage import (
     Location,
-    data_stem,
     fingerprint,
     is_remote,
     local_path,
@@ -48,6 +51,7 @@ from sentimentops.storage import (
     object_store_errors,
     open_location,
     put_file,
+    rejects_location,
     sibling,
     summary_location,
 )
@@ -90,6 +94,8 @@ class BatchSummary:
     rows_in: int
     predicted: int
     rejected: int
+    # The pass over the data (read, score, write, upload an s3:// output): what rows_per_second
+    # divides by.
     seconds: float
     rows_per_second: float
     model_name: str
@@ -99,6 +105,9 @@ class BatchSummary:
     # ETag on S3): an input rewritten under the same name is another input. None in summaries
     # written before this field existed.
     input_fingerprint: str | None = None
+    # The whole job, from its start: also loading the model and starting a Dask cluster. None
+    # in summaries written before this field existed.
+    wall_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,7 +143,8 @@ def already_scored(input_location: str, output: Location, model: LoadedModel) ->
 
 
 def rejects_path(output: Path) -> Path:
-    return output.with_name(data_stem(output) + ".rejects.csv")
+    """The rejects beside a local output (:func:`~sentimentops.storage.rejects_location`)."""
+    return Path(rejects_location(output))
 
 
 def summary_path(output: Path) -> Path:
@@ -155,6 +165,7 @@ class BatchPredictor:
         *,
         text_column: str = "review",
         id_column: str | None = "id",
+        require_id_column: bool = False,
         chunk_size: int = 5_000,
         max_text_chars: int = 100_000,
         max_reject_rate: float | None = None,
@@ -162,6 +173,8 @@ class BatchPredictor:
         engine: Engine | None = None,
         explain: bool = False,
     ) -> None:
+        """``id_column`` is carried to the output when the input has it (``row_number``
+        otherwise); with ``require_id_column`` an input without it is refused instead."""
         self.model = model
         self.engine: Engine = engine or LocalEngine(model.score)
         if explain and model.explain is None:
@@ -169,20 +182,33 @@ class BatchPredictor:
         self.explain = explain
         self.text_column = text_column
         self.id_column = id_column
+        self.require_id_column = require_id_column
         self.chunk_size = chunk_size
         self.max_text_chars = max_text_chars
         self.max_reject_rate = max_reject_rate
         self.progress = progress or (lambda _rows: None)
 
-    def run(self, input_location: str, output: Location, *, resume: bool = False) -> BatchSummary:
+    def run(
+        self,
+        input_location: str,
+        output: Location,
+        *,
+        resume: bool = False,
+        job_started: float | None = None,
+    ) -> BatchSummary:
         """Score ``input_location`` into ``output`` (format from its extension).
+
+        ``job_started`` is when the whole job began (a :func:`time.perf_counter` value, before
+        the model was loaded): the summary's ``wall_seconds`` count from it, its ``seconds``
+        from this call.
 
         ``output`` may be a local path or an ``s3://`` URI; a remote output is assembled in a
         local staging folder under ``$SENTIMENTOPS_HOME/staging`` (where ``resume`` finds its
         parts) and uploaded with its rejects and summary when complete.
 
         Raises:
-            DataError: the input cannot be read at all, or the text column does not exist.
+            DataError: the input cannot be read at all, or the text column (or the required id
+                column) does not exist.
             RejectLimitExceededError: rejects exceed ``max_reject_rate`` (output still written).
             StorageFullError: the disk the output (or its staging folder) is on is full; the
                 completed chunks are kept for ``resume``.
@@ -199,12 +225,16 @@ class BatchPredictor:
             done, predicted, rejected, scored_content = self._score(
                 input_location, local_output, resume=resume
             )
+            if remote:
+                for local in (rejects_path(local_output), local_output):
+                    put_file(local, sibling(output, local.name))
         seconds = time.perf_counter() - started
         rows_in = predicted + rejected
+        wall_seconds = time.perf_counter() - (started if job_started is None else job_started)
         summary = BatchSummary(
             input=input_location,
             output=str(output),
-            rejects=sibling(output, rejects_path(local_output).name),
+            rejects=rejects_location(output),
             rows_in=rows_in,
             predicted=predicted,
             rejected=rejected,
@@ -214,6 +244,7 @@ class BatchPredictor:
             model_version=self.model.version,
             resumed_from_chunk=done,
             input_fingerprint=scored_content,
+            wall_seconds=round(wall_seconds, 3),
         )
         with _storage_errors_as_domain_errors(input_location, output, local_output):
             _write_json_atomically(summary_path(local_output), summary.to_dict())
@@ -221,8 +252,7 @@ class BatchPredictor:
                 # The summary last: it is what says the output is complete (the SQS worker's
                 # duplicate check trusts it), so it never describes an output that failed to
                 # upload, nor an older output beside a newer summary.
-                for local in (rejects_path(local_output), local_output, summary_path(local_output)):
-                    put_file(local, sibling(output, local.name))
+                put_file(summary_path(local_output), summary_location(output))
                 shutil.rmtree(local_output.parent)
         if (
             self.max_reject_rate is not None
@@ -251,8 +281,22 @@ class BatchPredictor:
         if not resume and parts.exists():
             shutil.rmtree(parts)
         parts.mkdir(parents=True, exist_ok=True)
+        with _removed_unless_resumable(parts, checkpoint):
+            return self._score_chunks(input_location, records, output, parts, identity, done)
 
+    def _score_chunks(
+        self,
+        input_location: str,
+        records: Iterator[Record],
+        output: Path,
+        parts: Path,
+        identity: dict[str, Any],
+        done: int,
+    ) -> tuple[int, int, int, str]:
+        """The chunks after the first ``done`` into ``parts``, then ``output`` from them."""
+        checkpoint = parts / "checkpoint.json"
         read = sum(1 for _ in islice(records, done * self.chunk_size))  # in completed parts
+        taken = _ids_taken(parts, done, self.id_column)  # by the records of completed parts
         has_id: bool | None = None  # known once the first readable record is seen
         chunk_index = done
         pending: deque[tuple[_Prepared, ScoreHandle]] = deque()
@@ -280,7 +324,7 @@ class BatchPredictor:
             read += len(chunk)
             if has_id is None:
                 has_id = self._check_columns(chunk, input_location)
-            prepared = self._prepare(chunk, has_id)
+            prepared = self._prepare(chunk, has_id, taken)
             handle = self.engine.submit(prepared.texts) if prepared.texts else _NO_SCORES
             pending.append((prepared, handle))
             while len(pending) >= self.engine.in_flight:
@@ -347,15 +391,16 @@ class BatchPredictor:
         readable = [record.fields for record in chunk if record.fields is not None]
         if not readable:
             return None
-        if self.text_column not in readable[0]:
-            raise DataError(
-                f"{location} has no text column '{self.text_column}' (columns: "
-                f"{', '.join(map(str, readable[0]))}). Name it with --text-column."
-            )
-        return self.id_column is not None and self.id_column in readable[0]
+        return check_columns(
+            readable[0], location, self.text_column, self.id_column, self.require_id_column
+        )
 
-    def _prepare(self, chunk: list[Record], has_id: bool | None) -> _Prepared:
-        """Split a chunk into texts to score (with their ids) and rejects with reasons."""
+    def _prepare(self, chunk: list[Record], has_id: bool | None, taken: set[str]) -> _Prepared:
+        """Split a chunk into texts to score (with their ids) and rejects with reasons.
+
+        ``taken`` holds the ids of the records before this chunk; this chunk's are added. A
+        record whose id is taken is a reject ("duplicate id"), whatever became of the first.
+        """
         identifiers: list[Any] = []
         texts: list[str] = []
         accepted: list[Record] = []
@@ -373,9 +418,15 @@ class BatchPredictor:
                     # joined back on (monitoring joins by id), and many such rows would collide.
                     identifier = None
                     reason = reason or "missing id"
+                else:
+                    # Ids are compared as the output writes them: as text.
+                    identifier = str(identifier)
+                    if identifier in taken:
+                        reason = reason or "duplicate id"
+                    taken.add(identifier)
             if reason is None:
                 texts.append(str(text))
-                identifiers.append(identifier if key == "row_number" else str(identifier))
+                identifiers.append(identifier)
                 accepted.append(record)
             else:
                 rejects.append(
@@ -440,6 +491,37 @@ class _Prepared:
             rejects.sort_values("row_number", kind="stable", ignore_index=True),
             self.records,
         )
+
+
+def _ids_taken(parts: Path, chunks: int, id_column: str | None) -> set[str]:
+    """The ids of the records in the first ``chunks`` completed chunks of ``parts``: in their
+    predictions' id column and their rejects' ``id``. A resumed run goes on rejecting them."""
+    import pyarrow.parquet as pq
+
+    taken: set[str] = set()
+    for index in range(chunks):
+        for path, column in (
+            (parts / f"output-{index:06d}.parquet", id_column),
+            (parts / f"rejects-{index:06d}.parquet", "id"),
+        ):
+            if column is None or not path.exists():
+                continue
+            table = pq.read_table(path)
+            if column in table.column_names:
+                taken.update(str(value) for value in table[column].to_pylist() if value is not None)
+    return taken
+
+
+@contextmanager
+def _removed_unless_resumable(parts: Path, checkpoint: Path) -> Iterator[None]:
+    """Remove ``parts`` when the block fails before any chunk was completed (no checkpoint):
+    nothing in it to resume from, so nothing to leave behind."""
+    try:
+        yield
+    except BaseException:
+        if not checkpoint.exists():
+            shutil.rmtree(parts, ignore_errors=True)
+        raise
 
 
 def _is_missing(value: Any) -> bool:

@@ -13,7 +13,7 @@ import io
 import json
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -52,7 +52,7 @@ def input_format(location: Location) -> str:
     )
 
 
-def read_records(location: Location) -> Iterator[Record]:
+def read_records(location: Location) -> Generator[Record, None, None]:
     """Every record of the input in order; raises DataError only when nothing can be read, or
     nothing more: a gzip stream that breaks off (truncated or corrupt) mid-file.
 
@@ -64,7 +64,7 @@ def read_records(location: Location) -> Iterator[Record]:
     return _records(location, input_format(location))
 
 
-def _records(location: Location, kind: str) -> Iterator[Record]:
+def _records(location: Location, kind: str) -> Generator[Record, None, None]:
     if kind == "parquet":
         yield from _parquet_records(location)
         return

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from sentimentops.cli.output import console, key_value_table
+from sentimentops.cli.progress import Steps, steps
 from sentimentops.config import get_settings
 
 if TYPE_CHECKING:
@@ -91,7 +92,8 @@ def split_command(
     """Validate, then split into train/validation/test Parquet files and print their digests.
 
     No movie and no duplicate text crosses splits in random mode; the same seed gives the same
-    digests on every run and machine.
+    digests on every run and machine. Each step (reading, validating, splitting, writing) is
+    shown with the time it took.
     """
     from sentimentops.data.split import leakage_between, split_reviews
     from sentimentops.data.validate import validate_reviews
@@ -108,20 +110,28 @@ def split_command(
         overrides["seed"] = seed
     split_settings = settings.split.model_copy(update=overrides)
 
-    frame, source = _load_dataset(path, settings)
-    with console.status(f"Validating {len(frame):,} rows"):
-        result = validate_reviews(frame, settings.validation, source=source)
-    with console.status(f"Splitting ({split_settings.mode}, seed {split_settings.seed})"):
-        splits = split_reviews(result.valid, split_settings)
-        digests = splits.digests()
     directory = output_dir or settings.state_path(
         "splits", f"{split_settings.mode}-seed{split_settings.seed}"
     )
-    paths = splits.write(directory)
-    quarantine = directory / "quarantine.csv"
-    quarantine.unlink(missing_ok=True)  # an earlier split's rejects are not this one's
-    written = result.write_quarantine(quarantine)
-    leakage = leakage_between(splits)
+    with steps() as shown:
+        frame, source = _load_dataset(path, settings, shown)
+        shown.start(f"Validating {len(frame):,} rows")
+        result = validate_reviews(frame, settings.validation, source=source)
+        shown.finish(
+            f"Validated {len(frame):,} rows: {result.report.valid_rows:,} valid, "
+            f"{result.report.quarantined_rows:,} quarantined"
+        )
+        shown.start(f"Splitting ({split_settings.mode}, seed {split_settings.seed})")
+        splits = split_reviews(result.valid, split_settings)
+        digests = splits.digests()
+        leakage = leakage_between(splits)
+        shown.finish(f"Split ({split_settings.mode}, seed {split_settings.seed})")
+        shown.start(f"Writing to {directory}")
+        paths = splits.write(directory)
+        quarantine = directory / "quarantine.csv"
+        quarantine.unlink(missing_ok=True)  # an earlier split's rejects are not this one's
+        written = result.write_quarantine(quarantine)
+        shown.finish(f"Wrote {directory}")
     manifest = {
         "source": source,
         "source_digest": result.report.digest,
@@ -211,19 +221,23 @@ def _stem(path: str) -> str:
     return data_stem(path) or "dataset"
 
 
-def _load_dataset(path: str | None, settings: Settings) -> tuple[pd.DataFrame, str]:
+def _load_dataset(path: str | None, settings: Settings, shown: Steps) -> tuple[pd.DataFrame, str]:
+    """The dataset at ``path`` (default: the vendored reference, its checksum verified) and the
+    name of its source, read as a step of ``shown``."""
     from sentimentops.data.load import load_reviews, load_verified_parquet
 
-    with console.status(f"Reading {path or settings.data.reference_path}"):
-        if path is None:
-            reference = settings.data.reference_path
-            return load_verified_parquet(reference, settings.data.reference_sha256_path), str(
-                reference
-            )
+    source = path or str(settings.data.reference_path)
+    shown.start(f"Reading {source}")
+    if path is None:
+        frame = load_verified_parquet(
+            settings.data.reference_path, settings.data.reference_sha256_path
+        )
+    else:
         frame = load_reviews(
             path, text_column=settings.data.text_column, label_column=settings.data.label_column
         )
-    return frame, path
+    shown.finish(f"Read {len(frame):,} rows from {source}")
+    return frame, source
 
 
 def _print_validation(result: ValidationResult) -> None:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
-
 import typer
 
 from sentimentops.cli.output import console
+from sentimentops.cli.progress import steps
 from sentimentops.config import get_settings
-
-if TYPE_CHECKING:
-    from rich.console import Console
 
 __all__ = ["predict_command"]
 
@@ -28,8 +22,11 @@ def predict_command(
         "models:/imdb-sentiment@champion", "--model", help="Registry URI or local model folder."
     ),
     text_column: str = typer.Option("review", "--text-column"),
-    id_column: str = typer.Option(
-        "id", "--id-column", help="Carried to the output; row_number is used when absent."
+    id_column: str | None = typer.Option(
+        None,
+        "--id-column",
+        help="Column of unique ids carried to the output; must exist when named. Default: id "
+        "when the input has it, else row_number.",
     ),
     engine: str = typer.Option("local", "--engine", help="local, or dask (a Dask cluster)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Dask LocalCluster worker processes."),
@@ -45,20 +42,21 @@ def predict_command(
         None, "--max-reject-rate", min=0.0, max=1.0, help="Exit 4 when rejects exceed this share."
     ),
 ) -> None:
-    """Score INPUT into OUTPUT. Every row lands in OUTPUT or in OUTPUT's .rejects.csv with a
-    reason; a summary is printed and written as .summary.json. Exit codes: 2 bad input or model,
-    4 rejects above --max-reject-rate.
+    """Score INPUT into OUTPUT. Every row lands in OUTPUT or in OUTPUT.rejects.csv with a
+    reason (a repeated id is rejected, the first kept); a summary is printed and written as
+    OUTPUT.summary.json. Exit codes: 2 bad input or model, 4 rejects above --max-reject-rate.
     """
     from sentimentops.batch.job import score_file
 
     settings = get_settings()
-    with _progress(console) as (status, advance):
+    with steps() as shown:
         summary = score_file(
             input_path,
             output,
             model_uri=model,
             text_column=text_column,
-            id_column=id_column,
+            id_column=id_column or "id",
+            require_id_column=id_column is not None,
             engine=engine,
             workers=workers,
             scheduler=scheduler,
@@ -67,42 +65,17 @@ def predict_command(
             max_reject_rate=max_reject_rate,
             explain=explain,
             resume=resume,
-            progress=advance,
-            status=status,
+            progress=shown.advance,
+            status=shown.start,
         )
     console.print(
         f"{summary.rows_in:,} rows in: {summary.predicted:,} predicted -> {summary.output}, "
-        f"{summary.rejected:,} rejected -> {summary.rejects}; {summary.rows_per_second:,.0f} "
-        f"rows/s with {summary.model_name} version {summary.model_version}"
+        f"{summary.rejected:,} rejected -> {summary.rejects}",
+        highlight=False,
     )
-
-
-@contextlib.contextmanager
-def _progress(
-    console: Console,
-) -> Iterator[tuple[Callable[[str], None], Callable[[int], None]]]:
-    """A live display: what is happening now, rows done and rows/s."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TextColumn("{task.completed:,} rows"),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        task = progress.add_task("Starting", total=None, rate="")
-
-        def status(message: str) -> None:
-            progress.update(task, description=message)
-
-        def advance(rows: int) -> None:
-            progress.advance(task, rows)
-            elapsed = progress.tasks[task].elapsed or 0
-            if elapsed:
-                progress.update(
-                    task, rate=f"{progress.tasks[task].completed / elapsed:,.0f} rows/s"
-                )
-
-        yield status, advance
+    console.print(
+        f"Scored in {summary.seconds:,.2f} s ({summary.rows_per_second:,.0f} rows/s) with "
+        f"{summary.model_name} version {summary.model_version}; {summary.wall_seconds or 0:,.2f} "
+        "s in all, loading the model included",
+        highlight=False,
+    )

@@ -72,7 +72,7 @@ def current_from_file(
     location: Location, *, text_column: str = TEXT_COLUMN, label_column: str = LABEL_COLUMN
 ) -> CurrentData:
     """Reviews (with or without labels) in any format the data layer reads, or a batch
-    prediction output (``label``, ``score``; its ``.summary.json`` gives the reject rate).
+    prediction output (``label``, ``score``; its ``OUTPUT.summary.json`` gives the reject rate).
 
     Raises:
         DataError: unreadable, empty, or neither texts nor predictions in it.
