@@ -206,13 +206,13 @@ def test_monitor_shows_each_step_while_it_works(
 
     assert completed.returncode in (0, 3), completed.stdout + completed.stderr
     for step in (
-        f"Monitoring: reading {current}",
-        "Monitoring: loading the model models:/imdb-sentiment@champion",
-        "Monitoring: scoring 300 current reviews",
-        "Monitoring: computing drift of 300 current against",
-        "Monitoring: measuring accuracy on 300 labelled rows",
-        "Monitoring: estimating accuracy from the model's confidence",
-        "Monitoring: recording the run",
+        f"reading {current}",
+        "loading the model models:/imdb-sentiment@champion",
+        "scoring 300 current reviews",
+        "computing drift of 300 current against",
+        "measuring accuracy on 300 labelled rows",
+        "estimating accuracy from the model's confidence",
+        "recording the run",
     ):
         assert step in completed.stdout, step
 

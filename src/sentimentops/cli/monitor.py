@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from sentimentops.cli.output import console, step_status
+from sentimentops.cli.output import console
+from sentimentops.cli.progress import steps
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
 
@@ -90,7 +91,7 @@ def monitor(
     window = (parse_moment(since, now), parse_moment(until, now)) if from_log else None
     # MLflow's download bar would tear through the status line.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    with step_status("Monitoring") as step:
+    with steps() as shown:
         outcome = monitor_and_record(
             settings,
             model_uri=model,
@@ -100,7 +101,7 @@ def monitor(
             text_column=text_column,
             label_column=label_column,
             output_dir=output_dir,
-            progress=step,
+            progress=shown.start,
         )
     console.print(_verdict_table(outcome))
     for note in outcome.notes:

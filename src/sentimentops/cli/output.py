@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["console", "error_console", "key_value_table", "print_error", "step_status"]
+__all__ = ["console", "error_console", "key_value_table", "print_error"]
 
 console = Console()
 error_console = Console(stderr=True)
@@ -29,25 +28,3 @@ def key_value_table(title: str, rows: Mapping[str, Any]) -> Table:
     for name, value in rows.items():
         table.add_row(name, str(value))
     return table
-
-
-@contextlib.contextmanager
-def step_status(title: str) -> Iterator[Callable[[str], None]]:
-    """A spinner line for long work, ``title: <step>`` and the time elapsed, gone when the block
-    ends. The function yielded moves it to the next step and shows it at once, so a short step
-    is seen too."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(title, total=None)
-
-        def step(text: str) -> None:
-            progress.update(task, description=f"{title}: {text}", refresh=True)
-
-        yield step
