@@ -45,11 +45,23 @@ def test_invalid_bodies_are_422_with_the_field_named(
     assert error["details"]
 
 
-def test_malformed_json_is_422(client: TestClient) -> None:
-    response = client.post(
-        "/v1/predict", content=b'{"text": "unclosed', headers={"content-type": "application/json"}
-    )
-    assert_error(response, 422, "validation_error")
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/predict", "/v1/predict/batch", "/v1/feedback", "/v2/models/imdb-logreg/infer"],
+)
+@pytest.mark.parametrize("body", [b'{"text": "unclosed', b'{"text": bad}', b"[1,"])
+def test_a_body_that_is_not_json_is_400_on_v1_and_v2(
+    client: TestClient, path: str, body: bytes
+) -> None:
+    """400 as for an undecodable body; 422 is kept for JSON that does not match the schema."""
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    if path.startswith("/v2/"):
+        assert response.status_code == 400, response.text
+        message = response.json()["error"]
+    else:
+        message = assert_error(response, 400, "bad_request")["message"]
+    assert "The request body is not valid JSON" in str(message)
+    assert "at character" in str(message)
 
 
 def test_batch_size_limit(make_client: ClientFactory) -> None:
