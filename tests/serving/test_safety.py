@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client import generate_latest
 
 from sentimentops.serving.metrics import ApiMetrics
 from sentimentops.serving.middleware import RequestGuard
@@ -197,7 +198,9 @@ def test_requests_over_the_concurrency_limit_get_503_and_probes_still_answer() -
         return {"status": "ok"}
 
     metrics = ApiMetrics(log_queue=lambda: (0, 0, 0, 0), served_model=lambda: None)
-    guarded = RequestGuard(app, metrics=metrics, max_body_bytes=1024, max_concurrency=2)
+    guarded = RequestGuard(
+        app, metrics=metrics, routes=app.routes, max_body_bytes=1024, max_concurrency=2
+    )
 
     async def scenario() -> tuple[list[int], int, int]:
         transport = httpx.ASGITransport(app=guarded)
@@ -215,6 +218,9 @@ def test_requests_over_the_concurrency_limit_get_503_and_probes_still_answer() -
     assert statuses == [200, 200]
     assert refused == 503
     assert probe == 200
+    # Refused before routing, and still counted under the route it was sent to.
+    exported = generate_latest(metrics.registry).decode()
+    assert 'sentimentops_errors_total{endpoint="/slow",status="503"} 1.0' in exported
 
 
 # Texts that clean down to nothing: markup, entities, invisible characters (batch prediction

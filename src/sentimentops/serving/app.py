@@ -16,8 +16,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
 from sentimentops import __version__
 from sentimentops.config import Settings, get_settings
@@ -68,9 +69,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api = state
     install_error_handlers(app)
     single_request, batch_request = request_models(serving.max_text_chars, serving.max_batch_size)
-    app.include_router(build_v1_router(single_request, batch_request))
-    app.include_router(build_v2_router(serving.max_batch_size, serving.max_text_chars))
-    app.include_router(build_ops_router())
+    routers = [
+        build_v1_router(single_request, batch_request),
+        build_v2_router(serving.max_batch_size, serving.max_text_chars),
+        build_ops_router(),
+    ]
+    for router in routers:
+        app.include_router(router)
     if serving.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -81,10 +86,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestGuard,
         metrics=metrics,
+        routes=_routes_with_paths(app, routers),
         max_body_bytes=serving.max_body_bytes,
         max_concurrency=serving.max_concurrency,
     )
     return app
+
+
+def _routes_with_paths(app: FastAPI, routers: list[APIRouter]) -> list[Route]:
+    """Every route with a path template: the app's own (``/docs``) and the included routers'
+    (the app lists each included router as one opaque entry)."""
+    candidates = [*app.router.routes, *(route for router in routers for route in router.routes)]
+    return [route for route in candidates if isinstance(route, Route)]
 
 
 @contextlib.asynccontextmanager
