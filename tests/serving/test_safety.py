@@ -116,6 +116,33 @@ def test_api_key_guards_everything_but_health(make_client: ClientFactory) -> Non
         assert ok.status_code == 200
 
 
+DOCS = ("/docs", "/redoc", "/openapi.json")
+
+
+@pytest.mark.parametrize(
+    ("settings", "exposed"),
+    [
+        ({}, True),
+        ({"serving__expose_docs": "false"}, False),
+        ({"api_key": "s3cret"}, False),  # a guarded API does not publish its schema by default
+        ({"api_key": "s3cret", "serving__expose_docs": "true"}, True),
+    ],
+    ids=["no-key", "no-key-turned-off", "key", "key-turned-on"],
+)
+def test_docs_are_exposed_without_a_key_unless_turned_off_and_with_one_only_if_turned_on(
+    make_client: ClientFactory, settings: dict[str, str], exposed: bool
+) -> None:
+    with make_client(**settings) as client:
+        for path in DOCS:
+            keyless = client.get(path)
+            if exposed:
+                assert keyless.status_code == 200, path
+            else:
+                assert_error(keyless, 404, "not_found")
+                # Off is off: not a route, even for a caller with the key.
+                assert client.get(path, headers={"X-API-Key": "s3cret"}).status_code == 404
+
+
 @pytest.mark.parametrize(
     "request_id",
     [

@@ -45,6 +45,7 @@ def api_schema(model_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
             serving__max_text_chars="2000",
             serving__max_batch_size="8",
             api_key=KEY,  # as in production: schemathesis also checks a wrong key is refused
+            serving__expose_docs="true",  # a guarded API publishes its schema only if asked
         )
     )
     port = free_port()

@@ -63,7 +63,10 @@ def serve_command(
         # and forget the settings built before it (with one worker, the app is built here).
         os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model
         get_settings.cache_clear()
-    console.print(f"Serving {uri} (version {version}) on http://{host}:{port}; docs at /docs")
+    from sentimentops.serving.app import docs_exposed
+
+    docs = "; docs at /docs" if docs_exposed(get_settings()) else ""
+    console.print(f"Serving {uri} (version {version}) on http://{host}:{port}{docs}")
     try:
         uvicorn.run(
             "sentimentops.serving.app:create_app",

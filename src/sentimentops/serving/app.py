@@ -34,7 +34,7 @@ from sentimentops.serving.model import ModelSlot
 from sentimentops.serving.schemas import request_models
 from sentimentops.serving.state import ApiState
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "docs_exposed"]
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +60,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     state = ApiState(settings, slot, batcher, store, writer, metrics)
 
+    docs = docs_exposed(settings)
     app = FastAPI(
         title="sentimentops",
         version=__version__,
         summary="Sentiment of movie reviews: predictions, feedback, model, health, metrics.",
         lifespan=_lifespan,
+        # Off, they are not routes at all: 404, like any path the API does not have.
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.api = state
     install_error_handlers(app)
@@ -91,6 +96,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_concurrency=serving.max_concurrency,
     )
     return app
+
+
+def docs_exposed(settings: Settings) -> bool:
+    """Whether the API serves ``/docs``, ``/redoc`` and ``/openapi.json`` (without a key):
+    ``serving.expose_docs``, or when unset, only while no API key guards the API."""
+    chosen = settings.serving.expose_docs
+    return chosen if chosen is not None else settings.api_key is None
 
 
 def _routes_with_paths(app: FastAPI, routers: list[APIRouter]) -> list[Route]:
