@@ -4,9 +4,12 @@ default store of a home holding a champion."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.servers import free_port, running
 from tests.user import SCRIPT, run_cli, user_env
@@ -39,17 +42,48 @@ def test_a_host_that_is_not_this_machine_exits_2(user_champion_home: Path) -> No
     assert completed.stderr.startswith("error: Cannot serve on http://192.0.2.1:8000: ")
 
 
-def test_with_an_api_key_the_docs_and_schema_are_not_served(
-    user_champion_home: Path, tmp_path: Path
-) -> None:
+KEY = "s3cret"
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def guarded_api(
+    user_champion_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """``sentimentops serve`` with an API key, as a user starts it, ready to answer."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "serve.log"
-    env = user_env(user_champion_home, SENTIMENTOPS_API_KEY="s3cret")
-    with running([str(SCRIPT), "serve", "--port", str(port)], f"{url}/health/live", log, env):
-        for path in ("/docs", "/redoc", "/openapi.json"):
-            assert httpx.get(f"{url}{path}").status_code == 404, path
-        assert httpx.get(f"{url}/v1/model").status_code == 401
-    first_line = log.read_text().splitlines()[0]
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = user_env(user_champion_home, SENTIMENTOPS_API_KEY=KEY)
+    with running([str(SCRIPT), "serve", "--port", str(port)], f"{url}/health/ready", log, env):
+        yield Served(url, log)
+
+
+def test_with_an_api_key_the_docs_and_schema_are_not_served(guarded_api: Served) -> None:
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert httpx.get(f"{guarded_api.url}{path}").status_code == 404, path
+    assert httpx.get(f"{guarded_api.url}/v1/model").status_code == 401
+    first_line = guarded_api.log.read_text().splitlines()[0]
     assert first_line.startswith("Serving models:/imdb-sentiment@champion (version 1) on")
     assert "/docs" not in first_line
+
+
+def test_feedback_is_accepted_for_an_answered_prediction_only(guarded_api: Served) -> None:
+    with httpx.Client(base_url=guarded_api.url, headers={"X-API-Key": KEY}) as client:
+        answer = client.post("/v1/predict", json={"text": "A moving, wonderful film."}).json()
+        # At once, while the log writer may still hold the prediction.
+        accepted = client.post(
+            "/v1/feedback", json={"request_id": answer["request_id"], "label": "positive"}
+        )
+        assert accepted.status_code == 202, accepted.text
+        for never_issued in ("nope", "0" * 32):
+            refused = client.post(
+                "/v1/feedback", json={"request_id": never_issued, "label": "positive"}
+            )
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["error"]["type"] == "unknown_request_id"

@@ -175,6 +175,7 @@ def test_feedback_the_database_refuses_is_a_500_not_a_503_to_retry(
         # What psycopg2 raises for a value PostgreSQL cannot store: no outage, retrying is vain.
         raise ValueError("A string literal cannot contain NUL (0x00) characters.")
 
+    client.post("/v1/predict", json={"text": TEXT}, headers={"X-Request-ID": "abc-1"})
     monkeypatch.setattr(client.app.state.api.store, "write_feedback", refuse)  # type: ignore[attr-defined]
     response = client.post("/v1/feedback", json={"request_id": "abc-1", "label": "positive"})
     error = assert_error(response, 500, "internal_error")

@@ -32,7 +32,7 @@ from sentimentops.serving.metrics import ApiMetrics
 from sentimentops.serving.middleware import RequestGuard
 from sentimentops.serving.model import ModelSlot
 from sentimentops.serving.schemas import request_models
-from sentimentops.serving.state import ApiState
+from sentimentops.serving.state import ApiState, RecentRequestIds
 
 __all__ = ["create_app", "docs_exposed"]
 
@@ -58,7 +58,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_size=serving.micro_batch_max_size,
         max_wait_seconds=serving.micro_batch_wait_ms / 1000,
     )
-    state = ApiState(settings, slot, batcher, store, writer, metrics)
+    # Covers every record the writer may hold unwritten (queued, or in the batch being written).
+    answered = RecentRequestIds(
+        capacity=settings.prediction_log.queue_size + settings.prediction_log.batch_size
+    )
+    state = ApiState(settings, slot, batcher, store, writer, metrics, answered)
 
     docs = docs_exposed(settings)
     app = FastAPI(
