@@ -4,6 +4,7 @@ default store of a home holding a champion."""
 from __future__ import annotations
 
 import socket
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import free_port, running
+from tests.servers import eventually, free_port, running, stop, wait_for
 from tests.user import SCRIPT, run_cli, user_env
 
 
@@ -87,3 +88,41 @@ def test_feedback_is_accepted_for_an_answered_prediction_only(guarded_api: Serve
             )
             assert refused.status_code == 422, refused.text
             assert refused.json()["error"]["type"] == "unknown_request_id"
+
+
+def test_liveness_answers_while_the_model_still_loads(
+    user_champion_home: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with (tmp_path / "serve.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(SCRIPT), "serve", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=user_env(user_champion_home),
+        )
+        try:
+            first_live = eventually(
+                lambda: _answer(f"{url}/health/live"), timeout=120, interval=0.02
+            )
+            ready_then = _answer(f"{url}/health/ready", accept_503=True)
+            wait_for(f"{url}/health/ready", process)
+        finally:
+            stop(process)
+
+    # The port opened before the model was in: alive, not ready yet.
+    assert first_live == {"status": "ok", "model": None, "error": None}
+    assert ready_then is not None
+    assert ready_then["status"] == "loading"
+
+
+def _answer(url: str, *, accept_503: bool = False) -> dict[str, object] | None:
+    """The JSON body of a 200 (or 503) from ``url``; None while the port is closed."""
+    try:
+        response = httpx.get(url, timeout=5)
+    except httpx.TransportError:
+        return None
+    if response.status_code == 200 or (accept_503 and response.status_code == 503):
+        return dict(response.json())
+    return None
