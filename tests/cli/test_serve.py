@@ -43,6 +43,24 @@ def test_a_host_that_is_not_this_machine_exits_2(user_champion_home: Path) -> No
     assert completed.stderr.startswith("error: Cannot serve on http://192.0.2.1:8000: ")
 
 
+def test_a_bad_setting_of_the_app_exits_2_before_any_worker_starts(
+    user_champion_home: Path,
+) -> None:
+    """With several workers, each builds the app: uvicorn restarted every failing worker,
+    forever, instead of the command saying what is wrong."""
+    completed = run_cli(
+        "serve", "--port", str(free_port()), "--workers", "2",
+        home=user_champion_home, timeout=120, SENTIMENTOPS_PREDICTION_LOG__URL="mysql://db/log",
+    )  # fmt: skip
+
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert completed.stdout == ""  # nothing claims to serve
+    assert completed.stderr.startswith(
+        "error: prediction_log.url (SENTIMENTOPS_PREDICTION_LOG__URL)"
+    )
+    assert "Traceback" not in completed.stderr
+
+
 KEY = "s3cret"
 
 

@@ -60,17 +60,20 @@ def serve_command(
             version = resolved_version(uri)  # fails fast, exit 2, when there is no such model
     if model is not None:
         # Every worker process builds its app from the environment: pass the option that way,
-        # and forget the settings built before it (with one worker, the app is built here).
+        # and forget the settings built before it.
         os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model
         get_settings.cache_clear()
-    from sentimentops.serving.app import docs_exposed
+    from sentimentops.serving.app import create_app, docs_exposed
 
+    # Built here even for N workers, which build their own: a bad setting the app reads (the
+    # prediction log URL, say) exits 2 now, rather than failing every worker uvicorn restarts.
+    app = create_app(get_settings())
     docs = "; docs at /docs" if docs_exposed(get_settings()) else ""
     console.print(f"Serving {uri} (version {version}) on http://{host}:{port}{docs}")
     try:
         uvicorn.run(
-            "sentimentops.serving.app:create_app",
-            factory=True,
+            app if workers == 1 else "sentimentops.serving.app:create_app",
+            factory=workers > 1,
             host=host,
             port=port,
             workers=workers,
