@@ -218,6 +218,9 @@ class ServingSettings(_Section):
     micro_batch_max_size: Annotated[int, Field(ge=1)] = 64
     reload_interval_seconds: Annotated[float, Field(ge=0)] = 30.0  # 0 turns polling off
     cors_origins: list[str] = Field(default_factory=list)  # empty: CORS off
+    # /docs, /redoc and /openapi.json, which need no API key. None: exposed unless an API key is
+    # set (a guarded API does not publish its schema unless asked to).
+    expose_docs: bool | None = None
 
 
 class AlertSettings(_Section):

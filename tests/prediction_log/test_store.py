@@ -119,6 +119,16 @@ def test_window_joins_the_latest_feedback_label(store: PredictionLogStore) -> No
     assert pd.isna(labels["request-2"])
 
 
+def test_has_prediction_finds_a_logged_request_id_and_nothing_else(
+    store: PredictionLogStore,
+) -> None:
+    store.write_predictions(sample_records(2))
+
+    assert store.has_prediction("request-1")
+    assert not store.has_prediction("request-2")
+    assert not store.has_prediction("request-")  # an exact match, not a prefix
+
+
 def test_feedback_before_its_prediction_is_joined_once_it_is_logged(
     store: PredictionLogStore,
 ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -110,6 +112,47 @@ def test_metrics_count_requests_predictions_and_the_model(client: TestClient) ->
     assert 'sentimentops_model_info{name="imdb-logreg",version="local"} 1.0' in text
     assert "sentimentops_prediction_log_queue_depth" in text
     assert "sentimentops_prediction_log_dropped_total 0.0" in text
+
+
+def test_requests_answered_before_routing_are_counted_under_their_route(
+    make_client: ClientFactory,
+) -> None:
+    too_long = {"text": "x" * 5000}
+    tensor = {"inputs": [{"name": "t", "shape": [1], "datatype": "BYTES", "data": ["x" * 5000]}]}
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: refused as it streams, after routing
+        yield json.dumps(too_long).encode()
+
+    with make_client(serving__max_body_bytes="2048") as client:
+        assert client.post("/v1/predict", json=too_long).status_code == 413
+        streamed = client.post(
+            "/v1/predict", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert streamed.status_code == 413
+        assert client.post("/v2/models/imdb-logreg/infer", json=tensor).status_code == 413
+        assert client.get("/docs").status_code == 200
+        text = client.get("/metrics").text
+
+    assert 'sentimentops_errors_total{endpoint="/v1/predict",status="413"} 2.0' in text
+    assert 'sentimentops_errors_total{endpoint="/v2/models/{name}/infer",status="413"} 1.0' in text
+    assert 'sentimentops_requests_total{endpoint="/docs",method="GET",status="200"} 1.0' in text
+    assert "unmatched" not in text
+
+
+def test_readiness_503s_while_the_model_loads_are_not_errors(make_client: ClientFactory) -> None:
+    with make_client(ready=False, serving__model_uri="/nonexistent/model") as client:
+        assert client.get("/health/ready").status_code == 503
+        assert client.get("/v2/health/ready").status_code == 503
+        assert client.post("/v1/predict", json={"text": POSITIVE}).status_code == 503
+        text = client.get("/metrics").text
+
+    for probe in ("/health/ready", "/v2/health/ready"):
+        assert (
+            f'sentimentops_requests_total{{endpoint="{probe}",method="GET",status="503"}}' in text
+        )
+        assert f'sentimentops_errors_total{{endpoint="{probe}"' not in text
+    # A request the API cannot serve yet is an error all the same.
+    assert 'sentimentops_errors_total{endpoint="/v1/predict",status="503"} 1.0' in text
 
 
 def test_serve_refuses_to_start_without_a_model(tmp_path: Path) -> None:

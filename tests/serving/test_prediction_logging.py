@@ -4,12 +4,15 @@ database that goes down costs log rows, counted, never answers."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from urllib.parse import urlsplit
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from sentimentops.prediction_log import PredictionLogStore
+from tests.prediction_log.sample_records import sample_records
 from tests.prediction_log.tcp_proxy import TcpProxy
 from tests.servers import eventually
 from tests.serving.conftest import ClientFactory
@@ -72,6 +75,7 @@ def test_feedback_names_a_batch_item_by_its_item_id(make_client: ClientFactory) 
 
 def test_feedback_while_the_log_database_is_unusable_is_503(make_client: ClientFactory) -> None:
     with make_client() as client:
+        client.post("/v1/predict", json={"text": TEXTS[0]}, headers={"X-Request-ID": "x"})
         store = store_of(client)
         with store.engine.begin() as connection:
             connection.execute(sa.text("DROP TABLE feedback"))  # as if never migrated
@@ -80,6 +84,83 @@ def test_feedback_while_the_log_database_is_unusable_is_503(make_client: ClientF
     error = response.json()["error"]
     assert error["type"] == "unavailable"
     assert "retry later" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "request_id", ["nope", "0" * 32, "b-1.3", "b-1"], ids=["word", "zeros", "item", "batch"]
+)
+def test_feedback_for_an_id_no_prediction_was_answered_under_is_422(
+    make_client: ClientFactory, request_id: str
+) -> None:
+    with make_client() as client:
+        # A batch of 3 answers b-1.0 to b-1.2: neither b-1.3 nor the batch's own id is a prediction.
+        client.post("/v1/predict/batch", json={"texts": TEXTS}, headers={"X-Request-ID": "b-1"})
+        response = client.post("/v1/feedback", json={"request_id": request_id, "label": "positive"})
+        store = store_of(client)
+        eventually(lambda: store.count_predictions() == 3)
+        window = store.read_window()
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["type"] == "unknown_request_id"
+    assert f"No prediction was answered under request_id {request_id!r}" in error["message"]
+    with store.engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM feedback")).scalar_one() == 0
+    assert window["feedback_label"].isna().all()
+
+
+def test_feedback_right_after_its_prediction_is_accepted_before_the_record_is_written(
+    make_client: ClientFactory, postgres_url: str
+) -> None:
+    with make_client(prediction_log__url=postgres_url) as client:
+        store = store_of(client)
+        blocker = sa.create_engine(postgres_url)
+        try:
+            with blocker.begin() as lock:
+                # Inserts into predictions wait (reads do not): the writer holds the record.
+                lock.execute(sa.text("LOCK TABLE predictions IN EXCLUSIVE MODE"))
+                answer = client.post("/v1/predict", json={"text": TEXTS[0]}).json()
+                feedback = client.post(
+                    "/v1/feedback", json={"request_id": answer["request_id"], "label": "positive"}
+                )
+                assert not store.has_prediction(answer["request_id"])  # still not in the log
+            assert feedback.status_code == 202, feedback.text
+            eventually(lambda: store.count_predictions() == 1)
+        finally:
+            blocker.dispose()
+        # Once written, the label joins its prediction.
+        assert store.read_window()["feedback_label"].tolist() == ["positive"]
+
+
+def test_feedback_for_a_prediction_another_process_logged_is_accepted(
+    make_client: ClientFactory,
+) -> None:
+    with make_client() as client:
+        store = store_of(client)
+        # Answered by another worker, or by this API before a restart: only the log knows it.
+        store.write_predictions(sample_records(1))
+        feedback = client.post(
+            "/v1/feedback", json={"request_id": "request-0", "label": "negative"}
+        )
+        assert feedback.status_code == 202, feedback.text
+        assert store.read_window()["feedback_label"].tolist() == ["negative"]
+
+
+def test_feedback_finds_a_prediction_logged_within_a_flush_interval_of_its_arrival(
+    make_client: ClientFactory,
+) -> None:
+    """Another worker's prediction, answered a moment ago, that its writer has not written yet."""
+    with make_client(prediction_log__flush_seconds="1.5") as client:
+        store = store_of(client)
+        other_worker = threading.Timer(0.5, store.write_predictions, [sample_records(1)])
+        other_worker.start()
+        try:
+            feedback = client.post(
+                "/v1/feedback", json={"request_id": "request-0", "label": "positive"}
+            )
+        finally:
+            other_worker.join()
+        assert feedback.status_code == 202, feedback.text
 
 
 def test_text_storage_can_be_turned_off(make_client: ClientFactory) -> None:

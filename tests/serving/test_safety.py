@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client import generate_latest
 
 from sentimentops.serving.metrics import ApiMetrics
 from sentimentops.serving.middleware import RequestGuard
@@ -45,11 +46,23 @@ def test_invalid_bodies_are_422_with_the_field_named(
     assert error["details"]
 
 
-def test_malformed_json_is_422(client: TestClient) -> None:
-    response = client.post(
-        "/v1/predict", content=b'{"text": "unclosed', headers={"content-type": "application/json"}
-    )
-    assert_error(response, 422, "validation_error")
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/predict", "/v1/predict/batch", "/v1/feedback", "/v2/models/imdb-logreg/infer"],
+)
+@pytest.mark.parametrize("body", [b'{"text": "unclosed', b'{"text": bad}', b"[1,"])
+def test_a_body_that_is_not_json_is_400_on_v1_and_v2(
+    client: TestClient, path: str, body: bytes
+) -> None:
+    """400 as for an undecodable body; 422 is kept for JSON that does not match the schema."""
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    if path.startswith("/v2/"):
+        assert response.status_code == 400, response.text
+        message = response.json()["error"]
+    else:
+        message = assert_error(response, 400, "bad_request")["message"]
+    assert "The request body is not valid JSON" in str(message)
+    assert "at character" in str(message)
 
 
 def test_batch_size_limit(make_client: ClientFactory) -> None:
@@ -103,6 +116,33 @@ def test_api_key_guards_everything_but_health(make_client: ClientFactory) -> Non
         assert ok.status_code == 200
 
 
+DOCS = ("/docs", "/redoc", "/openapi.json")
+
+
+@pytest.mark.parametrize(
+    ("settings", "exposed"),
+    [
+        ({}, True),
+        ({"serving__expose_docs": "false"}, False),
+        ({"api_key": "s3cret"}, False),  # a guarded API does not publish its schema by default
+        ({"api_key": "s3cret", "serving__expose_docs": "true"}, True),
+    ],
+    ids=["no-key", "no-key-turned-off", "key", "key-turned-on"],
+)
+def test_docs_are_exposed_without_a_key_unless_turned_off_and_with_one_only_if_turned_on(
+    make_client: ClientFactory, settings: dict[str, str], exposed: bool
+) -> None:
+    with make_client(**settings) as client:
+        for path in DOCS:
+            keyless = client.get(path)
+            if exposed:
+                assert keyless.status_code == 200, path
+            else:
+                assert_error(keyless, 404, "not_found")
+                # Off is off: not a route, even for a caller with the key.
+                assert client.get(path, headers={"X-API-Key": "s3cret"}).status_code == 404
+
+
 @pytest.mark.parametrize(
     "request_id",
     [
@@ -135,6 +175,7 @@ def test_feedback_the_database_refuses_is_a_500_not_a_503_to_retry(
         # What psycopg2 raises for a value PostgreSQL cannot store: no outage, retrying is vain.
         raise ValueError("A string literal cannot contain NUL (0x00) characters.")
 
+    client.post("/v1/predict", json={"text": TEXT}, headers={"X-Request-ID": "abc-1"})
     monkeypatch.setattr(client.app.state.api.store, "write_feedback", refuse)  # type: ignore[attr-defined]
     response = client.post("/v1/feedback", json={"request_id": "abc-1", "label": "positive"})
     error = assert_error(response, 500, "internal_error")
@@ -185,7 +226,9 @@ def test_requests_over_the_concurrency_limit_get_503_and_probes_still_answer() -
         return {"status": "ok"}
 
     metrics = ApiMetrics(log_queue=lambda: (0, 0, 0, 0), served_model=lambda: None)
-    guarded = RequestGuard(app, metrics=metrics, max_body_bytes=1024, max_concurrency=2)
+    guarded = RequestGuard(
+        app, metrics=metrics, routes=app.routes, max_body_bytes=1024, max_concurrency=2
+    )
 
     async def scenario() -> tuple[list[int], int, int]:
         transport = httpx.ASGITransport(app=guarded)
@@ -203,6 +246,9 @@ def test_requests_over_the_concurrency_limit_get_503_and_probes_still_answer() -
     assert statuses == [200, 200]
     assert refused == 503
     assert probe == 200
+    # Refused before routing, and still counted under the route it was sent to.
+    exported = generate_latest(metrics.registry).decode()
+    assert 'sentimentops_errors_total{endpoint="/slow",status="503"} 1.0' in exported
 
 
 # Texts that clean down to nothing: markup, entities, invisible characters (batch prediction

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 
 import typer
 
 from sentimentops.cli.output import console
 from sentimentops.config import get_settings
+from sentimentops.errors import BadInputError, SentimentOpsError
 
 __all__ = ["serve_command"]
 
@@ -31,11 +34,17 @@ def serve_command(
     """Serve predictions over HTTP: /v1 (JSON), /v2 (Open Inference Protocol), /health,
     /metrics. Set SENTIMENTOPS_API_KEY to require an X-API-Key header. Stops gracefully on
     SIGTERM: in-flight requests finish and the prediction log is flushed."""
+    settings = get_settings()
+    host = host or settings.serving.host
+    port = port if port is not None else settings.serving.port
+    # First, before seconds of imports and the model check: a busy port is told at once.
+    _check_can_listen(host, port)
+
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
 
     from sentimentops.serving.model import resolved_version
 
-    settings = get_settings()
     uri = model or settings.serving.model_uri
     if wait_for_model and uri.startswith("models:/"):
         # The app polls for its model (serving.reload_interval_seconds, at most 5 s apart while
@@ -51,20 +60,67 @@ def serve_command(
             version = resolved_version(uri)  # fails fast, exit 2, when there is no such model
     if model is not None:
         # Every worker process builds its app from the environment: pass the option that way,
-        # and forget the settings built before it (with one worker, the app is built here).
+        # and forget the settings built before it.
         os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model
         get_settings.cache_clear()
-    console.print(
-        f"Serving {uri} (version {version}) on http://{host or settings.serving.host}:"
-        f"{port or settings.serving.port}; docs at /docs"
-    )
-    uvicorn.run(
-        "sentimentops.serving.app:create_app",
-        factory=True,
-        host=host or settings.serving.host,
-        port=port if port is not None else settings.serving.port,
-        workers=workers,
-        timeout_graceful_shutdown=30,
-        access_log=False,
-        log_level="info",
-    )
+    from sentimentops.serving.app import create_app, docs_exposed
+
+    # Built here even for N workers, which build their own: a bad setting the app reads (the
+    # prediction log URL, say) exits 2 now, rather than failing every worker uvicorn restarts.
+    app = create_app(get_settings())
+    docs = "; docs at /docs" if docs_exposed(get_settings()) else ""
+    console.print(f"Serving {uri} (version {version}) on http://{host}:{port}{docs}")
+    try:
+        uvicorn.run(
+            app if workers == 1 else "sentimentops.serving.app:create_app",
+            factory=workers > 1,
+            host=host,
+            port=port,
+            workers=workers,
+            timeout_graceful_shutdown=30,
+            access_log=False,
+            log_level="info",
+        )
+    except SystemExit as stopped:
+        # uvicorn exits with 3 when the server fails to start; 3 means a monitoring alert here.
+        if stopped.code != STARTUP_FAILURE:
+            raise
+        raise SentimentOpsError(
+            f"The API did not start on http://{host}:{port}; the reason is logged above."
+        ) from None
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Bind ``host:port`` as uvicorn will (SO_REUSEADDR, every address ``host`` names) and let
+    go at once.
+
+    Raises:
+        BadInputError: the port is taken, the address is not this machine's, or the host does
+            not resolve; the message says which and what to pass instead.
+    """
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise BadInputError(
+            f"Cannot serve on host {host!r}: {error.strerror}. Pass an address or name of this "
+            "machine with --host (127.0.0.1, or 0.0.0.0 for every interface)."
+        ) from None
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # as asyncio binds it: IPv6 only, beside the IPv4 one
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                raise BadInputError(_cannot_listen(host, port, error)) from None
+
+
+def _cannot_listen(host: str, port: int, error: OSError) -> str:
+    where = f"http://{host}:{port}"
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"Port {port} is already in use on {host}, so the API cannot serve on {where}. "
+            "Stop what holds it, or pick another port with --port."
+        )
+    return f"Cannot serve on {where}: {error.strerror}. Pick another --host or --port."

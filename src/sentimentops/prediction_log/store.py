@@ -405,6 +405,20 @@ class PredictionLogStore:
             {"review": labelled["text"], "sentiment": labelled["feedback_label"]}
         ).reset_index(drop=True)
 
+    def has_prediction(self, request_id: str) -> bool:
+        """Whether a prediction is logged under ``request_id`` (an indexed lookup).
+
+        Raises:
+            PredictionLogUnavailableError: the database cannot be used right now.
+        """
+        query = sa.select(predictions.c.id).where(predictions.c.request_id == request_id).limit(1)
+        self._migrate_if_owed()
+        with (
+            self._unavailable_as_domain_error("looking up a prediction"),
+            self.engine.connect() as c,
+        ):
+            return c.execute(query).first() is not None
+
     def count_predictions(self) -> int:
         """How many predictions are logged.
 

@@ -102,9 +102,11 @@ def build_v1_router(single_request: type[Any], batch_request: type[Any]) -> APIR
 
     @router.post("/feedback", response_model=FeedbackResponse, status_code=202, responses=ERRORS)
     async def feedback(body: FeedbackRequest, request: Request) -> FeedbackResponse:
-        """Record the true label of an earlier prediction, named by its request_id."""
+        """Record the true label of an earlier prediction, named by its request_id: one this
+        API answered, else 422."""
         state = state_of(request)
         try:
+            await state.require_answered(body.request_id)
             await asyncio.to_thread(
                 state.store.write_feedback, body.request_id, body.label, datetime.now(UTC)
             )

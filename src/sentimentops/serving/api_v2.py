@@ -18,9 +18,10 @@ from sentimentops.serving.schemas import (
     InferenceRequest,
     InferenceResponse,
     V2Error,
-    V2Health,
+    V2Live,
     V2ModelMetadata,
     V2ModelReady,
+    V2Ready,
     V2TensorMetadata,
 )
 
@@ -35,15 +36,15 @@ def build_v2_router(max_batch_size: int, max_text_chars: int) -> APIRouter:
     router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"])
     protected = [Depends(require_api_key)]
 
-    @router.get("/health/live", response_model=V2Health)
-    async def live() -> V2Health:
-        return V2Health(live=True)
+    @router.get("/health/live", response_model=V2Live)
+    async def live() -> V2Live:
+        return V2Live(live=True)
 
-    @router.get("/health/ready", response_model=V2Health, responses={503: {"model": V2Error}})
-    async def ready(request: Request) -> V2Health:
+    @router.get("/health/ready", response_model=V2Ready, responses={503: {"model": V2Error}})
+    async def ready(request: Request) -> V2Ready:
         if state_of(request).slot.current is None:
             raise ApiError(503, "model not loaded yet")
-        return V2Health(ready=True)
+        return V2Ready(ready=True)
 
     @router.get(
         "/models/{name}", response_model=V2ModelMetadata, dependencies=protected, responses=ERRORS

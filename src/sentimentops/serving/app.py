@@ -16,8 +16,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
 from sentimentops import __version__
 from sentimentops.config import Settings, get_settings
@@ -31,9 +32,9 @@ from sentimentops.serving.metrics import ApiMetrics
 from sentimentops.serving.middleware import RequestGuard
 from sentimentops.serving.model import ModelSlot
 from sentimentops.serving.schemas import request_models
-from sentimentops.serving.state import ApiState
+from sentimentops.serving.state import ApiState, RecentRequestIds
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "docs_exposed"]
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +58,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_size=serving.micro_batch_max_size,
         max_wait_seconds=serving.micro_batch_wait_ms / 1000,
     )
-    state = ApiState(settings, slot, batcher, store, writer, metrics)
+    # Covers every record the writer may hold unwritten (queued, or in the batch being written).
+    answered = RecentRequestIds(
+        capacity=settings.prediction_log.queue_size + settings.prediction_log.batch_size
+    )
+    state = ApiState(settings, slot, batcher, store, writer, metrics, answered)
 
+    docs = docs_exposed(settings)
     app = FastAPI(
         title="sentimentops",
         version=__version__,
         summary="Sentiment of movie reviews: predictions, feedback, model, health, metrics.",
         lifespan=_lifespan,
+        # Off, they are not routes at all: 404, like any path the API does not have.
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.api = state
     install_error_handlers(app)
     single_request, batch_request = request_models(serving.max_text_chars, serving.max_batch_size)
-    app.include_router(build_v1_router(single_request, batch_request))
-    app.include_router(build_v2_router(serving.max_batch_size, serving.max_text_chars))
-    app.include_router(build_ops_router())
+    routers = [
+        build_v1_router(single_request, batch_request),
+        build_v2_router(serving.max_batch_size, serving.max_text_chars),
+        build_ops_router(),
+    ]
+    for router in routers:
+        app.include_router(router)
     if serving.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -81,10 +95,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestGuard,
         metrics=metrics,
+        routes=_routes_with_paths(app, routers),
         max_body_bytes=serving.max_body_bytes,
         max_concurrency=serving.max_concurrency,
     )
     return app
+
+
+def docs_exposed(settings: Settings) -> bool:
+    """Whether the API serves ``/docs``, ``/redoc`` and ``/openapi.json`` (without a key):
+    ``serving.expose_docs``, or when unset, only while no API key guards the API."""
+    chosen = settings.serving.expose_docs
+    return chosen if chosen is not None else settings.api_key is None
+
+
+def _routes_with_paths(app: FastAPI, routers: list[APIRouter]) -> list[Route]:
+    """Every route with a path template: the app's own (``/docs``) and the included routers'
+    (the app lists each included router as one opaque entry)."""
+    candidates = [*app.router.routes, *(route for router in routers for route in router.routes)]
+    return [route for route in candidates if isinstance(route, Route)]
 
 
 @contextlib.asynccontextmanager

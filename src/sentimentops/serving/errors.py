@@ -119,6 +119,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        if (not_json := _json_syntax_error(error)) is not None:
+            # A body that is not JSON at all is a bad request (400), as an undecodable one is;
+            # 422 is for JSON that does not match the schema.
+            return error_response(
+                request.url.path, 400, not_json, request_id=request_id_of(request)
+            )
         details = [
             {"loc": [str(part) for part in item.get("loc", ())], "msg": str(item.get("msg"))}
             for item in error.errors()
@@ -157,3 +163,16 @@ def install_error_handlers(app: FastAPI) -> None:
             "Internal error; the server log has the details under this request id.",
             request_id=request_id_of(request),
         )
+
+
+def _json_syntax_error(error: RequestValidationError) -> str | None:
+    """What is wrong with a request body that does not parse as JSON; None when it does."""
+    for item in error.errors():
+        if item.get("type") == "json_invalid":
+            reason = str(item.get("ctx", {}).get("error", "malformed")).removesuffix(" at")
+            position = item.get("loc", ("body", "?"))[-1]
+            return (
+                f"The request body is not valid JSON ({reason} at character {position}); "
+                "send a JSON object."
+            )
+    return None

@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentimentops.serving.errors import error_response
@@ -22,16 +24,29 @@ __all__ = ["RequestGuard"]
 _CLIENT_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 # Probes and scrapes are never refused: an overloaded server must still say it is alive.
 _UNLIMITED_PREFIXES = ("/health", "/v2/health", "/metrics")
+# A readiness probe's 503 while the model loads is its answer ("not yet"), not an error.
+_READINESS_PROBES = frozenset({"/health/ready", "/v2/health/ready"})
 
 
 class RequestGuard:
-    """Request ids, the body size limit, the concurrency limit, and request metrics."""
+    """Request ids, the body size limit, the concurrency limit, and request metrics.
+
+    ``routes`` are every route of the app: the metrics label a request answered here, before
+    routing (413, 503 over capacity), with the route it was sent to.
+    """
 
     def __init__(
-        self, app: ASGIApp, *, metrics: ApiMetrics, max_body_bytes: int, max_concurrency: int
+        self,
+        app: ASGIApp,
+        *,
+        metrics: ApiMetrics,
+        routes: Sequence[Route],
+        max_body_bytes: int,
+        max_concurrency: int,
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.routes = routes
         self.max_body_bytes = max_body_bytes
         self.max_concurrency = max_concurrency
         self.in_flight = 0
@@ -100,9 +115,9 @@ class RequestGuard:
             finally:
                 self.in_flight -= limited
         finally:
-            endpoint = _endpoint(scope)
+            endpoint = _endpoint(scope, self.routes)
             self.metrics.requests.labels(endpoint, scope["method"], str(status)).inc()
-            if status >= 400:
+            if status >= 400 and not (status == 503 and endpoint in _READINESS_PROBES):
                 self.metrics.errors.labels(endpoint, str(status)).inc()
             self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
 
@@ -134,7 +149,13 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _endpoint(scope: Scope) -> str:
-    """The route template (``/v2/models/{name}/infer``): bounded label cardinality."""
+def _endpoint(scope: Scope, routes: Sequence[Route]) -> str:
+    """The route template (``/v2/models/{name}/infer``): bounded label cardinality.
+
+    Routing records the route in the scope; a request answered before routing, or by a route
+    that does not record itself (``/docs``), is matched against ``routes`` here.
+    """
     route: Any = scope.get("route")
+    if route is None:
+        route = next((r for r in routes if r.matches(scope)[0] == Match.FULL), None)
     return str(getattr(route, "path", None) or "unmatched")

@@ -33,9 +33,10 @@ __all__ = [
     "Prediction",
     "ReloadResponse",
     "V2Error",
-    "V2Health",
+    "V2Live",
     "V2ModelMetadata",
     "V2ModelReady",
+    "V2Ready",
     "V2TensorMetadata",
     "request_models",
 ]
@@ -210,9 +211,12 @@ class InferenceResponse(BaseModel):
     outputs: list[InferenceOutput]
 
 
-class V2Health(BaseModel):
-    live: bool | None = None
-    ready: bool | None = None
+class V2Live(BaseModel):
+    live: bool
+
+
+class V2Ready(BaseModel):
+    ready: bool
 
 
 class V2TensorMetadata(BaseModel):

@@ -1,7 +1,8 @@
 """What the routes share: the model slot, the batcher, the prediction log, limits and metrics.
 
 :meth:`ApiState.predict` is the one path from texts to logged predictions, used by every
-prediction endpoint (v1 single and batch, v2 infer), so they cannot drift apart.
+prediction endpoint (v1 single and batch, v2 infer), so they cannot drift apart, and
+:meth:`ApiState.require_answered` the one judge of which request ids feedback may name.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +30,11 @@ from sentimentops.serving.errors import ApiError
 from sentimentops.serving.metrics import ApiMetrics
 from sentimentops.serving.model import ModelSlot, ServedModel
 
-__all__ = ["ApiState", "ScoredTexts"]
+__all__ = ["ApiState", "RecentRequestIds", "ScoredTexts"]
+
+# Past a prediction log flush interval, how long a write may take before another worker's
+# prediction is in the log.
+LOG_WRITE_MARGIN_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,27 @@ class ScoredTexts:
     request_ids: list[str]
 
 
+class RecentRequestIds:
+    """The last ``capacity`` request ids this process queued for the prediction log.
+
+    With ``capacity`` at least the writer's queue size plus its batch size, every prediction
+    queued but not written yet is here: the writer holds no more than that unwritten.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, request_id: str) -> None:
+        self._ids[request_id] = None
+        self._ids.move_to_end(request_id)  # a client may reuse an X-Request-ID
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+
+    def __contains__(self, request_id: object) -> bool:
+        return request_id in self._ids
+
+
 @dataclass
 class ApiState:
     settings: Settings
@@ -47,6 +74,7 @@ class ApiState:
     store: PredictionLogStore
     writer: PredictionLogWriter
     metrics: ApiMetrics
+    answered: RecentRequestIds
 
     def ready_model(self) -> ServedModel:
         model = self.slot.current
@@ -101,7 +129,7 @@ class ApiState:
         now = datetime.now(UTC)
         store_text = self.settings.prediction_log.store_text
         for text, label, score, item_id in zip(texts, labels, scores, request_ids, strict=True):
-            self.writer.submit(
+            queued = self.writer.submit(
                 PredictionRecord.of(
                     text,
                     store_text=store_text,
@@ -115,7 +143,34 @@ class ApiState:
                     latency_ms=latency_ms,
                 )
             )
+            if queued:  # a dropped record is never logged: no feedback can join it
+                self.answered.add(item_id)
         return ScoredTexts(model, labels, scores, request_ids)
+
+    async def require_answered(self, request_id: str) -> None:
+        """Return when a prediction was answered under ``request_id``: by this process (its
+        record may still wait for the log writer), or by any process whose log record is
+        written. A prediction another worker answered a moment ago is looked for once more
+        after a flush interval (``prediction_log.flush_seconds``), by when its writer has
+        normally written it.
+
+        Raises:
+            ApiError: 422 ``unknown_request_id``: no prediction answered under that id.
+            PredictionLogUnavailableError: the log cannot be read now.
+        """
+        if request_id in self.answered:
+            return
+        if await asyncio.to_thread(self.store.has_prediction, request_id):
+            return
+        await asyncio.sleep(self.settings.prediction_log.flush_seconds + LOG_WRITE_MARGIN_SECONDS)
+        if await asyncio.to_thread(self.store.has_prediction, request_id):
+            return
+        raise ApiError(
+            422,
+            f"No prediction was answered under request_id {request_id!r}: name the request_id "
+            "of a prediction this API answered (a batch item's is <request_id>.<position>).",
+            type="unknown_request_id",
+        )
 
     def check_api_key(self, presented: str | None) -> None:
         expected = self.settings.api_key
