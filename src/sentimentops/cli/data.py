@@ -207,14 +207,12 @@ def _stem(path: str) -> str:
 
 
 def _load_dataset(path: str | None, settings: Settings) -> tuple[pd.DataFrame, str]:
-    from sentimentops.data.load import load_reviews, load_verified_parquet
+    from sentimentops.data.load import load_reference_dataset, load_reviews
 
     with console.status(f"Reading {path or settings.data.reference_path}"):
         if path is None:
-            reference = settings.data.reference_path
-            return load_verified_parquet(reference, settings.data.reference_sha256_path), str(
-                reference
-            )
+            reference, found = load_reference_dataset(settings.data)
+            return reference, str(found)
         frame = load_reviews(
             path, text_column=settings.data.text_column, label_column=settings.data.label_column
         )
