@@ -64,14 +64,16 @@ def show_command(
 
 @models_app.command("promote")
 def promote_command(
-    version: str = typer.Argument(..., help="The version to make champion."),
+    version: str = typer.Argument(
+        ..., help="The version to make champion, or an alias naming it (challenger)."
+    ),
 ) -> None:
     """Point the champion alias at a version (a manual override of the gate)."""
     from sentimentops.tracking.registry import promote
 
     name = _connect()
-    promote(name, version)
-    console.print(f"{name} champion is now version {version}")
+    promoted = promote(name, version)
+    console.print(f"{name} champion is now version {promoted}")
 
 
 @models_app.command("rollback")

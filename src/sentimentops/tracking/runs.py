@@ -227,8 +227,7 @@ def load_model_card(name: str, version_or_alias: str) -> str:
     """
     import mlflow
 
-    separator = "/" if version_or_alias.isdigit() else "@"
-    _, version = registry.resolve_version(f"models:/{name}{separator}{version_or_alias}")
+    version = registry.lookup_version(name, version_or_alias)
     run_id = registry.version_info(name, version).run_id
     return str(mlflow.artifacts.load_text(f"runs:/{run_id}/{MODEL_CARD}"))
 
