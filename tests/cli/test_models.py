@@ -39,3 +39,32 @@ def test_showing_a_version_that_does_not_exist_says_what_exists(
     assert "--model" not in completed.stderr  # `models show` has no such option
     assert "no version '99'. It has versions 1" in completed.stderr
     assert "`sentimentops models list` shows them" in completed.stderr
+
+
+def test_the_list_fits_80_columns_without_cutting_a_cell(user_champion_home: Path) -> None:
+    completed = run_cli("models", "list", home=user_champion_home, COLUMNS="80")
+
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    assert "…" not in completed.stdout
+    (row,) = [line.split() for line in lines if line.startswith("1 ")]
+    assert row[:3] == ["1", "challenger", "logreg"]
+    assert "champion" in completed.stdout  # the version's second alias, on its own line
+
+
+def test_show_prints_the_card_without_the_configuration_or_download_bars(
+    user_champion_home: Path,
+) -> None:
+    summary = run_cli("models", "show", home=user_champion_home)
+    full = run_cli("models", "show", "1", "--full", home=user_champion_home)
+
+    assert summary.returncode == 0, summary.stderr
+    assert "Model card: imdb-sentiment version 1" in summary.stdout
+    assert "Downloading artifacts" not in summary.stdout + summary.stderr
+    assert "Training configuration" not in summary.stdout
+    assert "sentimentops models show 1 --full" in summary.stdout
+    assert len(summary.stdout.splitlines()) < 80
+    assert full.returncode == 0, full.stderr
+    assert "Training configuration" in full.stdout
+    assert '"significance_level": 0.05' in full.stdout

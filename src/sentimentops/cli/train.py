@@ -46,13 +46,10 @@ def train_command(
     """Train the candidates, pick the best on validation, evaluate once on test, log it all to
     MLflow, register the model as challenger and promote it to champion only through the gate.
     """
-    import logging
-
     from rich.table import Table
 
     from sentimentops.pipelines.training import run_training, with_split_mode
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its INFO lines bury the progress
     settings = with_split_mode(get_settings(), split)
     families = parse_families(models)
 

@@ -17,7 +17,7 @@ import pandas as pd
 from sentimentops import __version__
 from sentimentops.config import RegistrySettings, Settings
 from sentimentops.data.version import json_digest
-from sentimentops.models.card import render_model_card
+from sentimentops.models.card import render_model_card, summary_of
 from sentimentops.models.evaluate import metrics_by_length, to_binary, worst_errors
 from sentimentops.models.explain import top_ngrams
 from sentimentops.models.gate import GateDecision, ModelScore, decide_promotion
@@ -311,7 +311,7 @@ def _describe_version(
     client = MlflowClient()
     # Registries cap descriptions (5,000 characters in MLflow's SQL schema): keep the card's
     # summary there; the full card, with the training configuration, is the run's model_card.md.
-    summary = card.split("## Training configuration")[0].rstrip()
+    summary = summary_of(card)
     if len(summary) > MAX_DESCRIPTION_CHARS:
         summary = summary[: MAX_DESCRIPTION_CHARS - 20].rstrip() + "\n\n(truncated)"
     client.update_model_version(name, version, description=summary)
