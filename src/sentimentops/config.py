@@ -181,6 +181,8 @@ class RegistrySettings(_Section):
     model_name: str = "imdb-sentiment"
     significance_level: Annotated[float, Field(gt=0, lt=1)] = 0.05
     tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.002
+    # Fewer test rows than this that the champion was not trained on: the gate refuses to judge.
+    min_compared_rows: Annotated[int, Field(ge=1)] = 200
     reference_sample_rows: Annotated[int, Field(ge=10)] = 5000
 
 

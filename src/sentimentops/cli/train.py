@@ -90,5 +90,7 @@ def train_command(
         f"Registered {tracked.model_name} version {tracked.version} as challenger; "
         f"{verdict}: {tracked.decision.reason}. Champion is version {tracked.champion}."
     )
+    if rows := tracked.decision.rows_summary():
+        console.print(rows)
     console.print(f"MLflow run {tracked.run_id} in {outcome.tracking_uri}")
     console.print(f"Browse: mlflow ui --backend-store-uri {outcome.tracking_uri}")

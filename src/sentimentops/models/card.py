@@ -69,6 +69,7 @@ def render_model_card(
         "",
         "## Promotion",
         f"- {'promoted to champion' if decision.promote else 'not promoted'}: {decision.reason}",
+        *([f"- {rows}"] if (rows := decision.rows_summary()) else []),
         "",
         "## Limitations",
         "- Trained on English movie reviews; other domains (products, tweets), other languages, "
