@@ -61,7 +61,9 @@ __all__ = [
     "default_config_path",
     "get_settings",
     "load_settings",
+    "project_path",
     "setting_names",
+    "source_checkout",
     "unknown_variables",
 ]
 
@@ -82,10 +84,15 @@ class _Section(BaseModel):
 
 
 class DataSettings(_Section):
+    # Relative paths are found from any working directory: see project_path.
     reference_path: Path = Path("data/imdb/imdb_reviews.parquet")
     reference_sha256_path: Path = Path("data/imdb/imdb_reviews.parquet.sha256")
     text_column: str = "review"
     label_column: str = "sentiment"
+
+    def reference_files(self) -> tuple[Path, Path]:
+        """The reference dataset and its checksum file, each found by :func:`project_path`."""
+        return project_path(self.reference_path), project_path(self.reference_sha256_path)
 
 
 class ValidationSettings(_Section):
@@ -184,6 +191,8 @@ class RegistrySettings(_Section):
     model_name: str = "imdb-sentiment"
     significance_level: Annotated[float, Field(gt=0, lt=1)] = 0.05
     tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.002
+    # Fewer test rows than this that the champion was not trained on: the gate refuses to judge.
+    min_compared_rows: Annotated[int, Field(ge=1)] = 200
     reference_sample_rows: Annotated[int, Field(ge=10)] = 5000
 
 
@@ -348,6 +357,25 @@ class Settings(BaseSettings):
     def state_path(self, *parts: str) -> Path:
         """A path under ``home``, where every run keeps its state (splits, reports, models)."""
         return self.home.joinpath(*parts)
+
+
+def source_checkout() -> Path | None:
+    """The project folder (``pyproject.toml``, ``data/``) when the package runs from a source
+    checkout (``src/sentimentops``, as ``uv sync`` installs it); None for an installed wheel."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def project_path(path: Path) -> Path:
+    """``path`` when absolute or present from the working directory; else the same relative path
+    in the source checkout, when it is there. So the vendored data (``data/imdb/``) is found
+    whichever folder a command runs from, as the Docker image finds it from its ``/app``."""
+    if path.is_absolute() or path.exists():
+        return path
+    checkout = source_checkout()
+    if checkout is not None and (checkout / path).exists():
+        return checkout / path
+    return path
 
 
 def default_config_path() -> Path:

@@ -11,7 +11,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from sentimentops.cli.main import app
-from tests.user import run_cli
+from tests.user import REPO_ROOT, run_cli
 
 runner = CliRunner()
 
@@ -131,6 +131,29 @@ def test_split_writes_parquet_and_manifest_with_stable_digests(isolated_settings
     for name, split in manifest["splits"].items():
         assert len(pd.read_parquet(directory / f"{name}.parquet")) == split["rows"]
         assert split["digest"][:12] in first.output
+
+
+def test_split_finds_the_vendored_data_from_any_folder(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    completed = run_cli("data", "split", home=tmp_path / "home", cwd=elsewhere)
+
+    assert completed.returncode == 0, completed.stderr
+    manifest = json.loads((tmp_path / "home/splits/random-seed42/manifest.json").read_text())
+    assert sum(split["rows"] for split in manifest["splits"].values()) == 50_000
+
+
+def test_split_says_where_it_looked_for_a_missing_reference_dataset(tmp_path: Path) -> None:
+    completed = run_cli(
+        "data", "split", home=tmp_path / "home", cwd=tmp_path,
+        SENTIMENTOPS_DATA__REFERENCE_PATH="no/such.parquet",
+    )  # fmt: skip
+
+    assert completed.returncode == 2
+    message = " ".join(completed.stderr.split())
+    assert f"no/such.parquet is not in the working directory {tmp_path}" in message
+    assert f"or the project folder {REPO_ROOT}" in message
 
 
 def test_split_rejects_an_unknown_mode() -> None:

@@ -25,6 +25,7 @@ from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
 from tests.cloud.metrics import metric_sum
 from tests.servers import moto_s3
+from tests.user import run_cli
 
 runner = CliRunner()
 BUCKET = "worker-jobs"
@@ -102,6 +103,26 @@ def test_a_job_is_scored_into_s3_and_its_message_deleted(
     names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="SentimentOps")["Metrics"]}
     assert {"Predictions", "Rejected", "RejectRate", "ScoringSeconds"} <= names
     assert metric_sum("Predictions", component="worker", model_version="local") == 2
+
+
+def test_the_worker_scores_with_the_champion_of_the_default_store(
+    aws: Aws, user_champion_home: Path
+) -> None:
+    """As a user runs it: SENTIMENTOPS_HOME and the AWS variables set, nothing else of ours."""
+    aws.send({"input": f"s3://{BUCKET}/in/reviews.csv", "output": f"s3://{BUCKET}/out/champ.csv"})
+
+    completed = run_cli(
+        "worker", "--queue-url", aws.queue_url, "--once", home=user_champion_home,
+        SENTIMENTOPS_CLOUD__WAIT_SECONDS="1",
+    )  # fmt: skip
+
+    output = " ".join(completed.stdout.split())
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "1 received: 1 scored (3 rows)" in output
+    scored = pd.read_csv(aws.s3.get_object(Bucket=BUCKET, Key="out/champ.csv")["Body"])
+    assert set(scored["model_name"]) == {"imdb-sentiment"}
+    assert set(scored["model_version"].astype(str)) == {"1"}
+    assert aws.waiting() == 0
 
 
 def test_a_message_delivered_twice_is_scored_once(aws: Aws, model_folder: Path) -> None:

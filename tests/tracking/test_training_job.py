@@ -244,3 +244,38 @@ def test_a_model_folder_carries_its_checksum(model_folder: Path, tmp_path: Path)
 
     with pytest.raises(ModelIntegrityError):
         load_pipeline(str(copy))
+
+
+def test_a_version_records_the_texts_it_was_trained_on(trained_home: Path) -> None:
+    from sentimentops.data.version import text_fingerprints
+    from sentimentops.pipelines.training import prepare_training_data
+    from sentimentops.tracking import registry
+    from sentimentops.tracking.runs import load_trained_texts
+
+    splits = prepare_training_data(get_settings(), sample=1200).splits
+
+    recorded = load_trained_texts(registry.version_info(NAME, "1").run_id)
+
+    trained = pd.concat([splits.train, splits.validation])["review"]
+    assert recorded is not None
+    assert sorted(recorded.tolist()) == sorted(text_fingerprints(trained).tolist())
+    assert not set(text_fingerprints(splits.test["review"]).tolist()) & set(recorded.tolist())
+
+
+def test_a_champion_without_a_record_of_its_training_texts_is_not_compared(
+    trained_home: Path,
+) -> None:
+    from sentimentops.tracking import registry
+
+    (record,) = (trained_home / "mlartifacts").rglob("trained_texts.parquet")
+    record.unlink()  # as for a version registered before versions kept this record
+
+    outcome = run_training(get_settings(), sample=1500)
+
+    decision = outcome.tracked.decision  # type: ignore[attr-defined]
+    assert not decision.promote
+    assert decision.reason.startswith(
+        "champion version 1 has no record of the reviews it was trained on"
+    )
+    assert decision.champion_accuracy is None
+    assert registry.champion_version(NAME) == "1"

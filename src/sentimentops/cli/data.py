@@ -222,17 +222,16 @@ def _stem(path: str) -> str:
 
 
 def _load_dataset(path: str | None, settings: Settings, shown: Steps) -> tuple[pd.DataFrame, str]:
-    """The dataset at ``path`` (default: the vendored reference, its checksum verified) and the
-    name of its source, read as a step of ``shown``."""
-    from sentimentops.data.load import load_reviews, load_verified_parquet
+    """The dataset at ``path`` (default: the vendored reference, its checksum verified, found
+    from any working directory) and the name of its source, read as a step of ``shown``."""
+    from sentimentops.data.load import load_reference_dataset, load_reviews
 
-    source = path or str(settings.data.reference_path)
-    shown.start(f"Reading {source}")
+    shown.start(f"Reading {path or settings.data.reference_path}")
     if path is None:
-        frame = load_verified_parquet(
-            settings.data.reference_path, settings.data.reference_sha256_path
-        )
+        frame, found = load_reference_dataset(settings.data)
+        source = str(found)
     else:
+        source = path
         frame = load_reviews(
             path, text_column=settings.data.text_column, label_column=settings.data.label_column
         )

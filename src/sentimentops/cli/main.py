@@ -27,7 +27,7 @@ from sentimentops.cli.worker import worker_command
 from sentimentops.config import CONFIG_FILE_ENV, get_settings
 from sentimentops.errors import SentimentOpsError
 
-__all__ = ["TELEMETRY_OPT_OUT", "app", "run"]
+__all__ = ["QUIET_LIBRARIES", "TELEMETRY_OPT_OUT", "app", "run"]
 
 # The project runs offline and must not phone home; set before any of these libraries loads.
 TELEMETRY_OPT_OUT = {
@@ -35,6 +35,12 @@ TELEMETRY_OPT_OUT = {
     "DO_NOT_TRACK": "1",
     "EVIDENTLY_DISABLE_TELEMETRY": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+# The commands show their own progress; MLflow's download bars and INFO lines (database
+# migrations, project detection) would bury it. Its warnings still show; a user's value wins.
+QUIET_LIBRARIES = {
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
 }
 
 
@@ -94,8 +100,7 @@ def main(
     ),
 ) -> None:
     """End-to-end MLOps for review sentiment."""
-    for name, value in TELEMETRY_OPT_OUT.items():
-        os.environ.setdefault(name, value)
+    _set_environment_defaults()
     if config is not None:
         # Through the environment so that subprocesses (workers, flows) see the same file.
         os.environ[CONFIG_FILE_ENV] = str(config.resolve())
@@ -104,6 +109,10 @@ def main(
 
 def run() -> None:
     """Console-script entry point."""
-    for name, value in TELEMETRY_OPT_OUT.items():
-        os.environ.setdefault(name, value)
+    _set_environment_defaults()
     app()
+
+
+def _set_environment_defaults() -> None:
+    for name, value in (TELEMETRY_OPT_OUT | QUIET_LIBRARIES).items():
+        os.environ.setdefault(name, value)

@@ -311,7 +311,16 @@ def _print_training(result: Any) -> None:
     )
     verdict = "promoted to champion" if result.promoted else "not champion"
     console.print(f"{verdict}: {result.reason}. Champion is version {result.champion}.")
+    if rows := _gate_rows(result.decision):
+        console.print(rows)
     console.print("Steps: " + ", ".join(f"{step} ({how})" for step, how in result.steps.items()))
+
+
+def _gate_rows(decision: dict[str, Any]) -> str | None:
+    """Which test rows the gate compared the champion on (None for a reused version)."""
+    from sentimentops.models.gate import GateDecision
+
+    return GateDecision(**decision).rows_summary() if decision else None
 
 
 def _print_monitoring(result: Any) -> None:
@@ -343,7 +352,8 @@ def _print_main_summary(result: Any) -> None:
         f"{metrics.get('accuracy', float('nan')):.4f}, F1 {metrics.get('f1', float('nan')):.4f}, "
         f"ROC AUC {metrics.get('roc_auc', float('nan')):.4f}",
     )
-    table.add_row("Gate", training.reason)
+    rows = _gate_rows(training.decision)
+    table.add_row("Gate", f"{training.reason}. {rows}" if rows else training.reason)
     scored = batch.scored[0]
     table.add_row(
         "Predictions",

@@ -46,13 +46,10 @@ def train_command(
     """Train the candidates, pick the best on validation, evaluate once on test, log it all to
     MLflow, register the model as challenger and promote it to champion only through the gate.
     """
-    import logging
-
     from rich.table import Table
 
     from sentimentops.pipelines.training import run_training, with_split_mode
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its INFO lines bury the progress
     settings = with_split_mode(get_settings(), split)
     families = parse_families(models)
 
@@ -93,5 +90,7 @@ def train_command(
         f"Registered {tracked.model_name} version {tracked.version} as challenger; "
         f"{verdict}: {tracked.decision.reason}. Champion is version {tracked.champion}."
     )
+    if rows := tracked.decision.rows_summary():
+        console.print(rows)
     console.print(f"MLflow run {tracked.run_id} in {outcome.tracking_uri}")
     console.print(f"Browse: mlflow ui --backend-store-uri {outcome.tracking_uri}")

@@ -46,6 +46,7 @@ from sentimentops.errors import (
     UnsafeLocationError,
 )
 from sentimentops.storage import checked_key, is_remote, object_store_errors
+from sentimentops.tracking.loading import resolve_location
 
 __all__ = ["BatchJob", "SqsWorker", "WorkerStats"]
 
@@ -301,14 +302,10 @@ class SqsWorker:
         return summary
 
     def _model(self, uri: str) -> LoadedModel:
-        """Loaded once per version: the champion alias is resolved on every job, so a promotion
-        takes effect at the next message without a restart."""
-        key = uri
-        if uri.startswith("models:/"):
-            from sentimentops.tracking.registry import resolve_version
-
-            name, version = resolve_version(uri)
-            key = f"models:/{name}/{version}"
+        """Loaded once per version: the champion alias is resolved on every job (in the
+        configured registry), so a promotion takes effect at the next message without a
+        restart."""
+        key = resolve_location(uri)
         if key not in self._models:
             self._models = {key: load_for_scoring(key)}  # keep one: models are large
         return self._models[key]

@@ -24,6 +24,7 @@ from typing import Literal
 
 import pandas as pd
 
+from sentimentops.config import DataSettings, source_checkout
 from sentimentops.data.aclimdb import is_aclimdb_folder, read_aclimdb_folder
 from sentimentops.data.version import sha256_file
 from sentimentops.errors import ChecksumMismatchError, DataError
@@ -45,6 +46,7 @@ __all__ = [
     "DatasetFormat",
     "canonical_columns",
     "detect_format",
+    "load_reference_dataset",
     "load_reviews",
     "load_verified_parquet",
     "read_expected_sha256",
@@ -151,16 +153,38 @@ def read_expected_sha256(checksum_file: Path) -> str:
     return first_field.lower()
 
 
+def load_reference_dataset(settings: DataSettings) -> tuple[pd.DataFrame, Path]:
+    """The reference dataset (the vendored IMDB data by default), checked against its sha256,
+    and where it was found: from the working directory or else the project folder.
+
+    Raises:
+        DataError: it is in neither place.
+        ChecksumMismatchError: the file differs from the one the checksum was recorded for.
+    """
+    path, checksum_file = settings.reference_files()
+    if not path.is_file():
+        checkout = source_checkout()
+        where = f"the working directory {Path.cwd()}" + (
+            f" or the project folder {checkout}" if checkout else ""
+        )
+        raise DataError(
+            f"The reference dataset {path} is not in {where}. Set data.reference_path "
+            "(SENTIMENTOPS_DATA__REFERENCE_PATH) to where it is, or name a dataset of your own."
+        )
+    return load_verified_parquet(path, checksum_file), path
+
+
 def load_verified_parquet(path: Path, checksum_file: Path) -> pd.DataFrame:
     """Load a vendored dataset after checking its bytes against the recorded sha256.
 
     Raises:
+        DataError: ``path`` does not exist.
         ChecksumMismatchError: the file differs from the one the checksum was recorded for.
     """
     if not path.is_file():
         raise DataError(
-            f"The reference dataset {path} does not exist. Run from the repository root, "
-            "or set data.reference_path (SENTIMENTOPS_DATA__REFERENCE_PATH)."
+            f"The dataset {path} does not exist. Set data.reference_path "
+            "(SENTIMENTOPS_DATA__REFERENCE_PATH) to where it is."
         )
     expected = read_expected_sha256(checksum_file)
     actual = sha256_file(path)

@@ -9,7 +9,10 @@ import pandas as pd
 from sentimentops.models.gate import GateDecision
 from sentimentops.models.train import TrainingResult
 
-__all__ = ["render_model_card"]
+__all__ = ["CONFIG_HEADING", "render_model_card", "summary_of"]
+
+# The last section of a card: the whole configuration as JSON, some 250 lines.
+CONFIG_HEADING = "## Training configuration"
 
 
 def render_model_card(
@@ -66,6 +69,7 @@ def render_model_card(
         "",
         "## Promotion",
         f"- {'promoted to champion' if decision.promote else 'not promoted'}: {decision.reason}",
+        *([f"- {rows}"] if (rows := decision.rows_summary()) else []),
         "",
         "## Limitations",
         "- Trained on English movie reviews; other domains (products, tweets), other languages, "
@@ -75,7 +79,7 @@ def render_model_card(
         "- Labels come from star ratings (<= 4 negative, >= 7 positive): neutral reviews were "
         "never seen and get an arbitrary side.",
         "",
-        "## Training configuration",
+        CONFIG_HEADING,
         "```json",
         _json(config),
         "```",
@@ -88,3 +92,8 @@ def _json(value: Any) -> str:
     import json
 
     return json.dumps(value, indent=2, default=str)
+
+
+def summary_of(card: str) -> str:
+    """The card without its training configuration: what a person reads first."""
+    return card.split(CONFIG_HEADING)[0].rstrip()

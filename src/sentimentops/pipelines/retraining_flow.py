@@ -177,8 +177,10 @@ def _describe(training: TrainingFlowResult, before: str | None, after: str | Non
     gate = training.decision
     numbers = f"challenger version {training.version} accuracy {gate['challenger_accuracy']:.4f}"
     if gate.get("champion_accuracy") is not None:
+        compared = gate["compared_rows"]
         numbers += (
-            f" vs champion version {before} {gate['champion_accuracy']:.4f} on the same test rows"
+            f" vs champion version {before} {gate['champion_accuracy']:.4f} on {compared:,} "
+            f"test rows ({gate['left_out_rows']:,} left out: the champion was trained on them)"
         )
     if after != before:
         return f"Promoted: {numbers}; {training.reason}. Champion is now version {after}."

@@ -15,7 +15,7 @@ import pandas as pd
 
 from sentimentops import __version__
 from sentimentops.config import ModelFamily, Settings
-from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN, load_reviews, load_verified_parquet
+from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN, load_reference_dataset, load_reviews
 from sentimentops.data.split import OFFICIAL_SPLIT_COLUMN, DatasetSplits, split_reviews
 from sentimentops.data.validate import ValidationReport, validate_reviews
 from sentimentops.data.version import json_digest
@@ -109,10 +109,8 @@ def prepare_training_data(
     report = progress or (lambda _message: None)
     report("loading data")
     if data is None:
-        source = str(settings.data.reference_path)
-        frame = load_verified_parquet(
-            settings.data.reference_path, settings.data.reference_sha256_path
-        )
+        frame, reference = load_reference_dataset(settings.data)
+        source = str(reference)
     else:
         source = data
         frame = load_reviews(

@@ -222,6 +222,8 @@ def training_flow(
     steps["register and gate"] = "ran"
     verdict = "promoted to champion" if tracked.decision.promote else "champion kept"
     logger.info("version %s registered; %s: %s", tracked.version, verdict, tracked.decision.reason)
+    if rows := tracked.decision.rows_summary():
+        logger.info(rows)
     return TrainingFlowResult(
         model_name=tracked.model_name,
         version=tracked.version,

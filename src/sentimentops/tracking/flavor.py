@@ -23,6 +23,7 @@ __all__ = [
     "SentimentPyfuncModel",
     "load_pipeline",
     "log_model",
+    "model_environment",
     "model_requirements",
     "save_model",
     "verify_model_file",
@@ -67,8 +68,8 @@ def save_model(
     from mlflow.models import Model
 
     mlflow_model = mlflow_model or Model()
-    if "pip_requirements" not in kwargs and "extra_pip_requirements" not in kwargs:
-        kwargs["pip_requirements"] = model_requirements()
+    if not {"conda_env", "pip_requirements", "extra_pip_requirements"} & kwargs.keys():
+        kwargs["conda_env"] = model_environment()
     mlflow.sklearn.save_model(
         sk_model,
         path,
@@ -101,12 +102,36 @@ def model_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in _MODEL_DEPENDENCIES]
 
 
+def model_environment() -> dict[str, Any]:
+    """The model's conda environment: this Python, pip and :func:`model_requirements`; MLflow
+    writes ``requirements.txt``, ``conda.yaml`` and ``python_env.yaml`` from it.
+
+    Given whole because from pip requirements alone MLflow looks up the installed pip's version
+    for ``conda.yaml`` and warns when, as in a uv environment, there is no pip.
+    """
+    import platform
+
+    return {
+        "name": "mlflow-env",
+        "channels": ["conda-forge"],
+        "dependencies": [
+            f"python={platform.python_version()}",
+            "pip",
+            {"pip": model_requirements()},
+        ],
+    }
+
+
 def log_model(sk_model: SentimentPipeline, **kwargs: Any) -> Any:
     """Log (and optionally register) the model with this flavour; returns MLflow's ModelInfo."""
+    import os
     import sys
 
     from mlflow.models import Model
 
+    # MLflow looks for a uv project in the working directory at log time (for its telemetry
+    # only, as the requirements are given): not its business, and it logs a line about it.
+    os.environ.setdefault("MLFLOW_UV_AUTO_DETECT", "false")
     return Model.log(artifact_path=None, flavor=sys.modules[__name__], sk_model=sk_model, **kwargs)
 
 

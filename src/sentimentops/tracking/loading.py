@@ -14,7 +14,7 @@ from sentimentops.errors import ModelNotFoundError
 from sentimentops.tracking.flavor import MODEL_FILE
 from sentimentops.tracking.registry import ModelVersionInfo
 
-__all__ = ["LoadedVersion", "load_version", "require_model_folder"]
+__all__ = ["LoadedVersion", "load_version", "require_model_folder", "resolve_location"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,26 @@ def require_model_folder(uri: str) -> Path:
     return folder
 
 
+def resolve_location(uri: str) -> str:
+    """The version a registry URI names now, as ``models:/name/version``, looked up in the
+    configured registry (``MLFLOW_TRACKING_URI``, ``tracking.uri`` or the default store under
+    ``SENTIMENTOPS_HOME``); any other URI unchanged.
+
+    Raises:
+        ModelNotFoundError: no such model, alias or version.
+        TrackingUnavailableError: the registry does not answer.
+    """
+    if not uri.startswith("models:/"):
+        return uri
+    from sentimentops.config import get_settings
+    from sentimentops.tracking.registry import resolve_version
+    from sentimentops.tracking.store import connect
+
+    connect(get_settings())
+    name, version = resolve_version(uri)
+    return f"models:/{name}/{version}"
+
+
 def load_version(uri: str) -> LoadedVersion:
     """The pipeline ``uri`` names, from the configured registry or a local folder.
 
@@ -67,11 +87,8 @@ def load_version(uri: str) -> LoadedVersion:
         folder = require_model_folder(uri)
         return LoadedVersion(load_pipeline(str(folder)), folder.name, "local", str(folder), None)
 
-    from sentimentops.config import get_settings
-    from sentimentops.tracking.registry import load_model, resolve_version, version_info
-    from sentimentops.tracking.store import connect
+    from sentimentops.tracking.registry import load_model, version_info
 
-    connect(get_settings())
-    name, version = resolve_version(uri)
-    location = f"models:/{name}/{version}"
+    location = resolve_location(uri)
+    name, version = location.removeprefix("models:/").rsplit("/", 1)
     return LoadedVersion(load_model(location), name, version, location, version_info(name, version))

@@ -19,6 +19,7 @@ __all__ = [
     "find_version",
     "list_versions",
     "load_model",
+    "lookup_version",
     "promote",
     "resolve_version",
     "rollback",
@@ -139,15 +140,56 @@ def set_challenger(name: str, version: str) -> None:
     _client().set_registered_model_alias(name, CHALLENGER, version)
 
 
-def promote(name: str, version: str) -> None:
-    """Point ``champion`` at ``version`` and remember the move for rollback."""
+def lookup_version(name: str, version_or_alias: str) -> str:
+    """The version that ``version_or_alias`` (a number like ``2`` or an alias like
+    ``challenger``) names among the versions of ``name``.
+
+    Raises:
+        ModelNotFoundError: no registered model ``name``, or no such version or alias; the
+            message lists the versions and aliases there are.
+    """
+    import mlflow
+
     client = _client()
-    client.get_model_version(name, version)  # raises for a version that does not exist
+    try:
+        model = client.get_registered_model(name)
+        versions = sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
+    except mlflow.exceptions.MlflowException as error:
+        _raise_if_unavailable(f"models:/{name}", error)
+        raise ModelNotFoundError(
+            f"No registered model {name!r} yet. Train one first: sentimentops train"
+        ) from None
+    aliases = {str(alias): str(version) for alias, version in (model.aliases or {}).items()}
+    wanted = version_or_alias.strip()
+    if wanted in aliases:
+        return aliases[wanted]
+    if wanted.isdigit() and int(wanted) in versions:
+        return str(int(wanted))
+    kind = "version" if wanted.isdigit() else "version or alias"
+    named = ", ".join(f"{alias} ({version})" for alias, version in sorted(aliases.items()))
+    raise ModelNotFoundError(
+        f"{name} has no {kind} {wanted!r}. It has versions "
+        + ", ".join(map(str, versions))
+        + (f" and aliases {named}" if named else "")
+        + "; `sentimentops models list` shows them."
+    )
+
+
+def promote(name: str, version_or_alias: str) -> str:
+    """Point ``champion`` at a version (or the version an alias names, e.g. ``challenger``) and
+    remember the move for rollback; returns the version.
+
+    Raises:
+        ModelNotFoundError: no such version or alias of ``name``.
+    """
+    version = lookup_version(name, version_or_alias)
+    client = _client()
     history = _history(name)
     if not history or history[-1] != version:
         history.append(version)
     client.set_registered_model_alias(name, CHAMPION, version)
     client.set_registered_model_tag(name, HISTORY_TAG, ",".join(history))
+    return version
 
 
 def rollback(name: str) -> str:

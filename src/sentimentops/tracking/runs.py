@@ -16,11 +16,17 @@ import pandas as pd
 
 from sentimentops import __version__
 from sentimentops.config import RegistrySettings, Settings
-from sentimentops.data.version import json_digest
-from sentimentops.models.card import render_model_card
+from sentimentops.data.split import DatasetSplits
+from sentimentops.data.version import json_digest, text_fingerprints
+from sentimentops.models.card import render_model_card, summary_of
 from sentimentops.models.evaluate import metrics_by_length, to_binary, worst_errors
 from sentimentops.models.explain import top_ngrams
-from sentimentops.models.gate import GateDecision, ModelScore, decide_promotion
+from sentimentops.models.gate import (
+    GateDecision,
+    ModelScore,
+    comparable_rows,
+    decide_promotion,
+)
 from sentimentops.models.plots import save_evaluation_plots
 from sentimentops.models.sentiment import DECISION_THRESHOLD, SentimentPipeline
 from sentimentops.models.train import CandidateResult, TrainingResult
@@ -33,10 +39,15 @@ __all__ = [
     "git_commit",
     "load_model_card",
     "load_reference_sample",
+    "load_trained_texts",
     "track_training",
 ]
 
 REFERENCE_SAMPLE = "reference/reference_sample.parquet"
+# Fingerprints of the texts a version was trained on (train and validation): which test rows
+# of a later challenger the gate may compare it on.
+TRAINED_TEXTS = "data/trained_texts.parquet"
+FINGERPRINT_COLUMN = "text_fingerprint"
 MODEL_CARD = "model_card.md"
 MAX_DESCRIPTION_CHARS = 4_000
 FINGERPRINT_TAG = "training_fingerprint"
@@ -112,6 +123,7 @@ def track_training(
         )
         slices = _log_evaluation(result)
         _log_reference_sample(result, settings)
+        _log_trained_texts(result)
         version = _log_and_register(result, name)
         registry.set_challenger(name, version)
         decision = _apply_gate(result, name, settings.registry)
@@ -219,6 +231,41 @@ def _log_reference_sample(result: TrainingResult, settings: Settings) -> None:
         mlflow.log_artifact(str(path), str(Path(REFERENCE_SAMPLE).parent))
 
 
+def _trained_fingerprints(splits: DatasetSplits) -> np.ndarray:
+    """Validation counts as trained on: it chose the model, and by default it is refit on it."""
+    return text_fingerprints(pd.concat([splits.train, splits.validation])["review"])
+
+
+def _log_trained_texts(result: TrainingResult) -> None:
+    import mlflow
+
+    fingerprints = pd.DataFrame({FINGERPRINT_COLUMN: _trained_fingerprints(result.splits)})
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / Path(TRAINED_TEXTS).name
+        fingerprints.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), str(Path(TRAINED_TEXTS).parent))
+
+
+def load_trained_texts(run_id: str) -> np.ndarray | None:
+    """The fingerprints of the texts a training run trained on; None for a run logged before
+    versions recorded them.
+
+    Raises:
+        MlflowException: the artifact store failed to answer.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    folder = str(Path(TRAINED_TEXTS).parent)
+    if TRAINED_TEXTS not in {item.path for item in MlflowClient().list_artifacts(run_id, folder)}:
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=TRAINED_TEXTS, dst_path=scratch
+        )
+        return pd.read_parquet(path)[FINGERPRINT_COLUMN].to_numpy(dtype=np.uint64)
+
+
 def load_model_card(name: str, version_or_alias: str) -> str:
     """The model card logged with a version (a number) or the version an alias names.
 
@@ -227,8 +274,7 @@ def load_model_card(name: str, version_or_alias: str) -> str:
     """
     import mlflow
 
-    separator = "/" if version_or_alias.isdigit() else "@"
-    _, version = registry.resolve_version(f"models:/{name}{separator}{version_or_alias}")
+    version = registry.lookup_version(name, version_or_alias)
     run_id = registry.version_info(name, version).run_id
     return str(mlflow.artifacts.load_text(f"runs:/{run_id}/{MODEL_CARD}"))
 
@@ -276,22 +322,37 @@ def _log_and_register(result: TrainingResult, name: str) -> str:
 def _apply_gate(
     result: TrainingResult, name: str, registry_settings: RegistrySettings
 ) -> GateDecision:
-    """Compare with the champion on the same test rows, timing both side by side."""
+    """Compare with the champion on the test rows neither was trained on alone, timing both
+    side by side on the whole test set."""
     champion = registry.champion_version(name)
     test = result.splits.test
     y = to_binary(test["sentiment"])
-    challenger_score = _score(result.model, test)
-    champion_score = None
-    if champion is not None:
-        champion_model = registry.load_model(f"models:/{name}@{registry.CHAMPION}")
-        champion_score = _score(champion_model, test)
-        challenger_score = _score(result.model, test)  # again, after the champion: same conditions
+    if champion is None:
+        return GateDecision(True, "no champion yet", result.test_metrics["accuracy"])
+    champion_trained = load_trained_texts(registry.version_info(name, champion).run_id)
+    if champion_trained is None:
+        return GateDecision(
+            False,
+            f"champion version {champion} has no record of the reviews it was trained on "
+            "(registered by an older sentimentops), so no fair comparison on this test set is "
+            "possible; compare them yourself and promote by hand (sentimentops models promote "
+            "VERSION), or train the champion's configuration again",
+            result.test_metrics["accuracy"],
+        )
+    compared = comparable_rows(
+        text_fingerprints(test["review"]), _trained_fingerprints(result.splits), champion_trained
+    )
+    champion_model = registry.load_model(f"models:/{name}@{registry.CHAMPION}")
+    champion_score = _score(champion_model, test)
+    challenger_score = _score(result.model, test)  # after the champion: the same conditions
     return decide_promotion(
         y,
         challenger_score,
         champion_score,
         significance_level=registry_settings.significance_level,
         tolerance=registry_settings.tolerance,
+        compared=compared,
+        min_rows=registry_settings.min_compared_rows,
     )
 
 
@@ -312,7 +373,7 @@ def _describe_version(
     client = MlflowClient()
     # Registries cap descriptions (5,000 characters in MLflow's SQL schema): keep the card's
     # summary there; the full card, with the training configuration, is the run's model_card.md.
-    summary = card.split("## Training configuration")[0].rstrip()
+    summary = summary_of(card)
     if len(summary) > MAX_DESCRIPTION_CHARS:
         summary = summary[: MAX_DESCRIPTION_CHARS - 20].rstrip() + "\n\n(truncated)"
     client.update_model_version(name, version, description=summary)

@@ -1,0 +1,70 @@
+"""``sentimentops models``, run as a user does: a real process on a home trained by the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.user import run_cli
+
+
+@pytest.mark.parametrize("version", ["99", "abc", "0"])
+def test_promoting_a_version_that_does_not_exist_is_one_line_and_exit_2(
+    user_champion_home: Path, version: str
+) -> None:
+    completed = run_cli("models", "promote", version, home=user_champion_home)
+
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+    (line,) = completed.stderr.strip().splitlines()
+    assert line.startswith("error: imdb-sentiment has no version")
+    assert repr(version) in line
+    assert "It has versions 1 and aliases challenger (1), champion (1)" in line
+
+
+def test_promoting_the_challenger_by_its_alias(user_home: Path) -> None:
+    completed = run_cli("models", "promote", "challenger", home=user_home)
+
+    assert completed.returncode == 0, completed.stderr
+    assert "imdb-sentiment champion is now version 1" in completed.stdout
+
+
+def test_showing_a_version_that_does_not_exist_says_what_exists(
+    user_champion_home: Path,
+) -> None:
+    completed = run_cli("models", "show", "99", home=user_champion_home)
+
+    assert completed.returncode == 2
+    assert "--model" not in completed.stderr  # `models show` has no such option
+    assert "no version '99'. It has versions 1" in completed.stderr
+    assert "`sentimentops models list` shows them" in completed.stderr
+
+
+def test_the_list_fits_80_columns_without_cutting_a_cell(user_champion_home: Path) -> None:
+    completed = run_cli("models", "list", home=user_champion_home, COLUMNS="80")
+
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    assert "…" not in completed.stdout
+    (row,) = [line.split() for line in lines if line.startswith("1 ")]
+    assert row[:3] == ["1", "challenger", "logreg"]
+    assert "champion" in completed.stdout  # the version's second alias, on its own line
+
+
+def test_show_prints_the_card_without_the_configuration_or_download_bars(
+    user_champion_home: Path,
+) -> None:
+    summary = run_cli("models", "show", home=user_champion_home)
+    full = run_cli("models", "show", "1", "--full", home=user_champion_home)
+
+    assert summary.returncode == 0, summary.stderr
+    assert "Model card: imdb-sentiment version 1" in summary.stdout
+    assert "Downloading artifacts" not in summary.stdout + summary.stderr
+    assert "Training configuration" not in summary.stdout
+    assert "sentimentops models show 1 --full" in summary.stdout
+    assert len(summary.stdout.splitlines()) < 80
+    assert full.returncode == 0, full.stderr
+    assert "Training configuration" in full.stdout
+    assert '"significance_level": 0.05' in full.stdout
