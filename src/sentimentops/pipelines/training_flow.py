@@ -41,7 +41,7 @@ from sentimentops.models.train import (
     finish_training,
 )
 from sentimentops.pipelines.results import SkopsResultSerializer, trusted_cache_key
-from sentimentops.pipelines.runtime import io_task_options, result_storage, state_label
+from sentimentops.pipelines.runtime import Laps, io_task_options, result_storage, state_label
 from sentimentops.pipelines.training import (
     TrainingData,
     candidate_fingerprint,
@@ -77,6 +77,7 @@ class TrainingFlowResult:
     reused: bool  # the same data and settings were trained before: that version is reported
     test_split: str  # the held-out test rows, as Parquet
     steps: dict[str, str] = field(default_factory=dict)  # step -> ran | cached | reused
+    seconds: dict[str, float] = field(default_factory=dict)  # step -> wall seconds
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -205,20 +206,23 @@ def training_flow(
     io = io_task_options(settings)
     storage = result_storage(settings)
     steps: dict[str, str] = {}
+    laps = Laps()
 
     tracking_uri = connect_tracking.with_options(**io)(settings)
     prepared, splits_dir = prepare_data.with_options(**io)(settings, data, sample, extra_rows)
     test_split = str(Path(splits_dir) / "test.parquet")
     fingerprint = prepared.lineage["training_fingerprint"]
     existing = None if force else find_registered_version.with_options(**io)(settings, fingerprint)
+    laps.lap("prepare data")
     if existing is not None:
         logger.info(
             "version %s was trained on the same data and settings: reusing it (--force retrains)",
             existing,
         )
-        return _reused_result(settings, existing, test_split, tracking_uri)
+        return _reused_result(settings, existing, test_split, tracking_uri, laps.seconds)
 
     cleaned_texts = clean_split_texts(settings, prepared.splits, splits_dir)
+    laps.lap("clean texts")
     search = search_candidate.with_options(
         result_storage=storage,
         timeout_seconds=settings.pipeline.training_timeout_seconds,
@@ -241,6 +245,7 @@ def training_flow(
         for family, future in futures.items():
             candidates.append(future.result())
             steps[f"search {family}"] = state_label(future.state)
+            laps.lap(f"search {family}")
     final_state = choose_and_refit.with_options(
         result_storage=storage,
         timeout_seconds=settings.pipeline.training_timeout_seconds,
@@ -248,11 +253,13 @@ def training_flow(
     )(settings, candidates, prepared.splits, cleaned_texts, fingerprint, return_state=True)
     result: TrainingResult = final_state.result()
     steps["choose and refit"] = state_label(final_state)
+    laps.lap("choose and refit")
 
     tracked = register_and_gate.with_options(timeout_seconds=settings.pipeline.io_timeout_seconds)(
         result, settings, prepared
     )
     steps["register and gate"] = "ran"
+    laps.lap("register and gate")
     verdict = "promoted to champion" if tracked.decision.promote else "champion kept"
     logger.info("version %s registered; %s: %s", tracked.version, verdict, tracked.decision.reason)
     return TrainingFlowResult(
@@ -269,6 +276,7 @@ def training_flow(
         reused=False,
         test_split=test_split,
         steps=steps,
+        seconds=laps.seconds,
     )
 
 
@@ -320,7 +328,11 @@ def _worker_settings(settings: Settings) -> Settings:
 
 
 def _reused_result(
-    settings: Settings, version: str, test_split: str, tracking_uri: str
+    settings: Settings,
+    version: str,
+    test_split: str,
+    tracking_uri: str,
+    seconds: dict[str, float],
 ) -> TrainingFlowResult:
     from sentimentops.tracking import registry
 
@@ -340,4 +352,5 @@ def _reused_result(
         reused=True,
         test_split=test_split,
         steps={"training": "reused"},
+        seconds=seconds,
     )
