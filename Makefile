@@ -18,7 +18,7 @@ BIN := $(VENV)/bin
 SYNCED := $(VENV)/.synced
 HOME_DIR ?= $(or $(SENTIMENTOPS_HOME),.sentimentops)
 
-.PHONY: help setup run test lint terraform-check audit lambda-zip image test-stack test-container container-tools format bench bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability clean
+.PHONY: help setup run test lint terraform-check audit lambda-zip image test-stack test-container container-tools format bench bench-speed bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -40,8 +40,11 @@ run: $(SYNCED) ## The main job (Prefect): train, batch-score the test split, mon
 # start; more than the cores buy little, and each holds its own models and data in memory.
 TEST_WORKERS ?= 2
 
+# Extra pytest arguments, e.g. PYTEST_ARGS=--durations=25 (make bench-speed does).
+PYTEST_ARGS ?=
+
 test: $(SYNCED) ## Run all tests but the stack and container ones (pyproject's -m), in parallel
-	$(BIN)/pytest -n $(TEST_WORKERS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-stack: $(SYNCED) ## Tests of real servers for minutes: the team-mode stack, load, MLflow server
 	$(BIN)/pytest -m stack
@@ -95,7 +98,10 @@ format: $(SYNCED) ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks deploy
 	$(BIN)/ruff format src tests benchmarks deploy
 
-bench: bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability ## Run every benchmark
+bench: bench-speed bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability ## Run every benchmark
+
+bench-speed: $(SYNCED) ## What a user meets: make run, make test on fresh clones, cold commands (about an hour)
+	$(BIN)/python benchmarks/bench_speed.py
 
 bench-data: $(SYNCED) ## Data loading/validation/splitting throughput and peak memory on the 50k set
 	$(BIN)/python benchmarks/bench_data.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,3 +83,48 @@ def test_search_runs_on_a_dask_cluster(small_splits: object, tmp_path: Path) -> 
     assert len(table) == 2  # both grid points were fitted
     texts = ["A wonderful film.", "A dreadful film."]
     np.testing.assert_allclose(model.positive_scores(texts), local_model.positive_scores(texts))
+
+
+def test_families_with_the_same_features_featurise_each_fold_once(
+    small_splits: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """logreg and linear_svm share their TF-IDF settings: with one cache folder, the second
+    search fits no vectorizer at all, and each grid point reuses the fold's features."""
+    from sentimentops.features.vectorizer import CompactTfidfVectorizer
+
+    fits: list[int] = []
+    real = CompactTfidfVectorizer._count_vocab
+
+    def counted(self: CompactTfidfVectorizer, documents: Any, fixed_vocab: bool) -> Any:
+        if not fixed_vocab:
+            fits.append(1)
+        return real(self, documents, fixed_vocab)
+
+    monkeypatch.setattr(CompactTfidfVectorizer, "_count_vocab", counted)
+    settings = load_settings(FAST_TRAINING_CONFIG)
+    shared = {"tfidf": {"ngram_range": [1, 2], "min_df": 2}}
+    candidates = {
+        "logreg": {"features": shared, "grid": {"classifier__C": [1.0, 4.0]}},
+        "linear_svm": {"features": shared, "grid": {"classifier__estimator__C": [0.5, 1.0]}},
+    }
+    settings = settings.model_copy(
+        update={
+            "training": settings.training.model_copy(
+                update={
+                    "n_jobs": 1,
+                    "candidates": {
+                        family: type(settings.training.candidates["logreg"]).model_validate(value)
+                        for family, value in candidates.items()
+                    },
+                }
+            )
+        }
+    )
+    train = small_splits.train  # type: ignore[attr-defined]
+    folds = settings.training.cv_folds
+
+    search_family("logreg", train, settings, cache_dir=str(tmp_path))
+    assert len(fits) == folds + 1  # each fold once for both C values, then the refit on train
+
+    search_family("linear_svm", train, settings, cache_dir=str(tmp_path))
+    assert len(fits) == folds + 1  # every fit came from the cache

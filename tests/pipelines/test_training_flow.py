@@ -3,6 +3,8 @@ the registry alone when it fails."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +84,23 @@ def test_searches_are_cached_on_data_and_settings(
     assert changed.steps["choose and refit"] == "ran"
 
 
-def test_candidates_search_in_parallel_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """n_jobs 2 searches the two families in two processes (the default runner)."""
+def test_candidates_are_searched_one_after_another_in_the_flow_s_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """n_jobs 2 goes to each search's CV fits, not to a process per candidate as well: two
+    candidates at once, each with its own CV jobs, would keep more processes busy than cores."""
     monkeypatch.setenv("SENTIMENTOPS_TRAINING__N_JOBS", "2")
     get_settings.cache_clear()
+    real = training_flow_module.evaluate_candidate
+    searches: list[tuple[int, float, float]] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        result = real(*args, **kwargs)
+        searches.append((os.getpid(), started, time.monotonic()))
+        return result
+
+    monkeypatch.setattr(training_flow_module, "evaluate_candidate", recorded)
 
     result = run_training_flow(get_settings(), sample=1500)
 
@@ -93,6 +108,10 @@ def test_candidates_search_in_parallel_worker_processes(monkeypatch: pytest.Monk
     assert result.champion == "1"
     assert result.steps["search logreg"] == "ran"
     assert result.steps["search nb_logreg"] == "ran"
+    assert [pid for pid, _, _ in searches] == [os.getpid(), os.getpid()]
+    (_, _, first_end), (_, second_start, _) = sorted(searches, key=lambda s: s[1])
+    assert first_end <= second_start
+    assert set(result.seconds) >= {"prepare data", "clean texts", "search logreg"}
 
 
 def test_a_step_failing_twice_is_retried_and_the_flow_completes(

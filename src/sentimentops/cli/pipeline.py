@@ -375,3 +375,11 @@ def _print_main_summary(result: Any) -> None:
     )
     table.add_row("MLflow UI", result.mlflow_ui_command)
     console.print(table)
+    times = Table(title="Time per step", title_justify="left")
+    times.add_column("step")
+    times.add_column("wall time", justify="right")
+    times.add_column("")
+    for step, seconds in result.seconds.items():
+        times.add_row(step, f"{seconds:.1f} s", steps.get(step, ""))
+    times.add_row("total", f"{sum(result.seconds.values()):.1f} s", "", style="bold")
+    console.print(times)

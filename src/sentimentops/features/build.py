@@ -17,7 +17,7 @@ from sentimentops.features.vectorizer import CompactTfidfVectorizer
 if TYPE_CHECKING:
     from joblib import Memory
 
-__all__ = ["build_feature_pipeline", "build_model_pipeline"]
+__all__ = ["build_cleaner", "build_feature_pipeline", "build_model_pipeline"]
 
 # TextCleaner has lowercased and tokenised already: its tokens are separated by single spaces, so
 # any run of non-space characters is one token. A pattern string (not a callable tokenizer) keeps
@@ -37,16 +37,7 @@ def build_feature_pipeline(
     """
     tfidf = features.tfidf
     steps: list[tuple[str, BaseEstimator]] = [
-        (
-            "clean",
-            TextCleaner(
-                strip_html=preprocessing.strip_html,
-                normalize_unicode=preprocessing.normalize_unicode,
-                lowercase=preprocessing.lowercase,
-                remove_stopwords=preprocessing.remove_stopwords,
-                keep_punctuation=preprocessing.keep_punctuation,
-            ),
-        ),
+        ("clean", build_cleaner(preprocessing)),
         (
             "tfidf",
             CompactTfidfVectorizer(
@@ -66,6 +57,17 @@ def build_feature_pipeline(
     if features.nb_weighting:
         steps.append(("nb", NBLogCountRatio(alpha=features.nb_alpha)))
     return Pipeline(steps)
+
+
+def build_cleaner(preprocessing: PreprocessingSettings) -> TextCleaner:
+    """The first step of every pipeline, the text cleaner, from the preprocessing settings."""
+    return TextCleaner(
+        strip_html=preprocessing.strip_html,
+        normalize_unicode=preprocessing.normalize_unicode,
+        lowercase=preprocessing.lowercase,
+        remove_stopwords=preprocessing.remove_stopwords,
+        keep_punctuation=preprocessing.keep_punctuation,
+    )
 
 
 def build_model_pipeline(

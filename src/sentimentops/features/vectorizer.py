@@ -16,12 +16,14 @@ is most of a prediction's latency. Fitted on the same data, it transforms exactl
 from __future__ import annotations
 
 import threading
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
+from sentimentops.features.ngram_counts import count_corpus
 from sentimentops.features.ngram_index import NgramIndex
 
 __all__ = ["CompactTfidfVectorizer"]
@@ -59,17 +61,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
         built: tuple[dict[str, int], NgramIndex | None] | None = self.__dict__.get(_INDEX)
         if built is not None and built[0] is vocabulary:
             return built[1]  # the common case: no lock
-        pre_tokenised = (
-            self.analyzer == "word"
-            and self.input == "content"
-            and self.token_pattern == r"\S+"
-            and self.tokenizer is None
-            and self.preprocessor is None
-            and self.stop_words is None
-            and not self.lowercase
-            and self.strip_accents is None
-        )
-        if not pre_tokenised or not vocabulary:
+        if not self._pre_tokenised() or not vocabulary:
             return None
         with _index_lock:  # one build, even when several threads score the first batch at once
             built = self.__dict__.get(_INDEX)
@@ -79,6 +71,52 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
                 built = (vocabulary, NgramIndex.build(vocabulary, self.ngram_range, str.split))
                 self.__dict__[_INDEX] = built
         return built[1]
+
+    def _count_vocab(self, raw_documents: Any, fixed_vocab: bool) -> tuple[dict[str, int], Any]:
+        """What ``fit`` counts: the n-grams that pass the document-frequency rule, counted with
+        integer keys (:func:`count_corpus`) instead of a string per n-gram. scikit-learn then
+        applies its own rules to them (binary, min_df/max_df, max_features, alphabetical
+        columns), which leave this already-pruned vocabulary as they would have left the full
+        one; so the fitted vectorizer is the one scikit-learn fits."""
+        if fixed_vocab or not self._pre_tokenised() or isinstance(raw_documents, str):
+            return super()._count_vocab(raw_documents, fixed_vocab)  # type: ignore[no-any-return]
+        documents = list(raw_documents)
+        corpus = (
+            count_corpus(documents, self.ngram_range, str.split)
+            if all(isinstance(document, str) for document in documents)
+            else None  # bytes or NaN: scikit-learn decodes or refuses them itself
+        )
+        if corpus is None:
+            return super()._count_vocab(documents, fixed_vocab)  # type: ignore[no-any-return]
+        frequencies = corpus.document_frequencies()
+        n_documents = len(documents)
+        low = self.min_df if isinstance(self.min_df, Integral) else self.min_df * n_documents
+        high = self.max_df if isinstance(self.max_df, Integral) else self.max_df * n_documents
+        kept = np.flatnonzero((frequencies >= low) & (frequencies <= high))
+        if len(kept) == 0 or high < low:
+            # scikit-learn's own error for an empty or impossible vocabulary, word for word.
+            return super()._count_vocab(documents, fixed_vocab)  # type: ignore[no-any-return]
+        # Columns numbered by first appearance, as scikit-learn numbers them before sorting
+        # its vocabulary: its next steps then leave every row's entries in its own order.
+        kept = kept[np.argsort(corpus.first_seen[kept], kind="stable")]
+        vocabulary = dict(zip(corpus.terms(kept), range(len(kept)), strict=True))
+        counts = corpus.counts[:, kept].astype(self.dtype)
+        counts.sort_indices()
+        return vocabulary, counts
+
+    def _pre_tokenised(self) -> bool:
+        """The project's own input: cleaned text whose tokens are runs of non-whitespace, with
+        no analysis left to the vectorizer. Only such a vectorizer is counted with integer keys."""
+        return bool(
+            self.analyzer == "word"
+            and self.input == "content"
+            and self.token_pattern == r"\S+"
+            and self.tokenizer is None
+            and self.preprocessor is None
+            and self.stop_words is None
+            and not self.lowercase
+            and self.strip_accents is None
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         # A copy without the index: scikit-learn's __getstate__ may return the live __dict__.

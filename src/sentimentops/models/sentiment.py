@@ -79,12 +79,16 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
 
     def positive_scores(self, data: Any) -> np.ndarray:
         """Probability of ``positive`` per review."""
-        texts = texts_of(data)
+        return self.scores_of_cleaned(self._cleaner().transform(texts_of(data)))
+
+    def scores_of_cleaned(self, cleaned: Any) -> np.ndarray:
+        """Probability of ``positive`` per text already through the first step, the cleaner
+        (training cleans once and scores the splits with every candidate)."""
         scorer = self._linear_scorer()
         if scorer is not None:
-            return scorer.scores(self._cleaner().transform(texts))
-        probabilities = self.predict_proba(texts)
-        return np.asarray(probabilities[:, list(self.classes_).index(POSITIVE)])
+            return np.asarray(scorer.scores(cleaned), dtype=float)
+        probabilities = self[1:].predict_proba(cleaned)
+        return np.asarray(probabilities[:, list(self.classes_).index(POSITIVE)], dtype=float)
 
     def positive_scores_or_nan(self, data: Any) -> np.ndarray:
         """Like :meth:`positive_scores`, but NaN for a review with nothing left after cleaning.
@@ -93,12 +97,7 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
         reject such reviews (batch prediction) learns which they are without cleaning twice.
         """
         cleaned = self._cleaner().transform(texts_of(data))
-        scorer = self._linear_scorer()
-        if scorer is not None:
-            scores = scorer.scores(cleaned)
-        else:
-            probabilities = self[1:].predict_proba(cleaned)
-            scores = np.asarray(probabilities[:, list(self.classes_).index(POSITIVE)], dtype=float)
+        scores = self.scores_of_cleaned(cleaned)
         scores[cleaned == ""] = np.nan
         return scores
 

@@ -15,7 +15,7 @@ from prefect import flow
 from sentimentops.config import ModelFamily, get_settings
 from sentimentops.pipelines.batch_flow import BatchFlowResult, batch_flow
 from sentimentops.pipelines.monitoring_flow import MonitoringFlowResult, monitoring_flow
-from sentimentops.pipelines.runtime import champion_uri
+from sentimentops.pipelines.runtime import Laps, champion_uri
 from sentimentops.pipelines.training_flow import TrainingFlowResult, run_training_flow
 
 __all__ = ["MainRunResult", "main_flow"]
@@ -29,6 +29,7 @@ class MainRunResult:
     training: TrainingFlowResult
     batch: BatchFlowResult
     monitoring: MonitoringFlowResult
+    seconds: dict[str, float]  # wall seconds per step, training's steps first
 
     @property
     def mlflow_ui_command(self) -> str:
@@ -39,6 +40,7 @@ class MainRunResult:
             "training": self.training.to_dict(),
             "batch": self.batch.to_dict(),
             "monitoring": self.monitoring.to_dict(),
+            "seconds": self.seconds,
             "mlflow_ui_command": self.mlflow_ui_command,
         }
 
@@ -53,9 +55,12 @@ def main_flow(
     """Training → batch scoring of the held-out test split → monitoring of that batch."""
     settings = get_settings()
     training = run_training_flow(settings, split=split, sample=sample, models=models, force=force)
+    laps = Laps()
     batch = batch_flow(input=training.test_split, model=champion_uri(settings), id_column=ID_COLUMN)
+    laps.lap("batch scoring")
     scored = batch.scored[0]
     monitoring = monitoring_flow(
         current=scored["output"], scored_input=scored["input"], id_column=ID_COLUMN
     )
-    return MainRunResult(training, batch, monitoring)
+    laps.lap("monitoring")
+    return MainRunResult(training, batch, monitoring, training.seconds | laps.seconds)

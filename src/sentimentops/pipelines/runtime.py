@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from sentimentops.config import Settings
 
 __all__ = [
+    "Laps",
     "champion_uri",
     "configure_prefect",
     "configured_prefect_api",
@@ -27,6 +29,20 @@ __all__ = [
 ]
 
 STARTUP_SECONDS = "180"
+
+
+class Laps:
+    """Wall seconds of a flow's steps, each from the end of the one before: the time table of
+    a run's summary."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._since = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = round(now - self._since, 1)
+        self._since = now
 
 
 def configure_prefect(settings: Settings) -> None:

@@ -2,9 +2,11 @@
 register → gate → promote, each step a Prefect task around the functions of
 :mod:`sentimentops.pipelines.training`.
 
-- Candidates are searched in parallel: on threads, or on a Dask cluster when
-  ``training.dask_scheduler`` names one. They reach the workers by path (the splits are written
-  once as Parquet), not by value.
+- Texts are cleaned once. Candidates are searched one after another, each spreading its CV
+  fits over ``training.n_jobs`` processes and sharing featurised folds with the families of
+  the same features; or in parallel on a Dask cluster when ``training.dask_scheduler`` names
+  one. They reach the workers by path (the splits and cleaned texts are written once as
+  Parquet), not by value.
 - Searches and the final refit are cached on the split digests plus a hash of the settings
   that shape them: an unchanged input is not re-featurised by the next run.
 - A training whose data and settings match a registered version is not repeated: the flow
@@ -15,7 +17,10 @@ register → gate → promote, each step a Prefect task around the functions of
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,12 +35,13 @@ from sentimentops.data.split import DatasetSplits
 from sentimentops.data.version import json_digest
 from sentimentops.models.train import (
     CandidateResult,
+    CleanTexts,
     TrainingResult,
     evaluate_candidate,
     finish_training,
 )
 from sentimentops.pipelines.results import SkopsResultSerializer, trusted_cache_key
-from sentimentops.pipelines.runtime import io_task_options, result_storage, state_label
+from sentimentops.pipelines.runtime import Laps, io_task_options, result_storage, state_label
 from sentimentops.pipelines.training import (
     TrainingData,
     candidate_fingerprint,
@@ -71,6 +77,7 @@ class TrainingFlowResult:
     reused: bool  # the same data and settings were trained before: that version is reported
     test_split: str  # the held-out test rows, as Parquet
     steps: dict[str, str] = field(default_factory=dict)  # step -> ran | cached | reused
+    seconds: dict[str, float] = field(default_factory=dict)  # step -> wall seconds
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -112,6 +119,18 @@ def find_registered_version(settings: Settings, fingerprint: str) -> str | None:
     return registry.find_version(settings.registry.model_name, FINGERPRINT_TAG, fingerprint)
 
 
+@task(name="clean-texts", cache_policy=NO_CACHE)
+def clean_split_texts(settings: Settings, splits: DatasetSplits, splits_dir: str) -> str:
+    """Clean every split's texts once, for all the searches; kept beside the splits, named by
+    the preprocessing settings, so a later run with the same ones reads them back."""
+    digest = json_digest(settings.preprocessing.model_dump(mode="json"))[:16]
+    path = Path(splits_dir) / f"cleaned-{digest}.parquet"
+    if not path.exists():
+        get_run_logger().info("cleaning the texts of every split")
+        CleanTexts.of(splits, settings).write(path)
+    return str(path)
+
+
 @task(
     name="search-candidate",
     cache_key_fn=_fingerprint_key,
@@ -119,14 +138,21 @@ def find_registered_version(settings: Settings, fingerprint: str) -> str | None:
     result_serializer=SkopsResultSerializer(),  # never pickle: the result may hold a model
 )
 def search_candidate(
-    settings: Settings, family: ModelFamily, splits_dir: str, fingerprint: str
+    settings: Settings,
+    family: ModelFamily,
+    splits_dir: str,
+    cleaned_texts: str,
+    cache_dir: str | None,
+    fingerprint: str,
 ) -> CandidateResult:
-    """One family's grid search with CV; runs on a thread or a Dask worker."""
+    """One family's grid search with CV, in the flow's process or on a Dask worker. Families
+    searched with the same ``cache_dir`` featurise each fold once per feature configuration."""
     get_run_logger().info("searching %s", family)
     splits = DatasetSplits.read(
         Path(splits_dir), mode=settings.split.mode, seed=settings.split.seed
     )
-    return evaluate_candidate(family, splits, settings)
+    cleaned = CleanTexts.read(Path(cleaned_texts))
+    return evaluate_candidate(family, splits, settings, cleaned=cleaned, cache_dir=cache_dir)
 
 
 @task(
@@ -139,10 +165,14 @@ def choose_and_refit(
     settings: Settings,
     candidates: list[CandidateResult],
     splits: DatasetSplits,
+    cleaned_texts: str,
     fingerprint: str,
 ) -> TrainingResult:
     """Runs in the flow's process, on the splits it already holds."""
-    return finish_training(candidates, splits, settings, progress=get_run_logger().info)
+    cleaned = CleanTexts.read(Path(cleaned_texts))
+    return finish_training(
+        candidates, splits, settings, cleaned=cleaned, progress=get_run_logger().info
+    )
 
 
 @task(name="register-and-gate", cache_policy=NO_CACHE)
@@ -176,50 +206,60 @@ def training_flow(
     io = io_task_options(settings)
     storage = result_storage(settings)
     steps: dict[str, str] = {}
+    laps = Laps()
 
     tracking_uri = connect_tracking.with_options(**io)(settings)
     prepared, splits_dir = prepare_data.with_options(**io)(settings, data, sample, extra_rows)
     test_split = str(Path(splits_dir) / "test.parquet")
     fingerprint = prepared.lineage["training_fingerprint"]
     existing = None if force else find_registered_version.with_options(**io)(settings, fingerprint)
+    laps.lap("prepare data")
     if existing is not None:
         logger.info(
             "version %s was trained on the same data and settings: reusing it (--force retrains)",
             existing,
         )
-        return _reused_result(settings, existing, test_split, tracking_uri)
+        return _reused_result(settings, existing, test_split, tracking_uri, laps.seconds)
 
+    cleaned_texts = clean_split_texts(settings, prepared.splits, splits_dir)
+    laps.lap("clean texts")
     search = search_candidate.with_options(
         result_storage=storage,
         timeout_seconds=settings.pipeline.training_timeout_seconds,
         refresh_cache=force,
     )
     digests = prepared.lineage["split_digests"]
-    futures = {
-        family: search.submit(
-            _worker_settings(settings),
-            family,
-            splits_dir,
-            candidate_fingerprint(settings, family, digests),
-        )
-        for family in settings.training.models
-    }
-    candidates = []
-    for family, future in futures.items():
-        candidates.append(future.result())
-        steps[f"search {family}"] = state_label(future.state)
+    with _feature_cache(settings) as cache_dir:
+        futures = {
+            family: search.submit(
+                _worker_settings(settings),
+                family,
+                splits_dir,
+                cleaned_texts,
+                cache_dir,
+                candidate_fingerprint(settings, family, digests),
+            )
+            for family in settings.training.models
+        }
+        candidates = []
+        for family, future in futures.items():
+            candidates.append(future.result())
+            steps[f"search {family}"] = state_label(future.state)
+            laps.lap(f"search {family}")
     final_state = choose_and_refit.with_options(
         result_storage=storage,
         timeout_seconds=settings.pipeline.training_timeout_seconds,
         refresh_cache=force,
-    )(settings, candidates, prepared.splits, fingerprint, return_state=True)
+    )(settings, candidates, prepared.splits, cleaned_texts, fingerprint, return_state=True)
     result: TrainingResult = final_state.result()
     steps["choose and refit"] = state_label(final_state)
+    laps.lap("choose and refit")
 
     tracked = register_and_gate.with_options(timeout_seconds=settings.pipeline.io_timeout_seconds)(
         result, settings, prepared
     )
     steps["register and gate"] = "ran"
+    laps.lap("register and gate")
     verdict = "promoted to champion" if tracked.decision.promote else "champion kept"
     logger.info("version %s registered; %s: %s", tracked.version, verdict, tracked.decision.reason)
     if rows := tracked.decision.rows_summary():
@@ -238,6 +278,7 @@ def training_flow(
         reused=False,
         test_split=test_split,
         steps=steps,
+        seconds=laps.seconds,
     )
 
 
@@ -245,22 +286,18 @@ def configured_training_flow(settings: Settings) -> Any:
     """The training flow with the task runner its candidates need.
 
     On a Dask cluster (``training.dask_scheduler``) each candidate is searched on a worker.
-    Locally, candidates are searched in worker processes, as many at once as
-    ``training.n_jobs`` allows: processes, not threads, because tokenising holds the GIL.
+    Locally, candidates are searched one after another in the flow's process, each search
+    spreading its CV fits over ``training.n_jobs`` processes: never more busy processes than
+    that, and families with the same features share the featurised folds.
     """
     if settings.training.dask_scheduler:
         from prefect_dask.task_runners import DaskTaskRunner
 
         runner: Any = DaskTaskRunner(address=settings.training.dask_scheduler)
     else:
-        from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+        from prefect.task_runners import ThreadPoolTaskRunner
 
-        parallel = _parallel_candidates(settings)
-        runner = (
-            ProcessPoolTaskRunner(max_workers=parallel)
-            if parallel > 1
-            else ThreadPoolTaskRunner(max_workers=1)
-        )
+        runner = ThreadPoolTaskRunner(max_workers=1)
     return training_flow.with_options(task_runner=runner)
 
 
@@ -270,27 +307,34 @@ def run_training_flow(settings: Settings, **parameters: Any) -> TrainingFlowResu
     return result
 
 
-def _parallel_candidates(settings: Settings) -> int:
-    return max(1, min(len(settings.training.models), settings.training.n_jobs))
+@contextlib.contextmanager
+def _feature_cache(settings: Settings) -> Iterator[str | None]:
+    """A folder for the fitted feature steps the searches share, removed after them; none on
+    Dask, whose workers do not share this machine's disk."""
+    if settings.training.dask_scheduler:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="sentimentops-features-") as folder:
+        yield folder
 
 
 def _worker_settings(settings: Settings) -> Settings:
-    """The settings a candidate's search runs with where it runs.
-
-    On Dask, a search uses its worker's own process: one that sent its folds back to the same
-    cluster would wait on workers its siblings occupy. Locally, the cores are shared between
-    the candidates searched at once, so no machine runs more processes than it has cores.
-    """
+    """The settings a candidate's search runs with where it runs: on Dask, a search uses its
+    worker's own process (one that sent its folds back to the same cluster would wait on
+    workers its siblings occupy); locally they are the flow's own."""
     training = settings.training
-    if training.dask_scheduler:
-        update: dict[str, Any] = {"dask_scheduler": None, "n_jobs": 1}
-    else:
-        update = {"n_jobs": max(1, training.n_jobs // _parallel_candidates(settings))}
+    if not training.dask_scheduler:
+        return settings
+    update: dict[str, Any] = {"dask_scheduler": None, "n_jobs": 1}
     return settings.model_copy(update={"training": training.model_copy(update=update)})
 
 
 def _reused_result(
-    settings: Settings, version: str, test_split: str, tracking_uri: str
+    settings: Settings,
+    version: str,
+    test_split: str,
+    tracking_uri: str,
+    seconds: dict[str, float],
 ) -> TrainingFlowResult:
     from sentimentops.tracking import registry
 
@@ -310,4 +354,5 @@ def _reused_result(
         reused=True,
         test_split=test_split,
         steps={"training": "reused"},
+        seconds=seconds,
     )
