@@ -87,7 +87,7 @@ def test_the_model_load_is_a_step_of_its_own_and_not_counted_as_scoring(
     assert completed.returncode == 0, completed.stdout + completed.stderr
     lines = completed.stdout.splitlines()
     steps = [line.split()[1] for line in lines if line.startswith("✓")]
-    assert steps == ["Checking", "Loading", "Scoring"]
+    assert steps == ["Checking", "Loading", "Scoring"], completed.stdout
     assert "Loading model models:/imdb-sentiment@champion" in completed.stdout
     scoring = next(line for line in lines if line.startswith("✓ Scoring"))
     assert "3 rows" in scoring
