@@ -82,10 +82,29 @@ def test_a_loaded_model_has_its_index_built_before_its_first_prediction(
     assert "_ngram_index_cache" in pipeline.named_steps["tfidf"].__dict__
 
 
-def test_the_index_is_derived_state_never_saved() -> None:
+def test_the_index_is_saved_with_the_vectorizer_and_read_back_not_rebuilt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     vectorizer = CompactTfidfVectorizer(**PRE_TOKENISED).fit(["good film", "bad film"])
     vectorizer.transform(["good film"])
+
+    def no_build(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the index was built again at load")
+
+    monkeypatch.setattr(NgramIndex, "build", no_build)
     restored = pickle.loads(pickle.dumps(vectorizer))
+
+    assert "_ngram_index_cache" in restored.__dict__
+    assert_identical(restored.transform(["bad film"]), vectorizer.transform(["bad film"]))
+
+
+def test_an_index_saved_in_another_format_is_built_again() -> None:
+    vectorizer = CompactTfidfVectorizer(**PRE_TOKENISED).fit(["good film", "bad film"])
+    state = vectorizer.__getstate__()
+    state["_ngram_index_state"]["format"] = -1
+    restored = CompactTfidfVectorizer.__new__(CompactTfidfVectorizer)
+    restored.__setstate__(state)
+
     assert "_ngram_index_cache" not in restored.__dict__
     assert_identical(restored.transform(["bad film"]), vectorizer.transform(["bad film"]))
 

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from itertools import repeat
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from sentimentops.features.key_table import KeyTable
 
-__all__ = ["NgramIndex"]
+__all__ = ["STATE_FORMAT", "NgramIndex"]
 
 _MAX_KEY = 2**63 - 1
+# The layout of a saved index (KeyTable's hashing included): another one is rebuilt, not read.
+STATE_FORMAT = 1
 
 
 class NgramIndex:
@@ -70,6 +73,32 @@ class NgramIndex:
         )
         columns = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
         return cls(token_ids, KeyTable(keys, columns), ngram_range, tokenize)
+
+    def to_state(self) -> dict[str, Any]:
+        """What :meth:`from_state` needs to restore this index without building it again."""
+        tokens = [""] * self.base
+        for token, token_id in self.token_ids.items():
+            tokens[token_id] = token
+        packed = "\n".join(tokens[1:]).encode("utf-8")
+        return {
+            "format": STATE_FORMAT,
+            "tokens": np.frombuffer(packed, dtype=np.uint8).copy(),
+            "ngram_range": [self.min_n, self.max_n],
+            **self.columns_by_key.slots(),
+        }
+
+    @classmethod
+    def from_state(
+        cls, state: dict[str, Any], tokenize: Callable[[str], list[str]]
+    ) -> NgramIndex | None:
+        """The index :meth:`to_state` saved, or None when it was saved in another format."""
+        if state.get("format") != STATE_FORMAT:
+            return None
+        text = np.asarray(state["tokens"], dtype=np.uint8).tobytes().decode("utf-8")
+        token_ids = {token: i for i, token in enumerate(text.split("\n"), start=1)} if text else {}
+        table = KeyTable.from_slots({"keys": state["keys"], "values": state["values"]})
+        low, high = state["ngram_range"]
+        return cls(token_ids, table, (int(low), int(high)), tokenize)
 
     def counts(self, documents: Iterable[str], dtype: type) -> sp.csr_matrix:
         """The documents' n-gram counts, one row each, columns as in the vocabulary."""

@@ -30,7 +30,8 @@ __all__ = ["CompactTfidfVectorizer"]
 
 _PACKED_VOCABULARY = "_vocabulary_utf8"
 _SEPARATOR = "\n"
-_INDEX = "_ngram_index_cache"  # (the vocabulary it was built from, the index): derived, never saved
+_INDEX = "_ngram_index_cache"  # (the vocabulary it was built from, the index)
+_SAVED_INDEX = "_ngram_index_state"  # the index as saved with the model
 _index_lock = threading.Lock()
 
 
@@ -132,6 +133,10 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
             state = {key: value for key, value in state.items() if key != "vocabulary_"}
             state[_PACKED_VOCABULARY] = np.frombuffer(packed, dtype=np.uint8).copy()
             state["_vocabulary_size"] = len(terms)
+            # Saved with the model: building it again at every load took seconds.
+            index = self.ngram_index()
+            if index is not None:
+                state[_SAVED_INDEX] = index.to_state()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -141,8 +146,11 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
         if packed is not None:
             terms = np.asarray(packed, dtype=np.uint8).tobytes().decode("utf-8")
             state["vocabulary_"] = (
-                {term: column for column, term in enumerate(terms.split(_SEPARATOR))}
-                if size
-                else {}
+                dict(zip(terms.split(_SEPARATOR), range(size), strict=True)) if size else {}
             )
+        saved_index = state.pop(_SAVED_INDEX, None)
         super().__setstate__(state)
+        if saved_index is not None and self._pre_tokenised():
+            index = NgramIndex.from_state(saved_index, str.split)
+            if index is not None and index.n_features == len(self.vocabulary_):
+                self.__dict__[_INDEX] = (self.vocabulary_, index)

@@ -67,9 +67,9 @@ def resolve_location(uri: str) -> str:
         return uri
     from sentimentops.config import get_settings
     from sentimentops.tracking.registry import resolve_version
-    from sentimentops.tracking.store import connect
+    from sentimentops.tracking.store import connect_registry
 
-    connect(get_settings())
+    connect_registry(get_settings())
     name, version = resolve_version(uri)
     return f"models:/{name}/{version}"
 

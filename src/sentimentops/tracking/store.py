@@ -10,7 +10,7 @@ from pathlib import Path
 from sentimentops.config import Settings
 from sentimentops.errors import TrackingUnavailableError
 
-__all__ = ["connect", "resolve_tracking_uri"]
+__all__ = ["connect", "connect_registry", "resolve_tracking_uri"]
 
 
 def resolve_tracking_uri(settings: Settings) -> str:
@@ -27,8 +27,9 @@ def _artifact_root(settings: Settings) -> str:
     return configured or settings.state_path("mlartifacts").resolve().as_uri()
 
 
-def connect(settings: Settings) -> str:
-    """Point MLflow at the tracking store and select the experiment; returns the URI.
+def connect_registry(settings: Settings) -> str:
+    """Point MLflow at the tracking store and its registry, for reading models; returns the URI.
+    Cheaper than :func:`connect`: no experiment is looked up (a second store opened).
 
     Raises:
         TrackingUnavailableError: an HTTP tracking server does not answer within
@@ -47,6 +48,19 @@ def connect(settings: Settings) -> str:
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    return uri
+
+
+def connect(settings: Settings) -> str:
+    """Point MLflow at the tracking store and select the experiment; returns the URI.
+
+    Raises:
+        TrackingUnavailableError: as :func:`connect_registry`, or the store refuses the
+            experiment.
+    """
+    import mlflow
+
+    uri = connect_registry(settings)
     name = settings.tracking.experiment
     try:
         if mlflow.get_experiment_by_name(name) is None:
