@@ -16,8 +16,8 @@ from pathlib import Path
 from sentimentops.config import Settings
 from sentimentops.data.load import load_reviews
 from sentimentops.errors import BadInputError
-from sentimentops.monitoring.alerts import send_alerts
 from sentimentops.monitoring.current import CurrentData, current_from_file, current_from_log
+from sentimentops.monitoring.delivery import send_alerts
 from sentimentops.monitoring.history import build_run_record, prune_reports
 from sentimentops.monitoring.model import load_monitored_model
 from sentimentops.monitoring.run import (
