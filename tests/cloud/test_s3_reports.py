@@ -10,6 +10,7 @@ import pytest
 
 from sentimentops.config import get_settings
 from sentimentops.monitoring.job import monitor_and_record
+from sentimentops.monitoring.run_store import read_monitoring_runs
 from sentimentops.pipelines.training import run_training
 from sentimentops.prediction_log import open_store
 from tests.servers import moto_s3
@@ -44,7 +45,7 @@ def test_reports_go_to_s3_and_the_history_points_there(
     assert outcome.report_location == f"{outcome.published}/report.html"
     store = open_store(get_settings())
     try:
-        history = store.read_monitoring_runs()
+        history = read_monitoring_runs(store)
     finally:
         store.dispose()
     assert history["report_path"].tolist() == [outcome.report_location]

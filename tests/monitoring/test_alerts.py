@@ -9,7 +9,8 @@ from dataclasses import replace
 import pytest
 
 from sentimentops.config import AlertSettings
-from sentimentops.monitoring.alerts import evaluate_alerts, send_alerts, send_notification
+from sentimentops.monitoring.alerts import evaluate_alerts
+from sentimentops.monitoring.delivery import send_alerts, send_notification
 from sentimentops.monitoring.results import (
     AccuracyEstimate,
     Alert,
@@ -215,10 +216,17 @@ def test_non_http_webhook_is_refused_without_a_request() -> None:
     assert "not an http(s) URL" in problem
 
 
+def test_unparseable_webhook_url_is_a_problem_not_an_exception() -> None:
+    (problem,) = deliver("https://[::1/hooks/secret-token")
+
+    assert "not an http(s) URL" in problem
+    assert "secret-token" not in problem
+
+
 def test_alerts_are_logged_as_warnings_without_a_webhook(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="sentimentops.monitoring.alerts"):
+    with caplog.at_level(logging.WARNING, logger="sentimentops.monitoring.delivery"):
         assert deliver(None) == []
 
     messages = [record.getMessage() for record in caplog.records]

@@ -18,6 +18,7 @@ from sentimentops.cli.main import app
 from sentimentops.cli.monitor import parse_moment
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
+from sentimentops.monitoring.run_store import read_monitoring_runs
 from sentimentops.pipelines.training import run_training
 from sentimentops.prediction_log import PredictionRecord, open_store
 from tests.user import run_cli
@@ -145,7 +146,7 @@ def test_a_log_window_without_traffic_raises_the_volume_alert(
         ]
     )  # fmt: skip
     try:
-        assert len(store.read_monitoring_runs()) == 1
+        assert len(read_monitoring_runs(store)) == 1
     finally:
         store.dispose()
 

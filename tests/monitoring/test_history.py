@@ -27,12 +27,14 @@ from sentimentops.monitoring.results import (
     DriftResult,
     MonitoringMetrics,
 )
-from sentimentops.prediction_log import (
+from sentimentops.monitoring.run_store import (
     MONITORING_RUN_COLUMNS,
     MonitoringRunRecord,
-    PredictionLogStore,
+    read_monitoring_runs,
+    write_monitoring_run,
 )
-from sentimentops.prediction_log.store import MIGRATIONS_DIRECTORY, VERSION_TABLE
+from sentimentops.prediction_log import PredictionLogStore
+from sentimentops.prediction_log.database import MIGRATIONS_DIRECTORY, VERSION_TABLE
 from tests.prediction_log.conftest import migrated_store
 from tests.prediction_log.sample_records import sample_records
 
@@ -143,9 +145,9 @@ def run(index: int, **changes: object) -> MonitoringRunRecord:
 def test_runs_round_trip_oldest_first_with_metrics_as_columns(store: PredictionLogStore) -> None:
     paris = timezone(timedelta(hours=1))
     later = run(1, started_at=(START + timedelta(days=1)).astimezone(paris))
-    ids = [store.write_monitoring_run(later), store.write_monitoring_run(run(0))]
+    ids = [write_monitoring_run(store, later), write_monitoring_run(store, run(0))]
 
-    runs = store.read_monitoring_runs()
+    runs = read_monitoring_runs(store)
 
     assert list(runs.columns) == [
         *MONITORING_RUN_COLUMNS,
@@ -167,15 +169,15 @@ def test_runs_round_trip_oldest_first_with_metrics_as_columns(store: PredictionL
 
 def test_since_keeps_runs_started_at_or_after_it(store: PredictionLogStore) -> None:
     for index in range(4):
-        store.write_monitoring_run(run(index))
+        write_monitoring_run(store, run(index))
 
-    runs = store.read_monitoring_runs(since=START + timedelta(days=2))
+    runs = read_monitoring_runs(store, since=START + timedelta(days=2))
 
     assert runs["source"].tolist() == ["log:day-2", "log:day-3"]
 
 
 def test_no_runs_is_an_empty_frame_with_the_columns(store: PredictionLogStore) -> None:
-    runs = store.read_monitoring_runs()
+    runs = read_monitoring_runs(store)
 
     assert runs.empty
     assert list(runs.columns) == list(MONITORING_RUN_COLUMNS)
@@ -194,16 +196,16 @@ def test_a_0001_database_is_upgraded_keeping_its_predictions(database_url: str) 
     try:
         store.write_predictions(sample_records(3))
         with pytest.raises(PredictionLogUnavailableError, match="migrated"):
-            store.read_monitoring_runs()
+            read_monitoring_runs(store)
 
         store.migrate()
-        store.write_monitoring_run(run(0))
+        write_monitoring_run(store, run(0))
 
         with store.engine.connect() as connection:
             version = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}"))
             assert version.scalar_one() == "0002"
         assert store.count_predictions() == 3
-        assert len(store.read_monitoring_runs()) == 1
+        assert len(read_monitoring_runs(store)) == 1
     finally:
         store.dispose()
 
@@ -230,9 +232,9 @@ def test_history_is_a_png_and_a_page_embedding_it_with_a_table(
 ) -> None:
     store = sqlite_store
     for index in range(5):
-        store.write_monitoring_run(run(index, source=f"s3://bucket/day-{index}<x>.csv"))
+        write_monitoring_run(store, run(index, source=f"s3://bucket/day-{index}<x>.csv"))
 
-    png_path, html_path = render_history(store.read_monitoring_runs(), tmp_path / "history")
+    png_path, html_path = render_history(read_monitoring_runs(store), tmp_path / "history")
 
     png = png_path.read_bytes()
     page = html_path.read_text(encoding="utf-8")
@@ -248,16 +250,16 @@ def test_history_is_a_png_and_a_page_embedding_it_with_a_table(
 
 
 def test_a_single_run_still_draws(sqlite_store: PredictionLogStore, tmp_path: Path) -> None:
-    sqlite_store.write_monitoring_run(run(0))
+    write_monitoring_run(sqlite_store, run(0))
 
-    png_path, _ = render_history(sqlite_store.read_monitoring_runs(), tmp_path)
+    png_path, _ = render_history(read_monitoring_runs(sqlite_store), tmp_path)
 
     assert png_path.read_bytes().startswith(PNG_SIGNATURE)
 
 
 def test_no_runs_to_draw_says_what_to_run(sqlite_store: PredictionLogStore, tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="sentimentops monitor"):
-        render_history(sqlite_store.read_monitoring_runs(), tmp_path)
+        render_history(read_monitoring_runs(sqlite_store), tmp_path)
 
 
 def test_pruning_keeps_the_newest_run_folders_and_nothing_else_is_touched(tmp_path: Path) -> None:

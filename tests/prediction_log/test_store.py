@@ -17,13 +17,15 @@ from alembic.script import ScriptDirectory
 
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError, ConfigError, PredictionLogUnavailableError
+from sentimentops.monitoring import run_store
 from sentimentops.prediction_log import (
     WINDOW_COLUMNS,
     PredictionLogStore,
     PredictionRecord,
     open_store,
 )
-from sentimentops.prediction_log.store import MIGRATIONS_DIRECTORY, VERSION_TABLE, metadata
+from sentimentops.prediction_log.database import MIGRATIONS_DIRECTORY, VERSION_TABLE
+from sentimentops.prediction_log.schema import metadata
 from tests.prediction_log.concurrency import errors_of_concurrent_calls
 from tests.prediction_log.sample_records import START, sample_record, sample_records
 from tests.servers import free_port
@@ -44,7 +46,7 @@ def test_migrate_twice_leaves_one_revision_and_the_rows(sqlite_store: Prediction
 def test_migrations_build_exactly_the_declared_schema(store: PredictionLogStore) -> None:
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-        differences = compare_metadata(context, metadata)
+        differences = compare_metadata(context, [metadata, run_store.metadata])  # type: ignore[arg-type]
         indexes = {
             index["name"]
             for table in ("predictions", "feedback")

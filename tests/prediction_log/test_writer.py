@@ -219,3 +219,20 @@ def test_concurrent_submitters_on_postgres(postgres_store: PredictionLogStore) -
     assert errors == []
     assert (unwritten, writer.dropped) == (0, 0)
     assert postgres_store.count_predictions() == threads * per_thread
+
+
+def test_close_wakes_a_writer_waiting_for_a_batch_to_fill(
+    sqlite_store: PredictionLogStore,
+) -> None:
+    writer = PredictionLogWriter(sqlite_store, queue_size=100, batch_size=7, flush_seconds=60)
+    writer.start()
+    for record in sample_records(3):  # fewer than a batch: the writer waits for more
+        writer.submit(record)
+    wait_until(lambda: writer.queue_depth == 0)
+
+    started = time.monotonic()
+    unwritten = writer.close(timeout=5.0)
+
+    assert time.monotonic() - started < 2.0
+    assert (unwritten, writer.written) == (0, 3)
+    assert sqlite_store.count_predictions() == 3

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -171,6 +173,24 @@ def test_text_storage_can_be_turned_off(make_client: ClientFactory) -> None:
         window = store.read_window()
     assert window["text"].tolist() == [None]
     assert window["text_length"].tolist() == [len(TEXTS[0])]
+
+
+def test_shutdown_writes_what_waits_for_a_slow_flush(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    with make_client(prediction_log__url=url, prediction_log__flush_seconds="60") as client:
+        for text in TEXTS:
+            assert client.post("/v1/predict", json={"text": text}).status_code == 200
+        started = time.monotonic()
+    stopping_took = time.monotonic() - started
+
+    reader = PredictionLogStore(url)
+    try:
+        assert reader.count_predictions() == len(TEXTS)
+    finally:
+        reader.dispose()
+    assert stopping_took < 5.0
 
 
 def test_predictions_are_logged_in_postgresql(

@@ -122,13 +122,14 @@ def history(
 ) -> None:
     """Plot the trend of every monitoring metric over the recorded runs (PNG and HTML)."""
     from sentimentops.monitoring.history import render_history
+    from sentimentops.monitoring.run_store import read_monitoring_runs
     from sentimentops.prediction_log import open_store
 
     settings = get_settings()
     store = open_store(settings)
     try:
         start = parse_moment(since, datetime.now(UTC)) if since else None
-        runs = store.read_monitoring_runs(since=start)
+        runs = read_monitoring_runs(store, since=start)
     finally:
         store.dispose()
     png, html = render_history(runs, output_dir or settings.state_path("reports", "history"))

@@ -1,11 +1,5 @@
-"""The history of monitoring runs: flat metrics to record, and their trends as a PNG and a page.
-
-A run is recorded in the prediction log's SQL store (:meth:`PredictionLogStore.
-write_monitoring_run`) with :func:`flatten_metrics`'s numbers; :func:`render_history` draws what
-:meth:`PredictionLogStore.read_monitoring_runs` returns: one small plot per metric over time,
-runs that alerted marked, and a self-contained HTML page with that plot and a table of the runs.
-:func:`prune_reports` keeps the local report folders of the newest runs only.
-"""
+"""The history of monitoring runs: the record of a run (:func:`build_run_record`, stored by
+monitoring/run_store.py), its trends drawn as a PNG and a page, and old report folders pruned."""
 
 from __future__ import annotations
 
@@ -26,7 +20,7 @@ import pandas as pd
 
 from sentimentops.errors import BadInputError
 from sentimentops.monitoring.results import Alert, MonitoringMetrics
-from sentimentops.prediction_log import METRIC_COLUMN_PREFIX, MonitoringRunRecord
+from sentimentops.monitoring.run_store import METRIC_COLUMN_PREFIX, MonitoringRunRecord
 
 __all__ = [
     "HISTORY_HTML",

@@ -16,8 +16,8 @@ from pathlib import Path
 from sentimentops.config import Settings
 from sentimentops.data.load import load_reviews
 from sentimentops.errors import BadInputError
-from sentimentops.monitoring.alerts import send_alerts
 from sentimentops.monitoring.current import CurrentData, current_from_file, current_from_log
+from sentimentops.monitoring.delivery import send_alerts
 from sentimentops.monitoring.history import build_run_record, prune_reports
 from sentimentops.monitoring.model import load_monitored_model
 from sentimentops.monitoring.run import (
@@ -26,6 +26,7 @@ from sentimentops.monitoring.run import (
     empty_outcome,
     run_monitoring,
 )
+from sentimentops.monitoring.run_store import write_monitoring_run
 from sentimentops.prediction_log import open_store
 from sentimentops.storage import is_remote, put_file
 
@@ -201,7 +202,7 @@ def _record(outcome: MonitoringOutcome, settings: Settings) -> None:
     try:
         store = open_store(settings)
         try:
-            store.write_monitoring_run(record)
+            write_monitoring_run(store, record)
         finally:
             store.dispose()
     except Exception as error:

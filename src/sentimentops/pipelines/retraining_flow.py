@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from sentimentops.config import ModelFamily, Settings, get_settings
-from sentimentops.monitoring.alerts import send_notification
+from sentimentops.monitoring.delivery import send_notification
 from sentimentops.pipelines.monitoring_flow import MonitoringFlowResult, monitoring_flow
 from sentimentops.pipelines.runtime import io_task_options
 from sentimentops.pipelines.training_flow import TrainingFlowResult, run_training_flow

@@ -1,23 +1,15 @@
-"""Log predictions off the request path: a bounded queue, one thread, batches, retries.
-
-:meth:`PredictionLogWriter.submit` runs on the request path, so it never blocks and never raises:
-when the queue is full the record is dropped and counted. One daemon thread writes batches. While
-the database is down the thread keeps its batch, retries with capped exponential backoff and warns
-once per outage; the queue fills meanwhile and then overflows into ``dropped``. When the database
-is back the thread writes the retained batch, then the backlog.
-
-A batch refused for another reason than an outage (PostgreSQL refuses a NUL character in text,
-for instance) is written again one record at a time, so a bad record costs only itself; it is
-logged as an error and counted in ``rejected``.
-"""
+"""Log predictions off the request path: a bounded queue, one thread, batches, retries through
+outages (the queue fills meanwhile, then overflows into ``dropped``)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 import time
-from types import TracebackType
+
+from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
 
 from sentimentops.config import PredictionLogSettings
 from sentimentops.errors import PredictionLogUnavailableError
@@ -32,10 +24,12 @@ LAST_ATTEMPT_GRACE_SECONDS = 6.0
 
 
 class PredictionLogWriter:
-    """Writes submitted records to a :class:`PredictionLogStore` in batches, on its own thread.
+    """Writes submitted records to a :class:`PredictionLogStore` in batches, on its own thread;
+    :meth:`start` it once and :meth:`close` it (or use it as a context manager).
 
-    Call :meth:`start` once and :meth:`close` when done (or use it as a context manager): the
-    thread is a daemon, so records still queued when the process exits without ``close`` are lost.
+    Read-only counters: ``written``, ``dropped`` (by :meth:`submit`), ``rejected`` (refused by the
+    database), ``failed_writes`` (outage retries included); ``store_available`` is False from an
+    outage's first failed write until a write succeeds.
     """
 
     def __init__(
@@ -48,94 +42,81 @@ class PredictionLogWriter:
         first_retry_seconds: float = 0.1,
         max_retry_seconds: float = 5.0,
     ) -> None:
-        """Prepare the writer; nothing runs until :meth:`start`.
-
-        Args:
-            store: where the records go.
-            queue_size: records waiting at most; more are dropped.
-            batch_size: records written per transaction at most.
-            flush_seconds: how long a batch may wait to fill before it is written.
-            first_retry_seconds: the wait after the first failed attempt of an outage; it
-                doubles after each further one, up to ``max_retry_seconds``.
-            max_retry_seconds: the longest wait between attempts.
+        """Prepare the writer: at most ``queue_size`` records wait, ``batch_size`` go in one
+        transaction, after at most ``flush_seconds`` for a batch to fill. Through an outage the
+        waits between attempts double from ``first_retry_seconds`` up to ``max_retry_seconds``.
         """
         if min(queue_size, batch_size) < 1 or min(flush_seconds, first_retry_seconds) <= 0:
             raise ValueError("queue_size and batch_size must be >= 1, the durations positive")
         self._store = store
-        self._queue: queue.Queue[PredictionRecord] = queue.Queue(maxsize=queue_size)
+        # None in the queue is close()'s wake-up call to a writer waiting for a batch to fill.
+        self._queue: queue.Queue[PredictionRecord | None] = queue.Queue(maxsize=queue_size)
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
-        self._first_retry_seconds = first_retry_seconds
         self._max_retry_seconds = max(max_retry_seconds, first_retry_seconds)
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()  # no more submissions: drain the queue, then stop
         self._give_up = threading.Event()  # close() ran out of time: stop retrying
-        self._lock = threading.Lock()  # guards the counters below
+        self._retrying = Retrying(
+            retry=retry_if_exception_type(PredictionLogUnavailableError),
+            wait=wait_exponential(multiplier=first_retry_seconds, max=self._max_retry_seconds),
+            stop=stop_when_event_set(self._give_up),
+            sleep=self._pause,
+            retry_error_callback=lambda _state: None,  # close() gave up: the batch stays unwritten
+        )
+        self._lock = threading.Lock()  # guards the counters
         self._in_flight = 0  # taken from the queue, neither written nor rejected yet
-        self._written = 0
-        self._dropped = 0
-        self._rejected = 0
-        self._failed_writes = 0
-        self._store_available = True  # until a write says otherwise
+        self.written = self.dropped = self.rejected = self.failed_writes = 0
+        self.store_available = True
 
     @classmethod
     def from_settings(
         cls, store: PredictionLogStore, settings: PredictionLogSettings
     ) -> PredictionLogWriter:
         """A writer sized by the ``prediction_log`` settings."""
-        return cls(
-            store,
-            queue_size=settings.queue_size,
-            batch_size=settings.batch_size,
-            flush_seconds=settings.flush_seconds,
-        )
+        sizes = settings.model_dump(include={"queue_size", "batch_size", "flush_seconds"})
+        return cls(store, **sizes)
 
     def start(self) -> None:
-        """Start the writing thread.
-
-        Raises:
-            RuntimeError: the writer was started before.
-        """
+        """Start the writing thread. Raises RuntimeError when it was started before."""
         if self._thread is not None:
             raise RuntimeError("This PredictionLogWriter was already started; start it once.")
         self._thread = threading.Thread(target=self._run, name="prediction-log-writer", daemon=True)
         self._thread.start()
 
     def submit(self, record: PredictionRecord) -> bool:
-        """Queue ``record`` for writing, without blocking and without raising.
-
-        Returns:
-            False, counting the record in ``dropped``, when the queue is full or the writer closed.
-        """
+        """Queue ``record`` without blocking or raising; False (counted in ``dropped``) when the
+        queue is full or the writer closed."""
         if not self._closing.is_set():
-            try:
+            with contextlib.suppress(queue.Full):
                 self._queue.put_nowait(record)
-            except queue.Full:
-                pass
-            else:
                 return True
         with self._lock:
-            self._dropped += 1
+            self.dropped += 1
         return False
 
     def close(self, timeout: float = 10.0) -> int:
-        """Stop accepting records, write those still queued while ``timeout`` lasts, then stop.
-
-        When the time runs out the write attempt in progress may take a few seconds more
-        (PostgreSQL's connect timeout) before the thread stops.
+        """Stop accepting records, write those queued while ``timeout`` lasts, then stop (the
+        attempt in progress may take a few seconds more, PostgreSQL's connect timeout).
 
         Returns:
             How many submitted records were not written: still queued or retained when the
-            time ran out. Records the database refused are counted in ``rejected`` instead.
+            time ran out (records the database refused are counted in ``rejected``).
         """
         self._closing.set()
+        with contextlib.suppress(queue.Full):  # full: the writer is not waiting for records
+            self._queue.put_nowait(None)
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 self._give_up.set()
                 self._thread.join(LAST_ATTEMPT_GRACE_SECONDS)
+        queued = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                queued.append(self._queue.get_nowait())
         with self._lock:
-            unwritten = self._queue.qsize() + self._in_flight
+            unwritten = self._in_flight + len(queued) - queued.count(None)
         if unwritten:
             logger.warning("Prediction log writer closed with %d records not written", unwritten)
         return unwritten
@@ -144,48 +125,13 @@ class PredictionLogWriter:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_: object) -> None:
         self.close()
 
     @property
     def queue_depth(self) -> int:
         """Records waiting in the queue (not counting the batch being written)."""
         return self._queue.qsize()
-
-    @property
-    def written(self) -> int:
-        """Records written to the store."""
-        with self._lock:
-            return self._written
-
-    @property
-    def dropped(self) -> int:
-        """Records refused by :meth:`submit`: queue full or writer closed."""
-        with self._lock:
-            return self._dropped
-
-    @property
-    def rejected(self) -> int:
-        """Records the database refused on their own (not because of an outage)."""
-        with self._lock:
-            return self._rejected
-
-    @property
-    def failed_writes(self) -> int:
-        """Write attempts that failed, outage retries included."""
-        with self._lock:
-            return self._failed_writes
-
-    @property
-    def store_available(self) -> bool:
-        """False from a write that failed for an outage until the next write that succeeds."""
-        with self._lock:
-            return self._store_available
 
     def _run(self) -> None:
         while not self._give_up.is_set():
@@ -204,82 +150,61 @@ class PredictionLogWriter:
             remaining = deadline - time.monotonic()
             try:
                 if remaining <= 0 or self._closing.is_set():
-                    batch.append(self._queue.get_nowait())
+                    record = self._queue.get_nowait()
                 else:
-                    batch.append(self._queue.get(timeout=remaining))
+                    record = self._queue.get(timeout=remaining)
             except queue.Empty:
                 break
+            if record is not None:
+                batch.append(record)
         with self._lock:
             self._in_flight += len(batch)
         return batch
 
     def _write(self, batch: list[PredictionRecord]) -> None:
-        """Write ``batch`` through outages; if the database refuses it, write its records one by
-        one, so that only the records it refuses are lost."""
+        """Write ``batch`` through outages; if the database refuses it, record by record, so a
+        bad record costs only itself."""
         try:
-            self._write_through_outages(batch)
+            self._retrying(self._attempt, batch)
         except Exception:
             with self._lock:
-                self._failed_writes += 1
-            if len(batch) == 1:
-                self._reject(batch[0])
-            else:
+                self.failed_writes += 1
+            if len(batch) > 1:
                 for record in batch:
                     self._write([record])
-
-    def _reject(self, record: PredictionRecord) -> None:
-        """Give up ``record``, logging the exception being handled: why the database refused it."""
-        logger.exception(
-            "The prediction log refused the record of request %r; it is not logged",
-            record.request_id,
-        )
-        with self._lock:
-            self._rejected += 1
-            self._in_flight -= 1
-
-    def _write_through_outages(self, batch: list[PredictionRecord]) -> None:
-        """Write ``batch``, retrying with capped exponential backoff while the database is
-        unavailable, until it succeeds or :meth:`close` gives up.
-
-        Raises:
-            Exception: whatever the store raises for another reason than an outage.
-        """
-        delay = self._first_retry_seconds
-        while True:
-            try:
-                self._store.write_predictions(batch)
-            except PredictionLogUnavailableError as error:
-                self._note_outage(error, retained=len(batch))
-            else:
-                self._note_written(len(batch))
                 return
-            if self._give_up.wait(delay):
-                return
-            delay = min(2 * delay, self._max_retry_seconds)
-
-    def _note_outage(self, error: PredictionLogUnavailableError, retained: int) -> None:
-        with self._lock:
-            self._failed_writes += 1
-            outage_starts = self._store_available
-            self._store_available = False
-        if outage_starts:
-            logger.warning(
-                "Prediction log unavailable; keeping %d records and retrying every %.1f s at "
-                "most, dropping new records once %d are queued. %s",
-                retained,
-                self._max_retry_seconds,
-                self._queue.maxsize,
-                error,
+            logger.exception(
+                "The prediction log refused the record of request %r; it is not logged",
+                batch[0].request_id,
             )
+            with self._lock:
+                self.rejected += 1
+                self._in_flight -= 1
 
-    def _note_written(self, count: int) -> None:
+    def _pause(self, seconds: float) -> None:
+        self._give_up.wait(seconds)  # close() giving up ends the wait
+
+    def _attempt(self, batch: list[PredictionRecord]) -> None:
+        if self._give_up.is_set():  # during the wait before this attempt
+            return
+        try:
+            self._store.write_predictions(batch)
+        except PredictionLogUnavailableError as error:
+            with self._lock:
+                self.failed_writes += 1
+                outage_starts, self.store_available = self.store_available, False
+            if outage_starts:
+                logger.warning(
+                    "Prediction log unavailable; keeping %d records and retrying every %.1f s "
+                    "at most, dropping new records once %d are queued. %s",
+                    *(len(batch), self._max_retry_seconds, self._queue.maxsize, error),
+                )
+            raise
         with self._lock:
-            self._written += count
-            self._in_flight -= count
-            outage_ends = not self._store_available
-            self._store_available = True
+            self.written += len(batch)
+            self._in_flight -= len(batch)
+            outage_ends, self.store_available = not self.store_available, True
         if outage_ends:
             logger.info(
-                "Prediction log available again; writing the %d queued records",
-                self._queue.qsize(),
+                "Prediction log available again; writing the %d queued records", self.queue_depth
             )

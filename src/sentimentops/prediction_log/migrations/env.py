@@ -1,17 +1,12 @@
-"""Alembic environment of the prediction log, run by ``PredictionLogStore.migrate``.
-
-``migrate`` passes its open connection in ``config.attributes["connection"]``, so the upgrade runs
-in its transaction (on PostgreSQL, under its advisory lock). Without one, as when the ``alembic``
-command is pointed at this folder, a connection is made from the ``sqlalchemy.url`` option.
-"""
-
-from __future__ import annotations
+"""Alembic environment of the prediction log: runs in the connection (and transaction, and lock)
+``Database.migrate`` passes, else connects to the ``sqlalchemy.url`` option."""
 
 import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from sentimentops.prediction_log.store import VERSION_TABLE, metadata
+from sentimentops.prediction_log.database import VERSION_TABLE
+from sentimentops.prediction_log.schema import metadata
 
 
 def run_on(connection: Connection) -> None:
@@ -27,37 +22,10 @@ def run_on(connection: Connection) -> None:
         context.run_migrations()
 
 
-def emit_sql(url: str) -> None:
-    """Write the SQL of the pending revisions instead of running it (``alembic ... --sql``)."""
-    context.configure(
-        url=url,
-        target_metadata=metadata,
-        version_table=VERSION_TABLE,
-        literal_binds=True,
-        dialect_opts={"paramstyle": "named"},
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-def main() -> None:
-    config = context.config
-    connection = config.attributes.get("connection")
-    if connection is not None:
+if (given := context.config.attributes.get("connection")) is not None:
+    run_on(given)
+else:
+    engine = sa.create_engine(context.config.get_main_option("sqlalchemy.url") or "")
+    with engine.connect() as connection:
         run_on(connection)
-        return
-    url = config.get_main_option("sqlalchemy.url")
-    if not url:
-        raise RuntimeError("Set sqlalchemy.url, or migrate with PredictionLogStore.migrate().")
-    if context.is_offline_mode():
-        emit_sql(url)
-        return
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    try:
-        with engine.connect() as own_connection:
-            run_on(own_connection)
-    finally:
-        engine.dispose()
-
-
-main()
+    engine.dispose()

@@ -1,26 +1,14 @@
-"""Predictions and feedback: the first schema of the prediction log.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-20
-
-Types are spelled out here rather than imported from the store: a revision must go on creating the
-schema it created, whatever the application's tables become.
-"""
+"""0001 (2026-11-20): predictions and feedback. Types are spelled out, not imported from
+schema.py: a revision must keep building what it built."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0001"
-down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+down_revision: str | None = None
 
-# SQLite only autoincrements an INTEGER primary key; elsewhere 64 bits outlast any traffic.
 ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 UTC_TIMESTAMP = sa.DateTime(timezone=True)
 
@@ -54,6 +42,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Dropping a table drops its indexes.
     op.drop_table("feedback")
     op.drop_table("predictions")

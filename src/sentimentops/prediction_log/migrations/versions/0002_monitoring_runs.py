@@ -1,29 +1,15 @@
-"""Monitoring runs: one row per run of ``sentimentops monitor``, for trends and history.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-28
-
-Types are spelled out here rather than imported from the store, as in 0001: a revision must go on
-creating the schema it created, whatever the application's tables become.
-"""
+"""0002 (2026-11-28): monitoring runs, one row per ``sentimentops monitor`` run; the table is
+monitoring/run_store.py's, in the prediction log's database. Types are spelled out, as in 0001."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
-down_revision: str | Sequence[str] | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+down_revision: str | None = "0001"
 
-# SQLite only autoincrements an INTEGER primary key; elsewhere 64 bits outlast any traffic.
 ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-# The store writes UTC and marks values read back as UTC (its UTCDateTime); the column itself
-# is a zone-aware timestamp, as in 0001.
 UTC_TIMESTAMP = sa.DateTime(timezone=True)
 
 

@@ -1,0 +1,162 @@
+"""The prediction log's database: URL, engine tuning (SQLite, PostgreSQL), migrations, and any
+failure meaning "cannot be used right now" raised as :class:`PredictionLogUnavailableError`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import exc
+from sqlalchemy.engine import URL, Connection, Engine
+
+from sentimentops.errors import ConfigError, PredictionLogUnavailableError
+
+__all__ = ["MIGRATIONS_DIRECTORY", "VERSION_TABLE", "Database"]
+
+MIGRATIONS_DIRECTORY: Final = Path(__file__).resolve().parent / "migrations"
+# Not Alembic's default name: in team mode MLflow's migrations own ``alembic_version``.
+VERSION_TABLE: Final = "prediction_log_alembic_version"
+MIGRATION_LOCK_KEY: Final = 0x534F504C  # "SOPL": any constant every migrating process shares
+SQLITE_BUSY_TIMEOUT_MS: Final = 5_000
+# A silent peer is found dead in about 30 s, not the kernel's 15 minutes to 2 hours
+# (docs/decisions.md, "Prediction log").
+POSTGRES_CONNECT_ARGS: Final = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+POSTGRES_STATEMENT_TIMEOUT_MS: Final = 30_000
+_OUTAGES: Final = (exc.OperationalError, exc.InterfaceError, exc.ProgrammingError, exc.TimeoutError)
+
+
+class Database:
+    """One SQLite or PostgreSQL database, migrated by Alembic; safe to share by threads.
+
+    When :meth:`migrate` failed, the next :meth:`transaction` migrates first: an API started
+    while its database was down creates the schema once the database answers.
+    """
+
+    def __init__(self, url: str) -> None:
+        """Create the engine for ``url``; nothing connects until the first call.
+
+        Raises:
+            ConfigError: ``url`` is not a SQLite file or PostgreSQL URL.
+        """
+        self.url = _checked_url(url)
+        self.engine = _create_engine(self.url)
+        self._migration_owed = False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url.render_as_string(hide_password=True)!r})"
+
+    def migrate(self) -> None:
+        """Bring the schema to the latest revision; concurrent callers on PostgreSQL take turns
+        (an advisory lock). Raises PredictionLogUnavailableError when it cannot."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY))
+        try:
+            with self._outages_raised("migrating"), self.engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    lock = sa.text("SELECT pg_advisory_xact_lock(:key)")
+                    connection.execute(lock, {"key": MIGRATION_LOCK_KEY})
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except Exception:
+            # Owed only on failure: a write racing a start-up migration must not start another.
+            self._migration_owed = True
+            raise
+        self._migration_owed = False
+
+    @contextmanager
+    def transaction(self, action: str) -> Iterator[Connection]:
+        """A connection in a transaction, committed when the block ends.
+
+        Raises:
+            PredictionLogUnavailableError: the database cannot be used right now (the message
+                names ``action``); any other error, such as a value refused, as raised.
+        """
+        if self._migration_owed:
+            self.migrate()
+        with self._outages_raised(action), self.engine.begin() as connection:
+            yield connection
+
+    def dispose(self) -> None:
+        """Close the pooled connections; the database reconnects if used again."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _outages_raised(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except (*_OUTAGES, exc.DBAPIError) as error:
+            invalidated = isinstance(error, exc.DBAPIError) and error.connection_invalidated
+            if not isinstance(error, _OUTAGES) and not invalidated:
+                raise  # a value refused: the writer retries record by record, not as an outage
+            reason = " ".join(str(getattr(error, "orig", None) or error).split())
+            raise PredictionLogUnavailableError(
+                f"The prediction log database {self.url.render_as_string(hide_password=True)} "
+                f"failed while {action} ({reason}). Check that it is running, reachable and "
+                "migrated (open_store migrates), or point prediction_log.url "
+                "(SENTIMENTOPS_PREDICTION_LOG__URL) at one that is."
+            ) from error
+
+
+def _checked_url(url: str) -> URL:
+    problem = (
+        "prediction_log.url (SENTIMENTOPS_PREDICTION_LOG__URL) must be sqlite:///path/to/file.db "
+        "or postgresql+psycopg2://user@host:5432/database"
+    )
+    try:
+        parsed = sa.make_url(url)
+    except exc.ArgumentError:
+        raise ConfigError(f"{problem}; the value given is not a URL.") from None  # no password
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"{problem}; got the {backend!r} dialect.")
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        # One in-memory database per connection: the writer thread would not see it.
+        raise ConfigError(f"{problem}; in-memory SQLite cannot be shared between threads.")
+    # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3, which the project does not ship.
+    plain = parsed.drivername == "postgresql"
+    return parsed.set(drivername="postgresql+psycopg2") if plain else parsed
+
+
+def _create_engine(url: URL) -> Engine:
+    """An engine whose pool tests connections before use, so it recovers after an outage."""
+    if url.get_backend_name() == "postgresql":
+        return sa.create_engine(url, pool_pre_ping=True, connect_args=_postgres_connect_args(url))
+    Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, pool_pre_ping=True)
+
+    @sa.event.listens_for(engine, "connect")
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        # WAL lets monitoring read while the API writes; the busy timeout makes a writer wait
+        # for another's lock instead of failing with "database is locked".
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    return engine
+
+
+def _postgres_connect_args(url: URL) -> dict[str, Any]:
+    """:data:`POSTGRES_CONNECT_ARGS` unless the URL's query sets them, and a statement timeout
+    unless the URL's ``options`` or PGOPTIONS set one."""
+    args: dict[str, Any] = {k: v for k, v in POSTGRES_CONNECT_ARGS.items() if k not in url.query}
+    # Passed as a connect argument, options replaces the URL's and PGOPTIONS: it carries theirs.
+    given = url.query.get("options", os.environ.get("PGOPTIONS", ""))
+    options = " ".join(given) if isinstance(given, tuple) else given
+    if "statement_timeout" not in options:
+        timeout = f"-c statement_timeout={POSTGRES_STATEMENT_TIMEOUT_MS}"
+        args["options"] = f"{options} {timeout}".strip()
+    return args
