@@ -1,29 +1,6 @@
-"""The exception tree of sentimentops.
-
-Every error the project raises on purpose is a :class:`SentimentOpsError`. Each class carries the
-exit code the CLI returns for it and the HTTP status the API answers with, so the edges map errors
-in one place instead of catching them one by one::
-
-    SentimentOpsError                 exit 1, HTTP 500   unexpected failure of ours
-    ├── BadInputError                 exit 2, HTTP 422   the caller gave us something unusable
-    │   ├── ConfigError                                  a setting or config file is invalid
-    │   ├── UnsafeLocationError                          a key or derived name leaves its root
-    │   └── DataError                                    a dataset cannot be read
-    │       ├── ChecksumMismatchError                    a file's bytes are not the expected ones
-    │       └── DataValidationError                      a dataset was read but is unusable
-    ├── DownloadError                 exit 1, HTTP 502   a remote source did not deliver
-    ├── TrackingUnavailableError      exit 1, HTTP 503   the MLflow tracking store does not answer
-    ├── PredictionLogUnavailableError exit 1, HTTP 503   the prediction log database does not answer
-    ├── StorageFullError              exit 1, HTTP 507   no space left where an output is written
-    ├── StorageUnavailableError       exit 1, HTTP 503   the object store (S3) fails after retries
-    ├── ModelNotFoundError            exit 2, HTTP 404   no model under that name, alias or path
-    ├── ModelIntegrityError           exit 2, HTTP 500   a model's bytes changed since it was saved
-    └── RejectLimitExceededError      exit 4             a batch rejected too many rows
-
-Exit 3 (a monitoring alert) is a verdict, not an error: the monitoring commands exit with it
-themselves.
-
-Messages say what was wrong, where, and what to do about it: they are shown to users as they are.
+"""The exception tree of sentimentops. Each class carries the exit code the CLI returns and the
+HTTP status the API answers with, so the edges map errors in one place. Messages are shown to
+users as they are: what was wrong, where, what to do. (Exit 3, a monitoring alert, is a verdict.)
 """
 
 from __future__ import annotations
@@ -68,12 +45,11 @@ class ConfigError(BadInputError):
 
 
 class UnsafeLocationError(BadInputError):
-    """A location from a message, an object key or a derived name would escape the folder or
-    prefix it belongs to (``..`` segments, an absolute path): refused, never normalised."""
+    """A key or derived name would escape its folder or prefix (``..``, absolute): refused."""
 
 
 class DataError(BadInputError):
-    """A dataset cannot be read: missing file, unknown format, undecodable bytes, no text column."""
+    """A dataset cannot be read: missing, unknown format, undecodable, no text column."""
 
 
 class ChecksumMismatchError(DataError):
@@ -101,8 +77,7 @@ class TrackingUnavailableError(SentimentOpsError):
 
 
 class PredictionLogUnavailableError(SentimentOpsError):
-    """The prediction log database cannot be used now: unreachable, locked, or missing its
-    tables or privileges. Writers retry it; a value the database refuses is a different error."""
+    """The prediction log database is unreachable, locked, or lacks tables or privileges now."""
 
     http_status = 503
 
@@ -114,8 +89,7 @@ class StorageFullError(SentimentOpsError):
 
 
 class StorageUnavailableError(SentimentOpsError):
-    """The object store (S3 or its stand-in) failed or did not answer, after the client's
-    retries: throttling, server errors, an unreachable endpoint."""
+    """The object store (S3) failed or did not answer after the client's retries."""
 
     http_status = 503
 
