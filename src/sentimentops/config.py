@@ -353,12 +353,8 @@ def default_config_path() -> Path:
 
 
 def load_settings(config_file: Path | None = None) -> Settings:
-    """Build settings from the defaults, ``config_file`` and the environment.
-
-    Raises:
-        ConfigError: the file is missing or not YAML, or a value is invalid; the message names
-            each bad setting, the value given and the environment variable that overrides it.
-    """
+    """Settings from the defaults, ``config_file`` and the environment. Raises ConfigError for a
+    missing or non-YAML file or invalid values, naming each setting and its variable."""
     yaml_files = [default_config_path()]
     if config_file is not None:
         yaml_files.append(_checked_config_file(config_file))

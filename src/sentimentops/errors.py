@@ -1,7 +1,6 @@
 """The exception tree of sentimentops. Each class carries the exit code the CLI returns and the
 HTTP status the API answers with, so the edges map errors in one place. Messages are shown to
-users as they are: what was wrong, where, what to do. (Exit 3, a monitoring alert, is a verdict.)
-"""
+users as they are: what was wrong, where, what to do. (Exit 3, a monitoring alert, is a verdict.)"""
 
 from __future__ import annotations
 

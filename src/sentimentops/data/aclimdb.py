@@ -33,14 +33,9 @@ def is_aclimdb_folder(path: Path) -> bool:
 
 
 def read_aclimdb_folder(root: Path) -> pd.DataFrame:
-    """The labelled reviews under ``root`` (an ``aclImdb`` folder or one containing it; any of
-    its four review folders) as :data:`CANONICAL_COLUMNS`, sorted by ``review_id`` like the
-    vendored parquet so a converted download has its digest; ``movie_id`` None without urls.
-
-    Raises:
-        DataError: no such folder, a misnamed file, a rating outside 1-10, bytes not UTF-8, a
-            urls line that is no IMDb title URL or too few urls lines.
-    """
+    """The labelled reviews under ``root`` (an ``aclImdb`` folder or one containing it) as
+    :data:`CANONICAL_COLUMNS`, sorted like the vendored parquet (so a download has its digest).
+    Raises DataError for no such folder, a misnamed file or rating, bytes not UTF-8, bad urls."""
     aclimdb = _find_aclimdb_root(root)
     if aclimdb is None:
         what = "is not a directory" if not root.is_dir() else "has no train|test/pos|neg folders"

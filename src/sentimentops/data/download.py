@@ -58,8 +58,7 @@ def download_aclimdb(
         ConfigError: ``url`` is not http(s) or ``sha256`` is not 64 hex digits.
         DownloadError: the server was unreachable, answered an error or cut the transfer short.
         ChecksumMismatchError: the downloaded bytes have another digest (the file is deleted).
-        DataError: the tarball is corrupt, unsafe or holds no readable aclImdb folder.
-    """
+        DataError: the tarball is corrupt, unsafe or holds no readable aclImdb folder."""
     expected = _checked_sha256(sha256)
     tarball = destination / _tarball_name(url)
     destination.mkdir(parents=True, exist_ok=True)

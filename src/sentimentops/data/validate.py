@@ -118,13 +118,8 @@ def validate_reviews(
     source: str = "<frame>",
     require_labels: bool = True,
 ) -> ValidationResult:
-    """Split a canonical review table into valid and quarantined rows, with the report.
-    ``source`` names the rows in the report; without ``require_labels`` labels may be missing.
-
-    Raises:
-        DataValidationError: labels are required and there is no label column (a fault of the
-            whole file, not of each row).
-    """
+    """Split a review table into valid and quarantined rows, with the report (``source`` names
+    the rows). Raises DataValidationError when ``require_labels`` and there is no label column."""
     frame = frame.copy()
     has_labels = LABEL_COLUMN in frame.columns
     if require_labels and not has_labels:

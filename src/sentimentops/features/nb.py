@@ -23,24 +23,16 @@ _FLOAT_DTYPES = (np.float64, np.float32)
 class NBLogCountRatio(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Scale non-negative features by ``r_[j] = log((p[j] / sum(p)) / (q[j] / sum(q)))``, where
     ``p``/``q`` are ``alpha`` plus the column sums of the rows of ``classes_[1]``/``classes_[0]``
-    (each feature counted once per row with ``binarize``, as the paper does).
-
-    Args:
-        alpha: additive smoothing, > 0; keeps features unseen in one class finite.
-        binarize: fit on ``X > 0``; ``transform`` still scales the original values.
-    """
+    (each feature counted once per row with ``binarize``, as the paper does). ``alpha`` > 0
+    keeps features unseen in one class finite."""
 
     def __init__(self, alpha: float = 1.0, binarize: bool = True) -> None:
         self.alpha = alpha
         self.binarize = binarize
 
     def fit(self, X: Any, y: Any) -> Self:
-        """Learn ``r_`` from non-negative ``X`` (dense or sparse) and two-class labels ``y``.
-
-        Raises:
-            ValueError: ``alpha`` is not > 0, ``X`` is negative or not finite, or ``y`` does not
-                hold exactly two classes.
-        """
+        """Learn ``r_`` from non-negative ``X`` (dense or sparse) and two-class labels ``y``;
+        ValueError for a bad ``alpha``, negative or infinite ``X``, or not two classes."""
         self._check_params()
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_FLOAT_DTYPES)
         check_non_negative(X, f"{type(self).__name__}.fit (X)")
@@ -64,13 +56,8 @@ class NBLogCountRatio(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):  #
         return self
 
     def transform(self, X: Any) -> Any:
-        """``X`` with each column scaled by ``r_``; CSR stays CSR, the dtype is kept.
-
-        Raises:
-            ValueError: another number of features than in ``fit``, or values negative or not
-                finite.
-            sklearn.exceptions.NotFittedError: ``fit`` was not called.
-        """
+        """``X`` with each column scaled by ``r_`` (CSR stays CSR, the dtype is kept);
+        NotFittedError before ``fit``, ValueError for other features or bad values."""
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=_FLOAT_DTYPES, reset=False)
         check_non_negative(X, f"{type(self).__name__}.transform (X)")

@@ -46,11 +46,8 @@ def make_classifier(family: ModelFamily, seed: int) -> BaseEstimator:
 def build_candidate(
     family: ModelFamily, settings: Settings, *, memory: str | None = None
 ) -> Candidate:
-    """The unfitted pipeline of ``family`` with the features and grid from the settings.
-
-    Raises:
-        ConfigError: a parameter of ``training.candidates`` names no step parameter.
-    """
+    """The unfitted pipeline of ``family`` with the features and grid from the settings; raises
+    ConfigError when ``training.candidates`` names a parameter no step has."""
     candidate_settings = settings.training.candidates.get(family, CandidateSettings())
     features = build_feature_pipeline(settings.preprocessing, candidate_settings.features)
     classifier = make_classifier(family, settings.training.seed)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -141,10 +140,6 @@ class McNemarResult:
     only_new_right: int
     only_old_right: int
     p_value: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """The counts and the p-value by name."""
-        return asdict(self)
 
 
 def mcnemar_test(y: np.ndarray, new: np.ndarray, old: np.ndarray) -> McNemarResult:

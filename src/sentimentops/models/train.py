@@ -229,11 +229,7 @@ def finish_training(
 ) -> TrainingResult:
     """Choose the best family on validation accuracy (the faster on a tie), refit it on train +
     validation when configured, and evaluate it once on test. ``train_seconds`` is the compute
-    of the searches and the refit, however they were run.
-
-    Raises:
-        ValueError: no candidates.
-    """
+    of the searches and the refit, however they were run. ValueError without candidates."""
     if not candidates:
         raise ValueError("no candidates to choose from: configure at least one model family")
     cleaned = cleaned or CleanTexts.of(splits, settings)

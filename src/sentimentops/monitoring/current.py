@@ -33,11 +33,7 @@ __all__ = [
 
 
 def check_scored_input(current: str | None, scored_input: str | None) -> None:
-    """Refuse ``scored_input`` without the batch output scored from it (``current``).
-
-    Raises:
-        BadInputError: ``scored_input`` without ``current``.
-    """
+    """Raise BadInputError for ``scored_input`` without the output scored from it (``current``)."""
     if scored_input is not None and current is None:
         raise BadInputError(
             f"--scored-input {scored_input} was given without --current: pass the batch output "
@@ -67,11 +63,8 @@ def current_from_file(
     location: Location, *, text_column: str = TEXT_COLUMN, label_column: str = LABEL_COLUMN
 ) -> CurrentData:
     """Reviews (labelled or not) in any format the data layer reads, or a batch prediction
-    output (``label``, ``score``; its summary gives the reject rate).
-
-    Raises:
-        DataError: unreadable, empty, or neither texts nor predictions in it.
-    """
+    output (``label``, ``score``; its summary gives the reject rate). DataError when unreadable,
+    empty, or holding neither texts nor predictions."""
     table = read_table(location)
     if text_column not in table.columns and {"label", "score"} <= set(table.columns):
         frame = _predictions_only(table, location)
@@ -91,12 +84,8 @@ def current_from_batch(
     label_column: str = LABEL_COLUMN,
 ) -> CurrentData:
     """A batch output joined on ``id_column`` with the input it scored: predictions beside
-    texts and, if the input has them, true labels. Rejected rows are left out (the reject rate
-    counts them).
-
-    Raises:
-        DataError: a file unreadable or empty, or the id column missing or repeated in one.
-    """
+    texts and, if the input has them, true labels; rejected rows are left out. DataError when a
+    file is unreadable or empty, or its id column missing or repeated."""
     inputs = read_table(scored_input)
     scored = read_table(predictions)
     for location, table in ((scored_input, inputs), (predictions, scored)):
@@ -184,11 +173,8 @@ def _refuse_repeated_ids(ids: pd.Series, location: Location, id_column: str) -> 
 
 
 def _predictions_only(table: pd.DataFrame, location: Location) -> pd.DataFrame:
-    """A batch prediction output with its scores as numbers (CSV fields are read as text).
-
-    Raises:
-        DataError: a score is not a probability.
-    """
+    """A batch output with its scores as numbers (CSV is read as text); DataError if one is no
+    probability."""
     scores = pd.to_numeric(table["score"], errors="coerce")
     invalid = (scores.isna() | ~scores.between(0, 1)).to_numpy()
     if invalid.any():

@@ -45,11 +45,8 @@ class ScoreCalibrator(BaseEstimator):  # type: ignore[misc]
         return str(self.method_)
 
     def fit(self, scores: ArrayLike, labels: LabelValues) -> ScoreCalibrator:
-        """Learn the map from scores and their labels; unlabelled rows are ignored.
-
-        Raises:
-            BadInputError: lengths differ, a score is not a probability, or a label is unknown.
-        """
+        """Learn the map from scores and labels (unlabelled rows ignored); BadInputError for
+        lengths that differ, a score that is no probability or an unknown label."""
         values = as_scores(scores)
         truth = binary_labels(labels)
         if len(values) != len(truth):
@@ -80,11 +77,7 @@ class ScoreCalibrator(BaseEstimator):  # type: ignore[misc]
         self.method_ = "identity"
 
     def transform(self, scores: ArrayLike) -> np.ndarray:
-        """Calibrated probabilities of ``positive`` for ``scores``.
-
-        Raises:
-            BadInputError: a score is not a probability.
-        """
+        """Calibrated probabilities of ``positive``; BadInputError for a score out of [0, 1]."""
         check_is_fitted(self)
         return np.interp(as_scores(scores), self.thresholds_, self.calibrated_)
 
@@ -125,10 +118,7 @@ def estimate_accuracy(
 ) -> AccuracyEstimate:
     """The expected accuracy on a window of scores, with its interval, without labels;
     ``calibrator`` None trusts the raw scores, ``threshold`` is where ``positive`` starts.
-
-    Raises:
-        BadInputError: no scores, one not a probability, or a level or threshold out of range.
-    """
+    BadInputError for no scores, one not a probability, or a level or threshold out of range."""
     values = as_scores(scores)
     if len(values) == 0:
         raise BadInputError(

@@ -23,11 +23,8 @@ LabelValues = pd.Series | np.ndarray | Sequence[str | None]
 
 
 def binary_labels(labels: LabelValues, *, what: str = "labels") -> np.ndarray:
-    """1.0 for ``positive``, 0.0 for ``negative`` (any accepted spelling), NaN for a missing label.
-
-    Raises:
-        BadInputError: a value that is neither label nor missing; ``what`` names the column.
-    """
+    """1.0 for ``positive``, 0.0 for ``negative`` (any accepted spelling), NaN for a missing
+    label; BadInputError, naming the column ``what``, for any other value."""
     values = np.asarray(labels, dtype=object)
     if values.ndim != 1:
         raise BadInputError(f"{what} must be one-dimensional; got shape {values.shape}")
@@ -49,12 +46,8 @@ def binary_labels(labels: LabelValues, *, what: str = "labels") -> np.ndarray:
 
 
 def as_scores(scores: ArrayLike, *, what: str = "scores") -> NDArray[np.float64]:
-    """The scores as a float array, checked to be probabilities.
-
-    Raises:
-        BadInputError: not one-dimensional, or a value that is NaN or outside [0, 1] (a review
-            the model could not score belongs with the rejects, not with the scores).
-    """
+    """The scores as a float array; BadInputError unless one-dimensional probabilities (an
+    unscored review belongs with the rejects, not with the scores)."""
     try:
         values = np.asarray(scores, dtype=float)
     except (TypeError, ValueError) as error:
@@ -76,11 +69,7 @@ def classification_performance(
 ) -> dict[str, float | None]:
     """``accuracy``, ``f1`` (of ``positive``) and ``roc_auc`` on the rows with a true label
     (None without any; ``roc_auc`` also with one class), ``rows`` measured and ``unlabelled``.
-
-    Raises:
-        BadInputError: the three inputs differ in length, hold unknown labels or invalid
-            scores, or a labelled row has no predicted label.
-    """
+    BadInputError for inputs of different lengths, bad labels or scores, or a missing prediction."""
     truth = binary_labels(labels, what="true labels")
     predicted = binary_labels(predicted_labels, what="predicted labels")
     probabilities = as_scores(scores)

@@ -101,12 +101,8 @@ def run_monitoring(
     output_dir: Path,
     progress: Progress = _no_progress,
 ) -> MonitoringOutcome:
-    """Measure ``current`` against ``reference`` (default: the model's reference sample);
-    ``progress`` is told each step as it starts.
-
-    Raises:
-        BadInputError: no reference, or nothing in ``current`` to measure.
-    """
+    """Measure ``current`` against ``reference`` (default: the model's sample), telling
+    ``progress`` each step; BadInputError without a reference or anything to measure."""
     return _judged(
         current,
         model,

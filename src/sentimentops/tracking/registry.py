@@ -138,11 +138,8 @@ def set_challenger(name: str, version: str) -> None:
 
 
 def lookup_version(name: str, version_or_alias: str) -> str:
-    """The version ``version_or_alias`` (``2``, ``challenger``) names among those of ``name``.
-
-    Raises:
-        ModelNotFoundError: no such model, version or alias (the message lists those there are).
-    """
+    """The version ``version_or_alias`` (``2``, ``challenger``) names among those of ``name``;
+    ModelNotFoundError, listing those there are, if none."""
     import mlflow
 
     client = _client()
@@ -172,10 +169,7 @@ def lookup_version(name: str, version_or_alias: str) -> str:
 
 def promote(name: str, version_or_alias: str) -> str:
     """Point ``champion`` at a version (or an alias's) and remember it for rollback; returns it.
-
-    Raises:
-        ModelNotFoundError: no such version or alias of ``name``.
-    """
+    ModelNotFoundError when there is no such version or alias."""
     version = lookup_version(name, version_or_alias)
     client = _client()
     history = _history(name)
@@ -187,11 +181,7 @@ def promote(name: str, version_or_alias: str) -> str:
 
 
 def rollback(name: str) -> str:
-    """Move ``champion`` back to the previous champion; returns that version.
-
-    Raises:
-        ModelNotFoundError: there was no previous champion.
-    """
+    """Move ``champion`` back to the previous one and return it; ModelNotFoundError if none."""
     history = _history(name)
     if len(history) < 2:
         raise ModelNotFoundError(

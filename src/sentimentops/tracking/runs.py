@@ -236,11 +236,7 @@ def _trained_fingerprints(splits: DatasetSplits) -> np.ndarray:
 
 def load_trained_texts(run_id: str) -> np.ndarray | None:
     """The fingerprints of the texts a training run trained on; None for a run logged before
-    they were recorded.
-
-    Raises:
-        MlflowException: the artifact store failed to answer.
-    """
+    they were recorded. MlflowException when the artifact store fails."""
     from mlflow import MlflowClient
 
     folder = str(Path(TRAINED_TEXTS).parent)
@@ -250,11 +246,7 @@ def load_trained_texts(run_id: str) -> np.ndarray | None:
 
 
 def load_model_card(name: str, version_or_alias: str) -> str:
-    """The model card logged with a version (a number) or the version an alias names.
-
-    Raises:
-        ModelNotFoundError: no such version or alias.
-    """
+    """The model card of a version (a number) or an alias; ModelNotFoundError if none."""
     import mlflow
 
     version = registry.lookup_version(name, version_or_alias)
