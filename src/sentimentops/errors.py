@@ -31,12 +31,15 @@ class SentimentOpsError(Exception):
     exit_code: ClassVar[int] = 1
     http_status: ClassVar[int] = 500
 
+    def __init_subclass__(cls, *, exit_code: int = 0, http_status: int = 0, **kwargs: Any) -> None:
+        """A subclass's own exit code and HTTP status, given as class keywords (else inherited)."""
+        super().__init_subclass__(**kwargs)
+        cls.exit_code = exit_code or cls.exit_code
+        cls.http_status = http_status or cls.http_status
 
-class BadInputError(SentimentOpsError):
+
+class BadInputError(SentimentOpsError, exit_code=2, http_status=422):
     """The input (a file, an argument, a setting) cannot be used as given."""
-
-    exit_code = 2
-    http_status = 422
 
 
 class ConfigError(BadInputError):
@@ -63,50 +66,33 @@ class DataValidationError(DataError):
         self.report = report or {}
 
 
-class DownloadError(SentimentOpsError):
+class DownloadError(SentimentOpsError, http_status=502):
     """A remote source could not be fetched."""
 
-    http_status = 502
 
-
-class TrackingUnavailableError(SentimentOpsError):
+class TrackingUnavailableError(SentimentOpsError, http_status=503):
     """The MLflow tracking store or registry cannot be reached."""
 
-    http_status = 503
 
-
-class PredictionLogUnavailableError(SentimentOpsError):
+class PredictionLogUnavailableError(SentimentOpsError, http_status=503):
     """The prediction log database is unreachable, locked, or lacks tables or privileges now."""
 
-    http_status = 503
 
-
-class StorageFullError(SentimentOpsError):
+class StorageFullError(SentimentOpsError, http_status=507):
     """The disk (or quota) an output is written to is full: ENOSPC, EDQUOT or EFBIG."""
 
-    http_status = 507
 
-
-class StorageUnavailableError(SentimentOpsError):
+class StorageUnavailableError(SentimentOpsError, http_status=503):
     """The object store (S3) failed or did not answer after the client's retries."""
 
-    http_status = 503
 
-
-class ModelNotFoundError(SentimentOpsError):
+class ModelNotFoundError(SentimentOpsError, exit_code=2, http_status=404):
     """No model exists under the given name, alias, version or path."""
 
-    exit_code = 2
-    http_status = 404
 
-
-class ModelIntegrityError(SentimentOpsError):
+class ModelIntegrityError(SentimentOpsError, exit_code=2):
     """A model's files are not the bytes recorded when it was saved: refused, never loaded."""
 
-    exit_code = 2
 
-
-class RejectLimitExceededError(SentimentOpsError):
+class RejectLimitExceededError(SentimentOpsError, exit_code=4):
     """A batch run rejected more rows than its configured limit allows."""
-
-    exit_code = 4

@@ -11,6 +11,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
@@ -160,25 +161,19 @@ def _clitic_ending_at(text: str, floor: int, end: int) -> int | None:
     return None
 
 
+# A dataclass for its keyword-only __init__, the parameters scikit-learn reads; repr and == stay
+# scikit-learn's.
+@dataclass(kw_only=True, repr=False, eq=False)
 class TextCleaner(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """:func:`clean_text` (same parameters) as a stateless transformer of a column of texts (a
     list, Series, 1-d array or one-column frame) into a 1-d object array. A missing value becomes
     ``""`` and any other non-string is cleaned as ``str(x)``: one odd row never fails a batch."""
 
-    def __init__(
-        self,
-        *,
-        strip_html: bool = True,
-        normalize_unicode: bool = True,
-        lowercase: bool = True,
-        remove_stopwords: bool = False,
-        keep_punctuation: bool = True,
-    ) -> None:
-        self.strip_html = strip_html
-        self.normalize_unicode = normalize_unicode
-        self.lowercase = lowercase
-        self.remove_stopwords = remove_stopwords
-        self.keep_punctuation = keep_punctuation
+    strip_html: bool = True
+    normalize_unicode: bool = True
+    lowercase: bool = True
+    remove_stopwords: bool = False
+    keep_punctuation: bool = True
 
     def fit(self, X: Any, y: Any = None) -> Self:
         """Check that ``X`` is a column of texts (else ValueError); nothing is learned."""
