@@ -51,6 +51,7 @@ def validate_command(
     Exit code 2 when the file cannot be read or has no label column (unless --no-labels)."""
     from sentimentops.data.load import load_reviews
     from sentimentops.data.validate import validate_reviews
+    from sentimentops.storage import data_stem  # fsspec: not at CLI start-up
 
     settings = get_settings()
     with console.status(f"Reading {path}"):
@@ -62,9 +63,8 @@ def validate_command(
             frame, settings.validation, source=str(path), require_labels=labels
         )
     _print_validation(result)
-    written = result.write_quarantine(
-        quarantine or settings.state_path("quarantine", f"{_stem(path)}.quarantine.csv")
-    )
+    name = f"{data_stem(path) or 'dataset'}.quarantine.csv"
+    written = result.write_quarantine(quarantine or settings.state_path("quarantine", name))
     if written is not None:
         console.print(f"Quarantined rows written to {written}")
     if report is not None:
@@ -196,12 +196,6 @@ def download_command(
             progress=report,
         )
     console.print(f"Converted dataset written to {parquet}")
-
-
-def _stem(path: str) -> str:
-    from sentimentops.storage import data_stem  # fsspec: not at CLI start-up
-
-    return data_stem(path) or "dataset"
 
 
 def _load_dataset(path: str | None, settings: Settings, shown: Steps) -> tuple[pd.DataFrame, str]:

@@ -135,7 +135,12 @@ def validate_reviews(
     # A text equal to an earlier row's.
     duplicated = frame[TEXT_COLUMN].duplicated(keep="first") & frame[TEXT_COLUMN].notna()
     if settings.quarantine_duplicates and duplicated.any():
-        duplicates = _duplicate_failures(frame, duplicated)
+        rows = frame.index[duplicated.to_numpy()]
+        texts = frame.loc[rows, TEXT_COLUMN].to_numpy()
+        reason = "exact duplicate of an earlier row"
+        duplicates = pd.DataFrame(
+            {"index": rows, "column": TEXT_COLUMN, "reason": reason, "value": texts}
+        )
         failures = duplicates if failures.empty else pd.concat([failures, duplicates])
 
     quarantined = _quarantine_table(frame, failures)
@@ -204,18 +209,6 @@ def _schema_failures(
             }
         )
     return failures
-
-
-def _duplicate_failures(frame: pd.DataFrame, duplicated: pd.Series) -> pd.DataFrame:
-    rows = frame.index[duplicated.to_numpy()]
-    return pd.DataFrame(
-        {
-            "index": rows,
-            "column": TEXT_COLUMN,
-            "reason": "exact duplicate of an earlier row",
-            "value": frame.loc[rows, TEXT_COLUMN].to_numpy(),
-        }
-    )
 
 
 def _quarantine_table(frame: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:

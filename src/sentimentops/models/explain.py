@@ -40,10 +40,7 @@ def top_ngrams(model: SentimentPipeline, n: int = 25) -> dict[str, list[tuple[st
 
 
 def row_contributions(
-    model: SentimentPipeline,
-    texts: list[str],
-    n: int = 5,
-    weights: pd.Series | None = None,
+    model: SentimentPipeline, texts: list[str], n: int = 5, weights: pd.Series | None = None
 ) -> list[list[tuple[str, float]]]:
     """Per review, the ``n`` n-grams contributing most (TF-IDF value times weight) to its score,
     largest first. Pass ``weights`` (:func:`feature_weights`, which walks the whole vocabulary)

@@ -18,11 +18,7 @@ def save_evaluation_plots(y: np.ndarray, scores: np.ndarray, directory: Path) ->
     matplotlib.use("Agg")  # files only: no display on servers and CI
     import matplotlib.pyplot as plt
     from sklearn.calibration import CalibrationDisplay
-    from sklearn.metrics import (
-        ConfusionMatrixDisplay,
-        PrecisionRecallDisplay,
-        RocCurveDisplay,
-    )
+    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
     directory.mkdir(parents=True, exist_ok=True)
     predicted = (scores >= DECISION_THRESHOLD).astype(int)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, PredefinedSplit
+from sklearn.model_selection import GridSearchCV, ParameterGrid, PredefinedSplit
 
 from sentimentops.config import ModelFamily, PreprocessingSettings, Settings
 from sentimentops.data.split import DatasetSplits, assign_group_folds
@@ -52,14 +52,9 @@ class CleanTexts:
 
     def write(self, path: Path) -> None:
         """Write the texts as one parquet file, for :meth:`read`."""
-        parts = {part: getattr(self, part) for part in self.PARTS}
-        frame = pd.DataFrame(
-            {
-                "split": np.repeat(list(parts), [len(texts) for texts in parts.values()]),
-                "text": np.concatenate(list(parts.values())),
-            }
-        )
-        frame.to_parquet(path, index=False)
+        parts = [getattr(self, part) for part in self.PARTS]
+        split = np.repeat(self.PARTS, [len(texts) for texts in parts])
+        pd.DataFrame({"split": split, "text": np.concatenate(parts)}).to_parquet(path, index=False)
 
     @classmethod
     def read(cls, path: Path) -> CleanTexts:
@@ -72,11 +67,9 @@ class CleanTexts:
     def of(cls, splits: DatasetSplits, settings: Settings) -> CleanTexts:
         """The texts of ``splits`` cleaned as the settings say."""
         preprocessing, n_jobs = settings.preprocessing, settings.training.n_jobs
+        parts = (splits.train, splits.validation, splits.test)
         return cls(
-            *(
-                clean_texts(part["review"].tolist(), preprocessing, n_jobs=n_jobs)
-                for part in (splits.train, splits.validation, splits.test)
-            )
+            *(clean_texts(p["review"].tolist(), preprocessing, n_jobs=n_jobs) for p in parts)
         )
 
 
@@ -150,7 +143,7 @@ def search_family(
     }
     after_cleaning = candidate.pipeline[1:]
     grid = candidate.grid or {"classifier__random_state": [training.seed]}
-    if training.search == "halving" and _grid_size(grid) > 1:
+    if training.search == "halving" and len(ParameterGrid(grid)) > 1:
         from sklearn.experimental import enable_halving_search_cv  # noqa: F401
         from sklearn.model_selection import HalvingGridSearchCV
 
@@ -269,10 +262,6 @@ def _test_scores(
     model.positive_scores(sample)
     per_1k = (time.perf_counter() - started) / max(len(sample), 1) * 1000
     return model.scores_of_cleaned(cleaned), per_1k
-
-
-def _grid_size(grid: dict[str, list[Any]]) -> int:
-    return int(np.prod([len(values) for values in grid.values()]))
 
 
 @contextlib.contextmanager

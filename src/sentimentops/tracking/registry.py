@@ -74,12 +74,8 @@ def load_model(uri: str) -> Any:
 
 
 def resolve_version(uri: str) -> tuple[str, str]:
-    """Name and version behind ``models:/name@alias`` or ``models:/name/version``.
-
-    Raises:
-        ModelNotFoundError: no such name, alias or version.
-        TrackingUnavailableError: the registry failed or did not answer.
-    """
+    """Name and version behind ``models:/name@alias`` or ``models:/name/version``; raises
+    ModelNotFoundError if there is none, TrackingUnavailableError if the registry fails."""
     found = _model_version(uri)
     return str(found.name), str(found.version)
 

@@ -21,12 +21,7 @@ from sentimentops.data.version import json_digest, text_fingerprints
 from sentimentops.models.card import render_model_card, summary_of
 from sentimentops.models.evaluate import metrics_by_length, to_binary, worst_errors
 from sentimentops.models.explain import top_ngrams
-from sentimentops.models.gate import (
-    GateDecision,
-    ModelScore,
-    comparable_rows,
-    decide_promotion,
-)
+from sentimentops.models.gate import GateDecision, ModelScore, comparable_rows, decide_promotion
 from sentimentops.models.plots import save_evaluation_plots
 from sentimentops.models.sentiment import DECISION_THRESHOLD, SentimentPipeline
 from sentimentops.models.train import CandidateResult, TrainingResult
