@@ -1,9 +1,6 @@
-"""Typed settings: a default YAML shipped in the package, a user YAML, then environment variables.
-
-Precedence, lowest to highest: ``sentimentops/defaults.yaml`` < the file given by ``--config`` (or
-``SENTIMENTOPS_CONFIG``) < ``SENTIMENTOPS_...`` environment variables, nested with ``__``
-(``SENTIMENTOPS_SPLIT__SEED=7``). Nothing is read at import: call :func:`get_settings`.
-"""
+"""Typed settings: the packaged ``defaults.yaml`` < ``--config FILE`` (``SENTIMENTOPS_CONFIG``) <
+``SENTIMENTOPS_<SECTION>__<KEY>`` environment variables. Nothing is read at import: call
+:func:`get_settings`. ``defaults.yaml`` documents every setting."""
 
 from __future__ import annotations
 
@@ -19,14 +16,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -38,6 +28,7 @@ from sentimentops.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILE_ENV",
+    "ENV_PREFIX",
     "AlertSettings",
     "CandidateSettings",
     "CloudSettings",
@@ -62,29 +53,29 @@ __all__ = [
     "get_settings",
     "load_settings",
     "project_path",
-    "setting_names",
     "source_checkout",
     "unknown_variables",
 ]
 
 CONFIG_FILE_ENV = "SENTIMENTOPS_CONFIG"
 ENV_PREFIX = "SENTIMENTOPS_"
-# Variables of ours that are not settings: the config file; the image the compose file runs
-# (in .env, which a shell may export) and the one the container tests run.
+# Our variables that are no setting: the config file, the images of compose and container tests.
 NOT_SETTINGS = frozenset({CONFIG_FILE_ENV, "SENTIMENTOPS_IMAGE", "SENTIMENTOPS_TEST_IMAGE"})
 
 log = logging.getLogger(__name__)
 
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=1)]
 
 
 class _Section(BaseModel):
-    # A typo in a config file must fail loudly, not be ignored.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)  # a typo in a file fails loudly
 
 
 class DataSettings(_Section):
-    # Relative paths are found from any working directory: see project_path.
     reference_path: Path = Path("data/imdb/imdb_reviews.parquet")
     reference_sha256_path: Path = Path("data/imdb/imdb_reviews.parquet.sha256")
     text_column: str = "review"
@@ -128,11 +119,11 @@ class PreprocessingSettings(_Section):
 
 
 class TfidfSettings(_Section):
-    ngram_range: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] = (1, 2)
-    min_df: Annotated[int, Field(ge=1)] | Fraction = 2
+    ngram_range: tuple[Count, Count] = (1, 2)
+    min_df: Count | Fraction = 2
     max_df: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     sublinear_tf: bool = True
-    max_features: Annotated[int, Field(ge=1)] | None = None
+    max_features: Count | None = None
 
     @model_validator(mode="after")
     def _ngram_range_ordered(self) -> TfidfSettings:
@@ -145,13 +136,13 @@ class TfidfSettings(_Section):
 class FeatureSettings(_Section):
     tfidf: TfidfSettings = TfidfSettings()
     nb_weighting: bool = False
-    nb_alpha: Annotated[float, Field(gt=0.0)] = 1.0
+    nb_alpha: Positive = 1.0
 
 
 class DownloadSettings(_Section):
     url: str = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
     sha256: str = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
-    timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    timeout_seconds: Positive = 60.0
 
 
 ModelFamily = Literal["logreg", "linear_svm", "random_forest", "nb_logreg"]
@@ -177,37 +168,31 @@ class TrainingSettings(_Section):
 
 
 class TrackingSettings(_Section):
-    uri: str | None = (
-        None  # default: sqlite:///$SENTIMENTOPS_HOME/mlflow.db (MLFLOW_TRACKING_URI wins)
-    )
+    uri: str | None = None
     experiment: str = "imdb-sentiment"
-    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
-    # Where a new experiment keeps its artifacts with a local store, e.g. s3://bucket/mlflow
-    # (default: $SENTIMENTOPS_HOME/mlartifacts). A tracking server decides this itself.
+    timeout_seconds: Positive = 10.0
     artifact_location: str | None = None
 
 
 class RegistrySettings(_Section):
     model_name: str = "imdb-sentiment"
-    significance_level: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    significance_level: Fraction = 0.05
     tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.002
-    # Fewer test rows than this that the champion was not trained on: the gate refuses to judge.
-    min_compared_rows: Annotated[int, Field(ge=1)] = 200
+    min_compared_rows: Count = 200
     reference_sample_rows: Annotated[int, Field(ge=10)] = 5000
 
 
 class PredictionLogSettings(_Section):
     """Where served predictions and feedback are logged: the input of ``monitor --from-log``."""
 
-    # A SQLAlchemy URL; None means SQLite at $SENTIMENTOPS_HOME/prediction_log.db.
-    # Team mode uses PostgreSQL: postgresql+psycopg2://user@host:5432/db
     url: str | None = None
-    store_text: bool = True  # False keeps only the text's length and SHA-256
-    queue_size: Annotated[int, Field(ge=1)] = 10_000
-    batch_size: Annotated[int, Field(ge=1)] = 256
-    flush_seconds: Annotated[float, Field(gt=0)] = 0.5
+    store_text: bool = True
+    queue_size: Count = 10_000
+    batch_size: Count = 256
+    flush_seconds: Positive = 0.5
 
     def resolved_url(self, home: Path) -> str:
+        """``url``, or SQLite at ``home/prediction_log.db`` when unset."""
         return self.url or f"sqlite:///{(home / 'prediction_log.db').resolve()}"
 
 
@@ -218,93 +203,82 @@ class ServingSettings(_Section):
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
     model_uri: str = "models:/imdb-sentiment@champion"
     max_body_bytes: Annotated[int, Field(ge=1024)] = 2 * 1024 * 1024
-    max_text_chars: Annotated[int, Field(ge=1)] = 50_000
-    max_batch_size: Annotated[int, Field(ge=1)] = 64
-    request_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
-    max_concurrency: Annotated[int, Field(ge=1)] = 128  # requests in flight; more get 503
-    # Concurrent requests are scored together, waiting at most this long for company.
-    micro_batch_wait_ms: Annotated[float, Field(ge=0)] = 0.0
-    micro_batch_max_size: Annotated[int, Field(ge=1)] = 64
-    reload_interval_seconds: Annotated[float, Field(ge=0)] = 30.0  # 0 turns polling off
-    cors_origins: list[str] = Field(default_factory=list)  # empty: CORS off
-    # /docs, /redoc and /openapi.json, which need no API key. None: exposed unless an API key is
-    # set (a guarded API does not publish its schema unless asked to).
-    expose_docs: bool | None = None
+    max_text_chars: Count = 50_000
+    max_batch_size: Count = 64
+    request_timeout_seconds: Positive = 10.0
+    max_concurrency: Count = 128
+    micro_batch_wait_ms: NonNegative = 0.0
+    micro_batch_max_size: Count = 64
+    reload_interval_seconds: NonNegative = 30.0
+    cors_origins: list[str] = Field(default_factory=list)
+    expose_docs: bool | None = None  # None: exposed unless an API key guards the API
 
 
 class AlertSettings(_Section):
     """When a monitoring run raises an alert (exit code 3, webhook, log)."""
 
-    on_text_drift: bool = True  # the review text drifted (domain classifier)
-    # At least this share of the text descriptors (length, OOV share, ...) drifted.
+    on_text_drift: bool = True
     descriptor_drift_share: Annotated[float, Field(gt=0, le=1)] = 0.5
-    on_prediction_drift: bool = True  # label share or score distribution drifted
-    min_accuracy: Fraction = 0.85  # with labels: real accuracy below this
-    # Fewer labelled rows than this (a few complaints in the feedback) judge nothing.
-    min_labelled_rows: Annotated[int, Field(ge=1)] = 50
-    min_estimated_accuracy: Fraction = 0.85  # without labels: estimated accuracy below this
-    max_reject_rate: Annotated[float, Field(ge=0, le=1)] = 0.05  # batch outputs with rejects
-    min_rows: Annotated[int, Field(ge=0)] = 100  # fewer rows in the window than this
+    on_prediction_drift: bool = True
+    min_accuracy: Fraction = 0.85
+    min_labelled_rows: Count = 50
+    min_estimated_accuracy: Fraction = 0.85
+    max_reject_rate: Share = 0.05
+    min_rows: Annotated[int, Field(ge=0)] = 100
 
 
 class MonitoringSettings(_Section):
     """``sentimentops monitor``: drift, performance, label-free estimate, alerts."""
 
-    reports_dir: str | None = None  # a folder or s3:// prefix; None: $SENTIMENTOPS_HOME/reports
-    # Local report folders (monitoring-<time>/) kept; older ones are deleted after each run.
-    keep_reports: Annotated[int, Field(ge=1)] = 168
-    # Larger inputs are sampled (seeded, without replacement) to this many rows.
+    reports_dir: str | None = None
+    keep_reports: Count = 168
     sample_rows: Annotated[int, Field(ge=100)] = 10_000
     seed: int = 42
-    # Domain-classifier ROC AUC above which the review text counts as drifted.
     text_drift_auc: Annotated[float, Field(gt=0.5, lt=1)] = 0.55
-    # p-value below which a descriptor or prediction distribution counts as drifted.
-    drift_p_value: Annotated[float, Field(gt=0, lt=1)] = 0.01
-    confidence_level: Fraction = 0.95  # of the estimated accuracy's interval
+    drift_p_value: Fraction = 0.01
+    confidence_level: Fraction = 0.95
     alerts: AlertSettings = AlertSettings()
-    webhook_url: str | None = None  # JSON POST of every alert
-    webhook_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    webhook_url: str | None = None
+    webhook_timeout_seconds: Positive = 5.0
 
 
 class ScheduleSettings(_Section):
     """Cron schedules (UTC by default) of ``sentimentops pipeline serve``; null: not scheduled."""
 
     training: str | None = None
-    batch: str | None = "0 2 * * *"  # daily
-    monitoring: str | None = "0 * * * *"  # hourly
-    retraining: str | None = "0 3 * * 0"  # weekly, Sunday 03:00
+    batch: str | None = "0 2 * * *"
+    monitoring: str | None = "0 * * * *"
+    retraining: str | None = "0 3 * * 0"
     timezone: str = "UTC"
 
 
 class PipelineSettings(_Section):
     """The Prefect flows: retries, time limits, inputs of the scheduled runs, schedules."""
 
-    retries: Annotated[int, Field(ge=0, le=10)] = 3  # tasks that touch I/O
-    retry_delay_seconds: Annotated[float, Field(ge=0)] = 2.0  # doubles on each retry
-    io_timeout_seconds: Annotated[float, Field(gt=0)] = 600.0
-    training_timeout_seconds: Annotated[float, Field(gt=0)] = 4 * 3600.0  # one candidate
-    batch_timeout_seconds: Annotated[float, Field(gt=0)] = 6 * 3600.0  # one file
-    # batch: a file or a folder/S3 prefix of files (None: the last split's test file)
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    retry_delay_seconds: NonNegative = 2.0
+    io_timeout_seconds: Positive = 600.0
+    training_timeout_seconds: Positive = 4 * 3600.0
+    batch_timeout_seconds: Positive = 6 * 3600.0
     batch_input: str | None = None
-    batch_output: str | None = None  # a folder/prefix; None: $SENTIMENTOPS_HOME/predictions
-    monitoring_window_hours: Annotated[float, Field(gt=0)] = 24.0  # of the prediction log
-    retraining_data: str | None = None  # None: the vendored IMDB data
-    retraining_use_feedback: bool = False  # add labelled feedback from the prediction log
+    batch_output: str | None = None
+    monitoring_window_hours: Positive = 24.0
+    retraining_data: str | None = None
+    retraining_use_feedback: bool = False
     retraining_sample: Annotated[int, Field(ge=100)] | None = None
     schedules: ScheduleSettings = ScheduleSettings()
 
 
 class CloudSettings(_Section):
-    """AWS edges. Endpoint, region and credentials come from the AWS environment
-    (``AWS_ENDPOINT_URL`` for LocalStack or a moto server)."""
+    """AWS edges; endpoint, region and credentials come from the AWS environment."""
 
-    queue_url: str | None = None  # the SQS queue of batch jobs (`sentimentops worker`)
+    queue_url: str | None = None
     visibility_timeout_seconds: Annotated[int, Field(ge=1, le=43_200)] = 300
-    # SQS long polling; 0 (short polling) would have an idle worker call SQS in a tight loop.
+    # 0 (short polling) would have an idle worker call SQS in a tight loop.
     wait_seconds: Annotated[int, Field(ge=1, le=20)] = 10
-    cloudwatch_metrics: bool = False  # put custom metrics from the worker, monitoring, Lambda
+    cloudwatch_metrics: bool = False
     cloudwatch_namespace: str = "SentimentOps"
-    lambda_model: str | None = None  # s3://bucket/prefix/ of an MLflow model folder
+    lambda_model: str | None = None
 
 
 # The YAML files of the settings being built; a context variable keeps load_settings re-entrant.
@@ -337,8 +311,7 @@ class Settings(BaseSettings):
     monitoring: MonitoringSettings = MonitoringSettings()
     pipeline: PipelineSettings = PipelineSettings()
     cloud: CloudSettings = CloudSettings()
-    # SENTIMENTOPS_API_KEY: when set, every API endpoint but health needs it.
-    api_key: SecretStr | None = None
+    api_key: SecretStr | None = None  # from the environment only: every endpoint but health
 
     @classmethod
     def settings_customise_sources(
@@ -360,22 +333,18 @@ class Settings(BaseSettings):
 
 
 def source_checkout() -> Path | None:
-    """The project folder (``pyproject.toml``, ``data/``) when the package runs from a source
-    checkout (``src/sentimentops``, as ``uv sync`` installs it); None for an installed wheel."""
+    """The project folder when the package runs from a source checkout; None for a wheel."""
     root = Path(__file__).resolve().parents[2]
     return root if (root / "pyproject.toml").is_file() else None
 
 
 def project_path(path: Path) -> Path:
-    """``path`` when absolute or present from the working directory; else the same relative path
-    in the source checkout, when it is there. So the vendored data (``data/imdb/``) is found
-    whichever folder a command runs from, as the Docker image finds it from its ``/app``."""
-    if path.is_absolute() or path.exists():
-        return path
+    """``path`` when absolute or present here, else that path in the source checkout if there:
+    the vendored ``data/imdb/`` is found from any working directory."""
     checkout = source_checkout()
-    if checkout is not None and (checkout / path).exists():
-        return checkout / path
-    return path
+    if path.is_absolute() or path.exists() or checkout is None or not (checkout / path).exists():
+        return path
+    return checkout / path
 
 
 def default_config_path() -> Path:
@@ -384,12 +353,8 @@ def default_config_path() -> Path:
 
 
 def load_settings(config_file: Path | None = None) -> Settings:
-    """Build settings from the defaults, ``config_file`` and the environment.
-
-    Raises:
-        ConfigError: the file is missing or not YAML, or a value is invalid. The message names
-            each bad setting, the value given and the environment variable that overrides it.
-    """
+    """Settings from the defaults, ``config_file`` and the environment. Raises ConfigError for a
+    missing or non-YAML file or invalid values, naming each setting and its variable."""
     yaml_files = [default_config_path()]
     if config_file is not None:
         yaml_files.append(_checked_config_file(config_file))
@@ -405,11 +370,8 @@ def load_settings(config_file: Path | None = None) -> Settings:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The settings of this process, built once; ``SENTIMENTOPS_CONFIG`` names a config file.
-
-    The CLI's ``--config`` sets that variable and clears this cache
-    (``get_settings.cache_clear()``).
-    """
+    """The settings of this process, built once from ``SENTIMENTOPS_CONFIG`` (a file, if set).
+    The CLI's ``--config`` sets that variable and calls ``get_settings.cache_clear()``."""
     config_file = os.environ.get(CONFIG_FILE_ENV)
     return load_settings(Path(config_file) if config_file else None)
 
@@ -436,8 +398,8 @@ def _checked_config_file(path: Path) -> Path:
 
 
 def _secret_in(content: dict[str, Any], where: str = "") -> str | None:
-    """The dotted name of the first secret in a config file's content: the API key, or a URL
-    with a password in it (a database or tracking server URL); None when there is none."""
+    """The dotted name of the first secret in a config file: the API key or a URL with a
+    password; None when there is none."""
     for key, value in content.items():
         name = f"{where}{key}"
         if str(key).lower() == "api_key" and value is not None:
@@ -457,110 +419,94 @@ def _has_password(url: str) -> bool:
 
 
 def _describe_validation_error(error: ValidationError, config_file: Path | None) -> str:
-    where = (
-        f"the defaults, {config_file} and the environment"
-        if config_file
-        else ("the defaults and the environment")
-    )
-    lines = [f"Invalid settings (from {where}):"]
+    where = f"the defaults, {config_file}" if config_file else "the defaults"
+    lines = [f"Invalid settings (from {where} and the environment):"]
     for problem in error.errors():
         location = [str(part) for part in problem["loc"]]
-        dotted = ".".join(location)
         env_name = _variable_of(location)
         if problem["type"] == "extra_forbidden":
             lines.append(f"  - {_unknown_key(location, env_name, config_file)}")
             continue
         given = problem.get("input")
         shown = "" if isinstance(given, dict) else f"got {given!r}; "
-        lines.append(f"  - {dotted}: {problem['msg']} ({shown}override with {env_name})")
+        lines.append(
+            f"  - {'.'.join(location)}: {problem['msg']} ({shown}override with {env_name})"
+        )
     return "\n".join(lines)
 
 
 def _unknown_key(location: list[str], env_name: str, config_file: Path | None) -> str:
     """A key that is no setting: where it was given, and the closest real setting there."""
-    dotted = ".".join(location)
     from_environment = any(name.upper() == env_name for name in os.environ)
-    if from_environment or config_file is None:
-        where = f"the environment variable {env_name}"
-    else:
-        where = str(config_file)
+    where = (
+        f"the environment variable {env_name}"
+        if from_environment or config_file is None
+        else str(config_file)
+    )
     fields = _fields_under(location[:-1])
-    close = difflib.get_close_matches(location[-1], fields, n=1)
-    if close:
+    if close := difflib.get_close_matches(location[-1], fields, n=1):
         suggested = [*location[:-1], close[0]]
         hint = f"did you mean {'.'.join(suggested)}"
         hint += f" ({_variable_of(suggested)})?" if from_environment else "?"
     else:
         parent = ".".join(location[:-1]) or "the top level"
         hint = f"the settings of {parent} are {', '.join(fields)}."
-    return f"{dotted} (in {where}) is not a setting: {hint}"
+    return f"{'.'.join(location)} (in {where}) is not a setting: {hint}"
 
 
 def _variable_of(location: Sequence[str]) -> str:
-    """The environment variable that sets a setting: split.seed -> SENTIMENTOPS_SPLIT__SEED."""
+    """The environment variable of a setting: split.seed -> SENTIMENTOPS_SPLIT__SEED."""
     return ENV_PREFIX + "__".join(part.upper() for part in location)
 
 
 def _fields_under(location: Sequence[str]) -> list[str]:
-    """The names of the settings directly under a dotted ``location`` (the top level for an
-    empty one); none when the location is no section. A dict of sections (the training
-    candidates by family) is stepped through by its key."""
+    """The settings directly under a dotted location (none if it is no section); a keyed
+    section (the candidates by family) is stepped through by its key."""
     model: type[BaseModel] = Settings
     parts = list(location)
     while parts:
         field = model.model_fields.get(parts.pop(0))
         section = _section_of(field.annotation) if field is not None else None
-        if section is None:
+        if section is None or (section[1] and not parts):
             return []
-        model, keyed = section
-        if keyed:
-            if not parts:
-                return []
+        model = section[0]
+        if section[1]:
             parts.pop(0)
     return list(model.model_fields)
 
 
 def _section_of(annotation: Any) -> tuple[type[BaseModel], bool] | None:
     """The section type of a field, and whether it is keyed (``dict[str, Section]``)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation, False
-    if get_origin(annotation) is dict:
-        value = get_args(annotation)[1]
-        if isinstance(value, type) and issubclass(value, BaseModel):
-            return value, True
+    keyed = get_origin(annotation) is dict
+    model = get_args(annotation)[1] if keyed else annotation
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return model, keyed
     return None
 
 
-def setting_names() -> list[str]:
-    """The dotted name of every setting (``split.seed``); a dict of sections by key (the
-    training candidates) is one name."""
-
-    def walk(model: type[BaseModel], prefix: str) -> Iterator[str]:
-        for name, field in model.model_fields.items():
-            section = _section_of(field.annotation)
-            if section is not None and not section[1]:
-                yield from walk(section[0], f"{prefix}{name}.")
-            else:
-                yield f"{prefix}{name}"
-
-    return list(walk(Settings, ""))
+def _setting_names(model: type[BaseModel] = Settings, prefix: str = "") -> Iterator[str]:
+    """The dotted name of every setting; a keyed section (the candidates) is one name."""
+    for name, field in model.model_fields.items():
+        section = _section_of(field.annotation)
+        if section is not None and not section[1]:
+            yield from _setting_names(section[0], f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}"
 
 
 def unknown_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
-    """The ``SENTIMENTOPS_*`` variables in ``environ`` that no setting reads, nor anything else
-    of ours, with the closest setting's dotted name (None when none is close). Variables
-    under a real section (``SENTIMENTOPS_SPLIT__SED``) are not listed: settings refuse them."""
-    names = setting_names()
+    """The ``SENTIMENTOPS_*`` variables no setting reads, each with the closest setting's dotted
+    name (or None). Those under a real section are left out: settings refuse them."""
+    names = list(_setting_names())
     unknown: dict[str, str | None] = {}
     for variable in environ:
         upper = variable.upper()
         if not upper.startswith(ENV_PREFIX) or upper in NOT_SETTINGS:
             continue
         rest = upper.removeprefix(ENV_PREFIX).lower()
-        if rest.split("__")[0] in Settings.model_fields:
-            continue
-        close = difflib.get_close_matches(rest.replace("__", "."), names, n=1)
-        unknown[variable] = close[0] if close else None
+        if rest.split("__")[0] not in Settings.model_fields:
+            close = difflib.get_close_matches(rest.replace("__", "."), names, n=1)
+            unknown[variable] = close[0] if close else None
     return unknown
 
 
@@ -568,9 +514,8 @@ _warned: set[str] = set()
 
 
 def _warn_of_unknown_variables(environ: Mapping[str, str]) -> None:
-    """Log each ``SENTIMENTOPS_*`` variable no setting reads, once per process: a misspelt
-    override would otherwise be ignored without a word. Logged, not ``warnings.warn``: a user
-    mistake, not a deprecation in code."""
+    """Log each unknown ``SENTIMENTOPS_*`` variable once per process: a misspelt override would
+    otherwise be ignored without a word (a user's mistake, so logged, not ``warnings.warn``)."""
     for variable, closest in unknown_variables(environ).items():
         if variable in _warned:
             continue

@@ -48,12 +48,10 @@ def validate_command(
     ),
 ) -> None:
     """Check a dataset and quarantine bad rows with a reason; nothing is silently dropped.
-
-    Exit code 2 when the file cannot be read (missing, malformed, undecodable, no text column)
-    or has no label column (unless --no-labels).
-    """
+    Exit code 2 when the file cannot be read or has no label column (unless --no-labels)."""
     from sentimentops.data.load import load_reviews
     from sentimentops.data.validate import validate_reviews
+    from sentimentops.storage import data_stem  # fsspec: not at CLI start-up
 
     settings = get_settings()
     with console.status(f"Reading {path}"):
@@ -65,9 +63,8 @@ def validate_command(
             frame, settings.validation, source=str(path), require_labels=labels
         )
     _print_validation(result)
-    written = result.write_quarantine(
-        quarantine or settings.state_path("quarantine", f"{_stem(path)}.quarantine.csv")
-    )
+    name = f"{data_stem(path) or 'dataset'}.quarantine.csv"
+    written = result.write_quarantine(quarantine or settings.state_path("quarantine", name))
     if written is not None:
         console.print(f"Quarantined rows written to {written}")
     if report is not None:
@@ -90,26 +87,18 @@ def split_command(
     ),
 ) -> None:
     """Validate, then split into train/validation/test Parquet files and print their digests.
-
-    No movie and no duplicate text crosses splits in random mode; the same seed gives the same
-    digests on every run and machine. Each step (reading, validating, splitting, writing) is
-    shown with the time it took.
-    """
+    No movie and no duplicate text crosses splits in random mode; a seed gives the same digests
+    on every run and machine."""
     from sentimentops.data.split import leakage_between, split_reviews
     from sentimentops.data.validate import validate_reviews
     from sentimentops.data.version import short_digest
     from sentimentops.errors import ConfigError
 
     settings = get_settings()
-    overrides: dict[str, object] = {}
-    if mode is not None:
-        if mode not in ("random", "official"):
-            raise ConfigError(f"--mode must be random or official, not {mode!r}.")
-        overrides["mode"] = mode
-    if seed is not None:
-        overrides["seed"] = seed
+    if mode not in (None, "random", "official"):
+        raise ConfigError(f"--mode must be random or official, not {mode!r}.")
+    overrides = {key: value for key, value in (("mode", mode), ("seed", seed)) if value is not None}
     split_settings = settings.split.model_copy(update=overrides)
-
     directory = output_dir or settings.state_path(
         "splits", f"{split_settings.mode}-seed{split_settings.seed}"
     )
@@ -154,18 +143,14 @@ def split_command(
 
     from rich.table import Table
 
-    table = Table(title=f"Splits ({splits.mode}, seed {splits.seed})", title_justify="left")
-    for column in ("split", "rows", "positive", "negative", "digest"):
-        table.add_column(column)
+    title = f"Splits ({splits.mode}, seed {splits.seed})"
+    table = Table(
+        "split", "rows", "positive", "negative", "digest", title=title, title_justify="left"
+    )
     for name, split_frame in splits.frames().items():
         counts = split_frame["sentiment"].value_counts()
-        table.add_row(
-            name,
-            f"{len(split_frame):,}",
-            f"{counts.get('positive', 0):,}",
-            f"{counts.get('negative', 0):,}",
-            short_digest(digests[name]),
-        )
+        numbers = [len(split_frame), counts.get("positive", 0), counts.get("negative", 0)]
+        table.add_row(name, *(f"{number:,}" for number in numbers), short_digest(digests[name]))
     console.print(table)
     console.print(
         "Shared across splits: "
@@ -188,10 +173,8 @@ def download_command(
     url: str | None = typer.Option(None, "--url", help="Source URL (default from config)."),
     sha256: str | None = typer.Option(None, "--sha256", help="Expected sha256 of the tarball."),
 ) -> None:
-    """Fetch the original Stanford aclImdb_v1.tar.gz, verify its checksum and convert it.
-
-    The same data is already vendored in data/imdb/; this is for rebuilding it from the source.
-    """
+    """Fetch the original Stanford aclImdb_v1.tar.gz, verify its checksum and convert it (the
+    same data is vendored in data/imdb/: this rebuilds it from the source)."""
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
     from sentimentops.data.download import download_aclimdb
@@ -215,15 +198,8 @@ def download_command(
     console.print(f"Converted dataset written to {parquet}")
 
 
-def _stem(path: str) -> str:
-    from sentimentops.storage import data_stem  # fsspec: not at CLI start-up
-
-    return data_stem(path) or "dataset"
-
-
 def _load_dataset(path: str | None, settings: Settings, shown: Steps) -> tuple[pd.DataFrame, str]:
-    """The dataset at ``path`` (default: the vendored reference, its checksum verified, found
-    from any working directory) and the name of its source, read as a step of ``shown``."""
+    """The dataset at ``path`` (default: the vendored one, checksum verified) and its source."""
     from sentimentops.data.load import load_reference_dataset, load_reviews
 
     shown.start(f"Reading {path or settings.data.reference_path}")

@@ -35,8 +35,8 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 
 def parse_moment(text: str, now: datetime) -> datetime:
-    """``now``, a duration back from now (``24h``, ``30m``, ``7d``) or an ISO-8601 time (UTC
-    when it has no zone)."""
+    """``now``, a duration back from it (``24h``, ``30m``, ``7d``) or an ISO-8601 time (UTC when
+    it has no zone); BadInputError for anything else or a time before year 1."""
     text = text.strip()
     if text == "now":
         return now
@@ -77,9 +77,9 @@ def monitor(
         None, "--output-dir", help="Default: $SENTIMENTOPS_HOME/reports/monitoring-<time>/."
     ),
 ) -> None:
-    """Compare current data with the reference: text drift (domain classifier), descriptor
-    drift, prediction drift, accuracy (with labels) and estimated accuracy (without). Writes
-    report.html and summary.json; exits 3 when an alert fired."""
+    """Compare current data with the reference: text, descriptor and prediction drift, accuracy
+    (with labels) and estimated accuracy (without). Writes report.html and summary.json; exits 3
+    when an alert fired."""
     if ctx.invoked_subcommand is not None:
         return
     if (current is None) == (not from_log):
@@ -137,8 +137,7 @@ def history(
 
 
 def _verdict_table(outcome: MonitoringOutcome) -> Table:
-    """One line per check (``summary.json``'s ``checks``): its value, the side of the limit
-    that flags it, and its status: ok, drift (drifted, no alert rule fired) or ALERT."""
+    """One line per check: its value, the side of the limit that flags it, its status."""
     table = Table(title=f"Monitoring: {outcome.verdict.upper()}", title_justify="left")
     table.add_column("check")
     table.add_column("value", justify="right")

@@ -1,10 +1,6 @@
-"""Read the original Stanford ``aclImdb/`` folder into the canonical review table.
-
-The layout (Maas et al., 2011) is ``{train,test}/{pos,neg}/<id>_<rating>.txt``, one UTF-8 review per
-file, plus ``{train,test}/urls_{pos,neg}.txt`` whose line ``i`` is the IMDb URL of the movie that
-review ``i`` is about. ``train/unsup`` (unlabelled), ``imdb.vocab``, ``*.feat`` and the README are
-not part of the table and are ignored.
-"""
+"""Read the Stanford ``aclImdb/`` folder (``{train,test}/{pos,neg}/<id>_<rating>.txt``, and
+``urls_{pos,neg}.txt`` whose line ``i`` is the movie of review ``i``) into the canonical table.
+Unlabelled reviews, vocabularies and feature files are ignored."""
 
 from __future__ import annotations
 
@@ -37,39 +33,20 @@ def is_aclimdb_folder(path: Path) -> bool:
 
 
 def read_aclimdb_folder(root: Path) -> pd.DataFrame:
-    """Read the labelled reviews of an ``aclImdb`` folder into the canonical table.
-
-    Args:
-        root: the ``aclImdb`` folder itself or a folder that contains ``aclImdb/``. Any subset of
-            the four ``{train,test}/{pos,neg}`` folders is read; at least one must exist.
-
-    Returns:
-        One row per review with the columns of :data:`CANONICAL_COLUMNS`; ``review_id`` is
-        ``"<split>_<pos|neg>_<id>"``, ``rating`` is ``int8`` and ``movie_id`` is ``None`` where the
-        ``urls_*.txt`` file is missing. Rows are sorted by ``review_id`` as text, the order of the
-        vendored ``data/imdb/imdb_reviews.parquet``, so a converted download has the same
-        content digest as the vendored file.
-
-    Raises:
-        DataError: ``root`` is not such a folder; a file name is not ``<id>_<rating>.txt`` or its
-            rating is not 1-10; a file is not UTF-8; a urls file has a line that is not an IMDb
-            title URL or too few lines for the reviews.
-    """
+    """The labelled reviews under ``root`` (an ``aclImdb`` folder or one containing it) as
+    :data:`CANONICAL_COLUMNS`, sorted like the vendored parquet (so a download has its digest).
+    Raises DataError for no such folder, a misnamed file or rating, bytes not UTF-8, bad urls."""
     aclimdb = _find_aclimdb_root(root)
     if aclimdb is None:
         what = "is not a directory" if not root.is_dir() else "has no train|test/pos|neg folders"
         raise DataError(f"{root} {what}. Expected {_EXPECTED_LAYOUT}.")
-    records: list[dict[str, object]] = []
-    for split in _SPLITS:
-        for folder, sentiment in _LABEL_FOLDERS:
-            reviews_dir = aclimdb / split / folder
-            if reviews_dir.is_dir():
-                movie_ids = _read_movie_ids(aclimdb / split / f"urls_{folder}.txt")
-                records.extend(
-                    _read_reviews(
-                        reviews_dir, split=split, sentiment=sentiment, movie_ids=movie_ids
-                    )
-                )
+    records = [
+        record
+        for split in _SPLITS
+        for folder, sentiment in _LABEL_FOLDERS
+        if (aclimdb / split / folder).is_dir()
+        for record in _read_reviews(aclimdb / split, folder, sentiment)
+    ]
     frame = pd.DataFrame.from_records(records, columns=list(CANONICAL_COLUMNS))
     frame = frame.sort_values("review_id", kind="stable", ignore_index=True)
     return frame.astype({"rating": "int8"})
@@ -86,9 +63,9 @@ def _find_aclimdb_root(path: Path) -> Path | None:
     return None
 
 
-def _read_reviews(
-    reviews_dir: Path, *, split: str, sentiment: str, movie_ids: list[str] | None
-) -> list[dict[str, object]]:
+def _read_reviews(split_dir: Path, folder: str, sentiment: str) -> list[dict[str, object]]:
+    reviews_dir, split = split_dir / folder, split_dir.name
+    movie_ids = _read_movie_ids(split_dir / f"urls_{folder}.txt")
     parsed = sorted((_parse_review_name(path), path) for path in reviews_dir.iterdir())
     records: list[dict[str, object]] = []
     previous_id: int | None = None
@@ -101,7 +78,7 @@ def _read_reviews(
         previous_id = review_number
         records.append(
             {
-                "review_id": f"{split}_{reviews_dir.name}_{review_number}",
+                "review_id": f"{split}_{folder}_{review_number}",
                 "review": _read_utf8(path),
                 "sentiment": sentiment,
                 "rating": rating,
@@ -126,8 +103,7 @@ def _parse_review_name(path: Path) -> tuple[int, int]:
 
 
 def _read_utf8(path: Path) -> str:
-    # Bytes are decoded strictly: a replacement character would silently change review text.
-    try:
+    try:  # strictly: a replacement character would silently change review text
         return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
         raise DataError(

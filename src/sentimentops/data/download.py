@@ -1,12 +1,9 @@
-"""Download the Stanford aclImdb tarball, verify it and convert it to the canonical parquet table.
-
-Every file appears under its final name only once complete (written to a temporary name, then
-renamed), so an interrupted run never leaves a file that a later run would trust.
-"""
+"""Download the Stanford aclImdb tarball, verify it and convert it to the canonical parquet.
+Every file appears under its final name only once complete: an interrupted run leaves nothing a
+later run would trust."""
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import re
 import secrets
@@ -23,7 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sentimentops.data.aclimdb import read_aclimdb_folder
+from sentimentops.data.aclimdb import CANONICAL_COLUMNS, read_aclimdb_folder
+from sentimentops.data.version import sha256_file
 from sentimentops.errors import ChecksumMismatchError, ConfigError, DataError, DownloadError
 
 __all__ = ["PARQUET_NAME", "ProgressCallback", "download_aclimdb"]
@@ -40,14 +38,7 @@ _OFFLINE_HINT: Final = (
 )
 # Same column types as the vendored parquet, so both read back identically.
 _PARQUET_SCHEMA: Final = pa.schema(
-    [
-        ("review_id", pa.large_string()),
-        ("review", pa.large_string()),
-        ("sentiment", pa.large_string()),
-        ("rating", pa.int8()),
-        ("split", pa.large_string()),
-        ("movie_id", pa.large_string()),
-    ]
+    [(name, pa.int8() if name == "rating" else pa.large_string()) for name in CANONICAL_COLUMNS]
 )
 
 
@@ -59,58 +50,40 @@ def download_aclimdb(
     timeout_seconds: float = 60.0,
     progress: ProgressCallback | None = None,
 ) -> Path:
-    """Fetch the aclImdb tarball into ``destination`` and write ``imdb_reviews.parquet`` there.
-
-    A tarball already in ``destination`` with the expected digest is not fetched again; one with
-    another digest is deleted and fetched again. Next to the parquet,
-    ``imdb_reviews.parquet.sha256`` records its digest in ``sha256sum`` format.
-
-    Args:
-        destination: folder for the tarball and the parquet; created if missing.
-        url: http(s) URL of ``aclImdb_v1.tar.gz`` (``DownloadSettings.url``).
-        sha256: expected hex digest of the tarball (``DownloadSettings.sha256``).
-        timeout_seconds: limit for connecting and for each read from the server.
-        progress: called as ``progress(bytes_done, total_bytes_or_None)`` after each chunk.
-
-    Returns:
-        The path of the written parquet file.
+    """Fetch the tarball at ``url`` into ``destination`` (kept if its digest is ``sha256``) and
+    write ``imdb_reviews.parquet`` and its ``.sha256`` there; returns the parquet's path.
+    ``progress(bytes_done, total_or_None)`` is called after each chunk.
 
     Raises:
         ConfigError: ``url`` is not http(s) or ``sha256`` is not 64 hex digits.
-        DownloadError: the server could not be reached, answered with an error or cut the
-            transfer short.
-        ChecksumMismatchError: the downloaded bytes do not have digest ``sha256``; the file is
-            deleted.
-        DataError: the tarball is corrupt, has a member that would land outside ``destination``,
-            or does not hold a readable aclImdb folder.
-    """
+        DownloadError: the server was unreachable, answered an error or cut the transfer short.
+        ChecksumMismatchError: the downloaded bytes have another digest (the file is deleted).
+        DataError: the tarball is corrupt, unsafe or holds no readable aclImdb folder."""
     expected = _checked_sha256(sha256)
     tarball = destination / _tarball_name(url)
     destination.mkdir(parents=True, exist_ok=True)
-    if not _has_digest(tarball, expected):
+    if not (tarball.is_file() and sha256_file(tarball) == expected):
         tarball.unlink(missing_ok=True)
-        _fetch_verified(url, tarball, expected, timeout_seconds=timeout_seconds, progress=progress)
+
+        def fetch(temporary: Path) -> None:
+            with temporary.open("wb") as sink:
+                _stream(url, sink, timeout_seconds=timeout_seconds, progress=progress)
+            if (actual := sha256_file(temporary)) != expected:
+                raise ChecksumMismatchError(
+                    f"The file downloaded from {url} has sha256 {actual}, expected {expected}; it "
+                    "was deleted. Retry, or fix download.sha256 if the file was updated upstream."
+                )
+
+        _write_atomically(tarball, fetch)
     reviews = _read_tarball(tarball, destination)
     parquet = destination / PARQUET_NAME
     _write_atomically(parquet, lambda temporary: _write_parquet(reviews, temporary))
-    line = f"{_sha256_file(parquet)}  {PARQUET_NAME}\n"
+    line = f"{sha256_file(parquet)}  {PARQUET_NAME}\n"
     _write_atomically(
         parquet.with_name(f"{PARQUET_NAME}.sha256"),
         lambda temporary: temporary.write_text(line, encoding="utf-8"),
     )
     return parquet
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _has_digest(path: Path, expected: str) -> bool:
-    return path.is_file() and _sha256_file(path) == expected
 
 
 def _checked_sha256(sha256: str) -> str:
@@ -146,33 +119,13 @@ def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _fetch_verified(
-    url: str,
-    tarball: Path,
-    expected: str,
-    *,
-    timeout_seconds: float,
-    progress: ProgressCallback | None,
-) -> None:
-    def fetch(temporary: Path) -> None:
-        with temporary.open("wb") as sink:
-            _stream(url, sink, timeout_seconds=timeout_seconds, progress=progress)
-        actual = _sha256_file(temporary)
-        if actual != expected:
-            raise ChecksumMismatchError(
-                f"The file downloaded from {url} has sha256 {actual}, expected {expected}; it was "
-                "deleted. Retry, or fix download.sha256 if the file was updated upstream."
-            )
-
-    _write_atomically(tarball, fetch)
-
-
 def _stream(
     url: str, sink: BinaryIO, *, timeout_seconds: float, progress: ProgressCallback | None
 ) -> None:
     try:
         with urllib.request.urlopen(url, timeout=timeout_seconds) as response:
-            total = _content_length(response)
+            header = response.headers.get("Content-Length")
+            total = int(header) if header is not None and header.isdigit() else None
             done = 0
             while chunk := response.read(_CHUNK_BYTES):
                 sink.write(chunk)
@@ -180,8 +133,7 @@ def _stream(
                 if progress is not None:
                     progress(done, total)
     except urllib.error.HTTPError as error:
-        # The error holds the open response; closing it releases the socket now.
-        error.close()
+        error.close()  # it holds the open response: release the socket now
         raise DownloadError(
             f"Downloading {url} failed: the server answered HTTP {error.code} {error.reason}. "
             "Check download.url (SENTIMENTOPS_DOWNLOAD__URL). " + _OFFLINE_HINT
@@ -199,11 +151,6 @@ def _stream(
         )
 
 
-def _content_length(response: http.client.HTTPResponse) -> int | None:
-    header = response.headers.get("Content-Length")
-    return int(header) if header is not None and header.isdigit() else None
-
-
 def _describe(cause: object) -> str:
     if isinstance(cause, TimeoutError):
         return "no answer within the timeout (download.timeout_seconds)"
@@ -213,7 +160,6 @@ def _describe(cause: object) -> str:
 
 
 def _read_tarball(tarball: Path, destination: Path) -> pd.DataFrame:
-    # Extract into a scratch folder that is always removed: only the parquet is kept.
     with tempfile.TemporaryDirectory(prefix=".aclImdb-", dir=destination) as scratch:
         try:
             with tarfile.open(tarball, "r:*") as archive:
@@ -229,8 +175,7 @@ def _read_tarball(tarball: Path, destination: Path) -> pd.DataFrame:
             ) from None
         try:
             return read_aclimdb_folder(Path(scratch))
-        except DataError as error:
-            # The scratch paths in the message are gone by now: name the tarball too.
+        except DataError as error:  # its scratch paths are gone by now: name the tarball
             raise DataError(f"{tarball} does not hold a readable aclImdb folder: {error}") from None
 
 

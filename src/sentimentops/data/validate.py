@@ -1,14 +1,11 @@
-"""Validate a review table: schema checks with pandera, then quality checks, then quarantine.
-
-Nothing is silently dropped: every input row ends up either in ``valid`` or in ``quarantined``
-(with its row number, the failing column and the reason), so ``valid + quarantined = rows``.
-Labels are normalised on the way: ``positive/negative``, ``pos/neg`` and ``1/0`` (any case)
-become ``positive``/``negative``.
-"""
+"""Validate a review table (pandera schema, quality checks) and quarantine bad rows with their
+reason: every row ends up valid or quarantined, never silently dropped. Labels are normalised:
+``positive/negative``, ``pos/neg`` and ``1/0`` in any case."""
 
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,12 +34,8 @@ __all__ = [
 
 LABELS = ("negative", "positive")
 LABEL_ALIASES: dict[str, str] = {
-    "positive": "positive",
-    "pos": "positive",
-    "1": "positive",
-    "negative": "negative",
-    "neg": "negative",
-    "0": "negative",
+    **dict.fromkeys(("positive", "pos", "1"), "positive"),
+    **dict.fromkeys(("negative", "neg", "0"), "negative"),
 }
 QUARANTINE_COLUMNS = ["row_number", "column", "reason", "value"]
 _PREVIEW_CHARS = 200
@@ -77,6 +70,7 @@ class ValidationReport:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready values."""
         return asdict(self)
 
 
@@ -103,16 +97,15 @@ class ValidationResult:
 
 
 def normalise_labels(labels: pd.Series) -> pd.Series:
-    """Map accepted label spellings to ``positive``/``negative``; leave anything else as it is,
-    so validation can report the original value."""
+    """Accepted label spellings as ``positive``/``negative``; anything else is left as it is."""
 
     def normalise(value: Any) -> Any:
-        if value is None or (isinstance(value, float) and pd.isna(value)):
+        if value is None or isinstance(value, bool):  # True/False are not an accepted spelling
             return value
-        if isinstance(value, bool):  # True/False are not an accepted spelling
-            return value
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
+        if isinstance(value, float):
+            if pd.isna(value):
+                return value
+            value = int(value) if value.is_integer() else value
         return LABEL_ALIASES.get(str(value).strip().lower(), value)
 
     return labels.map(normalise)
@@ -125,21 +118,8 @@ def validate_reviews(
     source: str = "<frame>",
     require_labels: bool = True,
 ) -> ValidationResult:
-    """Validate a canonical review table (see :func:`sentimentops.data.load.load_reviews`).
-
-    Args:
-        frame: the rows, with a ``review`` column and, when ``require_labels``, ``sentiment``.
-        settings: limits and switches (maximum length, balance warning, duplicate quarantine).
-        source: where the rows came from, for the report.
-        require_labels: when False, a missing label column or missing labels are accepted.
-
-    Returns:
-        The partition of the rows into valid and quarantined, and the report.
-
-    Raises:
-        DataValidationError: labels are required and there is no label column: a fault of the
-            whole file, not of its rows (which would all be quarantined alike).
-    """
+    """Split a review table into valid and quarantined rows, with the report (``source`` names
+    the rows). Raises DataValidationError when ``require_labels`` and there is no label column."""
     frame = frame.copy()
     has_labels = LABEL_COLUMN in frame.columns
     if require_labels and not has_labels:
@@ -152,9 +132,15 @@ def validate_reviews(
         frame[LABEL_COLUMN] = normalise_labels(frame[LABEL_COLUMN])
 
     failures = _schema_failures(frame, settings, has_labels, require_labels)
-    duplicated = _duplicated_texts(frame[TEXT_COLUMN])
+    # A text equal to an earlier row's.
+    duplicated = frame[TEXT_COLUMN].duplicated(keep="first") & frame[TEXT_COLUMN].notna()
     if settings.quarantine_duplicates and duplicated.any():
-        duplicates = _duplicate_failures(frame, duplicated)
+        rows = frame.index[duplicated.to_numpy()]
+        texts = frame.loc[rows, TEXT_COLUMN].to_numpy()
+        reason = "exact duplicate of an earlier row"
+        duplicates = pd.DataFrame(
+            {"index": rows, "column": TEXT_COLUMN, "reason": reason, "value": texts}
+        )
         failures = duplicates if failures.empty else pd.concat([failures, duplicates])
 
     quarantined = _quarantine_table(frame, failures)
@@ -168,7 +154,7 @@ def validate_reviews(
 
 
 def _text_check(predicate: Callable[[str], bool]) -> Callable[[pd.Series], pd.Series]:
-    """A vectorised check that judges strings only: other values fail ``is_text`` alone."""
+    """A check that judges strings only: other values fail ``is_text`` alone."""
 
     def check(texts: pd.Series) -> pd.Series:
         return texts.map(lambda value: not isinstance(value, str) or predicate(value)).astype(bool)
@@ -187,8 +173,7 @@ def _schema(
             name="not_empty_after_html",
         ),
         pa.Check(_text_check(lambda t: len(t) <= settings.max_text_chars), name="max_length"),
-        # A NUL is a sign of binary or corrupt input (batch prediction rejects such rows too),
-        # and PostgreSQL refuses it in text.
+        # NUL: binary or corrupt input (batch prediction rejects it too); PostgreSQL refuses it.
         pa.Check(_text_check(lambda t: "\x00" not in t), name="no_nul"),
     ]
     columns = {TEXT_COLUMN: pa.Column(checks=text_checks, nullable=False, coerce=False)}
@@ -207,8 +192,7 @@ def _schema_failures(
     failures = pd.DataFrame(columns=["index", "column", "reason", "value"])
     try:
         with warnings.catch_warnings():
-            # pandera's own error formatter concatenates all-NA failure cases, which pandas 2.x
-            # warns about; the warning is about pandera's internals, not about our data.
+            # pandera's error formatter trips a pandas 2.x warning about its own internals.
             warnings.filterwarnings(
                 "ignore", message=_PANDERA_CONCAT_WARNING, category=FutureWarning
             )
@@ -227,32 +211,12 @@ def _schema_failures(
     return failures
 
 
-def _duplicated_texts(texts: pd.Series) -> pd.Series:
-    """True for every row whose text equals the text of an earlier row."""
-    return texts.duplicated(keep="first") & texts.notna()
-
-
-def _duplicate_failures(frame: pd.DataFrame, duplicated: pd.Series) -> pd.DataFrame:
-    rows = frame.index[duplicated.to_numpy()]
-    return pd.DataFrame(
-        {
-            "index": rows,
-            "column": TEXT_COLUMN,
-            "reason": "exact duplicate of an earlier row",
-            "value": frame.loc[rows, TEXT_COLUMN].to_numpy(),
-        }
-    )
-
-
-def _preview(value: Any) -> str:
-    return "" if value is None else str(value)[:_PREVIEW_CHARS]
-
-
 def _quarantine_table(frame: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
     """One row per quarantined input row, indexed like ``frame``; several reasons are joined."""
     if failures.empty:
         return pd.DataFrame(columns=QUARANTINE_COLUMNS, index=frame.index[:0])
-    failures = failures.assign(value=failures["value"].map(_preview))
+    preview = failures["value"].map(lambda v: "" if v is None else str(v)[:_PREVIEW_CHARS])
+    failures = failures.assign(value=preview)
     grouped = failures.groupby("index", sort=True).agg(
         column=("column", lambda c: "; ".join(dict.fromkeys(map(str, c)))),
         reason=("reason", lambda r: "; ".join(dict.fromkeys(map(str, r)))),
@@ -308,10 +272,7 @@ def _build_report(
         warnings.append(f"{duplicate_rows} rows repeat the text of an earlier row ({kept})")
     if not quarantined.empty:
         warnings.append(f"{len(quarantined)} rows quarantined")
-    reasons: dict[str, int] = {}
-    for joined in quarantined["reason"]:
-        for reason in str(joined).split("; "):
-            reasons[reason] = reasons.get(reason, 0) + 1
+    reasons = Counter(r for joined in quarantined["reason"] for r in str(joined).split("; "))
     data_columns = [c for c in (TEXT_COLUMN, LABEL_COLUMN) if c in valid.columns]
     return ValidationReport(
         source=source,
@@ -319,7 +280,7 @@ def _build_report(
         valid_rows=len(valid),
         quarantined_rows=len(quarantined),
         duplicate_rows=duplicate_rows,
-        quarantine_reasons=reasons,
+        quarantine_reasons=dict(reasons),
         label_counts=label_counts,
         minority_label_share=minority_share,
         length=_length_stats(valid[TEXT_COLUMN]),

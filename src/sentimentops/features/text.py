@@ -1,15 +1,7 @@
 """Review text cleaning: HTML removal, unicode normalisation, tokenisation, stopwords.
-
-:func:`clean_text` turns one raw review into space-separated tokens; :class:`TextCleaner` is the
-same function as a stateless scikit-learn transformer, the first step of every feature pipeline,
-so training and serving clean text identically.
-
-Tokens are words (letters and digits), Penn-Treebank clitics and optionally ``!`` and ``?``.
-Contractions split the Treebank way, so a negation survives as a token of its own and TF-IDF
-bigrams such as ``"n't like"`` carry it: ``didn't -> did n't``, ``it's -> it 's``, and, as in the
-Treebank, ``can't -> ca n't`` and ``won't -> wo n't``: the stem is whatever precedes ``n't``, so
-no word list of irregular stems has to be kept, and ``clean_text`` stays idempotent.
-"""
+:func:`clean_text` cleans one review; :class:`TextCleaner` is it as the first step of every
+pipeline, so training and serving clean alike. Contractions split the Treebank way
+(``didn't -> did n't``, ``can't -> ca n't``): see docs/decisions.md, "Features and models"."""
 
 from __future__ import annotations
 
@@ -19,6 +11,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
@@ -28,78 +21,41 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.utils import Tags
 
-__all__ = [
-    "NEGATIONS",
-    "STOPWORDS",
-    "TextCleaner",
-    "clean_text",
-    "strip_html_markup",
-]
+__all__ = ["HTML_TAG", "NEGATIONS", "STOPWORDS", "TextCleaner", "clean_text", "strip_html_markup"]
 
+# "cant" is in scikit-learn's stopwords as the noun, but in reviews it is "can't" typed fast.
 NEGATIONS: frozenset[str] = frozenset(
-    {
-        "n't",
-        "not",
-        "no",
-        "nor",
-        "never",
-        "none",
-        "nothing",
-        "nobody",
-        "noone",
-        "neither",
-        "nowhere",
-        "cannot",
-        # "cant" is in scikit-learn's list as the noun, but in reviews it is "can't" typed fast.
-        "cant",
-        "without",
-    }
+    {"n't", "not", "no", "nor", "never", "none", "nothing"}
+    | {"nobody", "noone", "neither", "nowhere", "cannot", "cant", "without"}
 )
 """Tokens that flip the polarity of what follows; stopword removal keeps them."""
 
-# The Treebank spellings of stopwords that clean_text splits off: is/has, are, have, will,
-# would/had, am. Without them "it's" would lose "it" but keep "'s".
+# The clitics clean_text splits off (is/has, are, have, will, would/had, am): without them
+# "it's" would lose "it" but keep "'s".
 _CLITIC_STOPWORDS = frozenset({"'s", "'re", "'ve", "'ll", "'d", "'m"})
 
 STOPWORDS: frozenset[str] = (frozenset(ENGLISH_STOP_WORDS) | _CLITIC_STOPWORDS) - NEGATIONS
-"""scikit-learn's English stopwords and their clitics minus :data:`NEGATIONS`, which must stay:
-"not good" must not become "good"."""
+"""scikit-learn's English stopwords and their clitics, minus :data:`NEGATIONS` ("not good")."""
 
-# Only tags that start like markup: "a < b" or "<3" in a review is text, not a tag.
-_HTML_TAG = re.compile(r"<!--.*?-->|<[A-Za-z/!?][^<>]*>", re.DOTALL)
+HTML_TAG = re.compile(r"<!--.*?-->|<[A-Za-z/!?][^<>]*>", re.DOTALL)
+"""An HTML tag or comment; only what starts like markup ("a < b" and "<3" are text)."""
 
-# Characters typed for an apostrophe or a quote. Curly apostrophes must become "'" before
-# tokenising, or "didn\u2019t" would split into "didn" and "t" instead of "did n't".
-_QUOTE_FOLDING: dict[str, str] = {
-    "\u2018": "'",  # left single quotation mark
-    "\u2019": "'",  # right single quotation mark, the usual typographic apostrophe
-    "\u201a": "'",  # single low-9 quotation mark
-    "\u201b": "'",  # single high-reversed-9 quotation mark
-    "\u2032": "'",  # prime
-    "\u02bc": "'",  # modifier letter apostrophe
-    "\u0060": "'",  # grave accent, typed for an apostrophe on some keyboards
-    "\u00b4": "'",  # acute accent, likewise
-    "\u201c": '"',  # left double quotation mark
-    "\u201d": '"',  # right double quotation mark
-    "\u201e": '"',  # double low-9 quotation mark
-    "\u201f": '"',  # double high-reversed-9 quotation mark
-    "\u2033": '"',  # double prime
-    "\u00ab": '"',  # left guillemet
-    "\u00bb": '"',  # right guillemet
-}
+# Characters typed for an apostrophe or a quote: curly ones must become ASCII before tokenising,
+# or "didn\u2019t" would split into "didn" and "t". Single: quotation marks, prime, modifier
+# letter apostrophe, grave and acute accents; double: quotation marks, double prime, guillemets.
+_QUOTE_FOLDING: dict[str, str] = dict.fromkeys(
+    "\u2018\u2019\u201a\u201b\u2032\u02bc\u0060\u00b4", "'"
+) | dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"')
 
-# A word is a run of letters and digits ("\w" without "_"), possibly joined by inner apostrophes
-# ("rock'n'roll", "o'brien"). The clitic splitter and the tokeniser must agree on what a word
-# character is (the splitter uses str.isalnum(), which is exactly this class), or a second cleaning
-# could split what the first kept whole, and cleaning would not be idempotent.
+# A word: letters and digits ("\w" without "_", exactly str.isalnum(), which the clitic splitter
+# uses: they must agree for cleaning to be idempotent), maybe joined by apostrophes ("o'brien").
 _WORD_CHAR = r"[^\W_]"
 _WORD = rf"{_WORD_CHAR}+(?:'{_WORD_CHAR}+)*"
-# The clitics after their apostrophe, spelled out by case instead of re.IGNORECASE: Unicode case
-# folding would also match U+017F (long s), which NFKC may or may not have folded to "s".
+# Spelled out by case, not re.IGNORECASE, whose folding also matches U+017F (long s).
 _CLITIC_TAIL = r"(?:[sS]|[rR][eE]|[vV][eE]|[lL][lL]|[dD]|[mM])"
 _STANDALONE_CLITIC = rf"(?:[nN]'[tT]|'{_CLITIC_TAIL})(?!{_WORD_CHAR})"
-# Where a clitic may end a word, found from its apostrophe ("'t" only counts after "n"): a pattern
-# that starts with a literal is scanned several times faster than one starting with a lookbehind.
+# Found from the apostrophe ("'t" counts only after "n"): a pattern starting with a literal scans
+# several times faster than one starting with a lookbehind.
 _CLITIC_APOSTROPHE = re.compile(rf"'(?:[tT]|{_CLITIC_TAIL})(?!{_WORD_CHAR})")
 # The same clitics as strings, in every ASCII case spelling ("n't", "N'T", "n'T", ...).
 _CLITIC_SPELLINGS = frozenset(
@@ -112,13 +68,10 @@ _TOKEN_OR_MARK = re.compile(rf"{_STANDALONE_CLITIC}|{_WORD}|[!?]")
 
 
 def strip_html_markup(text: str) -> str:
-    """Remove HTML tags and unescape HTML entities; everything else is left as it is.
-
-    Each tag becomes a space so that ``"end.<br /><br />Next"`` does not merge into one word.
-    Entities are unescaped after tags are removed, so an escaped ``&lt;i&gt;`` stays visible text.
-    """
+    """``text`` with each HTML tag replaced by a space (words on both sides stay apart), then
+    entities unescaped (so an escaped ``&lt;i&gt;`` stays visible text)."""
     if "<" in text:
-        text = _HTML_TAG.sub(" ", text)
+        text = HTML_TAG.sub(" ", text)
     if "&" in text:
         text = html.unescape(text)
     return text
@@ -133,21 +86,13 @@ def clean_text(
     remove_stopwords: bool = False,
     keep_punctuation: bool = True,
 ) -> str:
-    """Clean one review into tokens joined by single spaces.
+    """The tokens of one review joined by single spaces (``""`` if none); idempotent.
 
     Args:
-        text: the raw review.
-        strip_html: remove HTML tags and unescape entities (:func:`strip_html_markup`).
-        normalize_unicode: NFKC-normalise (full-width letters, ligatures, "‼" -> "!!") and fold
-            curly and look-alike apostrophes and quotes to ASCII.
-        lowercase: lowercase everything.
-        remove_stopwords: drop :data:`STOPWORDS`, compared in lowercase; negations stay.
-        keep_punctuation: keep each ``!`` and ``?`` as a token; all other punctuation is dropped
-            either way.
-
-    Returns:
-        The tokens joined by single spaces, ``""`` if none is left. Cleaning the result again with
-        the same flags returns it unchanged.
+        strip_html: apply :func:`strip_html_markup`.
+        normalize_unicode: NFKC, and fold look-alike apostrophes and quotes to ASCII.
+        remove_stopwords: drop :data:`STOPWORDS` (compared in lowercase).
+        keep_punctuation: keep ``!`` and ``?`` as tokens; other punctuation is always dropped.
     """
     if strip_html:
         text = strip_html_markup(text)
@@ -164,17 +109,16 @@ def clean_text(
 
 
 def _normalize_unicode(text: str) -> str:
-    if text.isascii():
-        # NFKC leaves ASCII unchanged; the grave accent is the only ASCII character to fold.
+    if text.isascii():  # NFKC leaves ASCII as is; the grave accent is the one to fold
         return text.replace("`", "'") if "`" in text else text
-    # Fold before NFKC, which turns the acute accent U+00B4 into a space and a combining accent,
-    # and after it, which turns U+0149 into U+02BC + "n" and U+2033 into two U+2032 primes.
+    # Before NFKC (it splits U+00B4 into a space and an accent) and after (it makes U+0149
+    # U+02BC + "n", U+2033 two U+2032).
     text = unicodedata.normalize("NFKC", _fold_quotes(text))
     return _fold_quotes(text)
 
 
 def _fold_quotes(text: str) -> str:
-    # A few substring tests beat str.translate, which is slow on non-ASCII strings.
+    # A few substring tests beat str.translate, slow on non-ASCII strings.
     for char, ascii_char in _QUOTE_FOLDING.items():
         if char in text:
             text = text.replace(char, ascii_char)
@@ -192,15 +136,12 @@ def _split_clitics(text: str) -> str:
             cut -= 1
             if cut < 0 or text[cut] not in "nN":
                 continue
-        # str.isalnum() is exactly the regex class [^\W_] of _WORD_CHAR.
         if cut <= start or not text[cut - 1].isalnum():
             continue
         new_cuts = [cut]
         if is_negation:
-            # Cutting before the "n" of "n't" ends the word on its left anew, and that word may
-            # now end with a clitic ("x'sn't" -> "x's" + "n't" -> "x" + "'s" + "n't"). Without
-            # peeling it here, a second cleaning would split it and cleaning would not be
-            # idempotent.
+            # The word left of "n't" may now end with a clitic ("x'sn't" -> "x 's n't"): peeled
+            # here, or a second cleaning would split it.
             while (begin := _clitic_ending_at(text, start, new_cuts[-1])) is not None:
                 new_cuts.append(begin)
         cuts.extend(reversed(new_cuts))
@@ -220,67 +161,34 @@ def _clitic_ending_at(text: str, floor: int, end: int) -> int | None:
     return None
 
 
+# A dataclass for its keyword-only __init__, the parameters scikit-learn reads; repr and == stay
+# scikit-learn's.
+@dataclass(kw_only=True, repr=False, eq=False)
 class TextCleaner(TransformerMixin, BaseEstimator):  # type: ignore[misc]
-    """:func:`clean_text` as a stateless scikit-learn transformer of a column of texts.
+    """:func:`clean_text` (same parameters) as a stateless transformer of a column of texts (a
+    list, Series, 1-d array or one-column frame) into a 1-d object array. A missing value becomes
+    ``""`` and any other non-string is cleaned as ``str(x)``: one odd row never fails a batch."""
 
-    ``transform`` takes a list or tuple of strings, a pandas Series, a 1-d numpy array (or a
-    single-column 2-d array or DataFrame) and returns a 1-d numpy object array of cleaned strings
-    of the same length. Missing values (``None``, NaN, ``pd.NA``, ``pd.NaT``) become ``""`` and
-    any other non-string ``x`` is cleaned as ``str(x)``, so one odd row never fails a batch.
-
-    The parameters are those of :func:`clean_text`.
-    """
-
-    def __init__(
-        self,
-        *,
-        strip_html: bool = True,
-        normalize_unicode: bool = True,
-        lowercase: bool = True,
-        remove_stopwords: bool = False,
-        keep_punctuation: bool = True,
-    ) -> None:
-        self.strip_html = strip_html
-        self.normalize_unicode = normalize_unicode
-        self.lowercase = lowercase
-        self.remove_stopwords = remove_stopwords
-        self.keep_punctuation = keep_punctuation
+    strip_html: bool = True
+    normalize_unicode: bool = True
+    lowercase: bool = True
+    remove_stopwords: bool = False
+    keep_punctuation: bool = True
 
     def fit(self, X: Any, y: Any = None) -> Self:
-        """Check that ``X`` is a column of texts; nothing is learned.
-
-        Raises:
-            ValueError: ``X`` is a single string, or not one column of values.
-        """
+        """Check that ``X`` is a column of texts (else ValueError); nothing is learned."""
         _as_text_column(X)
         return self
 
     def transform(self, X: Any) -> npt.NDArray[np.object_]:
-        """Clean every text of ``X``.
-
-        Raises:
-            ValueError: ``X`` is a single string, or not one column of values.
-        """
-        values = _as_text_column(X)
+        """Every text of ``X`` cleaned; ValueError when ``X`` is no column of texts."""
+        values, flags = _as_text_column(X), self.get_params()
         cleaned = np.empty(len(values), dtype=object)
-        cleaned[:] = [
-            clean_text(
-                _as_text(value),
-                strip_html=self.strip_html,
-                normalize_unicode=self.normalize_unicode,
-                lowercase=self.lowercase,
-                remove_stopwords=self.remove_stopwords,
-                keep_punctuation=self.keep_punctuation,
-            )
-            for value in values
-        ]
+        cleaned[:] = [clean_text(_as_text(value), **flags) for value in values]
         return cleaned
 
     def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
-        """The one output column keeps the input column's name, ``"text"`` if none is given.
-
-        Lets ``pipeline[:-1].get_feature_names_out()`` reach the vectorizer's vocabulary.
-        """
+        """The input column's name, ``"text"`` if none is given (for ``pipeline[:-1]``)."""
         if input_features is None:
             return np.asarray(["text"], dtype=object)
         names = np.asarray(input_features, dtype=object)
@@ -298,13 +206,11 @@ class TextCleaner(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         tags.input_tags.allow_nan = True
-        # Strings in, strings out: there is no numeric dtype to preserve.
-        tags.transformer_tags.preserves_dtype = []
+        tags.transformer_tags.preserves_dtype = []  # strings in, strings out
         return tags
 
 
 def _as_text_column(X: Any) -> list[Any]:
-    """The values of a column of texts, without cleaning them."""
     if isinstance(X, str | bytes):
         raise ValueError(
             "TextCleaner expects a column of texts (list, Series, 1-d array), got a single "
@@ -337,11 +243,8 @@ def _as_text_column(X: Any) -> list[Any]:
 
 
 def _as_text(value: Any) -> str:
-    """A value of a text column as a string: missing values are empty, the rest is ``str()``."""
     if isinstance(value, str):
         return value
     if value is None or value is pd.NA or value is pd.NaT:
         return ""
-    if isinstance(value, float | np.floating) and math.isnan(value):
-        return ""
-    return str(value)
+    return "" if isinstance(value, float | np.floating) and math.isnan(value) else str(value)

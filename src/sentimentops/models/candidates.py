@@ -1,12 +1,5 @@
-"""The candidate model families: one SentimentPipeline each, with its search grid from config.
-
-| family          | features                          | classifier                              |
-| --------------- | --------------------------------- | --------------------------------------- |
-| ``logreg``        | TF-IDF word n-grams               | logistic regression                     |
-| ``linear_svm``    | TF-IDF word n-grams               | linear SVM, sigmoid-calibrated (Platt)  |
-| ``random_forest`` | TF-IDF, a few thousand unigrams   | random forest                           |
-| ``nb_logreg``     | TF-IDF 1-3-grams, NB log-count ratio | logistic regression (the NBSVM idea) |
-"""
+"""The candidate families (logistic regression, Platt-calibrated linear SVM, random forest, and
+logistic regression on NB-weighted n-grams): one SentimentPipeline each, with its search grid."""
 
 from __future__ import annotations
 
@@ -53,7 +46,8 @@ def make_classifier(family: ModelFamily, seed: int) -> BaseEstimator:
 def build_candidate(
     family: ModelFamily, settings: Settings, *, memory: str | None = None
 ) -> Candidate:
-    """The unfitted pipeline of ``family`` with the features and grid from the settings."""
+    """The unfitted pipeline of ``family`` with the features and grid from the settings; raises
+    ConfigError when ``training.candidates`` names a parameter no step has."""
     candidate_settings = settings.training.candidates.get(family, CandidateSettings())
     features = build_feature_pipeline(settings.preprocessing, candidate_settings.features)
     classifier = make_classifier(family, settings.training.seed)

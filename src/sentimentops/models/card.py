@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
@@ -81,17 +82,11 @@ def render_model_card(
         "",
         CONFIG_HEADING,
         "```json",
-        _json(config),
+        json.dumps(config, indent=2, default=str),
         "```",
         "",
     ]
     return "\n".join(lines)
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, indent=2, default=str)
 
 
 def summary_of(card: str) -> str:

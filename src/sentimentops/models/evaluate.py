@@ -1,15 +1,11 @@
-"""Evaluation of a fitted sentiment model: metrics, intervals, calibration, slices, errors.
-
-Pure functions of labels, scores and texts: nothing here knows about MLflow. ``y`` is 1 for
-positive and 0 for negative; ``scores`` are probabilities of positive.
-"""
+"""Evaluation of a sentiment model: metrics, intervals, calibration, slices, errors. Pure
+functions: ``y`` is 1 for positive and 0 for negative, ``scores`` probabilities of positive."""
 
 from __future__ import annotations
 
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -145,20 +141,10 @@ class McNemarResult:
     only_old_right: int
     p_value: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "only_new_right": self.only_new_right,
-            "only_old_right": self.only_old_right,
-            "p_value": self.p_value,
-        }
-
 
 def mcnemar_test(y: np.ndarray, new: np.ndarray, old: np.ndarray) -> McNemarResult:
-    """Exact two-sided McNemar test on the discordant pairs (binomial, p = 1/2).
-
-    Only rows where exactly one model is right carry information; under "no difference" each
-    such row is equally likely to favour either model.
-    """
+    """Exact two-sided McNemar test: under "no difference" each row where exactly one model is
+    right favours either with probability 1/2."""
     new_right, old_right = new == y, old == y
     b = int((new_right & ~old_right).sum())
     c = int((~new_right & old_right).sum())

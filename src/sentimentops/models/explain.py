@@ -11,11 +11,8 @@ __all__ = ["explain_rows", "feature_weights", "row_contributions", "top_ngrams"]
 
 
 def feature_weights(model: SentimentPipeline) -> pd.Series:
-    """Weight per n-gram in the direction of ``positive`` (for a random forest: importance).
-
-    With NB weighting the effective weight is the classifier coefficient times the NB ratio,
-    since the classifier sees the scaled features.
-    """
+    """Weight per n-gram towards ``positive`` (times the NB ratio with NB weighting, as the
+    classifier sees scaled features); a random forest's unsigned importances."""
     names = model.named_steps["tfidf"].get_feature_names_out()
     classifier = model.named_steps["classifier"]
     if hasattr(classifier, "coef_"):
@@ -43,18 +40,11 @@ def top_ngrams(model: SentimentPipeline, n: int = 25) -> dict[str, list[tuple[st
 
 
 def row_contributions(
-    model: SentimentPipeline,
-    texts: list[str],
-    n: int = 5,
-    weights: pd.Series | None = None,
+    model: SentimentPipeline, texts: list[str], n: int = 5, weights: pd.Series | None = None
 ) -> list[list[tuple[str, float]]]:
-    """Per review, the ``n`` n-grams contributing most to its score, largest first.
-
-    A contribution is the n-gram's TF-IDF value times its effective weight towards positive
-    (see :func:`feature_weights`); for a random forest the weight is an unsigned importance.
-    Pass ``weights`` (from :func:`feature_weights`) to reuse them across calls: computing them
-    walks the whole vocabulary.
-    """
+    """Per review, the ``n`` n-grams contributing most (TF-IDF value times weight) to its score,
+    largest first. Pass ``weights`` (:func:`feature_weights`, which walks the whole vocabulary)
+    to reuse them across calls."""
     if weights is None:
         weights = feature_weights(model)
     names = weights.index.to_numpy()

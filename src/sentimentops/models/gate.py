@@ -1,14 +1,6 @@
-"""The promotion gate: does a newly trained model replace the champion?
-
-Promote when there is no champion yet; when the challenger is more accurate on the same test
-rows and McNemar's test says the difference is significant; or when it is not worse than the
-champion within a tolerance and clearly faster. Otherwise the champion stays, with the reason.
-
-The accuracies are compared only on test rows neither model has an advantage on
-(:func:`comparable_rows`): a champion trained on other splits may have been trained on part of
-the challenger's test set, and would look better than it is there. When too few rows are left
-the gate refuses to judge and says why.
-"""
+"""The promotion gate: a challenger replaces the champion when there is none, when it is
+significantly more accurate (McNemar), or as accurate within a tolerance and clearly faster; on
+test rows neither model has an advantage on (docs/decisions.md, "Training")."""
 
 from __future__ import annotations
 
@@ -33,11 +25,14 @@ class ModelScore:
     seconds_per_1k: float
 
     def accuracy(self, y: np.ndarray) -> float:
+        """The share of predictions equal to ``y``."""
         return float((self.predictions == y).mean())
 
 
 @dataclass(frozen=True)
 class GateDecision:
+    """The gate's verdict, its reason and the numbers behind it."""
+
     promote: bool
     reason: str
     challenger_accuracy: float
@@ -47,17 +42,17 @@ class GateDecision:
     only_champion_right: int | None = None
     challenger_seconds_per_1k: float | None = None
     champion_seconds_per_1k: float | None = None
-    # The test rows the champion is compared on, and those left out: the champion's training
-    # data (and not the challenger's). None when there was no comparison to make.
+    # Test rows compared on, and those left out as the champion's training data alone.
     compared_rows: int | None = None
     left_out_rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The decision as JSON-ready values."""
         return asdict(self)
 
     def rows_summary(self) -> str | None:
-        """Which test reviews the comparison with the champion is on, for people; None when
-        there was none (no champion yet, too few rows, its training data unknown)."""
+        """Which test reviews the champion was compared on, for people; None without a
+        comparison."""
         if self.compared_rows is None or self.champion_accuracy is None:
             return None
         total = self.compared_rows + self.left_out_rows
@@ -72,10 +67,8 @@ class GateDecision:
 def comparable_rows(
     test: np.ndarray, challenger_trained: np.ndarray, champion_trained: np.ndarray
 ) -> np.ndarray:
-    """A mask of the test rows neither model has an advantage on: texts the champion was not
-    trained on, or that the challenger was trained on too (with the official split a few texts
-    are in both halves, and both models saw them). Arguments are text fingerprints
-    (:func:`~sentimentops.data.version.text_fingerprints`)."""
+    """A mask of the test rows (text fingerprints) neither model has an advantage on: not in the
+    champion's training texts, or in the challenger's too (the official split repeats a few)."""
     return ~np.isin(test, champion_trained) | np.isin(test, challenger_trained)
 
 
@@ -89,11 +82,8 @@ def decide_promotion(
     compared: np.ndarray | None = None,
     min_rows: int = 1,
 ) -> GateDecision:
-    """Apply the gate to paired predictions on the same test rows.
-
-    Accuracies are compared on the rows ``compared`` marks (default: all), and only when there
-    are at least ``min_rows`` of them; timing, which training data cannot bias, uses all rows.
-    """
+    """The gate on paired predictions of the same test rows: accuracies on the rows
+    ``compared`` marks (default: all; no verdict under ``min_rows``), timing on all rows."""
     mask = np.ones(len(y), dtype=bool) if compared is None else np.asarray(compared, dtype=bool)
     rows = {"compared_rows": int(mask.sum()), "left_out_rows": int((~mask).sum())}
     y = y[mask]

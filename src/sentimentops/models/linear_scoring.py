@@ -1,26 +1,9 @@
-"""Score a linear TF-IDF pipeline in one pass over its n-grams, without building the matrix.
-
-A one-review prediction through the fitted scikit-learn pipeline spends most of its time on
-per-call work that does not depend on the review: input validation in every step (scikit-learn
-also asks whether the input is a DataFrame, through slow attribute probes), a sparse matrix
-built, normalised, rescaled and copied. For the pipelines the project trains with a linear
-classifier (TF-IDF, optionally NB-weighted, then a binary logistic regression), the whole chain
-collapses into arithmetic on the matched n-grams of each review. With ``tf`` the (sublinear)
-term frequency of column ``j``::
-
-    z = b + sum_j tf_j * idf_j * r_j * w_j / norm(tf * idf)        p(positive) = expit(z)
-
-where ``r`` is the NB log-count ratio (1 without NB weighting), ``w`` and ``b`` the coefficients
-and intercept, and ``norm`` the vectorizer's (l2, l1 or none). :class:`LinearScorer` folds
-``idf * r * w`` into one vector when it is built, then scores a batch with a few NumPy calls.
-
-It computes in float64 what the pipeline computes partly in float32, so the probabilities agree
-to about 1e-6 (tests compare them on real reviews). Pipelines of any other shape (a calibrated
-SVM, a random forest, an unindexable vectorizer) get no scorer and are scored by scikit-learn.
-"""
+"""Score a linear TF-IDF pipeline in one pass over its n-grams, without scikit-learn's per-call
+overhead; the same probabilities to about 1e-6 (docs/decisions.md, "Features and models")."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,29 +19,19 @@ from sentimentops.features.vectorizer import CompactTfidfVectorizer
 __all__ = ["LinearScorer"]
 
 
+@dataclass(frozen=True, eq=False)  # eq would compare arrays
 class LinearScorer:
-    """Probability of one class for cleaned texts, as the fitted linear pipeline computes it."""
+    """Probability of one class for cleaned texts, as the fitted linear pipeline computes it:
+    ``expit(sign * (b + sum tf * folded_weights / norm(tf * idf)))``."""
 
-    def __init__(
-        self,
-        index: NgramIndex,
-        *,
-        idf: np.ndarray,
-        folded_weights: np.ndarray,
-        intercept: float,
-        sublinear_tf: bool,
-        binary: bool,
-        norm: str | None,
-        sign: float,
-    ) -> None:
-        self.index = index
-        self.idf = idf
-        self.folded_weights = folded_weights  # idf * r * w per column
-        self.intercept = intercept
-        self.sublinear_tf = sublinear_tf
-        self.binary = binary
-        self.norm = norm
-        self.sign = sign  # +1: the probability of classes_[1]; -1: of classes_[0]
+    index: NgramIndex
+    idf: np.ndarray
+    folded_weights: np.ndarray  # idf * r * w per column
+    intercept: float
+    sublinear_tf: bool
+    binary: bool
+    norm: str | None
+    sign: float  # +1: the probability of classes_[1]; -1: of classes_[0]
 
     @classmethod
     def of(cls, steps: list[Any], positive: Any) -> LinearScorer | None:
@@ -84,8 +57,7 @@ class LinearScorer:
             or sp.issparse(classifier.coef_)  # sparsify()'d: leave it to scikit-learn
         ):
             return None
-        # What transform applies was fixed at fit in the inner TfidfTransformer: a set_params on
-        # the vectorizer afterwards does not change it, and must not change the scorer either.
+        # Fixed at fit in the inner TfidfTransformer: a later set_params changes neither it nor us.
         tfidf = vectorizer._tfidf
         index = vectorizer.ngram_index()
         if index is None or tfidf.norm not in ("l2", "l1", None):

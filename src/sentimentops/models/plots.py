@@ -12,21 +12,13 @@ __all__ = ["save_evaluation_plots"]
 
 
 def save_evaluation_plots(y: np.ndarray, scores: np.ndarray, directory: Path) -> dict[str, Path]:
-    """Draw the four standard plots of a binary classifier into ``directory``.
-
-    Returns:
-        Plot name -> PNG path.
-    """
+    """Draw the four standard plots of a binary classifier into ``directory``; name -> PNG."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display on servers and CI
     import matplotlib.pyplot as plt
     from sklearn.calibration import CalibrationDisplay
-    from sklearn.metrics import (
-        ConfusionMatrixDisplay,
-        PrecisionRecallDisplay,
-        RocCurveDisplay,
-    )
+    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
     directory.mkdir(parents=True, exist_ok=True)
     predicted = (scores >= DECISION_THRESHOLD).astype(int)

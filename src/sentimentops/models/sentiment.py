@@ -1,15 +1,6 @@
-"""The model object that is trained, logged and served: a Pipeline from raw text to label.
-
-:class:`SentimentPipeline` is a scikit-learn ``Pipeline`` (so ``mlflow.sklearn.load_model``
-gives users a plain pipeline to call ``predict`` on) with one addition, ``predict_with_scores``,
-which MLflow's pyfunc flavour calls so that served predictions carry the label and the
-probability of positive together, without a pickled wrapper.
-
-The project's own scoring (``positive_scores``: the API, batch prediction, the Lambda handler)
-goes through a :class:`~sentimentops.models.linear_scoring.LinearScorer` when the pipeline is
-linear: the same probabilities, without scikit-learn's per-call overhead. ``predict_proba`` and
-the other scikit-learn methods are untouched.
-"""
+"""The model that is trained, logged and served: a scikit-learn ``Pipeline`` from raw text to
+label, plus ``predict_with_scores`` (MLflow's pyfunc calls it) and ``positive_scores``, which a
+:class:`~sentimentops.models.linear_scoring.LinearScorer` serves fast for a linear pipeline."""
 
 from __future__ import annotations
 
@@ -26,7 +17,6 @@ __all__ = [
     "DECISION_THRESHOLD",
     "NEGATIVE",
     "POSITIVE",
-    "PREDICT_WITH_SCORES",
     "Label",
     "SentimentPipeline",
     "labels_of",
@@ -36,10 +26,8 @@ __all__ = [
 POSITIVE: Final = "positive"
 NEGATIVE: Final = "negative"
 Label = Literal["positive", "negative"]
-# A review whose probability of positive is at least this is labelled positive, wherever a
-# label is given: the API, batch prediction, the Lambda, evaluation.
+# The probability of positive from which a review is labelled positive, wherever labels are given.
 DECISION_THRESHOLD = 0.5
-PREDICT_WITH_SCORES = "predict_with_scores"
 TEXT_INPUT = "review"
 _SCORER = "_linear_scorer_cache"  # (what it was built from, the scorer): derived, never saved
 
@@ -50,8 +38,8 @@ def labels_of(scores: Iterable[float]) -> list[Label]:
 
 
 def texts_of(data: Any) -> list[str]:
-    """The review texts of a model input: a DataFrame (``review`` column, else its only
-    column), a Series, a list of strings or a single string."""
+    """The review texts of a model input: a DataFrame (``review`` or its only column), a
+    Series, a list or a single string."""
     if isinstance(data, pd.DataFrame):
         if TEXT_INPUT in data.columns:
             column = data[TEXT_INPUT]
@@ -71,10 +59,8 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
     """A Pipeline whose classifier predicts ``positive``/``negative`` from raw review text."""
 
     def warm_up(self) -> None:
-        """Score one review, so what is built on first use (the vectorizer's n-gram index:
-        about a second for a million n-grams; the linear scorer) is built now, by whoever loads
-        the model, and not inside the first prediction (an API's event loop, a hot reload's
-        swap)."""
+        """Score one review, so what is built on first use (the n-gram index, about a second;
+        the linear scorer) is built by the loader, not inside the first prediction."""
         self.positive_scores(["a warm-up review"])
 
     def positive_scores(self, data: Any) -> np.ndarray:
@@ -82,8 +68,7 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
         return self.scores_of_cleaned(self._cleaner().transform(texts_of(data)))
 
     def scores_of_cleaned(self, cleaned: Any) -> np.ndarray:
-        """Probability of ``positive`` per text already through the first step, the cleaner
-        (training cleans once and scores the splits with every candidate)."""
+        """Probability of ``positive`` per text already through the cleaner, the first step."""
         scorer = self._linear_scorer()
         if scorer is not None:
             return np.asarray(scorer.scores(cleaned), dtype=float)
@@ -91,27 +76,22 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
         return np.asarray(probabilities[:, list(self.classes_).index(POSITIVE)], dtype=float)
 
     def positive_scores_or_nan(self, data: Any) -> np.ndarray:
-        """Like :meth:`positive_scores`, but NaN for a review with nothing left after cleaning.
-
-        The text is cleaned once, by the pipeline's own first step, so a caller that must
-        reject such reviews (batch prediction) learns which they are without cleaning twice.
-        """
+        """:meth:`positive_scores`, but NaN for a review with nothing left after cleaning (to
+        be rejected), each text cleaned once."""
         cleaned = self._cleaner().transform(texts_of(data))
         scores = self.scores_of_cleaned(cleaned)
         scores[cleaned == ""] = np.nan
         return scores
 
     def _cleaner(self) -> Any:
-        """The first step, the text cleaner, for scoring its output with the rest."""
         first_name, cleaner = self.steps[0]
         if first_name != "clean":
             raise TypeError(f"the first step is '{first_name}'; expected the text cleaner 'clean'")
         return cleaner
 
     def _linear_scorer(self) -> LinearScorer | None:
-        """The fast scorer of this fitted pipeline, or None if it is not linear (then
-        scikit-learn scores it). Rebuilt when a step or a fitted parameter is replaced (a refit,
-        ``set_params`` with another estimator)."""
+        """The fast scorer of this fitted pipeline (None if not linear), rebuilt when a step
+        or a fitted parameter is replaced (a refit, ``set_params``)."""
         source = _fitted_parameters(self.steps)
         built: tuple[tuple[Any, ...], LinearScorer | None] | None = self.__dict__.get(_SCORER)
         if built is not None and _same_objects(built[0], source):
@@ -139,11 +119,9 @@ def _same_objects(first: tuple[Any, ...], second: tuple[Any, ...]) -> bool:
 
 
 def _fitted_parameters(steps: list[tuple[str, Any]]) -> tuple[Any, ...]:
-    """What a linear scorer is built from: the estimators, their fitted arrays and the one
-    parameter read at transform time (the vectorizer's ``binary``; the rest of TF-IDF is fixed
-    in ``_tfidf`` at fit). A refit or ``set_params`` replaces these objects, so comparing
-    identities tells whether a scorer is stale. Fitted arrays edited in place are not noticed:
-    refit instead."""
+    """What a linear scorer is built from (estimators, fitted arrays, the vectorizer's
+    ``binary``): a refit or ``set_params`` replaces them, so their identities tell whether a
+    scorer is stale. Arrays edited in place are not noticed."""
     fitted: list[Any] = []
     for _, estimator in steps:
         fitted.append(estimator)

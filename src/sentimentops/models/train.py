@@ -1,13 +1,6 @@
-"""Train the candidate families: search each with grouped k-fold CV on train, pick the best
-family on validation, refit it (on train + validation by default) and evaluate it once on test.
-
-Texts are cleaned once (:class:`CleanTexts`) and every search runs on the steps after the
-cleaner; with a shared cache folder, a fold is featurised once per feature configuration and
-reused by every grid point and every family with the same features. The model that comes out
-is the whole pipeline again, from raw text to label.
-
-Pure of MLflow: the result holds everything tracking needs to log (see sentimentops.tracking).
-"""
+"""Train the candidate families: search each with grouped k-fold CV on train, pick the best on
+validation, refit it (on train + validation by default) and evaluate it once on test. Texts are
+cleaned once and searches share a feature cache; the result is the whole pipeline again."""
 
 from __future__ import annotations
 
@@ -22,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, PredefinedSplit
+from sklearn.model_selection import GridSearchCV, ParameterGrid, PredefinedSplit
 
 from sentimentops.config import ModelFamily, PreprocessingSettings, Settings
 from sentimentops.data.split import DatasetSplits, assign_group_folds
@@ -43,10 +36,8 @@ __all__ = [
 
 Progress = Callable[[str], None]
 
-# Raw test reviews a model's scoring speed is timed on (all of them are scored from cleaned text).
-_TIMING_ROWS = 2_000
-# Texts per cleaning job: large enough that a worker process's start-up is a small share.
-_CLEAN_CHUNK = 5_000
+_TIMING_ROWS = 2_000  # raw test reviews a model's scoring speed is timed on
+_CLEAN_CHUNK = 5_000  # texts per cleaning job: a worker process's start-up is a small share
 
 
 @dataclass(frozen=True)
@@ -60,37 +51,33 @@ class CleanTexts:
     test: np.ndarray
 
     def write(self, path: Path) -> None:
-        parts = {part: getattr(self, part) for part in self.PARTS}
-        frame = pd.DataFrame(
-            {
-                "split": np.repeat(list(parts), [len(texts) for texts in parts.values()]),
-                "text": np.concatenate(list(parts.values())),
-            }
-        )
-        frame.to_parquet(path, index=False)
+        """Write the texts as one parquet file, for :meth:`read`."""
+        parts = [getattr(self, part) for part in self.PARTS]
+        split = np.repeat(self.PARTS, [len(texts) for texts in parts])
+        pd.DataFrame({"split": split, "text": np.concatenate(parts)}).to_parquet(path, index=False)
 
     @classmethod
     def read(cls, path: Path) -> CleanTexts:
+        """The texts :meth:`write` wrote to ``path``."""
         frame = pd.read_parquet(path)
         texts = frame["text"].to_numpy(dtype=object)
         return cls(*(texts[frame["split"].to_numpy() == part] for part in cls.PARTS))
 
     @classmethod
     def of(cls, splits: DatasetSplits, settings: Settings) -> CleanTexts:
+        """The texts of ``splits`` cleaned as the settings say."""
         preprocessing, n_jobs = settings.preprocessing, settings.training.n_jobs
+        parts = (splits.train, splits.validation, splits.test)
         return cls(
-            *(
-                clean_texts(part["review"].tolist(), preprocessing, n_jobs=n_jobs)
-                for part in (splits.train, splits.validation, splits.test)
-            )
+            *(clean_texts(p["review"].tolist(), preprocessing, n_jobs=n_jobs) for p in parts)
         )
 
 
 def clean_texts(
     texts: list[str], preprocessing: PreprocessingSettings, *, n_jobs: int = 1
 ) -> np.ndarray:
-    """``texts`` through the pipeline's cleaning step, in ``n_jobs`` processes for large inputs
-    (cleaning is pure Python: threads would wait on each other)."""
+    """``texts`` through the cleaning step, in ``n_jobs`` processes for large inputs (pure
+    Python: threads would wait on each other)."""
     cleaner = build_cleaner(preprocessing)
     if n_jobs == 1 or len(texts) <= _CLEAN_CHUNK:
         return np.asarray(cleaner.transform(texts), dtype=object)
@@ -139,13 +126,9 @@ def search_family(
     cleaned: np.ndarray | None = None,
     cache_dir: str | None = None,
 ) -> tuple[SentimentPipeline, dict[str, Any], pd.DataFrame, float]:
-    """Grid search (or successive halving) with grouped, stratified k-fold CV on ``train``.
-
-    Folds are grouped by movie and duplicate text like the splits, so CV scores do not leak.
-    ``cleaned`` is ``train``'s texts already cleaned (cleaned here when None); ``cache_dir``
-    keeps fitted feature steps for every search that shares it.
-    Returns the best pipeline refitted on all of ``train``, its params, the CV table, seconds.
-    """
+    """Grid search (or successive halving) with k-fold CV on ``train``, folds grouped like the
+    splits. ``cleaned``: ``train``'s texts cleaned already; ``cache_dir``: a feature cache shared
+    by searches. Returns the best pipeline refit on ``train``, its params, CV table, seconds."""
     training = settings.training
     candidate = build_candidate(family, settings, memory=cache_dir)
     if cleaned is None:
@@ -160,7 +143,7 @@ def search_family(
     }
     after_cleaning = candidate.pipeline[1:]
     grid = candidate.grid or {"classifier__random_state": [training.seed]}
-    if training.search == "halving" and _grid_size(grid) > 1:
+    if training.search == "halving" and len(ParameterGrid(grid)) > 1:
         from sklearn.experimental import enable_halving_search_cv  # noqa: F401
         from sklearn.model_selection import HalvingGridSearchCV
 
@@ -206,10 +189,8 @@ def evaluate_candidate(
     cleaned: CleanTexts | None = None,
     cache_dir: str | None = None,
 ) -> CandidateResult:
-    """One family: searched with CV on train, scored on validation and (for the record) test.
-
-    Independent of the other families, so candidates can be searched in parallel.
-    """
+    """One family searched on train and scored on validation and (for the record) test;
+    independent of the others, so families can be searched in parallel."""
     cleaned = cleaned or CleanTexts.of(splits, settings)
     model, params, table, seconds = search_family(
         family, splits.train, settings, cleaned=cleaned.train, cache_dir=cache_dir
@@ -239,36 +220,25 @@ def finish_training(
     cleaned: CleanTexts | None = None,
     progress: Progress | None = None,
 ) -> TrainingResult:
-    """Choose the family with the best validation accuracy (the faster on a tie), refit it on
-    train + validation when configured, and evaluate the final model once on test.
-
-    ``train_seconds`` is the compute spent: the candidates' searches plus the refit, the same
-    whether the searches ran one after another, in parallel or came from a cache.
-    """
+    """Choose the best family on validation accuracy (the faster on a tie), refit it on train +
+    validation when configured, and evaluate it once on test. ``train_seconds`` is the compute
+    of the searches and the refit, however they were run. ValueError without candidates."""
     if not candidates:
         raise ValueError("no candidates to choose from: configure at least one model family")
+    cleaned = cleaned or CleanTexts.of(splits, settings)
     report = progress or (lambda _message: None)
     started = time.perf_counter()
     chosen = max(candidates, key=lambda r: (r.validation["accuracy"], -r.fit_seconds))
     final = chosen.model
     if settings.training.refit_on_validation:
         report(f"refitting {chosen.family} on train + validation")
-        if cleaned is None:
-            texts = pd.concat([splits.train, splits.validation])["review"].tolist()
-            both = clean_texts(texts, settings.preprocessing, n_jobs=settings.training.n_jobs)
-        else:
-            both = np.concatenate([cleaned.train, cleaned.validation])
+        both = np.concatenate([cleaned.train, cleaned.validation])
         labels = pd.concat([splits.train, splits.validation])["sentiment"].to_numpy()
         refitted = clone(chosen.model[1:]).fit(both, labels)
         final = SentimentPipeline([chosen.model.steps[0], *refitted.steps])
     refit_seconds = time.perf_counter() - started
     report("final evaluation on test")
-    test_cleaned = (
-        cleaned.test
-        if cleaned is not None
-        else clean_texts(splits.test["review"].tolist(), settings.preprocessing)
-    )
-    test_scores, per_1k = _test_scores(final, splits.test, test_cleaned)
+    test_scores, per_1k = _test_scores(final, splits.test, cleaned.test)
     return TrainingResult(
         candidates=candidates,
         chosen=chosen,
@@ -284,8 +254,8 @@ def finish_training(
 def _test_scores(
     model: SentimentPipeline, test: pd.DataFrame, cleaned: np.ndarray
 ) -> tuple[np.ndarray, float]:
-    """The model's scores of the (already cleaned) test texts, and its time per 1,000 raw
-    reviews, cleaning included, measured on a sample after a warm-up (what serving sees)."""
+    """The scores of the cleaned test texts, and the time per 1,000 raw reviews (cleaning
+    included, after a warm-up: what serving sees)."""
     model.warm_up()
     sample = test["review"].iloc[:_TIMING_ROWS]
     started = time.perf_counter()
@@ -294,13 +264,9 @@ def _test_scores(
     return model.scores_of_cleaned(cleaned), per_1k
 
 
-def _grid_size(grid: dict[str, list[Any]]) -> int:
-    return int(np.prod([len(values) for values in grid.values()]))
-
-
 @contextlib.contextmanager
 def _parallel_backend(scheduler: str | None) -> Iterator[None]:
-    """joblib's Dask backend when a scheduler address is configured, else the default (loky)."""
+    """joblib's Dask backend when a scheduler is configured, else the default (loky)."""
     if scheduler is None:
         yield
         return

@@ -1,9 +1,5 @@
-"""The verdict of a monitoring run, check by check: what the CLI's table shows and
-``summary.json`` lists under ``checks``.
-
-One place decides each check's status from the measured metrics and the alerts they raised, so
-the table cannot say ``ok`` for a distribution ``summary.json`` records as drifted.
-"""
+"""The verdict of a monitoring run, check by check (the CLI's table, ``summary.json``'s
+``checks``), decided in one place from the metrics and the alerts they raised."""
 
 from __future__ import annotations
 
@@ -15,8 +11,7 @@ from sentimentops.monitoring.results import Alert, DriftResult, MonitoringMetric
 
 __all__ = ["Check", "CheckStatus", "judge_checks"]
 
-# ok: within its limit. drift: a distribution drifted, but no alert rule fired for it (the
-# descriptor share is under its limit, or alerting on it is switched off). alert: it raised one.
+# drift: a distribution drifted, but no alert rule fired for it (under its share, or switched off).
 CheckStatus = Literal["ok", "drift", "alert"]
 
 
@@ -34,78 +29,60 @@ class Check:
     reference: float | None = None  # the model's own test accuracy, for accuracy checks
 
     def to_dict(self) -> dict[str, Any]:
+        """The check as JSON-ready values."""
         return asdict(self)
 
 
 def judge_checks(
     metrics: MonitoringMetrics, alerts: list[Alert], settings: AlertSettings
 ) -> list[Check]:
-    """Every check ``metrics`` measured, in the order a person reads them: volume, drift,
-    accuracy, rejects. Checks that were not measured (no labels, no text) are left out."""
+    """Every check ``metrics`` measured, in reading order: volume, drift, accuracy, rejects."""
     raised = {alert.kind for alert in alerts}
 
-    def judged(kind: str) -> CheckStatus:
-        return "alert" if kind in raised else "ok"
+    def check(
+        name: str, kind: str, value: float, limit: float, flagged_when: Any = "below", **extra: Any
+    ) -> Check:
+        status: CheckStatus = "alert" if kind in raised else "ok"
+        return Check(name, kind, value, limit, flagged_when, status, **extra)
 
-    checks = [Check("rows", "volume", metrics.rows, settings.min_rows, "below", judged("volume"))]
-    if metrics.text_drift is not None:
-        checks.append(
-            _drift_check(
-                "text drift (domain classifier AUC)", "text_drift", metrics.text_drift, raised
-            )
-        )
-    checks += [
-        _drift_check(f"{drift.column} drift (K-S p)", "descriptor_drift", drift, raised)
-        for drift in metrics.descriptor_drift
+    drifts = [
+        ("text drift (domain classifier AUC)", "text_drift", metrics.text_drift),
+        *((f"{d.column} drift (K-S p)", "descriptor_drift", d) for d in metrics.descriptor_drift),
+        *(
+            (f"prediction {d.column} drift (p)", "prediction_drift", d)
+            for d in metrics.prediction_drift
+        ),
     ]
-    checks += [
-        _drift_check(f"prediction {drift.column} drift (p)", "prediction_drift", drift, raised)
-        for drift in metrics.prediction_drift
-    ]
+    checks = [check("rows", "volume", metrics.rows, settings.min_rows)]
+    checks += [_drift_check(n, k, d, k in raised) for n, k, d in drifts if d is not None]
+    reference = metrics.reference_accuracy
     if metrics.accuracy is not None:
+        limit = settings.min_accuracy
         checks.append(
-            Check(
-                "accuracy on labels",
-                "accuracy",
-                metrics.accuracy,
-                settings.min_accuracy,
-                "below",
-                judged("accuracy"),
-                reference=metrics.reference_accuracy,
-            )
+            check("accuracy on labels", "accuracy", metrics.accuracy, limit, reference=reference)
         )
     if (estimate := metrics.estimated_accuracy) is not None:
+        limit, interval = settings.min_estimated_accuracy, (estimate.lower, estimate.upper)
         checks.append(
-            Check(
+            check(
                 "estimated accuracy",
                 "estimated_accuracy",
                 estimate.accuracy,
-                settings.min_estimated_accuracy,
-                "below",
-                judged("estimated_accuracy"),
-                interval=(estimate.lower, estimate.upper),
-                reference=metrics.reference_accuracy,
+                limit,
+                interval=interval,
+                reference=reference,
             )
         )
     if metrics.reject_rate is not None:
-        checks.append(
-            Check(
-                "reject rate",
-                "reject_rate",
-                metrics.reject_rate,
-                settings.max_reject_rate,
-                "above",
-                judged("reject_rate"),
-            )
-        )
+        limit = settings.max_reject_rate
+        checks.append(check("reject rate", "reject_rate", metrics.reject_rate, limit, "above"))
     return checks
 
 
-def _drift_check(name: str, kind: str, drift: DriftResult, raised: set[str]) -> Check:
+def _drift_check(name: str, kind: str, drift: DriftResult, alerted: bool) -> Check:
     """A drifted distribution is ``alert`` when its kind raised an alert (a descriptor alert
-    names every drifted descriptor), else ``drift``; one that did not drift is ``ok`` even when
-    others of its kind alerted."""
-    status: CheckStatus = ("alert" if kind in raised else "drift") if drift.detected else "ok"
+    names every drifted descriptor), else ``drift``; one that did not drift is ``ok``."""
+    status: CheckStatus = ("alert" if alerted else "drift") if drift.detected else "ok"
     # The domain classifier's AUC drifts above its threshold; the tests' p-values below theirs.
     flagged_when: Literal["below", "above"] = "above" if kind == "text_drift" else "below"
     return Check(name, kind, drift.score, drift.threshold, flagged_when, status)

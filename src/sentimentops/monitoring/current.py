@@ -1,13 +1,10 @@
-"""The current data a monitoring run judges, from a file or from the prediction log.
-
-Every source becomes one frame with some of: ``review`` (text), ``sentiment`` (true label),
-``label`` and ``score`` (the model's prediction). What is missing decides what can be measured:
-no text, no text drift; no labels, no real accuracy (the estimate still works); no scores, the
-model scores the texts.
-"""
+"""The current data a monitoring run judges (a file, a batch output, the prediction log), as
+one frame with some of ``review``, ``sentiment`` (truth), ``label`` and ``score`` (prediction):
+what is missing decides what can be measured."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -36,12 +33,7 @@ __all__ = [
 
 
 def check_scored_input(current: str | None, scored_input: str | None) -> None:
-    """``scored_input`` only means something beside the batch output scored from it
-    (``current``): refused rather than ignored.
-
-    Raises:
-        BadInputError: ``scored_input`` without ``current``.
-    """
+    """Raise BadInputError for ``scored_input`` without the output scored from it (``current``)."""
     if scored_input is not None and current is None:
         raise BadInputError(
             f"--scored-input {scored_input} was given without --current: pass the batch output "
@@ -51,17 +43,16 @@ def check_scored_input(current: str | None, scored_input: str | None) -> None:
 
 @dataclass(frozen=True)
 class CurrentData:
+    """The frame to judge, where it came from, and what is known about it besides."""
+
     frame: pd.DataFrame
     source: str
     reject_rate: float | None = None  # known for batch outputs, from their summary
     notes: tuple[str, ...] = ()  # rows left out on the way, shown with the run's outcome
 
     def of_version(self, version: str) -> tuple[CurrentData, int]:
-        """Only the rows a given model version predicted, and how many others were left out.
-
-        Scores of an earlier champion would be judged against the current one's reference
-        and calibration: spurious prediction drift after every promotion.
-        """
+        """Only the rows ``version`` predicted, and how many others were left out (an earlier
+        champion's scores would show spurious drift against this one's reference)."""
         if "model_version" not in self.frame.columns:
             return self, 0
         mine = self.frame["model_version"].astype(str) == version
@@ -71,12 +62,9 @@ class CurrentData:
 def current_from_file(
     location: Location, *, text_column: str = TEXT_COLUMN, label_column: str = LABEL_COLUMN
 ) -> CurrentData:
-    """Reviews (with or without labels) in any format the data layer reads, or a batch
-    prediction output (``label``, ``score``; its ``OUTPUT.summary.json`` gives the reject rate).
-
-    Raises:
-        DataError: unreadable, empty, or neither texts nor predictions in it.
-    """
+    """Reviews (labelled or not) in any format the data layer reads, or a batch prediction
+    output (``label``, ``score``; its summary gives the reject rate). DataError when unreadable,
+    empty, or holding neither texts nor predictions."""
     table = read_table(location)
     if text_column not in table.columns and {"label", "score"} <= set(table.columns):
         frame = _predictions_only(table, location)
@@ -95,14 +83,9 @@ def current_from_batch(
     text_column: str = TEXT_COLUMN,
     label_column: str = LABEL_COLUMN,
 ) -> CurrentData:
-    """A batch output joined on ``id_column`` with the input it scored: the model's predictions
-    beside the texts (for text drift) and, when the input has them, the true labels. Rows the
-    batch rejected have no prediction and are left out; the summary's reject rate counts them.
-
-    Raises:
-        DataError: either file unreadable or empty, the id column missing from either, or
-            an id repeated in either.
-    """
+    """A batch output joined on ``id_column`` with the input it scored: predictions beside
+    texts and, if the input has them, true labels; rejected rows are left out. DataError when a
+    file is unreadable or empty, or its id column missing or repeated."""
     inputs = read_table(scored_input)
     scored = read_table(predictions)
     for location, table in ((scored_input, inputs), (predictions, scored)):
@@ -112,14 +95,12 @@ def current_from_batch(
                 "input on; pass the id column the batch used."
             )
     scored = _predictions_only(scored, predictions)
-    # An input row without an id (absent, null, an empty CSV cell) was rejected by the batch
-    # ("missing id"): it has no prediction, and several of them would collide in the join.
+    # A row without an id was rejected by the batch ("missing id") and would collide in the join.
     ids = inputs[id_column]
     inputs = inputs[~(ids.isna() | ids.eq(""))]
     texts = canonical_columns(inputs, scored_input, text_column, label_column)
     texts = texts[[c for c in (id_column, TEXT_COLUMN, LABEL_COLUMN) if c in texts.columns]]
-    # The batch writes every id as text (``str`` of the value it read), while the input is
-    # read here with its own types (integers from Parquet or JSON): compare both as text.
+    # The batch writes ids as text; the input is read with its own types: compare as text.
     id_type = texts[id_column].dtype
     numeric = pd.api.types.is_numeric_dtype(id_type) and not pd.api.types.is_bool_dtype(id_type)
     texts = texts.assign(**{id_column: _id_text(texts[id_column], numeric=numeric)})
@@ -143,11 +124,8 @@ def current_from_batch(
 
 
 def current_from_log(store: object, since: datetime | None, until: datetime | None) -> CurrentData:
-    """The predictions the API logged in ``[since, until)``, with feedback labels as truth.
-
-    A window without predictions gives a frame without rows: no traffic is an observation (the
-    volume alert), not a bad input.
-    """
+    """The predictions the API logged in ``[since, until)``, feedback labels as truth; no rows
+    without traffic (an observation, the volume alert, not a bad input)."""
     window: pd.DataFrame = store.read_window(since, until)  # type: ignore[attr-defined]
     label = f"log:{since.isoformat() if since else ''}..{until.isoformat() if until else ''}"
     frame = pd.DataFrame(
@@ -164,34 +142,25 @@ def current_from_log(store: object, since: datetime | None, until: datetime | No
 
 
 def _id_text(ids: pd.Series, *, numeric: bool) -> pd.Series:
-    """Ids as the text the batch output holds. A numeric input column with a null in it is read
-    as floats (``7.0``) where the batch saw the integer (``7``): when the input's ids are
-    numbers, a whole number is written without its ``.0`` on both sides."""
+    """Ids as the batch output's text; numeric ids (read as ``7.0`` beside a null) lose ``.0``."""
 
     def text(value: object) -> str:
         if not numeric:
             return str(value)
         if isinstance(value, int | np.integer):
             return str(int(value))
-        try:
+        with contextlib.suppress(ValueError):
             return str(int(str(value)))  # "7" from a text column; exact for any size
-        except ValueError:
-            pass
-        try:
+        with contextlib.suppress(ValueError):
             number = float(str(value))
-        except ValueError:
-            return str(value)
-        return str(int(number)) if number.is_integer() else str(value)
+            return str(int(number)) if number.is_integer() else str(value)
+        return str(value)
 
     return ids.map(text).astype(object)
 
 
 def _refuse_repeated_ids(ids: pd.Series, location: Location, id_column: str) -> None:
-    """A repeated id cannot say which row a prediction belongs to.
-
-    Raises:
-        DataError: naming the first few ids that occur more than once.
-    """
+    """Raise DataError naming the first ids ``ids`` repeats: which row would a prediction be?"""
     repeated = ids[ids.duplicated()].unique()
     if len(repeated):
         shown = ", ".join(repr(value) for value in repeated[:5])
@@ -204,8 +173,8 @@ def _refuse_repeated_ids(ids: pd.Series, location: Location, id_column: str) -> 
 
 
 def _predictions_only(table: pd.DataFrame, location: Location) -> pd.DataFrame:
-    """A batch prediction output: predictions without their texts. CSV fields are read as
-    text by the data layer, so the scores are made numbers here."""
+    """A batch output with its scores as numbers (CSV is read as text); DataError if one is no
+    probability."""
     scores = pd.to_numeric(table["score"], errors="coerce")
     invalid = (scores.isna() | ~scores.between(0, 1)).to_numpy()
     if invalid.any():

@@ -1,8 +1,5 @@
-"""Numbers that describe a review, so text drift can be seen and explained column by column.
-
-A domain classifier says *that* the reviews changed; these say *how*: longer or shorter texts,
-words the model never saw in training, more digits and symbols, more HTML markup.
-"""
+"""Numbers that describe a review: where the domain classifier says *that* reviews changed,
+these say *how* (length, words unseen in training, non-letters, HTML markup)."""
 
 from __future__ import annotations
 
@@ -12,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from sentimentops.features.text import clean_text
+from sentimentops.features.text import HTML_TAG, clean_text
 
 __all__ = ["DESCRIPTORS", "describe_frame", "text_descriptors", "training_unigrams"]
 
@@ -21,7 +18,6 @@ DESCRIPTORS: tuple[str, ...] = ("length", "oov_share", "non_letter_share", "html
 non_letter_share: share of non-space characters that are not letters; html_share: share of
 characters inside HTML tags."""
 
-_HTML_TAG = re.compile(r"<!--.*?-->|<[A-Za-z/!?][^<>]*>", re.DOTALL)
 _LETTER = re.compile(r"[^\W\d_]")
 _PUNCTUATION_TOKENS = frozenset({"!", "?"})
 
@@ -33,11 +29,8 @@ def training_unigrams(model: Any) -> frozenset[str]:
 
 
 def text_descriptors(texts: Sequence[str], vocabulary: Collection[str]) -> pd.DataFrame:
-    """One row of :data:`DESCRIPTORS` per text, in order.
-
-    ``vocabulary``: the model's training unigrams (:func:`training_unigrams`); tokens are those
-    the model itself sees (:func:`clean_text`), so "out of vocabulary" means unseen by the model.
-    """
+    """One row of :data:`DESCRIPTORS` per text, in order; ``vocabulary`` is the model's
+    :func:`training_unigrams`, compared with the tokens the model sees (:func:`clean_text`)."""
     rows = [_describe(text, vocabulary) for text in texts]
     return pd.DataFrame(rows, columns=list(DESCRIPTORS), dtype=float)
 
@@ -46,7 +39,7 @@ def _describe(text: str, vocabulary: Collection[str]) -> tuple[float, float, flo
     length = len(text)
     if length == 0:
         return 0.0, 0.0, 0.0, 0.0
-    markup = sum(len(tag) for tag in _HTML_TAG.findall(text)) if "<" in text else 0
+    markup = sum(len(tag) for tag in HTML_TAG.findall(text)) if "<" in text else 0
     non_space = len("".join(text.split()))
     non_letters = non_space - len(_LETTER.findall(text))
     tokens = [t for t in clean_text(text).split() if t not in _PUNCTUATION_TOKENS]

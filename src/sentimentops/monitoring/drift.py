@@ -1,15 +1,6 @@
-"""Drift between reference and current reviews, computed and rendered by Evidently.
-
-Three kinds, each a column of the two frames:
-
-- the review text itself: a domain classifier learns to tell current from reference reviews;
-  a ROC AUC above ``monitoring.text_drift_auc`` (0.55) means it can, so the text drifted;
-- the text descriptors (:mod:`sentimentops.monitoring.descriptors`): two-sample
-  Kolmogorov-Smirnov tests, drifted when p < ``monitoring.drift_p_value``;
-- the predictions: the score distribution (K-S) and the predicted label share (chi-square).
-
-Evidently is imported here only, when a report runs.
-"""
+"""Drift between reference and current reviews by Evidently (imported here only, when a report
+runs): the text (a domain classifier's ROC AUC above ``text_drift_auc``), the descriptors and the
+score (Kolmogorov-Smirnov) and the label share (chi-square), drifted below ``drift_p_value``."""
 
 from __future__ import annotations
 
@@ -30,6 +21,8 @@ TEXT_METHOD = "abs_text_content_drift"  # domain classifier, drift when ROC AUC 
 
 @dataclass(frozen=True)
 class DriftComparison:
+    """The drift of the text, of each descriptor and of the predictions (score, label)."""
+
     text: DriftResult | None  # None without texts
     descriptors: list[DriftResult]
     predictions: list[DriftResult]
@@ -43,9 +36,8 @@ def compare_drift(
     settings: MonitoringSettings,
     html_path: Path | None = None,
 ) -> DriftComparison:
-    """Compare ``current`` with ``reference``; both hold ``label`` (predicted) and ``score``,
-    and, unless ``text_column`` is None (batch outputs without texts), the text and the
-    descriptor columns. Writes Evidently's HTML to ``html_path``."""
+    """Compare ``current`` with ``reference``, both holding ``label``, ``score`` and, unless
+    ``text_column`` is None, the text and descriptors; Evidently's HTML goes to ``html_path``."""
     with warnings.catch_warnings():
         # Evidently imports numpy.core, deprecated in NumPy 2; not ours to fix.
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -67,8 +59,7 @@ def compare_drift(
         [ValueDrift(column=name, method=method, threshold=limit) for name, method, limit in tests]
     )
     with warnings.catch_warnings():
-        # Evidently's internals raise pandas/sklearn deprecation and runtime warnings that are
-        # not ours to fix and would fail a run under -W error.
+        # Evidently's internals warn about pandas and sklearn: not ours, and fatal under -W error.
         warnings.simplefilter("ignore")
         snapshot = report.run(
             Dataset.from_pandas(

@@ -1,14 +1,6 @@
-"""Classification performance on the rows whose true label has arrived.
-
-Feedback labels come late or never, so a window mixes labelled and unlabelled rows: the metrics
-use the labelled ones and count the others as ``unlabelled``. With no labelled row every metric
-is None, and only the label-free estimate (:mod:`sentimentops.monitoring.estimation`) speaks.
-
-Labels are ``positive`` and ``negative``, in any spelling the data layer accepts
-(:func:`sentimentops.data.validate.normalise_labels`: ``pos/neg``, ``1/0``, any case), so a
-file that passes ``data validate`` is read the same here; a missing label is None, NaN or
-``pd.NA``. Scores are the model's probabilities of ``positive``.
-"""
+"""Classification performance on the rows whose true label has arrived (feedback comes late or
+never). Labels are read in every spelling ``data validate`` accepts; a missing one is None, NaN
+or ``pd.NA``. Scores are the model's probabilities of ``positive``."""
 
 from __future__ import annotations
 
@@ -31,12 +23,8 @@ LabelValues = pd.Series | np.ndarray | Sequence[str | None]
 
 
 def binary_labels(labels: LabelValues, *, what: str = "labels") -> np.ndarray:
-    """1.0 for ``positive``, 0.0 for ``negative`` (in any spelling the data layer accepts),
-    NaN for a missing label.
-
-    Raises:
-        BadInputError: a value that is neither label nor missing; ``what`` names the column.
-    """
+    """1.0 for ``positive``, 0.0 for ``negative`` (any accepted spelling), NaN for a missing
+    label; BadInputError, naming the column ``what``, for any other value."""
     values = np.asarray(labels, dtype=object)
     if values.ndim != 1:
         raise BadInputError(f"{what} must be one-dimensional; got shape {values.shape}")
@@ -58,12 +46,8 @@ def binary_labels(labels: LabelValues, *, what: str = "labels") -> np.ndarray:
 
 
 def as_scores(scores: ArrayLike, *, what: str = "scores") -> NDArray[np.float64]:
-    """The scores as a float array, checked to be probabilities.
-
-    Raises:
-        BadInputError: not one-dimensional, or a value that is NaN or outside [0, 1] (a review
-            the model could not score belongs with the rejects, not with the scores).
-    """
+    """The scores as a float array; BadInputError unless one-dimensional probabilities (an
+    unscored review belongs with the rejects, not with the scores)."""
     try:
         values = np.asarray(scores, dtype=float)
     except (TypeError, ValueError) as error:
@@ -83,22 +67,9 @@ def as_scores(scores: ArrayLike, *, what: str = "scores") -> NDArray[np.float64]
 def classification_performance(
     labels: LabelValues, predicted_labels: LabelValues, scores: ArrayLike
 ) -> dict[str, float | None]:
-    """Accuracy, F1 of ``positive`` and ROC AUC on the labelled rows.
-
-    Args:
-        labels: the true labels, missing where no feedback arrived.
-        predicted_labels: the model's labels, one per row.
-        scores: the model's probabilities of ``positive``, one per row.
-
-    Returns:
-        ``accuracy``, ``f1`` and ``roc_auc`` (None without labelled rows; ``roc_auc`` also None
-        when the labelled rows hold one class only, where it is undefined), ``rows`` (labelled
-        rows measured) and ``unlabelled`` (rows ignored for lack of a label).
-
-    Raises:
-        BadInputError: the three inputs differ in length, hold unknown labels or invalid
-            scores, or a labelled row has no predicted label.
-    """
+    """``accuracy``, ``f1`` (of ``positive``) and ``roc_auc`` on the rows with a true label
+    (None without any; ``roc_auc`` also with one class), ``rows`` measured and ``unlabelled``.
+    BadInputError for inputs of different lengths, bad labels or scores, or a missing prediction."""
     truth = binary_labels(labels, what="true labels")
     predicted = binary_labels(predicted_labels, what="predicted labels")
     probabilities = as_scores(scores)
@@ -114,13 +85,8 @@ def classification_performance(
             "every row needs the model's label"
         )
     rows = int(labelled.sum())
-    result: dict[str, float | None] = {
-        "accuracy": None,
-        "f1": None,
-        "roc_auc": None,
-        "rows": rows,
-        "unlabelled": len(truth) - rows,
-    }
+    result: dict[str, float | None] = dict.fromkeys(("accuracy", "f1", "roc_auc"))
+    result |= {"rows": rows, "unlabelled": len(truth) - rows}
     if rows == 0:
         return result
     y = truth[labelled].astype(int)

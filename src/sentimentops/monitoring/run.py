@@ -1,10 +1,5 @@
-"""One monitoring run: current data against the model's reference, measured, reported, alerted.
-
-Steps: sample both sides (seeded) → score texts that have no scores → text descriptors → drift
-(Evidently, HTML report) → accuracy where labels exist → accuracy estimated from calibrated
-confidence → alerts → ``summary.json`` beside the report. Recording the run (SQL history,
-MLflow) is left to the caller, so this stays a function of its inputs.
-"""
+"""One monitoring run: sample, score, describe, drift (Evidently HTML), accuracy with labels,
+estimated accuracy without, alerts, ``summary.json``. Recording it is left to the caller."""
 
 from __future__ import annotations
 
@@ -45,6 +40,8 @@ def _no_progress(_step: str) -> None:
 
 @dataclass(frozen=True)
 class MonitoringOutcome:
+    """What a run measured and judged, where its report is, and the notes and problems met."""
+
     metrics: MonitoringMetrics
     alerts: list[Alert]
     checks: list[Check]  # each measurement against its limit, with its status
@@ -62,16 +59,17 @@ class MonitoringOutcome:
 
     @property
     def verdict(self) -> Literal["ok", "alert"]:
+        """``alert`` when any alert fired."""
         return "alert" if self.alerts else "ok"
 
     @property
     def report_location(self) -> str:
-        """Where to read the report: the published copy when there is one, else the local
-        HTML (or the summary, when no HTML could be made)."""
+        """Where to read the report: the published copy, else the local HTML (or summary)."""
         local = self.report_path or self.summary_path
         return f"{self.published}/{local.name}" if self.published else str(local)
 
     def to_dict(self) -> dict[str, Any]:
+        """``summary.json``'s content."""
         return {
             "verdict": self.verdict,
             "source": self.source,
@@ -87,8 +85,7 @@ class MonitoringOutcome:
 
 
 def sample_rows(frame: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
-    """At most ``limit`` rows, drawn without replacement with ``seed``, in their original order
-    (the same input and seed always give the same sample)."""
+    """At most ``limit`` rows, drawn without replacement with ``seed``, in their original order."""
     if len(frame) <= limit:
         return frame.reset_index(drop=True)
     chosen = np.sort(np.random.default_rng(seed).choice(len(frame), size=limit, replace=False))
@@ -104,13 +101,79 @@ def run_monitoring(
     output_dir: Path,
     progress: Progress = _no_progress,
 ) -> MonitoringOutcome:
-    """Measure ``current`` against ``reference`` (default: the model's reference sample);
-    ``progress`` is told each step as it starts.
+    """Measure ``current`` against ``reference`` (default: the model's sample), telling
+    ``progress`` each step; BadInputError without a reference or anything to measure."""
+    return _judged(
+        current,
+        model,
+        settings,
+        output_dir,
+        lambda: _measured(
+            current, model, settings, reference, output_dir / "report.html", progress
+        ),
+    )
 
-    Raises:
-        BadInputError: no reference, or nothing in ``current`` to measure.
-    """
+
+def empty_outcome(
+    current: CurrentData, model: MonitoredModel, settings: Settings, *, output_dir: Path
+) -> MonitoringOutcome:
+    """The verdict on current data without rows (no traffic): only the row count is judged (the
+    volume alert), and ``summary.json`` is written without an HTML report."""
+    reference_rows = 0 if model.reference is None else len(model.reference)
+    metrics = MonitoringMetrics(
+        rows=0,
+        reference_rows=min(reference_rows, settings.monitoring.sample_rows),
+        reference_accuracy=model.test_accuracy,
+        reject_rate=current.reject_rate,
+    )
+    note = "no rows in the current data: drift, accuracy and estimated accuracy not measurable"
+    return _judged(
+        current, model, settings, output_dir, lambda: (metrics, None, [*current.notes, note])
+    )
+
+
+_Measured = tuple[MonitoringMetrics, Path | None, list[str]]  # metrics, HTML report, notes
+
+
+def _judged(
+    current: CurrentData,
+    model: MonitoredModel,
+    settings: Settings,
+    output_dir: Path,
+    measure: Callable[[], _Measured],
+) -> MonitoringOutcome:
+    """The outcome of ``measure()`` judged by the alert rules, timed, and written as
+    ``summary.json`` into ``output_dir``."""
     started_at, started = datetime.now(UTC), time.perf_counter()
+    metrics, report_path, notes = measure()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    alerts = evaluate_alerts(metrics, settings.monitoring.alerts)
+    outcome = MonitoringOutcome(
+        metrics=metrics,
+        alerts=alerts,
+        checks=judge_checks(metrics, alerts, settings.monitoring.alerts),
+        output_dir=output_dir,
+        summary_path=output_dir / "summary.json",
+        report_path=report_path,
+        model_name=model.name,
+        model_version=model.version,
+        source=current.source,
+        started_at=started_at,
+        seconds=time.perf_counter() - started,
+        notes=notes,
+    )
+    outcome.summary_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str) + "\n")
+    return outcome
+
+
+def _measured(
+    current: CurrentData,
+    model: MonitoredModel,
+    settings: Settings,
+    reference: pd.DataFrame | None,
+    report_path: Path,
+    progress: Progress,
+) -> _Measured:
     config = settings.monitoring
     notes: list[str] = list(current.notes)
     reference = reference if reference is not None else model.reference
@@ -124,8 +187,7 @@ def run_monitoring(
             "The reference has no labels: it must be held-out reviews with their true sentiment "
             "(they calibrate the accuracy estimate). Name the label column with --label-column."
         )
-    # A missing review (NaN) would be scored and described as the word "nan", a blank one as
-    # nothing: both are left out, and counted where the outcome shows them.
+    # A missing review would be scored as the word "nan", a blank one as nothing: both left out.
     reference, reference_blank = _without_missing_texts(reference)
     if reference_blank:
         notes.append(
@@ -148,27 +210,19 @@ def run_monitoring(
     frame = _with_predictions(
         sample_rows(current_frame, config.sample_rows, config.seed), model, "current", progress
     )
-    output_dir.mkdir(parents=True, exist_ok=True)
-
-    report_path = output_dir / "report.html"
     progress(
         f"computing drift of {len(frame):,} current against {len(reference):,} reference rows "
         "and writing the HTML report (Evidently)"
     )
-    if TEXT_COLUMN in frame.columns:
+    text_column = TEXT_COLUMN if TEXT_COLUMN in frame.columns else None
+    if text_column:
         vocabulary = training_unigrams(model.pipeline)
-        drift = compare_drift(
-            describe_frame(reference, TEXT_COLUMN, vocabulary),
-            describe_frame(frame, TEXT_COLUMN, vocabulary),
-            text_column=TEXT_COLUMN,
-            settings=config,
-            html_path=report_path,
-        )
+        reference, frame = (describe_frame(f, text_column, vocabulary) for f in (reference, frame))
     else:
         notes.append("no review text in the current data: text and descriptor drift skipped")
-        drift = compare_drift(
-            reference, frame, text_column=None, settings=config, html_path=report_path
-        )
+    drift = compare_drift(
+        reference, frame, text_column=text_column, settings=config, html_path=report_path
+    )
 
     performance: dict[str, Any] = {}
     labelled = int(frame[LABEL_COLUMN].notna().sum()) if LABEL_COLUMN in frame.columns else 0
@@ -200,80 +254,16 @@ def run_monitoring(
         f1=performance.get("f1"),
         roc_auc=performance.get("roc_auc"),
         estimated_accuracy=estimate_accuracy(
-            frame["score"].to_numpy(),
-            calibrator,
-            confidence_level=config.confidence_level,
+            frame["score"].to_numpy(), calibrator, confidence_level=config.confidence_level
         ),
         reference_accuracy=model.test_accuracy,
         reject_rate=current.reject_rate,
     )
-    return _judged(
-        metrics, current, model, settings, output_dir, report_path, (started_at, started), notes
-    )
-
-
-def empty_outcome(
-    current: CurrentData,
-    model: MonitoredModel,
-    settings: Settings,
-    *,
-    output_dir: Path,
-) -> MonitoringOutcome:
-    """The verdict on current data without rows (a prediction-log window with no traffic):
-    nothing to measure, so only the row count is judged (the volume alert) and ``summary.json``
-    is written without an HTML report. Drift and performance are noted as not measurable."""
-    started_at, started = datetime.now(UTC), time.perf_counter()
-    reference_rows = 0 if model.reference is None else len(model.reference)
-    metrics = MonitoringMetrics(
-        rows=0,
-        reference_rows=min(reference_rows, settings.monitoring.sample_rows),
-        reference_accuracy=model.test_accuracy,
-        reject_rate=current.reject_rate,
-    )
-    output_dir.mkdir(parents=True, exist_ok=True)
-    notes = [
-        *current.notes,
-        "no rows in the current data: drift, accuracy and estimated accuracy not measurable",
-    ]
-    return _judged(
-        metrics, current, model, settings, output_dir, None, (started_at, started), notes
-    )
-
-
-def _judged(
-    metrics: MonitoringMetrics,
-    current: CurrentData,
-    model: MonitoredModel,
-    settings: Settings,
-    output_dir: Path,
-    report_path: Path | None,
-    started: tuple[datetime, float],
-    notes: list[str],
-) -> MonitoringOutcome:
-    """The outcome of ``metrics`` judged by the alert rules, written as ``summary.json``;
-    ``started`` is when the run began, as a time of day and a ``perf_counter`` reading."""
-    alerts = evaluate_alerts(metrics, settings.monitoring.alerts)
-    outcome = MonitoringOutcome(
-        metrics=metrics,
-        alerts=alerts,
-        checks=judge_checks(metrics, alerts, settings.monitoring.alerts),
-        output_dir=output_dir,
-        summary_path=output_dir / "summary.json",
-        report_path=report_path,
-        model_name=model.name,
-        model_version=model.version,
-        source=current.source,
-        started_at=started[0],
-        seconds=time.perf_counter() - started[1],
-        notes=notes,
-    )
-    outcome.summary_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str) + "\n")
-    return outcome
+    return metrics, report_path, notes
 
 
 def _without_missing_texts(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """``frame`` without the rows whose review text is missing or blank, and how many those
-    were (none when it has no text column)."""
+    """``frame`` without the rows whose review text is missing or blank, and how many."""
     if TEXT_COLUMN not in frame.columns:
         return frame, 0
     texts = frame[TEXT_COLUMN]
@@ -288,8 +278,7 @@ def _without_missing_texts(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 def _with_predictions(
     frame: pd.DataFrame, model: MonitoredModel, side: str, progress: Progress
 ) -> pd.DataFrame:
-    """``frame`` with ``label`` and ``score``: kept when present, else scored by ``model``
-    (``side``, reference or current, names the rows in the progress step)."""
+    """``frame`` with ``label`` and ``score``: kept when present, else scored by ``model``."""
     if {"label", "score"} <= set(frame.columns) and frame["score"].notna().all():
         return frame
     if TEXT_COLUMN not in frame.columns:

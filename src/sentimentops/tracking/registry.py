@@ -1,8 +1,5 @@
-"""The model registry by alias: load the champion, promote, roll back, list versions.
-
-The champion's history is kept as a registered-model tag (``champion_history``: versions,
-oldest first) so ``rollback`` can move the alias back to the version before.
-"""
+"""The model registry by alias: load the champion, promote, roll back, list versions. The
+champion's versions, oldest first, are a registered-model tag that ``rollback`` walks back."""
 
 from __future__ import annotations
 
@@ -34,6 +31,8 @@ HISTORY_TAG = "champion_history"
 
 @dataclass(frozen=True)
 class ModelVersionInfo:
+    """One registered version: its aliases, run, creation time (ms), tags and test metrics."""
+
     version: str
     aliases: list[str]
     run_id: str
@@ -43,10 +42,8 @@ class ModelVersionInfo:
 
 
 def load_model(uri: str) -> Any:
-    """The SentimentPipeline at ``models:/name@alias``, ``models:/name/version`` or a path.
-
-    The model file's sha256 is checked before it is read: against the checksum the registry
-    recorded at registration (a tag, kept apart from the artifacts), else the one in MLmodel.
+    """The SentimentPipeline at ``models:/name@alias``, ``models:/name/version`` or a path, its
+    sha256 checked first (against the registry's tag, else the one in MLmodel).
 
     Raises:
         ModelNotFoundError: nothing at ``uri``.
@@ -77,12 +74,8 @@ def load_model(uri: str) -> Any:
 
 
 def resolve_version(uri: str) -> tuple[str, str]:
-    """Name and version behind ``models:/name@alias`` or ``models:/name/version``.
-
-    Raises:
-        ModelNotFoundError: no such name, alias or version.
-        TrackingUnavailableError: the registry failed or did not answer.
-    """
+    """Name and version behind ``models:/name@alias`` or ``models:/name/version``; raises
+    ModelNotFoundError if there is none, TrackingUnavailableError if the registry fails."""
     found = _model_version(uri)
     return str(found.name), str(found.version)
 
@@ -108,9 +101,8 @@ def _model_version(uri: str) -> Any:
 
 
 def _raise_if_unavailable(uri: str, error: Any) -> None:
-    """Raise TrackingUnavailableError when ``error`` (an MlflowException) means the registry
-    failed or did not answer (connection refused, timeout, HTTP 5xx), not that the model is
-    missing: "train one" would send the user the wrong way."""
+    """Raise TrackingUnavailableError when the MlflowException ``error`` means the registry did
+    not answer (HTTP 5xx, refused, timeout): "train one" would send the user the wrong way."""
     if error.get_http_status_code() < 500:
         return
     raise TrackingUnavailableError(
@@ -137,17 +129,13 @@ def champion_version(name: str) -> str | None:
 
 
 def set_challenger(name: str, version: str) -> None:
+    """Point the ``challenger`` alias of ``name`` at ``version``."""
     _client().set_registered_model_alias(name, CHALLENGER, version)
 
 
 def lookup_version(name: str, version_or_alias: str) -> str:
-    """The version that ``version_or_alias`` (a number like ``2`` or an alias like
-    ``challenger``) names among the versions of ``name``.
-
-    Raises:
-        ModelNotFoundError: no registered model ``name``, or no such version or alias; the
-            message lists the versions and aliases there are.
-    """
+    """The version ``version_or_alias`` (``2``, ``challenger``) names among those of ``name``;
+    ModelNotFoundError, listing those there are, if none."""
     import mlflow
 
     client = _client()
@@ -176,12 +164,8 @@ def lookup_version(name: str, version_or_alias: str) -> str:
 
 
 def promote(name: str, version_or_alias: str) -> str:
-    """Point ``champion`` at a version (or the version an alias names, e.g. ``challenger``) and
-    remember the move for rollback; returns the version.
-
-    Raises:
-        ModelNotFoundError: no such version or alias of ``name``.
-    """
+    """Point ``champion`` at a version (or an alias's) and remember it for rollback; returns it.
+    ModelNotFoundError when there is no such version or alias."""
     version = lookup_version(name, version_or_alias)
     client = _client()
     history = _history(name)
@@ -193,7 +177,7 @@ def promote(name: str, version_or_alias: str) -> str:
 
 
 def rollback(name: str) -> str:
-    """Move ``champion`` back to the previous champion; returns that version."""
+    """Move ``champion`` back to the previous one and return it; ModelNotFoundError if none."""
     history = _history(name)
     if len(history) < 2:
         raise ModelNotFoundError(
@@ -217,11 +201,8 @@ def list_versions(name: str) -> list[ModelVersionInfo]:
         raise ModelNotFoundError(
             f"No registered model {name!r}. Train one first: sentimentops train"
         ) from None
-    aliases: dict[str, list[str]] = {}
-    for alias, version in (model.aliases or {}).items():
-        aliases.setdefault(str(version), []).append(alias)
     infos = [
-        _version_info(client, version, aliases)
+        _version_info(client, version, model)
         for version in client.search_model_versions(f"name = '{name}'")
     ]
     return sorted(infos, key=lambda info: int(info.version), reverse=True)
@@ -229,10 +210,7 @@ def list_versions(name: str) -> list[ModelVersionInfo]:
 
 def find_version(name: str, tag: str, value: str) -> str | None:
     """The newest version of ``name`` whose ``tag`` equals ``value``; None if none (or no model).
-
-    Filtered here rather than in the store's query language: tag filters on model versions are
-    not supported by every MLflow backend, and a model has few versions.
-    """
+    Filtered here: not every MLflow backend filters model versions by tag."""
     import mlflow
 
     try:
@@ -253,17 +231,16 @@ def version_info(name: str, version: str) -> ModelVersionInfo:
         model_version = client.get_model_version(name, version)
     except mlflow.exceptions.MlflowException as error:
         raise ModelNotFoundError(f"No version {version} of {name!r} ({error}).") from None
-    aliases: dict[str, list[str]] = {}
-    for alias, aliased in (model.aliases or {}).items():
-        aliases.setdefault(str(aliased), []).append(alias)
-    return _version_info(client, model_version, aliases)
+    return _version_info(client, model_version, model)
 
 
-def _version_info(client: Any, version: Any, aliases: dict[str, list[str]]) -> ModelVersionInfo:
+def _version_info(client: Any, version: Any, model: Any) -> ModelVersionInfo:
+    """``version`` of the registered ``model``, with the aliases that point at it."""
     run = client.get_run(version.run_id)
+    aliases = [a for a, v in (model.aliases or {}).items() if str(v) == str(version.version)]
     return ModelVersionInfo(
         version=str(version.version),
-        aliases=sorted(aliases.get(str(version.version), [])),
+        aliases=sorted(aliases),
         run_id=version.run_id,
         created=int(version.creation_timestamp),
         tags=dict(version.tags or {}),

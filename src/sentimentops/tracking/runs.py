@@ -21,12 +21,7 @@ from sentimentops.data.version import json_digest, text_fingerprints
 from sentimentops.models.card import render_model_card, summary_of
 from sentimentops.models.evaluate import metrics_by_length, to_binary, worst_errors
 from sentimentops.models.explain import top_ngrams
-from sentimentops.models.gate import (
-    GateDecision,
-    ModelScore,
-    comparable_rows,
-    decide_promotion,
-)
+from sentimentops.models.gate import GateDecision, ModelScore, comparable_rows, decide_promotion
 from sentimentops.models.plots import save_evaluation_plots
 from sentimentops.models.sentiment import DECISION_THRESHOLD, SentimentPipeline
 from sentimentops.models.train import CandidateResult, TrainingResult
@@ -35,8 +30,6 @@ from sentimentops.tracking import flavor, registry
 __all__ = [
     "FINGERPRINT_TAG",
     "TrackedTraining",
-    "config_hash",
-    "git_commit",
     "load_model_card",
     "load_reference_sample",
     "load_trained_texts",
@@ -44,8 +37,7 @@ __all__ = [
 ]
 
 REFERENCE_SAMPLE = "reference/reference_sample.parquet"
-# Fingerprints of the texts a version was trained on (train and validation): which test rows
-# of a later challenger the gate may compare it on.
+# Fingerprints of the texts a version was trained on: the test rows the gate may compare it on.
 TRAINED_TEXTS = "data/trained_texts.parquet"
 FINGERPRINT_COLUMN = "text_fingerprint"
 MODEL_CARD = "model_card.md"
@@ -55,6 +47,8 @@ FINGERPRINT_TAG = "training_fingerprint"
 
 @dataclass(frozen=True)
 class TrackedTraining:
+    """What a tracked training left: its run, the registered version, the gate's decision."""
+
     run_id: str
     model_name: str
     version: str
@@ -63,12 +57,7 @@ class TrackedTraining:
     champion: str | None
 
 
-def config_hash(settings: Settings) -> str:
-    """sha256 of the settings as sorted JSON: equal configs, equal hashes."""
-    return json_digest(settings.model_dump(mode="json"))
-
-
-def git_commit() -> str:
+def _git_commit() -> str:
     try:
         completed = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
@@ -92,8 +81,8 @@ def track_training(
     with mlflow.start_run(run_name=f"train-{result.chosen.family}") as parent:
         mlflow.set_tags(
             {
-                "git_commit": git_commit(),
-                "config_hash": config_hash(settings),
+                "git_commit": _git_commit(),
+                "config_hash": json_digest(settings.model_dump(mode="json")),
                 "package_version": __version__,
                 "split_mode": result.splits.mode,
                 "chosen_family": result.chosen.family,
@@ -103,27 +92,18 @@ def track_training(
         mlflow.log_dict(data_quality, "data/quality_report.json")
         for candidate in result.candidates:
             _log_candidate(candidate)
-        mlflow.log_params(
-            {
-                "family": result.chosen.family,
-                "split": result.splits.mode,
-                "seed": result.splits.seed,
-            }
-            | {f"best.{k}": v for k, v in result.chosen.best_params.items()}
-        )
+        chosen, splits = result.chosen, result.splits
+        params = {"family": chosen.family, "split": splits.mode, "seed": splits.seed}
+        mlflow.log_params(params | {f"best.{k}": v for k, v in chosen.best_params.items()})
         mlflow.log_metrics(
-            {f"test_{k}": v for k, v in result.test_metrics.items()}
-            | {f"val_{k}": v for k, v in result.chosen.validation.items()}
-            | {
-                "cv_accuracy_mean": result.chosen.cv_mean,
-                "cv_accuracy_std": result.chosen.cv_std,
-                "train_seconds": result.train_seconds,
-                "predict_seconds_per_1k": result.predict_seconds_per_1k,
-            }
+            _search_metrics(chosen, test=result.test_metrics)
+            | {"train_seconds": result.train_seconds}
+            | {"predict_seconds_per_1k": result.predict_seconds_per_1k}
         )
         slices = _log_evaluation(result)
         _log_reference_sample(result, settings)
-        _log_trained_texts(result)
+        trained = _trained_fingerprints(result.splits)
+        _log_frame(pd.DataFrame({FINGERPRINT_COLUMN: trained}), TRAINED_TEXTS)
         version = _log_and_register(result, name)
         registry.set_challenger(name, version)
         decision = _apply_gate(result, name, settings.registry)
@@ -164,8 +144,7 @@ def _log_datasets(result: TrainingResult, lineage: dict[str, Any]) -> None:
     digests = lineage["split_digests"]
     for split, frame in result.splits.frames().items():
         with warnings.catch_warnings():
-            # MLflow registers its local artifact source twice and warns that a local path is
-            # ambiguous between the two identical candidates; the choice makes no difference.
+            # MLflow warns that a local path is ambiguous between its two identical sources.
             warnings.filterwarnings("ignore", message="The specified dataset source can be")
             dataset = from_pandas(
                 frame[["review", "sentiment"]].reset_index(drop=True),
@@ -184,16 +163,17 @@ def _log_candidate(candidate: CandidateResult) -> None:
     with mlflow.start_run(run_name=candidate.family, nested=True):
         mlflow.log_params({"family": candidate.family} | candidate.best_params)
         mlflow.log_metrics(
-            {
-                "cv_accuracy_mean": candidate.cv_mean,
-                "cv_accuracy_std": candidate.cv_std,
-                "fit_seconds": candidate.fit_seconds,
-                "predict_seconds_per_1k": candidate.predict_seconds_per_1k,
-            }
-            | {f"val_{k}": v for k, v in candidate.validation.items()}
-            | {f"test_{k}": v for k, v in candidate.test.items()}
+            _search_metrics(candidate, test=candidate.test)
+            | {"fit_seconds": candidate.fit_seconds}
+            | {"predict_seconds_per_1k": candidate.predict_seconds_per_1k}
         )
         mlflow.log_text(candidate.cv_results.to_csv(index=False), "cv_results.csv")
+
+
+def _search_metrics(candidate: CandidateResult, *, test: dict[str, float]) -> dict[str, float]:
+    cv = {"cv_accuracy_mean": candidate.cv_mean, "cv_accuracy_std": candidate.cv_std}
+    validation = {f"val_{k}": v for k, v in candidate.validation.items()}
+    return cv | validation | {f"test_{k}": v for k, v in test.items()}
 
 
 def _log_evaluation(result: TrainingResult) -> pd.DataFrame:
@@ -213,11 +193,8 @@ def _log_evaluation(result: TrainingResult) -> pd.DataFrame:
 
 
 def _log_reference_sample(result: TrainingResult, settings: Settings) -> None:
-    """Held-out test texts with their labels and the model's predictions: the default reference
-    for monitoring. Held out, because the model's scores on texts it was trained on are
-    overconfident, and monitoring calibrates its label-free accuracy estimate on this sample."""
-    import mlflow
-
+    """Held-out test texts, labels and predictions: monitoring's default reference, on which it
+    calibrates its estimate (scores of texts trained on would be overconfident)."""
     test = result.splits.test
     rows = min(settings.registry.reference_sample_rows, len(test))
     sample = test.sample(n=rows, random_state=settings.training.seed)[["review", "sentiment"]]
@@ -225,10 +202,26 @@ def _log_reference_sample(result: TrainingResult, settings: Settings) -> None:
     sample = sample.reset_index(drop=True).assign(
         label=predictions["label"], score=predictions["score"]
     )
+    _log_frame(sample, REFERENCE_SAMPLE)
+
+
+def _log_frame(frame: pd.DataFrame, artifact_path: str) -> None:
+    import mlflow
+
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / Path(REFERENCE_SAMPLE).name
-        sample.to_parquet(path, index=False)
-        mlflow.log_artifact(str(path), str(Path(REFERENCE_SAMPLE).parent))
+        path = Path(scratch) / Path(artifact_path).name
+        frame.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), str(Path(artifact_path).parent))
+
+
+def _read_frame(run_id: str, artifact_path: str) -> pd.DataFrame:
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=artifact_path, dst_path=scratch
+        )
+        return pd.read_parquet(path)
 
 
 def _trained_fingerprints(splits: DatasetSplits) -> np.ndarray:
@@ -236,42 +229,19 @@ def _trained_fingerprints(splits: DatasetSplits) -> np.ndarray:
     return text_fingerprints(pd.concat([splits.train, splits.validation])["review"])
 
 
-def _log_trained_texts(result: TrainingResult) -> None:
-    import mlflow
-
-    fingerprints = pd.DataFrame({FINGERPRINT_COLUMN: _trained_fingerprints(result.splits)})
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / Path(TRAINED_TEXTS).name
-        fingerprints.to_parquet(path, index=False)
-        mlflow.log_artifact(str(path), str(Path(TRAINED_TEXTS).parent))
-
-
 def load_trained_texts(run_id: str) -> np.ndarray | None:
     """The fingerprints of the texts a training run trained on; None for a run logged before
-    versions recorded them.
-
-    Raises:
-        MlflowException: the artifact store failed to answer.
-    """
-    import mlflow
+    they were recorded. MlflowException when the artifact store fails."""
     from mlflow import MlflowClient
 
     folder = str(Path(TRAINED_TEXTS).parent)
     if TRAINED_TEXTS not in {item.path for item in MlflowClient().list_artifacts(run_id, folder)}:
         return None
-    with tempfile.TemporaryDirectory() as scratch:
-        path = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=TRAINED_TEXTS, dst_path=scratch
-        )
-        return pd.read_parquet(path)[FINGERPRINT_COLUMN].to_numpy(dtype=np.uint64)
+    return _read_frame(run_id, TRAINED_TEXTS)[FINGERPRINT_COLUMN].to_numpy(dtype=np.uint64)
 
 
 def load_model_card(name: str, version_or_alias: str) -> str:
-    """The model card logged with a version (a number) or the version an alias names.
-
-    Raises:
-        ModelNotFoundError: no such version or alias.
-    """
+    """The model card of a version (a number) or an alias; ModelNotFoundError if none."""
     import mlflow
 
     version = registry.lookup_version(name, version_or_alias)
@@ -284,11 +254,7 @@ def load_reference_sample(run_id: str) -> pd.DataFrame | None:
     import mlflow
 
     try:
-        with tempfile.TemporaryDirectory() as scratch:
-            path = mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path=REFERENCE_SAMPLE, dst_path=scratch
-            )
-            return pd.read_parquet(path)
+        return _read_frame(run_id, REFERENCE_SAMPLE)
     except (mlflow.exceptions.MlflowException, OSError):
         return None
 
@@ -309,8 +275,8 @@ def _log_and_register(result: TrainingResult, name: str) -> str:
     if info.signature is None:
         raise RuntimeError("the logged model has no signature; refusing to register it")
     version = str(info.registered_model_version)
-    # The model file's checksum, kept in the registry apart from the artifacts: a file changed
-    # in the artifact store after registration is refused at load (registry.load_model).
+    # The checksum kept in the registry, apart from the artifacts: a model file changed in the
+    # artifact store after registration is refused at load (registry.load_model).
     checksum = (info.metadata or {}).get(flavor.CHECKSUM_KEY)
     if checksum:
         from mlflow import MlflowClient
@@ -322,8 +288,7 @@ def _log_and_register(result: TrainingResult, name: str) -> str:
 def _apply_gate(
     result: TrainingResult, name: str, registry_settings: RegistrySettings
 ) -> GateDecision:
-    """Compare with the champion on the test rows neither was trained on alone, timing both
-    side by side on the whole test set."""
+    """Compare with the champion on the test rows fair to both, timing both on all of them."""
     champion = registry.champion_version(name)
     test = result.splits.test
     y = to_binary(test["sentiment"])
@@ -371,8 +336,7 @@ def _describe_version(
     from mlflow import MlflowClient
 
     client = MlflowClient()
-    # Registries cap descriptions (5,000 characters in MLflow's SQL schema): keep the card's
-    # summary there; the full card, with the training configuration, is the run's model_card.md.
+    # MLflow's SQL schema caps descriptions at 5,000 characters: the full card is model_card.md.
     summary = summary_of(card)
     if len(summary) > MAX_DESCRIPTION_CHARS:
         summary = summary[: MAX_DESCRIPTION_CHARS - 20].rstrip() + "\n\n(truncated)"
@@ -384,8 +348,7 @@ def _describe_version(
         "split_mode": result.splits.mode,
     }
     if lineage.get("training_fingerprint"):
-        # Lets a re-run on the same data and configuration find this version instead of
-        # training and registering a duplicate (see pipelines.training.find_trained_version).
+        # A re-run on the same data and settings finds this version instead of a duplicate.
         tags[FINGERPRINT_TAG] = str(lineage["training_fingerprint"])
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
