@@ -11,7 +11,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sentimentops.serving.api_v1 import require_api_key, state_of
 from sentimentops.serving.errors import ApiError
-from sentimentops.serving.schemas import ErrorResponse, Health, ModelIdentity, ReloadResponse
+from sentimentops.serving.schemas import (
+    ErrorResponse,
+    Health,
+    LogHealth,
+    ModelIdentity,
+    ReloadResponse,
+)
 
 __all__ = ["build_ops_router"]
 
@@ -37,6 +43,35 @@ def build_ops_router() -> APIRouter:
             body = Health(status="loading", error=state.slot.last_error)
             return JSONResponse(body.model_dump(mode="json"), status_code=503)
         return Health(status="ok", model=_identity(request))
+
+    @router.get(
+        "/health/log",
+        response_model=LogHealth,
+        tags=["health"],
+        responses={503: {"model": LogHealth}},
+    )
+    async def log_health(request: Request) -> Any:
+        """200 while the prediction log keeps up; 503 while predictions wait in the spool for
+        its database, or the database is away. Serving goes on either way: /health/ready does
+        not depend on it."""
+        log = state_of(request).writer.status()
+        status = "behind" if log.behind else "ok" if log.database_available else "unavailable"
+        body = LogHealth(
+            status=status,
+            database_available=log.database_available,
+            queue_depth=log.queue_depth,
+            spool_records=log.spool.records,
+            spool_bytes=log.spool.bytes,
+            spool_max_bytes=log.spool.max_bytes,
+            spool_oldest=log.spool.oldest,
+            written=log.written,
+            replayed=log.replayed,
+            dropped=log.dropped,
+            rejected=log.rejected,
+        )
+        return JSONResponse(
+            body.model_dump(mode="json"), status_code=200 if status == "ok" else 503
+        )
 
     @router.get(
         "/metrics",

@@ -46,9 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     serving = settings.serving
     slot = ModelSlot(serving.model_uri)
     store = PredictionLogStore(settings.prediction_log.resolved_url(settings.home))
-    writer = PredictionLogWriter.from_settings(store, settings.prediction_log)
+    writer = PredictionLogWriter.from_settings(store, settings.prediction_log, settings.home)
     metrics = ApiMetrics(
-        log_queue=lambda: (writer.queue_depth, writer.dropped, writer.written, writer.rejected),
+        log_status=writer.status,
         served_model=lambda: (
             None if slot.current is None else (slot.current.name, slot.current.version)
         ),

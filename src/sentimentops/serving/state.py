@@ -128,22 +128,24 @@ class ApiState:
         self.metrics.observe_predictions(labels, scores)
         now = datetime.now(UTC)
         store_text = self.settings.prediction_log.store_text
-        for text, label, score, item_id in zip(texts, labels, scores, request_ids, strict=True):
-            queued = self.writer.submit(
-                PredictionRecord.of(
-                    text,
-                    store_text=store_text,
-                    timestamp=now,
-                    request_id=item_id,
-                    endpoint=endpoint,
-                    model_name=model.name,
-                    model_version=model.version,
-                    label=label,
-                    score=score,
-                    latency_ms=latency_ms,
-                )
+        records = [
+            PredictionRecord.of(
+                text,
+                store_text=store_text,
+                timestamp=now,
+                request_id=item_id,
+                endpoint=endpoint,
+                model_name=model.name,
+                model_version=model.version,
+                label=label,
+                score=score,
+                latency_ms=latency_ms,
             )
-            if queued:  # a dropped record is never logged: no feedback can join it
+            for text, label, score, item_id in zip(texts, labels, scores, request_ids, strict=True)
+        ]
+        # One spool commit per request while the log database is away, not one per text.
+        if self.writer.submit_many(records):  # dropped records are never logged: no feedback
+            for item_id in request_ids:
                 self.answered.add(item_id)
         return ScoredTexts(model, labels, scores, request_ids)
 
