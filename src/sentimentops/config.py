@@ -192,7 +192,7 @@ class PredictionLogSettings(_Section):
     flush_seconds: Positive = 0.5
     spool_dir: Path | None = None
     # Per server process; a few pages hold the file's own structure.
-    spool_max_bytes: Annotated[int, Field(ge=64 * 1024)] = 1024**3
+    spool_max_bytes: Annotated[int, Field(ge=64 * 1024)] = 4 * 1024**3
 
     def resolved_url(self, home: Path) -> str:
         """``url``, or SQLite at ``home/prediction_log.db`` when unset."""

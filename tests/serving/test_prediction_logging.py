@@ -251,7 +251,7 @@ def test_log_database_outage_costs_neither_answers_nor_log_rows(
         "queue_depth": 0,
         "spool_records": 60,
         "spool_bytes": 0,
-        "spool_max_bytes": 2**30,
+        "spool_max_bytes": 4 * 2**30,
         "spool_oldest": None,
         "written": 1,
         "replayed": 0,

@@ -40,6 +40,7 @@ LOCK_SUFFIX: Final = ".lock"
 # The write-ahead log is cut back to this after each checkpoint (SQLite checkpoints every 1,000
 # pages, 4 MiB): it is the only part of the spool's disk use outside spool_max_bytes.
 WAL_SIZE_LIMIT_BYTES: Final = 4 * 1024 * 1024
+VACUUM_CHUNK_PAGES: Final = 256  # 1 MiB given back to the disk per step, between appends
 _INSERT: Final = "INSERT INTO records (seq, timestamp, record) VALUES (?, ?, ?)"
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS records ("
@@ -104,6 +105,9 @@ class SpoolFile:
             self._connection.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
             self._connection.execute(_SCHEMA)
             self.records = self._scalar("SELECT count(*) FROM records")
+            # Reads for the replay on a connection of their own: in WAL mode they do not wait
+            # for appends, nor appends for them.
+            self._reader = sqlite3.connect(path, check_same_thread=False)
         except BaseException:
             self._connection.close()
             raise
@@ -118,8 +122,11 @@ class SpoolFile:
         ``front``, before the records already there (sequence numbers may go below zero).
         Returns how many rows were appended."""
         with self._transaction():
-            first = self._scalar("SELECT coalesce(min(seq), 1) FROM records") - len(rows)
-            numbered = [(first + index if front else None, *row) for index, row in enumerate(rows)]
+            first = self._scalar("SELECT coalesce(min(seq), 1) FROM records") if front else 0
+            numbered = [
+                (first - len(rows) + index if front else None, *row)
+                for index, row in enumerate(rows)
+            ]
             self._connection.executemany(_INSERT, numbered)
             # Pages, not payload bytes, are what fills the disk: measured inside the
             # transaction, which is undone when they are too many.
@@ -146,29 +153,32 @@ class SpoolFile:
             self._connection.execute("RELEASE one_row")
         return len(numbered)
 
-    def head(self, limit: int) -> list[SpooledRecord]:
-        """The ``limit`` records appended first."""
+    def head(self, limit: int) -> list[tuple[int, bytes]]:
+        """The ``limit`` records appended first, as (sequence number, payload). Only the
+        thread that removes records may call it (appends may run meanwhile)."""
         query = "SELECT seq, record FROM records ORDER BY seq LIMIT ?"
-        return [
-            SpooledRecord(seq, decode(payload))
-            for seq, payload in self._connection.execute(query, (limit,))
-        ]
+        return list(self._reader.execute(query, (limit,)))
 
     def remove_through(self, seq: int) -> int:
-        """Remove every record up to sequence number ``seq``; returns how many. An emptied
-        file gives its pages back to the disk."""
+        """Remove every record up to sequence number ``seq``; returns how many."""
         with self._transaction():
             removed = self._connection.execute("DELETE FROM records WHERE seq <= ?", (seq,))
         self.records -= removed.rowcount
-        if not self.records:  # executescript runs the pragma to the end, a page per step
-            self._connection.executescript("PRAGMA incremental_vacuum")
         self.used_bytes = self._used_bytes()
         self.oldest = self._head_timestamp()
         return removed.rowcount
 
+    def give_back_pages(self, pages: int) -> bool:
+        """Return up to ``pages`` free pages to the disk; whether free pages remain."""
+        # executescript runs the pragma to the end: it frees one page per step.
+        self._connection.executescript(f"PRAGMA incremental_vacuum({pages})")
+        self.used_bytes = self._used_bytes()
+        return self._scalar("PRAGMA freelist_count") > 0
+
     def close(self, *, delete_if_empty: bool) -> None:
         """Close the file and release its lock; with ``delete_if_empty``, delete an empty one
         (before the lock goes, so no other process adopts a file being deleted)."""
+        self._reader.close()
         self._connection.close()
         if delete_if_empty and not self.records:
             for path in (self.path, *_sidecars(self.path)):
@@ -252,21 +262,28 @@ class Spool:
 
     def head(self, limit: int) -> tuple[SpoolFile, list[SpooledRecord]] | None:
         """The oldest ``limit`` records of the first file holding any (adopted files first),
-        or None when the spool is empty."""
-        with self._lock:
-            for file in [*self.adopted, self.own]:
-                if file.records:
-                    return file, file.head(limit)
+        or None when the spool is empty. Only the thread that replays may call it; it does not
+        hold up appends."""
+        for file in [*self.adopted, self.own]:
+            if file.records:
+                rows = file.head(limit)
+                return file, [SpooledRecord(seq, decode(payload)) for seq, payload in rows]
         return None
 
     def remove_through(self, file: SpoolFile, seq: int) -> int:
         """Remove ``file``'s records up to ``seq`` (the database has them); an adopted file
-        emptied is deleted. Returns how many were removed."""
+        emptied is deleted, this process's file gives its pages back to the disk, a chunk at a
+        time so that appends need not wait. Returns how many were removed."""
         with self._lock:
             removed = file.remove_through(seq)
             if file is not self.own and not file.records:
                 file.close(delete_if_empty=True)
                 self.adopted.remove(file)
+                return removed
+        more = not file.records
+        while more:
+            with self._lock:
+                more = not file.records and file.give_back_pages(VACUUM_CHUNK_PAGES)
         return removed
 
     @property
