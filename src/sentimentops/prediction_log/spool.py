@@ -31,7 +31,7 @@ from typing import IO, Final
 from sentimentops.errors import ConfigError
 from sentimentops.prediction_log.store import PredictionRecord
 
-__all__ = ["Spool", "SpoolStats", "SpooledRecord", "spooled_between"]
+__all__ = ["Spool", "SpoolStats", "SpooledRecord", "check_folder", "spooled_between"]
 
 logger = logging.getLogger(__name__)
 
@@ -227,15 +227,11 @@ class Spool:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            check_folder(folder)
             self.adopted = list(_claim_orphans(folder))
             self.own = _new_file(folder)
         except OSError as error:
-            raise ConfigError(
-                f"The prediction log spool folder {folder} cannot be used ({error}): point "
-                "prediction_log.spool_dir (SENTIMENTOPS_PREDICTION_LOG__SPOOL_DIR) at a "
-                "writable folder on local disk."
-            ) from error
+            raise _unusable(folder, error) from error
         if pending := sum(file.records for file in self.adopted):
             logger.warning(
                 "Adopted %d prediction log records spooled by a server that stopped before "
@@ -317,6 +313,24 @@ class Spool:
 
     def _used_bytes(self) -> int:
         return sum(file.used_bytes for file in [*self.adopted, self.own])
+
+
+def check_folder(folder: Path) -> None:
+    """Create ``folder`` if missing. Raises ConfigError when it cannot be created or written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _unusable(folder, error) from error
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _unusable(folder, PermissionError("not writable"))
+
+
+def _unusable(folder: Path, error: OSError) -> ConfigError:
+    return ConfigError(
+        f"The prediction log spool folder {folder} cannot be used ({error}): point "
+        "prediction_log.spool_dir (SENTIMENTOPS_PREDICTION_LOG__SPOOL_DIR) at a writable "
+        "folder on local disk."
+    )
 
 
 def spooled_between(folder: Path, since: datetime | None, until: datetime | None) -> int:

@@ -23,7 +23,7 @@ from typing import Final
 
 from sentimentops.config import PredictionLogSettings
 from sentimentops.errors import PredictionLogUnavailableError
-from sentimentops.prediction_log.spool import Spool, SpoolStats
+from sentimentops.prediction_log.spool import Spool, SpoolStats, check_folder
 from sentimentops.prediction_log.store import PredictionLogStore, PredictionRecord
 
 __all__ = ["LogStatus", "PredictionLogWriter"]
@@ -86,9 +86,13 @@ class PredictionLogWriter:
         in one transaction, after at most ``flush_seconds`` for a batch to fill; the spool
         holds at most ``spool_max_bytes``. Through an outage the waits between replay attempts
         double from ``first_retry_seconds`` up to ``max_retry_seconds``.
+
+        Raises:
+            ConfigError: ``spool_dir`` cannot be created or written.
         """
         if min(queue_size, batch_size) < 1 or min(flush_seconds, first_retry_seconds) <= 0:
             raise ValueError("queue_size and batch_size must be >= 1, the durations positive")
+        check_folder(spool_dir)  # a folder that cannot be used is a setting to fix before serving
         self._store = store
         self.spool_dir = spool_dir
         self._spool_max_bytes = spool_max_bytes
