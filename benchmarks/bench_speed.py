@@ -206,7 +206,7 @@ def main() -> None:
         goal = GOALS.get(name)
         if goal is not None:
             met = calibration.multiple(sorted(values)[len(values) // 2]) <= goal
-            text = f"<= {goal}x: {'met' if met else 'NOT met'}"
+            text = f"<= {goal:g}x: {'met' if met else 'NOT met'}"
         else:
             met = max(values) < SECOND_RUN_SECONDS
             text = f"< {SECOND_RUN_SECONDS:.0f} s, absolute: {'met' if met else 'NOT met'}"
