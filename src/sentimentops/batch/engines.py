@@ -1,20 +1,33 @@
 """Where chunks are scored: in this process (``local``) or on a Dask cluster (``dask``).
 
-An engine takes a chunk's texts and returns a handle whose ``result()`` gives the scores, so
-the predictor can keep several chunks in flight on a cluster while it reads the next one, and
-still write the results in input order. On Dask, each worker process loads the model once (a
-per-process cache) and is sent only model references and texts, never the model itself.
+``submit`` returns a handle whose ``result()`` gives the scores, so several chunks can be in
+flight on a cluster and still be written in input order. Each Dask worker loads the model once
+and is sent only its location and texts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["DaskEngine", "Engine", "LocalEngine", "ScoreHandle", "score_on_worker"]
+from sentimentops.batch.options import BatchOptions
+from sentimentops.batch.rules import Screened
+from sentimentops.tracking.loading import LoadedModel, load_version
+
+__all__ = [
+    "DaskEngine",
+    "Engine",
+    "LocalEngine",
+    "ScoreHandle",
+    "open_engine",
+    "score_on_worker",
+    "scored",
+]
 
 
 class ScoreHandle(Protocol):
@@ -56,7 +69,7 @@ class LocalEngine:
         self._score = score
 
     def submit(self, texts: list[str]) -> ScoreHandle:
-        return _Done(self._score(texts))
+        return _Done(self._score(texts) if texts else [])
 
     def close(self) -> None:
         return None
@@ -68,13 +81,9 @@ _WORKER_MODELS: dict[str, Callable[[list[str]], Any]] = {}
 
 def score_on_worker(model_location: str, texts: list[str]) -> np.ndarray:
     """Runs on a Dask worker: load the model once per process, then score."""
-    score = _WORKER_MODELS.get(model_location)
-    if score is None:
-        from sentimentops.batch.model import load_for_scoring
-
-        score = load_for_scoring(model_location).score
-        _WORKER_MODELS[model_location] = score
-    return np.asarray(score(texts))
+    if model_location not in _WORKER_MODELS:
+        _WORKER_MODELS[model_location] = load_version(model_location).score
+    return np.asarray(_WORKER_MODELS[model_location](texts))
 
 
 class DaskEngine:
@@ -108,6 +117,8 @@ class DaskEngine:
         self.in_flight = 2
 
     def submit(self, texts: list[str]) -> ScoreHandle:
+        if not texts:
+            return _Done([])
         size = -(-len(texts) // self._workers)  # ceiling division
         futures = [
             self._client.submit(
@@ -125,3 +136,32 @@ class DaskEngine:
         self._client.close()  # type: ignore[no-untyped-call]
         if self._cluster is not None:
             self._cluster.close()
+
+
+@contextmanager
+def open_engine(
+    options: BatchOptions, model: LoadedModel, status: Callable[[str], None]
+) -> Iterator[Engine]:
+    """The engine ``options`` name, closed after the block (a Dask cluster it started too)."""
+    if options.engine == "local":
+        yield LocalEngine(model.score)
+        return
+    status(f"Starting Dask ({options.scheduler or f'{options.workers} local workers'})")
+    engine = DaskEngine(model.location, workers=options.workers, scheduler=options.scheduler)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def scored(engine: Engine, chunks: Iterable[Screened]) -> Iterator[tuple[Screened, Any]]:
+    """Each chunk with its scores, in input order; on a cluster the next chunks are read and
+    sent while the oldest is scored."""
+    pending: deque[tuple[Screened, ScoreHandle]] = deque()
+    for chunk in chunks:
+        pending.append((chunk, engine.submit(chunk.texts)))
+        if len(pending) >= engine.in_flight:
+            oldest, handle = pending.popleft()
+            yield oldest, handle.result()
+    for oldest, handle in pending:
+        yield oldest, handle.result()

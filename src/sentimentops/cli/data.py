@@ -216,9 +216,9 @@ def download_command(
 
 
 def _stem(path: str) -> str:
-    from sentimentops.storage import data_stem  # fsspec: not at CLI start-up
+    from sentimentops.storage import Location
 
-    return data_stem(path) or "dataset"
+    return Location(path).stem or "dataset"
 
 
 def _load_dataset(path: str | None, settings: Settings, shown: Steps) -> tuple[pd.DataFrame, str]:

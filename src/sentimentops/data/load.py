@@ -18,7 +18,6 @@ import gzip
 import io
 import json
 import zlib
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Literal
 
@@ -29,15 +28,7 @@ from sentimentops.data.aclimdb import is_aclimdb_folder, read_aclimdb_folder
 from sentimentops.data.version import sha256_file
 from sentimentops.errors import ChecksumMismatchError, DataError
 from sentimentops.features.blank import is_blank
-from sentimentops.storage import (
-    Location,
-    is_remote,
-    local_path,
-    location_exists,
-    location_name,
-    object_store_errors,
-    open_location,
-)
+from sentimentops.storage import Location, LocationLike
 
 __all__ = [
     "LABEL_COLUMN",
@@ -69,17 +60,17 @@ _SUFFIX_FORMATS: dict[str, DatasetFormat] = {
 }
 
 
-def detect_format(location: Location) -> DatasetFormat:
+def detect_format(location: LocationLike) -> DatasetFormat:
     """The format of a dataset from its name (and, for local folders, its layout)."""
-    if not is_remote(location) and local_path(location).is_dir():
-        if is_aclimdb_folder(local_path(location)):
+    where = Location(location)
+    if not where.remote and where.path.is_dir():
+        if is_aclimdb_folder(where.path):
             return "aclimdb"
         raise DataError(
             f"{location} is a folder but not the aclImdb layout "
             "(train|test/pos|neg/<id>_<rating>.txt). Point at a data file or an aclImdb folder."
         )
-    name = location_name(location).lower()
-    name = name.removesuffix(".gz")
+    name = where.name.lower().removesuffix(".gz")
     for suffix, dataset_format in _SUFFIX_FORMATS.items():
         if name.endswith(suffix):
             return dataset_format
@@ -89,7 +80,7 @@ def detect_format(location: Location) -> DatasetFormat:
 
 
 def load_reviews(
-    location: Location,
+    location: LocationLike,
     *,
     text_column: str = TEXT_COLUMN,
     label_column: str = LABEL_COLUMN,
@@ -117,7 +108,7 @@ def load_reviews(
     )
 
 
-def read_table(location: Location) -> pd.DataFrame:
+def read_table(location: LocationLike) -> pd.DataFrame:
     """The rows of any supported file or folder as they are: no column is required or renamed.
 
     Raises:
@@ -126,19 +117,18 @@ def read_table(location: Location) -> pd.DataFrame:
         ConfigError: no AWS credentials to read an ``s3://`` location with.
         StorageUnavailableError: S3 failed or did not answer, after its retries.
     """
-    with _object_store_errors_while_reading(location):
-        exists = location_exists(location)
-    if not exists:
+    where = Location(location)
+    if not where.exists():
         raise DataError(f"{location} does not exist. Check the path (or the S3 bucket and key).")
-    dataset_format = detect_format(location)
+    dataset_format = detect_format(where)
     if dataset_format == "aclimdb":
-        return read_aclimdb_folder(local_path(location))
-    raw = _read_bytes(location)
+        return read_aclimdb_folder(where.path)
+    raw = _read_bytes(where)
     if dataset_format == "csv":
-        return _parse_csv(raw, location)
+        return _parse_csv(raw, where)
     if dataset_format == "parquet":
-        return _parse_parquet(raw, location)
-    return _parse_jsonl(raw, location)
+        return _parse_parquet(raw, where)
+    return _parse_jsonl(raw, where)
 
 
 def read_expected_sha256(checksum_file: Path) -> str:
@@ -196,18 +186,9 @@ def load_verified_parquet(path: Path, checksum_file: Path) -> pd.DataFrame:
     return load_reviews(path)
 
 
-def _object_store_errors_while_reading(location: Location) -> AbstractContextManager[None]:
-    """S3 failing, by storage's one rule: an outage is not bad input, StorageUnavailableError
-    (exit 1, worth retrying); a refusal (access denied, no such bucket, a malformed bucket name)
-    is DataError (exit 2, fix the location or its permissions); missing credentials are
-    ConfigError (exit 2, set them). A missing object makes the existence check answer False
-    (the caller says it does not exist); one gone before the read is refused like the rest."""
-    return object_store_errors(f"reading {location}", then="run again", refused_as=DataError)
-
-
 def _read_bytes(location: Location) -> bytes:
     try:
-        with _object_store_errors_while_reading(location), open_location(location, "rb") as stream:
+        with location.open("rb") as stream:  # S3's failures come as errors of ours
             raw: bytes = stream.read()
     except OSError as error:
         raise DataError(f"Cannot read {location}: {error}.") from None
@@ -300,7 +281,7 @@ def _parse_jsonl(raw: bytes, location: Location) -> pd.DataFrame:
 
 def canonical_columns(
     frame: pd.DataFrame,
-    location: Location,
+    location: LocationLike,
     text_column: str,
     label_column: str,
     *,

@@ -27,7 +27,7 @@ from sentimentops.monitoring.run import (
     run_monitoring,
 )
 from sentimentops.prediction_log import open_store
-from sentimentops.storage import is_remote, put_file
+from sentimentops.storage import Location
 
 __all__ = ["monitor_and_record"]
 
@@ -72,7 +72,7 @@ def monitor_and_record(
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two runs a second must not collide
     name = f"monitoring-{stamp}"
     reports = settings.monitoring.reports_dir
-    remote = reports is not None and is_remote(reports)
+    remote = reports is not None and Location(reports).remote
     local_reports = Path(reports) if reports and not remote else settings.state_path("reports")
     target = output_dir or local_reports / name
     # No traffic is a verdict (the volume alert: exit 3, webhook, history), not a failure.
@@ -154,7 +154,7 @@ def _publish(outcome: MonitoringOutcome, folder: str) -> MonitoringOutcome:
     try:
         for path in (outcome.summary_path, outcome.report_path):
             if path is not None:
-                put_file(path, f"{folder}/{path.name}")
+                Location(f"{folder}/{path.name}").put(path)
     except Exception as error:
         log.error("could not copy the monitoring report to %s: %s", folder, error)
         note = (

@@ -29,9 +29,9 @@ from sentimentops.monitoring.current import CurrentData
 from sentimentops.monitoring.descriptors import describe_frame, training_unigrams
 from sentimentops.monitoring.drift import compare_drift
 from sentimentops.monitoring.estimation import ScoreCalibrator, estimate_accuracy
-from sentimentops.monitoring.model import MonitoredModel
 from sentimentops.monitoring.performance import classification_performance
 from sentimentops.monitoring.results import Alert, MonitoringMetrics
+from sentimentops.tracking.loading import LoadedModel
 
 __all__ = ["MonitoringOutcome", "Progress", "empty_outcome", "run_monitoring", "sample_rows"]
 
@@ -97,7 +97,7 @@ def sample_rows(frame: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
 
 def run_monitoring(
     current: CurrentData,
-    model: MonitoredModel,
+    model: LoadedModel,
     settings: Settings,
     *,
     reference: pd.DataFrame | None = None,
@@ -214,7 +214,7 @@ def run_monitoring(
 
 def empty_outcome(
     current: CurrentData,
-    model: MonitoredModel,
+    model: LoadedModel,
     settings: Settings,
     *,
     output_dir: Path,
@@ -243,7 +243,7 @@ def empty_outcome(
 def _judged(
     metrics: MonitoringMetrics,
     current: CurrentData,
-    model: MonitoredModel,
+    model: LoadedModel,
     settings: Settings,
     output_dir: Path,
     report_path: Path | None,
@@ -286,7 +286,7 @@ def _without_missing_texts(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 def _with_predictions(
-    frame: pd.DataFrame, model: MonitoredModel, side: str, progress: Progress
+    frame: pd.DataFrame, model: LoadedModel, side: str, progress: Progress
 ) -> pd.DataFrame:
     """``frame`` with ``label`` and ``score``: kept when present, else scored by ``model``
     (``side``, reference or current, names the rows in the progress step)."""
