@@ -23,7 +23,7 @@ from sentimentops.tracking.loading import LoadedModel
 def version_2(monitored_model: LoadedModel, monkeypatch: pytest.MonkeyPatch) -> None:
     """The champion is version 2 of imdb-logreg (the real small model under that version)."""
     promoted = dataclasses.replace(monitored_model, version="2")
-    monkeypatch.setattr(job, "load_monitored_model", lambda uri: promoted)
+    monkeypatch.setattr(job, "load_version", lambda uri, **_: promoted)
 
 
 def predictions_file(path: Path, model: LoadedModel, texts: list[str], versions: list[str]) -> Path:

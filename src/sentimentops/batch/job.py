@@ -13,7 +13,6 @@ from sentimentops.batch.options import BatchOptions
 from sentimentops.batch.rules import RejectRules
 from sentimentops.batch.sink import BatchSummary, Sink, check_output
 from sentimentops.batch.source import Source
-from sentimentops.batch.writers import output_format
 from sentimentops.errors import DataError, RejectLimitExceededError
 from sentimentops.storage import Location, LocationLike, storage_errors
 from sentimentops.tracking.loading import LoadedModel, load_version
@@ -32,11 +31,10 @@ def check_job(input_location: LocationLike, output: LocationLike, options: Batch
         UnsafeLocationError: an ``s3://`` key with a ``.`` or ``..`` segment.
         ConfigError, StorageUnavailableError: no AWS credentials; S3 failing after retries.
     """
-    target = Location(output)
-    output_format(target)
-    check_output(target, Location(input_location))
     with storage_errors(f"checking {input_location} before scoring", refused_as=DataError):
-        return Source(input_location, options)
+        source = Source(input_location, options)
+    check_output(Location(output), source.location)
+    return source
 
 
 class BatchPredictor:
@@ -77,30 +75,26 @@ class BatchPredictor:
         """
         started = time.perf_counter()
         self.status(f"Checking {input_location} and {output}")
-        source = check_job(input_location, output, self.options)
-        target = Location(output)
+        source, target = check_job(input_location, output, self.options), Location(output)
         model = self._loaded()
+        identity = {"input": str(source), "input_fingerprint": source.fingerprint}
+        identity |= {"model": f"{model.name}/{model.version}"} | self.options.resumable_as()
         with open_engine(self.options, model, self.status) as engine:
             self.status("Scoring")
             scoring = time.perf_counter()
-            then = "rerun with --resume to continue from the last completed chunk"
-            with storage_errors(f"scoring {source} into {target}", then=then, writes=True):
-                identity = {"input": str(source), "input_fingerprint": source.fingerprint}
-                identity |= {"model": f"{model.name}/{model.version}"} | self.options.resumable_as()
-                sink = Sink(target, identity, resume=resume)
-                with sink.removed_unless_resumable():
-                    records = source.records()
-                    skipped = sum(1 for _ in islice(records, sink.done * self.options.chunk_size))
-                    rules = RejectRules(
-                        self.options, source.key, sink.taken_ids(self.options.id_column)
-                    )
-                    chunks = scored(engine, rules.chunks(records))
-                    outcomes = (
-                        chunk.scored(scores, model, self.options.explain)
-                        for chunk, scores in chunks
-                    )
-                    read = skipped + sink.write(outcomes, self.progress)
-                    summary = sink.finish(read, model, scoring, job_started=started)
+            sink = Sink(target, identity, resume=resume)
+            doing, then = f"scoring {source} into {target}", "rerun with --resume to continue"
+            with sink.removed_unless_resumable(), storage_errors(doing, then=then, writes=True):
+                records = source.records()
+                skipped = sum(1 for _ in islice(records, sink.done * self.options.chunk_size))
+                rules = RejectRules(
+                    self.options, source.key, sink.taken_ids(self.options.id_column)
+                )
+                chunks = scored(engine, rules.chunks(records))
+                explain = self.options.explain
+                outcomes = (chunk.scored(scores, model, explain) for chunk, scores in chunks)
+                read = skipped + sink.write(outcomes, self.progress)
+                summary = sink.finish(read, model, scoring, job_started=started)
         rejected, rows_in, limit = summary.rejected, summary.rows_in, self.options.max_reject_rate
         if limit is not None and rows_in and rejected / rows_in > limit:
             raise RejectLimitExceededError(

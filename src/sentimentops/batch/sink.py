@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sentimentops.batch.rules import REJECT_COLUMNS, Scored
-from sentimentops.batch.writers import write_table
+from sentimentops.batch.writers import output_format, write_table
 from sentimentops.errors import BadInputError, DataError
 from sentimentops.storage import REJECTS, SUMMARY, Location, storage_errors
 from sentimentops.tracking.loading import LoadedModel
@@ -95,9 +95,11 @@ def check_output(output: Location, input_location: Location) -> None:
     folders).
 
     Raises:
+        DataError: its extension names no format.
         BadInputError: the output (or its rejects or summary) would overwrite the input; its
             folder is a file or not writable; it is a folder; its S3 bucket does not exist.
     """
+    output_format(output)
     written = [output, output.beside(REJECTS), output.beside(SUMMARY)]
     if any(_same(input_location, location) for location in written):
         raise BadInputError(

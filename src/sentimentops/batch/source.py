@@ -23,8 +23,6 @@ __all__ = ["Record", "Source"]
 
 PREVIEW_CHARS = 200
 _CSV_FIELD_LIMIT = 50_000_000  # one review may be long; the csv default (128 KiB) is too small
-_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
-            ".pq": "parquet"}  # fmt: skip
 # surrogateescape decodes each undecodable byte to one of these lone surrogates.
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
@@ -58,8 +56,7 @@ class Source:
                 f"{location} does not exist. Check the path (or the S3 bucket and key)."
             )
         self.fingerprint = fingerprint
-        name = self.location.name.lower().removesuffix(".gz")
-        kind = next((kind for suffix, kind in _FORMATS.items() if name.endswith(suffix)), None)
+        kind = self.location.format
         if kind is None:
             raise DataError(
                 f"Cannot tell the format of {location}: use .csv, .csv.gz, .jsonl, .jsonl.gz or "

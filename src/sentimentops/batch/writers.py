@@ -23,14 +23,13 @@ __all__ = ["output_format", "write_table"]
 
 
 def output_format(location: Location) -> str:
-    """``csv``, ``jsonl`` or ``parquet`` from the name of an output path or URI."""
-    name = location.name.lower().removesuffix(".gz")
-    if name.endswith(".csv"):
-        return "csv"
-    if name.endswith((".jsonl", ".ndjson")):
-        return "jsonl"
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
+    """``csv``, ``jsonl`` or ``parquet`` from the name of an output path or URI.
+
+    Raises:
+        DataError: another name.
+    """
+    if location.format is not None:
+        return location.format
     raise DataError(
         f"Cannot tell the output format of {location}: use .csv, .csv.gz, .jsonl or .parquet."
     )

@@ -75,31 +75,20 @@ def _download_prefix(location: Location) -> Path:
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     prefix = prefix.rstrip("/") + "/"
     s3 = boto3.client("s3")
-    found = 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            if item["Key"].endswith("/"):
-                continue  # a folder marker (the S3 console makes them), not a file
-            local = _local_copy(target, uri, item["Key"].removeprefix(prefix))
-            local.parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(bucket, item["Key"], str(local))
-            found += 1
-    if not found:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    # A key ending in "/" is a folder marker (the S3 console makes them), not a file.
+    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    files = [key for key in keys if not key.endswith("/")]
+    if not files:
         raise ModelNotFoundError(f"No model files under {uri}.")
+    for key in files:
+        try:
+            local = contained_path(target, key.removeprefix(prefix))
+        except UnsafeLocationError as error:  # prefix/../../x: not what was saved there
+            raise ModelIntegrityError(f"The model under {uri} is refused: {error}") from None
+        local.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(bucket, key, str(local))
     return target
-
-
-def _local_copy(target: Path, uri: str, name: str) -> Path:
-    """Where the object ``name`` (its key under the prefix) is downloaded, inside ``target``.
-
-    Raises:
-        ModelIntegrityError: a key such as ``prefix/../../x`` would be written outside
-            ``target``; the model store is not what was saved there, and nothing is loaded.
-    """
-    try:
-        return contained_path(target, name)
-    except UnsafeLocationError as error:
-        raise ModelIntegrityError(f"The model under {uri} is refused: {error}") from None
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -108,7 +97,8 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     settings = get_settings()
     try:
         body = _json_body(event)
-        batch = _path(event).rstrip("/").endswith("/batch") or "texts" in body
+        path = str(event.get("rawPath") or event.get("path") or "")
+        batch = path.rstrip("/").endswith("/batch") or "texts" in body
         texts = _validated_texts(body, batch, settings)
         model = loaded_model(settings)
         started = time.perf_counter()
@@ -161,10 +151,6 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         else predictions[0]
     )
     return _response(200, payload, request_id)
-
-
-def _path(event: dict[str, Any]) -> str:
-    return str(event.get("rawPath") or event.get("path") or "")
 
 
 def _json_body(event: dict[str, Any]) -> dict[str, Any]:

@@ -50,9 +50,9 @@ class BatchJob:
         """The job in a message body.
 
         Raises:
-            BadInputError: not JSON, not an object, or without string ``input`` and ``output``.
-            UnsafeLocationError: ``input`` or ``output`` is a local path (whoever can send to
-                the queue must not read or write the worker's disk) or a key with ``..``.
+            BadInputError: not a JSON object with string ``input`` and ``output``.
+            UnsafeLocationError: ``input`` or ``output`` is a local path (a sender must not
+                reach the worker's disk) or a key with ``..``.
         """
         try:
             content = json.loads(body)
@@ -92,8 +92,7 @@ class WorkerStats:
 
 
 class _BackOffError(Exception):
-    """A service failed: wait before receiving again, and let ``receipt``'s message come back
-    after that wait rather than after the whole visibility timeout."""
+    """A service failed: wait before receiving again; ``receipt``'s message comes back then."""
 
     def __init__(self, receipt: str | None = None) -> None:
         super().__init__(receipt)
@@ -151,11 +150,8 @@ class SqsWorker:
         return stats
 
     def _take(self, stats: WorkerStats, *, once: bool, max_messages: int | None) -> bool:
-        """Receive and process one message; False when the run is over.
-
-        Raises:
-            _BackOffError: SQS, S3 or MLflow failed.
-        """
+        """Receive and process one message; False when the run is over (_BackOffError: SQS, S3
+        or MLflow failed)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         if self._stop.is_set() or (max_messages is not None and stats.received >= max_messages):
@@ -171,12 +167,7 @@ class SqsWorker:
         except (BotoCoreError, ClientError) as error:
             stats.sqs_errors += 1
             stats.errors.append(f"receiving from {self.queue_url}: {error}")
-            log.error(
-                "could not receive from %s (%s); check that SQS answers and the queue exists "
-                "with receive permission",
-                self.queue_url,
-                error,
-            )
+            log.error("could not receive from %s (is the queue there?): %s", self.queue_url, error)
             if once:
                 return False
             raise _BackOffError from error
@@ -188,11 +179,8 @@ class SqsWorker:
         return True
 
     def _process(self, message: dict[str, Any], stats: WorkerStats) -> None:
-        """Score the message's job and delete the message.
-
-        Raises:
-            _BackOffError: an outage failed the job, or SQS failed to delete its message.
-        """
+        """Score the message's job and delete the message (_BackOffError: an outage failed the
+        job, or SQS the delete)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         receipt, name = message["ReceiptHandle"], message["MessageId"]

@@ -1,16 +1,7 @@
-"""Read review datasets in the layouts users bring, into one canonical table.
-
-The canonical table has a ``review`` text column and, when labels exist, a ``sentiment`` column;
-other columns (``review_id``, ``movie_id``, ``rating``, ``split``) pass through. Supported inputs:
-
-* CSV in the Kaggle layout (``review,sentiment``), plain or gzip (``.csv``, ``.csv.gz``)
-* Parquet (``.parquet``, ``.pq``)
-* JSON Lines, plain or gzip (``.jsonl``, ``.ndjson``, ``.jsonl.gz``)
-* the original Stanford ``aclImdb/`` folder (``train|test/pos|neg/<id>_<rating>.txt``)
-
-Local paths and ``s3://`` URIs both work. Reading is strict: a file that cannot be read whole
-raises :class:`~sentimentops.errors.DataError` naming the file, what is wrong and what to do.
-"""
+"""Read review datasets in the layouts users bring (CSV in the Kaggle layout, Parquet, JSON
+Lines, gzip or not, local or ``s3://``; the Stanford ``aclImdb/`` folder) into one table: a
+``review`` column and, with labels, ``sentiment``; other columns pass through. Strict: a file
+that cannot be read whole raises DataError naming it, what is wrong and what to do."""
 
 from __future__ import annotations
 
@@ -51,13 +42,6 @@ DatasetFormat = Literal["csv", "parquet", "jsonl", "aclimdb"]
 SUPPORTED_FORMATS = (
     ".csv, .csv.gz, .parquet, .pq, .jsonl, .ndjson, .jsonl.gz, or an aclImdb/ folder"
 )
-_SUFFIX_FORMATS: dict[str, DatasetFormat] = {
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-}
 
 
 def detect_format(location: LocationLike) -> DatasetFormat:
@@ -70,10 +54,8 @@ def detect_format(location: LocationLike) -> DatasetFormat:
             f"{location} is a folder but not the aclImdb layout "
             "(train|test/pos|neg/<id>_<rating>.txt). Point at a data file or an aclImdb folder."
         )
-    name = where.name.lower().removesuffix(".gz")
-    for suffix, dataset_format in _SUFFIX_FORMATS.items():
-        if name.endswith(suffix):
-            return dataset_format
+    if where.format is not None:
+        return where.format
     raise DataError(
         f"Cannot tell the format of {location} from its name. Supported: {SUPPORTED_FORMATS}."
     )
@@ -88,15 +70,9 @@ def load_reviews(
 ) -> pd.DataFrame:
     """Load a review dataset into the canonical table.
 
-    Args:
-        location: a local path or ``s3://`` URI (see the module docstring for formats).
-        text_column: the column holding the review text; renamed to ``review``.
-        label_column: the column holding the label, if any; renamed to ``sentiment``.
-        require_labels: whether the label column must be there (validation, splitting).
-
-    Returns:
-        The rows in file order with a fresh ``RangeIndex``. Labels are not validated here
-        (see :mod:`sentimentops.data.validate`).
+    ``text_column`` is renamed to ``review``, ``label_column`` (required with
+    ``require_labels``) to ``sentiment``. Returns the rows in file order with a fresh
+    ``RangeIndex``; labels are not validated here (:mod:`sentimentops.data.validate` does).
 
     Raises:
         DataError: the location is missing, the format unknown, the bytes undecodable, the
@@ -112,10 +88,9 @@ def read_table(location: LocationLike) -> pd.DataFrame:
     """The rows of any supported file or folder as they are: no column is required or renamed.
 
     Raises:
-        DataError: the location is missing (or S3 refuses it: access denied, a malformed
-            bucket name), the format unknown, the bytes undecodable, or the file malformed.
-        ConfigError: no AWS credentials to read an ``s3://`` location with.
-        StorageUnavailableError: S3 failed or did not answer, after its retries.
+        DataError: the location is missing or refused by S3, the format unknown, the bytes
+            undecodable, or the file malformed.
+        ConfigError, StorageUnavailableError: no AWS credentials; S3 failing after retries.
     """
     where = Location(location)
     if not where.exists():
@@ -195,9 +170,7 @@ def _read_bytes(location: Location) -> bytes:
     if raw[:2] == b"\x1f\x8b":  # gzip magic number: decompress whatever the name says
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as error:
-            # EOFError: truncated; BadGzipFile (an OSError): a bad header, CRC or trailing bytes;
-            # zlib.error: damaged compressed data.
+        except (OSError, EOFError, zlib.error) as error:  # a bad header, CRC, data; truncated
             raise DataError(
                 f"{location} looks gzip-compressed but is corrupt or truncated ({error}). "
                 "Re-create or re-download it."

@@ -19,7 +19,6 @@ from sentimentops.errors import BadInputError
 from sentimentops.monitoring.alerts import send_alerts
 from sentimentops.monitoring.current import CurrentData, current_from_file, current_from_log
 from sentimentops.monitoring.history import build_run_record, prune_reports
-from sentimentops.monitoring.model import load_monitored_model
 from sentimentops.monitoring.run import (
     MonitoringOutcome,
     Progress,
@@ -28,6 +27,7 @@ from sentimentops.monitoring.run import (
 )
 from sentimentops.prediction_log import open_store
 from sentimentops.storage import Location
+from sentimentops.tracking.loading import load_version
 
 __all__ = ["monitor_and_record"]
 
@@ -59,7 +59,7 @@ def monitor_and_record(
         )
     # Inputs first: a bad file is reported before seconds of model loading.
     report(f"loading the model {model_uri}")
-    model = load_monitored_model(model_uri)
+    model = load_version(model_uri, with_reference=True)
     current = _of_monitored_version(
         current, model.name, model.version, from_log=log_window is not None
     )

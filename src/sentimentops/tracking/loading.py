@@ -111,8 +111,10 @@ def resolve_location(uri: str) -> str:
     return f"models:/{name}/{version}"
 
 
-def load_version(uri: str) -> LoadedModel:
-    """The model ``uri`` names, from the configured registry or a local folder.
+def load_version(uri: str, *, with_reference: bool = False) -> LoadedModel:
+    """The model ``uri`` names, from the configured registry or a local folder; with its
+    reference sample (monitoring's: held-out test reviews, labels and scores) if asked for and
+    the training run logged one.
 
     Raises:
         ModelNotFoundError: nothing at ``uri``.
@@ -130,6 +132,11 @@ def load_version(uri: str) -> LoadedModel:
     location = resolve_location(uri)
     name, version = location.removeprefix("models:/").rsplit("/", 1)
     info = version_info(name, version)
+    pipeline, reference = load_model(location), None
+    if with_reference:
+        from sentimentops.tracking.runs import load_reference_sample
+
+        reference = load_reference_sample(info.run_id)
     return LoadedModel(
-        load_model(location), name, version, location, uri, info.run_id, info.metrics, info.tags
+        pipeline, name, version, location, uri, info.run_id, info.metrics, info.tags, reference
     )
