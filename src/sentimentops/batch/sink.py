@@ -1,9 +1,6 @@
 """Where a batch run's rows go: a part file and a checkpoint per chunk (what ``--resume``
-continues from), then the output and its rejects assembled atomically, then the summary.
-
-A remote output is assembled in ``$SENTIMENTOPS_HOME/staging`` and uploaded when complete; its
-summary goes last, as what says the output is complete.
-"""
+continues from), then the output and its rejects assembled atomically, then the summary (a
+remote output is assembled in ``$SENTIMENTOPS_HOME/staging`` and uploaded)."""
 
 from __future__ import annotations
 
@@ -47,9 +44,7 @@ class BatchSummary:
     model_name: str
     model_version: str
     resumed_from_chunk: int
-    # The input's content when scored (Location.fingerprint): an input rewritten under the same
-    # name is another input. None in summaries written before this field existed, as below.
-    input_fingerprint: str | None = None
+    input_fingerprint: str | None = None  # None in summaries older than the field, as below
     wall_seconds: float | None = None  # the whole job: loading the model, starting Dask too
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,11 +62,9 @@ def summary_path(output: Path) -> Path:
 
 
 def already_scored(input_location: str, output: str, model: LoadedModel) -> bool:
-    """Whether ``output`` holds ``model``'s predictions of ``input_location`` as it is now: the
-    output and its summary exist, and the summary names this input, model, version and the
-    input's current fingerprint (a producer may rewrite the same key daily). The summary is
-    uploaded last, so it never describes an incomplete output. S3 errors are raised raw unless
-    a storage_errors block is around the call."""
+    """Whether ``output`` holds ``model``'s predictions of ``input_location`` as it is now: its
+    summary (written last, so only beside a complete output) names this input, model, version
+    and the input's current fingerprint (a producer may rewrite the same key daily)."""
     target = Location(output)
     summary = target.beside(SUMMARY)
     try:
@@ -91,8 +84,7 @@ def already_scored(input_location: str, output: str, model: LoadedModel) -> bool
 
 
 def check_output(output: Location, input_location: Location) -> None:
-    """Refuse an output that cannot be written, creating nothing (the run makes missing
-    folders).
+    """Refuse an output that cannot be written, creating nothing (the run makes folders).
 
     Raises:
         DataError: its extension names no format.
@@ -137,8 +129,8 @@ def _same(first: Location, second: Location) -> bool:
 
 
 class Sink:
-    """The parts of one output, ``OUTPUT.parts/`` beside a local output (in staging for a
-    remote one): cleared, or with ``resume`` checked against ``identity`` and continued.
+    """The parts of one output in ``OUTPUT.parts/`` (in staging for a remote output): cleared,
+    or with ``resume`` checked against ``identity`` and continued.
 
     Raises:
         DataError: ``resume`` with a checkpoint of another run, or of an input changed since.
@@ -146,7 +138,7 @@ class Sink:
 
     def __init__(self, output: Location, identity: dict[str, Any], *, resume: bool) -> None:
         self.output = output
-        # Where the output is assembled: one staging folder per output URI, so resume finds it.
+        # One staging folder per output URI, so that resume finds it.
         digest = hashlib.sha256(output.text.encode()).hexdigest()[:16]
         self.assembled = _staging() / digest / output.name if output.remote else output.path
         self.parts = self._beside(".parts")
@@ -204,14 +196,10 @@ class Sink:
     def finish(
         self, read: int, model: LoadedModel, started: float, *, job_started: float
     ) -> BatchSummary:
-        """The output and its rejects from the parts, in place (uploaded when remote), then the
-        summary: last, as what says the output is complete (the SQS worker trusts it).
-        ``started`` is when scoring began, ``job_started`` when the job did (perf_counter).
-
-        Raises:
-            RuntimeError: output + rejects differ from the ``read`` records: a bug; the parts
-                are kept.
-        """
+        """The output and its rejects from the parts (uploaded when remote), then the summary,
+        last: what says the output is complete. ``started``: when scoring began, ``job_started``
+        when the job did (perf_counter). RuntimeError (parts kept) when output + rejects are
+        not the ``read`` records."""
         predicted = write_table(sorted(self.parts.glob("output-*.parquet")), self.assembled)
         rejects = self._beside(REJECTS)
         parts = sorted(self.parts.glob("rejects-*.parquet"))

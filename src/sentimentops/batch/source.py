@@ -36,11 +36,10 @@ class Record:
 
 
 class Source:
-    """An input file: a path or URI whose format its name tells (``.csv``, ``.jsonl``,
-    ``.parquet``; gzip by its bytes), known to exist and fingerprinted once, before any
-    record is read (a file rewritten during a run no longer matches its checkpoints), with
-    the columns ``options`` name. ``key`` is the column that identifies its records in the
-    output: ``options.id_column`` when its first readable record has it, else ``row_number``.
+    """An input file (its name tells the format; gzip by its bytes), known to exist and
+    fingerprinted before any record is read, with the columns ``options`` name. ``key``
+    identifies its records in the output: ``options.id_column`` when its first readable
+    record has it, else ``row_number``.
 
     Raises:
         DataError: the input does not exist, its format is unknown, it cannot be read at all
@@ -50,19 +49,17 @@ class Source:
 
     def __init__(self, location: LocationLike, options: BatchOptions) -> None:
         self.location = Location(location)
-        fingerprint = self.location.fingerprint()  # on S3, one HEAD: existence and content
+        fingerprint, kind = self.location.fingerprint(), self.location.format  # one HEAD on S3
         if fingerprint is None:
             raise DataError(
                 f"{location} does not exist. Check the path (or the S3 bucket and key)."
             )
-        self.fingerprint = fingerprint
-        kind = self.location.format
         if kind is None:
             raise DataError(
                 f"Cannot tell the format of {location}: use .csv, .csv.gz, .jsonl, .jsonl.gz or "
                 ".parquet."
             )
-        self.format = kind
+        self.fingerprint, self.format = fingerprint, kind
         has_id = self._has_id(options)
         self.key = options.id_column if has_id and options.id_column else "row_number"
 

@@ -219,14 +219,17 @@ class SqsWorker:
         failure = state.outcome.exception() if state.outcome else None
         log.info("backing off %.1f s before receiving again", delay)
         if isinstance(failure, _BackOffError) and failure.receipt is not None:
-            try:
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url,
-                    ReceiptHandle=failure.receipt,
-                    VisibilityTimeout=math.ceil(delay),
-                )
-            except Exception as error:  # it comes back after the visibility timeout instead
-                log.warning("could not shorten the message's visibility: %s", error)
+            self._set_visibility(failure.receipt, math.ceil(delay))
+
+    def _set_visibility(self, receipt: str, seconds: int) -> None:
+        """Make the message visible again in ``seconds``: a failure is only logged (at worst
+        the message comes back at another time)."""
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=seconds
+            )
+        except Exception as error:
+            log.warning("could not change the message's visibility: %s", error)
 
     def _score(self, job: BatchJob) -> BatchSummary | None:
         """The job's summary; None when its output already holds this model's predictions of
@@ -267,14 +270,7 @@ class SqsWorker:
 
         def beat() -> None:
             while not finished.wait(self.visibility_timeout / 2):
-                try:
-                    self.sqs.change_message_visibility(
-                        QueueUrl=self.queue_url,
-                        ReceiptHandle=receipt,
-                        VisibilityTimeout=self.visibility_timeout,
-                    )
-                except Exception as error:  # the job goes on; at worst it is redelivered
-                    log.warning("could not extend the message's visibility: %s", error)
+                self._set_visibility(receipt, self.visibility_timeout)
 
         thread = threading.Thread(target=beat, name="sqs-heartbeat", daemon=True)
         thread.start()
