@@ -119,3 +119,15 @@ def test_s3_inputs_are_checked_before_scoring(monkeypatch: pytest.MonkeyPatch) -
         keys = [item["Key"] for item in s3.list_objects_v2(Bucket="batch")["Contents"]]
 
     assert keys == ["in/reviews.csv"]  # nothing written on the way
+
+
+def test_the_columns_are_checked_on_the_first_readable_record_however_far(tmp_path: Path) -> None:
+    """A check used to read 1,000 records only: an input opening with more unreadable rows was
+    refused for its columns only once the model had been loaded."""
+    source = tmp_path / "reviews.jsonl"
+    source.write_text("not json\n" * 1_001 + '{"text": "A wonderful film."}\n')
+
+    with pytest.raises(DataError, match="has no text column 'review' \\(columns: text\\)"):
+        check_job(str(source), tmp_path / "out.csv", BatchOptions())
+
+    assert files_under(tmp_path) == ["reviews.jsonl"]
