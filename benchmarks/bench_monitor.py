@@ -96,8 +96,8 @@ def main() -> None:
 
     from sentimentops.config import get_settings
     from sentimentops.monitoring.current import CurrentData
-    from sentimentops.monitoring.model import MonitoredModel
     from sentimentops.monitoring.run import run_monitoring
+    from sentimentops.tracking.loading import LoadedModel
 
     settings = get_settings()
     _, test = official_split()
@@ -110,7 +110,7 @@ def main() -> None:
         score=scores, label=np.where(scores >= 0.5, "positive", "negative")
     )
     pool = test.iloc[5000:][["review", "sentiment"]].reset_index(drop=True)
-    model = MonitoredModel(pipeline, "champion-config", "bench", None, reference)
+    model = LoadedModel(pipeline, "champion-config", "bench", "bench", reference=reference)
     n, size = args.windows, args.window_rows
     rng = np.random.default_rng(1)
 

@@ -43,7 +43,7 @@ _FRAME_COLUMNS = "__frame_columns__"  # a frame Parquet cannot hold (cv_results:
 
 def _result_classes() -> dict[str, type]:
     """The dataclasses a cached result may hold, by name: nothing else is rebuilt."""
-    from sentimentops.batch.predictor import BatchSummary
+    from sentimentops.batch.sink import BatchSummary
     from sentimentops.data.split import DatasetSplits
     from sentimentops.models.train import CandidateResult, TrainingResult
 

@@ -123,9 +123,9 @@ def prepare_training_data(
     validation = validate_reviews(frame, settings.validation, source=source)
     _require_trainable(validation.report)
     if validation.report.quarantined_rows:  # up to MAX_QUARANTINE_SHARE: left out, not silently
-        from sentimentops.storage import data_stem  # fsspec: only when needed
+        from sentimentops.storage import Location
 
-        stem = data_stem(data or settings.data.reference_path) or "dataset"
+        stem = Location(data or settings.data.reference_path).stem or "dataset"
         quarantine = validation.write_quarantine(
             settings.state_path("quarantine", f"{stem}.quarantine.csv")
         )

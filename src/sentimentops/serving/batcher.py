@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sentimentops.serving.model import ServedModel
+from sentimentops.tracking.loading import LoadedModel
 
 __all__ = ["MicroBatcher", "ModelNotReadyError"]
 
@@ -43,7 +43,7 @@ MAX_BATCH_CHARS = 250_000
 @dataclass
 class _Waiting:
     texts: list[str]
-    future: asyncio.Future[tuple[ServedModel, np.ndarray]]
+    future: asyncio.Future[tuple[LoadedModel, np.ndarray]]
     deadline: float | None  # loop time after which nobody waits for the answer
     chars: int
 
@@ -53,7 +53,7 @@ class MicroBatcher:
 
     def __init__(
         self,
-        current_model: Callable[[], ServedModel | None],
+        current_model: Callable[[], LoadedModel | None],
         *,
         max_size: int = 64,
         max_wait_seconds: float = 0.0,
@@ -76,14 +76,14 @@ class MicroBatcher:
 
     async def score(
         self, texts: list[str], *, deadline: float | None = None
-    ) -> tuple[ServedModel, np.ndarray]:
+    ) -> tuple[LoadedModel, np.ndarray]:
         """The model that scored ``texts`` and their probabilities of positive, in order.
 
         Raises:
             TimeoutError: the batch for ``texts`` could not start before ``deadline`` (loop
                 time); a batch that has started is always finished.
         """
-        future: asyncio.Future[tuple[ServedModel, np.ndarray]] = (
+        future: asyncio.Future[tuple[LoadedModel, np.ndarray]] = (
             asyncio.get_running_loop().create_future()
         )
         chars = sum(len(text) for text in texts)

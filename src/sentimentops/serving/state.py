@@ -28,7 +28,8 @@ from sentimentops.prediction_log import (
 from sentimentops.serving.batcher import MicroBatcher, ModelNotReadyError
 from sentimentops.serving.errors import ApiError
 from sentimentops.serving.metrics import ApiMetrics
-from sentimentops.serving.model import ModelSlot, ServedModel
+from sentimentops.serving.model import ModelSlot
+from sentimentops.tracking.loading import LoadedModel
 
 __all__ = ["ApiState", "RecentRequestIds", "ScoredTexts"]
 
@@ -39,7 +40,7 @@ LOG_WRITE_MARGIN_SECONDS = 0.25
 
 @dataclass(frozen=True)
 class ScoredTexts:
-    model: ServedModel
+    model: LoadedModel
     labels: list[Label]
     scores: list[float]
     request_ids: list[str]
@@ -76,7 +77,7 @@ class ApiState:
     metrics: ApiMetrics
     answered: RecentRequestIds
 
-    def ready_model(self) -> ServedModel:
+    def ready_model(self) -> LoadedModel:
         model = self.slot.current
         if model is None:
             detail = f" (last error: {self.slot.last_error})" if self.slot.last_error else ""
