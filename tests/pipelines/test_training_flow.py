@@ -15,6 +15,7 @@ from sentimentops.config import get_settings
 from sentimentops.pipelines import training_flow as training_flow_module
 from sentimentops.pipelines.training_flow import run_training_flow
 from sentimentops.tracking import registry
+from sentimentops.training import job as training_job
 from tests.conftest import FAST_TRAINING_CONFIG
 
 MODEL = "imdb-sentiment"
@@ -91,7 +92,7 @@ def test_candidates_are_searched_one_after_another_in_the_flow_s_process(
     candidates at once, each with its own CV jobs, would keep more processes busy than cores."""
     monkeypatch.setenv("SENTIMENTOPS_TRAINING__N_JOBS", "2")
     get_settings.cache_clear()
-    real = training_flow_module.evaluate_candidate
+    real = training_job.evaluate_candidate
     searches: list[tuple[int, float, float]] = []
 
     def recorded(*args: Any, **kwargs: Any) -> Any:
@@ -100,7 +101,7 @@ def test_candidates_are_searched_one_after_another_in_the_flow_s_process(
         searches.append((os.getpid(), started, time.monotonic()))
         return result
 
-    monkeypatch.setattr(training_flow_module, "evaluate_candidate", recorded)
+    monkeypatch.setattr(training_job, "evaluate_candidate", recorded)
 
     result = run_training_flow(get_settings(), sample=1500)
 

@@ -1,14 +1,13 @@
-"""The training job: data → validation → split → candidates → tracking, registry and gate.
-
-Plain functions, one per step, so the ``train`` command runs them in a row (:func:`run_training`)
-and the Prefect ``training`` flow runs the same steps as tasks, cached and in parallel.
-"""
+"""What a training trains on: the data loaded, validated, sampled and split, stored for the
+processes that search it, and the fingerprints of everything a training depends on."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -20,24 +19,23 @@ from sentimentops.data.split import OFFICIAL_SPLIT_COLUMN, DatasetSplits, split_
 from sentimentops.data.validate import ValidationReport, validate_reviews
 from sentimentops.data.version import json_digest
 from sentimentops.errors import ConfigError, DataValidationError
-from sentimentops.models.train import TrainingResult, train_models
-from sentimentops.tracking.runs import TrackedTraining  # imports MLflow lazily, inside functions
+from sentimentops.models.train import CleanTexts
 
 __all__ = [
+    "Progress",
     "TrainingData",
-    "TrainingOutcome",
     "candidate_fingerprint",
+    "labelled_feedback",
     "prepare_training_data",
-    "run_training",
+    "store_clean_texts",
+    "store_splits",
     "stratified_sample",
-    "track_and_gate",
     "training_fingerprint",
-    "with_families",
     "with_split_mode",
 ]
 
-# Training refuses data where more than this share of rows had to be quarantined: something
-# is wrong with the file (wrong column, wrong labels), and a model on the rest would mislead.
+# More rows quarantined than this share, and the file itself is wrong (a wrong column, wrong
+# labels): a model trained on the rest would mislead.
 MAX_QUARANTINE_SHARE = 0.05
 
 log = logging.getLogger(__name__)
@@ -54,20 +52,13 @@ class TrainingData:
     lineage: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class TrainingOutcome:
-    training: TrainingResult
-    tracked: TrackedTraining
-    validation: ValidationReport
-    tracking_uri: str
-
-
 def stratified_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
     """``rows`` rows with the label shares of ``frame``, in the original order."""
     if rows >= len(frame):
         return frame
-    share = rows / len(frame)
-    sample = frame.groupby("sentiment", group_keys=False).sample(frac=share, random_state=seed)
+    sample = frame.groupby("sentiment", group_keys=False).sample(
+        frac=rows / len(frame), random_state=seed
+    )
     return sample.sort_index()
 
 
@@ -84,30 +75,20 @@ def with_split_mode(settings: Settings, mode: str | None) -> Settings:
     return settings.model_copy(update={"split": settings.split.model_copy(update={"mode": mode})})
 
 
-def with_families(settings: Settings, models: list[ModelFamily] | None) -> Settings:
-    """``settings`` training only ``models`` (all configured families when None or empty)."""
-    if not models:
-        return settings
-    return settings.model_copy(
-        update={"training": settings.training.model_copy(update={"models": models})}
-    )
-
-
 def prepare_training_data(
     settings: Settings,
     *,
     data: str | None = None,
     sample: int | None = None,
     extra: pd.DataFrame | None = None,
-    progress: Progress | None = None,
+    progress: Progress = lambda _message: None,
 ) -> TrainingData:
     """Load (the vendored data by default), add ``extra`` labelled rows, validate, sample, split.
 
     Raises:
         DataValidationError: the data fails validation (the message holds the summary).
     """
-    report = progress or (lambda _message: None)
-    report("loading data")
+    progress("loading data")
     if data is None:
         frame, reference = load_reference_dataset(settings.data)
         source = str(reference)
@@ -119,37 +100,36 @@ def prepare_training_data(
     if extra is not None and not extra.empty:
         source = f"{source} + {len(extra):,} labelled feedback rows"
         frame = _with_extra_rows(frame, extra)
-    report(f"validating {len(frame):,} rows")
+    progress(f"validating {len(frame):,} rows")
     validation = validate_reviews(frame, settings.validation, source=source)
-    _require_trainable(validation.report)
-    if validation.report.quarantined_rows:  # up to MAX_QUARANTINE_SHARE: left out, not silently
+    report = validation.report
+    _require_trainable(report)
+    if report.quarantined_rows:  # up to MAX_QUARANTINE_SHARE: left out, and said so
         from sentimentops.storage import data_stem  # fsspec: only when needed
 
         stem = data_stem(data or settings.data.reference_path) or "dataset"
-        quarantine = validation.write_quarantine(
-            settings.state_path("quarantine", f"{stem}.quarantine.csv")
-        )
+        path = settings.state_path("quarantine", f"{stem}.quarantine.csv")
         message = (
-            f"{validation.report.quarantined_rows:,} of {validation.report.rows:,} rows failed "
-            f"validation and are left out of training; they and the reasons are in {quarantine}"
+            f"{report.quarantined_rows:,} of {report.rows:,} rows failed validation and are "
+            f"left out of training; they and the reasons are in {validation.write_quarantine(path)}"
         )
         log.warning(message)
-        report(message)
+        progress(message)
     valid = validation.valid
     if sample is not None:
         valid = stratified_sample(valid, sample, settings.split.seed)
-    report(f"splitting ({settings.split.mode})")
+    progress(f"splitting ({settings.split.mode})")
     splits = split_reviews(valid, settings.split)
     lineage: dict[str, Any] = {
         "source": source,
-        "source_digest": validation.report.digest,
+        "source_digest": report.digest,
         "sample_rows": sample,
         "split_mode": splits.mode,
         "split_seed": splits.seed,
         "split_digests": splits.digests(),
     }
     lineage["training_fingerprint"] = training_fingerprint(settings, lineage["split_digests"])
-    return TrainingData(splits, validation.report, lineage)
+    return TrainingData(splits, report, lineage)
 
 
 def candidate_fingerprint(
@@ -159,77 +139,87 @@ def candidate_fingerprint(
     shape features and search. Equal fingerprints give the same candidate (same seeds)."""
     candidate = settings.training.candidates.get(family)
     return json_digest(
-        {
+        _shaped_by(settings, split_digests)
+        | {
             "family": family,
-            "splits": split_digests,
-            "preprocessing": settings.preprocessing.model_dump(mode="json"),
-            "features": settings.features.model_dump(mode="json"),
             "candidate": candidate.model_dump(mode="json") if candidate else None,
             "search": settings.training.search,
             "cv_folds": settings.training.cv_folds,
             "seed": settings.training.seed,
-            "package": __version__,
         }
     )
 
 
 def training_fingerprint(settings: Settings, split_digests: dict[str, str]) -> str:
     """What a whole training depends on: every candidate, the choice and the final refit.
-    Where to run it (n_jobs, a Dask scheduler) is left out: it does not change the model."""
+    Where it runs (n_jobs, a Dask scheduler) is left out: it does not change the model."""
     training = settings.training.model_dump(mode="json", exclude={"n_jobs", "dask_scheduler"})
+    reference_rows = settings.registry.reference_sample_rows
     return json_digest(
-        {
-            "splits": split_digests,
-            "preprocessing": settings.preprocessing.model_dump(mode="json"),
-            "features": settings.features.model_dump(mode="json"),
-            "training": training,
-            "reference_sample_rows": settings.registry.reference_sample_rows,
-            "package": __version__,
-        }
+        _shaped_by(settings, split_digests)
+        | {"training": training, "reference_sample_rows": reference_rows}
     )
 
 
-def track_and_gate(
-    result: TrainingResult, settings: Settings, data: TrainingData
-) -> TrackedTraining:
-    """Log to MLflow, register as challenger, and promote only through the gate."""
-    from sentimentops.tracking.runs import track_training
+def _shaped_by(settings: Settings, split_digests: dict[str, str]) -> dict[str, Any]:
+    """What every model depends on: the splits, text cleaning, features and this package."""
+    return {
+        "splits": split_digests,
+        "preprocessing": settings.preprocessing.model_dump(mode="json"),
+        "features": settings.features.model_dump(mode="json"),
+        "package": __version__,
+    }
 
-    return track_training(
-        result, settings, lineage=data.lineage, data_quality=data.validation.to_dict()
-    )
+
+def store_splits(data: TrainingData, settings: Settings) -> str:
+    """The folder of ``data``'s splits as Parquet, named by their digests (written once), from
+    which any process reads them (a search on a Dask worker)."""
+    name = json_digest(data.lineage["split_digests"])[:16]
+    folder = settings.state_path("splits", f"{data.splits.mode}-{name}")
+    if not (folder / "test.parquet").exists():
+        data.splits.write(folder)
+    return str(folder)
 
 
-def run_training(
+def store_clean_texts(
     settings: Settings,
-    *,
-    data: str | None = None,
-    sample: int | None = None,
-    models: list[ModelFamily] | None = None,
-    progress: Progress | None = None,
-) -> TrainingOutcome:
-    """Train, track, register and gate, one step after another; returns what to show.
+    splits: DatasetSplits,
+    splits_dir: str,
+    progress: Progress = lambda _message: None,
+) -> str:
+    """Every split's texts cleaned, for all the searches: a Parquet file beside the splits,
+    named by the preprocessing settings, so a later run with the same ones reads it back."""
+    digest = json_digest(settings.preprocessing.model_dump(mode="json"))[:16]
+    path = Path(splits_dir) / f"cleaned-{digest}.parquet"
+    if not path.exists():
+        progress("cleaning the texts of every split")
+        CleanTexts.of(splits, settings).write(path)
+    return str(path)
 
-    Raises:
-        TrackingUnavailableError: before any training, when the tracking store does not answer.
-        DataValidationError: the data fails validation (the message holds the summary).
-    """
-    from sentimentops.tracking.store import connect
 
-    report = progress or (lambda _message: None)
-    settings = with_families(settings, models)
-    report("connecting to the tracking store")
-    uri = connect(settings)  # fail fast: before minutes of training
-    prepared = prepare_training_data(settings, data=data, sample=sample, progress=report)
-    result = train_models(prepared.splits, settings, progress=report)
-    report("logging to MLflow and applying the promotion gate")
-    tracked = track_and_gate(result, settings, prepared)
-    return TrainingOutcome(result, tracked, prepared.validation, uri)
+def labelled_feedback(settings: Settings, progress: Progress = lambda _message: None) -> str | None:
+    """The texts of the prediction log with a feedback label, as a Parquet file of extra rows
+    (``review``, ``sentiment``) for :func:`prepare_training_data`; None when there are none."""
+    from sentimentops.prediction_log import open_store
+
+    store = open_store(settings)
+    try:
+        rows = store.labelled_texts()
+    finally:
+        store.dispose()
+    if rows.empty:
+        progress("no labelled feedback in the prediction log")
+        return None
+    path = settings.state_path("feedback", f"feedback-{datetime.now():%Y%m%d-%H%M%S-%f}.parquet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows.to_parquet(path, index=False)
+    progress(f"{len(rows)} labelled feedback rows join the training data")
+    return str(path)
 
 
 def _with_extra_rows(frame: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` plus the text and label of ``extra``. New labels are training material: with
-    the official split they join its train side, so the published test set stays the yardstick."""
+    """``frame`` plus the text and label of ``extra``; with the official split they join its
+    train side, so the published test set stays the yardstick."""
     rows = extra[[TEXT_COLUMN, LABEL_COLUMN]]
     if OFFICIAL_SPLIT_COLUMN in frame.columns:
         rows = rows.assign(**{OFFICIAL_SPLIT_COLUMN: "train"})
@@ -239,19 +229,16 @@ def _with_extra_rows(frame: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
 def _require_trainable(report: ValidationReport) -> None:
     problems = []
     if report.rows and report.quarantined_rows / report.rows > MAX_QUARANTINE_SHARE:
+        reasons = ", ".join(f"{reason} ({n})" for reason, n in report.quarantine_reasons.items())
         problems.append(
             f"{report.quarantined_rows:,} of {report.rows:,} rows quarantined "
-            f"(more than {MAX_QUARANTINE_SHARE:.0%}): "
-            + ", ".join(
-                f"{reason} ({count})" for reason, count in report.quarantine_reasons.items()
-            )
+            f"(more than {MAX_QUARANTINE_SHARE:.0%}): {reasons}"
         )
     if not report.label_counts or min(report.label_counts.values()) == 0:
         problems.append(f"both labels are needed, found {report.label_counts or 'none'}")
     if problems:
         raise DataValidationError(
-            f"{report.source} fails validation, training stopped: "
-            + "; ".join(problems)
-            + ". Run `sentimentops data validate` for the full report.",
+            f"{report.source} fails validation, training stopped: {'; '.join(problems)}. "
+            "Run `sentimentops data validate` for the full report.",
             report.to_dict(),
         )
