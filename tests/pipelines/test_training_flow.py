@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from sentimentops.config import get_settings
-from sentimentops.pipelines import training_flow as training_flow_module
 from sentimentops.pipelines.training_flow import run_training_flow
 from sentimentops.tracking import registry
+from sentimentops.training import data as training_data
 from sentimentops.training import job as training_job
 from tests.conftest import FAST_TRAINING_CONFIG
 
@@ -118,7 +118,7 @@ def test_candidates_are_searched_one_after_another_in_the_flow_s_process(
 def test_a_step_failing_twice_is_retried_and_the_flow_completes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = training_flow_module.prepare_training_data
+    real = training_data.prepare_training_data
     attempts = []
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -127,7 +127,7 @@ def test_a_step_failing_twice_is_retried_and_the_flow_completes(
             raise OSError("the data share dropped the connection")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training_flow_module, "prepare_training_data", flaky)
+    monkeypatch.setattr(training_data, "prepare_training_data", flaky)
 
     result = run_training_flow(get_settings(), sample=1500, models=["logreg"])
 

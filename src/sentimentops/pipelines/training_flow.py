@@ -21,24 +21,9 @@ from sentimentops.models.train import CandidateResult, TrainingResult
 from sentimentops.pipelines.results import SkopsResultSerializer, trusted_cache_key
 from sentimentops.pipelines.runtime import Laps, io_task_options, result_storage, state_label
 from sentimentops.tracking.runs import TrackedTraining  # imports MLflow lazily, inside functions
-from sentimentops.training.data import (
-    TrainingData,
-    candidate_fingerprint,
-    prepare_training_data,
-    store_clean_texts,
-    store_splits,
-    with_split_mode,
-)
-from sentimentops.training.job import (
-    TrainingSummary,
-    feature_cache,
-    refit_best,
-    registered_version,
-    search_settings,
-    search_stored,
-    track_and_gate,
-    with_families,
-)
+from sentimentops.training import data as training_data
+from sentimentops.training import job as training_job
+from sentimentops.training.job import TrainingSummary
 
 __all__ = ["configured_training_flow", "run_training_flow", "training_flow"]
 
@@ -65,23 +50,25 @@ def connect_tracking(settings: Settings) -> str:
 @task(name="prepare-data", cache_policy=NO_CACHE)
 def prepare_data(
     settings: Settings, data: str | None, sample: int | None, extra_rows: str | None
-) -> tuple[TrainingData, str]:
+) -> tuple[training_data.TrainingData, str]:
     extra = pd.read_parquet(extra_rows) if extra_rows else None
     progress = get_run_logger().info
-    prepared = prepare_training_data(
+    prepared = training_data.prepare_training_data(
         settings, data=data, sample=sample, extra=extra, progress=progress
     )
-    return prepared, store_splits(prepared, settings)
+    return prepared, training_data.store_splits(prepared, settings)
 
 
 @task(name="find-registered-version", cache_policy=NO_CACHE)
 def find_registered_version(settings: Settings, fingerprint: str) -> str | None:
-    return registered_version(settings, fingerprint)
+    return training_job.registered_version(settings, fingerprint)
 
 
 @task(name="clean-texts", cache_policy=NO_CACHE)
 def clean_split_texts(settings: Settings, splits: DatasetSplits, splits_dir: str) -> str:
-    return store_clean_texts(settings, splits, splits_dir, progress=get_run_logger().info)
+    return training_data.store_clean_texts(
+        settings, splits, splits_dir, progress=get_run_logger().info
+    )
 
 
 @task(name="search-candidate", **STORED)
@@ -94,7 +81,7 @@ def search_candidate(
     fingerprint: str,
 ) -> CandidateResult:
     get_run_logger().info("searching %s", family)
-    return search_stored(settings, family, splits_dir, cleaned_texts, cache_dir)
+    return training_job.search_stored(settings, family, splits_dir, cleaned_texts, cache_dir)
 
 
 @task(name="choose-and-refit", **STORED)
@@ -105,14 +92,16 @@ def choose_and_refit(
     cleaned_texts: str,
     fingerprint: str,
 ) -> TrainingResult:
-    return refit_best(settings, candidates, splits, cleaned_texts, get_run_logger().info)
+    return training_job.refit_best(
+        settings, candidates, splits, cleaned_texts, get_run_logger().info
+    )
 
 
 @task(name="register-and-gate", cache_policy=NO_CACHE)
 def register_and_gate(
-    result: TrainingResult, settings: Settings, data: TrainingData
+    result: TrainingResult, settings: Settings, data: training_data.TrainingData
 ) -> TrackedTraining:
-    return track_and_gate(result, settings, data)
+    return training_job.track_and_gate(result, settings, data)
 
 
 @flow(name="training")
@@ -134,7 +123,9 @@ def training_flow(
         force: train again even when these data and settings were trained before.
         extra_rows: a Parquet file of extra labelled rows (``review``, ``sentiment``) to add.
     """
-    settings = with_families(with_split_mode(get_settings(), split), models)
+    settings = training_job.with_families(
+        training_data.with_split_mode(get_settings(), split), models
+    )
     logger = get_run_logger()
     io = io_task_options(settings)
     cached: dict[str, Any] = {
@@ -156,26 +147,22 @@ def training_flow(
             existing,
         )
         return TrainingSummary.registered(
-            settings,
-            existing,
-            tracking_uri=tracking_uri,
-            test_split=test_split,
-            seconds=laps.seconds,
+            settings, existing, tracking_uri, test_split, laps.seconds
         )
 
     cleaned_texts = clean_split_texts(settings, prepared.splits, splits_dir)
     laps.lap("clean texts")
     digests = prepared.lineage["split_digests"]
     search = search_candidate.with_options(**cached)
-    with feature_cache(settings) as cache_dir:
+    with training_job.feature_cache(settings) as cache_dir:
         futures = {
             family: search.submit(
-                search_settings(settings),
+                training_job.search_settings(settings),
                 family,
                 splits_dir,
                 cleaned_texts,
                 cache_dir,
-                candidate_fingerprint(settings, family, digests),
+                training_data.candidate_fingerprint(settings, family, digests),
             )
             for family in settings.training.models
         }
@@ -195,14 +182,7 @@ def training_flow(
     logger.info("version %s registered; %s: %s", tracked.version, verdict, tracked.decision.reason)
     if rows := tracked.decision.rows_summary():
         logger.info(rows)
-    return TrainingSummary.of(
-        result,
-        tracked,
-        tracking_uri=tracking_uri,
-        test_split=test_split,
-        steps=laps.steps,
-        seconds=laps.seconds,
-    )
+    return TrainingSummary.of(result, tracked, tracking_uri, test_split, laps.steps, laps.seconds)
 
 
 def configured_training_flow(settings: Settings) -> Any:

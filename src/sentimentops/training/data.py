@@ -1,5 +1,5 @@
-"""What a training trains on: the data loaded, validated, sampled and split, stored for the
-processes that search it, and the fingerprints of everything a training depends on."""
+"""What a training trains on: data loaded, validated, sampled, split and stored for the searches,
+and the fingerprints of all a training depends on."""
 
 from __future__ import annotations
 
@@ -172,8 +172,8 @@ def _shaped_by(settings: Settings, split_digests: dict[str, str]) -> dict[str, A
 
 
 def store_splits(data: TrainingData, settings: Settings) -> str:
-    """The folder of ``data``'s splits as Parquet, named by their digests (written once), from
-    which any process reads them (a search on a Dask worker)."""
+    """The folder of ``data``'s splits as Parquet, named by their digests and written once, for
+    any process to read (a search on a Dask worker)."""
     name = json_digest(data.lineage["split_digests"])[:16]
     folder = settings.state_path("splits", f"{data.splits.mode}-{name}")
     if not (folder / "test.parquet").exists():

@@ -1,7 +1,5 @@
-"""The training job: search the candidates, choose and refit, then track, register and gate.
-
-``sentimentops train`` runs it in a row (:func:`run_training`); the Prefect ``training`` flow
-runs the same steps as tasks, cached, the candidates' searches reading stored splits.
+"""The training job: search the candidates, choose and refit, track, register and gate; in a
+row (:func:`run_training`, the ``train`` command) or as the ``training`` flow's cached tasks.
 """
 
 from __future__ import annotations
@@ -77,13 +75,12 @@ class TrainingSummary:
         cls,
         result: TrainingResult,
         tracked: TrackedTraining,
-        *,
         tracking_uri: str,
         test_split: str,
         steps: dict[str, str],
         seconds: dict[str, float],
     ) -> TrainingSummary:
-        """The summary of a training just tracked."""
+        """The summary of a training just tracked; ``steps`` and ``seconds`` by step."""
         return cls(
             model_name=tracked.model_name,
             version=tracked.version,
@@ -106,7 +103,6 @@ class TrainingSummary:
         cls,
         settings: Settings,
         version: str,
-        *,
         tracking_uri: str,
         test_split: str,
         seconds: dict[str, float],
@@ -134,7 +130,7 @@ class TrainingSummary:
         )
 
     def describe(self, champion_before: str | None) -> str:
-        """The outcome for a person: the gate's numbers against the champion before."""
+        """The outcome of a retraining, for a person: the gate's numbers."""
         if self.reused:
             return (
                 f"Retraining found version {self.version} already trained on the same data and "
@@ -181,9 +177,8 @@ def with_families(settings: Settings, models: list[ModelFamily] | None) -> Setti
 
 
 def search_settings(settings: Settings) -> Settings:
-    """The settings a search runs with where it runs: the flow's own locally; on Dask, one
-    process per search (one sending its folds back to the cluster would wait on workers its
-    siblings occupy)."""
+    """The settings a search runs with: the flow's own locally; on Dask, one process per search
+    (one sending its folds back to the cluster would wait on workers its siblings occupy)."""
     if not settings.training.dask_scheduler:
         return settings
     update: dict[str, Any] = {"dask_scheduler": None, "n_jobs": 1}
@@ -208,9 +203,8 @@ def search_stored(
     cleaned_texts: str,
     cache_dir: str | None,
 ) -> CandidateResult:
-    """One family's grid search with CV, on the splits and cleaned texts stored by
-    :mod:`sentimentops.training.data`; families searched with the same ``cache_dir``
-    featurise each fold once per feature configuration."""
+    """One family's grid search with CV on the stored splits and cleaned texts; families
+    searched with the same ``cache_dir`` featurise each fold once per feature configuration."""
     split = settings.split
     splits = DatasetSplits.read(Path(splits_dir), mode=split.mode, seed=split.seed)
     cleaned = CleanTexts.read(Path(cleaned_texts))
