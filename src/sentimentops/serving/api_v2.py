@@ -24,7 +24,7 @@ __all__ = ["router"]
 
 class InferenceInput(StrictBody):
     name: str
-    # At most as many dimensions as data may be nested deep (api_v2._flatten).
+    # At most as many dimensions as data may be nested deep (_flatten).
     shape: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1, max_length=8)]
     datatype: Literal["BYTES"]
     data: list[Any]
@@ -129,11 +129,7 @@ async def model_ready(name: str, state: State) -> V2ModelReady:
     return V2ModelReady(name=_served(state, name).name, ready=True)
 
 
-@router.post(
-    "/models/{name}/infer",
-    dependencies=PROTECTED,
-    responses=ERRORS,
-)
+@router.post("/models/{name}/infer", dependencies=PROTECTED, responses=ERRORS)
 async def infer(
     name: str, body: InferenceRequest, state: State, request_id: RequestId
 ) -> InferenceResponse:

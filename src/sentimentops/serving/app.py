@@ -1,9 +1,5 @@
-"""The FastAPI application: ``create_app()`` wires settings, model, batcher, log and routes.
-
-Start-up loads the model in the background (liveness answers at once, readiness once it is in);
-shutdown stops the poller and the batcher and flushes the prediction log.
-``uvicorn sentimentops.serving.app:create_app --factory`` runs it with settings from the
-environment; ``sentimentops serve`` does that for you.
+"""The FastAPI application: ``create_app()`` wires settings, model, batcher, log and routes;
+``uvicorn sentimentops.serving.app:create_app --factory`` (or ``sentimentops serve``) runs it.
 """
 
 from __future__ import annotations
@@ -65,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_size=serving.micro_batch_max_size,
         max_wait_seconds=serving.micro_batch_wait_ms / 1000,
     )
-    # Covers every record the writer may hold unwritten (queued, or in the batch being written).
+    # Every record the writer may hold unwritten: queued, or in the batch being written.
     answered = RecentRequestIds(capacity=logged.queue_size + logged.batch_size)
 
     docs = docs_exposed(settings)
@@ -111,6 +107,8 @@ def docs_exposed(settings: Settings) -> bool:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the log writer, the batcher and the model poller (the model loads in the
+    background: liveness answers at once); on shutdown stop them and flush the log."""
     state: ApiState = app.state.api
     try:
         await asyncio.to_thread(state.store.migrate)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
 import numpy as np
 
@@ -31,22 +31,18 @@ class _Waiting:
     chars: int
 
 
+@dataclass
 class MicroBatcher:
-    """Collects waiting requests into batches of at most ``max_size`` texts."""
+    """Collects waiting requests into batches of at most ``max_size`` texts, each scored by the
+    model ``current_model`` gives when the batch starts."""
 
-    def __init__(
-        self,
-        current_model: Callable[[], ServedModel | None],
-        *,
-        max_size: int = 64,
-        max_wait_seconds: float = 0.0,
-    ) -> None:
-        self._current_model = current_model
-        self._max_size = max_size
-        self._max_wait = max_wait_seconds
-        self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
-        self._carried: _Waiting | None = None
-        self._task: asyncio.Task[None] | None = None
+    current_model: Callable[[], ServedModel | None]
+    _: KW_ONLY
+    max_size: int = 64
+    max_wait_seconds: float = 0.0
+    _queue: asyncio.Queue[_Waiting] = field(default_factory=asyncio.Queue, init=False)
+    _carried: _Waiting | None = field(default=None, init=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def start(self) -> None:
         """Start batching on the running loop."""
@@ -83,7 +79,7 @@ class MicroBatcher:
             batch = self._still_awaited(await self._collect())
             if not batch:
                 continue
-            model = self._current_model()
+            model = self.current_model()
             if model is None:
                 for waiting in batch:
                     waiting.future.set_exception(ModelNotReadyError("No model loaded yet."))
@@ -117,10 +113,10 @@ class MicroBatcher:
         and :data:`MAX_BATCH_CHARS` characters (a single larger request is scored alone)."""
         first, self._carried = self._carried or await self._queue.get(), None
         batch, size, chars = [first], len(first.texts), first.chars
-        deadline = asyncio.get_running_loop().time() + self._max_wait
-        while size < self._max_size:
+        deadline = asyncio.get_running_loop().time() + self.max_wait_seconds
+        while size < self.max_size:
             try:
-                if self._max_wait > 0:
+                if self.max_wait_seconds > 0:
                     remaining = deadline - asyncio.get_running_loop().time()
                     if remaining <= 0:
                         break
@@ -130,7 +126,7 @@ class MicroBatcher:
             except (TimeoutError, asyncio.QueueEmpty):
                 break
             too_big = chars + waiting.chars > MAX_BATCH_CHARS
-            if size + len(waiting.texts) > self._max_size or too_big:
+            if size + len(waiting.texts) > self.max_size or too_big:
                 self._carried = waiting  # too big to join: it starts the next batch
                 break
             batch.append(waiting)

@@ -19,14 +19,7 @@ from sentimentops.serving.errors import ApiError, request_id_of
 from sentimentops.serving.schemas import BatchPredictionRequest, PredictionRequest, check_limits
 from sentimentops.serving.state import ApiState
 
-__all__ = [
-    "BatchBody",
-    "PredictionBody",
-    "RequestId",
-    "State",
-    "check_api_key",
-    "require_api_key",
-]
+__all__ = ["BatchBody", "PredictionBody", "RequestId", "State", "check_api_key", "require_api_key"]
 
 
 async def _state(request: Request) -> ApiState:

@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -26,25 +27,18 @@ _UNLIMITED_PREFIXES = ("/health", "/v2/health", "/metrics")
 _READINESS_PROBES = frozenset({"/health/ready", "/v2/health/ready"})
 
 
+@dataclass
 class RequestGuard:
     """Request ids, the body size and concurrency limits, and request metrics; ``routes`` (every
     route of the app) name the route of a request answered before routing (413, 503)."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        metrics: ApiMetrics,
-        routes: Sequence[Route],
-        max_body_bytes: int,
-        max_concurrency: int,
-    ) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.routes = routes
-        self.max_body_bytes = max_body_bytes
-        self.max_concurrency = max_concurrency
-        self.in_flight = 0
+    app: ASGIApp
+    _: KW_ONLY
+    metrics: ApiMetrics
+    routes: Sequence[Route]
+    max_body_bytes: int
+    max_concurrency: int
+    in_flight: int = field(default=0, init=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -1,7 +1,5 @@
-"""What the routes share: the model slot, the batcher, the prediction log, settings and metrics.
-
-:meth:`ApiState.predict` is the one path from texts to logged predictions (v1 single and batch,
-v2 infer), and :meth:`ApiState.require_answered` the one judge of what feedback may name.
+"""What the routes share (model slot, batcher, prediction log, settings, metrics), with the one
+path from texts to logged predictions and the one judge of what feedback may name.
 """
 
 from __future__ import annotations
@@ -22,13 +20,8 @@ from sentimentops.prediction_log import (
     PredictionLogWriter,
     PredictionRecord,
 )
+from sentimentops.serving import errors
 from sentimentops.serving.batcher import MicroBatcher
-from sentimentops.serving.errors import (
-    ModelNotReadyError,
-    NothingToScoreError,
-    ScoringTimeoutError,
-    UnknownRequestIdError,
-)
 from sentimentops.serving.metrics import ApiMetrics
 from sentimentops.serving.model import ModelSlot, ServedModel
 
@@ -83,16 +76,14 @@ class ApiState:
         """The served model. Raises ModelNotReadyError before the first one is loaded."""
         if (model := self.slot.current) is None:
             detail = f" (last error: {self.slot.last_error})" if self.slot.last_error else ""
-            raise ModelNotReadyError(f"No model loaded yet{detail}.")
+            raise errors.ModelNotReadyError(f"No model loaded yet{detail}.")
         return model
 
     async def predict(
         self, texts: list[str], *, request_id: str, endpoint: str, itemize: bool
     ) -> ScoredTexts:
-        """Score ``texts`` through the micro-batcher; count and log every prediction.
-
-        With ``itemize`` (batch endpoints) the texts get ids ``request_id.0``, ``.1``, ... so
-        feedback can name each, even in a batch of one; otherwise the one text has ``request_id``.
+        """Score ``texts`` through the micro-batcher; count and log every prediction, under
+        ``request_id``, or with ``itemize`` (batch endpoints) ``request_id.0``, ``.1``, ...
 
         Raises:
             NothingToScoreError: a text has nothing left after cleaning; the whole request is
@@ -110,10 +101,10 @@ class ApiState:
                 model, raw_scores = await self.batcher.score(texts, deadline=deadline)
         except TimeoutError:
             message = f"Scoring took over {timeout:g} s; send fewer texts or retry."
-            raise ScoringTimeoutError(message) from None
+            raise errors.ScoringTimeoutError(message) from None
         latency_ms = (time.perf_counter() - started) * 1000
         if (unscorable := np.flatnonzero(np.isnan(raw_scores))).size:
-            raise NothingToScoreError(_nothing_to_score(unscorable, itemize))
+            raise errors.NothingToScoreError(_nothing_to_score(unscorable, itemize))
         scores = [float(score) for score in raw_scores]
         labels = labels_of(scores)
         request_ids = [f"{request_id}.{i}" for i in range(len(texts))] if itemize else [request_id]
@@ -139,8 +130,7 @@ class ApiState:
 
     async def require_answered(self, request_id: str) -> None:
         """Return when a prediction was answered under ``request_id``: by this process, or by
-        any whose log record is written. Another worker's is looked for once more after a
-        flush interval, by when its writer has normally written it.
+        any whose log record is written (looked for again after a flush interval).
 
         Raises:
             UnknownRequestIdError: no prediction was answered under that id.
@@ -153,7 +143,7 @@ class ApiState:
         await asyncio.sleep(self.settings.prediction_log.flush_seconds + LOG_WRITE_MARGIN_SECONDS)
         if await asyncio.to_thread(self.store.has_prediction, request_id):
             return
-        raise UnknownRequestIdError(
+        raise errors.UnknownRequestIdError(
             f"No prediction was answered under request_id {request_id!r}: name the request_id "
             "of a prediction this API answered (a batch item's is <request_id>.<position>)."
         )
