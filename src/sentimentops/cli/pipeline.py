@@ -6,17 +6,16 @@ runs are recorded on that Prefect server and visible in its UI.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import typer
 
 from sentimentops.cli.output import console, error_console
 from sentimentops.cli.train import parse_families
-from sentimentops.config import Settings, get_settings
+from sentimentops.config import get_settings
 
 __all__ = ["pipeline_app"]
 
@@ -59,19 +58,21 @@ HOURS_OPTION = typer.Option(
 )
 
 
-@contextlib.contextmanager
-def _prefect() -> Iterator[Settings]:
-    """The settings, with Prefect pointed at the project's state (before it is imported) and
-    one Prefect API for every process of the run."""
-    from sentimentops.pipelines.runtime import (
-        configure_prefect,
-        configured_prefect_api,
-        prefect_api,
-    )
+def _run(ctx: typer.Context, flow: str, show: Callable[[Any], None]) -> Any:
+    """Run ``flow`` with the command's options as its parameters; show its result, or print it
+    as JSON with ``--json``. Options a flow would refuse are refused before it starts."""
+    parameters = {name: value for name, value in ctx.params.items() if name != "as_json"}
+    if "models" in parameters:
+        parameters["models"] = parse_families(parameters["models"])
+    if "scored_input" in parameters:
+        from sentimentops.monitoring.current import check_scored_input
+
+        check_scored_input(parameters["current"], parameters["scored_input"])
+    from sentimentops.pipelines import runtime
 
     settings = get_settings()
-    configure_prefect(settings)
-    if configured_prefect_api() is None:
+    runtime.configure_prefect(settings)  # before Prefect is imported
+    if runtime.configured_prefect_api() is None:
         # On stderr, so that --json stays JSON: its links die with it, its database stays.
         home = os.environ["PREFECT_HOME"]
         error_console.print(
@@ -83,24 +84,8 @@ def _prefect() -> Iterator[Settings]:
             highlight=False,
             soft_wrap=True,
         )
-    with prefect_api():
-        yield settings
-
-
-def _run(ctx: typer.Context, flow: str, show: Callable[[Any], None]) -> Any:
-    """Run ``flow`` with the command's options as its parameters; show its result, or print it
-    as JSON with ``--json``. Options a flow would refuse are refused before it starts."""
-    parameters = {name: value for name, value in ctx.params.items() if name != "as_json"}
-    if "models" in parameters:
-        parameters["models"] = parse_families(parameters["models"])
-    if "scored_input" in parameters:
-        from sentimentops.monitoring.current import check_scored_input
-
-        check_scored_input(parameters["current"], parameters["scored_input"])
-    with _prefect() as settings:
-        from sentimentops.pipelines.runtime import flow_named
-
-        result = flow_named(flow, settings)(**parameters)
+    with runtime.prefect_api():  # one for every process of the run
+        result = runtime.flow_named(flow, settings)(**parameters)
     if ctx.params["as_json"]:
         console.print_json(json.dumps(result.to_dict(), default=str))
     else:

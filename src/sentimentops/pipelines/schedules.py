@@ -1,6 +1,5 @@
-"""The flows on their schedules: ``sentimentops pipeline serve`` serves each scheduled flow as a
-Prefect deployment (``flow.to_deployment`` + ``prefect.serve``, the many-flow form of
-``flow.serve``) until stopped; ``--dry-run`` only lists what would run when.
+"""The flows on their schedules, each served as a Prefect deployment (``flow.to_deployment`` and
+``prefect.serve``, the many-flow form of ``flow.serve``) by ``sentimentops pipeline serve``.
 """
 
 from __future__ import annotations
@@ -21,6 +20,8 @@ FLOW_NAMES = ("training", "batch", "monitoring", "retraining")
 
 @dataclass(frozen=True)
 class ScheduledFlow:
+    """A flow's schedule and its next runs."""
+
     flow: str
     cron: str
     timezone: str
