@@ -93,10 +93,8 @@ def prepare_training_data(
         frame, reference = load_reference_dataset(settings.data)
         source = str(reference)
     else:
-        source = data
-        frame = load_reviews(
-            data, text_column=settings.data.text_column, label_column=settings.data.label_column
-        )
+        source, text, label = data, settings.data.text_column, settings.data.label_column
+        frame = load_reviews(data, text_column=text, label_column=label)
     if extra is not None and not extra.empty:
         source = f"{source} + {len(extra):,} labelled feedback rows"
         frame = _with_extra_rows(frame, extra)
