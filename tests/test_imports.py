@@ -68,7 +68,7 @@ LAYERS: list[set[str]] = [
     {"data"},
     {"models"},
     {"tracking"},
-    {"batch", "serving", "monitoring"},
+    {"batch", "serving", "monitoring", "training"},
     {"cloud"},
     {"pipelines"},
     {"cli"},

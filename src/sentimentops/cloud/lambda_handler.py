@@ -177,12 +177,13 @@ def _json_body(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _validated_texts(body: dict[str, Any], batch: bool, settings: Settings) -> list[str]:
-    from sentimentops.serving.schemas import request_models
+    from sentimentops.serving.schemas import BatchPredictionRequest, PredictionRequest, check_limits
 
-    single, many = request_models(settings.serving.max_text_chars, settings.serving.max_batch_size)
     if batch:
-        return list(many.model_validate(body).texts)
-    return [single.model_validate(body).text]
+        texts = BatchPredictionRequest.model_validate(body).texts
+    else:
+        texts = [PredictionRequest.model_validate(body).text]
+    return check_limits(texts, settings.serving, batch=batch)
 
 
 def _invalid(field: str, message: str, value: Any) -> ValidationError:

@@ -1,9 +1,6 @@
-"""The ``batch`` flow: score a file, or every data file in a folder or S3 prefix, with the batch
-predictor, and publish the summary (log, a Prefect artifact, ``.summary.json`` per output).
-
-A file already scored by the same model, unchanged since, is not scored again: the task is
-cached on the input's fingerprint, the model version and the output, as long as the output
-exists. A retried task resumes from its checkpoint instead of starting over.
+"""The ``batch`` flow: score a file, or every data file in a folder or S3 prefix, and publish the
+summary. A file scored by the same model, unchanged since, with its output still there, is not
+scored again; a retried task resumes from its checkpoint.
 """
 
 from __future__ import annotations
@@ -41,6 +38,8 @@ OUTPUT_SUFFIX = ".predictions.csv"
 
 @dataclass(frozen=True)
 class BatchFlowResult:
+    """The summaries of the files scored, and whether each ran or was found cached."""
+
     model_uri: str
     model_version: str
     scored: list[dict[str, Any]]  # one BatchSummary per file
@@ -48,13 +47,16 @@ class BatchFlowResult:
 
     @property
     def rows_in(self) -> int:
+        """Rows read, over every file."""
         return sum(int(summary["rows_in"]) for summary in self.scored)
 
     @property
     def rejected(self) -> int:
+        """Rows rejected, over every file."""
         return sum(int(summary["rejected"]) for summary in self.scored)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field and the totals, as JSON-ready values."""
         return dataclasses.asdict(self) | {"rows_in": self.rows_in, "rejected": self.rejected}
 
 
@@ -62,9 +64,8 @@ def plan_batch(
     input_location: str, output: str | None, settings: Settings
 ) -> list[tuple[str, str]]:
     """(input file, output file) pairs: one for a file, one per data file in a folder or prefix
-    (a local folder, or a location ending in ``/``). Outputs are named
-    ``<input stem>.predictions.csv`` in ``output`` (a folder; or the output file itself when the
-    input is one file and ``output`` has a data extension).
+    (a local folder, or a location ending in ``/``), named ``<input stem>.predictions.csv`` in
+    ``output`` (a folder; or the output file itself, for one input file).
 
     Raises:
         BadInputError: the input does not exist, or a folder holds no data files.
@@ -230,9 +231,5 @@ def _publish(result: BatchFlowResult) -> None:
     create_markdown_artifact(
         markdown="\n".join(lines), key="batch-summary", description="Batch scoring summary"
     )
-    get_run_logger().info(
-        "batch: %d file(s), %d rows, %d rejected",
-        len(result.scored),
-        result.rows_in,
-        result.rejected,
-    )
+    counts = (len(result.scored), result.rows_in, result.rejected)
+    get_run_logger().info("batch: %d file(s), %d rows, %d rejected", *counts)

@@ -1,8 +1,7 @@
 """Prometheus metrics of the API, all named ``sentimentops_*``.
 
-Each app gets its own registry, so several apps in one process (tests) never collide, and
-gauges that mirror other objects (the log queue, the served model) are read at scrape time
-instead of being kept in sync by hand.
+Each app has its own registry (several apps in one process never collide); values other objects
+own (the log queue, the served model) are read at scrape time.
 """
 
 from __future__ import annotations
@@ -20,6 +19,8 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 
 SCORE_BUCKETS = tuple(round(0.1 * step, 1) for step in range(1, 11))
 
 LogQueueStats = Callable[[], tuple[int, int, int, int]]  # depth, dropped, written, rejected
+REJECTED_HELP = "the log database refused (a value it cannot store); see the server log"
+
 ServedModelInfo = Callable[[], tuple[str, str] | None]  # (name, version) or None
 
 
@@ -68,6 +69,7 @@ class ApiMetrics:
         self.registry.register(_LiveCollector(log_queue, served_model))
 
     def observe_predictions(self, labels: Sequence[str], scores: Sequence[float]) -> None:
+        """Count served predictions by label and record their scores."""
         for label, score in zip(labels, scores, strict=True):
             self.predictions.labels(label=label).inc()
             self.scores.observe(score)
@@ -87,27 +89,19 @@ class _LiveCollector(Collector):
             "Predictions waiting to be written to the prediction log.",
             value=depth,
         )
-        yield CounterMetricFamily(
-            "sentimentops_prediction_log_dropped",
-            "Predictions that could not be logged (queue full while the store was down).",
-            value=dropped,
-        )
-        yield CounterMetricFamily(
-            "sentimentops_prediction_log_written",
-            "Predictions written to the prediction log.",
-            value=written,
-        )
-        yield CounterMetricFamily(
-            "sentimentops_prediction_log_rejected",
-            "Predictions the log database refused (a value it cannot store); see the server log.",
-            value=rejected,
-        )
+        for kind, value, help_text in (
+            ("dropped", dropped, "that could not be logged (queue full while the store was down)"),
+            ("written", written, "written to the prediction log"),
+            ("rejected", rejected, REJECTED_HELP),
+        ):
+            yield CounterMetricFamily(
+                f"sentimentops_prediction_log_{kind}", f"Predictions {help_text}.", value=value
+            )
         info = GaugeMetricFamily(
             "sentimentops_model_info",
             "The served model: 1 for the loaded name and version.",
             labels=["name", "version"],
         )
-        served = self._served_model()
-        if served is not None:
+        if (served := self._served_model()) is not None:
             info.add_metric(list(served), 1)
         yield info

@@ -1,8 +1,7 @@
 """The slot the API's model is served from.
 
-:class:`ModelSlot` holds the model every request uses. A reload loads the new model beside the
-old one and then replaces a single reference, so a request that started on the old model
-finishes on it and the next one gets the new model: no request fails or waits for the swap.
+A reload loads the new model beside the old one, then swaps one reference: a request finishes
+on the model it started with, and none fails or waits for the swap.
 """
 
 from __future__ import annotations
@@ -37,11 +36,8 @@ def resolved_version(uri: str) -> str:
 
 
 class ModelSlot:
-    """The served model, swapped atomically by :meth:`reload`.
-
-    ``current`` is None until the first load succeeds (the API is not ready until then).
-    Reloads run one at a time; a failed reload keeps the model that was serving.
-    """
+    """The served model (``current``, None until the first load), swapped atomically by
+    :meth:`reload`; reloads run one at a time."""
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
@@ -51,10 +47,10 @@ class ModelSlot:
 
     def reload(self, *, force: bool = False) -> ReloadOutcome:
         """Load the model ``uri`` points at now, if it differs from the served one (or always,
-        with ``force``: a model folder rewritten in place keeps its version, "local").
+        with ``force``: a folder rewritten in place keeps its version, "local").
 
-        Never raises: a failure is logged, returned with its reason and kept in ``last_error``
-        while the current model goes on serving.
+        Never raises: a failure is logged, returned and kept in ``last_error``, and the current
+        model goes on serving.
         """
         with self._reload_lock:
             try:
@@ -68,22 +64,14 @@ class ModelSlot:
                     return ReloadOutcome("unchanged")
                 started = time.perf_counter()
                 loaded = load_version(self.uri)
-                # The model and the imported libraries live as long as the process. Frozen, they
-                # are out of the cyclic collector's reach: a full collection no longer walks
-                # them (150 ms and more with MLflow imported, a pause every request in flight
-                # would wait through). The replaced model, frozen too, is freed by reference
-                # counting all the same: it holds no reference cycles. Garbage cycles are
-                # collected first, not frozen for good; after the first freeze that collection
-                # walks only the objects made since.
+                # Frozen out of the cyclic collector's walks (docs/decisions.md, Serving).
                 gc.collect()
                 gc.freeze()
                 self.current = loaded  # one reference assignment: atomic for readers
                 self.last_error = None
+                seconds = time.perf_counter() - started
                 log.info(
-                    "serving %s version %s (loaded in %.1f s)",
-                    loaded.name,
-                    loaded.version,
-                    time.perf_counter() - started,
+                    "serving %s version %s (loaded in %.1f s)", loaded.name, loaded.version, seconds
                 )
                 return ReloadOutcome("swapped")
             except Exception as error:  # a reload must never take the API down
