@@ -1,8 +1,9 @@
 """Benchmark of the data layer on the vendored 50k IMDB reviews: throughput and peak memory.
 
-Each stage runs in a fresh subprocess so its peak RSS is its own; wall times are the best of
-``--repeat`` runs (the machine is shared and noisy). Run with ``make bench-data``; paste the
-table into BENCHMARKS.md. Results also go to ``benchmarks/results/data.json``.
+Each stage runs in a fresh subprocess so its peak RSS is its own, ``--repeat`` times in it; the
+table gives the median wall time with its spread, in seconds and as a multiple of the machine
+calibration measured first, and rows/s per second and per calibration. Run with
+``make bench-data``; results also go to ``benchmarks/results/data.json``.
 """
 
 from __future__ import annotations
@@ -10,16 +11,17 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "data" / "imdb" / "imdb_reviews.parquet"
+from calibration import DATA, Calibration, markdown_table, number
+from measure import benchmark_parser, calibrate_first, write_results
+
 STAGES = ("load_parquet", "load_kaggle_csv_gz", "validate", "split_random", "split_official")
 
 
@@ -27,7 +29,7 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_stage(stage: str, repeat: int, csv_path: Path) -> dict[str, float]:
+def run_stage(stage: str, repeat: int, csv_path: Path) -> dict[str, Any]:
     from sentimentops.config import ValidationSettings
     from sentimentops.data.load import load_reviews
     from sentimentops.data.split import split_official, split_random
@@ -52,27 +54,15 @@ def run_stage(stage: str, repeat: int, csv_path: Path) -> dict[str, float]:
             assert frame is not None
             rows = sum(len(f) for f in split_official(frame, seed=42).frames().values())
         timings.append(time.perf_counter() - start)
-    best = min(timings)
     return {
         "rows": rows,
-        "best_seconds": round(best, 3),
-        "rows_per_second": round(rows / best),
+        "seconds": timings,
         "peak_rss_mib": round(peak_rss_mib(), 1),
         "rss_before_mib": round(baseline, 1),
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--stage", choices=STAGES)
-    parser.add_argument("--csv", type=Path)
-    args = parser.parse_args()
-
-    if args.stage:  # child process: one stage, JSON on stdout
-        print(json.dumps(run_stage(args.stage, args.repeat, args.csv)))
-        return
-
+def measure_stages(repeat: int) -> dict[str, dict[str, Any]]:
     import pandas as pd
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -82,24 +72,56 @@ def main() -> None:
             frame.to_csv(stream, index=False)
         results = {}
         for stage in STAGES:
-            command = [sys.executable, __file__, "--stage", stage, "--repeat", str(args.repeat)]
+            command = [sys.executable, __file__, "--stage", stage, "--repeat", str(repeat)]
             output = subprocess.run(
                 [*command, "--csv", str(csv_path)], check=True, capture_output=True, text=True
             ).stdout
             results[stage] = json.loads(output)
+    return results
 
-    print(f"| stage | rows | best of {args.repeat} (s) | rows/s | peak RSS (MiB) |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+
+def report(results: dict[str, dict[str, Any]], calibration: Calibration) -> dict[str, Any]:
+    """Each stage's figures in seconds, multiples, rows/s and per calibration; prints the table."""
+    rows, figures = [], {}
     for stage, result in results.items():
-        print(
-            f"| {stage} | {result['rows']:,} | {result['best_seconds']} | "
-            f"{result['rows_per_second']:,} | {result['peak_rss_mib']} |"
+        seconds = result["seconds"]
+        rates = [result["rows"] / value for value in seconds]
+        figures[stage] = {
+            "rows": result["rows"],
+            "wall": calibration.figure(seconds),
+            "throughput": calibration.rate(rates),
+            "peak_rss_mib": result["peak_rss_mib"],
+            "rss_before_mib": result["rss_before_mib"],
+        }
+        rows.append(
+            [
+                stage,
+                f"{result['rows']:,}",
+                *calibration.time_cells(seconds),
+                *calibration.rate_cells(rates),
+                number(result["peak_rss_mib"]),
+            ]
         )
-    out = REPO / "benchmarks" / "results" / "data.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    machine = {"python": platform.python_version(), "cpus": __import__("os").cpu_count()}
-    out.write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
-    print(f"\nwritten to {out.relative_to(REPO)}")
+    header = ["stage", "rows", "wall time", "x calibration", "rows/s", "rows per calibration"]
+    print(f"\n{calibration.describe()}\n")
+    print(markdown_table([*header, "peak RSS (MiB)"], rows, "lrrrrrr"))
+    return figures
+
+
+def main() -> None:
+    parser = benchmark_parser(__doc__)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each stage (median)")
+    parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)  # a child's stage
+    parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.stage:  # child process: one stage, JSON on stdout
+        print(json.dumps(run_stage(args.stage, args.repeat, args.csv)))
+        return
+
+    calibration = calibrate_first(args.calibration_runs)
+    figures = report(measure_stages(args.repeat), calibration)
+    write_results("data.json", {"repeat": args.repeat, "stages": figures}, calibration)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,24 @@
 """What the model alone costs, the floor under serving latency and batch scaling.
 
+0. The machine calibration (calibration.py), measured first.
 1. Scoring latency of the champion configuration by batch size (1, 4, 16, 64 random official
-   test reviews per call, 3 s each), through `positive_scores` (the project's path: the linear
-   scorer) and through scikit-learn's `predict_proba` on the same pipeline, the two calls
-   alternating on the same reviews so that both see the same machine.
+   test reviews per call, ``--seconds`` each), through `positive_scores` (the project's path:
+   the linear scorer) and through scikit-learn's `predict_proba` on the same pipeline, the two
+   calls alternating on the same reviews so that both see the same machine.
 2. The machine's parallel ceiling: `positive_scores` throughput of one process on 10,000 test
    reviews in 5,000-row calls, then of two such processes at once (their sum), which is what
    two Dask workers could reach at most.
 3. What a full garbage collection costs with the model loaded, before and after
    ``gc.freeze()`` (the API freezes after each load).
 4. The saved model: size on disk, and the time and peak memory (the process's VmHWM) of
-   loading it in a fresh process (best of two), with and without the imports.
-Results go to benchmarks/results/model.json.
+   loading it in a fresh process, with and without the imports.
+Each is measured ``--repeat`` times: medians with their spread, times also as multiples of the
+calibration and rates per calibration. Results go to benchmarks/results/model.json.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import gc
 import random
 import subprocess
 import sys
@@ -26,8 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from champion import REPO, fit_champion, official_split, save_champion
+from calibration import DATA, Calibration, cell, markdown_table, spread
+from champion import champion_folder, load_champion, official_split
+from measure import benchmark_parser, calibrate_first, write_results
 
 THROUGHPUT = """
 import sys, time
@@ -60,10 +62,9 @@ print(done - started, done - imported, int(peak) // 1024)
 
 def throughputs(model: Path, processes: int) -> list[float]:
     """Rows/s of each of ``processes`` processes scoring at the same time."""
-    data = REPO / "data" / "imdb" / "imdb_reviews.parquet"
     running = [
         subprocess.Popen(
-            [sys.executable, "-c", THROUGHPUT, str(model), str(data)],
+            [sys.executable, "-c", THROUGHPUT, str(model), str(DATA)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -80,82 +81,138 @@ def throughputs(model: Path, processes: int) -> list[float]:
     return [float(process.communicate()[0].strip()) for process in running]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", type=Path, help="a saved champion-config folder (no fitting)")
-    args = parser.parse_args()
+def latencies_ms(pipeline: Any, texts: list[str], size: int, seconds: float) -> dict[str, float]:
+    """Mean ms per call of ``size`` random reviews over ``seconds``, through both paths."""
+    rng = random.Random(size)
+    spent = {"positive_scores": 0.0, "predict_proba": 0.0}
+    calls, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        batch = rng.sample(texts, size)
+        for name in spent:
+            began = time.perf_counter()
+            getattr(pipeline, name)(batch)
+            spent[name] += time.perf_counter() - began
+        calls += 1
+    return {name: total / calls * 1000 for name, total in spent.items()}
 
-    train, test = official_split()
-    with tempfile.TemporaryDirectory(prefix="bench-model-") as scratch:
-        model = args.model or save_champion(fit_champion(train), Path(scratch) / "model")
-        results = measure(model, test["review"].tolist())
-    print(json.dumps(results, indent=2))
-    out = REPO / "benchmarks" / "results" / "model.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
 
-
-def full_collection_ms() -> dict[str, float]:
+def full_collection_ms() -> tuple[float, float]:
     """What one full garbage collection costs in this process (the model loaded, the tracking
     libraries imported), before and after ``gc.freeze()``, which the API calls after a load:
     a full collection stops every request in flight for that long."""
-    import gc
 
-    def best_of_three() -> float:
-        times = []
-        for _ in range(3):
-            started = time.perf_counter()
-            gc.collect()
-            times.append(time.perf_counter() - started)
-        return round(min(times) * 1000, 1)
+    def collection_ms() -> float:
+        started = time.perf_counter()
+        gc.collect()
+        return (time.perf_counter() - started) * 1000
 
-    before = best_of_three()
+    before = collection_ms()
     gc.freeze()
-    after = best_of_three()
+    after = collection_ms()
     gc.unfreeze()
-    return {"full_collection_ms": before, "full_collection_ms_frozen": after}
+    return before, after
 
 
-def measure(model: Path, texts: list[str]) -> dict[str, Any]:
-    from sentimentops.tracking.flavor import load_pipeline
-
-    pipeline: Any = load_pipeline(str(model))
-    rng = random.Random(0)
-    results: dict[str, Any] = {}
-    for size in (1, 4, 16, 64):
-        spent = {"positive_scores": 0.0, "predict_proba": 0.0}
-        calls, started = 0, time.perf_counter()
-        while time.perf_counter() - started < 3:
-            batch = rng.sample(texts, size)
-            for name in spent:
-                began = time.perf_counter()
-                getattr(pipeline, name)(batch)
-                spent[name] += time.perf_counter() - began
-            calls += 1
-        results[f"ms_per_call_{size}"] = round(spent["positive_scores"] / calls * 1000, 2)
-        results[f"sklearn_ms_per_call_{size}"] = round(spent["predict_proba"] / calls * 1000, 2)
-    results |= full_collection_ms()
-    one = throughputs(model, 1)
-    two = throughputs(model, 2)
-    results["one_process_rows_per_s"] = round(one[0])
-    results["two_processes_rows_per_s"] = [round(value) for value in two]
-    results["parallel_ceiling"] = round(sum(two) / one[0], 2)
-    results["model_mib_on_disk"] = round(
-        sum(f.stat().st_size for f in model.rglob("*") if f.is_file()) / 2**20, 1
+def load_in_fresh_process(model: Path) -> tuple[float, float, float]:
+    """Seconds with the imports, seconds without them, peak MiB."""
+    completed = subprocess.run(
+        [sys.executable, "-c", LOAD, str(model)], capture_output=True, text=True, check=True
     )
-    runs = [
+    with_imports, without_imports, peak = completed.stdout.split()
+    return float(with_imports), float(without_imports), float(peak)
+
+
+def measure(model: Path, texts: list[str], repeat: int, seconds: float) -> dict[str, Any]:
+    """Every measurement, ``repeat`` times each: lists of values by name."""
+    pipeline: Any = load_champion(model)
+    runs: dict[str, Any] = {}
+    for size in (1, 4, 16, 64):
+        calls = [latencies_ms(pipeline, texts, size, seconds) for _ in range(repeat)]
+        runs[f"ms_per_call_{size}"] = [call["positive_scores"] for call in calls]
+        runs[f"sklearn_ms_per_call_{size}"] = [call["predict_proba"] for call in calls]
+    collections = [full_collection_ms() for _ in range(repeat)]
+    runs["full_collection_ms"] = [before for before, _ in collections]
+    runs["full_collection_ms_frozen"] = [after for _, after in collections]
+    del pipeline
+    ones = [throughputs(model, 1)[0] for _ in range(repeat)]
+    twos = [throughputs(model, 2) for _ in range(repeat)]
+    runs["one_process_rows_per_s"] = ones
+    runs["two_processes_rows_per_s"] = [sum(two) for two in twos]
+    runs["two_processes_each"] = twos
+    runs["parallel_ceiling"] = [sum(two) / one for one, two in zip(ones, twos, strict=True)]
+    loads = [load_in_fresh_process(model) for _ in range(repeat)]
+    runs["load_seconds_with_imports"] = [load[0] for load in loads]
+    runs["load_seconds_without_imports"] = [load[1] for load in loads]
+    runs["load_peak_rss_mib"] = [load[2] for load in loads]
+    return runs
+
+
+def report(runs: dict[str, Any], model_mib: float, calibration: Calibration) -> dict[str, Any]:
+    """The figures for the JSON; prints the table."""
+    rows = [
         [
-            float(value)
-            for value in subprocess.run(
-                [sys.executable, "-c", LOAD, str(model)], capture_output=True, text=True, check=True
-            ).stdout.split()
+            f"{size} random test reviews per call: `positive_scores` / `predict_proba`",
+            f"{cell(runs[f'ms_per_call_{size}'], ' ms')} / "
+            f"{cell(runs[f'sklearn_ms_per_call_{size}'], ' ms')}",
+            "",
         ]
-        for _ in range(2)
+        for size in (1, 4, 16, 64)
     ]
-    shipped = min(runs, key=lambda run: run[1])
-    results["load_seconds_with_imports"] = round(shipped[0], 2)
-    results["load_seconds_without_imports"] = round(shipped[1], 2)
-    results["load_peak_rss_mib"] = int(shipped[2])
-    return results
+    before, after = runs["full_collection_ms"], runs["full_collection_ms_frozen"]
+    rows += [
+        [
+            "one full garbage collection, model loaded / after `gc.freeze()`",
+            f"{cell(before, ' ms')} / {cell(after, ' ms')}",
+            "",
+        ],
+        [
+            "`positive_scores`, one process, 10,000 reviews in 5,000-row calls",
+            *calibration.rate_cells(runs["one_process_rows_per_s"]),
+        ],
+        ["two such processes at the same time, their sum",
+         *calibration.rate_cells(runs["two_processes_rows_per_s"])],
+        ["parallel ceiling: two processes / one", cell(runs["parallel_ceiling"], "x"), ""],
+        ["model folder on disk", f"{model_mib:.1f} MiB", ""],
+        [
+            "loading it in a fresh process, with the imports",
+            *calibration.time_cells(runs["load_seconds_with_imports"]),
+        ],
+        [
+            "the same, without the imports",
+            *calibration.time_cells(runs["load_seconds_without_imports"]),
+        ],
+        ["peak RSS of the load", cell(runs["load_peak_rss_mib"], " MiB"), ""],
+    ]  # fmt: skip
+    header = ["measure", "result", "x calibration, or per calibration for rates"]
+    print(f"\n{calibration.describe()}\n")
+    print(markdown_table(header, rows, "lrr"))
+    figures: dict[str, Any] = {"model_mib_on_disk": round(model_mib, 1)}
+    for name, values in runs.items():
+        if name.startswith("load_seconds"):
+            figures[name] = calibration.figure(values)
+        elif name.endswith("rows_per_s"):
+            figures[name] = calibration.rate(values)
+        elif name == "two_processes_each":
+            figures[name] = [[round(value) for value in two] for two in values]
+        else:
+            figures[name] = spread(values)
+    return figures
+
+
+def main() -> None:
+    parser = benchmark_parser(__doc__, model=True)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of every measurement")
+    parser.add_argument("--seconds", type=float, default=1.0, help="of each latency run")
+    args = parser.parse_args()
+
+    calibration = calibrate_first(args.calibration_runs)
+    _, test = official_split()
+    with tempfile.TemporaryDirectory(prefix="bench-model-") as scratch:
+        model = champion_folder(args.model, Path(scratch))
+        runs = measure(model, test["review"].tolist(), args.repeat, args.seconds)
+        model_mib = sum(f.stat().st_size for f in model.rglob("*") if f.is_file()) / 2**20
+    figures = report(runs, model_mib, calibration)
+    write_results("model.json", {"repeat": args.repeat, "figures": figures}, calibration)
 
 
 if __name__ == "__main__":

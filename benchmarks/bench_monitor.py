@@ -1,7 +1,9 @@
 """Calibration of monitoring: false alarms, detection of shifts, the label-free estimate, speed.
 
-1. Fits the champion configuration on the official train half (champion.py). Its reference
-   sample is 5,000 held-out test reviews with labels and scores, as training logs it.
+0. Measures the machine calibration (calibration.py).
+1. Fits the champion configuration on the official train half (champion.py; ``--model FOLDER``
+   reuses a saved one). Its reference sample is 5,000 held-out test reviews with labels and
+   scores, as training logs it.
 2. False alarms: windows of 1,000 other test reviews (same distribution as training); the
    share of windows raising any alert.
 3. Detection, per shift, the share of windows raising the alert meant for it:
@@ -11,18 +13,17 @@
    - flipped feedback: test windows with 30% of the true labels flipped (accuracy alert).
 4. The label-free estimate against real accuracy on every labelled window, per case: mean
    absolute error, the largest error, and how often the 95% interval holds the real accuracy.
-5. Speed: one run over 10,000 current against 10,000 reference reviews.
-Results go to benchmarks/results/monitor.json.
+5. Speed: a run over 10,000 current against 10,000 reference reviews, ``--repeat`` times: the
+   median with its spread, in seconds and as a multiple of the calibration.
+Results go to benchmarks/results/monitor.json. ``--windows 1 --window-rows 200 --speed-rows
+1000 --repeat 1`` is a quick check of the harness, not a figure.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import random
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,9 +31,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from champion import REPO, fit_champion, official_split
+from calibration import table_row
+from champion import champion_folder, load_champion, official_split
+from measure import benchmark_parser, calibrate_first, write_results
 
 UNLABELLED = Path(
     os.environ.get("IMDB_UNLABELLED", "/work/shared/data/imdb/imdb_unlabeled.parquet")
@@ -55,6 +56,9 @@ TEMPLATES = [
     "Shipping took forever, the {b} was {w}, refund still pending.",
     "We stayed three nights; the {a} was {g} and the {b} {w}.",
 ]
+# The former goal, "under 30 s", at the calibration of the project's 2-core machine when it was
+# restated (15.8 s, 2026-12-04): 30 / 15.8.
+SPEED_GOAL_MULTIPLE = 1.9
 
 
 def other_domain_reviews(count: int, seed: int) -> list[str]:
@@ -82,25 +86,23 @@ def first_sentence(text: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = benchmark_parser(__doc__, model=True)
     parser.add_argument("--windows", type=int, default=20, help="windows per case")
     parser.add_argument("--window-rows", type=int, default=1000)
-    parser.add_argument("--model", type=Path, help="a saved champion-config folder (no fitting)")
+    parser.add_argument("--speed-rows", type=int, default=10_000, help="current and reference")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the speed measurement")
     args = parser.parse_args()
+    calibration = calibrate_first(args.calibration_runs)
 
     from sentimentops.config import get_settings
     from sentimentops.monitoring.current import CurrentData
-    from sentimentops.monitoring.model import MonitoredModel
     from sentimentops.monitoring.run import run_monitoring
+    from sentimentops.tracking.loading import LoadedModel
 
     settings = get_settings()
-    train, test = official_split()
-    if args.model:
-        from sentimentops.tracking.flavor import load_pipeline
-
-        pipeline: Any = load_pipeline(str(args.model))
-    else:
-        pipeline = fit_champion(train)
+    _, test = official_split()
+    with tempfile.TemporaryDirectory(prefix="bench-monitor-model-") as scratch:
+        pipeline: Any = load_champion(champion_folder(args.model, Path(scratch)))
     test = test.sample(frac=1.0, random_state=0).reset_index(drop=True)
     reference = test.iloc[:5000][["review", "sentiment"]].reset_index(drop=True)
     scores = pipeline.positive_scores(reference["review"].tolist())
@@ -108,7 +110,7 @@ def main() -> None:
         score=scores, label=np.where(scores >= 0.5, "positive", "negative")
     )
     pool = test.iloc[5000:][["review", "sentiment"]].reset_index(drop=True)
-    model = MonitoredModel(pipeline, "champion-config", "bench", None, reference)
+    model = LoadedModel(pipeline, "champion-config", "bench", "bench", reference=reference)
     n, size = args.windows, args.window_rows
     rng = np.random.default_rng(1)
 
@@ -168,22 +170,30 @@ def main() -> None:
             results["cases"][name] = entry
             print(name, entry, flush=True)
 
-        big = pool.sample(10_000, random_state=3, replace=len(pool) < 10_000).reset_index(drop=True)
-        big_reference = test.sample(10_000, random_state=4).reset_index(drop=True)
+        rows = args.speed_rows
+        big = pool.sample(rows, random_state=3, replace=len(pool) < rows).reset_index(drop=True)
+        big_reference = test.sample(rows, random_state=4).reset_index(drop=True)
         big_scores = pipeline.positive_scores(big_reference["review"].tolist())
         big_reference = big_reference.assign(
             score=big_scores, label=np.where(big_scores >= 0.5, "positive", "negative")
         )
-        started = time.perf_counter()
-        run_monitoring(
-            CurrentData(big, "speed"), model, settings,
-            reference=big_reference, output_dir=Path(scratch) / "speed",
-        )  # fmt: skip
-        results["seconds_10k_vs_10k"] = round(time.perf_counter() - started, 1)
+        seconds = []
+        for attempt in range(args.repeat):
+            started = time.perf_counter()
+            run_monitoring(
+                CurrentData(big, "speed"), model, settings,
+                reference=big_reference, output_dir=Path(scratch) / f"speed-{attempt}",
+            )  # fmt: skip
+            seconds.append(time.perf_counter() - started)
 
-    print(json.dumps({k: v for k, v in results.items() if k != "cases"}, indent=2))
-    out = REPO / "benchmarks" / "results" / "monitor.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    name = f"one run, {rows:,} current against {rows:,} reference reviews"
+    met = calibration.multiple(float(np.median(seconds))) <= SPEED_GOAL_MULTIPLE
+    goal = f"<= {SPEED_GOAL_MULTIPLE:g}x: {'met' if met else '**NOT met**'}"
+    results["speed"] = {"rows": rows, **calibration.figure(seconds), "goal": goal, "met": met}
+    print(f"\n{calibration.describe()}\n")
+    print("| speed | wall time | x calibration | goal |\n| --- | ---: | ---: | --- |")
+    print(table_row(name, seconds, calibration, goal))
+    write_results("monitor.json", results, calibration)
 
 
 def _flip(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """Reliability under load: the API under a headless locust run, checked end to end.
 
+0. Measures the machine calibration (calibration.py).
 1. Fits the champion configuration (see champion.py), unless ``--model`` names a model folder.
 2. Starts ``sentimentops serve`` (one worker) on a free port, its prediction log in a fresh
    PostgreSQL database (team mode; ``--log-store sqlite`` for the local default).
@@ -14,8 +15,10 @@ time and the p99 before, during and after, and the rows are counted once the spo
 
 Goals: no 5xx (seen by the clients or counted by the server), no failed request, RSS growth
 under ``--max-rss-growth`` % between ``--rss-baseline-seconds`` and the end, and one log row
-per prediction answered (a batch of 8 answered is 8 rows). Prints a Markdown report, writes
-JSON (``--output``), and exits 1 when a goal is missed. ``tests/reliability/test_load.py``
+per prediction answered (a batch of 8 answered is 8 rows). The load is one long run, not
+repeated: its requests/s are also given per calibration, its latencies in ms beside the
+calibration. Prints a Markdown report, writes JSON (``--output``), and exits 1 when a goal is
+missed. ``tests/reliability/test_load.py``
 runs the same harness for 30 seconds.
 """
 
@@ -40,30 +43,28 @@ from typing import Any
 
 import psutil
 import sqlalchemy as sa
-from prometheus_client.parser import text_string_to_metric_families
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from champion import REPO, fit_champion, official_split, save_champion
+from calibration import REPO, Calibration, number
+from champion import champion_folder
 from load_mix import MIX
+from measure import BIN, RESULTS, benchmark_parser, calibrate_first, write_results
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(REPO))  # the test helpers start and probe servers the same way
 import outage
 from tests.servers import free_port, postgres_database, stop, wait_for
 
-BIN = Path(sys.executable).parent
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
-DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "reliability.json"
+DEFAULT_OUTPUT = RESULTS / "reliability.json"
 # Clients still in a request when the run time ends finish it (and are counted): otherwise the
 # server would log predictions for answers locust threw away, and the log check would be off.
 STOP_TIMEOUT_SECONDS = 30
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = benchmark_parser(__doc__, model=True)
     parser.add_argument("--duration", type=int, default=300, help="Seconds of load.")
     parser.add_argument("--users", type=int, default=64, help="Concurrent locust clients.")
     parser.add_argument("--spawn-rate", type=float, default=16, help="Clients started per second.")
-    parser.add_argument("--model", type=Path, help="An existing model folder (skips fitting).")
     parser.add_argument("--log-store", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--rss-baseline-seconds", type=float, default=60.0)
     parser.add_argument("--max-rss-growth", type=float, default=10.0, help="Percent.")
@@ -304,9 +305,13 @@ def evaluate(
     }
 
 
-def markdown(report: dict[str, Any]) -> str:
+def markdown(report: dict[str, Any], calibration: Calibration) -> str:
     load, rss = report["load"], report["rss"]
+    per_calibration = number(calibration.per_calibration(load["requests_per_s"]))
     lines = [
+        f"One run of {report['duration_s']} s of load at {report['users']} clients (a single "
+        f"long run, not repeated); {calibration.describe()}.",
+        "",
         "| request | texts each | requests | failures | p50 ms | p99 ms | log rows |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -319,7 +324,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"| all | | {load['requests']:,} | {load['failures']} | {load['p50_ms']} | "
         f"{load['p99_ms']} | {sum(report['log_rows'].values()):,} |",
         "",
-        f"{load['requests_per_s']} requests/s over {report['load_seconds']} s; "
+        f"{load['requests_per_s']} requests/s ({per_calibration} per calibration) over "
+        f"{report['load_seconds']} s; "
         f"{report['predictions_answered']:,} predictions "
         f"answered; 5xx: {report['client_5xx']} seen by clients, "
         f"{int(report['server']['server_5xx'])} counted by the server; "
@@ -339,13 +345,6 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def model_folder(args: argparse.Namespace, scratch: Path) -> Path:
-    if args.model is not None:
-        return Path(args.model)
-    train, _ = official_split()
-    return save_champion(fit_champion(train), scratch / "model")
-
-
 @dataclass
 class Measured:
     load: LoadResult
@@ -357,7 +356,7 @@ class Measured:
 
 
 def measure(args: argparse.Namespace, scratch: Path) -> Measured:
-    model = model_folder(args, scratch)
+    model = champion_folder(args.model, scratch)
     home = scratch / "home"
     home.mkdir()
     with log_database(args.log_store, home) as log_url, ExitStack() as stack:
@@ -395,12 +394,14 @@ def measure(args: argparse.Namespace, scratch: Path) -> Measured:
     return Measured(load, server_counts, rows, sampler.samples, load_average_before, outage_report)
 
 
-def build_report(args: argparse.Namespace, measured: Measured) -> dict[str, Any]:
+def build_report(
+    args: argparse.Namespace, measured: Measured, calibration: Calibration
+) -> dict[str, Any]:
     load = measured.load
     rss = rss_growth(measured.rss_samples, load, args.rss_baseline_seconds)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(),
+        "requests_per_calibration": round(calibration.per_calibration(load.requests_per_s)),
         "duration_s": args.duration,
         "users": args.users,
         "log_store": args.log_store,
@@ -431,18 +432,18 @@ def print_logs(scratch: Path) -> None:
 
 def main() -> None:
     args = parse_args()
+    calibration = calibrate_first(args.calibration_runs)
     with tempfile.TemporaryDirectory(prefix="bench-reliability-") as folder:
         scratch = Path(folder)
         try:
-            report = build_report(args, measure(args, scratch))
+            report = build_report(args, measure(args, scratch), calibration)
         except Exception:
             print_logs(scratch)
             raise
         if not all(report["goals"].values()):
             print_logs(scratch)
-    print(markdown(report))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(markdown(report, calibration))
+    write_results(args.output, report, calibration)
     sys.exit(0 if all(report["goals"].values()) else 1)
 
 

@@ -5,6 +5,8 @@ calibration is a fixed scikit-learn workload in a fresh process, process start a
 included: TF-IDF unigrams (10,000 features) and a logistic regression fitted on the 25,000
 official training reviews and scored on the 25,000 test reviews. Benchmarks report each figure
 in seconds and as a multiple of it (``figure / calibration``); goals are stated as multiples.
+A throughput is also given per calibration: what is done in the time of one calibration run
+(``rate * calibration``), which, like the rate, grows with the machine's speed.
 
 It uses scikit-learn and pandas directly, never the project's code, so a change to the project
 cannot change the yardstick.
@@ -41,14 +43,33 @@ assert accuracy > 0.85, accuracy
 """
 
 
+def _rounded(value: float) -> float:
+    return float(f"{value:.4g}")
+
+
 def spread(values: list[float]) -> dict[str, Any]:
     """Median, smallest and largest of repeated measurements, and the runs themselves."""
     return {
-        "median": round(statistics.median(values), 3),
-        "min": round(min(values), 3),
-        "max": round(max(values), 3),
-        "runs": [round(value, 3) for value in values],
+        "median": _rounded(statistics.median(values)),
+        "min": _rounded(min(values)),
+        "max": _rounded(max(values)),
+        "runs": [_rounded(value) for value in values],
     }
+
+
+def number(value: float) -> str:
+    """Three significant digits, thousands separated, millions as M: 0.127, 15.8, 2,518, 1.02M."""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def cell(values: list[float], unit: str = "") -> str:
+    """``median (min-max)`` of repeated values with their unit; the value alone for one run."""
+    median = f"{number(statistics.median(values))}{unit}"
+    if len(values) == 1:
+        return median
+    return f"{median} ({number(min(values))}-{number(max(values))})"
 
 
 @dataclass(frozen=True)
@@ -65,12 +86,31 @@ class Calibration:
         """``seconds`` as a multiple of this machine's calibration."""
         return seconds / self.seconds
 
+    def per_calibration(self, rate: float) -> float:
+        """A rate (per second) as what is done in the time of one calibration run."""
+        return rate * self.seconds
+
     def figure(self, values: list[float]) -> dict[str, Any]:
         """Repeated wall times in seconds and as multiples of the calibration."""
         return {
             "seconds": spread(values),
             "multiple": spread([self.multiple(value) for value in values]),
         }
+
+    def rate(self, values: list[float]) -> dict[str, Any]:
+        """Repeated throughputs per second and per calibration."""
+        return {
+            "per_second": spread(values),
+            "per_calibration": spread([self.per_calibration(value) for value in values]),
+        }
+
+    def time_cells(self, values: list[float]) -> list[str]:
+        """Table cells of repeated wall times: seconds, then the multiple of the calibration."""
+        return [cell(values, " s"), cell([self.multiple(value) for value in values], "x")]
+
+    def rate_cells(self, values: list[float]) -> list[str]:
+        """Table cells of repeated throughputs: per second, then per calibration."""
+        return [cell(values, "/s"), cell([self.per_calibration(value) for value in values])]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,12 +149,17 @@ def machine() -> dict[str, Any]:
 
 def table_row(name: str, values: list[float], calibration: Calibration, goal: str = "") -> str:
     """A Markdown table row: median seconds (spread), median multiple, and the goal."""
-    figure = calibration.figure(values)
-    seconds, multiple = figure["seconds"], figure["multiple"]
-    return (
-        f"| {name} | {seconds['median']:.1f} s ({seconds['min']:.1f}-{seconds['max']:.1f}) | "
-        f"{multiple['median']:.2f}x ({multiple['min']:.2f}-{multiple['max']:.2f}) | {goal} |"
-    )
+    return markdown_row([name, *calibration.time_cells(values), goal])
+
+
+def markdown_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown_table(header: list[str], rows: list[list[str]], align: str) -> str:
+    """A Markdown table; ``align`` holds one letter per column, ``l`` or ``r``."""
+    rule = ["---:" if side == "r" else "---" for side in align]
+    return "\n".join(markdown_row(cells) for cells in [header, rule, *rows])
 
 
 if __name__ == "__main__":

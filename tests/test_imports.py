@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import graphlib
 import importlib
 import json
 import pkgutil
@@ -67,7 +68,7 @@ LAYERS: list[set[str]] = [
     {"data"},
     {"models"},
     {"tracking"},
-    {"batch", "serving", "monitoring"},
+    {"batch", "serving", "monitoring", "training"},
     {"cloud"},
     {"pipelines"},
     {"cli"},
@@ -100,3 +101,49 @@ def test_every_package_imports_only_from_the_layers_below_it() -> None:
                 upward.append(f"{module.relative_to(root)} imports sentimentops.{imported}")
 
     assert not upward, upward
+
+
+def imported_modules(module: Path) -> set[str]:
+    """Every ``sentimentops`` module ``module`` imports, at its top or inside a function (a lazy
+    import still ties two modules together), as dotted names."""
+    tree = ast.parse(module.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {name for name in names if name.startswith("sentimentops.")}
+
+
+def test_no_package_has_an_import_cycle_inside_it() -> None:
+    """Within a package, modules import each other one way only: a cycle (batch/engines ->
+    batch/model -> batch/predictor -> batch/engines, once) is hidden by a lazy import and makes
+    the package one tangle."""
+    root = Path(sentimentops.__file__).parent
+    modules = {
+        ".".join(("sentimentops", *path.relative_to(root).with_suffix("").parts)): path
+        for path in root.rglob("*.py")
+        if path.name != "__init__.py"
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name.rsplit(".", 1)[0]
+        graph[name] = {
+            imported
+            for imported in imported_modules(path)
+            if imported in modules and imported.rsplit(".", 1)[0] == package and imported != name
+        }
+
+    try:
+        list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as error:
+        pytest.fail(f"import cycle: {' -> '.join(error.args[1])}")
+
+
+def test_the_cycle_check_sees_lazy_imports(tmp_path: Path) -> None:
+    module = tmp_path / "lazy.py"
+    module.write_text("def f():\n    from sentimentops.batch import engines\n")
+
+    assert "sentimentops.batch.engines" in imported_modules(module)

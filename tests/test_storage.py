@@ -30,17 +30,11 @@ from sentimentops.errors import (
     StorageUnavailableError,
 )
 from sentimentops.storage import (
-    fingerprint,
-    is_remote,
-    list_files,
-    location_exists,
-    location_name,
-    object_store_errors,
+    Location,
     object_store_misconfiguration,
     object_store_outage,
     object_store_refusal,
-    open_location,
-    put_file,
+    storage_errors,
 )
 from tests.servers import free_port, moto_s3, without_aws_credentials
 
@@ -72,26 +66,26 @@ def test_s3_csv_loads_like_a_local_file(s3_bucket: str, tmp_path: Path) -> None:
 
 
 def test_s3_existence_and_missing_keys(s3_bucket: str) -> None:
-    assert location_exists(f"s3://{s3_bucket}/in/reviews.csv")
-    assert not location_exists(f"s3://{s3_bucket}/in/nope.csv")
+    assert Location(f"s3://{s3_bucket}/in/reviews.csv").exists()
+    assert not Location(f"s3://{s3_bucket}/in/nope.csv").exists()
     with pytest.raises(DataError, match="does not exist"):
         load_reviews(f"s3://{s3_bucket}/in/nope.csv")
 
 
 def test_s3_write_then_read(s3_bucket: str) -> None:
     uri = f"s3://{s3_bucket}/out/hello.txt"
-    with open_location(uri, "wb") as stream:
+    with Location(uri).open("wb") as stream:
         stream.write(b"hello")
-    with open_location(uri, "rb") as stream:
+    with Location(uri).open("rb") as stream:
         assert stream.read() == b"hello"
 
 
 def test_location_helpers(tmp_path: Path) -> None:
-    assert is_remote("s3://bucket/key")
-    assert not is_remote(tmp_path / "x.csv")
-    assert not is_remote("file:///tmp/x.csv")
-    assert location_name("s3://bucket/folder/reviews.csv.gz") == "reviews.csv.gz"
-    assert location_name(tmp_path / "a" / "b.parquet") == "b.parquet"
+    assert Location("s3://bucket/key").remote
+    assert not Location(tmp_path / "x.csv").remote
+    assert not Location("file:///tmp/x.csv").remote
+    assert Location("s3://bucket/folder/reviews.csv.gz").name == "reviews.csv.gz"
+    assert Location(tmp_path / "a" / "b.parquet").name == "b.parquet"
 
 
 def test_file_uri_reads_the_local_file(tmp_path: Path) -> None:
@@ -106,27 +100,27 @@ def test_list_files_of_a_folder_and_a_prefix(s3_bucket: str, tmp_path: Path) -> 
     (tmp_path / "a.csv").write_bytes(CSV)
     (tmp_path / "sub").mkdir()
 
-    assert list_files(tmp_path) == [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
-    assert list_files(tmp_path / "missing") == []
-    assert list_files(f"s3://{s3_bucket}/in/") == [
+    assert Location(tmp_path).files() == [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
+    assert Location(tmp_path / "missing").files() == []
+    assert Location(f"s3://{s3_bucket}/in/").files() == [
         f"s3://{s3_bucket}/in/reviews.csv",
         f"s3://{s3_bucket}/in/reviews.csv.gz",
     ]
-    assert list_files(f"s3://{s3_bucket}/nothing/") == []
+    assert Location(f"s3://{s3_bucket}/nothing/").files() == []
 
 
 def test_fingerprint_changes_when_the_content_is_rewritten(s3_bucket: str, tmp_path: Path) -> None:
     local = tmp_path / "reviews.csv"
     local.write_bytes(CSV)
-    before = fingerprint(local)
+    before = Location(local).fingerprint()
     local.write_bytes(CSV + b'"More",positive\n')
-    assert fingerprint(local) != before
+    assert Location(local).fingerprint() != before
 
     uri = f"s3://{s3_bucket}/in/reviews.csv"
-    remote_before = fingerprint(uri)
-    with open_location(uri, "wb") as stream:
+    remote_before = Location(uri).fingerprint()
+    with Location(uri).open("wb") as stream:
         stream.write(CSV + b'"More",positive\n')
-    assert fingerprint(uri) != remote_before
+    assert Location(uri).fingerprint() != remote_before
 
 
 # The errors S3 calls end in, built the way s3fs and botocore build them: S3's answer is a
@@ -210,7 +204,7 @@ def test_an_outage_becomes_storage_unavailable_naming_the_location(
     assert object_store_outage(error) is not None
     assert object_store_refusal(error) is None
 
-    with pytest.raises(StorageUnavailableError) as raised, object_store_errors(f"reading {URI}"):
+    with pytest.raises(StorageUnavailableError) as raised, storage_errors(f"reading {URI}"):
         raise error
 
     message = str(raised.value)
@@ -232,7 +226,7 @@ def test_a_refusal_becomes_bad_input_naming_the_location(
     assert object_store_refusal(error) is not None
     assert object_store_outage(error) is None
 
-    with pytest.raises(BadInputError) as raised, object_store_errors(f"writing {URI}"):
+    with pytest.raises(BadInputError) as raised, storage_errors(f"writing {URI}"):
         raise error
 
     message = str(raised.value)
@@ -251,7 +245,7 @@ def test_errors_that_are_not_the_object_store_pass_unchanged(
     assert object_store_outage(error) is None
     assert object_store_refusal(error) is None
     assert object_store_misconfiguration(error) is None
-    with pytest.raises(type(error)) as raised, object_store_errors(f"reading {URI}", then="go"):
+    with pytest.raises(type(error)) as raised, storage_errors(f"reading {URI}", then="go"):
         raise error
     assert raised.value is error
 
@@ -266,9 +260,9 @@ def test_an_unreachable_s3_endpoint_is_storage_unavailable(
 
         with (
             pytest.raises(StorageUnavailableError) as raised,
-            object_store_errors(f"reading {URI}"),
+            storage_errors(f"reading {URI}"),
         ):
-            location_exists(URI)
+            Location(URI).exists()
 
     message = str(raised.value)
     assert f"while reading {URI}" in message
@@ -282,13 +276,13 @@ def test_a_missing_bucket_is_a_refusal_not_an_outage(s3_bucket: str, tmp_path: P
     uri = "s3://no-such-bucket/out/scored.csv"
 
     with pytest.raises(FileNotFoundError) as unmapped:
-        put_file(local, uri)
+        Location(uri).put(local)
     assert object_store_outage(unmapped.value) is None
     with (
         pytest.raises(BadInputError, match="NoSuchBucket") as raised,
-        object_store_errors(f"writing {uri}"),
+        storage_errors(f"writing {uri}"),
     ):
-        put_file(local, uri)
+        Location(uri).put(local)
 
     assert f"while writing {uri}" in str(raised.value)
     assert not isinstance(raised.value, StorageUnavailableError | DataError)
@@ -311,7 +305,7 @@ def test_each_object_store_error_becomes_one_domain_error(
     make: Callable[[], BaseException], expected: type[SentimentOpsError]
 ) -> None:
     error = make()
-    with pytest.raises(SentimentOpsError) as raised, object_store_errors(f"reading {URI}"):
+    with pytest.raises(SentimentOpsError) as raised, storage_errors(f"reading {URI}"):
         raise error
 
     assert type(raised.value) is expected
@@ -330,7 +324,7 @@ def test_a_malformed_location_is_bad_input_not_an_outage(
     assert object_store_outage(error) is None
     assert isinstance(object_store_refusal(error), ParamValidationError)
 
-    with pytest.raises(BadInputError) as raised, object_store_errors(f"reading {URI}"):
+    with pytest.raises(BadInputError) as raised, storage_errors(f"reading {URI}"):
         raise error
 
     message = str(raised.value)
@@ -350,7 +344,7 @@ def test_missing_credentials_are_a_config_error_naming_what_to_set(
     assert object_store_outage(error) is None
     assert object_store_refusal(error) is None
 
-    with pytest.raises(ConfigError) as raised, object_store_errors(f"reading {URI}"):
+    with pytest.raises(ConfigError) as raised, storage_errors(f"reading {URI}"):
         raise error
 
     message = str(raised.value)
@@ -366,7 +360,7 @@ def test_missing_credentials_are_a_config_error_naming_what_to_set(
 def test_a_reader_gets_its_own_error_for_a_refusal(make: Callable[[], BaseException]) -> None:
     with (
         pytest.raises(DataError) as raised,
-        object_store_errors(f"reading {URI}", refused_as=DataError),
+        storage_errors(f"reading {URI}", refused_as=DataError),
     ):
         raise make()
     assert "Retrying will not help" in str(raised.value)
@@ -377,7 +371,7 @@ def test_an_error_chain_that_loops_is_walked_once() -> None:
     first.__cause__, second.__cause__ = second, first
 
     assert object_store_outage(first) is None
-    with pytest.raises(ValueError, match="first of a loop"), object_store_errors(f"reading {URI}"):
+    with pytest.raises(ValueError, match="first of a loop"), storage_errors(f"reading {URI}"):
         raise first
 
 

@@ -1,16 +1,7 @@
-"""CSV that is safe to open in a spreadsheet: formulas defused, line breaks inside cells quoted.
-
-Spreadsheets read a cell starting with ``=``, ``+``, ``-`` or ``@`` as a formula: a review id or
-rejected row such as ``=HYPERLINK("http://evil","click")`` would become a live link. Text cells
-are written the way OWASP advises against CSV injection, with a leading ``'`` (shown by
-spreadsheets, kept by parsers). Data formats no spreadsheet evaluates (JSON Lines, Parquet) keep
-every text verbatim and do not need this.
-
-Every CSV the project writes for people (batch outputs and rejects, the validation quarantine)
-goes through :func:`write_csv`; readers that match values of such a file against the original
-(monitoring joining a batch output to its input by id) defuse the original the same way with
-:func:`defuse_formulas`.
-"""
+"""CSV that is safe to open in a spreadsheet: a text cell a spreadsheet would run as a formula
+(``=HYPERLINK(...)``) gets a leading ``'``, as OWASP advises against CSV injection, and line
+breaks inside cells are quoted. Every CSV written for people goes through :func:`write_csv`;
+JSON Lines and Parquet keep texts verbatim (no spreadsheet evaluates them)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from sentimentops.batch.checks import check_job
+from sentimentops.batch.job import check_job
+from sentimentops.batch.options import BatchOptions
 from sentimentops.errors import BadInputError, DataError
 from tests.servers import moto_s3
 
@@ -41,7 +42,9 @@ def test_an_output_that_cannot_be_written_is_refused(
     (tmp_path / "folder.csv").mkdir()
 
     with pytest.raises(BadInputError, match=message):
-        check_job(str(reviews), tmp_path / output, text_column="review", id_column="id")
+        check_job(
+            str(reviews), tmp_path / output, BatchOptions(text_column="review", id_column="id")
+        )
 
     assert files_under(tmp_path) == ["folder.csv", "reviews.csv"]
 
@@ -50,7 +53,9 @@ def test_an_output_in_folders_yet_to_be_made_passes_and_none_is_made(
     reviews: Path, tmp_path: Path
 ) -> None:
     check_job(
-        str(reviews), tmp_path / "out" / "day" / "x.csv", text_column="review", id_column="id"
+        str(reviews),
+        tmp_path / "out" / "day" / "x.csv",
+        BatchOptions(text_column="review", id_column="id"),
     )
 
     assert files_under(tmp_path) == ["reviews.csv"]
@@ -84,14 +89,14 @@ def test_an_unusable_input_is_refused(
     } | arguments
 
     with pytest.raises(error, match=message):
-        check_job(**job)  # type: ignore[arg-type]
+        check_job(job.pop("input_location"), job.pop("output"), BatchOptions(**job))  # type: ignore[arg-type]
 
     assert files_under(tmp_path) == ["folder.csv", "reviews.csv"]
 
 
 def test_an_absent_id_column_passes_unless_it_was_named(reviews: Path, tmp_path: Path) -> None:
     """Without --id-column the rows are numbered (row_number) when the input has no 'id'."""
-    check_job(str(reviews), tmp_path / "x.csv", text_column="review", id_column="key")
+    check_job(str(reviews), tmp_path / "x.csv", BatchOptions(text_column="review", id_column="key"))
 
 
 def test_s3_inputs_are_checked_before_scoring(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,16 +106,28 @@ def test_s3_inputs_are_checked_before_scoring(monkeypatch: pytest.MonkeyPatch) -
         s3.put_object(Bucket="batch", Key="in/reviews.csv", Body=REVIEWS.encode())
 
         with pytest.raises(DataError, match=re.escape("s3://batch/in/missing.csv does not exist")):
-            check_job("s3://batch/in/missing.csv", "s3://batch/out/x.csv", text_column="review",
-                      id_column="id")  # fmt: skip
+            check_job("s3://batch/in/missing.csv", "s3://batch/out/x.csv",
+                      BatchOptions(text_column="review", id_column="id"))  # fmt: skip
         with pytest.raises(DataError, match="has no text column 'text'"):
-            check_job("s3://batch/in/reviews.csv", "s3://batch/out/x.csv", text_column="text",
-                      id_column="id")  # fmt: skip
+            check_job("s3://batch/in/reviews.csv", "s3://batch/out/x.csv",
+                      BatchOptions(text_column="text", id_column="id"))  # fmt: skip
         with pytest.raises(BadInputError, match="would overwrite the input"):
             check_job("s3://batch/in/reviews.csv", "s3://batch/in/reviews.csv",
-                      text_column="review", id_column="id")  # fmt: skip
-        check_job("s3://batch/in/reviews.csv", "s3://batch/out/x.csv", text_column="review",
-                  id_column="id")  # fmt: skip
+                      BatchOptions(text_column="review", id_column="id"))  # fmt: skip
+        check_job("s3://batch/in/reviews.csv", "s3://batch/out/x.csv",
+                  BatchOptions(text_column="review", id_column="id"))  # fmt: skip
         keys = [item["Key"] for item in s3.list_objects_v2(Bucket="batch")["Contents"]]
 
     assert keys == ["in/reviews.csv"]  # nothing written on the way
+
+
+def test_the_columns_are_checked_on_the_first_readable_record_however_far(tmp_path: Path) -> None:
+    """A check used to read 1,000 records only: an input opening with more unreadable rows was
+    refused for its columns only once the model had been loaded."""
+    source = tmp_path / "reviews.jsonl"
+    source.write_text("not json\n" * 1_001 + '{"text": "A wonderful film."}\n')
+
+    with pytest.raises(DataError, match="has no text column 'review' \\(columns: text\\)"):
+        check_job(str(source), tmp_path / "out.csv", BatchOptions())
+
+    assert files_under(tmp_path) == ["reviews.jsonl"]

@@ -19,12 +19,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from sentimentops.batch.model import load_for_scoring
-from sentimentops.batch.predictor import BatchPredictor, rejects_path, summary_path
+from sentimentops.batch.job import BatchPredictor
+from sentimentops.batch.options import BatchOptions
+from sentimentops.batch.sink import rejects_path, summary_path
 from sentimentops.cli.main import app
 from sentimentops.config import get_settings
 from sentimentops.errors import DataError, ModelNotFoundError
-from sentimentops.storage import fingerprint
+from sentimentops.storage import Location
+from sentimentops.tracking.loading import load_version
 from tests.servers import moto_s3
 
 runner = CliRunner()
@@ -49,7 +51,9 @@ BROKEN_CSV = b"".join(
 
 
 def predictor(model_folder: Path, **options: object) -> BatchPredictor:
-    return BatchPredictor(load_for_scoring(str(model_folder)), max_text_chars=100, **options)  # type: ignore[arg-type]
+    return BatchPredictor(
+        load_version(str(model_folder)), BatchOptions(max_text_chars=100, **options)
+    )  # type: ignore[arg-type]
 
 
 def test_every_kind_of_bad_row_is_rejected_and_nothing_is_lost(
@@ -114,7 +118,7 @@ def test_missing_text_column_and_missing_model_are_clear_errors(
     with pytest.raises(DataError, match="no text column 'review'"):
         predictor(model_folder).run(str(source), tmp_path / "out.csv")
     with pytest.raises(ModelNotFoundError):
-        load_for_scoring(str(tmp_path / "no-model"))
+        load_version(str(tmp_path / "no-model"))
     result = runner.invoke(app, ["predict", str(source), str(tmp_path / "o.csv"),
                                  "--model", str(model_folder)])  # fmt: skip
     assert result.exit_code == 2
@@ -171,8 +175,11 @@ def test_a_truncated_gzip_input_downloaded_again_is_scored_from_the_start(
     assert summary.resumed_from_chunk == 0
     assert pd.read_csv(output)["id"].tolist() == list(range(3_000))  # each row exactly once
     # The summary records which content was scored: the whole file, not the cut-short one.
-    assert summary.input_fingerprint == fingerprint(source)
-    assert json.loads(summary_path(output).read_text())["input_fingerprint"] == fingerprint(source)
+    assert summary.input_fingerprint == Location(source).fingerprint()
+    assert (
+        json.loads(summary_path(output).read_text())["input_fingerprint"]
+        == Location(source).fingerprint()
+    )
 
 
 def _damaged_deflate(packed: bytes) -> bytes:
@@ -403,7 +410,7 @@ def _interrupted_run(model_folder: Path, source: Path, output: Path, **options: 
 
     options = {"max_text_chars": get_settings().validation.max_text_chars} | options
     run = BatchPredictor(
-        load_for_scoring(str(model_folder)), chunk_size=10, progress=progress, **options
+        load_version(str(model_folder)), BatchOptions(chunk_size=10, **options), progress=progress
     )
     with pytest.raises(_InterruptedError):
         run.run(str(source), output)

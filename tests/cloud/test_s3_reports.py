@@ -11,8 +11,8 @@ import pytest
 from sentimentops.config import get_settings
 from sentimentops.monitoring.job import monitor_and_record
 from sentimentops.monitoring.run_store import read_monitoring_runs
-from sentimentops.pipelines.training import run_training
 from sentimentops.prediction_log import open_store
+from sentimentops.training.job import run_training
 from tests.servers import moto_s3
 
 

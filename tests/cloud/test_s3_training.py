@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from sentimentops.cli.main import app
 from sentimentops.config import get_settings
-from sentimentops.pipelines.training import run_training
+from sentimentops.training.job import run_training
 from tests.servers import moto_s3
 
 runner = CliRunner()

@@ -226,7 +226,7 @@ def test_a_long_running_worker_keeps_only_its_latest_errors() -> None:
 
 def test_job_messages_are_validated() -> None:
     job = '{"input": "s3://b/in/a.csv", "output": "s3://b/out/a.csv"}'
-    assert BatchJob.parse(job) == BatchJob("s3://b/in/a.csv", "s3://b/out/a.csv")
+    assert BatchJob.from_message(job) == BatchJob("s3://b/in/a.csv", "s3://b/out/a.csv")
     for body in (
         "[]",
         '{"input": "s3://b/a.csv"}',
@@ -235,7 +235,7 @@ def test_job_messages_are_validated() -> None:
         '{"input": "s3://b/a.csv", "output": "s3://b/out/../billing/b.csv"}',
     ):
         with pytest.raises(BadInputError):
-            BatchJob.parse(body)
+            BatchJob.from_message(body)
 
 
 def test_sigterm_finishes_the_job_in_hand_then_stops(

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sentimentops.monitoring.model import MonitoredModel
+from sentimentops.tracking.loading import LoadedModel
 
 
 @pytest.fixture(scope="session")
-def monitored_model(model_folder: Path, reference_reviews: pd.DataFrame) -> MonitoredModel:
+def monitored_model(model_folder: Path, reference_reviews: pd.DataFrame) -> LoadedModel:
     from sentimentops.tracking.flavor import load_pipeline
 
     pipeline = load_pipeline(str(model_folder))
@@ -22,11 +22,14 @@ def monitored_model(model_folder: Path, reference_reviews: pd.DataFrame) -> Moni
     reference = reference.assign(
         score=scores, label=np.where(scores >= 0.5, "positive", "negative")
     )
-    return MonitoredModel(pipeline, "imdb-logreg", "local", 0.85, reference)
+    metrics = {"test_accuracy": 0.85}
+    return LoadedModel(
+        pipeline, "imdb-logreg", "local", str(model_folder), metrics=metrics, reference=reference
+    )
 
 
 @pytest.fixture(scope="session")
-def held_out(reference_reviews: pd.DataFrame, monitored_model: MonitoredModel) -> pd.DataFrame:
+def held_out(reference_reviews: pd.DataFrame, monitored_model: LoadedModel) -> pd.DataFrame:
     """Test-split reviews outside the reference sample."""
     test = reference_reviews[reference_reviews["split"] == "test"]
     used = set(monitored_model.reference["review"])  # type: ignore[index]

@@ -19,9 +19,9 @@ from sentimentops.cli.monitor import parse_moment
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
 from sentimentops.monitoring.run_store import read_monitoring_runs
-from sentimentops.pipelines.training import run_training
 from sentimentops.prediction_log import PredictionLogStore, PredictionRecord, open_store
 from sentimentops.prediction_log.spool import Spool
+from sentimentops.training.job import run_training
 from tests.user import run_cli
 
 runner = CliRunner()

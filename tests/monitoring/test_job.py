@@ -16,19 +16,17 @@ from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
 from sentimentops.monitoring import job
 from sentimentops.monitoring.job import monitor_and_record
-from sentimentops.monitoring.model import MonitoredModel
+from sentimentops.tracking.loading import LoadedModel
 
 
 @pytest.fixture
-def version_2(monitored_model: MonitoredModel, monkeypatch: pytest.MonkeyPatch) -> None:
+def version_2(monitored_model: LoadedModel, monkeypatch: pytest.MonkeyPatch) -> None:
     """The champion is version 2 of imdb-logreg (the real small model under that version)."""
     promoted = dataclasses.replace(monitored_model, version="2")
-    monkeypatch.setattr(job, "load_monitored_model", lambda uri: promoted)
+    monkeypatch.setattr(job, "load_version", lambda uri, **_: promoted)
 
 
-def predictions_file(
-    path: Path, model: MonitoredModel, texts: list[str], versions: list[str]
-) -> Path:
+def predictions_file(path: Path, model: LoadedModel, texts: list[str], versions: list[str]) -> Path:
     scores = model.pipeline.positive_scores(texts)
     pd.DataFrame(
         {
@@ -43,7 +41,7 @@ def predictions_file(
 
 
 def test_predictions_of_an_earlier_version_only_are_refused_naming_the_versions(
-    version_2: None, monitored_model: MonitoredModel, held_out: pd.DataFrame, tmp_path: Path
+    version_2: None, monitored_model: LoadedModel, held_out: pd.DataFrame, tmp_path: Path
 ) -> None:
     texts = held_out["review"].head(150).tolist()
     old = predictions_file(tmp_path / "old.csv", monitored_model, texts, ["1"] * 150)
@@ -59,7 +57,7 @@ def test_predictions_of_an_earlier_version_only_are_refused_naming_the_versions(
 
 
 def test_a_file_mixing_versions_is_judged_on_the_monitored_one_saying_what_was_left_out(
-    version_2: None, monitored_model: MonitoredModel, held_out: pd.DataFrame, tmp_path: Path
+    version_2: None, monitored_model: LoadedModel, held_out: pd.DataFrame, tmp_path: Path
 ) -> None:
     texts = held_out["review"].head(300).tolist()
     mixed = predictions_file(

@@ -12,8 +12,8 @@ import pytest
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError, DataError
 from sentimentops.monitoring.current import CurrentData, current_from_batch, current_from_file
-from sentimentops.monitoring.model import MonitoredModel
 from sentimentops.monitoring.run import run_monitoring, sample_rows
+from sentimentops.tracking.loading import LoadedModel
 
 OTHER_DOMAIN = [
     "The battery died after two days and the charger arrived broken.",
@@ -24,7 +24,7 @@ OTHER_DOMAIN = [
 
 
 def test_same_distribution_raises_no_alert(
-    monitored_model: MonitoredModel, held_out: pd.DataFrame, tmp_path: Path
+    monitored_model: LoadedModel, held_out: pd.DataFrame, tmp_path: Path
 ) -> None:
     current = CurrentData(held_out.sample(800, random_state=1), "held-out")
 
@@ -46,7 +46,7 @@ def test_same_distribution_raises_no_alert(
 
 
 def test_another_domain_is_text_drift_and_flipped_labels_are_an_accuracy_alert(
-    monitored_model: MonitoredModel, held_out: pd.DataFrame, tmp_path: Path
+    monitored_model: LoadedModel, held_out: pd.DataFrame, tmp_path: Path
 ) -> None:
     rng = np.random.default_rng(0)
     products = [" ".join(rng.choice(OTHER_DOMAIN, size=3)) for _ in range(400)]
@@ -74,7 +74,7 @@ def test_another_domain_is_text_drift_and_flipped_labels_are_an_accuracy_alert(
 
 
 def test_batch_output_without_text_measures_predictions_and_rejects(
-    monitored_model: MonitoredModel, held_out: pd.DataFrame, tmp_path: Path
+    monitored_model: LoadedModel, held_out: pd.DataFrame, tmp_path: Path
 ) -> None:
     scores = monitored_model.pipeline.positive_scores(held_out["review"].head(300).tolist())
     output = tmp_path / "scored.csv"
@@ -109,8 +109,8 @@ def test_sampling_is_seeded_and_keeps_order() -> None:
     assert len(sample_rows(frame, 5000, seed=3)) == 1000
 
 
-def test_no_reference_is_a_clear_error(monitored_model: MonitoredModel, tmp_path: Path) -> None:
-    bare = MonitoredModel(monitored_model.pipeline, "bare", "local", None, None)
+def test_no_reference_is_a_clear_error(monitored_model: LoadedModel, tmp_path: Path) -> None:
+    bare = LoadedModel(monitored_model.pipeline, "bare", "local", "bare")
     with pytest.raises(BadInputError, match="--reference"):
         run_monitoring(
             CurrentData(pd.DataFrame({"review": ["fine"]}), "x"), bare, get_settings(),
@@ -242,7 +242,7 @@ def test_a_batch_join_on_repeated_ids_names_them(tmp_path: Path) -> None:
 
 
 def test_labels_spelled_as_data_validation_accepts_them_are_judged(
-    monitored_model: MonitoredModel, held_out: pd.DataFrame, tmp_path: Path
+    monitored_model: LoadedModel, held_out: pd.DataFrame, tmp_path: Path
 ) -> None:
     from sentimentops.data.load import load_reviews
 
@@ -272,7 +272,7 @@ def test_labels_spelled_as_data_validation_accepts_them_are_judged(
 
 
 def test_missing_and_blank_review_texts_are_left_out_and_counted(
-    monitored_model: MonitoredModel, held_out: pd.DataFrame, tmp_path: Path
+    monitored_model: LoadedModel, held_out: pd.DataFrame, tmp_path: Path
 ) -> None:
     window = held_out.sample(300, random_state=6).reset_index(drop=True)
     window.loc[:19, "review"] = None  # empty CSV cells, read back as missing
@@ -293,7 +293,7 @@ def test_missing_and_blank_review_texts_are_left_out_and_counted(
 
 
 def test_current_data_whose_texts_are_all_blank_is_refused(
-    monitored_model: MonitoredModel, tmp_path: Path
+    monitored_model: LoadedModel, tmp_path: Path
 ) -> None:
     current = CurrentData(pd.DataFrame({"review": [None, "", "  "]}), "blank.csv")
 

@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from sentimentops.config import get_settings
-from sentimentops.pipelines import training_flow as training_flow_module
 from sentimentops.pipelines.training_flow import run_training_flow
 from sentimentops.tracking import registry
+from sentimentops.training import data as training_data
+from sentimentops.training import job as training_job
 from tests.conftest import FAST_TRAINING_CONFIG
 
 MODEL = "imdb-sentiment"
@@ -91,7 +92,7 @@ def test_candidates_are_searched_one_after_another_in_the_flow_s_process(
     candidates at once, each with its own CV jobs, would keep more processes busy than cores."""
     monkeypatch.setenv("SENTIMENTOPS_TRAINING__N_JOBS", "2")
     get_settings.cache_clear()
-    real = training_flow_module.evaluate_candidate
+    real = training_job.evaluate_candidate
     searches: list[tuple[int, float, float]] = []
 
     def recorded(*args: Any, **kwargs: Any) -> Any:
@@ -100,7 +101,7 @@ def test_candidates_are_searched_one_after_another_in_the_flow_s_process(
         searches.append((os.getpid(), started, time.monotonic()))
         return result
 
-    monkeypatch.setattr(training_flow_module, "evaluate_candidate", recorded)
+    monkeypatch.setattr(training_job, "evaluate_candidate", recorded)
 
     result = run_training_flow(get_settings(), sample=1500)
 
@@ -117,7 +118,7 @@ def test_candidates_are_searched_one_after_another_in_the_flow_s_process(
 def test_a_step_failing_twice_is_retried_and_the_flow_completes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = training_flow_module.prepare_training_data
+    real = training_data.prepare_training_data
     attempts = []
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -126,7 +127,7 @@ def test_a_step_failing_twice_is_retried_and_the_flow_completes(
             raise OSError("the data share dropped the connection")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training_flow_module, "prepare_training_data", flaky)
+    monkeypatch.setattr(training_data, "prepare_training_data", flaky)
 
     result = run_training_flow(get_settings(), sample=1500, models=["logreg"])
 

@@ -8,13 +8,13 @@ import pytest
 from sentimentops.config import get_settings
 from sentimentops.errors import ConfigError
 from sentimentops.models.train import finish_training
-from sentimentops.pipelines.training import (
+from sentimentops.training.data import (
     candidate_fingerprint,
     prepare_training_data,
     training_fingerprint,
-    with_families,
     with_split_mode,
 )
+from sentimentops.training.job import with_families
 
 DIGESTS = {"train": "a", "validation": "b", "test": "c"}
 
@@ -93,7 +93,7 @@ def test_rows_left_out_of_training_are_counted_and_quarantined(
     )
     messages: list[str] = []
 
-    with caplog.at_level("WARNING", logger="sentimentops.pipelines.training"):
+    with caplog.at_level("WARNING", logger="sentimentops.training.data"):
         prepare_training_data(settings, extra=extra, progress=messages.append)
 
     quarantine = settings.state_path("quarantine", "imdb_reviews.quarantine.csv")

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from sentimentops.batch.predictor import summary_path
+from sentimentops.batch.sink import summary_path
 from sentimentops.cli.main import app
 
 runner = CliRunner()

@@ -137,7 +137,7 @@ def test_training_against_an_unreachable_tracking_server_fails_fast(
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     get_settings.cache_clear()
     # Import what `train` imports first, so the clock measures the failure, not the imports.
-    importlib.import_module("sentimentops.pipelines.training")
+    importlib.import_module("sentimentops.training.job")
 
     started = time.monotonic()
     result = runner.invoke(app, ["train", "--sample", "500", "--models", "logreg"])

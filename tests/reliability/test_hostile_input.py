@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner, Result
 
-from sentimentops.batch.predictor import rejects_path, summary_path
+from sentimentops.batch.sink import rejects_path, summary_path
 from sentimentops.cli.main import app
 from sentimentops.config import get_settings
 from sentimentops.serving.app import create_app
@@ -623,7 +623,7 @@ def test_sqs_jobs_naming_local_paths_or_dot_segments_are_refused(body: str) -> N
     from sentimentops.errors import UnsafeLocationError
 
     with pytest.raises(UnsafeLocationError) as refused:
-        BatchJob.parse(body)
+        BatchJob.from_message(body)
     assert UnsafeLocationError.exit_code == 2
     assert json.loads(body)["input"] in str(refused.value) or (
         json.loads(body)["output"] in str(refused.value)

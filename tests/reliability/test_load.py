@@ -44,6 +44,7 @@ def run_harness(
         *("--duration", str(seconds), "--users", str(USERS), "--model", str(model)),
         *("--rss-baseline-seconds", str(RSS_BASELINE_SECONDS)),
         *("--max-rss-growth", str(MAX_RSS_GROWTH_PCT), "--output", str(output)),
+        *("--calibration-runs", "1"),  # the figures are the test's, not a benchmark's
         *extra,
     ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)

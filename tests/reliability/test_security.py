@@ -319,7 +319,7 @@ def test_only_the_exact_key_opens_the_api_and_it_is_never_logged_or_stored(
 def test_the_key_is_compared_with_hmac_compare_digest_only() -> None:
     """Timing cannot be measured reliably in a test; the code can be read: the key meets the
     presented value only inside ``hmac.compare_digest``, never in an ``==``."""
-    source = (SOURCE / "serving" / "state.py").read_text(encoding="utf-8")
+    source = (SOURCE / "serving" / "deps.py").read_text(encoding="utf-8")
     (check,) = [
         node
         for node in ast.walk(ast.parse(source))

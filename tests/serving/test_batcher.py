@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sentimentops.serving.batcher import MicroBatcher, ModelNotReadyError
-from sentimentops.serving.model import ServedModel
+from sentimentops.tracking.loading import LoadedModel
 
 
 class LengthModel:
@@ -30,8 +30,8 @@ class LengthModel:
         return np.asarray([len(text) / 100 for text in texts])
 
 
-def served(pipeline: object, version: str = "1") -> ServedModel:
-    return ServedModel(pipeline=pipeline, name="m", version=version, uri="memory")
+def served(pipeline: object, version: str = "1") -> LoadedModel:
+    return LoadedModel(pipeline=pipeline, name="m", version=version, location="memory")
 
 
 def run(coroutine: object) -> object:
@@ -41,7 +41,7 @@ def run(coroutine: object) -> object:
 def test_concurrent_requests_are_scored_together_and_in_order() -> None:
     model = LengthModel(delay=0.05)
 
-    async def scenario() -> list[tuple[ServedModel, np.ndarray]]:
+    async def scenario() -> list[tuple[LoadedModel, np.ndarray]]:
         batcher = MicroBatcher(lambda: served(model), max_size=64)
         batcher.start()
         try:
@@ -112,7 +112,7 @@ def test_no_model_means_not_ready_and_a_failing_model_fails_only_its_batch() -> 
         def positive_scores_or_nan(self, texts: list[str]) -> np.ndarray:
             raise ValueError("broken model")
 
-    current: list[ServedModel | None] = [None]
+    current: list[LoadedModel | None] = [None]
 
     async def scenario() -> None:
         batcher = MicroBatcher(lambda: current[0])

@@ -7,13 +7,15 @@ import pytest
 from sentimentops.features.blank import NOT_BLANK_PATTERN
 from sentimentops.serving.schemas import (
     FEEDBACK_REQUEST_ID_PATTERN,
+    BatchPredictionRequest,
     FeedbackRequest,
-    request_models,
+    PredictionRequest,
 )
+from tests.serving.conftest import ClientFactory
 
 
 def test_the_openapi_pattern_of_a_text_is_the_servers_blank_check() -> None:
-    single, batch = request_models(100, 4)
+    single, batch = PredictionRequest, BatchPredictionRequest
 
     assert single.model_json_schema()["properties"]["text"]["pattern"] == NOT_BLANK_PATTERN
     items = batch.model_json_schema()["properties"]["texts"]["items"]
@@ -22,7 +24,7 @@ def test_the_openapi_pattern_of_a_text_is_the_servers_blank_check() -> None:
 
 @pytest.mark.parametrize("text", ["\ufeff", "\x1c", "\x85 ", "\u3000"], ids=repr)
 def test_a_blank_text_is_refused_by_both_request_bodies(text: str) -> None:
-    single, batch = request_models(100, 4)
+    single, batch = PredictionRequest, BatchPredictionRequest
 
     with pytest.raises(ValueError, match="only whitespace"):
         single(text=text)
@@ -40,3 +42,26 @@ def test_the_openapi_pattern_of_a_feedback_id_is_the_one_the_server_checks() -> 
     for refused in ["abc.\u0663", "abc\n", "a" * 65]:
         with pytest.raises(ValueError, match="request_id"):
             FeedbackRequest(request_id=refused, label="positive")
+
+
+def test_each_app_publishes_and_enforces_its_own_limits(make_client: ClientFactory) -> None:
+    """The request bodies are classes shared by every app; the limits come from each app's
+    settings, in its OpenAPI schema and in what it refuses."""
+    with (
+        make_client(serving__max_text_chars="20", serving__max_batch_size="2") as small,
+        make_client(serving__max_text_chars="30", serving__max_batch_size="3") as large,
+    ):
+        for client, chars, size in ((small, 20, 2), (large, 30, 3)):
+            schemas = client.get("/openapi.json").json()["components"]["schemas"]
+            texts = schemas["BatchPredictionRequest"]["properties"]["texts"]
+            assert schemas["PredictionRequest"]["properties"]["text"]["maxLength"] == chars
+            assert (texts["maxItems"], texts["items"]["maxLength"]) == (size, chars)
+            text = "A fine film, truly."  # 19 characters
+            batch = {"texts": [text] * size}
+            assert client.post("/v1/predict/batch", json=batch).status_code == 200
+            too_many = {"texts": [text] * (size + 1)}
+            assert client.post("/v1/predict/batch", json=too_many).status_code == 422
+            too_long = client.post("/v1/predict", json={"text": "x" * (chars + 1)})
+            assert too_long.status_code == 422
+            message = too_long.json()["error"]["message"]
+            assert f"body.text: String should have at most {chars} characters" in message

@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from sentimentops.config import get_settings
-from sentimentops.pipelines.training import run_training
+from sentimentops.training.job import run_training
 from tests.servers import MLFLOW, free_port, mlflow_server_command, running
 
 

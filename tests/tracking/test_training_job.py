@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from sentimentops.cli.main import app
 from sentimentops.config import get_settings
 from sentimentops.errors import DataValidationError, TrackingUnavailableError
-from sentimentops.pipelines.training import run_training
 from sentimentops.tracking.store import resolve_tracking_uri
+from sentimentops.training.job import run_training
 from tests.servers import MLFLOW, free_port, running
 
 runner = CliRunner()
@@ -248,9 +248,9 @@ def test_a_model_folder_carries_its_checksum(model_folder: Path, tmp_path: Path)
 
 def test_a_version_records_the_texts_it_was_trained_on(trained_home: Path) -> None:
     from sentimentops.data.version import text_fingerprints
-    from sentimentops.pipelines.training import prepare_training_data
     from sentimentops.tracking import registry
     from sentimentops.tracking.runs import load_trained_texts
+    from sentimentops.training.data import prepare_training_data
 
     splits = prepare_training_data(get_settings(), sample=1200).splits
 

@@ -1,20 +1,21 @@
-"""Where chunks are scored: in this process (``local``) or on a Dask cluster (``dask``).
-
-An engine takes a chunk's texts and returns a handle whose ``result()`` gives the scores, so
-the predictor can keep several chunks in flight on a cluster while it reads the next one, and
-still write the results in input order. On Dask, each worker process loads the model once (a
-per-process cache) and is sent only model references and texts, never the model itself.
-"""
+"""Where chunks are scored: in this process (``local``) or on a Dask cluster (``dask``), whose
+workers load the model once each and are sent only its location and texts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["DaskEngine", "Engine", "LocalEngine", "ScoreHandle", "score_on_worker"]
+from sentimentops.batch.options import BatchOptions
+from sentimentops.batch.rules import Screened
+from sentimentops.tracking.loading import LoadedModel, load_version
+
+__all__ = ["DaskEngine", "Engine", "LocalEngine", "open_engine", "score_on_worker", "scored"]
 
 
 class ScoreHandle(Protocol):
@@ -22,11 +23,9 @@ class ScoreHandle(Protocol):
 
 
 class Engine(Protocol):
-    in_flight: int
+    in_flight: int  # chunks kept in flight, so that a cluster scores while the next is read
 
     def submit(self, texts: list[str]) -> ScoreHandle: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass
@@ -47,81 +46,97 @@ class _Joined:
         return np.concatenate([np.asarray(piece.result()) for piece in self.pieces])
 
 
+@dataclass
 class LocalEngine:
     """Scores each chunk at once in this process."""
 
-    in_flight = 1
-
-    def __init__(self, score: Callable[[list[str]], Any]) -> None:
-        self._score = score
+    score: Callable[[list[str]], Any]
+    in_flight: int = 1
 
     def submit(self, texts: list[str]) -> ScoreHandle:
-        return _Done(self._score(texts))
-
-    def close(self) -> None:
-        return None
+        return _Done(self.score(texts) if texts else [])
 
 
-# Per worker process: model location -> scoring function, loaded on first use.
-_WORKER_MODELS: dict[str, Callable[[list[str]], Any]] = {}
+_WORKER_MODELS: dict[str, Callable[[list[str]], Any]] = {}  # per worker process, by location
 
 
 def score_on_worker(model_location: str, texts: list[str]) -> np.ndarray:
     """Runs on a Dask worker: load the model once per process, then score."""
-    score = _WORKER_MODELS.get(model_location)
-    if score is None:
-        from sentimentops.batch.model import load_for_scoring
-
-        score = load_for_scoring(model_location).score
-        _WORKER_MODELS[model_location] = score
-    return np.asarray(score(texts))
+    if model_location not in _WORKER_MODELS:
+        _WORKER_MODELS[model_location] = load_version(model_location).score
+    return np.asarray(_WORKER_MODELS[model_location](texts))
 
 
 class DaskEngine:
-    """Scores chunks on a Dask cluster: a LocalCluster of ``workers`` processes by default,
-    or the existing scheduler at ``scheduler`` (``tcp://host:8786``)."""
+    """Scores chunks on a Dask cluster: a LocalCluster of ``workers`` processes, or the
+    existing scheduler at ``scheduler`` (``tcp://host:8786``). Each chunk is split across all
+    workers, and two are in flight, so that none idles up to the last chunk of a file."""
 
-    def __init__(
-        self, model_location: str, *, workers: int = 2, scheduler: str | None = None
-    ) -> None:
+    in_flight = 2
+
+    def __init__(self, model_location: str, *, workers: int = 2, scheduler: str | None = None):
         from distributed import Client, LocalCluster
 
         self.model_location = model_location
-        self._closed = False
+        self._cluster: Any = None
         if scheduler is None:
-            # The scheduler's HTTP server (dashboard, /metrics) on a free loopback port: None
-            # would still take 8787 and warn when another cluster has it.
-            self._cluster: Any = LocalCluster(  # type: ignore[no-untyped-call]
+            # Its HTTP server (dashboard, /metrics) on a free loopback port: None would still
+            # take 8787, and warn when another cluster has it.
+            self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=workers, threads_per_worker=1, dashboard_address="127.0.0.1:0"
             )
             self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
             self._client.wait_for_workers(workers, timeout=120)
         else:
-            self._cluster = None
             self._client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
-        # Load the model on every worker now, not inside the first chunk's timing: a large
-        # vocabulary takes seconds to deserialise.
+        # Load the model on every worker now, not in the first chunk's time (seconds for a
+        # large vocabulary).
         self._client.run(score_on_worker, model_location, ["warm-up"])
         self._workers = max(len(self._client.scheduler_info()["workers"]), 1)
-        # Each chunk is split across all workers, so no worker idles while the last chunks of
-        # a file finish; a second chunk in flight keeps them busy while the next one is read.
-        self.in_flight = 2
 
     def submit(self, texts: list[str]) -> ScoreHandle:
+        if not texts:
+            return _Done([])
         size = -(-len(texts) // self._workers)  # ceiling division
-        futures = [
-            self._client.submit(
-                score_on_worker, self.model_location, texts[start : start + size], pure=False
-            )
-            for start in range(0, len(texts), size)
-        ]
-        return _Joined(futures)
+        starts = range(0, len(texts), size)
+        location = self.model_location
+        return _Joined(
+            [
+                self._client.submit(score_on_worker, location, texts[i : i + size], pure=False)
+                for i in starts
+            ]
+        )
 
     def close(self) -> None:
-        """Close the client and the LocalCluster it started; safe to call more than once."""
-        if self._closed:
-            return
-        self._closed = True
+        """Close the client and the LocalCluster it started."""
         self._client.close()  # type: ignore[no-untyped-call]
         if self._cluster is not None:
             self._cluster.close()
+
+
+@contextmanager
+def open_engine(
+    options: BatchOptions, model: LoadedModel, status: Callable[[str], None]
+) -> Iterator[Engine]:
+    """The engine ``options`` name, closed after the block (a Dask cluster it started too)."""
+    if options.engine == "local":
+        yield LocalEngine(model.score)
+        return
+    status(f"Starting Dask ({options.scheduler or f'{options.workers} local workers'})")
+    engine = DaskEngine(model.location, workers=options.workers, scheduler=options.scheduler)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def scored(engine: Engine, chunks: Iterable[Screened]) -> Iterator[tuple[Screened, Any]]:
+    """Each chunk with its scores, in input order, ``engine.in_flight`` chunks at a time."""
+    pending: deque[tuple[Screened, ScoreHandle]] = deque()
+    for chunk in chunks:
+        pending.append((chunk, engine.submit(chunk.texts)))
+        if len(pending) >= engine.in_flight:
+            oldest, handle = pending.popleft()
+            yield oldest, handle.result()
+    for oldest, handle in pending:
+        yield oldest, handle.result()

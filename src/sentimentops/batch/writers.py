@@ -17,20 +17,19 @@ import pyarrow.parquet as pq
 
 from sentimentops.csv_safety import CSV_LINE_END, write_csv
 from sentimentops.errors import DataError
-from sentimentops.storage import Location, location_name
+from sentimentops.storage import Location
 
 __all__ = ["output_format", "write_table"]
 
 
 def output_format(location: Location) -> str:
-    """``csv``, ``jsonl`` or ``parquet`` from the name of an output path or URI."""
-    name = location_name(location).lower().removesuffix(".gz")
-    if name.endswith(".csv"):
-        return "csv"
-    if name.endswith((".jsonl", ".ndjson")):
-        return "jsonl"
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
+    """``csv``, ``jsonl`` or ``parquet`` from the name of an output path or URI.
+
+    Raises:
+        DataError: another name.
+    """
+    if location.format is not None:
+        return location.format
     raise DataError(
         f"Cannot tell the output format of {location}: use .csv, .csv.gz, .jsonl or .parquet."
     )
@@ -41,7 +40,7 @@ def write_table(parts: list[Path], output: Path, columns: list[str] | None = Non
 
     Written to ``output``'s name plus ``.tmp`` first and renamed when complete.
     """
-    kind = output_format(output)
+    kind = output_format(Location(output))
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(output.name + ".tmp")
     rows = 0

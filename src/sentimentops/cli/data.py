@@ -51,7 +51,7 @@ def validate_command(
     Exit code 2 when the file cannot be read or has no label column (unless --no-labels)."""
     from sentimentops.data.load import load_reviews
     from sentimentops.data.validate import validate_reviews
-    from sentimentops.storage import data_stem  # fsspec: not at CLI start-up
+    from sentimentops.storage import Location  # fsspec: not at CLI start-up
 
     settings = get_settings()
     with console.status(f"Reading {path}"):
@@ -63,7 +63,7 @@ def validate_command(
             frame, settings.validation, source=str(path), require_labels=labels
         )
     _print_validation(result)
-    name = f"{data_stem(path) or 'dataset'}.quarantine.csv"
+    name = f"{Location(str(path)).stem or 'dataset'}.quarantine.csv"
     written = result.write_quarantine(quarantine or settings.state_path("quarantine", name))
     if written is not None:
         console.print(f"Quarantined rows written to {written}")

@@ -1,8 +1,5 @@
-"""The ``sentimentops`` command: one sub-app per capability.
-
-Importing this module must stay cheap: sub-apps import their heavy dependencies (pandas,
-scikit-learn, MLflow, Prefect, ...) inside their commands, and a test enforces that
-``sentimentops --help`` loads none of MLflow, Prefect, Evidently or Dask.
+"""The ``sentimentops`` command: one sub-app per capability. Cheap to import: commands import
+their heavy dependencies themselves (``--help`` loads no MLflow, Prefect, Evidently or Dask).
 """
 
 from __future__ import annotations
@@ -36,8 +33,7 @@ TELEMETRY_OPT_OUT = {
     "EVIDENTLY_DISABLE_TELEMETRY": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
 }
-# The commands show their own progress; MLflow's download bars and INFO lines (database
-# migrations, project detection) would bury it. Its warnings still show; a user's value wins.
+# The commands show their own progress, which MLflow's bars and INFO lines would bury.
 QUIET_LIBRARIES = {
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     "MLFLOW_LOGGING_LEVEL": "WARNING",

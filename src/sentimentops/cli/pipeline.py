@@ -6,18 +6,16 @@ runs are recorded on that Prefect server and visible in its UI.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import typer
 
 from sentimentops.cli.output import console, error_console
 from sentimentops.cli.train import parse_families
-from sentimentops.config import Settings, get_settings
+from sentimentops.config import get_settings
 
 __all__ = ["pipeline_app"]
 
@@ -30,7 +28,16 @@ run_app = typer.Typer(
 )
 pipeline_app.add_typer(run_app, name="run")
 
-# Options several flows share, declared once.
+
+def _window_hours(hours: float | None) -> float | None:
+    """Refuse a window of no hours before any flow starts."""
+    from sentimentops.pipelines.runtime import log_window
+
+    log_window(hours, default_hours=1.0)
+    return hours
+
+
+# Options several flows share, declared once; each option's name is its flow's parameter's.
 JSON_OPTION = typer.Option(False, "--json", help="Print the flow's result as JSON.")
 MODEL_OPTION = typer.Option(None, "--model", help="Default: the champion.")
 ID_COLUMN_OPTION = typer.Option("id", "--id-column")
@@ -43,19 +50,6 @@ CURRENT_OPTION = typer.Option(
 SCORED_INPUT_OPTION = typer.Option(
     None, "--scored-input", help="The input --current was scored from (joined on ids)."
 )
-
-
-def _window_hours(hours: float | None) -> float | None:
-    """Refuse a window of 0 or fewer hours before any flow starts (0 is no window, not the
-    default one)."""
-    if hours is not None and not (hours > 0 and math.isfinite(hours)):
-        raise typer.BadParameter(
-            "give a number of hours above 0, or leave --hours out for "
-            "pipeline.monitoring_window_hours."
-        )
-    return hours
-
-
 HOURS_OPTION = typer.Option(
     None,
     "--hours",
@@ -64,52 +58,44 @@ HOURS_OPTION = typer.Option(
 )
 
 
-@contextlib.contextmanager
-def _prefect() -> Iterator[Settings]:
-    """The settings, with Prefect pointed at the project's state (before it is imported) and
-    one Prefect API for every process of the run."""
-    from sentimentops.pipelines.runtime import (
-        configure_prefect,
-        configured_prefect_api,
-        prefect_api,
-    )
+def _run(ctx: typer.Context, flow: str, show: Callable[[Any], None]) -> Any:
+    """Run ``flow`` with the command's options as its parameters; show its result, or print it
+    as JSON with ``--json``. Options a flow would refuse are refused before it starts."""
+    parameters = {name: value for name, value in ctx.params.items() if name != "as_json"}
+    if "models" in parameters:
+        parameters["models"] = parse_families(parameters["models"])
+    if "scored_input" in parameters:
+        from sentimentops.monitoring.current import check_scored_input
+
+        check_scored_input(parameters["current"], parameters["scored_input"])
+    from sentimentops.pipelines import runtime
 
     settings = get_settings()
-    configure_prefect(settings)
-    if configured_prefect_api() is None:
-        _note_temporary_api()
-    with prefect_api():
-        yield settings
-
-
-def _note_temporary_api() -> None:
-    """Where the runs of a temporary Prefect API can be seen: its links die with it, its
-    database stays (on stderr, so that --json stays JSON)."""
-    home = os.environ["PREFECT_HOME"]
-    error_console.print(
-        "Prefect: no PREFECT_API_URL, so this command starts a temporary Prefect API and stops "
-        f"it at the end (no links to it). Its runs stay in {home}: browse them with "
-        f"`PREFECT_HOME={home} .venv/bin/prefect server start`, or set PREFECT_API_URL to a "
-        "running Prefect server.",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-
-
-def _require_current(current: str | None, scored_input: str | None) -> None:
-    """Refused before a flow starts (the flow checks it too, for its other callers)."""
-    from sentimentops.monitoring.current import check_scored_input
-
-    check_scored_input(current, scored_input)
-
-
-def _print_json(result: Any) -> None:
-    console.print_json(json.dumps(result.to_dict(), default=str))
+    runtime.configure_prefect(settings)  # before Prefect is imported
+    if runtime.configured_prefect_api() is None:
+        # On stderr, so that --json stays JSON: its links die with it, its database stays.
+        home = os.environ["PREFECT_HOME"]
+        error_console.print(
+            "Prefect: no PREFECT_API_URL, so this command starts a temporary Prefect API and "
+            f"stops it at the end (no links to it). Its runs stay in {home}: browse them with "
+            f"`PREFECT_HOME={home} .venv/bin/prefect server start`, or set PREFECT_API_URL to a "
+            "running Prefect server.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    with runtime.prefect_api():  # one for every process of the run
+        result = runtime.flow_named(flow, settings)(**parameters)
+    if ctx.params["as_json"]:
+        console.print_json(json.dumps(result.to_dict(), default=str))
+    else:
+        show(result)
+    return result
 
 
 @run_app.command("main")
 def run_main(
+    ctx: typer.Context,
     split: str = typer.Option("official", "--split", help="random or official."),
     sample: int | None = SAMPLE_OPTION,
     models: str | None = MODELS_OPTION,
@@ -119,21 +105,13 @@ def run_main(
     """Train on the vendored data, batch-score the held-out test split with the champion,
     monitor that batch, and print a summary. Re-runs reuse what is unchanged. Exit 3 when
     monitoring alerts."""
-    families = parse_families(models)
-    with _prefect():
-        from sentimentops.pipelines.main_flow import main_flow
-
-        result = main_flow(split=split, sample=sample, models=families, force=force)
-    if as_json:
-        _print_json(result)
-    else:
-        _print_main_summary(result)
-    if result.monitoring.verdict == "alert":
+    if _run(ctx, "main", _print_main_summary).monitoring.verdict == "alert":
         raise typer.Exit(code=3)
 
 
 @run_app.command("training")
 def run_training(
+    ctx: typer.Context,
     data: str | None = typer.Option(None, "--data", help="Dataset (default: vendored IMDB)."),
     split: str | None = typer.Option(None, "--split", help="random or official."),
     sample: int | None = SAMPLE_OPTION,
@@ -141,23 +119,14 @@ def run_training(
     force: bool = FORCE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Load, validate, split, search the candidates in parallel, register, gate, promote."""
-    families = parse_families(models)
-    with _prefect() as settings:
-        from sentimentops.pipelines.training_flow import run_training_flow
-
-        result = run_training_flow(
-            settings, data=data, split=split, sample=sample, models=families, force=force
-        )
-    if as_json:
-        _print_json(result)
-        return
-    _print_training(result)
+    """Load, validate, split, search the candidates, register, gate, promote."""
+    _run(ctx, "training", _print_training)
 
 
 @run_app.command("batch")
 def run_batch(
-    input_location: str | None = typer.Option(
+    ctx: typer.Context,
+    input: str | None = typer.Option(
         None, "--input", help="A file, folder or s3:// prefix (default: pipeline.batch_input)."
     ),
     output: str | None = typer.Option(
@@ -173,32 +142,12 @@ def run_batch(
 ) -> None:
     """Score a file or every data file under a folder/prefix; files already scored by this
     model, and unchanged since, are skipped."""
-    with _prefect():
-        from sentimentops.pipelines.batch_flow import batch_flow
-
-        result = batch_flow(
-            input=input_location,
-            output=output,
-            model=model,
-            text_column=text_column,
-            id_column=id_column,
-            engine=engine,
-            workers=workers,
-            scheduler=scheduler,
-        )
-    if as_json:
-        _print_json(result)
-        return
-    for summary in result.scored:
-        step = result.steps[summary["input"]]
-        console.print(
-            f"{summary['input']}: {summary['rows_in']:,} rows, {summary['rejected']:,} rejected "
-            f"-> {summary['output']} ({'already scored' if step == 'cached' else 'scored'})"
-        )
+    _run(ctx, "batch", _print_batch)
 
 
 @run_app.command("monitoring")
 def run_monitoring(
+    ctx: typer.Context,
     current: str | None = CURRENT_OPTION,
     scored_input: str | None = SCORED_INPUT_OPTION,
     id_column: str = ID_COLUMN_OPTION,
@@ -207,27 +156,13 @@ def run_monitoring(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Monitor a file or the prediction log's recent window. Exit 3 when an alert fired."""
-    _require_current(current, scored_input)
-    with _prefect():
-        from sentimentops.pipelines.monitoring_flow import monitoring_flow
-
-        result = monitoring_flow(
-            current=current,
-            scored_input=scored_input,
-            id_column=id_column,
-            model=model,
-            hours=hours,
-        )
-    if as_json:
-        _print_json(result)
-    else:
-        _print_monitoring(result)
-    if result.verdict == "alert":
+    if _run(ctx, "monitoring", _print_monitoring).verdict == "alert":
         raise typer.Exit(code=3)
 
 
 @run_app.command("retraining")
 def run_retraining(
+    ctx: typer.Context,
     current: str | None = CURRENT_OPTION,
     scored_input: str | None = SCORED_INPUT_OPTION,
     id_column: str = ID_COLUMN_OPTION,
@@ -237,7 +172,7 @@ def run_retraining(
     ),
     sample: int | None = SAMPLE_OPTION,
     models: str | None = MODELS_OPTION,
-    feedback: bool | None = typer.Option(
+    use_feedback: bool | None = typer.Option(
         None, "--feedback/--no-feedback", help="Add labelled feedback from the prediction log."
     ),
     force: bool = typer.Option(False, "--force", help="Retrain even without an alert."),
@@ -245,27 +180,7 @@ def run_retraining(
 ) -> None:
     """Monitor; on drift or accuracy below the floor, train a challenger and let the gate
     decide. Exit 0 whether the challenger is promoted or refused (both are outcomes)."""
-    families = parse_families(models)
-    _require_current(current, scored_input)
-    with _prefect():
-        from sentimentops.pipelines.retraining_flow import retraining_flow
-
-        result = retraining_flow(
-            current=current,
-            scored_input=scored_input,
-            id_column=id_column,
-            hours=hours,
-            data=data,
-            sample=sample,
-            models=families,
-            use_feedback=feedback,
-            force=force,
-        )
-    if as_json:
-        _print_json(result)
-        return
-    _print_monitoring(result.monitoring)
-    console.print(result.message)
+    _run(ctx, "retraining", _print_retraining)
 
 
 @pipeline_app.command("serve")
@@ -277,15 +192,15 @@ def serve(
     """Serve every flow that has a schedule (pipeline.schedules) until Ctrl-C."""
     from rich.table import Table
 
-    from sentimentops.pipelines.runtime import configure_prefect
+    from sentimentops.pipelines.runtime import configure_prefect, prefect_api
     from sentimentops.pipelines.schedules import scheduled_flows, serve_flows
 
     settings = get_settings()
     configure_prefect(settings)
     planned = scheduled_flows(settings)
-    table = Table(title="Scheduled flows", title_justify="left")
-    for column in ("flow", "cron", "time zone", "next runs"):
-        table.add_column(column)
+    table = Table(
+        "flow", "cron", "time zone", "next runs", title="Scheduled flows", title_justify="left"
+    )
     for item in planned:
         runs = ", ".join(f"{moment:%Y-%m-%d %H:%M}" for moment in item.next_runs)
         table.add_row(item.flow, item.cron, item.timezone, runs)
@@ -295,12 +210,9 @@ def serve(
             "[yellow]batch is scheduled but pipeline.batch_input is not set: its runs will "
             "fail until it names a file, folder or s3:// prefix.[/yellow]"
         )
-    if dry_run:
-        return
-    from sentimentops.pipelines.runtime import prefect_api
-
-    with prefect_api(link_runs=True):  # up until Ctrl-C: its links work meanwhile
-        serve_flows(settings)
+    if not dry_run:
+        with prefect_api(link_runs=True):  # up until Ctrl-C: its links work meanwhile
+            serve_flows(settings)
 
 
 def _print_training(result: Any) -> None:
@@ -323,6 +235,15 @@ def _gate_rows(decision: dict[str, Any]) -> str | None:
     return GateDecision(**decision).rows_summary() if decision else None
 
 
+def _print_batch(result: Any) -> None:
+    for summary in result.scored:
+        how = "already scored" if result.steps[summary["input"]] == "cached" else "scored"
+        console.print(
+            f"{summary['input']}: {summary['rows_in']:,} rows, {summary['rejected']:,} rejected "
+            f"-> {summary['output']} ({how})"
+        )
+
+
 def _print_monitoring(result: Any) -> None:
     console.print(
         f"Monitoring of {result.source} ({result.model_name} version {result.model_version}): "
@@ -333,8 +254,13 @@ def _print_monitoring(result: Any) -> None:
     console.print(f"Report: {result.report or result.summary}")
 
 
+def _print_retraining(result: Any) -> None:
+    _print_monitoring(result.monitoring)
+    console.print(result.message)
+
+
 def _print_main_summary(result: Any) -> None:
-    from rich.table import Table
+    from rich.table import Column, Table
 
     training, batch, monitoring = result.training, result.batch, result.monitoring
     metrics = training.test_metrics
@@ -360,11 +286,8 @@ def _print_main_summary(result: Any) -> None:
         f"{scored['output']} ({scored['predicted']:,} predicted, {scored['rejected']:,} "
         f"rejected; rejects in {scored['rejects']})",
     )
-    table.add_row(
-        "Monitoring",
-        f"{monitoring.verdict}"
-        + (f": {', '.join(sorted(monitoring.alert_kinds()))}" if monitoring.alerts else ""),
-    )
+    alerts = f": {', '.join(sorted(monitoring.alert_kinds()))}" if monitoring.alerts else ""
+    table.add_row("Monitoring", f"{monitoring.verdict}{alerts}")
     table.add_row("Report", monitoring.report or monitoring.summary)
     steps = dict(training.steps)
     steps["batch scoring"] = "cached" if "cached" in batch.steps.values() else "ran"
@@ -375,10 +298,8 @@ def _print_main_summary(result: Any) -> None:
     )
     table.add_row("MLflow UI", result.mlflow_ui_command)
     console.print(table)
-    times = Table(title="Time per step", title_justify="left")
-    times.add_column("step")
-    times.add_column("wall time", justify="right")
-    times.add_column("")
+    wall_time = Column("wall time", justify="right")
+    times = Table("step", wall_time, "", title="Time per step", title_justify="left")
     for step, seconds in result.seconds.items():
         times.add_row(step, f"{seconds:.1f} s", steps.get(step, ""))
     times.add_row("total", f"{sum(result.seconds.values()):.1f} s", "", style="bold")

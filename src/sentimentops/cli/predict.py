@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from sentimentops.batch.options import BatchOptions
 from sentimentops.cli.output import console
 from sentimentops.cli.progress import steps
-from sentimentops.config import get_settings
 
 __all__ = ["predict_command"]
 
@@ -21,19 +21,23 @@ def predict_command(
     model: str = typer.Option(
         "models:/imdb-sentiment@champion", "--model", help="Registry URI or local model folder."
     ),
-    text_column: str = typer.Option("review", "--text-column"),
+    text_column: str = typer.Option(BatchOptions.text_column, "--text-column"),
     id_column: str | None = typer.Option(
         None,
         "--id-column",
         help="Column of unique ids carried to the output; must exist when named. Default: id "
         "when the input has it, else row_number.",
     ),
-    engine: str = typer.Option("local", "--engine", help="local, or dask (a Dask cluster)."),
-    workers: int = typer.Option(2, "--workers", min=1, help="Dask LocalCluster worker processes."),
+    engine: str = typer.Option(
+        BatchOptions.engine, "--engine", help="local, or dask (a Dask cluster)."
+    ),
+    workers: int = typer.Option(
+        BatchOptions.workers, "--workers", min=1, help="Dask LocalCluster worker processes."
+    ),
     scheduler: str | None = typer.Option(
         None, "--scheduler", help="An existing Dask scheduler (tcp://HOST:PORT) instead."
     ),
-    chunk_size: int = typer.Option(5_000, "--chunk-size", min=1),
+    chunk_size: int = typer.Option(BatchOptions.chunk_size, "--chunk-size", min=1),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run of this output."),
     explain: bool = typer.Option(
         False, "--explain", help="Add top_ngrams: the 5 n-grams that moved each score most."
@@ -46,28 +50,22 @@ def predict_command(
     reason (a repeated id is rejected, the first kept); a summary is printed and written as
     OUTPUT.summary.json. Exit codes: 2 bad input or model, 4 rejects above --max-reject-rate.
     """
-    from sentimentops.batch.job import score_file
+    from sentimentops.batch.job import BatchPredictor
 
-    settings = get_settings()
+    options = BatchOptions(
+        text_column=text_column,
+        id_column=id_column or BatchOptions.id_column,
+        require_id_column=id_column is not None,
+        chunk_size=chunk_size,
+        max_reject_rate=max_reject_rate,
+        explain=explain,
+        engine=engine,
+        workers=workers,
+        scheduler=scheduler,
+    )
     with steps() as shown:
-        summary = score_file(
-            input_path,
-            output,
-            model_uri=model,
-            text_column=text_column,
-            id_column=id_column or "id",
-            require_id_column=id_column is not None,
-            engine=engine,
-            workers=workers,
-            scheduler=scheduler,
-            chunk_size=chunk_size,
-            max_text_chars=settings.validation.max_text_chars,
-            max_reject_rate=max_reject_rate,
-            explain=explain,
-            resume=resume,
-            progress=shown.advance,
-            status=shown.start,
-        )
+        predictor = BatchPredictor(model, options, progress=shown.advance, status=shown.start)
+        summary = predictor.run(input_path, output, resume=resume)
     console.print(
         f"{summary.rows_in:,} rows in: {summary.predicted:,} predicted -> {summary.output}, "
         f"{summary.rejected:,} rejected -> {summary.rejects}",

@@ -1,9 +1,6 @@
-"""Long work shown step by step, for commands that take seconds or more.
-
-The step under way has a spinner and its running time; each step done keeps its line with a tick
-and the time it took, so a slow model load is not mistaken for slow scoring; a step that failed
-keeps a cross (the error follows). A console that is not a terminal (a pipe, a log) gets the
-list of steps once, when the work ends.
+"""Long work shown step by step: a spinner and the running time for the step under way, a tick
+and its time for each step done (a slow model load is not mistaken for slow scoring), a cross
+for the one that failed. A console that is not a terminal gets the list once, at the end.
 """
 
 from __future__ import annotations

@@ -47,9 +47,7 @@ def serve_command(
 
     uri = model or settings.serving.model_uri
     if wait_for_model and uri.startswith("models:/"):
-        # The app polls for its model (serving.reload_interval_seconds, at most 5 s apart while
-        # it has none) and answers /health/ready with 503 until it is loaded. A local folder
-        # is checked still: nothing would ever create a mistyped one.
+        # The app polls until it exists. A folder is checked still: nothing would create a typo.
         version = "not loaded yet: ready once it exists"
     else:
         if uri.startswith("models:/"):
@@ -59,14 +57,13 @@ def serve_command(
         with console.status(f"Checking {uri}"):
             version = resolved_version(uri)  # fails fast, exit 2, when there is no such model
     if model is not None:
-        # Every worker process builds its app from the environment: pass the option that way,
-        # and forget the settings built before it.
+        # Every worker process builds its app from the environment: pass the option that way.
         os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model
         get_settings.cache_clear()
     from sentimentops.serving.app import create_app, docs_exposed
 
-    # Built here even for N workers, which build their own: a bad setting the app reads (the
-    # prediction log URL, say) exits 2 now, rather than failing every worker uvicorn restarts.
+    # Built even for N workers, which build their own: a bad setting exits 2 now, rather than
+    # failing every worker uvicorn restarts.
     app = create_app(get_settings())
     docs = "; docs at /docs" if docs_exposed(get_settings()) else ""
     console.print(f"Serving {uri} (version {version}) on http://{host}:{port}{docs}")
@@ -92,12 +89,7 @@ def serve_command(
 
 def _check_can_listen(host: str, port: int) -> None:
     """Bind ``host:port`` as uvicorn will (SO_REUSEADDR, every address ``host`` names) and let
-    go at once.
-
-    Raises:
-        BadInputError: the port is taken, the address is not this machine's, or the host does
-            not resolve; the message says which and what to pass instead.
-    """
+    go at once. Raises BadInputError: the port is taken, or the host is not this machine's."""
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:

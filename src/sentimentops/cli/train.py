@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import typer
 
 from sentimentops.cli.output import console
@@ -9,7 +11,7 @@ from sentimentops.config import ModelFamily, get_settings
 
 __all__ = ["parse_families", "train_command"]
 
-FAMILIES = ("logreg", "linear_svm", "random_forest", "nb_logreg")
+FAMILIES: dict[str, ModelFamily] = {family: family for family in get_args(ModelFamily)}
 
 
 def parse_families(models: str | None) -> list[ModelFamily] | None:
@@ -22,11 +24,10 @@ def parse_families(models: str | None) -> list[ModelFamily] | None:
 
     if not models:
         return None
-    families = [m.strip() for m in models.split(",") if m.strip()]
-    unknown = sorted(set(families) - set(FAMILIES))
-    if unknown:
+    names = [name.strip() for name in models.split(",") if name.strip()]
+    if unknown := sorted(set(names) - set(FAMILIES)):
         raise ConfigError(f"--models: unknown {unknown}; choose from {', '.join(FAMILIES)}.")
-    return families  # type: ignore[return-value]
+    return [FAMILIES[name] for name in names]
 
 
 def train_command(
@@ -48,11 +49,11 @@ def train_command(
     """
     from rich.table import Table
 
-    from sentimentops.pipelines.training import run_training, with_split_mode
+    from sentimentops.training.data import with_split_mode
+    from sentimentops.training.job import run_training
 
     settings = with_split_mode(get_settings(), split)
     families = parse_families(models)
-
     with console.status("Training") as status:
         outcome = run_training(
             settings,
@@ -67,9 +68,8 @@ def train_command(
     for column in ("family", "CV accuracy", "val acc", "val F1", "test acc", "test AUC", "fit s"):
         table.add_column(column, justify="left" if column == "family" else "right")
     for candidate in result.candidates:
-        marker = " *" if candidate is result.chosen else ""
         table.add_row(
-            candidate.family + marker,
+            candidate.family + (" *" if candidate is result.chosen else ""),
             f"{candidate.cv_mean:.4f}±{candidate.cv_std:.4f}",
             f"{candidate.validation['accuracy']:.4f}",
             f"{candidate.validation['f1']:.4f}",

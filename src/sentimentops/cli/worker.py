@@ -45,7 +45,6 @@ def worker_command(
         default_model=model or f"models:/{settings.registry.model_name}@champion",
         visibility_timeout=settings.cloud.visibility_timeout_seconds,
         wait_seconds=settings.cloud.wait_seconds,
-        max_text_chars=settings.validation.max_text_chars,
         metrics=settings.cloud.cloudwatch_metrics,
         namespace=settings.cloud.cloudwatch_namespace,
     )

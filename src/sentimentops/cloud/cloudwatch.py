@@ -1,18 +1,6 @@
-"""Custom CloudWatch metrics, one namespace for everything sentimentops measures.
-
-Dimensions: ``Component`` and ``ModelVersion``, and each metric again with ``Component`` only
-(the roll-up alarms watch). Metrics by component:
-
-- ``worker``: ``Predictions``, ``Rejected`` (Count), ``RejectRate`` (None), ``ScoringSeconds``;
-- ``lambda``: ``Predictions`` (Count), ``LatencyMs`` (Milliseconds);
-- ``monitoring``: ``MonitoredRows``, ``DriftAlerts`` (Count), ``TextDriftScore``, ``Accuracy``,
-  ``EstimatedAccuracy``, ``RejectRate`` (None; each only when it was measured).
-
-The Terraform alarm on drift watches ``DriftAlerts`` of ``monitoring``.
-
-A metric that cannot be sent is logged, never raised: a scoring job must not fail because its
-telemetry did.
-"""
+"""Custom CloudWatch metrics in one namespace, each per ``Component`` and ``ModelVersion`` and
+again per ``Component`` alone (what alarms watch); docs/cloud.md lists them. A metric that
+cannot be sent is logged, never raised: a job must not fail because its telemetry did."""
 
 from __future__ import annotations
 

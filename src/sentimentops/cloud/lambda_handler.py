@@ -1,11 +1,6 @@
-"""The Lambda handler: API-Gateway events in, the HTTP API's JSON out.
-
-``POST .../v1/predict`` with ``{"text": "..."}`` and ``POST .../v1/predict/batch`` with
-``{"texts": [...]}`` answer exactly as the API does (same validation limits, same prediction
-and error shapes). The model comes from ``cloud.lambda_model`` (an MLflow model folder under an
-``s3://`` prefix, a local folder, or a ``models:/`` URI): loaded on the first invocation of a
-container (the cold start) and reused while the container stays warm.
-"""
+"""The Lambda handler: API-Gateway events in, the HTTP API's answers out (``/v1/predict``,
+``/v1/predict/batch``). The model of ``cloud.lambda_model`` (an ``s3://`` prefix, a folder or a
+``models:/`` URI) is loaded at a container's first call and reused while it stays warm."""
 
 from __future__ import annotations
 
@@ -32,18 +27,18 @@ from sentimentops.errors import (
     UnsafeLocationError,
 )
 from sentimentops.models.sentiment import labels_of
-from sentimentops.storage import checked_key, contained_path, is_remote, location_name
-from sentimentops.tracking.loading import LoadedVersion, load_version
+from sentimentops.storage import Location, contained_path
+from sentimentops.tracking.loading import LoadedModel, load_version
 
 __all__ = ["handler", "loaded_model"]
 
 log = logging.getLogger(__name__)
 
 # Warm containers keep their model: one per configured location.
-_LOADED: dict[str, LoadedVersion] = {}
+_LOADED: dict[str, LoadedModel] = {}
 
 
-def loaded_model(settings: Settings) -> LoadedVersion:
+def loaded_model(settings: Settings) -> LoadedModel:
     """The model of ``cloud.lambda_model``, loaded at the first call and then reused.
 
     Raises:
@@ -58,60 +53,42 @@ def loaded_model(settings: Settings) -> LoadedVersion:
         )
     if location not in _LOADED:
         started = time.perf_counter()
-        uri = location
-        if is_remote(location):
-            digest = hashlib.sha256(location.encode()).hexdigest()[:12]
-            # /tmp is the only writable place in Lambda; the folder's name is the model's name.
-            target = (
-                Path(tempfile.gettempdir()) / f"sentimentops-{digest}" / location_name(location)
-            )
-            uri = str(_download_prefix(location, target))
+        try:
+            parsed = Location(location)
+        except UnsafeLocationError as error:  # the function's configuration, not the request
+            raise ConfigError(f"cloud.lambda_model is refused: {error}") from None
+        uri = str(_download_prefix(parsed)) if parsed.remote else location
         _LOADED.clear()  # one model per container: they are large
         _LOADED[location] = load_version(uri)
         log.info("cold start: loaded %s in %.1f s", location, time.perf_counter() - started)
     return _LOADED[location]
 
 
-def _download_prefix(uri: str, target: Path) -> Path:
-    """Copy every object under ``s3://bucket/prefix/`` into ``target``.
-
-    With boto3, which the Lambda runtime has, rather than s3fs: the package stays under
-    Lambda's size limit.
-    """
+def _download_prefix(location: Location) -> Path:
+    """Copy every object under ``s3://bucket/prefix/`` to a folder under ``/tmp`` (Lambda's only
+    writable place) named as the model; with boto3, which the Lambda runtime has, not s3fs."""
     import boto3
 
-    try:
-        checked_key(uri)
-    except UnsafeLocationError as error:  # the function's configuration, not the caller's input
-        raise ConfigError(f"cloud.lambda_model is refused: {error}") from None
+    uri = str(location)
+    digest = hashlib.sha256(uri.encode()).hexdigest()[:12]
+    target = Path(tempfile.gettempdir()) / f"sentimentops-{digest}" / location.name
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     prefix = prefix.rstrip("/") + "/"
     s3 = boto3.client("s3")
-    found = 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            if item["Key"].endswith("/"):
-                continue  # a folder marker (the S3 console makes them), not a file
-            local = _local_copy(target, uri, item["Key"].removeprefix(prefix))
-            local.parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(bucket, item["Key"], str(local))
-            found += 1
-    if not found:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    # A key ending in "/" is a folder marker (the S3 console makes them), not a file.
+    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    files = [key for key in keys if not key.endswith("/")]
+    if not files:
         raise ModelNotFoundError(f"No model files under {uri}.")
+    for key in files:
+        try:
+            local = contained_path(target, key.removeprefix(prefix))
+        except UnsafeLocationError as error:  # prefix/../../x: not what was saved there
+            raise ModelIntegrityError(f"The model under {uri} is refused: {error}") from None
+        local.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(bucket, key, str(local))
     return target
-
-
-def _local_copy(target: Path, uri: str, name: str) -> Path:
-    """Where the object ``name`` (its key under the prefix) is downloaded, inside ``target``.
-
-    Raises:
-        ModelIntegrityError: a key such as ``prefix/../../x`` would be written outside
-            ``target``; the model store is not what was saved there, and nothing is loaded.
-    """
-    try:
-        return contained_path(target, name)
-    except UnsafeLocationError as error:
-        raise ModelIntegrityError(f"The model under {uri} is refused: {error}") from None
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -120,11 +97,12 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     settings = get_settings()
     try:
         body = _json_body(event)
-        batch = _path(event).rstrip("/").endswith("/batch") or "texts" in body
+        path = str(event.get("rawPath") or event.get("path") or "")
+        batch = path.rstrip("/").endswith("/batch") or "texts" in body
         texts = _validated_texts(body, batch, settings)
         model = loaded_model(settings)
         started = time.perf_counter()
-        raw_scores = model.pipeline.positive_scores_or_nan(texts)
+        raw_scores = model.score(texts)
         latency_ms = (time.perf_counter() - started) * 1000
         if unscorable := [i for i, score in enumerate(raw_scores) if math.isnan(score)]:
             raise BadInputError(
@@ -175,10 +153,6 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return _response(200, payload, request_id)
 
 
-def _path(event: dict[str, Any]) -> str:
-    return str(event.get("rawPath") or event.get("path") or "")
-
-
 def _json_body(event: dict[str, Any]) -> dict[str, Any]:
     raw = event.get("body") or ""
     if event.get("isBase64Encoded"):
@@ -203,12 +177,13 @@ def _json_body(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _validated_texts(body: dict[str, Any], batch: bool, settings: Settings) -> list[str]:
-    from sentimentops.serving.schemas import request_models
+    from sentimentops.serving.schemas import BatchPredictionRequest, PredictionRequest, check_limits
 
-    single, many = request_models(settings.serving.max_text_chars, settings.serving.max_batch_size)
     if batch:
-        return list(many.model_validate(body).texts)
-    return [single.model_validate(body).text]
+        texts = BatchPredictionRequest.model_validate(body).texts
+    else:
+        texts = [PredictionRequest.model_validate(body).text]
+    return check_limits(texts, settings.serving, batch=batch)
 
 
 def _invalid(field: str, message: str, value: Any) -> ValidationError:

@@ -1,16 +1,7 @@
-"""Read review datasets in the layouts users bring, into one canonical table.
-
-The canonical table has a ``review`` text column and, when labels exist, a ``sentiment`` column;
-other columns (``review_id``, ``movie_id``, ``rating``, ``split``) pass through. Supported inputs:
-
-* CSV in the Kaggle layout (``review,sentiment``), plain or gzip (``.csv``, ``.csv.gz``)
-* Parquet (``.parquet``, ``.pq``)
-* JSON Lines, plain or gzip (``.jsonl``, ``.ndjson``, ``.jsonl.gz``)
-* the original Stanford ``aclImdb/`` folder (``train|test/pos|neg/<id>_<rating>.txt``)
-
-Local paths and ``s3://`` URIs both work. Reading is strict: a file that cannot be read whole
-raises :class:`~sentimentops.errors.DataError` naming the file, what is wrong and what to do.
-"""
+"""Read review datasets in the layouts users bring (CSV in the Kaggle layout, Parquet, JSON
+Lines, gzip or not, local or ``s3://``; the Stanford ``aclImdb/`` folder) into one table: a
+``review`` column and, with labels, ``sentiment``; other columns pass through. Strict: a file
+that cannot be read whole raises DataError naming it, what is wrong and what to do."""
 
 from __future__ import annotations
 
@@ -18,7 +9,6 @@ import gzip
 import io
 import json
 import zlib
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Literal
 
@@ -29,15 +19,7 @@ from sentimentops.data.aclimdb import is_aclimdb_folder, read_aclimdb_folder
 from sentimentops.data.version import sha256_file
 from sentimentops.errors import ChecksumMismatchError, DataError
 from sentimentops.features.blank import is_blank
-from sentimentops.storage import (
-    Location,
-    is_remote,
-    local_path,
-    location_exists,
-    location_name,
-    object_store_errors,
-    open_location,
-)
+from sentimentops.storage import Location, LocationLike
 
 __all__ = [
     "LABEL_COLUMN",
@@ -60,36 +42,27 @@ DatasetFormat = Literal["csv", "parquet", "jsonl", "aclimdb"]
 SUPPORTED_FORMATS = (
     ".csv, .csv.gz, .parquet, .pq, .jsonl, .ndjson, .jsonl.gz, or an aclImdb/ folder"
 )
-_SUFFIX_FORMATS: dict[str, DatasetFormat] = {
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-}
 
 
-def detect_format(location: Location) -> DatasetFormat:
+def detect_format(location: LocationLike) -> DatasetFormat:
     """The format of a dataset from its name (and, for local folders, its layout)."""
-    if not is_remote(location) and local_path(location).is_dir():
-        if is_aclimdb_folder(local_path(location)):
+    where = Location(location)
+    if not where.remote and where.path.is_dir():
+        if is_aclimdb_folder(where.path):
             return "aclimdb"
         raise DataError(
             f"{location} is a folder but not the aclImdb layout "
             "(train|test/pos|neg/<id>_<rating>.txt). Point at a data file or an aclImdb folder."
         )
-    name = location_name(location).lower()
-    name = name.removesuffix(".gz")
-    for suffix, dataset_format in _SUFFIX_FORMATS.items():
-        if name.endswith(suffix):
-            return dataset_format
+    if where.format is not None:
+        return where.format
     raise DataError(
         f"Cannot tell the format of {location} from its name. Supported: {SUPPORTED_FORMATS}."
     )
 
 
 def load_reviews(
-    location: Location,
+    location: LocationLike,
     *,
     text_column: str = TEXT_COLUMN,
     label_column: str = LABEL_COLUMN,
@@ -97,15 +70,9 @@ def load_reviews(
 ) -> pd.DataFrame:
     """Load a review dataset into the canonical table.
 
-    Args:
-        location: a local path or ``s3://`` URI (see the module docstring for formats).
-        text_column: the column holding the review text; renamed to ``review``.
-        label_column: the column holding the label, if any; renamed to ``sentiment``.
-        require_labels: whether the label column must be there (validation, splitting).
-
-    Returns:
-        The rows in file order with a fresh ``RangeIndex``. Labels are not validated here
-        (see :mod:`sentimentops.data.validate`).
+    ``text_column`` is renamed to ``review``, ``label_column`` (required with
+    ``require_labels``) to ``sentiment``. Returns the rows in file order with a fresh
+    ``RangeIndex``; labels are not validated here (:mod:`sentimentops.data.validate` does).
 
     Raises:
         DataError: the location is missing, the format unknown, the bytes undecodable, the
@@ -117,28 +84,26 @@ def load_reviews(
     )
 
 
-def read_table(location: Location) -> pd.DataFrame:
+def read_table(location: LocationLike) -> pd.DataFrame:
     """The rows of any supported file or folder as they are: no column is required or renamed.
 
     Raises:
-        DataError: the location is missing (or S3 refuses it: access denied, a malformed
-            bucket name), the format unknown, the bytes undecodable, or the file malformed.
-        ConfigError: no AWS credentials to read an ``s3://`` location with.
-        StorageUnavailableError: S3 failed or did not answer, after its retries.
+        DataError: the location is missing or refused by S3, the format unknown, the bytes
+            undecodable, or the file malformed.
+        ConfigError, StorageUnavailableError: no AWS credentials; S3 failing after retries.
     """
-    with _object_store_errors_while_reading(location):
-        exists = location_exists(location)
-    if not exists:
+    where = Location(location)
+    if not where.exists():
         raise DataError(f"{location} does not exist. Check the path (or the S3 bucket and key).")
-    dataset_format = detect_format(location)
+    dataset_format = detect_format(where)
     if dataset_format == "aclimdb":
-        return read_aclimdb_folder(local_path(location))
-    raw = _read_bytes(location)
+        return read_aclimdb_folder(where.path)
+    raw = _read_bytes(where)
     if dataset_format == "csv":
-        return _parse_csv(raw, location)
+        return _parse_csv(raw, where)
     if dataset_format == "parquet":
-        return _parse_parquet(raw, location)
-    return _parse_jsonl(raw, location)
+        return _parse_parquet(raw, where)
+    return _parse_jsonl(raw, where)
 
 
 def read_expected_sha256(checksum_file: Path) -> str:
@@ -196,27 +161,16 @@ def load_verified_parquet(path: Path, checksum_file: Path) -> pd.DataFrame:
     return load_reviews(path)
 
 
-def _object_store_errors_while_reading(location: Location) -> AbstractContextManager[None]:
-    """S3 failing, by storage's one rule: an outage is not bad input, StorageUnavailableError
-    (exit 1, worth retrying); a refusal (access denied, no such bucket, a malformed bucket name)
-    is DataError (exit 2, fix the location or its permissions); missing credentials are
-    ConfigError (exit 2, set them). A missing object makes the existence check answer False
-    (the caller says it does not exist); one gone before the read is refused like the rest."""
-    return object_store_errors(f"reading {location}", then="run again", refused_as=DataError)
-
-
 def _read_bytes(location: Location) -> bytes:
     try:
-        with _object_store_errors_while_reading(location), open_location(location, "rb") as stream:
+        with location.open("rb") as stream:  # S3's failures come as errors of ours
             raw: bytes = stream.read()
     except OSError as error:
         raise DataError(f"Cannot read {location}: {error}.") from None
     if raw[:2] == b"\x1f\x8b":  # gzip magic number: decompress whatever the name says
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as error:
-            # EOFError: truncated; BadGzipFile (an OSError): a bad header, CRC or trailing bytes;
-            # zlib.error: damaged compressed data.
+        except (OSError, EOFError, zlib.error) as error:  # a bad header, CRC, data; truncated
             raise DataError(
                 f"{location} looks gzip-compressed but is corrupt or truncated ({error}). "
                 "Re-create or re-download it."
@@ -300,7 +254,7 @@ def _parse_jsonl(raw: bytes, location: Location) -> pd.DataFrame:
 
 def canonical_columns(
     frame: pd.DataFrame,
-    location: Location,
+    location: LocationLike,
     text_column: str,
     label_column: str,
     *,

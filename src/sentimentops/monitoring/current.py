@@ -21,7 +21,7 @@ from sentimentops.data.load import (
     read_table,
 )
 from sentimentops.errors import BadInputError, DataError
-from sentimentops.storage import Location, location_exists, open_location, summary_location
+from sentimentops.storage import SUMMARY, Location, LocationLike
 
 __all__ = [
     "CurrentData",
@@ -60,7 +60,7 @@ class CurrentData:
 
 
 def current_from_file(
-    location: Location, *, text_column: str = TEXT_COLUMN, label_column: str = LABEL_COLUMN
+    location: LocationLike, *, text_column: str = TEXT_COLUMN, label_column: str = LABEL_COLUMN
 ) -> CurrentData:
     """Reviews (labelled or not) in any format the data layer reads, or a batch prediction
     output (``label``, ``score``; its summary gives the reject rate). DataError when unreadable,
@@ -76,8 +76,8 @@ def current_from_file(
 
 
 def current_from_batch(
-    scored_input: Location,
-    predictions: Location,
+    scored_input: LocationLike,
+    predictions: LocationLike,
     *,
     id_column: str,
     text_column: str = TEXT_COLUMN,
@@ -159,7 +159,7 @@ def _id_text(ids: pd.Series, *, numeric: bool) -> pd.Series:
     return ids.map(text).astype(object)
 
 
-def _refuse_repeated_ids(ids: pd.Series, location: Location, id_column: str) -> None:
+def _refuse_repeated_ids(ids: pd.Series, location: LocationLike, id_column: str) -> None:
     """Raise DataError naming the first ids ``ids`` repeats: which row would a prediction be?"""
     repeated = ids[ids.duplicated()].unique()
     if len(repeated):
@@ -172,7 +172,7 @@ def _refuse_repeated_ids(ids: pd.Series, location: Location, id_column: str) -> 
         )
 
 
-def _predictions_only(table: pd.DataFrame, location: Location) -> pd.DataFrame:
+def _predictions_only(table: pd.DataFrame, location: LocationLike) -> pd.DataFrame:
     """A batch output with its scores as numbers (CSV is read as text); DataError if one is no
     probability."""
     scores = pd.to_numeric(table["score"], errors="coerce")
@@ -186,11 +186,11 @@ def _predictions_only(table: pd.DataFrame, location: Location) -> pd.DataFrame:
     return table.assign(score=scores)
 
 
-def _batch_reject_rate(location: Location) -> float | None:
-    summary = summary_location(location)
-    if not location_exists(summary):
+def _batch_reject_rate(location: LocationLike) -> float | None:
+    summary = Location(location).beside(SUMMARY)
+    if not summary.exists():
         return None
-    with open_location(summary, "rb") as stream:
+    with summary.open("rb") as stream:
         content = json.loads(stream.read())
     rows_in = int(content.get("rows_in", 0))
     return int(content.get("rejected", 0)) / rows_in if rows_in else None

@@ -19,7 +19,6 @@ from sentimentops.errors import BadInputError
 from sentimentops.monitoring.current import CurrentData, current_from_file, current_from_log
 from sentimentops.monitoring.delivery import send_alerts
 from sentimentops.monitoring.history import build_run_record, prune_reports
-from sentimentops.monitoring.model import load_monitored_model
 from sentimentops.monitoring.run import (
     MonitoringOutcome,
     Progress,
@@ -28,7 +27,8 @@ from sentimentops.monitoring.run import (
 )
 from sentimentops.monitoring.run_store import write_monitoring_run
 from sentimentops.prediction_log import open_store, spooled_between
-from sentimentops.storage import is_remote, put_file
+from sentimentops.storage import Location
+from sentimentops.tracking.loading import load_version
 
 __all__ = ["monitor_and_record"]
 
@@ -69,7 +69,7 @@ def monitor_and_record(
             current = _checked_for_spooled(current, settings, log_window, allow_incomplete)
     # Inputs first: a bad file is reported before seconds of model loading.
     report(f"loading the model {model_uri}")
-    model = load_monitored_model(model_uri)
+    model = load_version(model_uri, with_reference=True)
     current = _of_monitored_version(
         current, model.name, model.version, from_log=log_window is not None
     )
@@ -82,7 +82,7 @@ def monitor_and_record(
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two runs a second must not collide
     name = f"monitoring-{stamp}"
     reports = settings.monitoring.reports_dir
-    remote = reports is not None and is_remote(reports)
+    remote = reports is not None and Location(reports).remote
     local_reports = Path(reports) if reports and not remote else settings.state_path("reports")
     target = output_dir or local_reports / name
     # No traffic is a verdict (the volume alert: exit 3, webhook, history), not a failure.
@@ -203,7 +203,7 @@ def _publish(outcome: MonitoringOutcome, folder: str) -> MonitoringOutcome:
     try:
         for path in (outcome.summary_path, outcome.report_path):
             if path is not None:
-                put_file(path, f"{folder}/{path.name}")
+                Location(f"{folder}/{path.name}").put(path)
     except Exception as error:
         log.error("could not copy the monitoring report to %s: %s", folder, error)
         note = (

@@ -24,9 +24,9 @@ from sentimentops.monitoring.current import CurrentData
 from sentimentops.monitoring.descriptors import describe_frame, training_unigrams
 from sentimentops.monitoring.drift import compare_drift
 from sentimentops.monitoring.estimation import ScoreCalibrator, estimate_accuracy
-from sentimentops.monitoring.model import MonitoredModel
 from sentimentops.monitoring.performance import classification_performance
 from sentimentops.monitoring.results import Alert, MonitoringMetrics
+from sentimentops.tracking.loading import LoadedModel
 
 __all__ = ["MonitoringOutcome", "Progress", "empty_outcome", "run_monitoring", "sample_rows"]
 
@@ -94,7 +94,7 @@ def sample_rows(frame: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
 
 def run_monitoring(
     current: CurrentData,
-    model: MonitoredModel,
+    model: LoadedModel,
     settings: Settings,
     *,
     reference: pd.DataFrame | None = None,
@@ -115,7 +115,7 @@ def run_monitoring(
 
 
 def empty_outcome(
-    current: CurrentData, model: MonitoredModel, settings: Settings, *, output_dir: Path
+    current: CurrentData, model: LoadedModel, settings: Settings, *, output_dir: Path
 ) -> MonitoringOutcome:
     """The verdict on current data without rows (no traffic): only the row count is judged (the
     volume alert), and ``summary.json`` is written without an HTML report."""
@@ -137,7 +137,7 @@ _Measured = tuple[MonitoringMetrics, Path | None, list[str]]  # metrics, HTML re
 
 def _judged(
     current: CurrentData,
-    model: MonitoredModel,
+    model: LoadedModel,
     settings: Settings,
     output_dir: Path,
     measure: Callable[[], _Measured],
@@ -168,7 +168,7 @@ def _judged(
 
 def _measured(
     current: CurrentData,
-    model: MonitoredModel,
+    model: LoadedModel,
     settings: Settings,
     reference: pd.DataFrame | None,
     report_path: Path,
@@ -276,7 +276,7 @@ def _without_missing_texts(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 def _with_predictions(
-    frame: pd.DataFrame, model: MonitoredModel, side: str, progress: Progress
+    frame: pd.DataFrame, model: LoadedModel, side: str, progress: Progress
 ) -> pd.DataFrame:
     """``frame`` with ``label`` and ``score``: kept when present, else scored by ``model``."""
     if {"label", "score"} <= set(frame.columns) and frame["score"].notna().all():

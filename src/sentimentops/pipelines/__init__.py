@@ -1,1 +1,1 @@
-"""The jobs of sentimentops as plain functions, and (later) the Prefect flows wrapping them."""
+"""The Prefect flows: tasks that call the jobs (training, batch, monitoring), cached and retried."""

@@ -1,9 +1,6 @@
-"""The ``batch`` flow: score a file, or every data file in a folder or S3 prefix, with the batch
-predictor, and publish the summary (log, a Prefect artifact, ``.summary.json`` per output).
-
-A file already scored by the same model, unchanged since, is not scored again: the task is
-cached on the input's fingerprint, the model version and the output, as long as the output
-exists. A retried task resumes from its checkpoint instead of starting over.
+"""The ``batch`` flow: score a file, or every data file in a folder or S3 prefix, and publish the
+summary. A file scored by the same model, unchanged since, with its output still there, is not
+scored again; a retried task resumes from its checkpoint.
 """
 
 from __future__ import annotations
@@ -18,8 +15,9 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
-from sentimentops.batch.job import score_file
-from sentimentops.batch.predictor import BatchSummary
+from sentimentops.batch.job import BatchPredictor
+from sentimentops.batch.options import BatchOptions
+from sentimentops.batch.sink import BatchSummary
 from sentimentops.config import Settings, get_settings
 from sentimentops.data.version import json_digest
 from sentimentops.errors import BadInputError
@@ -30,15 +28,7 @@ from sentimentops.pipelines.runtime import (
     result_storage,
     state_label,
 )
-from sentimentops.storage import (
-    data_stem,
-    fingerprint,
-    is_remote,
-    list_files,
-    local_path,
-    location_exists,
-    location_name,
-)
+from sentimentops.storage import Location
 
 __all__ = ["BatchFlowResult", "batch_flow", "plan_batch"]
 
@@ -48,6 +38,8 @@ OUTPUT_SUFFIX = ".predictions.csv"
 
 @dataclass(frozen=True)
 class BatchFlowResult:
+    """The summaries of the files scored, and whether each ran or was found cached."""
+
     model_uri: str
     model_version: str
     scored: list[dict[str, Any]]  # one BatchSummary per file
@@ -55,13 +47,16 @@ class BatchFlowResult:
 
     @property
     def rows_in(self) -> int:
+        """Rows read, over every file."""
         return sum(int(summary["rows_in"]) for summary in self.scored)
 
     @property
     def rejected(self) -> int:
+        """Rows rejected, over every file."""
         return sum(int(summary["rejected"]) for summary in self.scored)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field and the totals, as JSON-ready values."""
         return dataclasses.asdict(self) | {"rows_in": self.rows_in, "rejected": self.rejected}
 
 
@@ -69,36 +64,34 @@ def plan_batch(
     input_location: str, output: str | None, settings: Settings
 ) -> list[tuple[str, str]]:
     """(input file, output file) pairs: one for a file, one per data file in a folder or prefix
-    (a local folder, or a location ending in ``/``). Outputs are named
-    ``<input stem>.predictions.csv`` in ``output`` (a folder; or the output file itself when the
-    input is one file and ``output`` has a data extension).
+    (a local folder, or a location ending in ``/``), named ``<input stem>.predictions.csv`` in
+    ``output`` (a folder; or the output file itself, for one input file).
 
     Raises:
         BadInputError: the input does not exist, or a folder holds no data files.
     """
     folder = settings.pipeline.batch_output or str(settings.state_path("predictions"))
-    if output is not None and not location_name(output).endswith(DATA_SUFFIXES):
+    if output is not None and not Location(output).name.endswith(DATA_SUFFIXES):
         folder = output
-    is_folder = input_location.endswith("/") or (
-        not is_remote(input_location) and local_path(input_location).is_dir()
-    )
+    source = Location(input_location)
+    is_folder = input_location.endswith("/") or (not source.remote and source.path.is_dir())
     if not is_folder:
-        if not location_exists(input_location):
+        if not source.exists():
             raise BadInputError(f"Batch input {input_location} does not exist.")
-        if output is not None and location_name(output).endswith(DATA_SUFFIXES):
+        if output is not None and Location(output).name.endswith(DATA_SUFFIXES):
             return [(input_location, output)]
-        return [(input_location, _join(folder, data_stem(input_location) + OUTPUT_SUFFIX))]
+        return [(input_location, _join(folder, source.stem + OUTPUT_SUFFIX))]
     files = [
         path
-        for path in list_files(input_location)
-        if location_name(path).endswith(DATA_SUFFIXES)
-        and not location_name(path).endswith((OUTPUT_SUFFIX, ".rejects.csv"))
+        for path in source.files()
+        if Location(path).name.endswith(DATA_SUFFIXES)
+        and not Location(path).name.endswith((OUTPUT_SUFFIX, ".rejects.csv"))
     ]
     if not files:
         raise BadInputError(
             f"{input_location} holds no data files ({', '.join(DATA_SUFFIXES)}) to score."
         )
-    return [(path, _join(folder, data_stem(path) + OUTPUT_SUFFIX)) for path in files]
+    return [(path, _join(folder, Location(path).stem + OUTPUT_SUFFIX)) for path in files]
 
 
 def _join(folder: str, name: str) -> str:
@@ -109,7 +102,7 @@ def _scored_key(_context: TaskRunContext, parameters: dict[str, Any]) -> str:
     """Same input content, model version, output and columns: the same predictions."""
     identity = {
         "input": parameters["input_location"],
-        "input_fingerprint": fingerprint(parameters["input_location"]),
+        "input_fingerprint": Location(parameters["input_location"]).fingerprint(),
         "output": parameters["output"],
         "model": parameters["model_identity"],
         "text_column": parameters["text_column"],
@@ -131,7 +124,7 @@ def resolve_model(model_uri: str) -> tuple[str, str]:
     mlmodel = Path(model_uri) / "MLmodel"
     if not mlmodel.is_file():
         raise BadInputError(f"No MLflow model at {model_uri} (no MLmodel file).")
-    return f"{Path(model_uri).resolve()}@{fingerprint(mlmodel)}", "local"
+    return f"{Path(model_uri).resolve()}@{Location(mlmodel).fingerprint()}", "local"
 
 
 @task(
@@ -156,18 +149,15 @@ def score_one(
     retry = context is not None and context.task_run.run_count > 1
     logger = get_run_logger()
     logger.info("scoring %s -> %s%s", input_location, output, " (resuming)" if retry else "")
-    return score_file(
-        input_location,
-        output,
-        model_uri=model_uri,
+    options = BatchOptions(
         text_column=text_column,
         id_column=id_column,
         engine=engine,
         workers=workers,
         scheduler=scheduler,
-        max_text_chars=settings.validation.max_text_chars,
-        resume=retry,  # a retry continues from the checkpoint the failed attempt left
     )
+    # A retry continues from the checkpoint the failed attempt left.
+    return BatchPredictor(model_uri, options).run(input_location, output, resume=retry)
 
 
 @flow(name="batch")
@@ -200,7 +190,7 @@ def batch_flow(
     scored, steps = [], {}
     for input_location, output_location in plan_batch(source, output, settings):
         # A cached summary is only true while its output exists: without it, score again.
-        missing = not location_exists(output_location)
+        missing = not Location(output_location).exists()
         state = scorer.with_options(refresh_cache=missing)(
             settings,
             input_location,
@@ -241,9 +231,5 @@ def _publish(result: BatchFlowResult) -> None:
     create_markdown_artifact(
         markdown="\n".join(lines), key="batch-summary", description="Batch scoring summary"
     )
-    get_run_logger().info(
-        "batch: %d file(s), %d rows, %d rejected",
-        len(result.scored),
-        result.rows_in,
-        result.rejected,
-    )
+    counts = (len(result.scored), result.rows_in, result.rejected)
+    get_run_logger().info("batch: %d file(s), %d rows, %d rejected", *counts)

@@ -1,8 +1,6 @@
 """The main job (``make run``): train on the vendored data, batch-score the held-out test split
-with the champion, monitor that batch, and return what the summary shows.
-
-Run twice, it does the least work: the training is found already registered, the batch is
-already scored by the same champion; only monitoring measures again (it is an observation).
+with the champion, monitor that batch. Run twice, only monitoring works again: the training is
+found registered, the batch scored by the same champion.
 """
 
 from __future__ import annotations
@@ -16,7 +14,8 @@ from sentimentops.config import ModelFamily, get_settings
 from sentimentops.pipelines.batch_flow import BatchFlowResult, batch_flow
 from sentimentops.pipelines.monitoring_flow import MonitoringFlowResult, monitoring_flow
 from sentimentops.pipelines.runtime import Laps, champion_uri
-from sentimentops.pipelines.training_flow import TrainingFlowResult, run_training_flow
+from sentimentops.pipelines.training_flow import run_training_flow
+from sentimentops.training.job import TrainingSummary
 
 __all__ = ["MainRunResult", "main_flow"]
 
@@ -26,16 +25,20 @@ ID_COLUMN = "review_id"
 
 @dataclass(frozen=True)
 class MainRunResult:
-    training: TrainingFlowResult
+    """The three flows' results, and the wall seconds of every step."""
+
+    training: TrainingSummary
     batch: BatchFlowResult
     monitoring: MonitoringFlowResult
     seconds: dict[str, float]  # wall seconds per step, training's steps first
 
     @property
     def mlflow_ui_command(self) -> str:
+        """The command that browses the training's tracking store."""
         return f"mlflow ui --backend-store-uri {self.training.tracking_uri}"
 
     def to_dict(self) -> dict[str, Any]:
+        """Every result, as JSON-ready values."""
         return {
             "training": self.training.to_dict(),
             "batch": self.batch.to_dict(),

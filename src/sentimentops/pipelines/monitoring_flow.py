@@ -1,14 +1,13 @@
 """The ``monitoring`` flow: judge a file, a batch output, or the last hours of the prediction log
-against the model's reference; record the run; send the alerts (log, webhook).
-
-Each run is an observation of the data as it is now, so it is never served from a cache.
+against the model's reference; record the run; send the alerts. Never cached: each run is an
+observation of the data as it is now.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -16,17 +15,18 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from sentimentops.config import Settings, get_settings
-from sentimentops.errors import BadInputError
 from sentimentops.monitoring.current import check_scored_input, current_from_batch
 from sentimentops.monitoring.job import monitor_and_record
 from sentimentops.monitoring.run import MonitoringOutcome
-from sentimentops.pipelines.runtime import champion_uri, io_task_options
+from sentimentops.pipelines.runtime import champion_uri, io_task_options, log_window
 
 __all__ = ["MonitoringFlowResult", "monitoring_flow"]
 
 
 @dataclass(frozen=True)
 class MonitoringFlowResult:
+    """What a monitoring run found, for the summary and the flows that follow it."""
+
     verdict: str  # ok | alert
     alerts: list[dict[str, Any]]
     model_name: str
@@ -39,6 +39,7 @@ class MonitoringFlowResult:
 
     @classmethod
     def of(cls, outcome: MonitoringOutcome) -> MonitoringFlowResult:
+        """The result of the monitoring job's ``outcome``."""
         return cls(
             verdict=outcome.verdict,
             alerts=[dataclasses.asdict(alert) for alert in outcome.alerts],
@@ -52,9 +53,11 @@ class MonitoringFlowResult:
         )
 
     def alert_kinds(self) -> set[str]:
+        """The kinds of the alerts raised."""
         return {str(alert["kind"]) for alert in self.alerts}
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, as JSON-ready values."""
         return dataclasses.asdict(self)
 
 
@@ -96,7 +99,7 @@ def monitoring_flow(
     check_scored_input(current, scored_input)
     settings = get_settings()
     until = datetime.now(UTC)
-    since = until - _window(hours, settings.pipeline.monitoring_window_hours)
+    since = until - log_window(hours, settings.pipeline.monitoring_window_hours)
     outcome = monitor.with_options(**io_task_options(settings))(
         settings, model or champion_uri(settings), current, scored_input, id_column, since, until
     )
@@ -107,49 +110,20 @@ def monitoring_flow(
     return result
 
 
-def _window(hours: float | None, default_hours: float) -> timedelta:
-    """The log window: ``hours`` when given (more than 0), else the configured default.
-
-    Raises:
-        BadInputError: ``hours`` is 0, negative, not a number, or too long for a date.
-    """
-    if hours is None:
-        hours = default_hours
-    elif not hours > 0:  # NaN too
-        raise BadInputError(
-            f"--hours {hours:g} is not a window: give a number of hours above 0, or leave it out "
-            "for pipeline.monitoring_window_hours."
-        )
-    try:
-        return timedelta(hours=hours)
-    except OverflowError:
-        raise BadInputError(
-            f"--hours {hours:g} reaches further back than a date can: give fewer hours."
-        ) from None
-
-
 def _put_cloudwatch_metrics(result: MonitoringFlowResult, settings: Settings) -> None:
     from sentimentops.cloud.cloudwatch import DRIFT_ALERTS, put_metrics
 
     metrics = result.metrics
-    text_drift = metrics.get("text_drift")
-    estimate = metrics.get("estimated_accuracy")
-    drift_alerts = len(
-        result.alert_kinds() & {"text_drift", "descriptor_drift", "prediction_drift"}
-    )
+    drift = result.alert_kinds() & {"text_drift", "descriptor_drift", "prediction_drift"}
+    ratios = {
+        "TextDriftScore": (metrics.get("text_drift") or {}).get("score"),
+        "Accuracy": metrics.get("accuracy"),
+        "EstimatedAccuracy": (metrics.get("estimated_accuracy") or {}).get("accuracy"),
+        "RejectRate": metrics.get("reject_rate"),
+    }
     put_metrics(
-        {
-            "MonitoredRows": (metrics["rows"], "Count"),
-            "TextDriftScore": (text_drift["score"], "None") if text_drift else None,
-            "Accuracy": (metrics["accuracy"], "None")
-            if metrics.get("accuracy") is not None
-            else None,
-            "EstimatedAccuracy": (estimate["accuracy"], "None") if estimate else None,
-            "RejectRate": (metrics["reject_rate"], "None")
-            if metrics.get("reject_rate") is not None
-            else None,
-            DRIFT_ALERTS: (drift_alerts, "Count"),
-        },
+        {"MonitoredRows": (metrics["rows"], "Count"), DRIFT_ALERTS: (len(drift), "Count")}
+        | {name: None if value is None else (value, "None") for name, value in ratios.items()},
         component="monitoring",
         model_version=result.model_version,
         namespace=settings.cloud.cloudwatch_namespace,

@@ -1,18 +1,6 @@
-"""How cached task results are stored: skops with the project's trusted types, never pickle.
-
-Prefect stores a cached task's result with ``pickle`` unless told otherwise, and a cached search
-holds fitted models: reading it back would unpickle a model from ``$SENTIMENTOPS_HOME/cache``,
-the loading that skops exists to avoid (whoever can write a pickle there could run code in the
-next training). :class:`SkopsResultSerializer` stores the results of this project's cached
-tasks as a skops archive of plain values: the result dataclasses become tagged dicts, data
-frames Parquet bytes, models skops's own nodes. Loading trusts only skops's defaults and
-:data:`~sentimentops.tracking.flavor.SKOPS_TRUSTED_TYPES`; anything else is refused.
-
-Prefect reads a cached record back with the serializer *the record* names, so a record planted
-in the cache folder naming ``pickle`` would still be unpickled (even by Prefect's check that a
-cached result exists). The cache-key functions of these tasks call :func:`trusted_cache_key`,
-which removes any record under the key that this serializer did not write before Prefect
-looks: the task runs again and writes over it.
+"""Cached task results stored with skops and the project's trusted types, never pickle: result
+dataclasses become tagged dicts, data frames Parquet bytes, models skops's own nodes; a record
+this serializer did not write is removed unread (docs/decisions.md, Training).
 """
 
 from __future__ import annotations
@@ -43,7 +31,7 @@ _FRAME_COLUMNS = "__frame_columns__"  # a frame Parquet cannot hold (cv_results:
 
 def _result_classes() -> dict[str, type]:
     """The dataclasses a cached result may hold, by name: nothing else is rebuilt."""
-    from sentimentops.batch.predictor import BatchSummary
+    from sentimentops.batch.sink import BatchSummary
     from sentimentops.data.split import DatasetSplits
     from sentimentops.models.train import CandidateResult, TrainingResult
 
@@ -75,11 +63,8 @@ class SkopsResultSerializer(Serializer[D]):
 
 
 def trusted_cache_key(key: str, storage: Path) -> str:
-    """``key``, once any record stored under it that :class:`SkopsResultSerializer` did not
-    write is removed: Prefect then finds no cached result and runs the task again.
-
-    Called by the cache-key functions, before Prefect looks the key up.
-    """
+    """``key``, once any record under it :class:`SkopsResultSerializer` did not write is removed
+    (Prefect then runs the task again); for cache-key functions, before Prefect looks it up."""
     record = storage / key
     if record.is_file() and not _written_by_us(record.read_bytes()):
         log.warning("cached result %s was not written by sentimentops: removed, not read", record)

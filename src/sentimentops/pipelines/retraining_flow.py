@@ -1,16 +1,11 @@
 """The ``retraining`` flow, the closed loop: monitoring → (drift, or accuracy below the floor)
-→ training on the configured data, plus labelled feedback when configured → the promotion gate
-→ a notification with the champion's and the challenger's numbers.
-
-The gate decides, not this flow: a challenger that is not better leaves the champion in place,
-and the notification says why.
+→ training, with labelled feedback when configured → the gate → a notification of its numbers.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -20,7 +15,9 @@ from sentimentops.config import ModelFamily, Settings, get_settings
 from sentimentops.monitoring.delivery import send_notification
 from sentimentops.pipelines.monitoring_flow import MonitoringFlowResult, monitoring_flow
 from sentimentops.pipelines.runtime import io_task_options
-from sentimentops.pipelines.training_flow import TrainingFlowResult, run_training_flow
+from sentimentops.pipelines.training_flow import run_training_flow
+from sentimentops.training.data import labelled_feedback
+from sentimentops.training.job import TrainingSummary, champion_version
 
 __all__ = ["RETRAINING_TRIGGERS", "RetrainingFlowResult", "retraining_flow", "retraining_reasons"]
 
@@ -38,7 +35,7 @@ class RetrainingFlowResult:
     monitoring: MonitoringFlowResult
     champion_before: str | None
     champion_after: str | None
-    training: TrainingFlowResult | None = None
+    training: TrainingSummary | None = None
     message: str = ""
     delivery_problems: list[str] = field(default_factory=list)
 
@@ -61,34 +58,12 @@ def retraining_reasons(monitoring: MonitoringFlowResult) -> list[str]:
 
 @task(name="collect-feedback", cache_policy=NO_CACHE)
 def collect_feedback(settings: Settings) -> str | None:
-    """Labelled feedback from the prediction log, written as Parquet for the training flow
-    (passed by path); None when there is none."""
-    from sentimentops.prediction_log import open_store
-
-    store = open_store(settings)
-    try:
-        rows = store.labelled_texts()
-    finally:
-        store.dispose()
-    logger = get_run_logger()
-    if rows.empty:
-        logger.info("no labelled feedback in the prediction log")
-        return None
-    folder = settings.state_path("feedback")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"feedback-{datetime.now():%Y%m%d-%H%M%S-%f}.parquet"
-    rows.to_parquet(path, index=False)
-    logger.info("%d labelled feedback rows join the training data", len(rows))
-    return str(path)
+    return labelled_feedback(settings, progress=get_run_logger().info)
 
 
 @task(name="champion-version", cache_policy=NO_CACHE)
-def champion_version(settings: Settings) -> str | None:
-    from sentimentops.tracking import registry
-    from sentimentops.tracking.store import connect
-
-    connect(settings)
-    return registry.champion_version(settings.registry.model_name)
+def find_champion(settings: Settings) -> str | None:
+    return champion_version(settings)
 
 
 @flow(name="retraining")
@@ -116,7 +91,7 @@ def retraining_flow(
     settings = get_settings()
     logger = get_run_logger()
     io = io_task_options(settings)
-    before = champion_version.with_options(**io)(settings)
+    before = find_champion.with_options(**io)(settings)
     monitoring = monitoring_flow(
         current=current, scored_input=scored_input, id_column=id_column, hours=hours
     )
@@ -140,48 +115,19 @@ def retraining_flow(
         models=models,
         extra_rows=feedback,
     )
-    after = training.champion
-    message = _describe(training, before, after)
+    message = training.describe(before)
+    notice = {"reasons": reasons, **training.notification(before)}
+    notice["monitoring_report"] = monitoring.report or monitoring.summary
     problems = send_notification(
         "retraining",
         message,
-        {
-            "reasons": reasons,
-            "champion_before": before,
-            "champion_after": after,
-            "challenger": {
-                "version": training.version,
-                "family": training.family,
-                "test_metrics": training.test_metrics,
-            },
-            "gate": training.decision,
-            "monitoring_report": monitoring.report or monitoring.summary,
-        },
+        notice,
         webhook_url=settings.monitoring.webhook_url,
         timeout=settings.monitoring.webhook_timeout_seconds,
     )
     for problem in problems:
         logger.warning(problem)
+    after = training.champion
     return RetrainingFlowResult(
         True, reasons, monitoring, before, after, training, message, delivery_problems=problems
     )
-
-
-def _describe(training: TrainingFlowResult, before: str | None, after: str | None) -> str:
-    if training.reused:
-        return (
-            f"Retraining found version {training.version} already trained on the same data and "
-            f"settings; champion stays version {after}. Add new labelled data (feedback, "
-            "pipeline.retraining_data) for a different model."
-        )
-    gate = training.decision
-    numbers = f"challenger version {training.version} accuracy {gate['challenger_accuracy']:.4f}"
-    if gate.get("champion_accuracy") is not None:
-        compared = gate["compared_rows"]
-        numbers += (
-            f" vs champion version {before} {gate['champion_accuracy']:.4f} on {compared:,} "
-            f"test rows ({gate['left_out_rows']:,} left out: the champion was trained on them)"
-        )
-    if after != before:
-        return f"Promoted: {numbers}; {training.reason}. Champion is now version {after}."
-    return f"Champion kept (version {before}): {numbers}; {training.reason}."

@@ -1,27 +1,31 @@
-"""What every flow shares: where Prefect keeps its state, the one Prefect API of a run, task
-options from settings, and how a task's outcome (ran or cached) is read back for the summary.
+"""What every flow shares: Prefect's state and API, task options, the flows by name, timings.
 
-Prefect reads its settings when first imported, so :func:`configure_prefect` runs before any
-flow module is imported (the ``pipeline`` command does this).
+Prefect reads its settings when first imported: :func:`configure_prefect` runs before any flow
+module is imported (the ``pipeline`` command does this).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sentimentops.config import Settings
+from sentimentops.errors import BadInputError, SentimentOpsError
 
 __all__ = [
     "Laps",
     "champion_uri",
     "configure_prefect",
     "configured_prefect_api",
+    "flow_named",
     "io_task_options",
+    "log_window",
     "prefect_api",
     "result_storage",
     "retry_unless_bad_input",
@@ -32,25 +36,26 @@ STARTUP_SECONDS = "180"
 
 
 class Laps:
-    """Wall seconds of a flow's steps, each from the end of the one before: the time table of
-    a run's summary."""
+    """Wall seconds of a flow's steps, each from the end of the one before, and how each ran
+    (ran, cached, reused): the tables of a run's summary."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.steps: dict[str, str] = {}
         self._since = time.perf_counter()
 
-    def lap(self, step: str) -> None:
+    def lap(self, step: str, how: str | None = None) -> None:
+        """End ``step`` now; ``how`` it ran, when it is a step worth naming in the summary."""
         now = time.perf_counter()
         self.seconds[step] = round(now - self._since, 1)
         self._since = now
+        if how is not None:
+            self.steps[step] = how
 
 
 def configure_prefect(settings: Settings) -> None:
-    """Keep Prefect's state beside the project's (``$SENTIMENTOPS_HOME/prefect``) and offline.
-
-    Values the user already set win: ``PREFECT_HOME``, and ``PREFECT_API_URL`` (a Prefect server;
-    without it each run starts a temporary local API).
-    """
+    """Keep Prefect's state beside the project's (``$SENTIMENTOPS_HOME/prefect``) and offline;
+    values the user set win (``PREFECT_HOME``, ``PREFECT_API_URL``)."""
     default_home = str(settings.state_path("prefect").resolve())
     home = Path(os.environ.setdefault("PREFECT_HOME", default_home))
     home.mkdir(parents=True, exist_ok=True)  # Prefect creates only the last folder itself
@@ -58,14 +63,13 @@ def configure_prefect(settings: Settings) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     # Flow logs are the progress display; MLflow's download bars would interleave with them.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    # The temporary local API needs more than the default 20 s to start on a fresh home (it
-    # creates and migrates its database) on a busy 2-core machine.
+    # A fresh home's temporary API creates its database: over the default 20 s on 2 busy cores.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_SECONDS)
 
 
 def configured_prefect_api() -> str | None:
     """The Prefect API set for this process (``PREFECT_API_URL``, a profile, a test harness);
-    None when there is none, and :func:`prefect_api` starts a temporary one."""
+    None when :func:`prefect_api` starts a temporary one."""
     from prefect.settings import get_current_settings
 
     return get_current_settings().api.url
@@ -73,15 +77,10 @@ def configured_prefect_api() -> str | None:
 
 @contextlib.contextmanager
 def prefect_api(*, link_runs: bool = False) -> Iterator[str]:
-    """The Prefect API the flows of this block report to, also exported as ``PREFECT_API_URL``
-    so task-runner processes (a process pool, Dask workers) report to the same one.
-
-    The configured API (``PREFECT_API_URL``, a profile, a test harness) when there is one;
-    otherwise a temporary local API started here for the whole block and stopped after it.
-    Prefect would start one per process by itself: each worker process would pay for its own
-    startup and record its task runs where no one looks. Flow runs on a temporary API are
-    logged without Prefect's link to their page, unless ``link_runs`` (the API outlives them,
-    as when serving schedules).
+    """The Prefect API the flows of this block report to, exported as ``PREFECT_API_URL`` for
+    task-runner processes (Dask workers): the configured one, else a temporary local API for the
+    block (docs/decisions.md, Training). Runs on a temporary API are logged without links to
+    their page, unless ``link_runs`` (the API outlives them, as when serving schedules).
     """
     from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
@@ -128,7 +127,7 @@ def _restore_env(name: str, value: str | None) -> None:
 
 def io_task_options(settings: Settings) -> dict[str, Any]:
     """Retries with exponential backoff and a time limit, for tasks that touch files, S3 or the
-    tracking store (where a second attempt often succeeds); bad input is not retried."""
+    tracking store; bad input is not retried."""
     pipeline = settings.pipeline
     return {
         "retries": pipeline.retries,
@@ -142,11 +141,8 @@ def io_task_options(settings: Settings) -> dict[str, Any]:
 
 
 def retry_unless_bad_input(task: Any, task_run: Any, state: Any) -> bool:
-    """Prefect's ``retry_condition_fn``: False for an error with exit code 2 (bad input, an
-    unknown model) or 4 (a batch over its reject limit): the same input fails the same way
-    again. True for anything else (an outage may pass)."""
-    from sentimentops.errors import SentimentOpsError
-
+    """Prefect's ``retry_condition_fn``: no retry of an error with exit code 2 (bad input) or 4
+    (a batch over its reject limit), which the same input raises again; an outage may pass."""
     error = state.data if isinstance(state.data, BaseException) else None
     return not (isinstance(error, SentimentOpsError) and error.exit_code in (2, 4))
 
@@ -166,3 +162,35 @@ def state_label(state: Any) -> str:
 def champion_uri(settings: Settings) -> str:
     """``models:/<registered model>@champion``: what the flows use unless told otherwise."""
     return f"models:/{settings.registry.model_name}@champion"
+
+
+def log_window(hours: float | None, default_hours: float) -> timedelta:
+    """The prediction log window to monitor: ``hours`` when given (more than 0), else the
+    default.
+
+    Raises:
+        BadInputError: ``hours`` is 0, negative, not a number, or too long for a date.
+    """
+    if hours is None:
+        hours = default_hours
+    elif not hours > 0:  # NaN too
+        raise BadInputError(
+            f"--hours {hours:g} is not a window: give a number of hours above 0, or leave it out "
+            "for pipeline.monitoring_window_hours."
+        )
+    try:
+        return timedelta(hours=hours)
+    except OverflowError:
+        raise BadInputError(
+            f"--hours {hours:g} reaches further back than a date can: give fewer hours."
+        ) from None
+
+
+def flow_named(name: str, settings: Settings) -> Any:
+    """The flow ``name`` (main, training, batch, monitoring, retraining), ready to call; the
+    training flow with the task runner ``settings`` call for."""
+    if name == "training":
+        from sentimentops.pipelines.training_flow import configured_training_flow
+
+        return configured_training_flow(settings)
+    return getattr(importlib.import_module(f"sentimentops.pipelines.{name}_flow"), f"{name}_flow")

@@ -1,6 +1,5 @@
-"""The flows on their schedules: ``sentimentops pipeline serve`` serves each scheduled flow as a
-Prefect deployment (``flow.to_deployment`` + ``prefect.serve``, the many-flow form of
-``flow.serve``) until stopped; ``--dry-run`` only lists what would run when.
+"""The flows on their schedules, each served as a Prefect deployment (``flow.to_deployment`` and
+``prefect.serve``, the many-flow form of ``flow.serve``) by ``sentimentops pipeline serve``.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from typing import Any
 
 from sentimentops.config import Settings
 from sentimentops.errors import ConfigError
+from sentimentops.pipelines.runtime import flow_named
 
 __all__ = ["ScheduledFlow", "build_deployments", "scheduled_flows", "serve_flows"]
 
@@ -20,6 +20,8 @@ FLOW_NAMES = ("training", "batch", "monitoring", "retraining")
 
 @dataclass(frozen=True)
 class ScheduledFlow:
+    """A flow's schedule and its next runs."""
+
     flow: str
     cron: str
     timezone: str
@@ -63,14 +65,13 @@ def build_deployments(settings: Settings) -> list[Any]:
     """
     from prefect.schedules import Cron
 
-    flows = _flows(settings)
     planned = scheduled_flows(settings)
     if not planned:
         raise ConfigError(
             "No flow has a schedule: set pipeline.schedules.<flow> to a cron expression."
         )
     return [
-        flows[item.flow].to_deployment(
+        flow_named(item.flow, settings).to_deployment(
             name=f"sentimentops-{item.flow}",
             schedule=Cron(item.cron, timezone=item.timezone),
             tags=["sentimentops"],
@@ -84,17 +85,3 @@ def serve_flows(settings: Settings) -> None:
     from prefect import serve
 
     serve(*build_deployments(settings))
-
-
-def _flows(settings: Settings) -> dict[str, Any]:
-    from sentimentops.pipelines.batch_flow import batch_flow
-    from sentimentops.pipelines.monitoring_flow import monitoring_flow
-    from sentimentops.pipelines.retraining_flow import retraining_flow
-    from sentimentops.pipelines.training_flow import configured_training_flow
-
-    return {
-        "training": configured_training_flow(settings),
-        "batch": batch_flow,
-        "monitoring": monitoring_flow,
-        "retraining": retraining_flow,
-    }

@@ -1,116 +1,166 @@
-"""``/v2``: the Open Inference Protocol (KServe V2) subset that KServe/Triton HTTP clients use.
-
-The model takes one BYTES input tensor of texts (any name, shape ``[n]`` or ``[n, 1]``) and
-returns two outputs: ``label`` (BYTES) and ``score`` (FP64, probability of positive).
+"""``/v2``: the Open Inference Protocol (KServe V2) subset KServe and Triton HTTP clients use,
+its bodies as https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/ has
+them. One BYTES input tensor of texts (shape ``[n]`` or ``[n, 1]``) in; ``label`` (BYTES) and
+``score`` (FP64, probability of positive) out.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field, StringConstraints
 
+from sentimentops.config import ServingSettings
 from sentimentops.features.blank import is_blank
-from sentimentops.serving.api_v1 import require_api_key, state_of
-from sentimentops.serving.errors import ApiError, request_id_of
-from sentimentops.serving.schemas import (
-    InferenceOutput,
-    InferenceRequest,
-    InferenceResponse,
-    V2Error,
-    V2Live,
-    V2ModelMetadata,
-    V2ModelReady,
-    V2Ready,
-    V2TensorMetadata,
-)
+from sentimentops.serving.deps import RequestId, State, require_api_key
+from sentimentops.serving.errors import ApiError, NothingToScoreError
+from sentimentops.serving.schemas import REQUEST_ID_PATTERN, StrictBody
+from sentimentops.serving.state import ApiState
+from sentimentops.tracking.loading import LoadedModel
 
-__all__ = ["build_v2_router"]
+__all__ = ["router"]
+
+
+class InferenceInput(StrictBody):
+    name: str
+    # At most as many dimensions as data may be nested deep (_flatten).
+    shape: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1, max_length=8)]
+    datatype: Literal["BYTES"]
+    data: list[Any]
+    parameters: dict[str, Any] | None = None
+
+
+class InferenceRequestedOutput(StrictBody):
+    name: str
+    parameters: dict[str, Any] | None = None
+
+
+class InferenceRequest(StrictBody):
+    # The same alphabet and length as X-Request-ID: it becomes the logged request id.
+    id: Annotated[str, StringConstraints(pattern=f"^{REQUEST_ID_PATTERN}$")] | None = None
+    parameters: dict[str, Any] | None = None
+    inputs: Annotated[list[InferenceInput], Field(min_length=1, max_length=1)]
+    outputs: list[InferenceRequestedOutput] | None = None
+
+
+class InferenceOutput(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: Literal["BYTES", "FP64"]
+    data: list[Any]
+
+
+class InferenceResponse(BaseModel):
+    model_name: str
+    model_version: str
+    id: str
+    outputs: list[InferenceOutput]
+
+
+class V2Live(BaseModel):
+    live: bool
+
+
+class V2Ready(BaseModel):
+    ready: bool
+
+
+class V2TensorMetadata(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class V2ModelMetadata(BaseModel):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[V2TensorMetadata]
+    outputs: list[V2TensorMetadata]
+
+
+class V2ModelReady(BaseModel):
+    name: str
+    ready: bool
+
+
+class V2Error(BaseModel):
+    error: str
+
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": V2Error} for status in (400, 401, 404, 413, 422, 503, 504)
 }
+PROTECTED = [Depends(require_api_key)]
+
+router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"])
 
 
-def build_v2_router(max_batch_size: int, max_text_chars: int) -> APIRouter:
-    router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"])
-    protected = [Depends(require_api_key)]
+@router.get("/health/live")
+async def live() -> V2Live:
+    return V2Live(live=True)
 
-    @router.get("/health/live", response_model=V2Live)
-    async def live() -> V2Live:
-        return V2Live(live=True)
 
-    @router.get("/health/ready", response_model=V2Ready, responses={503: {"model": V2Error}})
-    async def ready(request: Request) -> V2Ready:
-        if state_of(request).slot.current is None:
-            raise ApiError(503, "model not loaded yet")
-        return V2Ready(ready=True)
+@router.get("/health/ready", responses={503: {"model": V2Error}})
+async def ready(state: State) -> V2Ready:
+    if state.slot.current is None:
+        raise ApiError(503, "model not loaded yet")
+    return V2Ready(ready=True)
 
-    @router.get(
-        "/models/{name}", response_model=V2ModelMetadata, dependencies=protected, responses=ERRORS
+
+@router.get("/models/{name}", dependencies=PROTECTED, responses=ERRORS)
+async def metadata(name: str, state: State) -> V2ModelMetadata:
+    model = _served(state, name)
+    return V2ModelMetadata(
+        name=model.name,
+        versions=[model.version],
+        platform="sentimentops-sklearn",
+        inputs=[V2TensorMetadata(name="text", datatype="BYTES", shape=[-1])],
+        outputs=[
+            V2TensorMetadata(name="label", datatype="BYTES", shape=[-1]),
+            V2TensorMetadata(name="score", datatype="FP64", shape=[-1]),
+        ],
     )
-    async def metadata(name: str, request: Request) -> V2ModelMetadata:
-        model = _served(request, name)
-        return V2ModelMetadata(
-            name=model.name,
-            versions=[model.version],
-            platform="sentimentops-sklearn",
-            inputs=[V2TensorMetadata(name="text", datatype="BYTES", shape=[-1])],
-            outputs=[
-                V2TensorMetadata(name="label", datatype="BYTES", shape=[-1]),
-                V2TensorMetadata(name="score", datatype="FP64", shape=[-1]),
-            ],
-        )
 
-    @router.get(
-        "/models/{name}/ready",
-        response_model=V2ModelReady,
-        dependencies=protected,
-        responses=ERRORS,
+
+@router.get("/models/{name}/ready", dependencies=PROTECTED, responses=ERRORS)
+async def model_ready(name: str, state: State) -> V2ModelReady:
+    return V2ModelReady(name=_served(state, name).name, ready=True)
+
+
+@router.post("/models/{name}/infer", dependencies=PROTECTED, responses=ERRORS)
+async def infer(
+    name: str, body: InferenceRequest, state: State, request_id: RequestId
+) -> InferenceResponse:
+    """Score a BYTES tensor of review texts."""
+    _served(state, name)
+    texts = _texts_of(body, state.settings.serving)
+    # Checked before scoring: a refused request must not leave predictions in the log.
+    wanted = {output.name for output in body.outputs or []} or {"label", "score"}
+    if unknown := wanted - {"label", "score"}:
+        raise ApiError(400, f"unknown outputs {sorted(unknown)}; this model has label, score")
+    request_id = body.id or request_id
+    try:
+        scored = await state.predict(
+            texts, request_id=request_id, endpoint="/v2/models/{name}/infer", itemize=True
+        )
+    except NothingToScoreError as error:
+        raise ApiError(400, str(error)) from None  # the protocol's status for a bad input tensor
+    outputs = [
+        InferenceOutput(name="label", shape=[len(texts)], datatype="BYTES", data=scored.labels),
+        InferenceOutput(name="score", shape=[len(texts)], datatype="FP64", data=scored.scores),
+    ]
+    return InferenceResponse(
+        model_name=scored.model.name,
+        model_version=scored.model.version,
+        id=request_id,
+        outputs=[output for output in outputs if output.name in wanted],
     )
-    async def model_ready(name: str, request: Request) -> V2ModelReady:
-        model = _served(request, name)
-        return V2ModelReady(name=model.name, ready=True)
-
-    @router.post(
-        "/models/{name}/infer",
-        response_model=InferenceResponse,
-        dependencies=protected,
-        responses=ERRORS,
-    )
-    async def infer(name: str, body: InferenceRequest, request: Request) -> InferenceResponse:
-        """Score a BYTES tensor of review texts."""
-        _served(request, name)
-        texts = _texts_of(body, max_batch_size, max_text_chars)
-        # Checked before scoring: a refused request must not leave predictions in the log.
-        wanted = {output.name for output in body.outputs or []} or {"label", "score"}
-        unknown = wanted - {"label", "score"}
-        if unknown:
-            raise ApiError(400, f"unknown outputs {sorted(unknown)}; this model has label, score")
-        request_id = body.id or request_id_of(request)
-        scored = await state_of(request).predict(
-            texts,
-            request_id=request_id,
-            endpoint="/v2/models/{name}/infer",
-            itemize=True,
-            refusal_status=400,  # the protocol's status for a bad input tensor
-        )
-        outputs = [
-            InferenceOutput(name="label", shape=[len(texts)], datatype="BYTES", data=scored.labels),
-            InferenceOutput(name="score", shape=[len(texts)], datatype="FP64", data=scored.scores),
-        ]
-        return InferenceResponse(
-            model_name=scored.model.name,
-            model_version=scored.model.version,
-            id=request_id,
-            outputs=[output for output in outputs if output.name in wanted],
-        )
-
-    return router
 
 
-def _served(request: Request, name: str) -> Any:
-    model = state_of(request).slot.current
+def _served(state: ApiState, name: str) -> LoadedModel:
+    model = state.slot.current
     if model is None:
         raise ApiError(503, "model not loaded yet")
     if name != model.name:
@@ -118,7 +168,8 @@ def _served(request: Request, name: str) -> Any:
     return model
 
 
-def _texts_of(body: InferenceRequest, max_batch_size: int, max_text_chars: int) -> list[str]:
+def _texts_of(body: InferenceRequest, serving: ServingSettings) -> list[str]:
+    max_batch_size, max_text_chars = serving.max_batch_size, serving.max_text_chars
     tensor = body.inputs[0]
     texts = _flatten(tensor.data)
     expected = 1
@@ -141,10 +192,8 @@ def _texts_of(body: InferenceRequest, max_batch_size: int, max_text_chars: int) 
 
 
 def _flatten(data: list[Any]) -> list[Any]:
-    """Row-major flattening of nested lists (KServe clients send ``[[t1], [t2]]`` too).
-
-    Iterative, so a deeply nested body cannot exhaust the stack.
-    """
+    """Row-major flattening of nested lists (KServe clients send ``[[t1], [t2]]`` too);
+    iterative, so a deeply nested body cannot exhaust the stack."""
     flat: list[Any] = []
     stack: list[Any] = [iter(data)]
     while stack:

@@ -1,12 +1,5 @@
-"""The FastAPI application: ``create_app()`` wires settings, model, batcher, log and routes.
-
-Start-up (``lifespan``) begins loading the model in the background, so liveness answers at
-once and readiness turns 200 when the model is in; it starts the prediction-log writer and the
-reload poller. Shutdown (uvicorn finishes in-flight requests first on SIGTERM) stops the poller
-and the batcher and flushes the prediction log.
-
-``uvicorn sentimentops.serving.app:create_app --factory`` runs it with settings from the
-environment; ``sentimentops serve`` does that for you.
+"""The FastAPI application: ``create_app()`` wires settings, model, batcher, log and routes;
+``uvicorn sentimentops.serving.app:create_app --factory`` (or ``sentimentops serve``) runs it.
 """
 
 from __future__ import annotations
@@ -15,38 +8,48 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from sentimentops import __version__
 from sentimentops.config import Settings, get_settings
 from sentimentops.prediction_log import PredictionLogStore, PredictionLogWriter
-from sentimentops.serving.api_ops import build_ops_router
-from sentimentops.serving.api_v1 import build_v1_router
-from sentimentops.serving.api_v2 import build_v2_router
+from sentimentops.serving import api_ops, api_v1, api_v2
 from sentimentops.serving.batcher import MicroBatcher
 from sentimentops.serving.errors import install_error_handlers
 from sentimentops.serving.metrics import ApiMetrics
 from sentimentops.serving.middleware import RequestGuard
 from sentimentops.serving.model import ModelSlot
-from sentimentops.serving.schemas import request_models
+from sentimentops.serving.schemas import publish_limits
 from sentimentops.serving.state import ApiState, RecentRequestIds
 
 __all__ = ["create_app", "docs_exposed"]
 
 log = logging.getLogger(__name__)
 
+ROUTERS = (api_v1.router, api_v2.router, api_ops.router)
+
+
+class _Api(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        """The schema FastAPI builds, with the limits of this app's settings."""
+        if self.openapi_schema is None:
+            schema = super().openapi()
+            publish_limits(schema["components"]["schemas"], self.state.api.settings.serving)
+        return super().openapi()
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for ``settings`` (default: from the environment). Nothing is loaded until the
     app starts."""
     settings = settings or get_settings()
-    serving = settings.serving
+    serving, logged = settings.serving, settings.prediction_log
     slot = ModelSlot(serving.model_uri)
-    store = PredictionLogStore(settings.prediction_log.resolved_url(settings.home))
-    writer = PredictionLogWriter.from_settings(store, settings.prediction_log, settings.home)
+    store = PredictionLogStore(logged.resolved_url(settings.home))
+    writer = PredictionLogWriter.from_settings(store, logged, settings.home)
     metrics = ApiMetrics(
         log_status=writer.status,
         served_model=lambda: (
@@ -58,14 +61,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_size=serving.micro_batch_max_size,
         max_wait_seconds=serving.micro_batch_wait_ms / 1000,
     )
-    # Covers every record the writer may hold unwritten (queued, or in the batch being written).
-    answered = RecentRequestIds(
-        capacity=settings.prediction_log.queue_size + settings.prediction_log.batch_size
-    )
-    state = ApiState(settings, slot, batcher, store, writer, metrics, answered)
+    # Every record the writer may hold unwritten: queued, or in the batch being written.
+    answered = RecentRequestIds(capacity=logged.queue_size + logged.batch_size)
 
     docs = docs_exposed(settings)
-    app = FastAPI(
+    app = _Api(
         title="sentimentops",
         version=__version__,
         summary="Sentiment of movie reviews: predictions, feedback, model, health, metrics.",
@@ -75,15 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
     )
-    app.state.api = state
+    app.state.api = ApiState(settings, slot, batcher, store, writer, metrics, answered)
     install_error_handlers(app)
-    single_request, batch_request = request_models(serving.max_text_chars, serving.max_batch_size)
-    routers = [
-        build_v1_router(single_request, batch_request),
-        build_v2_router(serving.max_batch_size, serving.max_text_chars),
-        build_ops_router(),
-    ]
-    for router in routers:
+    for router in ROUTERS:
         app.include_router(router)
     if serving.cors_origins:
         app.add_middleware(
@@ -92,10 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
         )
+    # Every route with a path template: the app lists an included router as one opaque entry.
+    routes = [*app.router.routes, *(route for router in ROUTERS for route in router.routes)]
     app.add_middleware(
         RequestGuard,
         metrics=metrics,
-        routes=_routes_with_paths(app, routers),
+        routes=[route for route in routes if isinstance(route, Route)],
         max_body_bytes=serving.max_body_bytes,
         max_concurrency=serving.max_concurrency,
     )
@@ -109,15 +105,10 @@ def docs_exposed(settings: Settings) -> bool:
     return chosen if chosen is not None else settings.api_key is None
 
 
-def _routes_with_paths(app: FastAPI, routers: list[APIRouter]) -> list[Route]:
-    """Every route with a path template: the app's own (``/docs``) and the included routers'
-    (the app lists each included router as one opaque entry)."""
-    candidates = [*app.router.routes, *(route for router in routers for route in router.routes)]
-    return [route for route in candidates if isinstance(route, Route)]
-
-
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the log writer, the batcher and the model poller (the model loads in the
+    background: liveness answers at once); on shutdown stop them and flush the log."""
     state: ApiState = app.state.api
     try:
         await asyncio.to_thread(state.store.migrate)
@@ -137,8 +128,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await poller
         await state.batcher.stop()
-        unflushed = await asyncio.to_thread(state.writer.close)
-        if unflushed:
+        if unflushed := await asyncio.to_thread(state.writer.close):
             log.warning("%d predictions could not be written to the prediction log", unflushed)
         state.store.dispose()
 

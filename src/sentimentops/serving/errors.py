@@ -1,4 +1,5 @@
-"""Every error the API returns has one stable JSON shape and no stack trace.
+"""The API's errors: its core's (with their HTTP status, as every SentimentOpsError), and the
+one JSON shape every error is answered with.
 
 ``/v1`` and the rest: ``{"error": {"type", "message", "request_id", "details"?}}``.
 ``/v2`` (Open Inference Protocol): ``{"error": "message"}``, as KServe and Triton clients expect.
@@ -14,10 +15,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sentimentops.errors import SentimentOpsError
+from sentimentops.errors import BadInputError, SentimentOpsError
 
 __all__ = [
     "ApiError",
+    "ModelNotReadyError",
+    "NothingToScoreError",
+    "ScoringTimeoutError",
+    "UnknownRequestIdError",
     "error_body",
     "error_response",
     "install_error_handlers",
@@ -44,7 +49,8 @@ _ERROR_TYPES = {
 
 
 class ApiError(Exception):
-    """An error to answer with ``status``; ``type`` defaults to the status's kind."""
+    """An HTTP answer, raised at the edge (routes, dependencies); ``type`` defaults to the
+    status's kind."""
 
     def __init__(
         self,
@@ -55,13 +61,35 @@ class ApiError(Exception):
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        self.status = status
-        self.message = message
+        self.status, self.message, self.headers = status, message, headers
         self.type = type or _ERROR_TYPES.get(status, "error")
-        self.headers = headers
+
+
+class ModelNotReadyError(SentimentOpsError):
+    """No model is loaded yet."""
+
+    http_status = 503
+    error_type = "model_not_ready"
+
+
+class ScoringTimeoutError(SentimentOpsError):
+    """Scoring did not start before the request's deadline."""
+
+    http_status = 504
+
+
+class NothingToScoreError(BadInputError):
+    """A text has nothing left to score after cleaning."""
+
+
+class UnknownRequestIdError(BadInputError):
+    """No prediction was answered under the request id feedback names."""
+
+    error_type = "unknown_request_id"
 
 
 def request_id_of(scope_or_request: Any) -> str:
+    """The request id :class:`~sentimentops.serving.middleware.RequestGuard` gave the request."""
     scope = getattr(scope_or_request, "scope", scope_or_request)
     return str(scope.get("state", {}).get("request_id", ""))
 
@@ -95,74 +123,57 @@ def error_response(
     details: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    """The answer to an error on ``path``, in the shape of its API version."""
     if path.startswith("/v2/"):
         content: dict[str, Any] = {"error": message}
     else:
-        content = {
-            "error": error_body(status, message, request_id=request_id, type=type, details=details)
-        }
+        body = error_body(status, message, request_id=request_id, type=type, details=details)
+        content = {"error": body}
     headers = {**(headers or {}), "X-Request-ID": request_id}
     return JSONResponse(content, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error in the shape above, and an unexpected one with 500, no traceback."""
+
+    def answer(request: Request, status: int, message: str, **extra: Any) -> JSONResponse:
+        return error_response(
+            request.url.path, status, message, request_id=request_id_of(request), **extra
+        )
+
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
-        return error_response(
-            request.url.path,
-            error.status,
-            error.message,
-            request_id=request_id_of(request),
-            type=error.type,
-            headers=error.headers,
-        )
+        return answer(request, error.status, error.message, type=error.type, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         if (not_json := _json_syntax_error(error)) is not None:
-            # A body that is not JSON at all is a bad request (400), as an undecodable one is;
-            # 422 is for JSON that does not match the schema.
-            return error_response(
-                request.url.path, 400, not_json, request_id=request_id_of(request)
-            )
+            # Not JSON at all is a bad request (400), as an undecodable body is; 422 is for JSON
+            # that does not match the schema.
+            return answer(request, 400, not_json)
         details = [
             {"loc": [str(part) for part in item.get("loc", ())], "msg": str(item.get("msg"))}
             for item in error.errors()
         ]
         summary = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details[:5])
-        return error_response(
-            request.url.path,
-            422,
-            f"Invalid request: {summary}",
-            request_id=request_id_of(request),
-            details=details,
-        )
+        return answer(request, 422, f"Invalid request: {summary}", details=details)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return error_response(
-            request.url.path,
-            error.status_code,
-            str(error.detail),
-            request_id=request_id_of(request),
-            headers=dict(error.headers or {}),
+        return answer(
+            request, error.status_code, str(error.detail), headers=dict(error.headers or {})
         )
 
     @app.exception_handler(SentimentOpsError)
     async def known_error(request: Request, error: SentimentOpsError) -> JSONResponse:
-        return error_response(
-            request.url.path, error.http_status, str(error), request_id=request_id_of(request)
-        )
+        kind = getattr(error, "error_type", None)  # else the status's
+        return answer(request, error.http_status, str(error), type=kind)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error on %s", request.url.path)
-        return error_response(
-            request.url.path,
-            500,
-            "Internal error; the server log has the details under this request id.",
-            request_id=request_id_of(request),
-        )
+        message = "Internal error; the server log has the details under this request id."
+        return answer(request, 500, message)
 
 
 def _json_syntax_error(error: RequestValidationError) -> str | None:

@@ -1,8 +1,7 @@
 """Prometheus metrics of the API, all named ``sentimentops_*``.
 
-Each app gets its own registry, so several apps in one process (tests) never collide, and
-gauges that mirror other objects (the log queue, the served model) are read at scrape time
-instead of being kept in sync by hand.
+Each app has its own registry (several apps in one process never collide); values other objects
+own (the log queue, the served model) are read at scrape time.
 """
 
 from __future__ import annotations
@@ -71,6 +70,7 @@ class ApiMetrics:
         self.registry.register(_LiveCollector(log_status, served_model))
 
     def observe_predictions(self, labels: Sequence[str], scores: Sequence[float]) -> None:
+        """Count served predictions by label and record their scores."""
         for label, score in zip(labels, scores, strict=True):
             self.predictions.labels(label=label).inc()
             self.scores.observe(score)
@@ -90,8 +90,7 @@ class _LiveCollector(Collector):
             "The served model: 1 for the loaded name and version.",
             labels=["name", "version"],
         )
-        served = self._served_model()
-        if served is not None:
+        if (served := self._served_model()) is not None:
             info.add_metric(list(served), 1)
         yield info
 

@@ -1,8 +1,5 @@
-"""One ASGI middleware for what every request needs: an id, limits, metrics.
-
-Written as plain ASGI rather than Starlette's ``BaseHTTPMiddleware``, which costs a task and a
-memory stream per request: at a few thousand requests per second that overhead shows.
-"""
+"""One ASGI middleware for what every request needs: an id, limits, metrics (plain ASGI: see
+docs/decisions.md, Serving)."""
 
 from __future__ import annotations
 
@@ -10,8 +7,10 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,35 +27,27 @@ _UNLIMITED_PREFIXES = ("/health", "/v2/health", "/metrics")
 _READINESS_PROBES = frozenset({"/health/ready", "/v2/health/ready"})
 
 
+@dataclass
 class RequestGuard:
-    """Request ids, the body size limit, the concurrency limit, and request metrics.
+    """Request ids, the body size and concurrency limits, and request metrics; ``routes`` (every
+    route of the app) name the route of a request answered before routing (413, 503)."""
 
-    ``routes`` are every route of the app: the metrics label a request answered here, before
-    routing (413, 503 over capacity), with the route it was sent to.
-    """
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        metrics: ApiMetrics,
-        routes: Sequence[Route],
-        max_body_bytes: int,
-        max_concurrency: int,
-    ) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.routes = routes
-        self.max_body_bytes = max_body_bytes
-        self.max_concurrency = max_concurrency
-        self.in_flight = 0
+    app: ASGIApp
+    _: KW_ONLY
+    metrics: ApiMetrics
+    routes: Sequence[Route]
+    max_body_bytes: int
+    max_concurrency: int
+    in_flight: int = field(default=0, init=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _request_id(scope)
+        sent = Headers(scope=scope)
+        valid_ids = filter(_CLIENT_REQUEST_ID.fullmatch, sent.getlist("x-request-id"))
+        request_id = next(valid_ids, None) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         path: str = scope["path"]
         status = 500
@@ -84,16 +75,15 @@ class RequestGuard:
                     headers={"Retry-After": "1"},
                 )(scope, receive, send_with_id)
                 return
-            declared = _content_length(scope)
-            if declared is not None and declared > self.max_body_bytes:
+            declared = sent.get("content-length", "")
+            if declared.isdecimal() and int(declared) > self.max_body_bytes:
                 await self._too_large(scope, receive, send_with_id, request_id)
                 return
             received = 0
 
             async def limited_receive() -> Message:
-                # A body without Content-Length (chunked) is counted as it arrives. Past the
-                # limit the app is told the body ended; whatever it answers to the truncated
-                # body is replaced by the 413 below.
+                # A chunked body is counted as it arrives. Past the limit the app is told it
+                # ended, and its answer to the truncated body is replaced by a 413.
                 nonlocal received, body_too_large
                 message = await receive()
                 if message["type"] == "http.request":
@@ -130,31 +120,9 @@ class RequestGuard:
         )(scope, receive, send)
 
 
-def _request_id(scope: Scope) -> str:
-    for name, value in scope.get("headers", []):
-        if name == b"x-request-id":
-            candidate: str = value.decode("latin-1")
-            if _CLIENT_REQUEST_ID.fullmatch(candidate):
-                return candidate
-    return uuid.uuid4().hex
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
 def _endpoint(scope: Scope, routes: Sequence[Route]) -> str:
-    """The route template (``/v2/models/{name}/infer``): bounded label cardinality.
-
-    Routing records the route in the scope; a request answered before routing, or by a route
-    that does not record itself (``/docs``), is matched against ``routes`` here.
-    """
+    """The route template (``/v2/models/{name}/infer``), a bounded label: the one routing
+    recorded, else (answered before routing, ``/docs``) the one of ``routes`` that matches."""
     route: Any = scope.get("route")
     if route is None:
         route = next((r for r in routes if r.matches(scope)[0] == Match.FULL), None)

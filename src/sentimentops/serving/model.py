@@ -1,8 +1,7 @@
-"""The model behind the API: a loaded pipeline with its identity, and the slot it is served from.
+"""The slot the API's model is served from.
 
-:class:`ModelSlot` holds the model every request uses. A reload loads the new model beside the
-old one and then replaces a single reference, so a request that started on the old model
-finishes on it and the next one gets the new model: no request fails or waits for the swap.
+A reload loads the new model beside the old one, then swaps one reference: a request finishes
+on the model it started with, and none fails or waits for the swap.
 """
 
 from __future__ import annotations
@@ -11,71 +10,14 @@ import gc
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
-import numpy as np
-import pandas as pd
+from sentimentops.tracking.loading import LoadedModel, load_version, require_model_folder
 
-from sentimentops.models.explain import feature_weights, row_contributions
-from sentimentops.tracking.loading import load_version, require_model_folder
-
-__all__ = ["ModelSlot", "ReloadOutcome", "ServedModel", "load_served_model", "resolved_version"]
+__all__ = ["ModelSlot", "ReloadOutcome", "resolved_version"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ServedModel:
-    """A pipeline from raw text to the probability of positive, and where it came from."""
-
-    pipeline: Any  # a SentimentPipeline
-    name: str
-    version: str
-    uri: str  # what was asked for: models:/imdb-sentiment@champion or a folder
-    alias: str | None = None
-    run_id: str | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-    data_digest: str | None = None
-    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    _weights: pd.Series | None = field(default=None, repr=False)
-    _weights_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def score(self, texts: list[str]) -> np.ndarray:
-        """Probability of positive per text; NaN for a text with nothing left after cleaning
-        (markup, HTML entities or invisible characters only), which no caller may answer with
-        a prediction: its score would be the model's intercept, a guess about nothing."""
-        return np.asarray(self.pipeline.positive_scores_or_nan(texts), dtype=float)
-
-    def explain(self, texts: list[str], n: int = 5) -> list[list[tuple[str, float]]]:
-        """The ``n`` n-grams that moved each text's score most, with their contributions."""
-        with self._weights_lock:
-            # Computed on first use, not at load: most deployments never ask for explanations,
-            # and the weights walk the whole vocabulary.
-            if self._weights is None:
-                self._weights = feature_weights(self.pipeline)
-        return row_contributions(self.pipeline, texts, n, weights=self._weights)
-
-
-def load_served_model(uri: str) -> ServedModel:
-    """Load ``models:/name@alias``, ``models:/name/version`` or a local MLflow model folder.
-
-    Raises:
-        ModelNotFoundError: nothing loadable at ``uri``.
-        TrackingUnavailableError: the registry does not answer.
-    """
-    loaded = load_version(uri)
-    return ServedModel(
-        pipeline=loaded.pipeline,
-        name=loaded.name,
-        version=loaded.version,
-        uri=uri,
-        alias=uri.split("@", 1)[1] if "@" in uri else None,
-        run_id=loaded.run_id,
-        metrics=loaded.test_metrics,
-        data_digest=loaded.tags.get("data_digest"),
-    )
 
 
 def resolved_version(uri: str) -> str:
@@ -94,24 +36,21 @@ def resolved_version(uri: str) -> str:
 
 
 class ModelSlot:
-    """The served model, swapped atomically by :meth:`reload`.
-
-    ``current`` is None until the first load succeeds (the API is not ready until then).
-    Reloads run one at a time; a failed reload keeps the model that was serving.
-    """
+    """The served model (``current``, None until the first load), swapped atomically by
+    :meth:`reload`; reloads run one at a time."""
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
-        self.current: ServedModel | None = None
+        self.current: LoadedModel | None = None
         self.last_error: str | None = None
         self._reload_lock = threading.Lock()
 
     def reload(self, *, force: bool = False) -> ReloadOutcome:
         """Load the model ``uri`` points at now, if it differs from the served one (or always,
-        with ``force``: a model folder rewritten in place keeps its version, "local").
+        with ``force``: a folder rewritten in place keeps its version, "local").
 
-        Never raises: a failure is logged, returned with its reason and kept in ``last_error``
-        while the current model goes on serving.
+        Never raises: a failure is logged, returned and kept in ``last_error``, and the current
+        model goes on serving.
         """
         with self._reload_lock:
             try:
@@ -124,23 +63,15 @@ class ModelSlot:
                     self.last_error = None  # the registry answers again, if it did not before
                     return ReloadOutcome("unchanged")
                 started = time.perf_counter()
-                loaded = load_served_model(self.uri)
-                # The model and the imported libraries live as long as the process. Frozen, they
-                # are out of the cyclic collector's reach: a full collection no longer walks
-                # them (150 ms and more with MLflow imported, a pause every request in flight
-                # would wait through). The replaced model, frozen too, is freed by reference
-                # counting all the same: it holds no reference cycles. Garbage cycles are
-                # collected first, not frozen for good; after the first freeze that collection
-                # walks only the objects made since.
+                loaded = load_version(self.uri)
+                # Frozen out of the cyclic collector's walks (docs/decisions.md, Serving).
                 gc.collect()
                 gc.freeze()
                 self.current = loaded  # one reference assignment: atomic for readers
                 self.last_error = None
+                seconds = time.perf_counter() - started
                 log.info(
-                    "serving %s version %s (loaded in %.1f s)",
-                    loaded.name,
-                    loaded.version,
-                    time.perf_counter() - started,
+                    "serving %s version %s (loaded in %.1f s)", loaded.name, loaded.version, seconds
                 )
                 return ReloadOutcome("swapped")
             except Exception as error:  # a reload must never take the API down

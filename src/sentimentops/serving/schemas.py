@@ -1,61 +1,60 @@
-"""Request and response bodies of the API: what the OpenAPI schema promises clients.
-
-Limits (text length, batch size) come from settings at app creation, so the schema a client
-reads is the one the server enforces. Open Inference Protocol (KServe V2) bodies follow
-https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/.
+"""Request and response bodies of the API (``/v2``'s are in api_v2.py): what its OpenAPI
+schema promises clients. The limits from settings (text length, batch size) are checked by
+:func:`check_limits` and published by :func:`publish_limits`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
+from sentimentops.config import ServingSettings
 from sentimentops.features.blank import NOT_BLANK_PATTERN, is_blank
 
 __all__ = [
     "FEEDBACK_REQUEST_ID_PATTERN",
     "REQUEST_ID_PATTERN",
+    "BatchPredictionRequest",
     "BatchPredictionResponse",
     "ErrorBody",
     "ErrorResponse",
     "FeedbackRequest",
     "FeedbackResponse",
     "Health",
-    "InferenceOutput",
-    "InferenceRequest",
-    "InferenceResponse",
     "LogHealth",
     "ModelDescription",
     "ModelIdentity",
     "NgramContribution",
     "Prediction",
+    "PredictionRequest",
     "ReloadResponse",
-    "V2Error",
-    "V2Live",
-    "V2ModelMetadata",
-    "V2ModelReady",
-    "V2Ready",
-    "V2TensorMetadata",
-    "request_models",
+    "StrictBody",
+    "check_limits",
+    "publish_limits",
 ]
 
 Label = Literal["positive", "negative"]
 
-
 # What a client may send as a request id (the X-Request-ID header, a V2 request's id): short
 # and safe to log.
 REQUEST_ID_PATTERN = r"[A-Za-z0-9._:-]{1,64}"
-# What the API hands out as a prediction's request id, and so what feedback may name: a request
-# id, or a batch item's ``<request id>.<index>``. [0-9], not \d: \d is any Unicode digit to the
-# server's regex engine but ASCII to the ECMA-262 one clients and schemathesis read the schema with.
+# What feedback may name: a request id, or a batch item's ``<request id>.<index>``. [0-9], not
+# \d: to clients' ECMA-262 regex engine \d is ASCII, to the server's any Unicode digit.
 FEEDBACK_REQUEST_ID_PATTERN = rf"^{REQUEST_ID_PATTERN}(\.[0-9]+)?$"
 
 
-class _Strict(BaseModel):
-    # Unknown fields are a client bug worth reporting, not something to ignore silently.
+class StrictBody(BaseModel):
+    """A request body that refuses unknown fields: a client's bug, reported, not ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -65,34 +64,63 @@ def _not_blank(text: str) -> str:
     return text
 
 
-@lru_cache(maxsize=8)
-def request_models(max_text_chars: int, max_batch_size: int) -> tuple[type[Any], type[Any]]:
-    """The single and batch prediction request bodies with the configured limits (built once per
-    pair of limits: the Lambda handler asks on every event)."""
-    text = Annotated[
-        str,
-        StringConstraints(min_length=1, max_length=max_text_chars),
-        AfterValidator(_not_blank),
-        Field(
-            description="One review, raw: HTML and unicode are cleaned by the model.",
-            # is_blank() is this pattern: what clients are told is what the server checks.
-            json_schema_extra={"pattern": NOT_BLANK_PATTERN},
-        ),
-    ]
-    single = create_model(
-        "PredictionRequest",
-        __base__=_Strict,
-        text=(text, ...),
-    )
-    batch = create_model(
-        "BatchPredictionRequest",
-        __base__=_Strict,
-        texts=(
-            Annotated[list[text], Field(min_length=1, max_length=max_batch_size)],
-            ...,
-        ),
-    )
-    return single, batch
+Text = Annotated[
+    str,
+    StringConstraints(min_length=1),
+    AfterValidator(_not_blank),
+    Field(
+        description="One review, raw: HTML and unicode are cleaned by the model.",
+        # is_blank() is this pattern: what clients are told is what the server checks.
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+    ),
+]
+
+
+class PredictionRequest(StrictBody):
+    text: Text
+
+
+class BatchPredictionRequest(StrictBody):
+    texts: Annotated[list[Text], Field(min_length=1)]
+
+
+def check_limits(texts: list[str], serving: ServingSettings, *, batch: bool) -> list[str]:
+    """``texts`` of a prediction request, once within ``serving.max_batch_size`` texts (for a
+    ``batch``) and ``serving.max_text_chars`` characters each.
+
+    Raises:
+        ValidationError: pydantic's own errors (``too_long``, ``string_too_long``), located
+            in the request body as the field's.
+    """
+    if batch and len(texts) > serving.max_batch_size:
+        size = {"field_type": "List", "max_length": serving.max_batch_size}
+        problems: list[Any] = [
+            {"type": "too_long", "loc": ("texts",), "ctx": size | {"actual_length": len(texts)}}
+        ]
+    else:
+        problems = [
+            {
+                "type": "string_too_long",
+                "loc": ("texts", index) if batch else ("text",),
+                "ctx": {"max_length": serving.max_text_chars},
+            }
+            for index, text in enumerate(texts)
+            if len(text) > serving.max_text_chars
+        ]
+    if problems:
+        title = BatchPredictionRequest if batch else PredictionRequest
+        raise ValidationError.from_exception_data(title.__name__, problems)
+    return texts
+
+
+def publish_limits(schemas: dict[str, Any], serving: ServingSettings) -> None:
+    """Write the limits :func:`check_limits` enforces into the OpenAPI ``schemas`` of the
+    prediction requests: the schema a client reads is the one the server enforces."""
+    chars = {"maxLength": serving.max_text_chars}
+    schemas["PredictionRequest"]["properties"]["text"].update(chars)
+    texts = schemas["BatchPredictionRequest"]["properties"]["texts"]
+    texts["items"].update(chars)
+    texts["maxItems"] = serving.max_batch_size
 
 
 class ModelIdentity(BaseModel):
@@ -119,7 +147,7 @@ class BatchPredictionResponse(BaseModel):
     request_id: str
 
 
-class FeedbackRequest(_Strict):
+class FeedbackRequest(StrictBody):
     # An id that matches no id the API hands out can never be joined to a prediction: refused
     # here (422), not stored, and never sent to the database (a lone surrogate or a NUL would
     # make the driver raise).
@@ -140,6 +168,8 @@ class FeedbackResponse(BaseModel):
 
 
 class ModelDescription(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from the served model itself
+
     name: str
     version: str
     uri: str
@@ -190,73 +220,3 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
-
-
-# ---- Open Inference Protocol (KServe V2) ----
-
-
-class InferenceInput(_Strict):
-    name: str
-    # At most as many dimensions as data may be nested deep (api_v2._flatten).
-    shape: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1, max_length=8)]
-    datatype: Literal["BYTES"]
-    data: list[Any]
-    parameters: dict[str, Any] | None = None
-
-
-class InferenceRequestedOutput(_Strict):
-    name: str
-    parameters: dict[str, Any] | None = None
-
-
-class InferenceRequest(_Strict):
-    # The same alphabet and length as X-Request-ID: it becomes the logged request id.
-    id: Annotated[str, StringConstraints(pattern=f"^{REQUEST_ID_PATTERN}$")] | None = None
-    parameters: dict[str, Any] | None = None
-    inputs: Annotated[list[InferenceInput], Field(min_length=1, max_length=1)]
-    outputs: list[InferenceRequestedOutput] | None = None
-
-
-class InferenceOutput(BaseModel):
-    name: str
-    shape: list[int]
-    datatype: Literal["BYTES", "FP64"]
-    data: list[Any]
-
-
-class InferenceResponse(BaseModel):
-    model_name: str
-    model_version: str
-    id: str
-    outputs: list[InferenceOutput]
-
-
-class V2Live(BaseModel):
-    live: bool
-
-
-class V2Ready(BaseModel):
-    ready: bool
-
-
-class V2TensorMetadata(BaseModel):
-    name: str
-    datatype: str
-    shape: list[int]
-
-
-class V2ModelMetadata(BaseModel):
-    name: str
-    versions: list[str]
-    platform: str
-    inputs: list[V2TensorMetadata]
-    outputs: list[V2TensorMetadata]
-
-
-class V2ModelReady(BaseModel):
-    name: str
-    ready: bool
-
-
-class V2Error(BaseModel):
-    error: str

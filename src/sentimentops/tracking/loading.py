@@ -1,42 +1,80 @@
-"""Load the model a URI names: ``models:/name@alias``, ``models:/name/version`` or a folder.
-
-Batch prediction, the API and monitoring all start from a URI a user typed; this is the one
-place that turns it into a fitted pipeline with its name, version and registry record.
-"""
+"""Load the model a URI names (``models:/name@alias``, ``models:/name/version`` or a folder)
+as the one loaded-model type that batch, the API, monitoring and the SQS worker share."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from sentimentops.errors import ModelNotFoundError
 from sentimentops.tracking.flavor import MODEL_FILE
-from sentimentops.tracking.registry import ModelVersionInfo
 
-__all__ = ["LoadedVersion", "load_version", "require_model_folder", "resolve_location"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sentimentops.models.sentiment import SentimentPipeline
+
+__all__ = ["LoadedModel", "load_version", "require_model_folder", "resolve_location"]
 
 
-@dataclass(frozen=True)
-class LoadedVersion:
-    pipeline: Any  # a SentimentPipeline
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A fitted pipeline, where it came from, and what the registry knows of it (empty for a
+    folder, which has no registry record)."""
+
+    pipeline: SentimentPipeline
     name: str
     version: str  # "local" for a folder
     location: str  # what another process loads again: models:/name/version or the folder
-    info: ModelVersionInfo | None  # the registry record; None for a folder
-
-    # What the registry knows, empty for a folder (which has no registry record).
-    @property
-    def run_id(self) -> str | None:
-        return self.info.run_id if self.info else None
-
-    @property
-    def test_metrics(self) -> dict[str, float]:
-        return dict(self.info.metrics) if self.info else {}
+    uri: str = ""  # what was asked for: models:/imdb-sentiment@champion, or the folder
+    run_id: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)  # of the training run: test_*
+    tags: dict[str, str] = field(default_factory=dict)
+    reference: pd.DataFrame | None = None  # monitoring's reference sample, when loaded with it
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
-    def tags(self) -> dict[str, str]:
-        return dict(self.info.tags) if self.info else {}
+    def alias(self) -> str | None:
+        """The alias asked for (``champion``), None for a version or a folder."""
+        return self.uri.split("@", 1)[1] if "@" in self.uri else None
+
+    @property
+    def data_digest(self) -> str | None:
+        """The digest of the data the model was trained on, when the registry recorded it."""
+        return self.tags.get("data_digest")
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """Accuracy on the held-out test split at training, when recorded."""
+        return self.metrics.get("test_accuracy")
+
+    def score(self, texts: list[str]) -> np.ndarray:
+        """Probability of positive per text; NaN for a text with nothing left after cleaning
+        (markup or invisible characters only), which no caller may answer with a prediction."""
+        return np.asarray(self.pipeline.positive_scores_or_nan(texts), dtype=float)
+
+    def explain(self, texts: list[str], n: int = 5) -> list[list[tuple[str, float]]]:
+        """The ``n`` n-grams that moved each text's score most, with their contributions."""
+        from sentimentops.models.explain import row_contributions
+
+        return row_contributions(self.pipeline, texts, n, weights=self._weights)
+
+    def top_ngrams(self, texts: list[str], n: int = 5) -> list[str]:
+        """:meth:`explain` as one string per text: ``ngram:+0.123; ...``."""
+        rows = self.explain(texts, n)
+        return ["; ".join(f"{ngram}:{value:+.3f}" for ngram, value in row) for row in rows]
+
+    @cached_property
+    def _weights(self) -> pd.Series:
+        # On first use, not at load: most callers never explain, and this walks the vocabulary.
+        from sentimentops.models.explain import feature_weights
+
+        return feature_weights(self.pipeline)
 
 
 def require_model_folder(uri: str) -> Path:
@@ -56,8 +94,7 @@ def require_model_folder(uri: str) -> Path:
 
 def resolve_location(uri: str) -> str:
     """The version a registry URI names now, as ``models:/name/version``, looked up in the
-    configured registry (``MLFLOW_TRACKING_URI``, ``tracking.uri`` or the default store under
-    ``SENTIMENTOPS_HOME``); any other URI unchanged.
+    configured registry; any other URI unchanged.
 
     Raises:
         ModelNotFoundError: no such model, alias or version.
@@ -74,21 +111,32 @@ def resolve_location(uri: str) -> str:
     return f"models:/{name}/{version}"
 
 
-def load_version(uri: str) -> LoadedVersion:
-    """The pipeline ``uri`` names, from the configured registry or a local folder.
+def load_version(uri: str, *, with_reference: bool = False) -> LoadedModel:
+    """The model ``uri`` names, from the configured registry or a local folder; with its
+    reference sample (monitoring's: held-out test reviews, labels and scores) if asked for and
+    the training run logged one.
 
     Raises:
         ModelNotFoundError: nothing at ``uri``.
+        ModelIntegrityError: its bytes changed since it was saved.
         TrackingUnavailableError: the registry does not answer.
     """
     if not uri.startswith("models:/"):
         from sentimentops.tracking.flavor import load_pipeline
 
         folder = require_model_folder(uri)
-        return LoadedVersion(load_pipeline(str(folder)), folder.name, "local", str(folder), None)
+        return LoadedModel(load_pipeline(str(folder)), folder.name, "local", str(folder), uri)
 
     from sentimentops.tracking.registry import load_model, version_info
 
     location = resolve_location(uri)
     name, version = location.removeprefix("models:/").rsplit("/", 1)
-    return LoadedVersion(load_model(location), name, version, location, version_info(name, version))
+    info = version_info(name, version)
+    pipeline, reference = load_model(location), None
+    if with_reference:
+        from sentimentops.tracking.runs import load_reference_sample
+
+        reference = load_reference_sample(info.run_id)
+    return LoadedModel(
+        pipeline, name, version, location, uri, info.run_id, info.metrics, info.tags, reference
+    )

@@ -1,0 +1,231 @@
+"""The input of a batch run, streamed record by record; an unreadable row (malformed CSV line,
+undecodable bytes, NUL bytes, broken JSON) comes out with a reason instead of fields, so the
+run can reject it and go on. Nothing is read whole into memory."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import zlib
+from collections.abc import Generator, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from typing import IO, Any
+
+from sentimentops.batch.options import BatchOptions
+from sentimentops.errors import DataError, SentimentOpsError
+from sentimentops.storage import Location, LocationLike, object_store_error
+
+__all__ = ["Record", "Source"]
+
+PREVIEW_CHARS = 200
+_CSV_FIELD_LIMIT = 50_000_000  # one review may be long; the csv default (128 KiB) is too small
+# surrogateescape decodes each undecodable byte to one of these lone surrogates.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+@dataclass(frozen=True)
+class Record:
+    row_number: int  # 1-based data record, the header not counted
+    fields: dict[str, Any] | None
+    reason: str | None
+    raw: str
+
+
+class Source:
+    """An input file (its name tells the format; gzip by its bytes), known to exist and
+    fingerprinted before any record is read, with the columns ``options`` name. ``key``
+    identifies its records in the output: ``options.id_column`` when its first readable
+    record has it, else ``row_number``.
+
+    Raises:
+        DataError: the input does not exist, its format is unknown, it cannot be read at all
+            (a folder, no permission), or its first readable record lacks the text column (or
+            the id column, when ``options.require_id_column``).
+    """
+
+    def __init__(self, location: LocationLike, options: BatchOptions) -> None:
+        self.location = Location(location)
+        fingerprint, kind = self.location.fingerprint(), self.location.format  # one HEAD on S3
+        if fingerprint is None:
+            raise DataError(
+                f"{location} does not exist. Check the path (or the S3 bucket and key)."
+            )
+        if kind is None:
+            raise DataError(
+                f"Cannot tell the format of {location}: use .csv, .csv.gz, .jsonl, .jsonl.gz or "
+                ".parquet."
+            )
+        self.fingerprint, self.format = fingerprint, kind
+        has_id = self._has_id(options)
+        self.key = options.id_column if has_id and options.id_column else "row_number"
+
+    def __str__(self) -> str:
+        return str(self.location)
+
+    def records(self) -> Generator[Record, None, None]:
+        """Every record in order; raises DataError only when nothing more can be read: a CSV
+        without a header, a gzip stream that breaks off, a file that is not Parquet."""
+        if self.format == "parquet":
+            yield from self._parquet_records()
+            return
+        with self.location.open("rb") as raw:
+            stream = _maybe_gunzip(raw)
+            # surrogateescape keeps undecodable bytes visible so that their row is rejected and
+            # the rest goes on; utf-8-sig drops the byte-order mark Excel writes ("\ufeffid").
+            text = io.TextIOWrapper(
+                stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
+            )
+            records = self._csv_records(text) if self.format == "csv" else _jsonl_records(text)
+            if isinstance(stream, gzip.GzipFile):
+                records = self._gzip_breaks_as_data_errors(records)
+            yield from records
+
+    def _has_id(self, options: BatchOptions) -> bool:
+        """Whether the first readable record has the id column (none: the rows are numbered)."""
+        try:
+            with closing(self.records()) as records:
+                first = next(
+                    (record.fields for record in records if record.fields is not None), None
+                )
+        except OSError as error:
+            if object_store_error(error) is not None:
+                raise  # S3's answer: the caller's storage_errors block words it
+            raise DataError(
+                f"{self.location} cannot be read ({error.strerror or error}). Check that it is "
+                "a file you may read."
+            ) from None
+        if first is None:
+            return False
+        columns = ", ".join(map(str, first))
+        if options.text_column not in first:
+            raise DataError(
+                f"{self.location} has no text column '{options.text_column}' (columns: "
+                f"{columns}). Name it with --text-column."
+            )
+        if options.id_column is not None and options.id_column in first:
+            return True
+        if options.require_id_column:
+            raise DataError(
+                f"{self.location} has no id column '{options.id_column}' (columns: {columns}). "
+                "Name it with --id-column, or leave the option out to number the rows "
+                "(row_number)."
+            )
+        return False
+
+    def _gzip_breaks_as_data_errors(self, records: Iterator[Record]) -> Iterator[Record]:
+        """A gzip stream that breaks off cannot be read past the break, unlike a bad row."""
+        rows = 0
+        try:
+            for record in records:
+                rows = record.row_number
+                yield record
+        except EOFError:
+            # The whole file, once back, is another input to --resume (its fingerprint differs).
+            resume = " Then rerun without --resume." if rows else ""
+            raise DataError(
+                f"{self.location} is cut short: its gzip stream ends after {rows:,} rows, before "
+                "its end-of-stream marker. The file is truncated (an interrupted download or "
+                f"copy); download or compress it again.{resume}"
+            ) from None
+        except (gzip.BadGzipFile, zlib.error) as error:
+            # A CRC failure shows only at the end: the rows read before it may be damaged too.
+            resume = " Then rerun without --resume: the rows read before may be damaged too."
+            raise DataError(
+                f"{self.location} is not valid gzip after {rows:,} rows ({error}): the file is "
+                "corrupt, or starts like gzip without being gzip. Download or compress it again."
+                f"{resume if rows else ''}"
+            ) from None
+
+    def _csv_records(self, text: IO[str]) -> Iterator[Record]:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
+        reader = csv.reader(text, strict=True)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DataError(f"{self.location} is empty: a CSV needs a header line.") from None
+        except csv.Error as error:
+            raise DataError(f"{self.location}: the header line cannot be read ({error}).") from None
+        row_number = 0
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                row_number += 1
+                yield Record(row_number, None, f"malformed CSV line ({error})", "")
+                continue
+            row_number += 1
+            raw = ",".join(row)
+            if problem := _problem_in(raw):
+                yield Record(row_number, None, problem, _preview(raw))
+            elif len(row) != len(header):
+                reason = f"malformed CSV line: expected {len(header)} fields, got {len(row)}"
+                yield Record(row_number, None, reason, _preview(raw))
+            else:
+                yield Record(row_number, dict(zip(header, row, strict=True)), None, _preview(raw))
+
+    def _parquet_records(self) -> Iterator[Record]:
+        import pyarrow.parquet as pq
+
+        try:
+            with self.location.open("rb") as stream:
+                row_number = 0
+                for batch in pq.ParquetFile(stream).iter_batches(batch_size=10_000):
+                    for fields in batch.to_pylist():
+                        row_number += 1
+                        raw = _preview(json.dumps(fields, default=str))
+                        yield Record(row_number, fields, None, raw)
+        except Exception as error:
+            # S3 failing says nothing about the file's content: it goes to storage's rule.
+            if isinstance(error, SentimentOpsError) or object_store_error(error) is not None:
+                raise
+            raise DataError(f"{self.location} is not a readable Parquet file ({error}).") from None
+
+
+def _maybe_gunzip(raw: IO[bytes]) -> IO[bytes]:
+    """Decompress when the bytes start with gzip's magic number, whatever the name says."""
+    buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+    if buffered.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
+    return buffered  # type: ignore[no-any-return]
+
+
+def _problem_in(text: str) -> str | None:
+    if "\x00" in text:
+        return "NUL byte in row"
+    # Escaped bytes are non-ASCII: most rows are ASCII, and str.isascii() is a flag check.
+    if not text.isascii() and _ESCAPED_BYTE.search(text):
+        return "undecodable bytes (not UTF-8)"
+    return None
+
+
+def _preview(text: str) -> str:
+    return text[:PREVIEW_CHARS].encode("utf-8", "replace").decode("utf-8")
+
+
+def _jsonl_records(text: IO[str]) -> Iterator[Record]:
+    row_number = 0
+    for line in text:
+        if not line.strip():
+            continue
+        row_number += 1
+        if problem := _problem_in(line):
+            yield Record(row_number, None, problem, _preview(line))
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield Record(row_number, None, f"invalid JSON ({error.msg})", _preview(line))
+            continue
+        except RecursionError:  # [[[[...]]]] thousands deep: a hostile line, not a crash
+            yield Record(row_number, None, "invalid JSON (nested too deeply)", _preview(line))
+            continue
+        if not isinstance(value, dict):
+            yield Record(row_number, None, "JSON line is not an object", _preview(line))
+            continue
+        yield Record(row_number, value, None, _preview(line.rstrip("\n")))
