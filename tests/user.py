@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -81,9 +83,25 @@ def user_champion_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def user_home(user_champion_home: Path, tmp_path: Path) -> Path:
-    """A copy of the session's trained home, for a test that changes it. The MLflow database
-    keeps absolute artifact paths, which point into the session's home: reading works, new
-    runs write there too, so a test that trains should use ``train_user_champion`` instead."""
-    copy = tmp_path / "user-home"
-    shutil.copytree(user_champion_home, copy)
-    return copy
+    """A copy of the session's trained home (``clone_home``), for a test that changes it."""
+    return clone_home(user_champion_home, tmp_path / "user-home")
+
+
+def clone_home(source: Path, target: Path) -> Path:
+    """A copy of the ``SENTIMENTOPS_HOME`` at ``source`` that shares nothing with it: the MLflow
+    database's absolute artifact locations are moved to the copy, so a test may change, train
+    or register in it (training a home costs half a minute; copying it, milliseconds)."""
+    shutil.copytree(source, target)
+    database = target / "mlflow.db"
+    if database.exists():
+        old, new = str(source.resolve()), str(target.resolve())
+        with closing(sqlite3.connect(database)) as connection, connection:
+            for (table,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+                for _, column, kind, *_ in connection.execute(f"PRAGMA table_info('{table}')"):
+                    if "CHAR" in kind.upper() or "TEXT" in kind.upper():
+                        connection.execute(
+                            f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                            f'WHERE instr("{column}", ?) > 0',
+                            (old, new, old),
+                        )
+    return target

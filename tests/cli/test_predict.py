@@ -86,10 +86,11 @@ def test_the_model_load_is_a_step_of_its_own_and_not_counted_as_scoring(
 
     assert completed.returncode == 0, completed.stdout + completed.stderr
     lines = completed.stdout.splitlines()
-    steps = [line.split()[1] for line in lines if line.startswith("✓")]
+    # Each step is a line of its own, in this order (a terminal puts a tick before each).
+    steps = [line.lstrip("✓ ").split()[0] for line in lines if line.strip()][:3]
     assert steps == ["Checking", "Loading", "Scoring"], completed.stdout
     assert "Loading model models:/imdb-sentiment@champion" in completed.stdout
-    scoring = next(line for line in lines if line.startswith("✓ Scoring"))
+    scoring = next(line for line in lines if line.lstrip("✓ ").startswith("Scoring"))
     assert "3 rows" in scoring
     assert "rows/s" in scoring
     summary = summary_of(output)

@@ -18,17 +18,42 @@ from sentimentops.config import get_settings
 from sentimentops.errors import DataValidationError, TrackingUnavailableError
 from sentimentops.tracking.store import resolve_tracking_uri
 from sentimentops.training.job import run_training
+from tests.conftest import FAST_TRAINING_CONFIG, REFERENCE_CHECKSUM, REFERENCE_DATA
 from tests.servers import MLFLOW, free_port, running
+from tests.user import clone_home
 
 runner = CliRunner()
 NAME = "imdb-sentiment"
 
 
+@pytest.fixture(scope="module")
+def trained_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with one training run (version 1, champion), trained once for the module."""
+    home = tmp_path_factory.mktemp("trained") / "home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SENTIMENTOPS_HOME", str(home))
+        patch.setenv("SENTIMENTOPS_CONFIG", str(FAST_TRAINING_CONFIG))
+        patch.setenv("SENTIMENTOPS_DATA__REFERENCE_PATH", str(REFERENCE_DATA))
+        patch.setenv("SENTIMENTOPS_DATA__REFERENCE_SHA256_PATH", str(REFERENCE_CHECKSUM))
+        get_settings.cache_clear()
+        run_training(get_settings(), sample=1200)
+        get_settings.cache_clear()
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # exported by mlflow itself
+        os.environ.pop(name, None)
+    mlflow.set_tracking_uri("")
+    mlflow.set_registry_uri("")
+    return home
+
+
 @pytest.fixture
-def trained_home(fast_config: Path, isolated_settings: Path) -> Path:
-    """A home with one training run: version 1, champion."""
-    run_training(get_settings(), sample=1200)
-    return isolated_settings
+def trained_home(trained_once: Path, fast_config: Path, isolated_settings: Path) -> Path:
+    """A home of this test's own holding version 1 as champion (a copy of ``trained_once``),
+    with MLflow pointed at it as the training left it."""
+    from sentimentops.tracking.store import connect
+
+    home = clone_home(trained_once, isolated_settings)
+    connect(get_settings())
+    return home
 
 
 def test_first_training_registers_a_champion_readable_by_plain_mlflow(trained_home: Path) -> None:

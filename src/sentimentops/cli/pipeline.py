@@ -68,7 +68,7 @@ def _run(ctx: typer.Context, flow: str, show: Callable[[Any], None]) -> Any:
         from sentimentops.monitoring.current import check_scored_input
 
         check_scored_input(parameters["current"], parameters["scored_input"])
-    from sentimentops.pipelines import runtime
+    from sentimentops.pipelines import flows, runtime
 
     settings = get_settings()
     runtime.configure_prefect(settings)  # before Prefect is imported
@@ -85,7 +85,7 @@ def _run(ctx: typer.Context, flow: str, show: Callable[[Any], None]) -> Any:
             soft_wrap=True,
         )
     with runtime.prefect_api():  # one for every process of the run
-        result = runtime.flow_named(flow, settings)(**parameters)
+        result = flows.flow_named(flow, settings)(**parameters)
     if ctx.params["as_json"]:
         console.print_json(json.dumps(result.to_dict(), default=str))
     else:

@@ -7,7 +7,6 @@ module is imported (the ``pipeline`` command does this).
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import time
 from collections.abc import Iterator
@@ -23,7 +22,6 @@ __all__ = [
     "champion_uri",
     "configure_prefect",
     "configured_prefect_api",
-    "flow_named",
     "io_task_options",
     "log_window",
     "prefect_api",
@@ -184,13 +182,3 @@ def log_window(hours: float | None, default_hours: float) -> timedelta:
         raise BadInputError(
             f"--hours {hours:g} reaches further back than a date can: give fewer hours."
         ) from None
-
-
-def flow_named(name: str, settings: Settings) -> Any:
-    """The flow ``name`` (main, training, batch, monitoring, retraining), ready to call; the
-    training flow with the task runner ``settings`` call for."""
-    if name == "training":
-        from sentimentops.pipelines.training_flow import configured_training_flow
-
-        return configured_training_flow(settings)
-    return getattr(importlib.import_module(f"sentimentops.pipelines.{name}_flow"), f"{name}_flow")

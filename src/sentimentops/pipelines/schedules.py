@@ -11,7 +11,7 @@ from typing import Any
 
 from sentimentops.config import Settings
 from sentimentops.errors import ConfigError
-from sentimentops.pipelines.runtime import flow_named
+from sentimentops.pipelines.flows import flow_named
 
 __all__ = ["ScheduledFlow", "build_deployments", "scheduled_flows", "serve_flows"]
 
