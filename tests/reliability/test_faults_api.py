@@ -111,8 +111,9 @@ class Server:
         assert stop(self.process, 60), "the server did not stop within 60 s of SIGTERM"
 
     def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
 
 
 class Clients:
@@ -264,6 +265,35 @@ def test_a_server_killed_during_an_outage_loses_no_answered_prediction(
         f"killed during an outage: {len(answered)} answered, {sum(rows.values())} rows "
         f"({behind['spool_records']} spooled at the kill)"
     )
+
+
+def test_a_server_stopped_during_an_outage_keeps_its_records_for_the_next(
+    model_folder: Path, postgres_url: str, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    """SIGTERM while the database is away: in-flight requests finish, the queue goes to the
+    spool, and the next server on the same home replays it once the database is back."""
+    home = tmp_path / "home"
+    server = Server(model_folder, home, through(proxy, postgres_url))
+    try:
+        proxy.stop()
+        with Clients(server.base) as clients:
+            eventually(lambda: len(clients.answered) >= 200)
+            server.terminate()  # SIGTERM with requests in flight
+    finally:
+        server.kill()
+    left = sum(1 for _ in (home / "spool").glob("*.spool"))
+
+    proxy.start()
+    restarted = Server(model_folder, home, through(proxy, postgres_url))
+    try:
+        eventually(restarted.caught_up, timeout=60)
+    finally:
+        restarted.terminate()
+
+    rows = logged(postgres_url)
+    assert left == 1
+    assert set(rows) == set(clients.answered)  # in flight at the signal: answered, and logged
+    assert set(rows.values()) == {1}
 
 
 def test_log_database_down_at_start_up_then_back(
