@@ -318,6 +318,8 @@ class PredictionLogWriter:
         """Write ``records`` to the database; when it refuses the batch, record by record, so a
         bad record costs only itself. Returns how many it holds now (inserted, or there
         already); raises PredictionLogUnavailableError when it cannot be used."""
+        if not records:  # nothing asked of the database: nothing learnt about it either
+            return 0
         try:
             inserted = self._timed(self._store.write_predictions, records)
         except PredictionLogUnavailableError:
@@ -346,8 +348,6 @@ class PredictionLogWriter:
         self, write: Callable[[list[PredictionRecord]], int], records: list[PredictionRecord]
     ) -> int:
         """``write(records)``, marking the time it started for :meth:`_stalled`."""
-        if not records:
-            return 0
         self._db_call_started = time.monotonic()
         try:
             return write(records)
