@@ -9,6 +9,10 @@
 4. Scrapes ``/metrics``, stops the server with SIGTERM (which flushes the log) and counts the
    prediction log's rows per endpoint.
 
+With ``--outage-seconds N`` the log database goes away N seconds in the middle of the load
+(``outage.py``): the server spools and replays, the report adds the spool's peak, the replay
+time and the p99 before, during and after, and the rows are counted once the spool is empty.
+
 Goals: no 5xx (seen by the clients or counted by the server), no failed request, RSS growth
 under ``--max-rss-growth`` % between ``--rss-baseline-seconds`` and the end, and one log row
 per prediction answered (a batch of 8 answered is 8 rows). The load is one long run, not
@@ -31,7 +35,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +50,7 @@ from measure import BIN, RESULTS, benchmark_parser, calibrate_first, write_resul
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(REPO))  # the test helpers start and probe servers the same way
+import outage
 from tests.servers import free_port, postgres_database, stop, wait_for
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -65,7 +70,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-rss-growth", type=float, default=10.0, help="Percent.")
     parser.add_argument("--sample-seconds", type=float, default=2.0, help="RSS sampling period.")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results.")
-    return parser.parse_args()
+    parser.add_argument(
+        "--outage-seconds", type=float, default=0, help="Log database away this long (0: not)."
+    )
+    parser.add_argument(
+        "--outage-start", type=float, default=60, help="Seconds into the load it goes away."
+    )
+    args = parser.parse_args()
+    if args.outage_seconds and args.log_store != "postgresql":
+        parser.error("--outage-seconds needs --log-store postgresql (a proxy in front of it)")
+    return args
 
 
 class RssSampler:
@@ -326,6 +340,8 @@ def markdown(report: dict[str, Any], calibration: Calibration) -> str:
         "| --- | --- |",
     ]
     lines += [f"| {goal} | {'yes' if met else '**no**'} |" for goal, met in report["goals"].items()]
+    if "outage" in report:
+        lines += ["", outage.markdown(report["outage"])]
     return "\n".join(lines)
 
 
@@ -336,29 +352,46 @@ class Measured:
     rows: dict[str, int]  # prediction log rows by endpoint, after the server stopped
     rss_samples: list[tuple[float, float]]
     load_average_before: float
+    outage: dict[str, Any] | None = None  # outage.LogOutage.report, with --outage-seconds
 
 
 def measure(args: argparse.Namespace, scratch: Path) -> Measured:
     model = champion_folder(args.model, scratch)
     home = scratch / "home"
     home.mkdir()
-    with log_database(args.log_store, home) as log_url:
+    with log_database(args.log_store, home) as log_url, ExitStack() as stack:
+        served_url, proxy = log_url, None
+        if args.outage_seconds:
+            proxy, served_url = stack.enter_context(outage.proxied(log_url))
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        server = start_server(model, port, home, log_url)
+        server = start_server(model, port, home, served_url)
+        log_outage = None
         try:
             wait_for(f"{base_url}/health/ready", server, timeout=300)
             # Counted from here: the readiness probe's 503s while the model loaded are by design.
             before = scrape_metrics(base_url)
             load_average_before = round(os.getloadavg()[0], 2)
+            if proxy is not None:
+                log_outage = outage.LogOutage(
+                    proxy, base_url, args.outage_start, args.outage_seconds
+                )
+                log_outage.start()
             with RssSampler(server.pid, args.sample_seconds) as sampler:
                 load = run_locust(args, base_url, scratch)
+            if log_outage is not None:  # rows are counted once the spool is replayed
+                log_outage.wait_caught_up(timeout=3600)
             after = scrape_metrics(base_url)
         finally:
+            if log_outage is not None:
+                log_outage.stop()
             stop_server(server)
         rows = count_logged_rows(log_url)
     server_counts = {name: after[name] - before[name] for name in after}
-    return Measured(load, server_counts, rows, sampler.samples, load_average_before)
+    outage_report = (
+        None if log_outage is None else log_outage.report(outage.read_latencies(scratch / "locust"))
+    )
+    return Measured(load, server_counts, rows, sampler.samples, load_average_before, outage_report)
 
 
 def build_report(
@@ -386,6 +419,7 @@ def build_report(
             (round(at - load.started_at, 1), round(mib, 1)) for at, mib in measured.rss_samples
         ],
         "goals": evaluate(load, measured.server, measured.rows, rss, args.max_rss_growth),
+        **({"outage": measured.outage} if measured.outage else {}),
     }
 
 

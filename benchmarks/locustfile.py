@@ -33,6 +33,7 @@ LABELS = {"positive", "negative"}
 _client_seeds = itertools.count()  # each client draws its own reproducible sequence of texts
 _served_model = {"name": ""}
 _environment: list[Environment] = []  # the run's, kept at init for the quit listener
+_latencies: list[tuple[float, float]] = []
 
 
 @events.init.add_listener
@@ -60,6 +61,21 @@ def save_failure_messages(**_: Any) -> None:
             for error in environment.stats.errors.values()
         ]
         Path(f"{stats_file}_failures.json").write_text(json.dumps(messages, indent=2))
+
+
+@events.request.add_listener
+def keep_latency(start_time: float, response_time: float, **_: Any) -> None:
+    """Each request's start (Unix seconds) and latency (ms), written beside the final stats:
+    ``bench_reliability.py --outage-seconds`` splits them before, during and after an outage."""
+    _latencies.append((round(start_time, 3), round(response_time, 1)))
+
+
+@events.quit.add_listener
+def save_latencies(**_: Any) -> None:
+    environment = _environment[0]
+    stats_file = environment.parsed_options.json_file if environment.parsed_options else None
+    if stats_file:
+        Path(f"{stats_file}_latencies.json").write_text(json.dumps(_latencies))
 
 
 @events.test_start.add_listener

@@ -190,10 +190,17 @@ class PredictionLogSettings(_Section):
     queue_size: Count = 10_000
     batch_size: Count = 256
     flush_seconds: Positive = 0.5
+    spool_dir: Path | None = None
+    # Per server process; a few pages hold the file's own structure.
+    spool_max_bytes: Annotated[int, Field(ge=64 * 1024)] = 4 * 1024**3
 
     def resolved_url(self, home: Path) -> str:
         """``url``, or SQLite at ``home/prediction_log.db`` when unset."""
         return self.url or f"sqlite:///{(home / 'prediction_log.db').resolve()}"
+
+    def resolved_spool_dir(self, home: Path) -> Path:
+        """``spool_dir``, or ``home/spool`` when unset."""
+        return (self.spool_dir or home / "spool").resolve()
 
 
 class ServingSettings(_Section):

@@ -61,6 +61,27 @@ def test_a_bad_setting_of_the_app_exits_2_before_any_worker_starts(
     assert "Traceback" not in completed.stderr
 
 
+def test_a_spool_folder_that_cannot_be_written_exits_2(
+    user_champion_home: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+
+    completed = run_cli(
+        "serve", "--port", str(free_port()),
+        home=user_champion_home, timeout=120,
+        SENTIMENTOPS_PREDICTION_LOG__SPOOL_DIR=str(blocker / "spool"),
+    )  # fmt: skip
+
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert completed.stdout == ""
+    assert completed.stderr.startswith(
+        f"error: The prediction log spool folder {blocker / 'spool'} cannot be used"
+    )
+    assert "SENTIMENTOPS_PREDICTION_LOG__SPOOL_DIR" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
 KEY = "s3cret"
 
 

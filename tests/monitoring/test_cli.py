@@ -19,7 +19,8 @@ from sentimentops.cli.monitor import parse_moment
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
 from sentimentops.monitoring.run_store import read_monitoring_runs
-from sentimentops.prediction_log import PredictionRecord, open_store
+from sentimentops.prediction_log import PredictionLogStore, PredictionRecord, open_store
+from sentimentops.prediction_log.spool import Spool
 from sentimentops.training.job import run_training
 from tests.user import run_cli
 
@@ -216,6 +217,49 @@ def test_monitor_shows_each_step_while_it_works(
         "recording the run",
     ):
         assert step in completed.stdout, step
+
+
+def test_a_log_window_with_predictions_still_spooled_is_not_judged_unless_allowed(
+    user_home: Path, reference_reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    """An API whose log database was away holds predictions of the window in its spool: the
+    window is refused (exit 2) saying how many, or judged with --allow-incomplete and noted."""
+    texts = reference_reviews[reference_reviews["split"] == "test"]["review"].head(250).tolist()
+    recent = datetime.now(UTC) - timedelta(minutes=5)
+    records = [
+        PredictionRecord.of(
+            text, store_text=True, request_id=f"r{i}", endpoint="/v1/predict",
+            model_name="imdb-sentiment", model_version="1", label="positive",
+            score=0.9, latency_ms=1.0, timestamp=recent + timedelta(milliseconds=i),
+        )
+        for i, text in enumerate(texts)
+    ]  # fmt: skip
+    store = PredictionLogStore(f"sqlite:///{user_home / 'prediction_log.db'}")
+    try:
+        store.migrate()
+        store.write_predictions(records[:200])
+    finally:
+        store.dispose()
+    stopped_server = Spool(user_home / "spool", 2**20)  # the API spooled the last 50
+    assert stopped_server.append(records[200:]) == 50
+    stopped_server.close()
+
+    refused = run_cli("monitor", "--from-log", "--since", "1h", home=user_home)
+    allowed = run_cli(
+        "monitor", "--from-log", "--since", "1h", "--allow-incomplete",
+        "--output-dir", str(tmp_path / "out"), home=user_home,
+    )  # fmt: skip
+
+    refusal = " ".join((refused.stdout + refused.stderr).split())
+    assert refused.returncode == 2, refusal
+    assert "50 predictions of the window" in refusal
+    assert "still wait in the prediction log spool" in refusal
+    assert "the 200 delivered so far" in refusal
+    assert "--allow-incomplete" in refusal
+    assert allowed.returncode in (0, 3), allowed.stdout + allowed.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["metrics"]["rows"] == 200
+    assert any("50 predictions of the window were still in" in n for n in summary["notes"])
 
 
 def verdict_rows(output: str) -> dict[str, list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import socket
 import sqlite3
@@ -11,7 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
@@ -48,17 +51,80 @@ def test_migrations_build_exactly_the_declared_schema(store: PredictionLogStore)
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         differences = compare_metadata(context, [metadata, run_store.metadata])  # type: ignore[arg-type]
         indexes = {
-            index["name"]
+            (index["name"], tuple(index["column_names"]), bool(index["unique"]))
             for table in ("predictions", "feedback")
             for index in sa.inspect(connection).get_indexes(table)
         }
 
     assert differences == []
     assert indexes == {
-        "ix_predictions_timestamp",
-        "ix_predictions_request_id",
-        "ix_feedback_request_id",
+        ("ix_predictions_timestamp", ("timestamp",), False),
+        ("uq_predictions_request_id_role", ("request_id", "role"), True),
+        ("ix_feedback_request_id", ("request_id",), False),
     }
+
+
+def test_writing_records_again_adds_no_row(store: PredictionLogStore) -> None:
+    """A replay after a commit whose answer was lost writes the batch again: it lands once."""
+    first = store.write_predictions(sample_records(3))
+    again = store.write_predictions(sample_records(5))  # 0-2 again, then 3 and 4
+
+    assert (first, again) == (3, 2)
+    assert store.read_window()["request_id"].tolist() == [f"request-{i}" for i in range(5)]
+
+
+def test_one_request_id_may_be_logged_once_per_role(store: PredictionLogStore) -> None:
+    champion = sample_record(0)
+    shadow = dataclasses.replace(champion, role="shadow", model_version="4")
+
+    inserted = store.write_predictions([champion, shadow, champion])
+
+    assert inserted == 2
+    assert sorted(store.read_window()["role"]) == ["champion", "shadow"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0003_keeps_one_row_per_request_id_and_every_distinct_prediction(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A database from before 0003 may repeat a request id: the old writer retried a commit
+    that had gone through (the same row twice), or a client reused an X-Request-ID (two
+    predictions). The first kind is removed, the second kept under a suffixed id."""
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    store = PredictionLogStore(url)
+    try:
+        _migrate(store, "0002")
+        retried, reused = sample_record(0), sample_record(1)
+        other_text = sample_record(2, text="Another review entirely.")
+        reusing = vars(other_text) | {"request_id": "request-1"}
+        rows = [vars(retried), vars(retried), vars(reused), reusing]
+        with store.engine.begin() as connection:
+            columns = [name for name in rows[0] if name != "role"]
+            insert = sa.text(
+                f"INSERT INTO predictions ({', '.join(columns)}) "
+                f"VALUES ({', '.join(':' + name for name in columns)})"
+            )
+            connection.execute(insert, rows)
+
+        store.migrate()
+        window = store.read_window()
+    finally:
+        store.dispose()
+
+    assert window["request_id"].tolist() == ["request-0", "request-1", "request-1#4"]
+    assert window["role"].unique().tolist() == ["champion"]
+
+
+def _migrate(store: PredictionLogStore, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
 
 
 def test_records_round_trip_with_utc_timestamps(store: PredictionLogStore) -> None:

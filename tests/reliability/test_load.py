@@ -35,14 +35,17 @@ MAX_RSS_GROWTH_PCT = 15
 pytestmark = pytest.mark.stack  # a served API under load for a minute: make test-stack
 
 
-def run_harness(model: Path, output: Path) -> tuple[subprocess.CompletedProcess[str], Any]:
+def run_harness(
+    model: Path, output: Path, *extra: str, seconds: int = SECONDS
+) -> tuple[subprocess.CompletedProcess[str], Any]:
     command = [
         sys.executable,
         str(HARNESS),
-        *("--duration", str(SECONDS), "--users", str(USERS), "--model", str(model)),
+        *("--duration", str(seconds), "--users", str(USERS), "--model", str(model)),
         *("--rss-baseline-seconds", str(RSS_BASELINE_SECONDS)),
         *("--max-rss-growth", str(MAX_RSS_GROWTH_PCT), "--output", str(output)),
         *("--calibration-runs", "1"),  # the figures are the test's, not a benchmark's
+        *extra,
     ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     print(completed.stdout)  # the Markdown report: request counts, p50/p99, RSS, log rows
@@ -69,4 +72,31 @@ def test_thirty_seconds_of_mixed_load_answer_every_request_and_log_every_predict
     assert server["predictions"] == sum(expected_rows.values())
     assert server["log_dropped"] == server["log_rejected"] == 0
     assert report["rss"]["growth_pct"] < MAX_RSS_GROWTH_PCT, report["rss_samples"]
+    assert completed.returncode == 0, completed.stdout
+
+
+def test_a_log_database_outage_under_mixed_load_loses_no_prediction(
+    model_folder: Path, tmp_path: Path
+) -> None:
+    """The CI version of the outage benchmark: 64 clients for 60 s, the log database away for
+    20 s of them; the server spools, replays, and every prediction answered is one row."""
+    completed, report = run_harness(
+        model_folder,
+        tmp_path / "outage.json",
+        *("--outage-start", "15", "--outage-seconds", "20"),
+        seconds=60,
+    )
+    load, server, outage = report["load"], report["server"], report["outage"]
+
+    assert report["client_5xx"] == server["server_5xx"] == 0
+    assert load["failures"] == 0, load["failure_messages"]
+    expected_rows = {
+        name: kind["requests"] * kind["texts_each"] for name, kind in load["kinds"].items()
+    }
+    assert report["log_rows"] == expected_rows
+    assert server["log_dropped"] == 0
+    assert outage["seconds"] >= 20
+    assert outage["max_spool_records"] > 0
+    assert outage["replay_seconds"] is not None
+    assert outage["requests"]["during"] > 0
     assert completed.returncode == 0, completed.stdout

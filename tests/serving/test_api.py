@@ -112,6 +112,10 @@ def test_metrics_count_requests_predictions_and_the_model(client: TestClient) ->
     assert 'sentimentops_model_info{name="imdb-logreg",version="local"} 1.0' in text
     assert "sentimentops_prediction_log_queue_depth" in text
     assert "sentimentops_prediction_log_dropped_total 0.0" in text
+    assert "sentimentops_prediction_log_spool_records 0.0" in text
+    assert "sentimentops_prediction_log_spool_max_bytes 4.294967296e+09" in text
+    assert "sentimentops_prediction_log_spool_oldest_age_seconds 0.0" in text
+    assert "sentimentops_prediction_log_replayed_total 0.0" in text
 
 
 def test_requests_answered_before_routing_are_counted_under_their_route(

@@ -1,5 +1,5 @@
 """Every prediction the API answers lands in the prediction log, off the request path; a log
-database that goes down costs log rows, counted, never answers."""
+database that goes down costs neither answers nor log rows: they wait in the spool."""
 
 from __future__ import annotations
 
@@ -208,33 +208,59 @@ def test_predictions_are_logged_in_postgresql(
         reader.dispose()
 
 
-def test_log_database_outage_costs_log_rows_not_answers(
+def test_log_database_outage_costs_neither_answers_nor_log_rows(
     make_client: ClientFactory, postgres_url: str
 ) -> None:
     target = urlsplit(postgres_url)
     with TcpProxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
         through_proxy = postgres_url.replace(f":{target.port}/", f":{proxy.port}/")
-        # A small queue and batch: whatever the timing, the writer cannot absorb the outage.
+        # A queue and batch smaller than the outage: before the spool, records were dropped.
         with make_client(
             prediction_log__url=through_proxy,
             prediction_log__queue_size="5",
             prediction_log__batch_size="2",
         ) as client:
             store = store_of(client)
-            client.post("/v1/predict", json={"text": TEXTS[0]})
+            first = client.post("/v1/predict", json={"text": TEXTS[0]})
             eventually(lambda: store.count_predictions() == 1)
+            assert client.get("/health/log").json()["status"] == "ok"
 
             proxy.stop()  # the database becomes unreachable
             answers = [client.post("/v1/predict", json={"text": t}) for t in TEXTS * 20]
             assert {response.status_code for response in answers} == {200}
             writer = client.app.state.api.writer  # type: ignore[attr-defined]
-            eventually(lambda: writer.dropped > 0)
+            eventually(lambda: writer.status().spool.records == 60)
             metrics = client.get("/metrics").text
-            assert f"sentimentops_prediction_log_dropped_total {float(writer.dropped)}" in metrics
+            log_health = client.get("/health/log")
+            ready = client.get("/health/ready")
             feedback = client.post("/v1/feedback", json={"request_id": "x", "label": "positive"})
-            assert feedback.status_code == 503
-            assert feedback.json()["error"]["type"] == "unavailable"
 
-            proxy.start()  # back: the retained batch and the queue are written
-            eventually(lambda: writer.queue_depth == 0 and writer.store_available)
-            eventually(lambda: store.count_predictions() == 1 + 60 - writer.dropped)
+            proxy.start()  # back: the spool is replayed
+            eventually(lambda: client.get("/health/log").status_code == 200)
+            after = client.get("/metrics").text
+            replayed_ids = store.read_window()["request_id"].tolist()
+
+    assert "sentimentops_prediction_log_dropped_total 0.0" in metrics
+    assert "sentimentops_prediction_log_spool_records 60.0" in metrics
+    assert "sentimentops_prediction_log_spool_bytes 0.0" not in metrics
+    assert ready.status_code == 200  # logging is not serving
+    assert log_health.status_code == 503
+    assert log_health.json() | {"spool_bytes": 0, "spool_oldest": None} == {
+        "status": "behind",
+        "database_available": False,
+        "queue_depth": 0,
+        "spool_records": 60,
+        "spool_bytes": 0,
+        "spool_max_bytes": 4 * 2**30,
+        "spool_oldest": None,
+        "written": 1,
+        "replayed": 0,
+        "dropped": 0,
+        "rejected": 0,
+    }
+    assert feedback.status_code == 503
+    assert feedback.json()["error"]["type"] == "unavailable"
+    # Every answer once, in the order answered.
+    assert replayed_ids == [response.json()["request_id"] for response in [first, *answers]]
+    assert "sentimentops_prediction_log_replayed_total 60.0" in after
+    assert "sentimentops_prediction_log_spool_records 0.0" in after

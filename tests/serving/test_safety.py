@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import generate_latest
 
+from sentimentops.prediction_log import LogStatus, SpoolStats
 from sentimentops.serving.metrics import ApiMetrics
 from sentimentops.serving.middleware import RequestGuard
 from tests.serving.conftest import ClientFactory, logged_request_ids
@@ -212,6 +213,17 @@ def test_cors_is_off_unless_configured(make_client: ClientFactory) -> None:
         assert response.headers["access-control-allow-origin"] == "https://dashboard.example"
 
 
+LOG_STATUS = LogStatus(
+    queue_depth=0,
+    spool=SpoolStats(records=0, bytes=0, max_bytes=2**20, oldest=None),
+    written=0,
+    replayed=0,
+    dropped=0,
+    rejected=0,
+    database_available=True,
+)
+
+
 def test_requests_over_the_concurrency_limit_get_503_and_probes_still_answer() -> None:
     release = asyncio.Event()
     app = FastAPI()
@@ -225,7 +237,7 @@ def test_requests_over_the_concurrency_limit_get_503_and_probes_still_answer() -
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    metrics = ApiMetrics(log_queue=lambda: (0, 0, 0, 0), served_model=lambda: None)
+    metrics = ApiMetrics(log_status=lambda: LOG_STATUS, served_model=lambda: None)
     guarded = RequestGuard(
         app, metrics=metrics, routes=app.routes, max_body_bytes=1024, max_concurrency=2
     )

@@ -67,6 +67,12 @@ def monitor(
     from_log: bool = typer.Option(False, "--from-log", help="Judge the API's prediction log."),
     since: str = typer.Option("24h", "--since", help="With --from-log: window start."),
     until: str = typer.Option("now", "--until", help="With --from-log: window end."),
+    allow_incomplete: bool = typer.Option(
+        False,
+        "--allow-incomplete",
+        help="With --from-log: judge the window even while some of its predictions still "
+        "wait in the API's spool (refused otherwise, exit 2).",
+    ),
     reference: str | None = typer.Option(
         None, "--reference", help="Held-out labelled reviews; default: the model's sample."
     ),
@@ -102,6 +108,7 @@ def monitor(
             label_column=label_column,
             output_dir=output_dir,
             progress=shown.start,
+            allow_incomplete=allow_incomplete,
         )
     console.print(_verdict_table(outcome))
     for note in outcome.notes:

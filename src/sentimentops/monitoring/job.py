@@ -26,7 +26,7 @@ from sentimentops.monitoring.run import (
     run_monitoring,
 )
 from sentimentops.monitoring.run_store import write_monitoring_run
-from sentimentops.prediction_log import open_store
+from sentimentops.prediction_log import open_store, spooled_between
 from sentimentops.storage import Location
 from sentimentops.tracking.loading import load_version
 
@@ -49,15 +49,24 @@ def monitor_and_record(
     label_column: str = "sentiment",
     output_dir: Path | None = None,
     progress: Progress | None = None,
+    allow_incomplete: bool = False,
 ) -> MonitoringOutcome:
     """Run monitoring on data already loaded (``current``), a file (``current_location``) or
     the prediction log (``log_window``), send its alerts and record it. Give exactly one.
-    ``progress`` is told each step as it starts (reading, loading the model, drift, ...)."""
+    ``progress`` is told each step as it starts (reading, loading the model, drift, ...).
+
+    Raises:
+        BadInputError: predictions of ``log_window`` still wait in the API's spool (the log
+            database was away), unless ``allow_incomplete``: then the delivered ones are
+            judged and a note says how many were not.
+    """
     report = progress or (lambda _step: None)
     if current is None:
         current = _load_current(
             settings, current_location, log_window, text_column, label_column, report
         )
+        if log_window is not None:
+            current = _checked_for_spooled(current, settings, log_window, allow_incomplete)
     # Inputs first: a bad file is reported before seconds of model loading.
     report(f"loading the model {model_uri}")
     model = load_version(model_uri, with_reference=True)
@@ -148,6 +157,45 @@ def _of_monitored_version(
         log.info(note)
         kept = dataclasses.replace(kept, notes=(*kept.notes, note))
     return kept
+
+
+def _checked_for_spooled(
+    current: CurrentData,
+    settings: Settings,
+    window: tuple[datetime, datetime],
+    allow_incomplete: bool,
+) -> CurrentData:
+    """``current`` with a note of the window's predictions still in the spool; refused when
+    there are any, unless ``allow_incomplete``.
+
+    The spool is local to the API's host: a monitoring run elsewhere sees no spool folder
+    and says so.
+    """
+    folder = settings.prediction_log.resolved_spool_dir(settings.home)
+    if not folder.is_dir():
+        note = (
+            f"no prediction log spool at {folder} on this machine: predictions an API on "
+            "another machine still holds in its spool are not counted"
+        )
+        return dataclasses.replace(current, notes=(*current.notes, note))
+    spooled = spooled_between(folder, *window)
+    if not spooled:
+        return current
+    start, end = (moment.isoformat(timespec="seconds") for moment in window)
+    if not allow_incomplete:
+        raise BadInputError(
+            f"{spooled:,} predictions of the window {start} to {end} still wait in the "
+            f"prediction log spool at {folder} (the log database was away; the API writes "
+            f"them once it answers); the {len(current.frame):,} delivered so far would be "
+            "judged as the whole window. Rerun once GET /health/log answers 200, or pass "
+            "--allow-incomplete to judge the delivered ones."
+        )
+    note = (
+        f"{spooled:,} predictions of the window were still in the prediction log spool at "
+        f"{folder}: judged without them (--allow-incomplete)"
+    )
+    log.warning(note)
+    return dataclasses.replace(current, notes=(*current.notes, note))
 
 
 def _publish(outcome: MonitoringOutcome, folder: str) -> MonitoringOutcome:

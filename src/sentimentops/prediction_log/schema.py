@@ -54,8 +54,11 @@ predictions = sa.Table(
     sa.Column("text_length", sa.Integer(), nullable=False),
     sa.Column("text_sha256", sa.String(64), nullable=False),
     sa.Column("text", sa.Text(), nullable=True),
+    # Which model answered: the champion, or one compared with it on the same request.
+    sa.Column("role", sa.String(32), nullable=False, server_default="champion"),
     sa.Index("ix_predictions_timestamp", "timestamp"),
-    sa.Index("ix_predictions_request_id", "request_id"),
+    # A record written twice (a replay after a commit whose answer was lost) lands once.
+    sa.Index("uq_predictions_request_id_role", "request_id", "role", unique=True),
 )
 
 # No foreign key: a label may arrive before the writer has flushed its prediction.

@@ -11,6 +11,7 @@ from typing import Any, Final, Literal
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from sentimentops.config import Settings, get_settings
 from sentimentops.errors import BadInputError
@@ -21,6 +22,7 @@ __all__ = ["WINDOW_COLUMNS", "Label", "PredictionLogStore", "PredictionRecord", 
 
 Label = Literal["positive", "negative"]
 LABELS: Final = ("positive", "negative")
+DEFAULT_ROLE: Final = "champion"
 
 
 def _storable_text(text: str) -> str:
@@ -35,7 +37,8 @@ def _storable_text(text: str) -> str:
 @dataclass(frozen=True)
 class PredictionRecord:
     """One served prediction as logged: ``timestamp`` timezone-aware (kept in UTC), ``score`` the
-    probability of "positive", ``text`` None when text storage is off."""
+    probability of "positive", ``text`` None when text storage is off, ``role`` which model
+    answered (the log holds one record per request id and role)."""
 
     timestamp: datetime
     request_id: str
@@ -48,6 +51,7 @@ class PredictionRecord:
     text_length: int
     text_sha256: str
     text: str | None
+    role: str = DEFAULT_ROLE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timestamp", as_utc(self.timestamp, "timestamp"))
@@ -66,6 +70,7 @@ class PredictionRecord:
         score: float,
         latency_ms: float,
         timestamp: datetime | None = None,
+        role: str = DEFAULT_ROLE,
     ) -> PredictionRecord:
         """The record of scoring ``text`` (length and hash, the text if ``store_text``), now
         unless ``timestamp`` is given."""
@@ -82,6 +87,7 @@ class PredictionRecord:
             # Lone surrogates (valid in JSON) are hashed, not refused.
             text_sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
             text=text if store_text else None,  # made storable by the writer, off the loop
+            role=role,
         )
 
 
@@ -94,18 +100,24 @@ class PredictionLogStore(Database):
     """Predictions and feedback labels in the prediction log's database. Every method raises
     PredictionLogUnavailableError when the database cannot be used right now."""
 
-    def write_predictions(self, records: Sequence[PredictionRecord]) -> None:
+    def write_predictions(self, records: Sequence[PredictionRecord]) -> int:
         """Insert ``records`` in one transaction: all or none (a value refused raises the
-        driver's error)."""
+        driver's error). A record whose request id and role are logged already is skipped, so
+        writing a batch again never duplicates a row.
+
+        Returns:
+            How many rows were inserted (``len(records)`` less those skipped).
+        """
         if not records:
-            return
+            return 0
         # vars(), not asdict(), which deep-copies every field: the writer thread holds the GIL.
         rows = [
             {**vars(record), "text": None if record.text is None else _storable_text(record.text)}
             for record in records
         ]
         with self.transaction("writing predictions") as connection:
-            connection.execute(predictions.insert(), rows)
+            insert = _insert_or_skip(connection.dialect.name).returning(predictions.c.id)
+            return len(connection.execute(insert, rows).all())
 
     def write_feedback(
         self, request_id: str, label: Label, received_at: datetime | None = None
@@ -170,6 +182,12 @@ def open_store(settings: Settings | None = None) -> PredictionLogStore:
         store.dispose()
         raise
     return store
+
+
+def _insert_or_skip(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (request_id, role) DO NOTHING, in ``dialect``'s SQL."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(predictions).on_conflict_do_nothing(index_elements=["request_id", "role"])
 
 
 def _window_query(since: datetime | None, until: datetime | None) -> sa.Select[Any]:

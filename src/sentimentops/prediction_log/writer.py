@@ -1,5 +1,13 @@
-"""Log predictions off the request path: a bounded queue, one thread, batches, retries through
-outages (the queue fills meanwhile, then overflows into ``dropped``)."""
+"""Log predictions off the request path, and lose none while the database is away.
+
+While the database takes writes, records wait in a bounded in-memory queue and one thread
+writes them in batches. Once a write fails (or hangs, or the queue is full), the writer spools:
+the failed batch and the queue go to the local :class:`~sentimentops.prediction_log.spool.Spool`,
+and every record submitted from then on is committed there before :meth:`submit` returns, so a
+server killed meanwhile loses nothing it answered. The thread replays the spool in order as soon
+as the database answers, and new records go behind it until it is empty. Only a full spool
+drops records (counted, and logged once a minute).
+"""
 
 from __future__ import annotations
 
@@ -8,100 +16,166 @@ import logging
 import queue
 import threading
 import time
-
-from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
 
 from sentimentops.config import PredictionLogSettings
 from sentimentops.errors import PredictionLogUnavailableError
+from sentimentops.prediction_log.spool import Spool, SpoolStats, check_folder
 from sentimentops.prediction_log.store import PredictionLogStore, PredictionRecord
 
-__all__ = ["PredictionLogWriter"]
+__all__ = ["LogStatus", "PredictionLogWriter"]
 
 logger = logging.getLogger(__name__)
 
 # After close() times out, how long the write attempt in progress may take to finish.
-LAST_ATTEMPT_GRACE_SECONDS = 6.0
+LAST_ATTEMPT_GRACE_SECONDS: Final = 6.0
+# A database write taking longer than this is treated as an outage: new records go to the
+# spool instead of piling up in memory behind it.
+STALL_SECONDS: Final = 2.0
+DROP_LOG_INTERVAL_SECONDS: Final = 60.0
+# Records per replay transaction: larger than a live batch, as a backlog is replayed faster so
+# (3,500 records/s at 256, 5,000 at 1,000 on the benchmark machine).
+REPLAY_BATCH_SIZE: Final = 1000
+
+
+@dataclass(frozen=True)
+class LogStatus:
+    """The writer's books: what waits (in memory, in the spool) and what became of the rest."""
+
+    queue_depth: int
+    spool: SpoolStats
+    written: int  # rows inserted
+    replayed: int  # records delivered from the spool
+    dropped: int
+    rejected: int
+    database_available: bool
+
+    @property
+    def behind(self) -> bool:
+        """Records wait in the spool for the database."""
+        return self.spool.records > 0
 
 
 class PredictionLogWriter:
-    """Writes submitted records to a :class:`PredictionLogStore` in batches, on its own thread;
-    :meth:`start` it once and :meth:`close` it (or use it as a context manager).
+    """Writes submitted records to a :class:`PredictionLogStore` in batches, on its own thread,
+    through a spool in ``spool_dir`` while the database is away; :meth:`start` it once and
+    :meth:`close` it (or use it as a context manager).
 
-    Read-only counters: ``written``, ``dropped`` (by :meth:`submit`), ``rejected`` (refused by the
-    database), ``failed_writes`` (outage retries included); ``store_available`` is False from an
-    outage's first failed write until a write succeeds.
+    Read-only counters: ``written`` (rows inserted), ``replayed`` (records delivered from the
+    spool), ``dropped`` (the spool full, or submitted after close), ``rejected`` (refused by the
+    database), ``failed_writes``; ``store_available`` is False from a failed write until a
+    write succeeds.
     """
 
     def __init__(
         self,
         store: PredictionLogStore,
         *,
+        spool_dir: Path,
+        spool_max_bytes: int,
         queue_size: int,
         batch_size: int,
         flush_seconds: float,
         first_retry_seconds: float = 0.1,
         max_retry_seconds: float = 5.0,
     ) -> None:
-        """Prepare the writer: at most ``queue_size`` records wait, ``batch_size`` go in one
-        transaction, after at most ``flush_seconds`` for a batch to fill. Through an outage the
-        waits between attempts double from ``first_retry_seconds`` up to ``max_retry_seconds``.
+        """Prepare the writer: at most ``queue_size`` records wait in memory, ``batch_size`` go
+        in one transaction, after at most ``flush_seconds`` for a batch to fill; the spool
+        holds at most ``spool_max_bytes``. Through an outage the waits between replay attempts
+        double from ``first_retry_seconds`` up to ``max_retry_seconds``.
+
+        Raises:
+            ConfigError: ``spool_dir`` cannot be created or written.
         """
         if min(queue_size, batch_size) < 1 or min(flush_seconds, first_retry_seconds) <= 0:
             raise ValueError("queue_size and batch_size must be >= 1, the durations positive")
+        check_folder(spool_dir)  # a folder that cannot be used is a setting to fix before serving
         self._store = store
+        self.spool_dir = spool_dir
+        self._spool_max_bytes = spool_max_bytes
+        self._spool: Spool | None = None  # opened by start()
         # None in the queue is close()'s wake-up call to a writer waiting for a batch to fill.
         self._queue: queue.Queue[PredictionRecord | None] = queue.Queue(maxsize=queue_size)
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
+        self._first_retry_seconds = first_retry_seconds
         self._max_retry_seconds = max(max_retry_seconds, first_retry_seconds)
         self._thread: threading.Thread | None = None
-        self._closing = threading.Event()  # no more submissions: drain the queue, then stop
-        self._give_up = threading.Event()  # close() ran out of time: stop retrying
-        self._retrying = Retrying(
-            retry=retry_if_exception_type(PredictionLogUnavailableError),
-            wait=wait_exponential(multiplier=first_retry_seconds, max=self._max_retry_seconds),
-            stop=stop_when_event_set(self._give_up),
-            sleep=self._pause,
-            retry_error_callback=lambda _state: None,  # close() gave up: the batch stays unwritten
-        )
+        self._closing = threading.Event()  # no more submissions: flush, then stop
+        self._give_up = threading.Event()  # close() ran out of time: stop writing
+        # Held to switch between the queue and the spool, and to put records in either: a
+        # record is never left in the queue after the switch to spooling.
+        self._route_lock = threading.Lock()
+        self._spooling = False
+        self._db_call_started: float | None = None  # monotonic time of the write in progress
+        self._replay_failures = 0
         self._lock = threading.Lock()  # guards the counters
-        self._in_flight = 0  # taken from the queue, neither written nor rejected yet
-        self.written = self.dropped = self.rejected = self.failed_writes = 0
+        self._in_flight = 0  # taken from the queue, neither delivered, spooled nor dropped
+        self.written = self.replayed = self.dropped = self.rejected = self.failed_writes = 0
         self.store_available = True
+        self._drops_unreported = 0
+        self._drops_reported_at = float("-inf")
 
     @classmethod
     def from_settings(
-        cls, store: PredictionLogStore, settings: PredictionLogSettings
+        cls, store: PredictionLogStore, settings: PredictionLogSettings, home: Path
     ) -> PredictionLogWriter:
-        """A writer sized by the ``prediction_log`` settings."""
-        sizes = settings.model_dump(include={"queue_size", "batch_size", "flush_seconds"})
-        return cls(store, **sizes)
+        """A writer sized by the ``prediction_log`` settings, its spool under ``home`` unless
+        ``spool_dir`` is set."""
+        sizes = settings.model_dump(
+            include={"queue_size", "batch_size", "flush_seconds", "spool_max_bytes"}
+        )
+        return cls(store, spool_dir=settings.resolved_spool_dir(home), **sizes)
 
     def start(self) -> None:
-        """Start the writing thread. Raises RuntimeError when it was started before."""
+        """Open the spool (adopting the files of servers that stopped with records in them)
+        and start the writing thread.
+
+        Raises:
+            RuntimeError: it was started before.
+            ConfigError: the spool folder cannot be used.
+        """
         if self._thread is not None:
             raise RuntimeError("This PredictionLogWriter was already started; start it once.")
+        self._spool = Spool(self.spool_dir, self._spool_max_bytes)
         self._thread = threading.Thread(target=self._run, name="prediction-log-writer", daemon=True)
         self._thread.start()
 
     def submit(self, record: PredictionRecord) -> bool:
-        """Queue ``record`` without blocking or raising; False (counted in ``dropped``) when the
-        queue is full or the writer closed."""
-        if not self._closing.is_set():
-            with contextlib.suppress(queue.Full):
-                self._queue.put_nowait(record)
-                return True
-        with self._lock:
-            self.dropped += 1
-        return False
+        """:meth:`submit_many` of one record."""
+        return self.submit_many([record])
+
+    def submit_many(self, records: Sequence[PredictionRecord]) -> bool:
+        """Hand ``records`` to the log without raising: queued in memory while the database
+        keeps up, else committed to the spool before this returns. False (the records counted
+        in ``dropped``) when the spool is full or the writer is closed."""
+        spool = self._spool
+        if self._closing.is_set() or spool is None:
+            self._drop(len(records))
+            return False
+        with self._route_lock:
+            if not self._spooling:
+                fits = self._queue.qsize() + len(records) <= self._queue.maxsize
+                if fits and not self._stalled():
+                    for record in records:
+                        self._queue.put_nowait(record)
+                    return True
+                self._start_spooling("the database is not keeping up")
+            spooled = spool.append(records)
+        self._drop(len(records) - spooled)
+        return spooled == len(records)
 
     def close(self, timeout: float = 10.0) -> int:
-        """Stop accepting records, write those queued while ``timeout`` lasts, then stop (the
-        attempt in progress may take a few seconds more, PostgreSQL's connect timeout).
+        """Stop accepting records; write those queued to the database, or to the spool when it
+        fails, and replay the spool while the database takes it and ``timeout`` lasts. What is
+        left in the spool is replayed by the next server using the folder.
 
         Returns:
-            How many submitted records were not written: still queued or retained when the
-            time ran out (records the database refused are counted in ``rejected``).
+            How many submitted records are neither in the database nor in the spool: still in
+            a write attempt when the time ran out, or dropped because the spool was full.
         """
         self._closing.set()
         with contextlib.suppress(queue.Full):  # full: the writer is not waiting for records
@@ -111,15 +185,17 @@ class PredictionLogWriter:
             if self._thread.is_alive():
                 self._give_up.set()
                 self._thread.join(LAST_ATTEMPT_GRACE_SECONDS)
-        queued = []
-        with contextlib.suppress(queue.Empty):
-            while True:
-                queued.append(self._queue.get_nowait())
+        queued = [record for record in self._drain_queue() if record is not None]
+        lost = len(queued) - (self._spool.append(queued) if self._spool and queued else 0)
+        self._drop(lost)
+        hung = self._thread is not None and self._thread.is_alive()
         with self._lock:
-            unwritten = self._in_flight + len(queued) - queued.count(None)
-        if unwritten:
-            logger.warning("Prediction log writer closed with %d records not written", unwritten)
-        return unwritten
+            lost += self._in_flight if hung else 0
+        if self._spool is not None and not hung:  # a hung thread may still touch it
+            self._spool.close()
+        if lost:
+            logger.warning("Prediction log writer closed with %d records not logged", lost)
+        return lost
 
     def __enter__(self) -> PredictionLogWriter:
         self.start()
@@ -133,19 +209,43 @@ class PredictionLogWriter:
         """Records waiting in the queue (not counting the batch being written)."""
         return self._queue.qsize()
 
+    def status(self) -> LogStatus:
+        """The books now (an unopened spool reads as empty)."""
+        spool = (
+            self._spool.stats()
+            if self._spool is not None
+            else SpoolStats(records=0, bytes=0, max_bytes=self._spool_max_bytes, oldest=None)
+        )
+        with self._lock:
+            return LogStatus(
+                queue_depth=self.queue_depth,
+                spool=spool,
+                written=self.written,
+                replayed=self.replayed,
+                dropped=self.dropped,
+                rejected=self.rejected,
+                database_available=self.store_available,
+            )
+
     def _run(self) -> None:
+        assert self._spool is not None
+        replay_stopped = False  # closing, and the database failed: the spool keeps the rest
         while not self._give_up.is_set():
-            batch = self._next_batch()
+            backlog = self._spooling or self._spool.records > 0
+            batch = self._next_batch(wait=not backlog)
             if batch:
-                self._write(batch)
+                self._deliver(batch)
+            elif backlog and not replay_stopped:
+                closing = self._closing.is_set()  # before the attempt: it may end a wait
+                replay_stopped = not self._replay_next() and closing
             elif self._closing.is_set():
                 return
 
-    def _next_batch(self) -> list[PredictionRecord]:
-        """Up to ``batch_size`` records, waiting at most ``flush_seconds`` for them to come;
-        when closing, only those already queued."""
+    def _next_batch(self, *, wait: bool) -> list[PredictionRecord]:
+        """Up to ``batch_size`` records, waiting at most ``flush_seconds`` for them to come if
+        ``wait``; when closing, only those already queued."""
         batch: list[PredictionRecord] = []
-        deadline = time.monotonic() + self._flush_seconds
+        deadline = time.monotonic() + (self._flush_seconds if wait else 0)
         while len(batch) < self._batch_size:
             remaining = deadline - time.monotonic()
             try:
@@ -161,50 +261,162 @@ class PredictionLogWriter:
             self._in_flight += len(batch)
         return batch
 
-    def _write(self, batch: list[PredictionRecord]) -> None:
-        """Write ``batch`` through outages; if the database refuses it, record by record, so a
-        bad record costs only itself."""
+    def _deliver(self, batch: list[PredictionRecord]) -> None:
+        """Write ``batch`` to the database, else put it at the front of the spool.
+
+        The batch left the queue before any switch to spooling (the switch empties the queue),
+        so it is older than every record in this process's spool file: to the database first
+        even when spooling began meanwhile, and to the spool's front when it fails (only this
+        thread replays, so the front is not being read).
+        """
+        assert self._spool is not None
         try:
-            self._retrying(self._attempt, batch)
+            self._write(batch)
+        except PredictionLogUnavailableError as error:
+            with self._route_lock:
+                self._start_spooling(str(error))
+                spooled = self._spool.append(batch, front=True)
+            self._drop(len(batch) - spooled)
+        finally:
+            with self._lock:
+                self._in_flight -= len(batch)
+
+    def _replay_next(self) -> bool:
+        """Replay the spool's next batch; False when the database failed (after a wait,
+        unless closing). Leaves spooling once this process's file is empty."""
+        assert self._spool is not None
+        head = self._spool.head(max(self._batch_size, REPLAY_BATCH_SIZE))
+        if head is None:
+            self._stop_spooling_if_caught_up()
+            return True
+        file, spooled = head
+        records = [item.record for item in spooled if item.record is not None]
+        try:
+            delivered = self._write(records)
+        except PredictionLogUnavailableError as error:
+            with self._route_lock:  # new records too: the database is away
+                self._start_spooling(str(error))
+            wait = self._first_retry_seconds * 2 ** min(self._replay_failures, 30)
+            self._replay_failures += 1
+            self._closing.wait(min(wait, self._max_retry_seconds))  # close() cuts it short
+            return False
+        self._replay_failures = 0
+        self._spool.remove_through(file, spooled[-1].seq)
+        with self._lock:
+            self.replayed += delivered
+            self.rejected += len(spooled) - len(records)
+        if len(records) < len(spooled):
+            logger.error(
+                "%d records in the prediction log spool %s could not be read back; not logged",
+                len(spooled) - len(records),
+                file.path,
+            )
+        self._stop_spooling_if_caught_up()
+        return True
+
+    def _write(self, records: list[PredictionRecord]) -> int:
+        """Write ``records`` to the database; when it refuses the batch, record by record, so a
+        bad record costs only itself. Returns how many it holds now (inserted, or there
+        already); raises PredictionLogUnavailableError when it cannot be used."""
+        if not records:  # nothing asked of the database: nothing learnt about it either
+            return 0
+        try:
+            inserted = self._timed(self._store.write_predictions, records)
+        except PredictionLogUnavailableError:
+            self._note_outage()
+            raise
         except Exception:
             with self._lock:
                 self.failed_writes += 1
-            if len(batch) > 1:
-                for record in batch:
-                    self._write([record])
-                return
+            if len(records) > 1:
+                return sum(self._write([record]) for record in records)
             logger.exception(
                 "The prediction log refused the record of request %r; it is not logged",
-                batch[0].request_id,
+                records[0].request_id,
             )
             with self._lock:
                 self.rejected += 1
-                self._in_flight -= 1
-
-    def _pause(self, seconds: float) -> None:
-        self._give_up.wait(seconds)  # close() giving up ends the wait
-
-    def _attempt(self, batch: list[PredictionRecord]) -> None:
-        if self._give_up.is_set():  # during the wait before this attempt
-            return
-        try:
-            self._store.write_predictions(batch)
-        except PredictionLogUnavailableError as error:
-            with self._lock:
-                self.failed_writes += 1
-                outage_starts, self.store_available = self.store_available, False
-            if outage_starts:
-                logger.warning(
-                    "Prediction log unavailable; keeping %d records and retrying every %.1f s "
-                    "at most, dropping new records once %d are queued. %s",
-                    *(len(batch), self._max_retry_seconds, self._queue.maxsize, error),
-                )
-            raise
+            return 0
         with self._lock:
-            self.written += len(batch)
-            self._in_flight -= len(batch)
+            self.written += inserted
             outage_ends, self.store_available = not self.store_available, True
         if outage_ends:
-            logger.info(
-                "Prediction log available again; writing the %d queued records", self.queue_depth
-            )
+            logger.info("Prediction log database available again")
+        return len(records)
+
+    def _timed(
+        self, write: Callable[[list[PredictionRecord]], int], records: list[PredictionRecord]
+    ) -> int:
+        """``write(records)``, marking the time it started for :meth:`_stalled`."""
+        self._db_call_started = time.monotonic()
+        try:
+            return write(records)
+        finally:
+            self._db_call_started = None
+
+    def _stalled(self) -> bool:
+        started = self._db_call_started
+        return started is not None and time.monotonic() - started > STALL_SECONDS
+
+    def _start_spooling(self, reason: str) -> None:
+        """Route records to the spool from now on, moving the queue there first (in order).
+        Called holding ``_route_lock``."""
+        assert self._spool is not None
+        if self._spooling:
+            return
+        self._spooling = True
+        queued = [record for record in self._drain_queue() if record is not None]
+        if queued:
+            self._drop(len(queued) - self._spool.append(queued))
+        logger.warning(
+            "Prediction log behind (%s); spooling records to %s (at most %d bytes) and "
+            "replaying them once the database takes them",
+            reason,
+            self._spool.folder,
+            self._spool.max_bytes,
+        )
+
+    def _stop_spooling_if_caught_up(self) -> None:
+        """Back to the in-memory queue once this process's spool file is empty."""
+        assert self._spool is not None
+        with self._route_lock:
+            if self._spooling and not self._spool.own_records:
+                self._spooling = False
+                logger.info("Prediction log caught up: the spool is replayed")
+
+    def _note_outage(self) -> None:
+        with self._lock:
+            self.failed_writes += 1
+            self.store_available = False
+
+    def _drain_queue(self) -> list[PredictionRecord | None]:
+        drained: list[PredictionRecord | None] = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                drained.append(self._queue.get_nowait())
+        return drained
+
+    def _drop(self, count: int) -> None:
+        """Count ``count`` records as dropped; say so at most once a minute."""
+        if count <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            self.dropped += count
+            self._drops_unreported += count
+            report = now - self._drops_reported_at >= DROP_LOG_INTERVAL_SECONDS
+            if report:
+                unreported, self._drops_unreported = self._drops_unreported, 0
+                self._drops_reported_at = now
+        if not report:
+            return
+        if self._spool is None or self._closing.is_set():
+            logger.warning("Prediction log writer closed: %d records not logged", unreported)
+            return
+        stats = self._spool.stats()
+        logger.error(
+            "Prediction log spool full (%d of %d bytes used, %d records in %s): dropped %d "
+            "records since the last report, %d in all",
+            *(stats.bytes, stats.max_bytes, stats.records, self._spool.folder),
+            *(unreported, self.dropped),
+        )

@@ -40,6 +40,34 @@ async def ready(state: State) -> Any:
 
 
 @router.get(
+    "/health/log",
+    response_model=schemas.LogHealth,
+    tags=["health"],
+    responses={503: {"model": schemas.LogHealth}},
+)
+async def log_health(state: State) -> Any:
+    """200 while the prediction log keeps up; 503 while predictions wait in the spool for its
+    database, or the database is away. Serving goes on either way: /health/ready does not
+    depend on it."""
+    log = state.writer.status()
+    status = "behind" if log.behind else "ok" if log.database_available else "unavailable"
+    body = schemas.LogHealth(
+        status=status,
+        database_available=log.database_available,
+        queue_depth=log.queue_depth,
+        spool_records=log.spool.records,
+        spool_bytes=log.spool.bytes,
+        spool_max_bytes=log.spool.max_bytes,
+        spool_oldest=log.spool.oldest,
+        written=log.written,
+        replayed=log.replayed,
+        dropped=log.dropped,
+        rejected=log.rejected,
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if status == "ok" else 503)
+
+
+@router.get(
     "/metrics",
     tags=["operations"],
     dependencies=[Depends(require_api_key)],

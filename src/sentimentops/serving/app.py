@@ -49,9 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     serving, logged = settings.serving, settings.prediction_log
     slot = ModelSlot(serving.model_uri)
     store = PredictionLogStore(logged.resolved_url(settings.home))
-    writer = PredictionLogWriter.from_settings(store, logged)
+    writer = PredictionLogWriter.from_settings(store, logged, settings.home)
     metrics = ApiMetrics(
-        log_queue=lambda: (writer.queue_depth, writer.dropped, writer.written, writer.rejected),
+        log_status=writer.status,
         served_model=lambda: (
             None if slot.current is None else (slot.current.name, slot.current.version)
         ),

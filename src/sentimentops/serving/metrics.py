@@ -6,28 +6,29 @@ own (the log queue, the served model) are read at scrape time.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["ApiMetrics", "LogQueueStats", "ServedModelInfo"]
+from sentimentops.prediction_log import LogStatus
+
+__all__ = ["ApiMetrics", "LogStatusReader", "ServedModelInfo"]
 
 # Seconds; dense below 50 ms where a healthy API answers.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 SCORE_BUCKETS = tuple(round(0.1 * step, 1) for step in range(1, 11))
 
-LogQueueStats = Callable[[], tuple[int, int, int, int]]  # depth, dropped, written, rejected
-REJECTED_HELP = "the log database refused (a value it cannot store); see the server log"
-
+LogStatusReader = Callable[[], LogStatus]
 ServedModelInfo = Callable[[], tuple[str, str] | None]  # (name, version) or None
 
 
 class ApiMetrics:
     """The counters and histograms the app updates, plus collectors read at scrape time."""
 
-    def __init__(self, log_queue: LogQueueStats, served_model: ServedModelInfo) -> None:
+    def __init__(self, log_status: LogStatusReader, served_model: ServedModelInfo) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "sentimentops_requests",
@@ -66,7 +67,7 @@ class ApiMetrics:
             ["outcome"],
             registry=self.registry,
         )
-        self.registry.register(_LiveCollector(log_queue, served_model))
+        self.registry.register(_LiveCollector(log_status, served_model))
 
     def observe_predictions(self, labels: Sequence[str], scores: Sequence[float]) -> None:
         """Count served predictions by label and record their scores."""
@@ -78,25 +79,12 @@ class ApiMetrics:
 class _LiveCollector(Collector):
     """Values owned by other objects, read when Prometheus scrapes."""
 
-    def __init__(self, log_queue: LogQueueStats, served_model: ServedModelInfo) -> None:
-        self._log_queue = log_queue
+    def __init__(self, log_status: LogStatusReader, served_model: ServedModelInfo) -> None:
+        self._log_status = log_status
         self._served_model = served_model
 
     def collect(self) -> Iterator[Metric]:
-        depth, dropped, written, rejected = self._log_queue()
-        yield GaugeMetricFamily(
-            "sentimentops_prediction_log_queue_depth",
-            "Predictions waiting to be written to the prediction log.",
-            value=depth,
-        )
-        for kind, value, help_text in (
-            ("dropped", dropped, "that could not be logged (queue full while the store was down)"),
-            ("written", written, "written to the prediction log"),
-            ("rejected", rejected, REJECTED_HELP),
-        ):
-            yield CounterMetricFamily(
-                f"sentimentops_prediction_log_{kind}", f"Predictions {help_text}.", value=value
-            )
+        yield from _log_metrics(self._log_status())
         info = GaugeMetricFamily(
             "sentimentops_model_info",
             "The served model: 1 for the loaded name and version.",
@@ -105,3 +93,35 @@ class _LiveCollector(Collector):
         if (served := self._served_model()) is not None:
             info.add_metric(list(served), 1)
         yield info
+
+
+def _log_metrics(status: LogStatus) -> Iterator[Metric]:
+    """The prediction log writer's books: its queue, its spool, where records went."""
+    spool = status.spool
+    oldest_age = 0.0 if spool.oldest is None else max(time.time() - spool.oldest.timestamp(), 0.0)
+    gauges = {
+        "queue_depth": ("Predictions waiting in memory to be written.", status.queue_depth),
+        "spool_records": ("Predictions waiting in the spool for the database.", spool.records),
+        "spool_bytes": ("Bytes the spool's records take on disk.", spool.bytes),
+        "spool_max_bytes": ("The spool's limit: past it predictions are dropped.", spool.max_bytes),
+        "spool_oldest_age_seconds": (
+            "Age of the oldest prediction in the spool (0 when it is empty).",
+            oldest_age,
+        ),
+    }
+    counters = {
+        "written": ("Predictions written to the prediction log database.", status.written),
+        "replayed": ("Predictions delivered from the spool to the database.", status.replayed),
+        "dropped": (
+            "Predictions not logged: the spool was full (see the server log).",
+            status.dropped,
+        ),
+        "rejected": (
+            "Predictions the log database refused (a value it cannot store); see the server log.",
+            status.rejected,
+        ),
+    }
+    for name, (help_text, value) in gauges.items():
+        yield GaugeMetricFamily(f"sentimentops_prediction_log_{name}", help_text, value=value)
+    for name, (help_text, value) in counters.items():
+        yield CounterMetricFamily(f"sentimentops_prediction_log_{name}", help_text, value=value)

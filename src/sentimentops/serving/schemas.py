@@ -30,6 +30,7 @@ __all__ = [
     "FeedbackRequest",
     "FeedbackResponse",
     "Health",
+    "LogHealth",
     "ModelDescription",
     "ModelIdentity",
     "NgramContribution",
@@ -189,6 +190,25 @@ class Health(BaseModel):
     status: Literal["ok", "loading"]
     model: ModelIdentity | None = None
     error: str | None = None
+
+
+class LogHealth(BaseModel):
+    """The prediction log seen from this server process (``/health/log``)."""
+
+    status: Literal["ok", "behind", "unavailable"] = Field(
+        description="ok: nothing waits; behind: predictions wait in the spool for the database; "
+        "unavailable: the database is away, nothing spooled yet."
+    )
+    database_available: bool
+    queue_depth: int = Field(description="Predictions waiting in memory (normal: a batch).")
+    spool_records: int
+    spool_bytes: int
+    spool_max_bytes: int
+    spool_oldest: datetime | None = Field(description="Timestamp of the oldest spooled prediction.")
+    written: int = Field(description="Rows this process inserted.")
+    replayed: int = Field(description="Predictions delivered from the spool.")
+    dropped: int = Field(description="Predictions not logged: the spool was full.")
+    rejected: int = Field(description="Predictions the database refused.")
 
 
 class ErrorBody(BaseModel):

@@ -112,8 +112,8 @@ class ApiState:
         self.metrics.observe_predictions(labels, scores)
         now = datetime.now(UTC)
         store_text = self.settings.prediction_log.store_text
-        for text, label, score, item_id in zip(texts, labels, scores, request_ids, strict=True):
-            record = PredictionRecord.of(
+        records = [
+            PredictionRecord.of(
                 text,
                 store_text=store_text,
                 timestamp=now,
@@ -125,7 +125,11 @@ class ApiState:
                 score=score,
                 latency_ms=latency_ms,
             )
-            if self.writer.submit(record):  # a dropped record is never logged: no feedback
+            for text, label, score, item_id in zip(texts, labels, scores, request_ids, strict=True)
+        ]
+        # One spool commit per request while the log database is away, not one per text.
+        if self.writer.submit_many(records):  # dropped records are never logged: no feedback
+            for item_id in request_ids:
                 self.answered.add(item_id)
         return ScoredTexts(model, labels, scores, request_ids)
 
