@@ -194,7 +194,20 @@ def test_a_0001_database_is_upgraded_keeping_its_predictions(database_url: str) 
     command.upgrade(alembic_config(database_url), "0001")
     store = PredictionLogStore(database_url)
     try:
-        store.write_predictions(sample_records(3))
+        # Rows as the 0001 schema holds them: the current writer also writes later columns.
+        rows = [
+            {name: value for name, value in vars(record).items() if name != "role"}
+            for record in sample_records(3)
+        ]
+        with store.engine.begin() as connection:
+            columns = list(rows[0])
+            connection.execute(
+                sa.text(
+                    f"INSERT INTO predictions ({', '.join(columns)}) "
+                    f"VALUES ({', '.join(':' + name for name in columns)})"
+                ),
+                rows,
+            )
         with pytest.raises(PredictionLogUnavailableError, match="migrated"):
             read_monitoring_runs(store)
 
@@ -203,7 +216,7 @@ def test_a_0001_database_is_upgraded_keeping_its_predictions(database_url: str) 
 
         with store.engine.connect() as connection:
             version = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}"))
-            assert version.scalar_one() == "0002"
+            assert version.scalar_one() == "0003"
         assert store.count_predictions() == 3
         assert len(read_monitoring_runs(store)) == 1
     finally:
