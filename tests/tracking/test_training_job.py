@@ -235,10 +235,11 @@ def test_a_model_file_changed_after_registration_is_refused(trained_home: Path) 
     from sentimentops.errors import ModelIntegrityError
     from sentimentops.tracking import registry
     from sentimentops.tracking.flavor import CHECKSUM_KEY
+    from sentimentops.tracking.loading import load_version
 
     recorded = registry.version_info(NAME, "1").tags[CHECKSUM_KEY]
     assert len(recorded) == 64
-    assert registry.load_model(f"models:/{NAME}@champion") is not None  # intact: loads
+    assert load_version(f"models:/{NAME}@champion").pipeline is not None  # intact: loads
     # Tamper with the stored artifact: the same size, one byte different.
     (stored,) = (trained_home / "mlartifacts").rglob("model.skops")
     content = bytearray(stored.read_bytes())
@@ -246,7 +247,7 @@ def test_a_model_file_changed_after_registration_is_refused(trained_home: Path) 
     stored.write_bytes(bytes(content))
 
     with pytest.raises(ModelIntegrityError, match="was changed or corrupted"):
-        registry.load_model(f"models:/{NAME}@champion")
+        load_version(f"models:/{NAME}@champion")
     (trained_home / "in.csv").write_text("id,review\n1,A fine film.\n")
     result = runner.invoke(
         app, ["predict", str(trained_home / "in.csv"), str(trained_home / "out.csv")]

@@ -50,6 +50,9 @@ def predict_command(
     reason (a repeated id is rejected, the first kept); a summary is printed and written as
     OUTPUT.summary.json. Exit codes: 2 bad input or model, 4 rejects above --max-reject-rate.
     """
+    from sentimentops.tracking.loading import prefetch
+
+    prefetch(model)  # the registry lookup runs on the other core while the model's libraries load
     from sentimentops.batch.job import BatchPredictor
 
     options = BatchOptions(

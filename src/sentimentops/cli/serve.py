@@ -40,22 +40,15 @@ def serve_command(
     # First, before seconds of imports and the model check: a busy port is told at once.
     _check_can_listen(host, port)
 
+    from sentimentops.tracking.loading import fetched, prefetch, require_model_folder
+
+    uri = model or settings.serving.model_uri
+    if not wait_for_model:
+        prefetch(uri)  # the registry lookup runs on the other core while the server imports
+
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
 
-    from sentimentops.serving.model import resolved_version
-
-    uri = model or settings.serving.model_uri
-    if wait_for_model and uri.startswith("models:/"):
-        # The app polls until it exists. A folder is checked still: nothing would create a typo.
-        version = "not loaded yet: ready once it exists"
-    else:
-        if uri.startswith("models:/"):
-            from sentimentops.tracking.store import connect
-
-            connect(settings)
-        with console.status(f"Checking {uri}"):
-            version = resolved_version(uri)  # fails fast, exit 2, when there is no such model
     if model is not None:
         # Every worker process builds its app from the environment: pass the option that way.
         os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model
@@ -65,6 +58,14 @@ def serve_command(
     # Built even for N workers, which build their own: a bad setting exits 2 now, rather than
     # failing every worker uvicorn restarts.
     app = create_app(get_settings())
+    if wait_for_model and uri.startswith("models:/"):
+        # The app polls until it exists. A folder is checked still: nothing would create a typo.
+        version = "not loaded yet: ready once it exists"
+    else:
+        with console.status(f"Checking {uri}"):  # fails fast, exit 2, when there is no model
+            version = fetched(uri).version if uri.startswith("models:/") else "local"
+            if version == "local":
+                require_model_folder(uri)
     docs = "; docs at /docs" if docs_exposed(get_settings()) else ""
     console.print(f"Serving {uri} (version {version}) on http://{host}:{port}{docs}")
     try:

@@ -13,7 +13,12 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from sentimentops.tracking.loading import LoadedModel, load_version, require_model_folder
+from sentimentops.tracking.loading import (
+    LoadedModel,
+    load_version,
+    require_model_folder,
+    resolve_location,
+)
 
 __all__ = ["ModelSlot", "ReloadOutcome", "resolved_version"]
 
@@ -30,9 +35,7 @@ def resolved_version(uri: str) -> str:
     if not uri.startswith("models:/"):
         require_model_folder(uri)
         return "local"
-    from sentimentops.tracking.registry import resolve_version
-
-    return resolve_version(uri)[1]
+    return resolve_location(uri).rsplit("/", 1)[1]
 
 
 class ModelSlot:

@@ -3,6 +3,9 @@ as the one loaded-model type that batch, the API, monitoring and the SQS worker 
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -12,14 +15,24 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sentimentops.errors import ModelNotFoundError
-from sentimentops.tracking.flavor import MODEL_FILE
+from sentimentops.tracking.fetch import FetchedVersion, fetch_version
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+
     import pandas as pd
 
     from sentimentops.models.sentiment import SentimentPipeline
 
-__all__ = ["LoadedModel", "load_version", "require_model_folder", "resolve_location"]
+__all__ = [
+    "LoadedModel",
+    "fetched",
+    "load_version",
+    "prefetch",
+    "require_model_folder",
+    "resolve_location",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,6 +96,8 @@ def require_model_folder(uri: str) -> Path:
     Raises:
         ModelNotFoundError: it is not one.
     """
+    from sentimentops.tracking.flavor import MODEL_FILE
+
     folder = Path(uri)
     if not (folder / MODEL_FILE).is_file():
         raise ModelNotFoundError(
@@ -126,17 +141,76 @@ def load_version(uri: str, *, with_reference: bool = False) -> LoadedModel:
 
         folder = require_model_folder(uri)
         return LoadedModel(load_pipeline(str(folder)), folder.name, "local", str(folder), uri)
+    prefetch(uri, with_reference=with_reference)
+    from sentimentops.tracking.flavor import CHECKSUM_KEY, load_pipeline
 
-    from sentimentops.tracking.registry import load_model, version_info
+    found = fetched(uri, with_reference=with_reference)
+    _FETCHED.pop((uri, with_reference), None)  # the next load asks the registry again
 
-    location = resolve_location(uri)
-    name, version = location.removeprefix("models:/").rsplit("/", 1)
-    info = version_info(name, version)
-    pipeline, reference = load_model(location), None
-    if with_reference:
-        from sentimentops.tracking.runs import load_reference_sample
-
-        reference = load_reference_sample(info.run_id)
+    try:
+        pipeline = load_pipeline(found.folder, found.info.tags.get(CHECKSUM_KEY))
+    except FileNotFoundError as error:
+        raise ModelNotFoundError(f"No model at {uri}: {error}") from None
+    location = f"models:/{found.name}/{found.version}"
+    info = found.info
     return LoadedModel(
-        pipeline, name, version, location, uri, info.run_id, info.metrics, info.tags, reference
-    )
+        pipeline, found.name, found.version, location, uri, info.run_id, info.metrics,
+        info.tags, found.reference,
+    )  # fmt: skip
+
+
+def prefetch(uri: str, *, with_reference: bool = False) -> None:
+    """Start looking ``uri`` up in the registry, in a process of its own, and import what the
+    model needs (scikit-learn, skops) meanwhile: the lookup (importing MLflow, asking the
+    registry) and the imports take seconds each, and a second core does one while this one does
+    the other. Imported early, skops also has fewer modules to search when it names its trusted
+    types. :func:`load_version` and :func:`fetched` collect the answer."""
+    key = (uri, with_reference)
+    asked = key in _PREFETCHING or key in _FETCHED
+    if uri.startswith("models:/") and "mlflow" not in sys.modules and not asked:
+        context = multiprocessing.get_context("spawn")
+        receiving, sending = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_fetch_into, args=(sending, uri, with_reference), daemon=True, name="prefetch"
+        )
+        process.start()
+        sending.close()
+        _PREFETCHING[key] = (process, receiving)
+    import sentimentops.tracking.flavor  # noqa: F401
+
+
+def fetched(uri: str, *, with_reference: bool = False) -> FetchedVersion:
+    """What the registry says of ``uri``: the answer :func:`prefetch` started, else asked now.
+
+    Raises:
+        ModelNotFoundError: no such model, alias or version.
+        TrackingUnavailableError: the registry does not answer.
+    """
+    key = (uri, with_reference)
+    if key in _FETCHED:
+        return _FETCHED[key]
+    answer: FetchedVersion | BaseException | None = None
+    if key in _PREFETCHING:
+        process, receiving = _PREFETCHING.pop(key)
+        with contextlib.suppress(EOFError):  # the process died: ask again here
+            answer = receiving.recv()
+        process.join()
+    if isinstance(answer, BaseException):
+        raise answer
+    _FETCHED[key] = answer or fetch_version(uri, with_reference=with_reference)
+    return _FETCHED[key]
+
+
+def _fetch_into(pipe: Connection, uri: str, with_reference: bool) -> None:
+    try:
+        answer: FetchedVersion | BaseException = fetch_version(uri, with_reference=with_reference)
+    except Exception as error:  # sent to the parent, which raises it
+        answer = error
+    pipe.send(answer)
+    pipe.close()
+
+
+# Answers in flight and answers received, by (uri, with_reference): each is used once by
+# load_version, since an alias moves.
+_PREFETCHING: dict[tuple[str, bool], tuple[BaseProcess, Connection]] = {}
+_FETCHED: dict[tuple[str, bool], FetchedVersion] = {}

@@ -15,8 +15,8 @@ __all__ = [
     "champion_version",
     "find_version",
     "list_versions",
-    "load_model",
     "lookup_version",
+    "model_files",
     "promote",
     "resolve_version",
     "rollback",
@@ -41,35 +41,16 @@ class ModelVersionInfo:
     metrics: dict[str, float]
 
 
-def load_model(uri: str) -> Any:
-    """The SentimentPipeline at ``models:/name@alias``, ``models:/name/version`` or a path, its
-    sha256 checked first (against the registry's tag, else the one in MLmodel).
-
-    Raises:
-        ModelNotFoundError: nothing at ``uri``.
-        ModelIntegrityError: the file's bytes changed since the model was saved.
-        TrackingUnavailableError: the registry failed or did not answer.
-    """
+def model_files(uri: str) -> str:
+    """The folder, on this machine, of the files of ``models:/name/version`` (downloaded from
+    a remote artifact store). ModelNotFoundError when there are none, TrackingUnavailableError
+    when the registry fails."""
     import mlflow
 
-    from sentimentops.tracking.flavor import CHECKSUM_KEY, load_pipeline
-
-    expected = None
     try:
-        if uri.startswith("models:/"):
-            found = _model_version(uri)
-            expected = (found.tags or {}).get(CHECKSUM_KEY)
-            folder = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{found.name}/{found.version}"
-            )
-        else:
-            folder = uri
+        return str(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except mlflow.exceptions.MlflowException as error:
         _raise_if_unavailable(uri, error)
-        raise ModelNotFoundError(f"No model at {uri}: {error}") from None
-    try:
-        return load_pipeline(folder, expected)
-    except FileNotFoundError as error:
         raise ModelNotFoundError(f"No model at {uri}: {error}") from None
 
 

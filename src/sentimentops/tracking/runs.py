@@ -26,17 +26,17 @@ from sentimentops.models.plots import save_evaluation_plots
 from sentimentops.models.sentiment import DECISION_THRESHOLD, SentimentPipeline
 from sentimentops.models.train import CandidateResult, TrainingResult
 from sentimentops.tracking import flavor, registry
+from sentimentops.tracking.fetch import REFERENCE_SAMPLE, read_run_frame
+from sentimentops.tracking.loading import load_version
 
 __all__ = [
     "FINGERPRINT_TAG",
     "TrackedTraining",
     "load_model_card",
-    "load_reference_sample",
     "load_trained_texts",
     "track_training",
 ]
 
-REFERENCE_SAMPLE = "reference/reference_sample.parquet"
 # Fingerprints of the texts a version was trained on: the test rows the gate may compare it on.
 TRAINED_TEXTS = "data/trained_texts.parquet"
 FINGERPRINT_COLUMN = "text_fingerprint"
@@ -214,16 +214,6 @@ def _log_frame(frame: pd.DataFrame, artifact_path: str) -> None:
         mlflow.log_artifact(str(path), str(Path(artifact_path).parent))
 
 
-def _read_frame(run_id: str, artifact_path: str) -> pd.DataFrame:
-    import mlflow
-
-    with tempfile.TemporaryDirectory() as scratch:
-        path = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=artifact_path, dst_path=scratch
-        )
-        return pd.read_parquet(path)
-
-
 def _trained_fingerprints(splits: DatasetSplits) -> np.ndarray:
     """Validation counts as trained on: it chose the model, and by default it is refit on it."""
     return text_fingerprints(pd.concat([splits.train, splits.validation])["review"])
@@ -237,7 +227,7 @@ def load_trained_texts(run_id: str) -> np.ndarray | None:
     folder = str(Path(TRAINED_TEXTS).parent)
     if TRAINED_TEXTS not in {item.path for item in MlflowClient().list_artifacts(run_id, folder)}:
         return None
-    return _read_frame(run_id, TRAINED_TEXTS)[FINGERPRINT_COLUMN].to_numpy(dtype=np.uint64)
+    return read_run_frame(run_id, TRAINED_TEXTS)[FINGERPRINT_COLUMN].to_numpy(dtype=np.uint64)
 
 
 def load_model_card(name: str, version_or_alias: str) -> str:
@@ -247,16 +237,6 @@ def load_model_card(name: str, version_or_alias: str) -> str:
     version = registry.lookup_version(name, version_or_alias)
     run_id = registry.version_info(name, version).run_id
     return str(mlflow.artifacts.load_text(f"runs:/{run_id}/{MODEL_CARD}"))
-
-
-def load_reference_sample(run_id: str) -> pd.DataFrame | None:
-    """The reference sample a training run logged (None for runs from before it existed)."""
-    import mlflow
-
-    try:
-        return _read_frame(run_id, REFERENCE_SAMPLE)
-    except (mlflow.exceptions.MlflowException, OSError):
-        return None
 
 
 def _log_and_register(result: TrainingResult, name: str) -> str:
@@ -276,7 +256,7 @@ def _log_and_register(result: TrainingResult, name: str) -> str:
         raise RuntimeError("the logged model has no signature; refusing to register it")
     version = str(info.registered_model_version)
     # The checksum kept in the registry, apart from the artifacts: a model file changed in the
-    # artifact store after registration is refused at load (registry.load_model).
+    # artifact store after registration is refused at load (tracking.loading).
     checksum = (info.metadata or {}).get(flavor.CHECKSUM_KEY)
     if checksum:
         from mlflow import MlflowClient
@@ -307,7 +287,7 @@ def _apply_gate(
     compared = comparable_rows(
         text_fingerprints(test["review"]), _trained_fingerprints(result.splits), champion_trained
     )
-    champion_model = registry.load_model(f"models:/{name}@{registry.CHAMPION}")
+    champion_model = load_version(f"models:/{name}@{registry.CHAMPION}").pipeline
     champion_score = _score(champion_model, test)
     challenger_score = _score(result.model, test)  # after the champion: the same conditions
     return decide_promotion(
