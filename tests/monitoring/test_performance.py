@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 
 from sentimentops.errors import BadInputError
-from sentimentops.monitoring.performance import binary_labels, classification_performance
+from sentimentops.monitoring.performance import (
+    binary_labels,
+    classification_performance,
+    classification_quality,
+)
 
 
 def test_metrics_match_a_hand_computed_case_and_skip_the_unlabelled_row() -> None:
@@ -77,3 +81,33 @@ def test_a_score_that_is_not_a_probability_is_refused() -> None:
 def test_a_labelled_row_without_prediction_is_refused() -> None:
     with pytest.raises(BadInputError, match="no predicted label"):
         classification_performance(["positive", "negative"], ["positive", None], [0.9, 0.1])
+
+
+def test_quality_counts_the_matrix_slices_by_length_and_bins_scores() -> None:
+    labels = ["positive", "positive", "negative", "negative", None]
+    predicted = ["positive", "negative", "positive", "negative", "positive"]
+    scores = [0.95, 0.35, 0.62, 0.05, 1.0]
+    texts = ["good " * 10, "fine " * 120, "bad " * 200, "awful " * 400, "unlabelled"]
+
+    quality = classification_quality(labels, predicted, scores, texts)
+
+    matrix = (
+        quality.true_positive,
+        quality.false_negative,
+        quality.false_positive,
+        quality.true_negative,
+    )
+    assert matrix == (1, 1, 1, 1)
+    assert [(piece.rows, piece.accuracy) for piece in quality.by_length] == [
+        (1, 1.0),
+        (1, 0.0),
+        (1, 0.0),
+        (1, 1.0),
+    ]
+    assert [(b.low, b.rows, b.positive_share) for b in quality.calibration] == [
+        (0.0, 1, 0.0),
+        (pytest.approx(0.3), 1, 1.0),
+        (pytest.approx(0.6), 1, 0.0),
+        (pytest.approx(0.9), 1, 1.0),
+    ]
+    assert classification_quality(labels, predicted, scores, None).by_length == []

@@ -71,6 +71,46 @@ def test_another_domain_is_text_drift_and_flipped_labels_are_an_accuracy_alert(
     kinds = {alert.kind for alert in wrong.alerts}
     assert "accuracy" in kinds
     assert "text_drift" not in kinds  # the texts did not change, only the labels
+    quality = wrong.metrics.quality
+    assert quality is not None
+    right = quality.true_positive + quality.true_negative
+    wrong_rows = quality.false_positive + quality.false_negative
+    assert right + wrong_rows == 600
+    assert right / 600 == pytest.approx(wrong.metrics.accuracy)
+    assert sum(piece.rows for piece in quality.by_length) == 600
+    assert sum(piece.rows for piece in quality.calibration) == 600
+
+
+def test_the_report_opens_with_the_verdict_model_window_checks_and_alerts(
+    monitored_model: LoadedModel, held_out: pd.DataFrame, tmp_path: Path
+) -> None:
+    window = held_out.sample(600, random_state=2)
+    flipped = window.assign(
+        sentiment=window["sentiment"].map({"positive": "negative", "negative": "positive"})
+    )
+    outcome = run_monitoring(
+        CurrentData(flipped, "flipped.csv"), monitored_model, get_settings(), output_dir=tmp_path
+    )
+
+    assert outcome.report_path == tmp_path / "report.html"
+    page = outcome.report_path.read_text()
+    summary, _, details = page.partition('id="drift-details"')
+    assert details, "Evidently's drift report follows the summary"
+    assert summary.index('id="verdict">ALERT<') < summary.index('id="checks"')
+    assert "imdb-logreg version local" in summary
+    assert "file flipped.csv" in summary
+    assert "600 current" in summary
+    accuracy = next(check for check in outcome.checks if check.kind == "accuracy")
+    assert f"{accuracy.value:.4g}" in summary
+    assert "&lt; 0.85" in summary  # the accuracy limit
+    assert "accuracy</b>: " in summary  # the alert, by kind
+    assert 'id="quality"' in summary
+    assert "Accuracy by review length" in summary
+    assert "Calibration" in summary
+    assert 'href="#drift-details"' in summary
+    # Opens offline: nothing loaded from elsewhere.
+    assert "<script src=" not in page
+    assert "<link " not in page
 
 
 def test_batch_output_without_text_measures_predictions_and_rejects(

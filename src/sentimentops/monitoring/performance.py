@@ -13,13 +13,26 @@ from sklearn.metrics import f1_score, roc_auc_score
 
 from sentimentops.data.validate import normalise_labels
 from sentimentops.errors import BadInputError
+from sentimentops.monitoring.results import CalibrationBin, ClassificationQuality, SliceAccuracy
 
-__all__ = ["LabelValues", "as_scores", "binary_labels", "classification_performance"]
+__all__ = [
+    "LENGTH_SLICES",
+    "LabelValues",
+    "as_scores",
+    "binary_labels",
+    "classification_performance",
+    "classification_quality",
+]
 
 POSITIVE = "positive"
 NEGATIVE = "negative"
 
 LabelValues = pd.Series | np.ndarray | Sequence[str | None]
+
+# Review lengths in words, [low, high): about a quarter of IMDB's reviews in each; long reviews
+# mix praise and complaint, where a bag-of-n-grams model errs most.
+LENGTH_SLICES: tuple[tuple[int, float], ...] = ((0, 100), (100, 175), (175, 300), (300, np.inf))
+_CALIBRATION_BINS = 10
 
 
 def binary_labels(labels: LabelValues, *, what: str = "labels") -> np.ndarray:
@@ -96,3 +109,52 @@ def classification_performance(
     if len(np.unique(y)) == 2:
         result["roc_auc"] = float(roc_auc_score(y, probabilities[labelled]))
     return result
+
+
+def classification_quality(
+    labels: LabelValues,
+    predicted_labels: LabelValues,
+    scores: ArrayLike,
+    texts: Sequence[str] | None,
+) -> ClassificationQuality:
+    """The confusion matrix, accuracy per review length (:data:`LENGTH_SLICES`; none without
+    ``texts``) and the calibration in ten score bins, on the rows with a true label.
+    BadInputError as :func:`classification_performance`."""
+    truth = binary_labels(labels, what="true labels")
+    predicted = binary_labels(predicted_labels, what="predicted labels")
+    probabilities = as_scores(scores)
+    labelled = ~np.isnan(truth)
+    y, y_predicted = truth[labelled] == 1, predicted[labelled] == 1
+    probabilities = probabilities[labelled]
+    correct = y == y_predicted
+    by_length = []
+    if texts is not None:
+        words = np.array([len(str(text).split()) for text in texts], dtype=int)[labelled]
+        for low, high in LENGTH_SLICES:
+            inside = (words >= low) & (words < high)
+            name = f"{low}+ words" if np.isinf(high) else f"{low}-{int(high) - 1} words"
+            rows = int(inside.sum())
+            accuracy = float(correct[inside].mean()) if rows else None
+            by_length.append(SliceAccuracy(name, rows, accuracy))
+    edges = np.linspace(0.0, 1.0, _CALIBRATION_BINS + 1)
+    # The last bin is closed: a score of exactly 1.0 belongs to it.
+    bins = np.clip(np.digitize(probabilities, edges) - 1, 0, _CALIBRATION_BINS - 1)
+    calibration = [
+        CalibrationBin(
+            low=float(edges[index]),
+            high=float(edges[index + 1]),
+            rows=int((bins == index).sum()),
+            mean_score=float(probabilities[bins == index].mean()),
+            positive_share=float(y[bins == index].mean()),
+        )
+        for index in range(_CALIBRATION_BINS)
+        if (bins == index).any()
+    ]
+    return ClassificationQuality(
+        true_positive=int((y & y_predicted).sum()),
+        false_positive=int((~y & y_predicted).sum()),
+        true_negative=int((~y & ~y_predicted).sum()),
+        false_negative=int((y & ~y_predicted).sum()),
+        by_length=by_length,
+        calibration=calibration,
+    )

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["AccuracyEstimate", "Alert", "DriftResult", "MonitoringMetrics"]
+__all__ = [
+    "AccuracyEstimate",
+    "Alert",
+    "CalibrationBin",
+    "ClassificationQuality",
+    "DriftResult",
+    "MonitoringMetrics",
+    "SliceAccuracy",
+]
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,39 @@ class AccuracyEstimate:
 
 
 @dataclass(frozen=True)
+class SliceAccuracy:
+    """Accuracy on the labelled reviews of one length range (in words)."""
+
+    name: str  # "under 100 words", ...
+    rows: int
+    accuracy: float | None  # None without rows
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    """Reviews whose score fell in [low, high): their mean score and their true positive share."""
+
+    low: float
+    high: float
+    rows: int
+    mean_score: float
+    positive_share: float
+
+
+@dataclass(frozen=True)
+class ClassificationQuality:
+    """Where the errors are, on the labelled rows: the confusion matrix (``positive`` is the
+    positive class), accuracy by review length, and how well scores match outcomes."""
+
+    true_positive: int
+    false_positive: int
+    true_negative: int
+    false_negative: int
+    by_length: list[SliceAccuracy] = field(default_factory=list)
+    calibration: list[CalibrationBin] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class MonitoringMetrics:
     """Everything one run measured; None where it could not be measured (no labels, ...)."""
 
@@ -46,6 +87,7 @@ class MonitoringMetrics:
     estimated_accuracy: AccuracyEstimate | None = None
     reference_accuracy: float | None = None  # the model's own test accuracy
     reject_rate: float | None = None  # batch outputs: rejected / rows in
+    quality: ClassificationQuality | None = None  # with enough labels
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,5 +1,6 @@
-"""One monitoring run: sample, score, describe, drift (Evidently HTML), accuracy with labels,
-estimated accuracy without, alerts, ``summary.json``. Recording it is left to the caller."""
+"""One monitoring run: sample, score, describe, drift (Evidently), accuracy and where the errors
+are with labels, estimated accuracy without, alerts, ``summary.json`` and ``report.html`` (summary
+first). Recording it is left to the caller."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from sentimentops.monitoring.current import CurrentData
 from sentimentops.monitoring.descriptors import describe_frame, training_unigrams
 from sentimentops.monitoring.drift import compare_drift
 from sentimentops.monitoring.estimation import ScoreCalibrator, estimate_accuracy
-from sentimentops.monitoring.performance import classification_performance
+from sentimentops.monitoring.performance import classification_performance, classification_quality
+from sentimentops.monitoring.report_page import write_report
 from sentimentops.monitoring.results import Alert, MonitoringMetrics
 from sentimentops.tracking.loading import LoadedModel
 
@@ -47,7 +49,7 @@ class MonitoringOutcome:
     checks: list[Check]  # each measurement against its limit, with its status
     output_dir: Path
     summary_path: Path
-    report_path: Path | None  # the Evidently HTML
+    report_path: Path | None  # report.html: the summary, then Evidently's drift details
     model_name: str
     model_version: str
     source: str
@@ -118,7 +120,7 @@ def empty_outcome(
     current: CurrentData, model: LoadedModel, settings: Settings, *, output_dir: Path
 ) -> MonitoringOutcome:
     """The verdict on current data without rows (no traffic): only the row count is judged (the
-    volume alert), and ``summary.json`` is written without an HTML report."""
+    volume alert); ``report.html`` holds the summary alone."""
     reference_rows = 0 if model.reference is None else len(model.reference)
     metrics = MonitoringMetrics(
         rows=0,
@@ -132,7 +134,7 @@ def empty_outcome(
     )
 
 
-_Measured = tuple[MonitoringMetrics, Path | None, list[str]]  # metrics, HTML report, notes
+_Measured = tuple[MonitoringMetrics, Path | None, list[str]]  # metrics, Evidently's HTML, notes
 
 
 def _judged(
@@ -143,9 +145,9 @@ def _judged(
     measure: Callable[[], _Measured],
 ) -> MonitoringOutcome:
     """The outcome of ``measure()`` judged by the alert rules, timed, and written as
-    ``summary.json`` into ``output_dir``."""
+    ``summary.json`` and ``report.html`` into ``output_dir``."""
     started_at, started = datetime.now(UTC), time.perf_counter()
-    metrics, report_path, notes = measure()
+    metrics, details, notes = measure()
     output_dir.mkdir(parents=True, exist_ok=True)
     alerts = evaluate_alerts(metrics, settings.monitoring.alerts)
     outcome = MonitoringOutcome(
@@ -154,7 +156,7 @@ def _judged(
         checks=judge_checks(metrics, alerts, settings.monitoring.alerts),
         output_dir=output_dir,
         summary_path=output_dir / "summary.json",
-        report_path=report_path,
+        report_path=output_dir / "report.html",
         model_name=model.name,
         model_version=model.version,
         source=current.source,
@@ -163,6 +165,7 @@ def _judged(
         notes=notes,
     )
     outcome.summary_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str) + "\n")
+    write_report(outcome, details)
     return outcome
 
 
@@ -225,12 +228,15 @@ def _measured(
     )
 
     performance: dict[str, Any] = {}
+    quality = None
     labelled = int(frame[LABEL_COLUMN].notna().sum()) if LABEL_COLUMN in frame.columns else 0
     if labelled >= config.alerts.min_labelled_rows:
         progress(f"measuring accuracy on {labelled:,} labelled rows")
         performance = classification_performance(
             frame[LABEL_COLUMN], frame["label"], frame["score"]
         )
+        texts = frame[text_column].astype(str).tolist() if text_column else None
+        quality = classification_quality(frame[LABEL_COLUMN], frame["label"], frame["score"], texts)
     elif labelled:
         notes.append(
             f"only {labelled} labelled rows (fewer than alerts.min_labelled_rows, "
@@ -258,6 +264,7 @@ def _measured(
         ),
         reference_accuracy=model.test_accuracy,
         reject_rate=current.reject_rate,
+        quality=quality,
     )
     return metrics, report_path, notes
 
