@@ -247,6 +247,10 @@ class MonitoringSettings(_Section):
     alerts: AlertSettings = AlertSettings()
     webhook_url: str | None = None
     webhook_timeout_seconds: Positive = 5.0
+    # The Evidently workspace every run adds its snapshot to (the dashboard over time): a folder
+    # (null: $SENTIMENTOPS_HOME/workspace), or the URL of a remote Evidently UI, which wins.
+    workspace_dir: str | None = None
+    workspace_url: str | None = None
 
 
 class ScheduleSettings(_Section):

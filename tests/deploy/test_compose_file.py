@@ -71,7 +71,7 @@ def test_secrets_are_required_from_the_environment_not_written_in_the_file() -> 
 def test_the_mlflow_server_is_not_published_and_other_ports_stay_on_loopback() -> None:
     stack = services()
     assert "ports" not in stack["mlflow"]  # no authentication: reachable from the network only
-    for name in ("prefect", "localstack"):
+    for name in ("prefect", "localstack", "monitoring-ui"):
         assert all(str(port).startswith("127.0.0.1:") for port in stack[name]["ports"])
 
 
@@ -125,3 +125,4 @@ def test_only_the_api_keeps_the_image_health_check() -> None:
     for name in ("worker", "scheduler", "jobs"):
         assert stack[name]["healthcheck"] == {"disable": True}
     assert "/health/live" in " ".join(stack["api"]["healthcheck"]["test"])
+    assert "/api/projects" in " ".join(stack["monitoring-ui"]["healthcheck"]["test"])

@@ -111,6 +111,16 @@ def test_monitor_exit_codes_reports_log_window_and_history(
     assert "3 monitoring runs" in history.output
     assert (tmp_path / "h" / "monitoring_history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    # Each run is also a snapshot of the model's project in the Evidently workspace.
+    from evidently.ui.workspace import Workspace
+
+    workspace = Workspace(str(get_settings().state_path("workspace")))
+    (project,) = workspace.search_project("imdb-sentiment")
+    snapshots = [workspace.get_run(project.id, run) for run in workspace.list_runs(project.id)]
+    log_verdict = "ok" if from_log.exit_code == 0 else "alert"
+    assert sorted(s.tags[0] for s in snapshots) == sorted(["ok", "alert", log_verdict])
+    assert {snapshot.metadata["model_version"] for snapshot in snapshots} == {"1"}
+
     import mlflow
 
     runs = mlflow.search_runs(filter_string="tags.`sentimentops.kind` = 'monitoring'")
@@ -134,7 +144,11 @@ def test_a_log_window_without_traffic_raises_the_volume_alert(
     summary_path = sorted(get_settings().state_path("reports").glob("monitoring-*/summary.json"))
     summary = json.loads(summary_path[-1].read_text())
     assert summary["metrics"]["rows"] == 0
-    assert summary["report"] is None
+    # The report is the summary alone: the verdict and the volume alert, no drift details.
+    page = Path(summary["report"]).read_text()
+    assert 'id="verdict">ALERT<' in page
+    assert "volume</b>" in page
+    assert "drift-details" not in page
 
     store = open_store(get_settings())
     store.write_predictions(

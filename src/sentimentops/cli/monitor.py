@@ -127,7 +127,8 @@ def history(
     ),
     since: str | None = typer.Option(None, "--since", help="Only runs after this (e.g. 30d)."),
 ) -> None:
-    """Plot the trend of every monitoring metric over the recorded runs (PNG and HTML)."""
+    """Plot the trend of every monitoring metric over the recorded runs (a PNG, for terminals
+    and CI; `monitor ui` serves the dashboard)."""
     from sentimentops.monitoring.history import render_history
     from sentimentops.monitoring.run_store import read_monitoring_runs
     from sentimentops.prediction_log import open_store
@@ -139,8 +140,24 @@ def history(
         runs = read_monitoring_runs(store, since=start)
     finally:
         store.dispose()
-    png, html = render_history(runs, output_dir or settings.state_path("reports", "history"))
-    console.print(f"{len(runs)} monitoring runs\nPlot: {png}\nPage: {html}")
+    png = render_history(runs, output_dir or settings.state_path("reports", "history"))
+    console.print(f"{len(runs)} monitoring runs\nPlot: {png}")
+
+
+@monitor_app.command("ui")
+def ui(
+    host: str = typer.Option("127.0.0.1", "--host", help="Listen on this address."),
+    port: int = typer.Option(8000, "--port"),
+) -> None:
+    """Serve the dashboard of the monitoring runs (Evidently's UI on the workspace every run
+    adds its snapshot to) until interrupted: one project per registered model."""
+    from sentimentops.monitoring.workspace import serve_workspace, workspace_location
+
+    settings = get_settings()
+    console.print(
+        f"Monitoring dashboard of {workspace_location(settings)} on http://{host}:{port}/"
+    )
+    serve_workspace(settings, host=host, port=port)
 
 
 def _verdict_table(outcome: MonitoringOutcome) -> Table:

@@ -1,10 +1,9 @@
 """The history of monitoring runs: the record of a run (:func:`build_run_record`, stored by
-monitoring/run_store.py), its trends drawn as a PNG and a page, and old report folders pruned."""
+monitoring/run_store.py), its trends drawn as a PNG (for terminals and CI; the dashboard is the
+Evidently workspace, monitoring/workspace.py), and old report folders pruned."""
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import logging
 import math
@@ -14,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import pandas as pd
 
@@ -23,7 +22,6 @@ from sentimentops.monitoring.results import Alert, MonitoringMetrics
 from sentimentops.monitoring.run_store import METRIC_COLUMN_PREFIX, MonitoringRunRecord
 
 __all__ = [
-    "HISTORY_HTML",
     "HISTORY_PNG",
     "build_run_record",
     "flatten_metrics",
@@ -34,7 +32,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 HISTORY_PNG: Final = "monitoring_history.png"
-HISTORY_HTML: Final = "monitoring_history.html"
 _PLOTS_PER_ROW: Final = 3
 # A metric ``m`` with ``m_lower`` and ``m_upper`` beside it is drawn as a line in a band.
 _BOUNDS: Final = ("_lower", "_upper")
@@ -105,12 +102,11 @@ def build_run_record(
     )
 
 
-def render_history(runs: pd.DataFrame, output_dir: Path) -> tuple[Path, Path]:
+def render_history(runs: pd.DataFrame, output_dir: Path) -> Path:
     """Draw ``runs`` (a frame from ``read_monitoring_runs``) into ``output_dir``.
 
     Returns:
-        The PNG (one plot per metric over time, alerting runs marked with a red cross) and
-        the HTML page that embeds it, with a table of the runs, newest first.
+        The PNG: one plot per metric over time, alerting runs marked with a red cross.
 
     Raises:
         BadInputError: ``runs`` is empty.
@@ -123,11 +119,8 @@ def render_history(runs: pd.DataFrame, output_dir: Path) -> tuple[Path, Path]:
     runs = runs.sort_values("started_at", kind="stable").reset_index(drop=True)
     output_dir.mkdir(parents=True, exist_ok=True)
     png_path = output_dir / HISTORY_PNG
-    png = _trend_png(runs)
-    png_path.write_bytes(png)
-    html_path = output_dir / HISTORY_HTML
-    html_path.write_text(_history_page(runs, png), encoding="utf-8")
-    return png_path, html_path
+    png_path.write_bytes(_trend_png(runs))
+    return png_path
 
 
 def _plotted_metrics(runs: pd.DataFrame) -> list[str]:
@@ -182,72 +175,6 @@ def _trend_png(runs: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
-
-
-_TABLE_COLUMNS: Final = ("started (UTC)", "source", "model", "rows", "verdict", "alerts", "report")
-
-_PAGE: Final = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>sentimentops monitoring history</title>
-<style>
-body {{ font-family: sans-serif; margin: 1.5em; }}
-img {{ max-width: 100%; }}
-table {{ border-collapse: collapse; font-size: 0.9em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }}
-tr.alert td {{ background: #fdecea; }}
-</style>
-</head>
-<body>
-<h1>Monitoring history</h1>
-<p>{summary}</p>
-<img alt="metrics of the monitoring runs over time" src="data:image/png;base64,{png}">
-<h2>Runs, newest first</h2>
-<table>
-<thead><tr>{header}</tr></thead>
-<tbody>
-{body}
-</tbody>
-</table>
-</body>
-</html>
-"""
-
-
-def _history_page(runs: pd.DataFrame, png: bytes) -> str:
-    alerted = int((runs["verdict"] == "alert").sum())
-    first, last = runs["started_at"].iloc[0], runs["started_at"].iloc[-1]
-    summary = (
-        f"{len(runs)} runs from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC; "
-        f"{alerted} alerted."
-    )
-    body = "\n".join(_table_row(run) for run in reversed(runs.to_dict("records")))
-    return _PAGE.format(
-        summary=html.escape(summary),
-        png=base64.b64encode(png).decode("ascii"),
-        header="".join(f"<th>{html.escape(name)}</th>" for name in _TABLE_COLUMNS),
-        body=body,
-    )
-
-
-def _table_row(run: dict[Any, Any]) -> str:
-    alerts = run["alerts"] if isinstance(run["alerts"], list) else []
-    cells = [
-        html.escape(f"{run['started_at']:%Y-%m-%d %H:%M:%S}"),
-        html.escape(str(run["source"])),
-        html.escape(f"{run['model_name']} v{run['model_version']}"),
-        html.escape(str(run["rows"])),
-        html.escape(str(run["verdict"])),
-        "<br>".join(
-            f"<b>{html.escape(str(alert.get('kind', '')))}</b>: "
-            f"{html.escape(str(alert.get('message', '')))}"
-            for alert in alerts
-        ),
-        html.escape(run["report_path"]) if isinstance(run["report_path"], str) else "",
-    ]
-    row_class = ' class="alert"' if run["verdict"] == "alert" else ""
-    return f"<tr{row_class}>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
 
 
 def prune_reports(folder: Path, keep: int, *, spare: Path | None = None) -> list[Path]:

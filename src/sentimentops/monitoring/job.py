@@ -2,8 +2,9 @@
 
 Loads the model and the current data (a file or a window of the prediction log), runs
 :func:`~sentimentops.monitoring.run.run_monitoring`, sends the alerts (log, webhook), and records
-the run twice: in the SQL history beside the prediction log (for ``monitor history``) and as an
-MLflow run (metrics beside the training runs).
+the run three times: in the SQL history beside the prediction log (for ``monitor history``), as a
+snapshot in the Evidently workspace (the dashboard of ``monitor ui``) and as an MLflow run
+(metrics beside the training runs).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sentimentops.monitoring.run import (
     run_monitoring,
 )
 from sentimentops.monitoring.run_store import write_monitoring_run
+from sentimentops.monitoring.workspace import record_snapshot, workspace_location
 from sentimentops.prediction_log import open_store, spooled_between
 from sentimentops.storage import Location
 from sentimentops.tracking.loading import load_version
@@ -111,7 +113,7 @@ def monitor_and_record(
         webhook_url=settings.monitoring.webhook_url,
         timeout=settings.monitoring.webhook_timeout_seconds,
     )
-    report("recording the run (monitoring history, MLflow)")
+    report("recording the run (monitoring history, Evidently workspace, MLflow)")
     _record(outcome, settings)
     if output_dir is None:
         prune_reports(local_reports, settings.monitoring.keep_reports, spare=target)
@@ -236,7 +238,7 @@ def _load_current(
 
 
 def _record(outcome: MonitoringOutcome, settings: Settings) -> None:
-    """History and MLflow; a recording failure is logged, never hides the verdict."""
+    """History, workspace and MLflow; a recording failure is logged, never hides the verdict."""
     record = build_run_record(
         outcome.metrics,
         outcome.alerts,
@@ -255,6 +257,23 @@ def _record(outcome: MonitoringOutcome, settings: Settings) -> None:
             store.dispose()
     except Exception as error:
         log.error("could not record the monitoring run in the history store: %s", error)
+    try:
+        record_snapshot(
+            settings,
+            metrics=metrics,
+            alerts=len(outcome.alerts),
+            model_name=outcome.model_name,
+            model_version=outcome.model_version,
+            started_at=outcome.started_at,
+            verdict=outcome.verdict,
+            source=outcome.source,
+        )
+    except Exception as error:
+        log.error(
+            "could not add the monitoring run to the Evidently workspace %s: %s",
+            workspace_location(settings),
+            error,
+        )
     try:
         from sentimentops.tracking.monitoring import log_monitoring_run
 

@@ -1,0 +1,233 @@
+"""The dashboard over time: every monitoring run added as a snapshot to an Evidently workspace
+(a folder, or a remote Evidently UI), in one project per registered model, whose dashboard draws
+each measurement with its alert limit and the model version of every point. ``sentimentops
+monitor ui`` serves the folder with Evidently's own UI. Evidently is imported only when used."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from sentimentops.config import Settings
+from sentimentops.errors import BadInputError
+
+__all__ = ["PANELS", "Panel", "record_snapshot", "serve_workspace", "workspace_location"]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A line plot of ``measures`` (by model version) with the alert ``limit`` drawn."""
+
+    title: str
+    measures: tuple[str, ...]  # names of flatten_metrics
+    limit: str | None  # the AlertSettings field judging them
+    description: str
+
+
+PANELS: Final = (
+    Panel("Accuracy (labels)", ("accuracy",), "min_accuracy", "on rows whose label arrived"),
+    Panel(
+        "Estimated accuracy (no labels)",
+        ("estimated_accuracy", "estimated_accuracy_lower", "estimated_accuracy_upper"),
+        "min_estimated_accuracy",
+        "from calibrated confidence, with its interval",
+    ),
+    Panel(
+        "Text drift (domain classifier ROC AUC)",
+        ("text_drift_auc",),
+        "text_drift_auc",
+        "0.5: no drift",
+    ),
+    Panel(
+        "Descriptor drift share",
+        ("drifted_descriptor_share",),
+        "descriptor_drift_share",
+        "share of text descriptors that drifted",
+    ),
+    Panel(
+        "Prediction drift (p-value)",
+        ("prediction_drift_score", "prediction_drift_label"),
+        "drift_p_value",
+        "score (K-S) and label share (chi-square); drifted below the limit",
+    ),
+    Panel("Reject rate", ("reject_rate",), "max_reject_rate", "batch outputs: rows rejected"),
+    Panel("Volume (rows)", ("rows",), "min_rows", "current rows judged"),
+)
+# The latest run at a glance: counters on top of the dashboard.
+LATEST: Final = (
+    ("alerts", "alerts"),
+    ("accuracy", "accuracy"),
+    ("estimated accuracy", "estimated_accuracy"),
+    ("text drift AUC", "text_drift_auc"),
+    ("descriptor drift share", "drifted_descriptor_share"),
+    ("reject rate", "reject_rate"),
+    ("rows", "rows"),
+)
+_LATEST_TITLE: Final = "Latest run"
+_LIMIT: Final = "limit:"  # the measure name of an alert limit: limit:<AlertSettings field>
+
+
+def workspace_location(settings: Settings) -> str:
+    """The remote workspace's URL when one is set, else the workspace folder."""
+    config = settings.monitoring
+    if config.workspace_url:
+        return config.workspace_url
+    return str(
+        Path(config.workspace_dir) if config.workspace_dir else settings.state_path("workspace")
+    )
+
+
+def record_snapshot(
+    settings: Settings,
+    *,
+    metrics: Mapping[str, float],
+    alerts: int,
+    model_name: str,
+    model_version: str,
+    started_at: datetime,
+    verdict: str,
+    source: str,
+) -> str:
+    """Add one run (its numbers by name, as ``flatten_metrics`` names them) to the project
+    ``model_name`` of the workspace, created with its dashboard when missing.
+
+    Returns:
+        The snapshot's id.
+    """
+    import pandas as pd
+
+    with _evidently():
+        from evidently import DataDefinition, Dataset, Report
+
+        from sentimentops.monitoring.run_values import RunValue, VersionValue
+
+    limits = _limits(settings)
+    values = {**metrics, "alerts": float(alerts), **{_LIMIT + k: v for k, v in limits.items()}}
+    frame = pd.DataFrame([values])
+    definition = DataDefinition(numerical_columns=list(values))
+    report = Report(
+        [
+            *(VersionValue(measure=name, model_version=model_version) for name in metrics),
+            *(RunValue(measure=name) for _, name in LATEST if name in values),
+            *(RunValue(measure=_LIMIT + name) for name in limits),
+        ]
+    )
+    workspace = _open(settings)
+    project_id = _project(workspace, model_name)
+    with _evidently():
+        snapshot = report.run(
+            Dataset.from_pandas(frame, data_definition=definition),
+            None,
+            timestamp=started_at.replace(tzinfo=None),  # the UI's axis: naive UTC
+            tags=[verdict, f"version {model_version}"],
+            metadata={"model_version": model_version, "source": source[:250]},
+            name=f"{verdict.upper()} {model_name} v{model_version} {started_at:%Y-%m-%d %H:%M}",
+        )
+        reference = workspace.add_run(project_id, snapshot)
+    return str(reference.id)
+
+
+def serve_workspace(settings: Settings, *, host: str, port: int) -> None:
+    """Serve the workspace folder with Evidently's UI until interrupted.
+
+    Raises:
+        BadInputError: the runs go to a remote workspace (serve that one), or ``port`` is not
+            a port.
+    """
+    if settings.monitoring.workspace_url:
+        raise BadInputError(
+            f"Monitoring runs are recorded in the remote Evidently workspace "
+            f"{settings.monitoring.workspace_url} (monitoring.workspace_url): open its UI "
+            "there, or unset the URL to serve the local folder."
+        )
+    if not 0 < port < 65536:
+        raise BadInputError(f"--port {port} is not a TCP port (1-65535).")
+    folder = Path(workspace_location(settings))
+    folder.mkdir(parents=True, exist_ok=True)
+    with _evidently():
+        from evidently.ui.service.app import get_config, run
+
+        config = get_config(host=host, port=port, workspace=str(folder))
+    run(config)
+
+
+@contextmanager
+def _evidently() -> Iterator[None]:
+    # Evidently imports numpy.core (deprecated in NumPy 2) and warns about pandas internals:
+    # not ours to fix, and fatal under -W error.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _limits(settings: Settings) -> dict[str, float]:
+    """The alert limit of each panel, by setting name, recorded with every run: a changed
+    limit shows as a step in its line."""
+    alerts = settings.monitoring.alerts
+    limits = {
+        "text_drift_auc": settings.monitoring.text_drift_auc,
+        "drift_p_value": settings.monitoring.drift_p_value,
+    }
+    for panel in PANELS:
+        if panel.limit and panel.limit not in limits:
+            limits[panel.limit] = float(getattr(alerts, panel.limit))
+    return limits
+
+
+def _open(settings: Settings) -> Any:
+    with _evidently():
+        from evidently.ui.workspace import RemoteWorkspace, Workspace
+
+    if settings.monitoring.workspace_url:
+        return RemoteWorkspace(settings.monitoring.workspace_url)
+    return Workspace(workspace_location(settings))
+
+
+def _project(workspace: Any, name: str) -> Any:
+    """The id of the project ``name``, created with its dashboard when missing."""
+    found = workspace.search_project(name)
+    if found:
+        return found[0].id
+    with _evidently():
+        from evidently.sdk.models import DashboardModel, DashboardTabModel, PanelMetric
+        from evidently.sdk.panels import counter_panel, line_plot_panel
+
+    panels = [
+        counter_panel(
+            _LATEST_TITLE,
+            [
+                PanelMetric(metric="RunValue", metric_labels={"measure": measure}, legend=legend)
+                for legend, measure in LATEST
+            ],
+            description="each measurement of the newest run (no value: not measured)",
+        )
+    ]
+    for panel in PANELS:
+        values = [
+            PanelMetric(
+                metric="VersionValue",
+                metric_labels={"measure": measure},
+                legend=f"{measure} (v{{{{model_version}}}})",
+            )
+            for measure in panel.measures
+        ]
+        if panel.limit:
+            values.append(
+                PanelMetric(
+                    metric="RunValue",
+                    metric_labels={"measure": _LIMIT + panel.limit},
+                    legend="alert limit",
+                )
+            )
+        panels.append(line_plot_panel(panel.title, values, panel.description, size="half"))
+    project = workspace.create_project(
+        name, description="sentimentops monitoring runs of this registered model"
+    )
+    tab = DashboardTabModel(title="Monitoring", panels=[panel.id for panel in panels])
+    workspace.save_dashboard(project.id, DashboardModel(tabs=[tab], panels=panels))
+    return project.id
