@@ -18,7 +18,7 @@ BIN := $(VENV)/bin
 SYNCED := $(VENV)/.synced
 HOME_DIR ?= $(or $(SENTIMENTOPS_HOME),.sentimentops)
 
-.PHONY: help setup run test lint terraform-check audit lambda-zip image test-stack test-container container-tools format bench bench-speed bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability bench-outage clean
+.PHONY: help setup run test lint terraform-check audit lambda-zip image test-stack test-container container-tools browser-tools format bench bench-speed bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability bench-outage bench-dashboard clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -46,7 +46,7 @@ PYTEST_ARGS ?=
 test: $(SYNCED) ## Run all tests but the stack and container ones (pyproject's -m), in parallel
 	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-test-stack: $(SYNCED) ## Tests of real servers for minutes: the team-mode stack, load, MLflow server
+test-stack: $(SYNCED) browser-tools ## Tests of real servers for minutes: the team-mode stack, load, MLflow server, the dashboard in Chromium
 	$(BIN)/pytest -m stack
 
 test-container: $(SYNCED) container-tools ## Build the image (podman here, see docs/containers.md) and run it
@@ -62,6 +62,15 @@ container-tools: ## Install podman, buildah and debootstrap (apt) unless present
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		echo "Installing $$missing (apt)"; \
 		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq $(CONTAINER_TOOLS); \
+	fi
+
+# The browser tests (tests/monitoring/test_browser.py) drive Debian's Chromium with Playwright:
+# Playwright's own browser download needs the internet, the Debian package does not.
+browser-tools: ## Install Debian's chromium (apt) unless present
+	@if ! command -v chromium >/dev/null; then \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "Installing chromium (apt)"; \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium; \
 	fi
 
 lint: $(SYNCED) ## ruff check, ruff format --check, mypy, checkov on the Terraform
@@ -100,7 +109,7 @@ format: $(SYNCED) ## Apply ruff fixes and formatting
 
 # Every benchmark measures the machine calibration first (benchmarks/calibration.py) and reports
 # its figures in seconds and as multiples of it (BENCHMARKS.md).
-bench: bench-speed bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-reliability bench-outage ## Run every benchmark (bench-speed includes bench-run)
+bench: bench-speed bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-reliability bench-outage bench-dashboard ## Run every benchmark (bench-speed includes bench-run)
 
 bench-speed: $(SYNCED) ## What a user meets: make run, make test on fresh clones, cold commands (about an hour)
 	$(BIN)/python benchmarks/bench_speed.py
@@ -125,6 +134,9 @@ bench-model: $(SYNCED) ## The model alone: latency by batch size, two-process pa
 
 bench-run: $(SYNCED) ## make run on fresh clones, then again in each: wall time, what was reused
 	$(BIN)/python benchmarks/bench_speed.py --only run
+
+bench-dashboard: $(SYNCED) browser-tools ## The workspace snapshot's cost per run; the dashboard of 500 runs in Chromium
+	$(BIN)/python benchmarks/bench_dashboard.py
 
 bench-reliability: $(SYNCED) ## 5 min of locust at 64 clients: 5xx, p99, RSS growth, log rows
 	$(BIN)/python benchmarks/bench_reliability.py --duration 300 --users 64
