@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -112,7 +113,9 @@ def test_monitor_exit_codes_reports_log_window_and_history(
     assert (tmp_path / "h" / "monitoring_history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # Each run is also a snapshot of the model's project in the Evidently workspace.
-    from evidently.ui.workspace import Workspace
+    with warnings.catch_warnings():  # Evidently imports numpy.core: not ours to fix
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from evidently.ui.workspace import Workspace
 
     workspace = Workspace(str(get_settings().state_path("workspace")))
     (project,) = workspace.search_project("imdb-sentiment")

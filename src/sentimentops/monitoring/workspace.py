@@ -128,8 +128,9 @@ def record_snapshot(
             metadata={"model_version": model_version, "source": source[:250]},
             name=f"{verdict.upper()} {model_name} v{model_version} {started_at:%Y-%m-%d %H:%M}",
         )
-        reference = workspace.add_run(project_id, snapshot)
-    return str(reference.id)
+        added = workspace.add_run(project_id, snapshot)
+    # A remote workspace answers with a reference to the snapshot, the folder with its id.
+    return str(getattr(added, "id", added))
 
 
 def serve_workspace(settings: Settings, *, host: str, port: int) -> None:
@@ -180,12 +181,46 @@ def _limits(settings: Settings) -> dict[str, float]:
 
 
 def _open(settings: Settings) -> Any:
-    with _evidently():
-        from evidently.ui.workspace import RemoteWorkspace, Workspace
-
     if settings.monitoring.workspace_url:
+        with _evidently():
+            from evidently.ui.workspace import RemoteWorkspace
+
         return RemoteWorkspace(settings.monitoring.workspace_url)
-    return Workspace(workspace_location(settings))
+    return _LocalWorkspace(workspace_location(settings))
+
+
+class _LocalWorkspace:
+    """A workspace folder in Evidently's own format, written through its ``LocalState`` (what
+    ``Workspace``'s project, dashboard and snapshot methods call): ``Workspace`` itself also
+    reads every snapshot of the folder when it is built, seconds at hundreds of runs."""
+
+    def __init__(self, path: str) -> None:
+        with _evidently():
+            from evidently.ui.storage.local.base import LocalState
+
+        self.state = LocalState(path)
+        self.state.location.makedirs("")
+
+    def search_project(self, name: str) -> list[Any]:
+        found = (self.state.read_project(project) for project in self.state.list_projects())
+        return [project for project in found if project.name == name]
+
+    def create_project(self, name: str, description: str) -> Any:
+        with _evidently():
+            from evidently.sdk.models import ProjectModel
+
+        return self.state.write_project(ProjectModel(name=name, description=description))
+
+    def save_dashboard(self, project_id: Any, dashboard: Any) -> None:
+        self.state.write_dashboard(project_id, dashboard)
+
+    def add_run(self, project_id: Any, snapshot: Any) -> str:
+        with _evidently():
+            from evidently.legacy.core import new_id
+
+        snapshot_id = new_id()
+        self.state.write_snapshot(project_id, snapshot_id, snapshot.to_snapshot_model())
+        return str(snapshot_id)
 
 
 def _project(workspace: Any, name: str) -> Any:

@@ -1,0 +1,110 @@
+"""The Evidently workspace: one project per model, its dashboard, a snapshot per run holding each
+measurement by model version and each alert limit; ``monitor ui`` refuses what it cannot serve.
+(The dashboard as a browser shows it: test_browser.py.)"""
+
+from __future__ import annotations
+
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from sentimentops.cli.main import app
+from sentimentops.config import get_settings
+from sentimentops.errors import BadInputError
+from sentimentops.monitoring.workspace import (
+    PANELS,
+    record_snapshot,
+    serve_workspace,
+    workspace_location,
+)
+
+START = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+
+
+def record(index: int, version: str, metrics: dict[str, float]) -> str:
+    return record_snapshot(
+        get_settings(),
+        metrics=metrics,
+        alerts=index,
+        model_name="imdb-sentiment",
+        model_version=version,
+        started_at=START + timedelta(hours=index),
+        verdict="alert" if index else "ok",
+        source=f"log:run-{index}",
+    )
+
+
+def points(snapshot: Any) -> dict[tuple[str, str | None], float]:
+    """The snapshot's values by (measure, model version; None for run-wide values)."""
+    found = {}
+    for result in snapshot.metric_results.values():
+        params = result.metric_value_location.metric.params
+        found[params["measure"], params.get("model_version")] = result.value
+    return found
+
+
+def test_each_run_is_a_snapshot_of_the_models_project_with_versions_and_limits(
+    isolated_settings: Path,
+) -> None:
+    with warnings.catch_warnings():  # Evidently imports numpy.core: not ours to fix
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from evidently.ui.workspace import Workspace
+
+    first = record(0, "1", {"rows": 800.0, "accuracy": 0.9, "text_drift_auc": 0.52})
+    second = record(1, "2", {"rows": 40.0, "text_drift_auc": 0.61})
+
+    assert workspace_location(get_settings()) == str(isolated_settings / "workspace")
+    workspace = Workspace(str(isolated_settings / "workspace"))
+    (project,) = workspace.search_project("imdb-sentiment")
+    assert {str(run) for run in workspace.list_runs(project.id)} == {first, second}
+    newest = workspace.get_run(project.id, second)
+    assert newest.timestamp == datetime(2026, 11, 1, 7, 0)
+    assert newest.metadata["model_version"] == "2"
+    assert set(newest.tags) == {"alert", "version 2"}
+    values = points(newest)
+    assert values["rows", "2"] == 40.0
+    assert values["text_drift_auc", "2"] == 0.61
+    assert values["alerts", None] == 1.0
+    assert values["limit:min_rows", None] == 100.0
+    assert values["limit:min_accuracy", None] == 0.85
+    assert values["limit:text_drift_auc", None] == 0.55
+    assert ("accuracy", "2") not in values  # not measured: no point, no false zero
+    assert points(workspace.get_run(project.id, first))["accuracy", "1"] == 0.9
+
+    dashboard = workspace.get_dashboard(project.id)
+    titles = [panel.title for panel in dashboard.panels]
+    assert titles == ["Latest run", *(panel.title for panel in PANELS)]
+    for panel in dashboard.panels[1:]:
+        assert panel.values[-1].legend == "alert limit"
+        assert all("{{model_version}}" in value.legend for value in panel.values[:-1])
+
+
+def test_a_workspace_folder_can_be_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTIMENTOPS_MONITORING__WORKSPACE_DIR", str(tmp_path / "shared"))
+    get_settings.cache_clear()
+
+    record(0, "1", {"rows": 800.0})
+
+    assert list((tmp_path / "shared").iterdir())  # the project's folder
+
+
+def test_the_ui_refuses_a_remote_workspace_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTIMENTOPS_MONITORING__WORKSPACE_URL", "http://evidently:8000")
+    get_settings.cache_clear()
+
+    with pytest.raises(BadInputError, match="http://evidently:8000"):
+        serve_workspace(get_settings(), host="127.0.0.1", port=8000)
+    result = CliRunner().invoke(app, ["monitor", "ui", "--port", "8000"])
+    assert result.exit_code == 2
+    assert "remote Evidently workspace" in result.output
+
+
+def test_the_ui_refuses_a_port_out_of_range() -> None:
+    result = CliRunner().invoke(app, ["monitor", "ui", "--port", "70000"])
+
+    assert result.exit_code == 2
+    assert "not a TCP port" in result.output
