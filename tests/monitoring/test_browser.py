@@ -105,11 +105,12 @@ def test_the_dashboard_shows_each_panel_and_the_latest_run(
         # Each panel loads its points after the page: wait for the counters and the lines.
         page.get_by_text("alerts", exact=True).wait_for()
         page.get_by_text("rows (v1)", exact=True).wait_for()
-        text = page.inner_text("body")
         counters = {label: counter(page, label) for label in COUNTERS}
+        text = page.inner_text("body")
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
 
     for title in (
+        "Latest run",
         "Accuracy (labels)",
         "Estimated accuracy (no labels)",
         "Text drift (domain classifier ROC AUC)",

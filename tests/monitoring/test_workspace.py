@@ -38,12 +38,13 @@ def record(index: int, version: str, metrics: dict[str, float]) -> str:
     )
 
 
-def points(snapshot: Any) -> dict[tuple[str, str | None], float]:
-    """The snapshot's values by (measure, model version; None for run-wide values)."""
+def points(snapshot: Any) -> dict[tuple[str, str, str | None], float]:
+    """The snapshot's values by (kind, column, model version; None for run-wide values)."""
     found = {}
     for result in snapshot.metric_results.values():
         params = result.metric_value_location.metric.params
-        found[params["measure"], params.get("model_version")] = result.value
+        kind = params["type"].rsplit(":", 1)[-1]
+        found[kind, params["column"], params.get("model_version")] = result.value
     return found
 
 
@@ -66,21 +67,25 @@ def test_each_run_is_a_snapshot_of_the_models_project_with_versions_and_limits(
     assert newest.metadata["model_version"] == "2"
     assert set(newest.tags) == {"alert", "version 2"}
     values = points(newest)
-    assert values["rows", "2"] == 40.0
-    assert values["text_drift_auc", "2"] == 0.61
-    assert values["alerts", None] == 1.0
-    assert values["limit:min_rows", None] == 100.0
-    assert values["limit:min_accuracy", None] == 0.85
-    assert values["limit:text_drift_auc", None] == 0.55
-    assert ("accuracy", "2") not in values  # not measured: no point, no false zero
-    assert points(workspace.get_run(project.id, first))["accuracy", "1"] == 0.9
+    assert values["PanelValue", "rows", "2"] == 40.0
+    assert values["PanelValue", "text_drift_auc", "2"] == 0.61
+    assert values["LatestValue", "rows", None] == 40.0
+    assert values["LatestValue", "alerts", None] == 1.0
+    assert values["AlertLimit", "limit:min_rows", None] == 100.0
+    assert values["AlertLimit", "limit:min_accuracy", None] == 0.85
+    assert values["AlertLimit", "limit:text_drift_auc", None] == 0.55
+    # Not measured: no point, no false zero.
+    assert ("PanelValue", "accuracy", "2") not in values
+    assert points(workspace.get_run(project.id, first))["PanelValue", "accuracy", "1"] == 0.9
 
     dashboard = workspace.get_dashboard(project.id)
     titles = [panel.title for panel in dashboard.panels]
     assert titles == ["Latest run", *(panel.title for panel in PANELS)]
     for panel in dashboard.panels[1:]:
-        assert panel.values[-1].legend == "alert limit"
-        assert all("{{model_version}}" in value.legend for value in panel.values[:-1])
+        assert [value.legend for value in panel.values] == [
+            "{{column}} (v{{model_version}})",
+            "alert limit",
+        ]
 
 
 def test_a_workspace_folder_can_be_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

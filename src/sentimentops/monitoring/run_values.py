@@ -1,8 +1,9 @@
 """A monitoring run's numbers as Evidently metrics, so that a run becomes a workspace snapshot
 whose values the Evidently UI draws over time. Imports Evidently: import this module lazily.
 
-Each metric reads its value from the one-row frame of the run's numbers (the snapshot's dataset):
-a value held as a field would become a label, and split the series at every run.
+Each metric reads its value from ``column`` of the one-row frame of the run's numbers (the
+snapshot's dataset): a value held as a field would become a label, and split the series at
+every run. The other fields are the labels a dashboard panel selects and names series by.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ with warnings.catch_warnings():
     from evidently.core.datasets import Dataset
     from evidently.core.metric_types import SingleValueCalculation, SingleValueMetric
 
-__all__ = ["RunValue", "VersionValue"]
+__all__ = ["AlertLimit", "LatestValue", "PanelValue", "RunValue"]
 
 
 class RunValue(SingleValueMetric):  # type: ignore[misc]
-    """A number of the run as a whole (the latest value, an alert limit): ``measure`` names
-    the column of the run's frame that holds it."""
+    """A number of the run: ``column`` of the run's frame."""
 
-    measure: str
+    column: str
 
     def _default_tests(self, context: Any) -> list[Any]:
         return []
@@ -32,28 +32,33 @@ class RunValue(SingleValueMetric):  # type: ignore[misc]
         return []
 
 
-class VersionValue(RunValue):
-    """A measurement labelled with the model version that made the predictions: the UI draws
-    one line per version, so the version of every point shows (and where the champion changed)."""
+class LatestValue(RunValue):
+    """A number for the latest-run counters, shown as ``label``."""
 
+    label: str
+
+
+class PanelValue(RunValue):
+    """A point of ``panel``'s lines, labelled with the model version that made the predictions:
+    the UI draws one line per version, so the version of every point shows (and where the
+    champion changed)."""
+
+    panel: str
     model_version: str
 
 
-def _value(metric: RunValue, current: Dataset) -> float:
-    return float(current.as_dataframe()[metric.measure].iloc[0])
+class AlertLimit(RunValue):
+    """The alert limit ``panel`` is judged against, as it was set for this run."""
+
+    panel: str
 
 
 class RunValueCalculation(SingleValueCalculation[RunValue]):  # type: ignore[misc]
+    """Every RunValue kind is calculated alike: the value of its column."""
+
     def calculate(self, context: Any, current_data: Dataset, reference_data: Any) -> Any:
-        return self.result(_value(self.metric, current_data)), None
+        value = float(current_data.as_dataframe()[self.metric.column].iloc[0])
+        return self.result(value), None
 
     def display_name(self) -> str:
-        return str(self.metric.measure)
-
-
-class VersionValueCalculation(SingleValueCalculation[VersionValue]):  # type: ignore[misc]
-    def calculate(self, context: Any, current_data: Dataset, reference_data: Any) -> Any:
-        return self.result(_value(self.metric, current_data)), None
-
-    def display_name(self) -> str:
-        return f"{self.metric.measure} (model version {self.metric.model_version})"
+        return str(getattr(self.metric, "label", self.metric.column))

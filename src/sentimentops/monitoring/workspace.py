@@ -23,42 +23,59 @@ __all__ = ["PANELS", "Panel", "record_snapshot", "serve_workspace", "workspace_l
 class Panel:
     """A line plot of ``measures`` (by model version) with the alert ``limit`` drawn."""
 
+    key: str  # the label its values carry
     title: str
     measures: tuple[str, ...]  # names of flatten_metrics
-    limit: str | None  # the AlertSettings field judging them
+    limit: str  # the setting judging them (AlertSettings, or monitoring's drift limits)
     description: str
 
 
 PANELS: Final = (
-    Panel("Accuracy (labels)", ("accuracy",), "min_accuracy", "on rows whose label arrived"),
     Panel(
+        "accuracy",
+        "Accuracy (labels)",
+        ("accuracy",),
+        "min_accuracy",
+        "on rows whose label arrived",
+    ),
+    Panel(
+        "estimated_accuracy",
         "Estimated accuracy (no labels)",
         ("estimated_accuracy", "estimated_accuracy_lower", "estimated_accuracy_upper"),
         "min_estimated_accuracy",
         "from calibrated confidence, with its interval",
     ),
     Panel(
+        "text_drift",
         "Text drift (domain classifier ROC AUC)",
         ("text_drift_auc",),
         "text_drift_auc",
         "0.5: no drift",
     ),
     Panel(
+        "descriptor_drift",
         "Descriptor drift share",
         ("drifted_descriptor_share",),
         "descriptor_drift_share",
         "share of text descriptors that drifted",
     ),
     Panel(
+        "prediction_drift",
         "Prediction drift (p-value)",
         ("prediction_drift_score", "prediction_drift_label"),
         "drift_p_value",
         "score (K-S) and label share (chi-square); drifted below the limit",
     ),
-    Panel("Reject rate", ("reject_rate",), "max_reject_rate", "batch outputs: rows rejected"),
-    Panel("Volume (rows)", ("rows",), "min_rows", "current rows judged"),
+    Panel(
+        "reject_rate",
+        "Reject rate",
+        ("reject_rate",),
+        "max_reject_rate",
+        "batch outputs: rows rejected",
+    ),
+    Panel("volume", "Volume (rows)", ("rows",), "min_rows", "current rows judged"),
 )
-# The latest run at a glance: counters on top of the dashboard.
+# The latest run at a glance: counters on top of the dashboard, (label, measure).
 LATEST: Final = (
     ("alerts", "alerts"),
     ("accuracy", "accuracy"),
@@ -69,7 +86,7 @@ LATEST: Final = (
     ("rows", "rows"),
 )
 _LATEST_TITLE: Final = "Latest run"
-_LIMIT: Final = "limit:"  # the measure name of an alert limit: limit:<AlertSettings field>
+_LIMIT: Final = "limit:"  # the column of an alert limit: limit:<setting>
 
 
 def workspace_location(settings: Settings) -> str:
@@ -104,17 +121,23 @@ def record_snapshot(
     with _evidently():
         from evidently import DataDefinition, Dataset, Report
 
-        from sentimentops.monitoring.run_values import RunValue, VersionValue
+        from sentimentops.monitoring.run_values import AlertLimit, LatestValue, PanelValue
 
-    limits = _limits(settings)
-    values = {**metrics, "alerts": float(alerts), **{_LIMIT + k: v for k, v in limits.items()}}
+    values = {**metrics, "alerts": float(alerts)}
+    values |= {_LIMIT + panel.limit: _limit(settings, panel.limit) for panel in PANELS}
     frame = pd.DataFrame([values])
     definition = DataDefinition(numerical_columns=list(values))
+    # Only what the dashboard shows: every point costs the UI time at each page load.
     report = Report(
         [
-            *(VersionValue(measure=name, model_version=model_version) for name in metrics),
-            *(RunValue(measure=name) for _, name in LATEST if name in values),
-            *(RunValue(measure=_LIMIT + name) for name in limits),
+            *(LatestValue(column=name, label=label) for label, name in LATEST if name in values),
+            *(
+                PanelValue(column=name, panel=panel.key, model_version=model_version)
+                for panel in PANELS
+                for name in panel.measures
+                if name in metrics
+            ),
+            *(AlertLimit(column=_LIMIT + panel.limit, panel=panel.key) for panel in PANELS),
         ]
     )
     workspace = _open(settings)
@@ -166,18 +189,11 @@ def _evidently() -> Iterator[None]:
         yield
 
 
-def _limits(settings: Settings) -> dict[str, float]:
-    """The alert limit of each panel, by setting name, recorded with every run: a changed
-    limit shows as a step in its line."""
-    alerts = settings.monitoring.alerts
-    limits = {
-        "text_drift_auc": settings.monitoring.text_drift_auc,
-        "drift_p_value": settings.monitoring.drift_p_value,
-    }
-    for panel in PANELS:
-        if panel.limit and panel.limit not in limits:
-            limits[panel.limit] = float(getattr(alerts, panel.limit))
-    return limits
+def _limit(settings: Settings, name: str) -> float:
+    """The alert limit ``name``, recorded with every run: a changed setting shows as a step."""
+    if name in ("text_drift_auc", "drift_p_value"):
+        return float(getattr(settings.monitoring, name))
+    return float(getattr(settings.monitoring.alerts, name))
 
 
 def _open(settings: Settings) -> Any:
@@ -232,33 +248,23 @@ def _project(workspace: Any, name: str) -> Any:
         from evidently.sdk.models import DashboardModel, DashboardTabModel, PanelMetric
         from evidently.sdk.panels import counter_panel, line_plot_panel
 
-    panels = [
-        counter_panel(
-            _LATEST_TITLE,
-            [
-                PanelMetric(metric="RunValue", metric_labels={"measure": measure}, legend=legend)
-                for legend, measure in LATEST
-            ],
-            description="each measurement of the newest run (no value: not measured)",
-        )
-    ]
+    counters = counter_panel(
+        _LATEST_TITLE,
+        [PanelMetric(metric="LatestValue", legend="{{label}}")],
+        description="each measurement's latest value (no value: never measured)",
+    )
+    panels = [counters]
     for panel in PANELS:
         values = [
             PanelMetric(
-                metric="VersionValue",
-                metric_labels={"measure": measure},
-                legend=f"{measure} (v{{{{model_version}}}})",
-            )
-            for measure in panel.measures
+                metric="PanelValue",
+                metric_labels={"panel": panel.key},
+                legend="{{column}} (v{{model_version}})",
+            ),
+            PanelMetric(
+                metric="AlertLimit", metric_labels={"panel": panel.key}, legend="alert limit"
+            ),
         ]
-        if panel.limit:
-            values.append(
-                PanelMetric(
-                    metric="RunValue",
-                    metric_labels={"measure": _LIMIT + panel.limit},
-                    legend="alert limit",
-                )
-            )
         panels.append(line_plot_panel(panel.title, values, panel.description, size="half"))
     project = workspace.create_project(
         name, description="sentimentops monitoring runs of this registered model"
