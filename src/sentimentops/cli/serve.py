@@ -49,15 +49,12 @@ def serve_command(
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
 
-    if model is not None:
-        # Every worker process builds its app from the environment: pass the option that way.
-        os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model
-        get_settings.cache_clear()
     from sentimentops.serving.app import create_app, docs_exposed
 
+    serving = settings.serving.model_copy(update={"model_uri": uri})
     # Built even for N workers, which build their own: a bad setting exits 2 now, rather than
     # failing every worker uvicorn restarts.
-    app = create_app(get_settings())
+    app = create_app(settings.model_copy(update={"serving": serving}))
     if wait_for_model and uri.startswith("models:/"):
         # The app polls until it exists. A folder is checked still: nothing would create a typo.
         version = "not loaded yet: ready once it exists"
@@ -66,8 +63,11 @@ def serve_command(
             version = fetched(uri).version if uri.startswith("models:/") else "local"
             if version == "local":
                 require_model_folder(uri)
-    docs = "; docs at /docs" if docs_exposed(get_settings()) else ""
+    docs = "; docs at /docs" if docs_exposed(settings) else ""
     console.print(f"Serving {uri} (version {version}) on http://{host}:{port}{docs}")
+    if model is not None and workers > 1:
+        # Each worker process builds its app from the environment: pass the option that way.
+        os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model
     try:
         uvicorn.run(
             app if workers == 1 else "sentimentops.serving.app:create_app",
