@@ -107,11 +107,15 @@ def measure(args: argparse.Namespace, texts: list[str], folder: Path) -> dict[st
                         args.warmup,
                     )
                 )
-                # Let the shadow queue drain before the counters are read.
-                time.sleep(2.0)
+                under_load = scrape(url)
+                # Let the shadow queue drain (idle: at full speed) before the next run.
+                time.sleep(3.0)
                 after = scrape(url)
                 shadow = {key: after[key] - before[key] for key in after}
                 measured |= {f"shadow_{key}": value for key, value in shadow.items()}
+                # Scored while the load lasted (warm-up included), not from the queue after.
+                measured["shadow_scored_under_load"] = under_load["scored"] - before["scored"]
+                measured["sent"] = round(measured["rps"] * (args.seconds + args.warmup))
                 runs.setdefault(f"{mode} c={concurrency}", []).append(measured)
                 print(mode, concurrency, measured, flush=True)
     finally:
@@ -121,9 +125,15 @@ def measure(args: argparse.Namespace, texts: list[str], folder: Path) -> dict[st
 
 
 def coverage(run: dict[str, Any]) -> float:
-    """Share of the run's requests (warm-up included) the challenger scored in shadow."""
+    """Share of the run's requests (warm-up included) the challenger scored in shadow, while
+    the load lasted or from the queue after it."""
     handled = run["shadow_scored"] + run["shadow_dropped"] + run["shadow_failed"]
     return run["shadow_scored"] / handled if handled else 0.0
+
+
+def coverage_under_load(run: dict[str, Any]) -> float:
+    """Share of the run's requests (about: its rate times its length) scored while it lasted."""
+    return min(run["shadow_scored_under_load"] / run["sent"], 1.0) if run["sent"] else 0.0
 
 
 def figures(runs: dict[str, list[Any]], calibration: Calibration) -> dict[str, Any]:
@@ -137,6 +147,7 @@ def figures(runs: dict[str, list[Any]], calibration: Calibration) -> dict[str, A
             "shadow_scored": [run["shadow_scored"] for run in measured],
             "shadow_dropped": [run["shadow_dropped"] for run in measured],
             "shadow_coverage": spread([coverage(run) for run in measured]),
+            "shadow_coverage_under_load": spread([coverage_under_load(run) for run in measured]),
         }
         for key, measured in runs.items()
     }
@@ -162,6 +173,7 @@ def report(runs: dict[str, list[Any]], calibration: Calibration) -> str:
     for key, measured in runs.items():
         mode, level = key.rsplit(" c=", 1)
         scored = [coverage(run) * 100 for run in measured]
+        under_load = [coverage_under_load(run) * 100 for run in measured]
         rows.append(
             [
                 mode,
@@ -169,14 +181,15 @@ def report(runs: dict[str, list[Any]], calibration: Calibration) -> str:
                 *calibration.rate_cells([run["rps"] for run in measured]),
                 cell([run["p50_ms"] for run in measured]),
                 cell([run["p99_ms"] for run in measured]),
+                cell(under_load, " %") if mode == "shadow on" else "",
                 cell(scored, " %") if mode == "shadow on" else "",
                 str(int(sum(run["shadow_dropped"] for run in measured))),
                 str(sum(run["errors"] for run in measured)),
             ]
         )
     header = ["server", "concurrency", "requests/s", "requests per calibration", "p50 ms"]
-    header += ["p99 ms", "scored in shadow", "shadow dropped", "errors"]
-    return markdown_table(header, rows, "lrrrrrrrr")
+    header += ["p99 ms", "shadow scored under load", "in all (queue drained)"]
+    return markdown_table([*header, "shadow dropped", "errors"], rows, "lrrrrrrrrr")
 
 
 def main() -> None:
