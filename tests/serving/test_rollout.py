@@ -23,6 +23,7 @@ from scipy import stats
 from sentimentops.config import get_settings
 from sentimentops.prediction_log import PredictionLogStore
 from sentimentops.tracking.loading import LoadedModel, load_version
+from tests.conftest import save_small_model
 from tests.servers import eventually, free_port, running
 
 CLI = str(Path(sys.executable).parent / "sentimentops")
@@ -42,16 +43,8 @@ def challenger_folder(
 ) -> Path:
     """Another small real model (other reviews, fewer of them): its scores differ from the
     champion's."""
-    from sentimentops.config import load_settings
-    from sentimentops.models.candidates import build_candidate
-    from sentimentops.tracking.flavor import save_model
-
     train = reference_reviews.sample(800, random_state=7)
-    pipeline = build_candidate("logreg", load_settings()).pipeline
-    pipeline.fit(train["review"].tolist(), train["sentiment"].to_numpy())
-    folder = tmp_path_factory.mktemp("challenger") / "imdb-challenger"
-    save_model(pipeline, str(folder))
-    return folder
+    return save_small_model(train, tmp_path_factory.mktemp("challenger") / "imdb-challenger")
 
 
 @pytest.fixture
