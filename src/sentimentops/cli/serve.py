@@ -47,17 +47,14 @@ def serve_command(
         prefetch(uri)  # the registry lookup runs on the other core while the server imports
 
     import uvicorn
-    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.config import LOGGING_CONFIG, STARTUP_FAILURE
 
-    if model is not None:
-        # Every worker process builds its app from the environment: pass the option that way.
-        os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model
-        get_settings.cache_clear()
     from sentimentops.serving.app import create_app, docs_exposed
 
+    serving = settings.serving.model_copy(update={"model_uri": uri})
     # Built even for N workers, which build their own: a bad setting exits 2 now, rather than
     # failing every worker uvicorn restarts.
-    app = create_app(get_settings())
+    app = create_app(settings.model_copy(update={"serving": serving}))
     if wait_for_model and uri.startswith("models:/"):
         # The app polls until it exists. A folder is checked still: nothing would create a typo.
         version = "not loaded yet: ready once it exists"
@@ -66,8 +63,11 @@ def serve_command(
             version = fetched(uri).version if uri.startswith("models:/") else "local"
             if version == "local":
                 require_model_folder(uri)
-    docs = "; docs at /docs" if docs_exposed(get_settings()) else ""
+    docs = "; docs at /docs" if docs_exposed(settings) else ""
     console.print(f"Serving {uri} (version {version}) on http://{host}:{port}{docs}")
+    if model is not None and workers > 1:
+        # Each worker process builds its app from the environment: pass the option that way.
+        os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model
     try:
         uvicorn.run(
             app if workers == 1 else "sentimentops.serving.app:create_app",
@@ -78,6 +78,12 @@ def serve_command(
             timeout_graceful_shutdown=30,
             access_log=False,
             log_level="info",
+            # The API's own lines (model loaded, rollout started or stopped) beside uvicorn's.
+            log_config=LOGGING_CONFIG
+            | {
+                "loggers": LOGGING_CONFIG["loggers"]
+                | {"sentimentops": {"handlers": ["default"], "level": "INFO", "propagate": False}}
+            },
         )
     except SystemExit as stopped:
         # uvicorn exits with 3 when the server fails to start; 3 means a monitoring alert here.
