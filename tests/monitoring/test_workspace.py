@@ -1,9 +1,12 @@
 """The Evidently workspace: one project per model, its dashboard, a snapshot per run holding each
-measurement by model version and each alert limit; ``monitor ui`` refuses what it cannot serve.
+measurement by model version and each alert limit, in a folder or a remote Evidently UI;
+``monitor ui`` refuses what it cannot serve.
 (The dashboard as a browser shows it: test_browser.py.)"""
 
 from __future__ import annotations
 
+import json
+import urllib.request
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +24,8 @@ from sentimentops.monitoring.workspace import (
     serve_workspace,
     workspace_location,
 )
+from tests.servers import free_port, running
+from tests.user import SCRIPT, user_env
 
 START = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 
@@ -113,3 +118,30 @@ def test_the_ui_refuses_a_port_out_of_range() -> None:
 
     assert result.exit_code == 2
     assert "not a TCP port" in result.output
+
+
+def test_runs_go_to_a_remote_workspace_when_its_url_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real Evidently UI (``monitor ui`` on another home) stands in for the team's server."""
+    port = free_port()
+    server_home = tmp_path / "server-home"
+    base = f"http://127.0.0.1:{port}"
+    command = [str(SCRIPT), "monitor", "ui", "--port", str(port)]
+    with running(command, f"{base}/api/projects", tmp_path / "ui.log", user_env(server_home)):
+        monkeypatch.setenv("SENTIMENTOPS_MONITORING__WORKSPACE_URL", base)
+        get_settings.cache_clear()
+
+        first = record(0, "1", {"rows": 800.0, "accuracy": 0.9})
+        second = record(1, "1", {"rows": 700.0})
+
+        with urllib.request.urlopen(f"{base}/api/projects") as response:
+            (project,) = json.loads(response.read())
+        with urllib.request.urlopen(f"{base}/api/v2/dashboards/{project['id']}") as response:
+            titles = [panel["title"] for panel in json.loads(response.read())["panels"]]
+
+    assert project["name"] == "imdb-sentiment"
+    assert titles == ["Latest run", *(panel.title for panel in PANELS)]
+    snapshots = server_home / "workspace" / project["id"] / "snapshots"
+    assert {path.stem for path in snapshots.iterdir()} == {first, second}
+    assert not (tmp_path / "home" / "workspace").exists()  # nothing written locally
