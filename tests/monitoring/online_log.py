@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sentimentops.prediction_log import PredictionLogStore, PredictionRecord
 
-__all__ = ["START", "write_known_log"]
+__all__ = ["START", "write_known_log", "write_paired_log"]
 
 START = datetime.now(UTC) - timedelta(minutes=30)
 
@@ -67,3 +67,30 @@ def _record(
         timestamp=at,
         role=role,
     )
+
+
+def write_paired_log(
+    store: PredictionLogStore,
+    *,
+    champion: str,
+    challenger: str,
+    requests: int,
+    champion_right: int,
+    challenger_right: int,
+) -> None:
+    """``requests`` answered by ``champion`` and scored in shadow by ``challenger``, all with
+    feedback "positive": the champion right on the first ``champion_right``, the challenger on
+    the last ``challenger_right``."""
+    records = []
+    for i in range(requests):
+        moment = START + timedelta(milliseconds=i)
+        for version, role, right in (
+            (champion, "champion", i < champion_right),
+            (challenger, "shadow", i >= requests - challenger_right),
+        ):
+            label = "positive" if right else "negative"
+            score = 0.9 if right else 0.1
+            records.append(_record(f"p{i}", version, role, label, score, 5.0, moment))
+    store.write_predictions(records)
+    for i in range(requests):
+        store.write_feedback(f"p{i}", "positive")

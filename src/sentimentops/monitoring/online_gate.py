@@ -14,11 +14,13 @@ __all__ = ["OnlineDecision", "decide_online_promotion", "decide_rollback"]
 
 @dataclass(frozen=True)
 class OnlineDecision:
-    """Whether to act (promote, or roll back), why, and the comparison behind it."""
+    """Whether to act (promote, or roll back), why, and the comparison behind it; ``waiting``
+    when there is too little evidence yet for a verdict either way."""
 
     act: bool
     reason: str
     comparison: OnlineComparison | None = None
+    waiting: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The verdict and its numbers, JSON-ready."""
@@ -45,6 +47,7 @@ def decide_online_promotion(
             f"registry.online_min_labelled ({min_labelled:,}). Keep the challenger in shadow "
             "(serving.shadow_share) and collect feedback (POST /feedback), or widen --since.",
             c,
+            waiting=True,
         )
     assert c.challenger_paired_accuracy is not None
     assert c.champion_paired_accuracy is not None

@@ -19,7 +19,7 @@ from sentimentops.monitoring.online_gate import (
 )
 from sentimentops.prediction_log import open_store
 
-__all__ = ["compare_from_log", "promote_online", "rollback_if_worse"]
+__all__ = ["compare_from_log", "pending_challenger", "promote_online", "rollback_if_worse"]
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,23 @@ def compare_from_log(
     )
 
 
+def pending_challenger(settings: Settings) -> str | None:
+    """The challenger's version when it is not the champion (a model on trial), else None."""
+    from sentimentops.tracking import registry
+    from sentimentops.tracking.store import connect_registry
+
+    connect_registry(settings)
+    name = settings.registry.model_name
+    challenger = registry.challenger_version(name)
+    return challenger if challenger != registry.champion_version(name) else None
+
+
 def promote_online(settings: Settings, since: datetime, until: datetime) -> OnlineDecision:
     """Promote the ``challenger`` alias's version to champion when the log's window says it is
     not worse (:func:`decide_online_promotion`); the webhook hears of a promotion.
 
     Raises:
-        ModelNotFoundError: no challenger is registered.
+        ModelNotFoundError: no challenger is registered (:func:`pending_challenger` asks).
         TrackingUnavailableError, PredictionLogUnavailableError: a store does not answer.
     """
     from sentimentops.tracking import registry
@@ -78,7 +89,7 @@ def promote_online(settings: Settings, since: datetime, until: datetime) -> Onli
                 settings, since, until, champion=champion, challenger=challenger
             )
         except BadInputError as error:
-            return OnlineDecision(False, f"no online evidence: {error}")
+            return OnlineDecision(False, f"no online evidence yet: {error}", waiting=True)
         decision = decide_online_promotion(
             comparison,
             significance_level=settings.registry.significance_level,
