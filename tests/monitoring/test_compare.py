@@ -195,3 +195,15 @@ def test_feedback_for_retraining_counts_a_request_scored_twice_once(
 
     assert len(rows) == 11  # r0..r7, r10, c0, c1: the shadow rows of r0..r7 add no text
     assert rows["review"].is_unique
+
+
+def test_monitoring_from_the_log_judges_answers_not_shadow_predictions(
+    logged_home: PredictionLogStore,
+) -> None:
+    from sentimentops.monitoring.current import current_from_log
+
+    current = current_from_log(logged_home, None, None)
+    by_version = current.frame["model_version"].value_counts().to_dict()
+
+    # Version 1 answered r0..r10; version 2 answered only the canary requests c0 and c1.
+    assert by_version == {"1": 11, "2": 2}
