@@ -222,6 +222,12 @@ class ServingSettings(_Section):
     reload_interval_seconds: NonNegative = 30.0
     cors_origins: list[str] = Field(default_factory=list)
     expose_docs: bool | None = None  # None: exposed unless an API key guards the API
+    # Rollout (docs/serving.md): the challenger scores a share of requests after the answer
+    # (shadow), or answers a share of clients itself (canary); both 0: it is not loaded.
+    challenger_uri: str = "models:/imdb-sentiment@challenger"
+    shadow_share: Share = 0.0
+    canary_share: Share = 0.0
+    shadow_queue_size: Count = 1000
 
 
 class AlertSettings(_Section):

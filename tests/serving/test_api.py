@@ -105,11 +105,13 @@ def test_metrics_count_requests_predictions_and_the_model(client: TestClient) ->
         'sentimentops_requests_total{endpoint="/v1/predict",method="POST",status="200"} 2.0' in text
     )
     assert 'sentimentops_errors_total{endpoint="/v1/predict",status="422"} 1.0' in text
-    assert 'sentimentops_predictions_total{label="positive"} 1.0' in text
-    assert 'sentimentops_predictions_total{label="negative"} 1.0' in text
-    assert "sentimentops_prediction_score_count 2.0" in text
+    assert 'sentimentops_predictions_total{label="positive",role="champion"} 1.0' in text
+    assert 'sentimentops_predictions_total{label="negative",role="champion"} 1.0' in text
+    assert 'sentimentops_prediction_score_count{role="champion"} 2.0' in text
+    assert 'sentimentops_prediction_latency_seconds_count{role="champion"} 2.0' in text
     assert 'sentimentops_request_latency_seconds_count{endpoint="/v1/predict"} 3.0' in text
-    assert 'sentimentops_model_info{name="imdb-logreg",version="local"} 1.0' in text
+    assert 'sentimentops_model_info{name="imdb-logreg",role="champion",version="local"} 1.0' in text
+    assert 'sentimentops_shadow_requests_total{outcome="dropped"} 0.0' in text
     assert "sentimentops_prediction_log_queue_depth" in text
     assert "sentimentops_prediction_log_dropped_total 0.0" in text
     assert "sentimentops_prediction_log_spool_records 0.0" in text

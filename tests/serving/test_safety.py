@@ -237,7 +237,7 @@ def test_requests_over_the_concurrency_limit_get_503_and_probes_still_answer() -
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    metrics = ApiMetrics(log_status=lambda: LOG_STATUS, served_model=lambda: None)
+    metrics = ApiMetrics(log_status=lambda: LOG_STATUS, served_model=lambda: [])
     guarded = RequestGuard(
         app, metrics=metrics, routes=app.routes, max_body_bytes=1024, max_concurrency=2
     )

@@ -22,7 +22,7 @@ router = APIRouter()
 @router.get("/health/live", tags=["health"])
 async def live(state: State) -> schemas.Health:
     """The process answers. Never needs the API key."""
-    return schemas.Health(status="ok", model=_identity(state))
+    return schemas.Health(status="ok", model=_identity(state), rollout=_rollout(state))
 
 
 @router.get(
@@ -34,9 +34,11 @@ async def live(state: State) -> schemas.Health:
 async def ready(state: State) -> Any:
     """200 once a model is loaded, 503 until then."""
     if state.slot.current is None:
-        body = schemas.Health(status="loading", error=state.slot.last_error)
+        body = schemas.Health(
+            status="loading", error=state.slot.last_error, rollout=_rollout(state)
+        )
         return JSONResponse(body.model_dump(mode="json"), status_code=503)
-    return schemas.Health(status="ok", model=_identity(state))
+    return schemas.Health(status="ok", model=_identity(state), rollout=_rollout(state))
 
 
 @router.get(
@@ -105,3 +107,29 @@ async def reload(state: State) -> schemas.ReloadResponse:
 def _identity(state: ApiState) -> schemas.ModelIdentity | None:
     model = state.slot.current
     return None if model is None else schemas.ModelIdentity(name=model.name, version=model.version)
+
+
+def _rollout(state: ApiState) -> schemas.Rollout | None:
+    if (challenger := state.challenger) is None:
+        return None
+    serving = state.settings.serving
+    model = state.challenger_model()
+    identity = (
+        None if model is None else schemas.ModelIdentity(name=model.name, version=model.version)
+    )
+    note = None
+    if model is None:
+        loaded = challenger.slot.current
+        if loaded is None:
+            why = challenger.slot.last_error or "not loaded yet"
+            note = f"no challenger at {challenger.slot.uri}: {why}"
+        elif state.slot.current is not None:
+            note = f"{challenger.slot.uri} names the champion itself (version {loaded.version})"
+    return schemas.Rollout(
+        shadow_share=serving.shadow_share,
+        canary_share=serving.canary_share,
+        challenger=identity,
+        shadow_queue_depth=challenger.shadow.queue_depth,
+        shadow_dropped=challenger.shadow.dropped,
+        note=note,
+    )

@@ -10,7 +10,14 @@ from fastapi import APIRouter, Depends, Query
 
 from sentimentops.errors import PredictionLogUnavailableError
 from sentimentops.serving import schemas
-from sentimentops.serving.deps import BatchBody, PredictionBody, RequestId, State, require_api_key
+from sentimentops.serving.deps import (
+    BatchBody,
+    Caller,
+    PredictionBody,
+    RequestId,
+    State,
+    require_api_key,
+)
 from sentimentops.serving.errors import ApiError
 
 __all__ = ["router"]
@@ -29,13 +36,16 @@ async def predict(
     body: PredictionBody,
     state: State,
     request_id: RequestId,
+    caller: Caller,
     explain: Annotated[
         bool, Query(description="Add the n-grams that moved the score most.")
     ] = False,
 ) -> schemas.Prediction:
-    """Label one review: positive or negative, with the probability of positive."""
+    """Label one review: positive or negative, with the probability of positive; ``model``
+    names the version that answered (during a canary rollout, the challenger for some
+    clients: send X-Client-ID to stay with one)."""
     scored = await state.predict(
-        [body.text], request_id=request_id, endpoint="/v1/predict", itemize=False
+        [body.text], request_id=request_id, endpoint="/v1/predict", itemize=False, caller=caller
     )
     explanation = None
     if explain:
@@ -52,11 +62,16 @@ async def predict(
 
 @router.post("/predict/batch")
 async def predict_batch(
-    body: BatchBody, state: State, request_id: RequestId
+    body: BatchBody, state: State, request_id: RequestId, caller: Caller
 ) -> schemas.BatchPredictionResponse:
-    """Label several reviews in one call; predictions come back in the order sent."""
+    """Label several reviews in one call; predictions come back in the order sent, all from
+    one model."""
     scored = await state.predict(
-        body.texts, request_id=request_id, endpoint="/v1/predict/batch", itemize=True
+        body.texts,
+        request_id=request_id,
+        endpoint="/v1/predict/batch",
+        itemize=True,
+        caller=caller,
     )
     identity = schemas.ModelIdentity(name=scored.model.name, version=scored.model.version)
     predictions = [

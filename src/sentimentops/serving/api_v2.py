@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from sentimentops.config import ServingSettings
 from sentimentops.features.blank import is_blank
-from sentimentops.serving.deps import RequestId, State, require_api_key
+from sentimentops.serving.deps import Caller, RequestId, State, require_api_key
 from sentimentops.serving.errors import ApiError, NothingToScoreError
 from sentimentops.serving.schemas import REQUEST_ID_PATTERN, StrictBody
 from sentimentops.serving.state import ApiState
@@ -131,7 +131,7 @@ async def model_ready(name: str, state: State) -> V2ModelReady:
 
 @router.post("/models/{name}/infer", dependencies=PROTECTED, responses=ERRORS)
 async def infer(
-    name: str, body: InferenceRequest, state: State, request_id: RequestId
+    name: str, body: InferenceRequest, state: State, request_id: RequestId, caller: Caller
 ) -> InferenceResponse:
     """Score a BYTES tensor of review texts."""
     _served(state, name)
@@ -143,7 +143,11 @@ async def infer(
     request_id = body.id or request_id
     try:
         scored = await state.predict(
-            texts, request_id=request_id, endpoint="/v2/models/{name}/infer", itemize=True
+            texts,
+            request_id=request_id,
+            endpoint="/v2/models/{name}/infer",
+            itemize=True,
+            caller=caller,
         )
     except NothingToScoreError as error:
         raise ApiError(400, str(error)) from None  # the protocol's status for a bad input tensor

@@ -24,7 +24,8 @@ from sentimentops.serving.metrics import ApiMetrics
 from sentimentops.serving.middleware import RequestGuard
 from sentimentops.serving.model import ModelSlot
 from sentimentops.serving.schemas import publish_limits
-from sentimentops.serving.state import ApiState, RecentRequestIds
+from sentimentops.serving.shadow import ShadowScorer
+from sentimentops.serving.state import ApiState, Challenger, RecentRequestIds
 
 __all__ = ["create_app", "docs_exposed"]
 
@@ -50,12 +51,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     slot = ModelSlot(serving.model_uri)
     store = PredictionLogStore(logged.resolved_url(settings.home))
     writer = PredictionLogWriter.from_settings(store, logged, settings.home)
-    metrics = ApiMetrics(
-        log_status=writer.status,
-        served_model=lambda: (
-            None if slot.current is None else (slot.current.name, slot.current.version)
-        ),
-    )
     batcher = MicroBatcher(
         lambda: slot.current,
         max_size=serving.micro_batch_max_size,
@@ -63,6 +58,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Every record the writer may hold unwritten: queued, or in the batch being written.
     answered = RecentRequestIds(capacity=logged.queue_size + logged.batch_size)
+    metrics = ApiMetrics(
+        log_status=writer.status,
+        served_model=lambda: _loaded_models(state),
+        shadow_status=lambda: _shadow_status(state),
+    )
+    state = ApiState(settings, slot, batcher, store, writer, metrics, answered)
+    if serving.shadow_share > 0 or serving.canary_share > 0:
+        state.challenger = _challenger(state)
 
     docs = docs_exposed(settings)
     app = _Api(
@@ -75,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
     )
-    app.state.api = ApiState(settings, slot, batcher, store, writer, metrics, answered)
+    app.state.api = state
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -84,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=serving.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
+            allow_headers=["Content-Type", "X-API-Key", "X-Request-ID", "X-Client-ID"],
         )
     # Every route with a path template: the app lists an included router as one opaque entry.
     routes = [*app.router.routes, *(route for router in ROUTERS for route in router.routes)]
@@ -96,6 +99,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_concurrency=serving.max_concurrency,
     )
     return app
+
+
+def _challenger(state: ApiState) -> Challenger:
+    """The challenger's slot, its batcher (canary answers) and shadow scorer, for ``state``."""
+    serving = state.settings.serving
+    slot = ModelSlot(serving.challenger_uri, optional=True, role="challenger")
+    shadow = ShadowScorer(
+        state.challenger_model,
+        # Only while no champion (or canary) request waits: the challenger takes idle time.
+        champion_busy=lambda: state.batcher.waiting or batcher.waiting,
+        on_scored=state.log_shadow,
+        capacity=serving.shadow_queue_size,
+    )
+    batcher = MicroBatcher(
+        state.challenger_model,
+        max_size=serving.micro_batch_max_size,
+        max_wait_seconds=serving.micro_batch_wait_ms / 1000,
+    )
+    return Challenger(slot, batcher, shadow)
+
+
+def _loaded_models(state: ApiState) -> list[tuple[str, str, str]]:
+    """(name, version, role) of the champion and the challenger in play, for /metrics."""
+    loaded = [] if (champion := state.slot.current) is None else [champion]
+    models = [(model.name, model.version, "champion") for model in loaded]
+    if (challenger := state.challenger_model()) is not None:
+        models.append((challenger.name, challenger.version, "challenger"))
+    return models
+
+
+def _shadow_status(state: ApiState) -> tuple[int, int, int, int]:
+    if state.challenger is None:
+        return 0, 0, 0, 0
+    shadow = state.challenger.shadow
+    return shadow.queue_depth, shadow.scored, shadow.dropped, shadow.failed
 
 
 def docs_exposed(settings: Settings) -> bool:
@@ -120,14 +158,22 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     state.writer.start()
     state.batcher.start()
-    poller = asyncio.create_task(_keep_model_current(state), name="model-poller")
+    pollers = [asyncio.create_task(_keep_model_current(state), name="model-poller")]
+    if (challenger := state.challenger) is not None:
+        challenger.batcher.start()
+        challenger.shadow.start()
+        pollers.append(asyncio.create_task(_keep_challenger_current(state), name="challenger"))
     try:
         yield
     finally:
-        poller.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await poller
+        for poller in pollers:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
         await state.batcher.stop()
+        if challenger is not None:
+            await challenger.batcher.stop()
+            await challenger.shadow.stop()
         if unflushed := await asyncio.to_thread(state.writer.close):
             log.warning("%d predictions could not be written to the prediction log", unflushed)
         state.store.dispose()
@@ -148,3 +194,35 @@ async def _keep_model_current(state: ApiState) -> None:
             await asyncio.sleep(interval)
         else:
             return
+
+
+async def _keep_challenger_current(state: ApiState) -> None:
+    """Follow the challenger alias like the champion's; say when the rollout starts or stops
+    (the alias set, moved or removed, or naming the champion itself)."""
+    assert state.challenger is not None
+    serving = state.settings.serving
+    interval = serving.reload_interval_seconds
+    was: str | None = "nothing yet"
+    while True:
+        await asyncio.to_thread(state.challenger.slot.reload)
+        challenger = state.challenger_model()
+        now = None if challenger is None else f"{challenger.name} version {challenger.version}"
+        if state.slot.current is None:  # "apart from the champion" is not known yet
+            await asyncio.sleep(1.0)
+            continue
+        if now != was and now is not None:
+            log.info(
+                "rollout: challenger %s scores %g of requests in shadow and answers %g of "
+                "clients (canary)",
+                *(now, serving.shadow_share, serving.canary_share),
+            )
+        elif now != was:
+            log.info(
+                "rollout: no challenger apart from the champion at %s; the champion answers "
+                "everything",
+                serving.challenger_uri,
+            )
+        was = now
+        if not interval:
+            return
+        await asyncio.sleep(interval)

@@ -55,6 +55,11 @@ class MicroBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    @property
+    def waiting(self) -> bool:
+        """Requests wait to be scored (the one being scored, if any, holds the loop)."""
+        return self._carried is not None or not self._queue.empty()
+
     async def score(
         self, texts: list[str], *, deadline: float | None = None
     ) -> tuple[LoadedModel, np.ndarray]:

@@ -1,5 +1,5 @@
 """What the routes depend on, as named ``Annotated`` types: the app's state, the request id, the
-API key, and prediction bodies within the configured limits.
+caller (for canary stickiness), the API key, and prediction bodies within the configured limits.
 
 All async: FastAPI runs a plain ``def`` dependency in a worker thread, a hop per request.
 """
@@ -16,10 +16,19 @@ from pydantic import ValidationError
 
 from sentimentops.config import Settings
 from sentimentops.serving.errors import ApiError, request_id_of
+from sentimentops.serving.rollout import caller_key
 from sentimentops.serving.schemas import BatchPredictionRequest, PredictionRequest, check_limits
 from sentimentops.serving.state import ApiState
 
-__all__ = ["BatchBody", "PredictionBody", "RequestId", "State", "check_api_key", "require_api_key"]
+__all__ = [
+    "BatchBody",
+    "Caller",
+    "PredictionBody",
+    "RequestId",
+    "State",
+    "check_api_key",
+    "require_api_key",
+]
 
 
 async def _state(request: Request) -> ApiState:
@@ -31,8 +40,15 @@ async def _request_id(request: Request) -> str:
     return request_id_of(request)
 
 
+async def _caller(request: Request) -> str | None:
+    headers = request.headers
+    return caller_key(headers.get("x-client-id"), headers.get("x-api-key"))
+
+
 State = Annotated[ApiState, Depends(_state)]
 RequestId = Annotated[str, Depends(_request_id)]
+# Who asks: X-Client-ID, else the API key; None for an anonymous caller.
+Caller = Annotated[str | None, Depends(_caller)]
 
 
 def check_api_key(settings: Settings, presented: str | None) -> None:

@@ -15,20 +15,27 @@ from prometheus_client.registry import Collector
 
 from sentimentops.prediction_log import LogStatus
 
-__all__ = ["ApiMetrics", "LogStatusReader", "ServedModelInfo"]
+__all__ = ["ApiMetrics", "LogStatusReader", "ServedModelInfo", "ShadowStatus"]
 
 # Seconds; dense below 50 ms where a healthy API answers.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 SCORE_BUCKETS = tuple(round(0.1 * step, 1) for step in range(1, 11))
 
 LogStatusReader = Callable[[], LogStatus]
-ServedModelInfo = Callable[[], tuple[str, str] | None]  # (name, version) or None
+# (name, version, role) of each loaded model: the champion, and the challenger while it has a share.
+ServedModelInfo = Callable[[], list[tuple[str, str, str]]]
+ShadowStatus = Callable[[], tuple[int, int, int, int]]  # queue depth, scored, dropped, failed
 
 
 class ApiMetrics:
     """The counters and histograms the app updates, plus collectors read at scrape time."""
 
-    def __init__(self, log_status: LogStatusReader, served_model: ServedModelInfo) -> None:
+    def __init__(
+        self,
+        log_status: LogStatusReader,
+        served_model: ServedModelInfo,
+        shadow_status: ShadowStatus = lambda: (0, 0, 0, 0),
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "sentimentops_requests",
@@ -51,14 +58,23 @@ class ApiMetrics:
         )
         self.predictions = Counter(
             "sentimentops_predictions",
-            "Predictions served, by label.",
-            ["label"],
+            "Predictions made, by label and role (champion and canary: answered; shadow: not).",
+            ["label", "role"],
             registry=self.registry,
         )
         self.scores = Histogram(
             "sentimentops_prediction_score",
-            "Probability of positive of each prediction served.",
+            "Probability of positive of each prediction, by role.",
+            ["role"],
             buckets=SCORE_BUCKETS,
+            registry=self.registry,
+        )
+        self.scoring = Histogram(
+            "sentimentops_prediction_latency_seconds",
+            "Time from a request's texts queued for scoring to their scores, by role (shadow: "
+            "scoring time only, as it waits for idle moments by design).",
+            ["role"],
+            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.reloads = Counter(
@@ -67,32 +83,61 @@ class ApiMetrics:
             ["outcome"],
             registry=self.registry,
         )
-        self.registry.register(_LiveCollector(log_status, served_model))
+        self.registry.register(_LiveCollector(log_status, served_model, shadow_status))
 
-    def observe_predictions(self, labels: Sequence[str], scores: Sequence[float]) -> None:
-        """Count served predictions by label and record their scores."""
-        for label, score in zip(labels, scores, strict=True):
-            self.predictions.labels(label=label).inc()
-            self.scores.observe(score)
+    def observe_predictions(
+        self, labels: Sequence[str], scores: Sequence[float], *, role: str, seconds: float
+    ) -> None:
+        """Count one request's predictions by label and role, record their scores and the
+        ``seconds`` they took."""
+        counted = {label: labels.count(label) for label in set(labels)}
+        for label, count in counted.items():
+            self.predictions.labels(label=label, role=role).inc(count)
+        by_role = self.scores.labels(role=role)
+        for score in scores:
+            by_role.observe(score)
+        self.scoring.labels(role=role).observe(seconds)
 
 
 class _LiveCollector(Collector):
     """Values owned by other objects, read when Prometheus scrapes."""
 
-    def __init__(self, log_status: LogStatusReader, served_model: ServedModelInfo) -> None:
+    def __init__(
+        self,
+        log_status: LogStatusReader,
+        served_model: ServedModelInfo,
+        shadow_status: ShadowStatus,
+    ) -> None:
         self._log_status = log_status
         self._served_model = served_model
+        self._shadow_status = shadow_status
 
     def collect(self) -> Iterator[Metric]:
         yield from _log_metrics(self._log_status())
         info = GaugeMetricFamily(
             "sentimentops_model_info",
-            "The served model: 1 for the loaded name and version.",
-            labels=["name", "version"],
+            "The loaded models: 1 for each name, version and role (champion; challenger while "
+            "a shadow or canary share is set).",
+            labels=["name", "version", "role"],
         )
-        if (served := self._served_model()) is not None:
+        for served in self._served_model():
             info.add_metric(list(served), 1)
         yield info
+        depth, scored, dropped, failed = self._shadow_status()
+        yield GaugeMetricFamily(
+            "sentimentops_shadow_queue_depth",
+            "Answered requests waiting to be scored by the challenger in shadow.",
+            value=depth,
+        )
+        requests = CounterMetricFamily(
+            "sentimentops_shadow_requests",
+            "Requests sent to shadow scoring, by outcome: scored; dropped (the queue was full, "
+            "the API too busy, or the challenger went); failed (the challenger raised).",
+            labels=["outcome"],
+        )
+        for outcome, value in (("scored", scored), ("dropped", dropped), ("failed", failed)):
+            requests.add_metric([outcome], value)
+        yield requests
 
 
 def _log_metrics(status: LogStatus) -> Iterator[Metric]:

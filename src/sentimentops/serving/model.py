@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from sentimentops.errors import ModelNotFoundError
 from sentimentops.tracking.loading import (
     LoadedModel,
     load_version,
@@ -40,10 +41,16 @@ def resolved_version(uri: str) -> str:
 
 class ModelSlot:
     """The served model (``current``, None until the first load), swapped atomically by
-    :meth:`reload`; reloads run one at a time."""
+    :meth:`reload`; reloads run one at a time.
 
-    def __init__(self, uri: str) -> None:
+    An ``optional`` slot (the challenger's) empties when its alias is removed, instead of
+    keeping the last model: an alias that may come and go is not a failure.
+    """
+
+    def __init__(self, uri: str, *, optional: bool = False, role: str = "champion") -> None:
         self.uri = uri
+        self.optional = optional
+        self.role = role
         self.current: LoadedModel | None = None
         self.last_error: str | None = None
         self._reload_lock = threading.Lock()
@@ -74,18 +81,32 @@ class ModelSlot:
                 self.last_error = None
                 seconds = time.perf_counter() - started
                 log.info(
-                    "serving %s version %s (loaded in %.1f s)", loaded.name, loaded.version, seconds
+                    "%s %s version %s (loaded in %.1f s)",
+                    "serving" if self.role == "champion" else f"{self.role} is",
+                    *(loaded.name, loaded.version, seconds),
                 )
                 return ReloadOutcome("swapped")
+            except ModelNotFoundError as error:
+                if not self.optional:
+                    return self._failed(error)
+                if self.current is not None or self.last_error is None:  # said once per absence
+                    log.info("no %s at %s (%s)", self.role, self.uri, error)
+                self.current = None
+                self.last_error = str(error)
+                return ReloadOutcome("absent", self.last_error)
             except Exception as error:  # a reload must never take the API down
-                self.last_error = f"{type(error).__name__}: {error}"
-                log.warning("model reload from %s failed: %s", self.uri, self.last_error)
-                return ReloadOutcome("failed", self.last_error)
+                return self._failed(error)
+
+    def _failed(self, error: Exception) -> ReloadOutcome:
+        self.last_error = f"{type(error).__name__}: {error}"
+        log.warning("model reload from %s failed: %s", self.uri, self.last_error)
+        return ReloadOutcome("failed", self.last_error)
 
 
 @dataclass(frozen=True)
 class ReloadOutcome:
-    """What a reload did: swapped in a new model, found the same one, or failed (and why)."""
+    """What a reload did: swapped in a new model, found the same one, found none where an
+    optional model may be (absent), or failed (and why)."""
 
-    kind: Literal["swapped", "unchanged", "failed"]
+    kind: Literal["swapped", "unchanged", "absent", "failed"]
     error: str | None = None

@@ -37,6 +37,7 @@ __all__ = [
     "Prediction",
     "PredictionRequest",
     "ReloadResponse",
+    "Rollout",
     "StrictBody",
     "check_limits",
     "publish_limits",
@@ -186,10 +187,24 @@ class ReloadResponse(BaseModel):
     error: str | None
 
 
+class Rollout(BaseModel):
+    """The challenger's part in the traffic (docs/serving.md, Rollout)."""
+
+    shadow_share: float = Field(description="Of requests also scored by the challenger, unsent.")
+    canary_share: float = Field(description="Of clients answered by the challenger.")
+    challenger: ModelIdentity | None = Field(
+        description="The challenger in play; null: none loaded, or it is the champion itself."
+    )
+    shadow_queue_depth: int
+    shadow_dropped: int
+    note: str | None = Field(None, description="Why no challenger is in play.")
+
+
 class Health(BaseModel):
     status: Literal["ok", "loading"]
     model: ModelIdentity | None = None
     error: str | None = None
+    rollout: Rollout | None = Field(None, description="null while no share is set.")
 
 
 class LogHealth(BaseModel):

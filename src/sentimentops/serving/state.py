@@ -1,5 +1,9 @@
-"""What the routes share (model slot, batcher, prediction log, settings, metrics), with the one
+"""What the routes share (model slots, batchers, prediction log, settings, metrics), with the one
 path from texts to logged predictions and the one judge of what feedback may name.
+
+The path routes a request to the champion or, for a canary share of clients, to the challenger,
+and queues a shadow share of the champion's requests for the challenger to score after the
+answer (serving/rollout.py decides, serving/shadow.py scores).
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from sentimentops.serving import errors
 from sentimentops.serving.batcher import MicroBatcher
 from sentimentops.serving.metrics import ApiMetrics
 from sentimentops.serving.model import ModelSlot
+from sentimentops.serving.rollout import Role, in_canary, in_shadow, text_key
+from sentimentops.serving.shadow import ShadowJob, ShadowScorer
 from sentimentops.tracking.loading import LoadedModel
 
-__all__ = ["ApiState", "RecentRequestIds", "ScoredTexts"]
+__all__ = ["ApiState", "Challenger", "RecentRequestIds", "ScoredTexts"]
 
 # Past a prediction log flush interval, how long a write may take before another worker's
 # prediction is in the log.
@@ -41,6 +47,7 @@ class ScoredTexts:
     labels: list[Label]
     scores: list[float]
     request_ids: list[str]
+    role: Role = "champion"
 
 
 class RecentRequestIds:
@@ -61,9 +68,19 @@ class RecentRequestIds:
         return request_id in self._ids
 
 
+@dataclass(frozen=True)
+class Challenger:
+    """The challenger's slot, its batcher (canary answers) and its shadow scorer."""
+
+    slot: ModelSlot
+    batcher: MicroBatcher
+    shadow: ShadowScorer
+
+
 @dataclass
 class ApiState:
-    """Everything a request may need, kept in ``app.state.api``."""
+    """Everything a request may need, kept in ``app.state.api``; ``challenger`` is None unless
+    a shadow or canary share is set."""
 
     settings: Settings
     slot: ModelSlot
@@ -72,6 +89,17 @@ class ApiState:
     writer: PredictionLogWriter
     metrics: ApiMetrics
     answered: RecentRequestIds
+    challenger: Challenger | None = None
+
+    def challenger_model(self) -> LoadedModel | None:
+        """The challenger, while one is loaded that is not the champion itself (after a
+        promotion both aliases often name one version: there is nothing to compare then)."""
+        if self.challenger is None:
+            return None
+        challenger, champion = self.challenger.slot.current, self.slot.current
+        if challenger is None or champion is None or challenger.location == champion.location:
+            return None
+        return challenger
 
     def ready_model(self) -> LoadedModel:
         """The served model. Raises ModelNotReadyError before the first one is loaded."""
@@ -81,10 +109,20 @@ class ApiState:
         return model
 
     async def predict(
-        self, texts: list[str], *, request_id: str, endpoint: str, itemize: bool
+        self,
+        texts: list[str],
+        *,
+        request_id: str,
+        endpoint: str,
+        itemize: bool,
+        caller: str | None = None,
     ) -> ScoredTexts:
         """Score ``texts`` through the micro-batcher; count and log every prediction, under
         ``request_id``, or with ``itemize`` (batch endpoints) ``request_id.0``, ``.1``, ...
+
+        With a challenger loaded, the client ``caller`` (rollout.caller_key; None: the texts
+        stand for it) may be in the canary share, answered by the challenger; else the request
+        may be in the shadow share, queued for the challenger to score after the answer.
 
         Raises:
             NothingToScoreError: a text has nothing left after cleaning; the whole request is
@@ -93,30 +131,103 @@ class ApiState:
             ModelNotReadyError: no model is loaded.
         """
         self.ready_model()
+        serving = self.settings.serving
+        challenger = self.challenger_model()
+        role: Role = "champion"
+        batcher = self.batcher
+        share = serving.canary_share
+        if self.challenger and challenger and in_canary(caller or text_key(texts), share):
+            role, batcher = "canary", self.challenger.batcher
         started = time.perf_counter()
-        timeout = self.settings.serving.request_timeout_seconds
-        deadline = asyncio.get_running_loop().time() + timeout
-        try:
-            # Not wait_for: it wraps the wait in a task of its own, one more per request.
-            async with asyncio.timeout(timeout):
-                model, raw_scores = await self.batcher.score(texts, deadline=deadline)
-        except TimeoutError:
-            message = f"Scoring took over {timeout:g} s; send fewer texts or retry."
-            raise errors.ScoringTimeoutError(message) from None
-        latency_ms = (time.perf_counter() - started) * 1000
+        model, raw_scores = await self._score(batcher, texts)
+        if role == "canary" and model is None:  # the challenger went meanwhile
+            role = "champion"
+            model, raw_scores = await self._score(self.batcher, texts)
+        assert model is not None
+        seconds = time.perf_counter() - started
         if (unscorable := np.flatnonzero(np.isnan(raw_scores))).size:
             raise errors.NothingToScoreError(_nothing_to_score(unscorable, itemize))
         scores = [float(score) for score in raw_scores]
         labels = labels_of(scores)
         request_ids = [f"{request_id}.{i}" for i in range(len(texts))] if itemize else [request_id]
-        self.metrics.observe_predictions(labels, scores)
+        self.metrics.observe_predictions(labels, scores, role=role, seconds=seconds)
         now = datetime.now(UTC)
+        records = self._records(
+            model, texts, request_ids, endpoint, labels, scores, now, seconds * 1000, role
+        )
+        # One spool commit per request while the log database is away, not one per text.
+        if self.writer.submit_many(records):  # dropped records are never logged: no feedback
+            for item_id in request_ids:
+                self.answered.add(item_id)
+        if (
+            role == "champion"
+            and challenger is not None
+            and self.challenger is not None
+            and in_shadow(request_id, serving.shadow_share)
+        ):
+            # Scored once this answer is written: the scorer waits for an idle loop.
+            self.challenger.shadow.submit(ShadowJob(texts, request_ids, endpoint, now))
+        return ScoredTexts(model, labels, scores, request_ids, role)
+
+    async def _score(
+        self, batcher: MicroBatcher, texts: list[str]
+    ) -> tuple[LoadedModel | None, np.ndarray]:
+        """``batcher``'s model and scores of ``texts``; (None, empty) when ``batcher`` is the
+        challenger's and it has no model any more.
+
+        Raises:
+            ScoringTimeoutError: scoring did not start within the request timeout.
+            ModelNotReadyError: the champion's batcher has no model.
+        """
+        timeout = self.settings.serving.request_timeout_seconds
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            # Not wait_for: it wraps the wait in a task of its own, one more per request.
+            async with asyncio.timeout(timeout):
+                return await batcher.score(texts, deadline=deadline)
+        except TimeoutError:
+            message = f"Scoring took over {timeout:g} s; send fewer texts or retry."
+            raise errors.ScoringTimeoutError(message) from None
+        except errors.ModelNotReadyError:
+            if batcher is self.batcher:
+                raise
+            return None, np.empty(0)
+
+    def log_shadow(
+        self, job: ShadowJob, model: LoadedModel, raw_scores: np.ndarray, latency_ms: float
+    ) -> None:
+        """Count and log the challenger's shadow predictions of ``job`` (never answered)."""
+        scored = ~np.isnan(raw_scores)
+        scores = [float(score) for score in raw_scores[scored]]
+        labels = labels_of(scores)
+        texts = [text for text, keep in zip(job.texts, scored, strict=True) if keep]
+        ids = [item for item, keep in zip(job.request_ids, scored, strict=True) if keep]
+        self.metrics.observe_predictions(labels, scores, role="shadow", seconds=latency_ms / 1000)
+        # The champion's timestamp: both rows of a request fall in the same window.
+        self.writer.submit_many(
+            self._records(
+                model, texts, ids, job.endpoint, labels, scores, job.timestamp, latency_ms, "shadow"
+            )
+        )
+
+    def _records(
+        self,
+        model: LoadedModel,
+        texts: list[str],
+        request_ids: list[str],
+        endpoint: str,
+        labels: list[Label],
+        scores: list[float],
+        timestamp: datetime,
+        latency_ms: float,
+        role: Role,
+    ) -> list[PredictionRecord]:
         store_text = self.settings.prediction_log.store_text
-        records = [
+        return [
             PredictionRecord.of(
                 text,
                 store_text=store_text,
-                timestamp=now,
+                timestamp=timestamp,
                 request_id=item_id,
                 endpoint=endpoint,
                 model_name=model.name,
@@ -124,14 +235,10 @@ class ApiState:
                 label=label,
                 score=score,
                 latency_ms=latency_ms,
+                role=role,
             )
             for text, label, score, item_id in zip(texts, labels, scores, request_ids, strict=True)
         ]
-        # One spool commit per request while the log database is away, not one per text.
-        if self.writer.submit_many(records):  # dropped records are never logged: no feedback
-            for item_id in request_ids:
-                self.answered.add(item_id)
-        return ScoredTexts(model, labels, scores, request_ids)
 
     async def require_answered(self, request_id: str) -> None:
         """Return when a prediction was answered under ``request_id``: by this process, or by

@@ -1,0 +1,130 @@
+"""Shadow scoring: the challenger scores requests the champion has answered, in the loop's idle
+time, so that no champion request waits for it.
+
+Scoring runs on the event loop like the champion's (docs/decisions.md, Serving), but only while
+no champion request waits to be scored, a few texts at a time: a champion request arriving
+meanwhile waits for one small chunk at most. Requests wait in a bounded queue; when the API is
+too busy for the queue to drain, new ones are dropped and counted rather than slowing anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+import numpy as np
+
+from sentimentops.tracking.loading import LoadedModel
+
+__all__ = ["CHUNK_TEXTS", "ShadowJob", "ShadowScorer"]
+
+log = logging.getLogger(__name__)
+
+# Texts scored per step: a champion request arriving during a step waits for it (about 1 ms per
+# review on the benchmark machine).
+CHUNK_TEXTS: Final = 4
+# How often a busy loop is asked again whether the champion has nothing waiting.
+BUSY_POLL_SECONDS: Final = 0.002
+
+
+@dataclass(frozen=True)
+class ShadowJob:
+    """A request the champion answered: its texts, the request id of each, where and when."""
+
+    texts: list[str]
+    request_ids: list[str]
+    endpoint: str
+    timestamp: datetime
+
+
+OnScored = Callable[[ShadowJob, LoadedModel, np.ndarray, float], None]
+
+
+class ShadowScorer:
+    """Scores submitted jobs with ``challenger()`` while ``champion_busy()`` is False, handing
+    each job's scores (and milliseconds of scoring) to ``on_scored``; :meth:`start` it on the
+    running loop, :meth:`stop` it at shutdown (what is queued then is not scored).
+
+    Read-only counters: ``scored``, ``dropped`` (queue full, or no challenger any more),
+    ``failed`` (the challenger raised).
+    """
+
+    def __init__(
+        self,
+        challenger: Callable[[], LoadedModel | None],
+        champion_busy: Callable[[], bool],
+        on_scored: OnScored,
+        *,
+        capacity: int,
+    ) -> None:
+        self._challenger = challenger
+        self._champion_busy = champion_busy
+        self._on_scored = on_scored
+        self._capacity = capacity
+        self._jobs: deque[ShadowJob] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.scored = self.dropped = self.failed = 0
+
+    @property
+    def queue_depth(self) -> int:
+        """Requests waiting to be scored in shadow."""
+        return len(self._jobs)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="shadow-scorer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def submit(self, job: ShadowJob) -> bool:
+        """Queue ``job``; False (counted in ``dropped``) when the queue is full. Never waits."""
+        if len(self._jobs) >= self._capacity:
+            self.dropped += 1
+            return False
+        self._jobs.append(job)
+        self._wake.set()
+        return True
+
+    async def _run(self) -> None:
+        while True:
+            if not self._jobs:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            job = self._jobs.popleft()
+            try:
+                await self._score(job)
+            except Exception:  # one bad job must not end shadow scoring
+                self.failed += 1
+                log.exception("shadow scoring of request %s failed", job.request_ids[0])
+
+    async def _score(self, job: ShadowJob) -> None:
+        parts: list[np.ndarray] = []
+        seconds = 0.0
+        model: LoadedModel | None = None
+        for start in range(0, len(job.texts), CHUNK_TEXTS):
+            while self._champion_busy():
+                await asyncio.sleep(BUSY_POLL_SECONDS)
+            current = self._challenger()
+            if current is None or (model is not None and current is not model):
+                self.dropped += 1  # the challenger went, or changed: no half-scored job
+                return
+            model = current
+            started = time.perf_counter()
+            parts.append(model.score(job.texts[start : start + CHUNK_TEXTS]))
+            seconds += time.perf_counter() - started
+            await asyncio.sleep(0)  # let waiting champion requests in between chunks
+        assert model is not None
+        self._on_scored(job, model, np.concatenate(parts), seconds * 1000)
+        self.scored += 1
