@@ -196,7 +196,11 @@ def run_flow(env: dict[str, str], log: Path) -> dict[str, Any]:
         raise RuntimeError(f"the retraining flow exited {completed.returncode}: see {log}")
     # The JSON is the last thing printed, its braces at the start of their lines.
     starts = [match.start() for match in re.finditer(r"^\{$", completed.stdout, re.MULTILINE)]
-    return dict(json.loads(completed.stdout[starts[-1] :]))
+    result = dict(json.loads(completed.stdout[starts[-1] :]))
+    # Traffic goes on while the flow monitors: it counts the labels when it collects them.
+    used = re.search(r"([\d,]+) labelled feedback rows join", completed.stdout + completed.stderr)
+    result["feedback_rows"] = int(used.group(1).replace(",", "")) if used else None
+    return result
 
 
 def shadowed_labels(home: Path, version: str) -> int:
@@ -283,7 +287,6 @@ def _closed_loop(
     try:
         print("shifted traffic: waiting for the first feedback labels", flush=True)
         wait_until(lambda: labels() >= args.labels, 1800, f"{args.labels} feedback labels")
-        labels_used = labels()
         retrain_started = time.perf_counter()
         retrained = run_flow(env, folder / "retraining-1.log")
         retrain_seconds = time.perf_counter() - retrain_started
@@ -296,7 +299,6 @@ def _closed_loop(
             1800,
             f"{args.labels} labelled requests shadowed by version {challenger}",
         )
-        shadow_labels = shadowed_labels(home, challenger)
         promotion = run_flow(env, folder / "retraining-2.log")
         print(f"promotion: {promotion['message']}", flush=True)
         if not promotion["promoted"]:
@@ -320,8 +322,9 @@ def _closed_loop(
         "shifted_accuracy_after": sum(after) / len(after),
         "answers_before": len(before),
         "answers_after": len(after),
-        "feedback_labels_for_training": labels_used,
-        "shadowed_labels_for_promotion": shadow_labels,
+        "feedback_labels_for_training": retrained["feedback_rows"],
+        # The requests both versions scored that had feedback, as the promotion counted them.
+        "shadowed_labels_for_promotion": promotion["online"]["comparison"]["paired_labelled"],
         "recovery_seconds": first_new - traffic.started,
         "retraining_seconds": retrain_seconds,
         "requests": len(answers) + len(traffic.failures),

@@ -4,6 +4,7 @@ scored the same requests in shadow."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,22 @@ def test_a_challenger_without_traffic_waits(home: Path) -> None:
     assert refused.returncode == 3, refused.stdout + refused.stderr
     assert "not promoted: no online evidence yet" in refused.stdout
     assert "serving.shadow_share" in refused.stdout
+
+
+def test_the_retraining_flow_in_online_mode_promotes_the_challenger_on_trial(home: Path) -> None:
+    write_log(home, champion_right=100, challenger_right=140)
+
+    completed = run_cli(
+        "pipeline", "run", "retraining", "--hours", "2", "--json",
+        home=home,
+        SENTIMENTOPS_REGISTRY__PROMOTION="online",
+    )  # fmt: skip
+
+    assert completed.returncode in (0, 3), completed.stdout + completed.stderr
+    result = json.loads(completed.stdout[completed.stdout.index("{") :])
+    assert result["promoted"] is True
+    assert result["retrained"] is False  # the challenger on trial was decided on, not replaced
+    assert result["online"]["act"] is True
+    assert (result["champion_before"], result["champion_after"]) == ("1", "2")
+    message = result["message"]
+    assert "Challenger promoted on online evidence: version 2 is more accurate" in message
