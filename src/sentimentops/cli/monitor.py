@@ -90,13 +90,16 @@ def monitor(
         return
     if (current is None) == (not from_log):
         raise BadInputError("Give exactly one of --current PATH or --from-log.")
-    from sentimentops.monitoring.job import monitor_and_record
-
     settings = get_settings()
     now = datetime.now(UTC)
     window = (parse_moment(since, now), parse_moment(until, now)) if from_log else None
     # MLflow's download bar would tear through the status line.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from sentimentops.tracking.loading import prefetch
+
+    prefetch(model, with_reference=True)  # the registry lookup runs while the data loads
+    from sentimentops.monitoring.job import monitor_and_record
+
     with steps() as shown:
         outcome = monitor_and_record(
             settings,
