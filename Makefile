@@ -18,7 +18,7 @@ BIN := $(VENV)/bin
 SYNCED := $(VENV)/.synced
 HOME_DIR ?= $(or $(SENTIMENTOPS_HOME),.sentimentops)
 
-.PHONY: help setup run test lint terraform-check audit lambda-zip image test-stack test-container container-tools format bench bench-speed bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-run bench-reliability bench-outage bench-loop clean
+.PHONY: help setup run test lint terraform-check audit lambda-zip image test-stack test-container container-tools format bench bench-speed bench-data bench-train bench-batch bench-serve bench-shadow bench-monitor bench-model bench-run bench-reliability bench-outage bench-loop clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -100,7 +100,7 @@ format: $(SYNCED) ## Apply ruff fixes and formatting
 
 # Every benchmark measures the machine calibration first (benchmarks/calibration.py) and reports
 # its figures in seconds and as multiples of it (BENCHMARKS.md).
-bench: bench-speed bench-data bench-train bench-batch bench-serve bench-monitor bench-model bench-reliability bench-outage bench-loop ## Run every benchmark (bench-speed includes bench-run)
+bench: bench-speed bench-data bench-train bench-batch bench-serve bench-shadow bench-monitor bench-model bench-reliability bench-outage bench-loop ## Run every benchmark (bench-speed includes bench-run)
 
 bench-speed: $(SYNCED) ## What a user meets: make run, make test on fresh clones, cold commands (about an hour)
 	$(BIN)/python benchmarks/bench_speed.py
@@ -116,6 +116,9 @@ bench-batch: $(SYNCED) ## Batch scoring: overhead vs raw predict_proba, Dask sca
 
 bench-serve: $(SYNCED) ## The API against `mlflow models serve`: throughput, p50, p99 at 1/16/64
 	$(BIN)/python benchmarks/bench_serve.py
+
+bench-shadow: $(SYNCED) ## What shadow scoring costs the champion: p99 at concurrency 16, shadow off vs on
+	$(BIN)/python benchmarks/bench_shadow.py
 
 bench-monitor: $(SYNCED) ## Monitoring calibration: false alarms, detection per shift, estimate error
 	$(BIN)/python benchmarks/bench_monitor.py

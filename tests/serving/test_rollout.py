@@ -250,7 +250,11 @@ def test_the_challenger_alias_may_come_and_go_while_the_champion_serves(
 ) -> None:
     settings = {"serving__shadow_share": "1", "serving__reload_interval_seconds": "0.5"}
     with serve(tmp_path, **settings) as client:
-        eventually(lambda: rollout(client)["note"], what="a note on the missing challenger")
+        eventually(
+            lambda: "No model at" in (rollout(client)["note"] or ""),
+            timeout=60,
+            what="a note on the missing challenger",
+        )
         before = rollout(client)
         no_challenger = client.post("/v1/predict", json={"text": REVIEWS[0]}).json()
 
@@ -278,7 +282,10 @@ def test_the_challenger_alias_may_come_and_go_while_the_champion_serves(
         f'sentimentops_model_info{{name="imdb-sentiment",role="challenger",'
         f'version="{registry["challenger"]}"}} 1.0'
     ) in info
-    assert f"rollout: challenger imdb-sentiment version {registry['challenger']}" in server_log
+    assert (
+        f"rollout: challenger imdb-sentiment version {registry['challenger']} scores 100% of "
+        "requests in shadow and answers 0% of clients (canary)"
+    ) in server_log
     assert "the champion answers everything" in server_log
     # Only the request answered while the challenger was in play has a shadow row.
     shadow = log[log["role"] == "shadow"]

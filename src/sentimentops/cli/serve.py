@@ -47,7 +47,7 @@ def serve_command(
         prefetch(uri)  # the registry lookup runs on the other core while the server imports
 
     import uvicorn
-    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.config import LOGGING_CONFIG, STARTUP_FAILURE
 
     if model is not None:
         # Every worker process builds its app from the environment: pass the option that way.
@@ -78,6 +78,12 @@ def serve_command(
             timeout_graceful_shutdown=30,
             access_log=False,
             log_level="info",
+            # The API's own lines (model loaded, rollout started or stopped) beside uvicorn's.
+            log_config=LOGGING_CONFIG
+            | {
+                "loggers": LOGGING_CONFIG["loggers"]
+                | {"sentimentops": {"handlers": ["default"], "level": "INFO", "propagate": False}}
+            },
         )
     except SystemExit as stopped:
         # uvicorn exits with 3 when the server fails to start; 3 means a monitoring alert here.

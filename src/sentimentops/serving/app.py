@@ -109,6 +109,7 @@ def _challenger(state: ApiState) -> Challenger:
         state.challenger_model,
         # Only while no champion (or canary) request waits: the challenger takes idle time.
         champion_busy=lambda: state.batcher.waiting or batcher.waiting,
+        champion_last_scored=lambda: max(state.batcher.last_scored, batcher.last_scored),
         on_scored=state.log_shadow,
         capacity=serving.shadow_queue_size,
     )
@@ -212,9 +213,9 @@ async def _keep_challenger_current(state: ApiState) -> None:
             continue
         if now != was and now is not None:
             log.info(
-                "rollout: challenger %s scores %g of requests in shadow and answers %g of "
+                "rollout: challenger %s scores %g%% of requests in shadow and answers %g%% of "
                 "clients (canary)",
-                *(now, serving.shadow_share, serving.canary_share),
+                *(now, serving.shadow_share * 100, serving.canary_share * 100),
             )
         elif now != was:
             log.info(

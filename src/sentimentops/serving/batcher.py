@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 
@@ -43,6 +44,7 @@ class MicroBatcher:
     _queue: asyncio.Queue[_Waiting] = field(default_factory=asyncio.Queue, init=False)
     _carried: _Waiting | None = field(default=None, init=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False)
+    last_scored: float = field(default=float("-inf"), init=False)  # time.monotonic()
 
     def start(self) -> None:
         """Start batching on the running loop."""
@@ -90,6 +92,7 @@ class MicroBatcher:
                     waiting.future.set_exception(ModelNotReadyError("No model loaded yet."))
                 continue
             texts = [text for waiting in batch for text in waiting.texts]
+            self.last_scored = time.monotonic()
             try:
                 scores = model.score(texts)
             except Exception as error:

@@ -1,10 +1,13 @@
 """Shadow scoring: the challenger scores requests the champion has answered, in the loop's idle
-time, so that no champion request waits for it.
+time and within a small budget, so that the champion's answers hardly wait for it.
 
 Scoring runs on the event loop like the champion's (docs/decisions.md, Serving), but only while
 no champion request waits to be scored, a few texts at a time: a champion request arriving
-meanwhile waits for one small chunk at most. Requests wait in a bounded queue; when the API is
-too busy for the queue to drain, new ones are dropped and counted rather than slowing anything.
+meanwhile waits for one small chunk at most. While the champion is busy, shadow work is also
+held to :data:`BUSY_BUDGET` of the time (in one process, every second the challenger scores is
+a second the champion does not: the budget is what keeps its p99 within 10 %); once the
+champion is idle the queue drains at full speed. Requests wait in a bounded queue; when the API
+is too busy for it to drain, new ones are dropped and counted rather than slowing anything.
 """
 
 from __future__ import annotations
@@ -29,9 +32,14 @@ log = logging.getLogger(__name__)
 
 # Texts scored per step: a champion request arriving during a step waits for it (about 1 ms per
 # review on the benchmark machine).
-CHUNK_TEXTS: Final = 4
+CHUNK_TEXTS: Final = 2
 # How often a busy loop is asked again whether the champion has nothing waiting.
 BUSY_POLL_SECONDS: Final = 0.002
+# Share of the time shadow work may take while the champion is busy (scored within the last
+# IDLE_AFTER_SECONDS), as a token bucket holding at most BURST_SECONDS of work.
+BUSY_BUDGET: Final = 0.04
+IDLE_AFTER_SECONDS: Final = 0.2
+BURST_SECONDS: Final = 0.02
 
 
 @dataclass(frozen=True)
@@ -60,12 +68,18 @@ class ShadowScorer:
         self,
         challenger: Callable[[], LoadedModel | None],
         champion_busy: Callable[[], bool],
+        champion_last_scored: Callable[[], float],
         on_scored: OnScored,
         *,
         capacity: int,
     ) -> None:
+        """``champion_busy()``: champion requests wait to be scored; ``champion_last_scored()``:
+        when its last batch was scored (``time.monotonic()``)."""
         self._challenger = challenger
         self._champion_busy = champion_busy
+        self._champion_last_scored = champion_last_scored
+        self._tokens = BURST_SECONDS
+        self._refilled = time.monotonic()
         self._on_scored = on_scored
         self._capacity = capacity
         self._jobs: deque[ShadowJob] = deque()
@@ -114,8 +128,8 @@ class ShadowScorer:
         seconds = 0.0
         model: LoadedModel | None = None
         for start in range(0, len(job.texts), CHUNK_TEXTS):
-            while self._champion_busy():
-                await asyncio.sleep(BUSY_POLL_SECONDS)
+            while (wait := self._wait_before_work()) > 0:
+                await asyncio.sleep(wait)
             current = self._challenger()
             if current is None or (model is not None and current is not model):
                 self.dropped += 1  # the challenger went, or changed: no half-scored job
@@ -123,8 +137,25 @@ class ShadowScorer:
             model = current
             started = time.perf_counter()
             parts.append(model.score(job.texts[start : start + CHUNK_TEXTS]))
-            seconds += time.perf_counter() - started
+            took = time.perf_counter() - started
+            seconds += took
+            self._tokens -= took
             await asyncio.sleep(0)  # let waiting champion requests in between chunks
         assert model is not None
+        started = time.perf_counter()
         self._on_scored(job, model, np.concatenate(parts), seconds * 1000)
+        self._tokens -= time.perf_counter() - started  # logging is shadow work too
         self.scored += 1
+
+    def _wait_before_work(self) -> float:
+        """0 when shadow work may run now: no champion request waits, and the champion is idle
+        or the budget has time left; else the seconds to wait before asking again."""
+        if self._champion_busy():
+            return BUSY_POLL_SECONDS
+        now = time.monotonic()
+        self._tokens = min(BURST_SECONDS, self._tokens + (now - self._refilled) * BUSY_BUDGET)
+        self._refilled = now
+        if self._tokens > 0 or now - self._champion_last_scored() > IDLE_AFTER_SECONDS:
+            return 0.0
+        # Out of budget: asleep until it refills, or until the champion may have gone idle.
+        return min(max(-self._tokens / BUSY_BUDGET, BUSY_POLL_SECONDS), IDLE_AFTER_SECONDS)
