@@ -136,7 +136,7 @@ bench-outage: $(SYNCED) ## 64 clients for 18 min, the log database away for 10 o
 	$(BIN)/python benchmarks/bench_reliability.py --duration 1080 --users 64 \
 		--outage-start 120 --outage-seconds 600 --output benchmarks/results/reliability-outage.json
 
-bench-loop: $(SYNCED) ## The closed loop on a vocabulary shift: alert, retrain on feedback, shadow, online promotion (about 12 min)
+bench-loop: $(SYNCED) ## The closed loop on a vocabulary shift: alert, retrain on feedback, shadow, online promotion (about 10 min)
 	$(BIN)/python benchmarks/bench_loop.py --calibration-runs 1
 
 image: container-tools ## Build the container image: docker build, or podman on a cached Debian base
