@@ -207,3 +207,22 @@ def test_monitoring_from_the_log_judges_answers_not_shadow_predictions(
 
     # Version 1 answered r0..r10; version 2 answered only the canary requests c0 and c1.
     assert by_version == {"1": 11, "2": 2}
+
+
+def test_a_canary_without_shadow_is_compared_on_its_own_requests(
+    logged_home: PredictionLogStore,
+) -> None:
+    window = logged_home.read_window()
+    canary_only = window[window["role"] != "shadow"]
+
+    comparison = compare_online(canary_only)
+
+    assert (comparison.champion.requests, comparison.challenger.requests) == (11, 2)
+    assert comparison.paired == 0
+    assert comparison.agreement is None
+    assert comparison.p_value is None
+    assert comparison.challenger.accuracy == pytest.approx(1 / 2)  # c0 right, c1 wrong
+    # No request both scored: the drift compares all their scores. Version 1: five at 0.1,
+    # six at 0.8 or above; version 2: 0.2 and 0.3. At 0.3 the ECDFs are 5/11 and 1.
+    assert comparison.score_drift_rows == "all"
+    assert comparison.score_drift == pytest.approx(6 / 11)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sentimentops.prediction_log import PredictionLogStore
+from tests.conftest import Webhook
 from tests.monitoring.online_log import write_paired_log
 from tests.user import FAST_TRAINING_CONFIG, clone_home, run_cli
 
@@ -57,15 +58,25 @@ def test_training_in_online_mode_leaves_the_new_version_as_challenger(home: Path
     assert any(line.split()[:2] == ["1", "champion"] for line in listed), listed
 
 
-def test_a_better_challenger_online_is_promoted_with_its_reason(home: Path) -> None:
+def test_a_better_challenger_online_is_promoted_with_its_reason(
+    home: Path, webhook: Webhook
+) -> None:
     write_log(home, champion_right=100, challenger_right=140)
 
-    promoted = run_cli("models", "promote", "--online", "--since", "2h", home=home)
+    promoted = run_cli(
+        "models", "promote", "--online", "--since", "2h",
+        home=home,
+        SENTIMENTOPS_MONITORING__WEBHOOK_URL=webhook.url,
+    )  # fmt: skip
 
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
     assert "imdb-sentiment: promoted: version 2 is more accurate online" in promoted.stdout
     assert "0.9333 vs 0.6667 on 150 paired requests" in promoted.stdout
     assert "champion v1" in promoted.stdout  # the evidence's table
+    (event,) = [json.loads(body) for _, body in webhook.received]
+    assert event["event"] == "promotion"
+    assert event["message"].startswith("imdb-sentiment version 2 promoted: version 2 is more")
+    assert event["decision"]["comparison"]["paired_labelled"] == 150
     again = run_cli("models", "promote", "--online", "--since", "2h", home=home)
     assert again.returncode == 3
     assert "version 2 is the champion already" in again.stdout
