@@ -32,7 +32,7 @@ from typing import Any
 
 import aiohttp
 import numpy as np
-from calibration import REPO, Calibration, cell, markdown_table, spread
+from calibration import REPO, Calibration, cell, goals_table, markdown_table, spread
 from champion import champion_folder, official_split
 from measure import BIN, benchmark_parser, calibrate_first, write_results
 
@@ -213,9 +213,7 @@ def main() -> None:
     summary = goals(results)
     print(f"\n{calibration.describe()}\n")
     print(report(runs, calibration))
-    print("\n" + markdown_table(["goal at concurrency 16", "met"], [
-        [goal, "yes" if met else "**no**"] for goal, met in summary["goals"].items()
-    ], "ll"))  # fmt: skip
+    print("\n" + goals_table(summary["goals"], "goal at concurrency 16"))
     name = "serve.json" if args.workers == 1 else f"serve-{args.workers}-workers.json"
     setup = {"seconds_per_run": args.seconds, "repeat": args.repeat, "workers": args.workers}
     write_results(name, setup | summary | {"levels": results}, calibration)

@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from bench_serve import closed_loop, start
-from calibration import REPO, Calibration, cell, markdown_table, spread
+from bench_serve import figures as load_figures
+from calibration import REPO, Calibration, cell, goals_table, markdown_table, spread
 from champion import champion_folder, official_split
 from measure import BIN, benchmark_parser, calibrate_first, write_results
 
@@ -137,20 +138,16 @@ def coverage_under_load(run: dict[str, Any]) -> float:
 
 
 def figures(runs: dict[str, list[Any]], calibration: Calibration) -> dict[str, Any]:
-    return {
-        key: calibration.rate([run["rps"] for run in measured])
-        | {
-            "p50_ms": spread([run["p50_ms"] for run in measured]),
-            "p99_ms": spread([run["p99_ms"] for run in measured]),
-            "errors": sum(run["errors"] for run in measured),
-            "requests": [run["requests"] for run in measured],
+    """bench_serve.py's figures of each mode and concurrency, with the shadow counts."""
+    results = load_figures(runs, calibration)
+    for key, measured in runs.items():
+        results[key] |= {
             "shadow_scored": [run["shadow_scored"] for run in measured],
             "shadow_dropped": [run["shadow_dropped"] for run in measured],
             "shadow_coverage": spread([coverage(run) for run in measured]),
             "shadow_coverage_under_load": spread([coverage_under_load(run) for run in measured]),
         }
-        for key, measured in runs.items()
-    }
+    return results
 
 
 def goals(results: dict[str, Any]) -> dict[str, Any]:
@@ -209,9 +206,7 @@ def main() -> None:
     summary = goals(results)
     print(f"\n{calibration.describe()}\n")
     print(report(runs, calibration))
-    print("\n" + markdown_table(["goal", "met"], [
-        [goal, "yes" if met else "**no**"] for goal, met in summary["goals"].items()
-    ], "ll"))  # fmt: skip
+    print("\n" + goals_table(summary["goals"]))
     setup = {"seconds_per_run": args.seconds, "repeat": args.repeat, "workers": 1}
     write_results("shadow.json", setup | summary | {"levels": results}, calibration)
 

@@ -162,5 +162,11 @@ def markdown_table(header: list[str], rows: list[list[str]], align: str) -> str:
     return "\n".join(markdown_row(cells) for cells in [header, rule, *rows])
 
 
+def goals_table(goals: dict[str, bool], title: str = "goal") -> str:
+    """The goals a run met (yes) or not (**no**), as a Markdown table."""
+    rows = [[goal, "yes" if met else "**no**"] for goal, met in goals.items()]
+    return markdown_table([title, "met"], rows, "ll")
+
+
 if __name__ == "__main__":
     print(calibrate().describe())

@@ -102,14 +102,19 @@ def fast_config(monkeypatch: pytest.MonkeyPatch) -> Path:
 def model_folder(reference_reviews: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small real model (TF-IDF + logistic regression on 3,000 reviews) saved as an MLflow
     model folder, for batch and serving tests."""
+    train = reference_reviews.sample(3000, random_state=2)
+    return save_small_model(train, tmp_path_factory.mktemp("model") / "imdb-logreg")
+
+
+def save_small_model(train: pd.DataFrame, folder: Path) -> Path:
+    """A logistic regression fitted on ``train`` (review, sentiment), saved as an MLflow model
+    folder at ``folder``."""
     from sentimentops.config import load_settings
     from sentimentops.models.candidates import build_candidate
     from sentimentops.tracking.flavor import save_model
 
-    train = reference_reviews.sample(3000, random_state=2)
     pipeline = build_candidate("logreg", load_settings()).pipeline
     pipeline.fit(train["review"].tolist(), train["sentiment"].to_numpy())
-    folder = tmp_path_factory.mktemp("model") / "imdb-logreg"
     save_model(pipeline, str(folder))
     return folder
 

@@ -70,6 +70,9 @@ def test_get_settings_reads_the_config_file_variable_once(
         ("split: [unclosed\n", r"is not valid YAML"),
         # 0 is SQS short polling: an idle worker would call SQS in a tight loop.
         ("cloud:\n  wait_seconds: 0\n", r"cloud.wait_seconds: Input should be greater than or"),
+        # Shares of traffic: a share past 1 is a typo, not "everything".
+        ("serving:\n  shadow_share: 1.5\n", r"serving.shadow_share: Input should be less than or"),
+        ("serving:\n  canary_share: -0.1\n", r"serving.canary_share: Input should be greater"),
     ],
 )
 def test_bad_values_name_the_setting(tmp_path: Path, content: str, message: str) -> None:
@@ -85,6 +88,19 @@ def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatc
 
     with pytest.raises(ConfigError, match="SENTIMENTOPS_VALIDATION__MAX_TEXT_CHARS"):
         load_settings()
+
+
+def test_rollout_shares_come_from_their_fixed_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = load_settings().serving
+    monkeypatch.setenv("SENTIMENTOPS_SERVING__SHADOW_SHARE", "0.5")
+    monkeypatch.setenv("SENTIMENTOPS_SERVING__CANARY_SHARE", "0.1")
+    serving = load_settings().serving
+
+    assert (defaults.shadow_share, defaults.canary_share) == (0.0, 0.0)  # off by default
+    assert defaults.challenger_uri == "models:/imdb-sentiment@challenger"
+    assert (serving.shadow_share, serving.canary_share) == (0.5, 0.1)
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

@@ -228,6 +228,7 @@ class ServingSettings(_Section):
     shadow_share: Share = 0.0
     canary_share: Share = 0.0
     shadow_queue_size: Count = 1000
+    shadow_busy_budget: Share = 0.04  # of the time shadow work may take while the champion is busy
 
 
 class AlertSettings(_Section):

@@ -151,7 +151,7 @@ def test_liveness_answers_while_the_model_still_loads(
             stop(process)
 
     # The port opened before the model was in: alive, not ready yet.
-    assert first_live == {"status": "ok", "model": None, "error": None}
+    assert first_live == {"status": "ok", "model": None, "error": None, "rollout": None}
     assert ready_then is not None
     assert ready_then["status"] == "loading"
 

@@ -23,6 +23,7 @@ from scipy import stats
 from sentimentops.config import get_settings
 from sentimentops.prediction_log import PredictionLogStore
 from sentimentops.tracking.loading import LoadedModel, load_version
+from tests.conftest import save_small_model
 from tests.servers import eventually, free_port, running
 
 CLI = str(Path(sys.executable).parent / "sentimentops")
@@ -42,16 +43,8 @@ def challenger_folder(
 ) -> Path:
     """Another small real model (other reviews, fewer of them): its scores differ from the
     champion's."""
-    from sentimentops.config import load_settings
-    from sentimentops.models.candidates import build_candidate
-    from sentimentops.tracking.flavor import save_model
-
     train = reference_reviews.sample(800, random_state=7)
-    pipeline = build_candidate("logreg", load_settings()).pipeline
-    pipeline.fit(train["review"].tolist(), train["sentiment"].to_numpy())
-    folder = tmp_path_factory.mktemp("challenger") / "imdb-challenger"
-    save_model(pipeline, str(folder))
-    return folder
+    return save_small_model(train, tmp_path_factory.mktemp("challenger") / "imdb-challenger")
 
 
 @pytest.fixture
@@ -229,6 +222,16 @@ def test_canary_share_is_within_a_binomial_interval_and_sticky_per_client(
             }
             for text in REVIEWS
         }
+        # The Open Inference Protocol answer names the version too, per the same draw.
+        v2 = {
+            client_id: client.post(
+                "/v2/models/imdb-sentiment/infer",
+                json={"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES",
+                                  "data": [REVIEWS[0]]}]},
+                headers={"X-Client-ID": client_id},
+            ).json()["model_version"]
+            for client_id in list(versions)[:40]
+        }  # fmt: skip
         canary_count = metric(client, 'sentimentops_prediction_score_count{role="canary"}')
     log = read_log()
 
@@ -237,6 +240,8 @@ def test_canary_share_is_within_a_binomial_interval_and_sticky_per_client(
     assert low <= canary <= high, f"{canary} of {requests} answered by the canary"
     assert again == {(client_id, versions[client_id]) for client_id in list(versions)[:100]}
     assert all(len(met) == 1 for met in anonymous.values())
+    assert v2 == {client_id: versions[client_id] for client_id in v2}
+    assert len(set(v2.values())) == 2  # both sides among the 40
     # The log says which model answered each request, under role canary for the challenger.
     first = log.iloc[:requests]
     by_role = first.groupby("role")["model_version"].agg(set).to_dict()

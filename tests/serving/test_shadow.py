@@ -34,6 +34,7 @@ def test_shadow_waits_for_an_idle_champion_and_drops_past_its_capacity(
             time.monotonic,
             on_scored,
             capacity=2,
+            busy_budget=0.04,
         )
         scorer.start()
         now = datetime.now(UTC)

@@ -112,6 +112,7 @@ def _challenger(state: ApiState) -> Challenger:
         champion_last_scored=lambda: max(state.batcher.last_scored, batcher.last_scored),
         on_scored=state.log_shadow,
         capacity=serving.shadow_queue_size,
+        busy_budget=serving.shadow_busy_budget,
     )
     batcher = MicroBatcher(
         state.challenger_model,

@@ -4,10 +4,11 @@ time and within a small budget, so that the champion's answers hardly wait for i
 Scoring runs on the event loop like the champion's (docs/decisions.md, Serving), but only while
 no champion request waits to be scored, a few texts at a time: a champion request arriving
 meanwhile waits for one small chunk at most. While the champion is busy, shadow work is also
-held to :data:`BUSY_BUDGET` of the time (in one process, every second the challenger scores is
-a second the champion does not: the budget is what keeps its p99 within 10 %); once the
-champion is idle the queue drains at full speed. Requests wait in a bounded queue; when the API
-is too busy for it to drain, new ones are dropped and counted rather than slowing anything.
+held to a budget, a share of the time (``serving.shadow_busy_budget``, 4 %: in one process,
+every second the challenger scores is a second the champion does not; the budget is what keeps
+its p99 within 10 %); once the champion is idle the queue drains at full speed. Requests wait
+in a bounded queue; when the API is too busy for it to drain, new ones are dropped and counted
+rather than slowing anything.
 """
 
 from __future__ import annotations
@@ -35,9 +36,8 @@ log = logging.getLogger(__name__)
 CHUNK_TEXTS: Final = 2
 # How often a busy loop is asked again whether the champion has nothing waiting.
 BUSY_POLL_SECONDS: Final = 0.002
-# Share of the time shadow work may take while the champion is busy (scored within the last
-# IDLE_AFTER_SECONDS), as a token bucket holding at most BURST_SECONDS of work.
-BUSY_BUDGET: Final = 0.04
+# The budget is a token bucket holding at most BURST_SECONDS of work; the champion is busy while
+# it scored within the last IDLE_AFTER_SECONDS.
 IDLE_AFTER_SECONDS: Final = 0.2
 BURST_SECONDS: Final = 0.02
 
@@ -72,16 +72,19 @@ class ShadowScorer:
         on_scored: OnScored,
         *,
         capacity: int,
+        busy_budget: float,
     ) -> None:
         """``champion_busy()``: champion requests wait to be scored; ``champion_last_scored()``:
-        when its last batch was scored (``time.monotonic()``)."""
+        when its last batch was scored (``time.monotonic()``); ``busy_budget``: the share of the
+        time shadow work may take while the champion is busy (0: none until it is idle)."""
         self._challenger = challenger
         self._champion_busy = champion_busy
         self._champion_last_scored = champion_last_scored
-        self._tokens = BURST_SECONDS
+        self._tokens = BURST_SECONDS if busy_budget > 0 else 0.0
         self._refilled = time.monotonic()
         self._on_scored = on_scored
         self._capacity = capacity
+        self._budget = busy_budget
         self._jobs: deque[ShadowJob] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -153,9 +156,10 @@ class ShadowScorer:
         if self._champion_busy():
             return BUSY_POLL_SECONDS
         now = time.monotonic()
-        self._tokens = min(BURST_SECONDS, self._tokens + (now - self._refilled) * BUSY_BUDGET)
+        self._tokens = min(BURST_SECONDS, self._tokens + (now - self._refilled) * self._budget)
         self._refilled = now
         if self._tokens > 0 or now - self._champion_last_scored() > IDLE_AFTER_SECONDS:
             return 0.0
         # Out of budget: asleep until it refills, or until the champion may have gone idle.
-        return min(max(-self._tokens / BUSY_BUDGET, BUSY_POLL_SECONDS), IDLE_AFTER_SECONDS)
+        refill = -self._tokens / self._budget if self._budget else IDLE_AFTER_SECONDS
+        return min(max(refill, BUSY_POLL_SECONDS), IDLE_AFTER_SECONDS)
