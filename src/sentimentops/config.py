@@ -180,6 +180,9 @@ class RegistrySettings(_Section):
     tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.002
     min_compared_rows: Count = 200
     reference_sample_rows: Annotated[int, Field(ge=10)] = 5000
+    promotion: Literal["offline", "online"] = "offline"
+    online_tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.01
+    online_min_labelled: Count = 100
 
 
 class PredictionLogSettings(_Section):
@@ -254,6 +257,7 @@ class MonitoringSettings(_Section):
     alerts: AlertSettings = AlertSettings()
     webhook_url: str | None = None
     webhook_timeout_seconds: Positive = 5.0
+    rollback_on_alert: bool = True
 
 
 class ScheduleSettings(_Section):
