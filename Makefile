@@ -18,7 +18,7 @@ BIN := $(VENV)/bin
 SYNCED := $(VENV)/.synced
 HOME_DIR ?= $(or $(SENTIMENTOPS_HOME),.sentimentops)
 
-.PHONY: help setup run test lint terraform-check audit lambda-zip image test-stack test-container container-tools browser-tools format bench bench-speed bench-data bench-train bench-batch bench-serve bench-shadow bench-monitor bench-model bench-run bench-reliability bench-outage bench-dashboard clean
+.PHONY: help setup run test lint terraform-check audit lambda-zip image test-stack test-container container-tools browser-tools format bench bench-speed bench-data bench-train bench-batch bench-serve bench-shadow bench-monitor bench-model bench-run bench-reliability bench-outage bench-loop bench-dashboard clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -109,7 +109,7 @@ format: $(SYNCED) ## Apply ruff fixes and formatting
 
 # Every benchmark measures the machine calibration first (benchmarks/calibration.py) and reports
 # its figures in seconds and as multiples of it (BENCHMARKS.md).
-bench: bench-speed bench-data bench-train bench-batch bench-serve bench-shadow bench-monitor bench-model bench-reliability bench-outage bench-dashboard ## Run every benchmark (bench-speed includes bench-run)
+bench: bench-speed bench-data bench-train bench-batch bench-serve bench-shadow bench-monitor bench-model bench-reliability bench-outage bench-loop bench-dashboard ## Run every benchmark (bench-speed includes bench-run)
 
 bench-speed: $(SYNCED) ## What a user meets: make run, make test on fresh clones, cold commands (about an hour)
 	$(BIN)/python benchmarks/bench_speed.py
@@ -147,6 +147,9 @@ bench-reliability: $(SYNCED) ## 5 min of locust at 64 clients: 5xx, p99, RSS gro
 bench-outage: $(SYNCED) ## 64 clients for 18 min, the log database away for 10 of them: spool, replay, p99
 	$(BIN)/python benchmarks/bench_reliability.py --duration 1080 --users 64 \
 		--outage-start 120 --outage-seconds 600 --output benchmarks/results/reliability-outage.json
+
+bench-loop: $(SYNCED) ## The closed loop on a vocabulary shift: alert, retrain on feedback, shadow, online promotion (about 10 min)
+	$(BIN)/python benchmarks/bench_loop.py --calibration-runs 1
 
 image: container-tools ## Build the container image: docker build, or podman on a cached Debian base
 	deploy/container/build_image.sh $(or $(IMAGE),localhost/sentimentops:dev)

@@ -180,6 +180,9 @@ class RegistrySettings(_Section):
     tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.002
     min_compared_rows: Count = 200
     reference_sample_rows: Annotated[int, Field(ge=10)] = 5000
+    promotion: Literal["offline", "online"] = "offline"
+    online_tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.01
+    online_min_labelled: Count = 100
 
 
 class PredictionLogSettings(_Section):
@@ -258,6 +261,7 @@ class MonitoringSettings(_Section):
     # (null: $SENTIMENTOPS_HOME/workspace), or the URL of a remote Evidently UI, which wins.
     workspace_dir: str | None = None
     workspace_url: str | None = None
+    rollback_on_alert: bool = True
 
 
 class ScheduleSettings(_Section):

@@ -142,3 +142,17 @@ def test_a_comparison_on_every_row_says_so() -> None:
 
     assert decision.rows_summary() == "Compared with the champion on all 1,000 test reviews."
     assert decide(ModelScore(Y, 1.0), None).rows_summary() is None
+
+
+def test_online_mode_promotes_only_a_first_champion_and_tries_none_worse_on_test() -> None:
+    from sentimentops.models.gate import NO_CHAMPION, GateDecision, defer_to_online
+
+    first, first_tried = defer_to_online(GateDecision(True, NO_CHAMPION, 0.8), 0.01)
+    close, close_tried = defer_to_online(GateDecision(True, "more accurate", 0.86, 0.85), 0.01)
+    worse, worse_tried = defer_to_online(GateDecision(False, "not better", 0.83, 0.85), 0.01)
+
+    assert (first.promote, first_tried) == (True, True)
+    assert (close.promote, close_tried) == (False, True)
+    assert "promotion waits for online evidence" in close.reason
+    assert (worse.promote, worse_tried) == (False, False)
+    assert "by more than 0.01 (0.8300 vs champion 0.8500): not tried online" in worse.reason

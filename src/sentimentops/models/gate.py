@@ -4,17 +4,26 @@ test rows neither model has an advantage on (docs/decisions.md, "Training")."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from sentimentops.models.evaluate import mcnemar_test
 
-__all__ = ["MIN_SPEEDUP", "GateDecision", "ModelScore", "comparable_rows", "decide_promotion"]
+__all__ = [
+    "MIN_SPEEDUP",
+    "NO_CHAMPION",
+    "GateDecision",
+    "ModelScore",
+    "comparable_rows",
+    "decide_promotion",
+    "defer_to_online",
+]
 
 # "Faster" must beat timing noise on a shared machine: at least 20% less time per 1k reviews.
 MIN_SPEEDUP = 0.2
+NO_CHAMPION = "no champion yet"
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,7 @@ def decide_promotion(
     new = ModelScore(challenger.predictions[mask], challenger.seconds_per_1k)
     new_accuracy = new.accuracy(y) if len(y) else float("nan")
     if champion is None:
-        return GateDecision(True, "no champion yet", new_accuracy)
+        return GateDecision(True, NO_CHAMPION, new_accuracy)
     if len(y) < min_rows:
         reason = (
             f"too few test reviews to compare on: {len(y):,} of the challenger's "
@@ -139,3 +148,27 @@ def decide_promotion(
             "and not faster by the required margin"
         )
     return GateDecision(False, reason, **numbers)
+
+
+def defer_to_online(decision: GateDecision, tolerance: float) -> tuple[GateDecision, bool]:
+    """The test-split ``decision`` when promotion rests on live traffic (registry.promotion:
+    online): a first model still becomes champion; any other challenger is not promoted here,
+    and is tried online (second value True) unless it is less accurate than the champion on
+    the test split by more than ``tolerance``, a loss no online gain should buy."""
+    if decision.promote and decision.reason == NO_CHAMPION:
+        return decision, True
+    wait = "promotion waits for online evidence (sentimentops models promote --online)"
+    if decision.champion_accuracy is None:
+        reason = f"{decision.reason}; tried online: {wait}"
+        return replace(decision, promote=False, reason=reason), True
+    numbers = f"{decision.challenger_accuracy:.4f} vs champion {decision.champion_accuracy:.4f}"
+    if decision.challenger_accuracy >= decision.champion_accuracy - tolerance:
+        reason = (
+            f"on the test split within {tolerance} of the champion or better ({numbers}); {wait}"
+        )
+        return replace(decision, promote=False, reason=reason), True
+    reason = (
+        f"less accurate than the champion on the test split by more than {tolerance} "
+        f"({numbers}): not tried online"
+    )
+    return replace(decision, promote=False, reason=reason), False

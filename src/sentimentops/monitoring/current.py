@@ -21,6 +21,7 @@ from sentimentops.data.load import (
     read_table,
 )
 from sentimentops.errors import BadInputError, DataError
+from sentimentops.monitoring.compare import answered_rows
 from sentimentops.storage import SUMMARY, Location, LocationLike
 
 __all__ = [
@@ -124,9 +125,10 @@ def current_from_batch(
 
 
 def current_from_log(store: object, since: datetime | None, until: datetime | None) -> CurrentData:
-    """The predictions the API logged in ``[since, until)``, feedback labels as truth; no rows
-    without traffic (an observation, the volume alert, not a bad input)."""
-    window: pd.DataFrame = store.read_window(since, until)  # type: ignore[attr-defined]
+    """The answers the API logged in ``[since, until)`` (champion and canary rows: a shadow
+    prediction was never sent, and is judged by ``models compare``), feedback labels as truth;
+    no rows without traffic (an observation, the volume alert, not a bad input)."""
+    window = answered_rows(store.read_window(since, until))  # type: ignore[attr-defined]
     label = f"log:{since.isoformat() if since else ''}..{until.isoformat() if until else ''}"
     frame = pd.DataFrame(
         {

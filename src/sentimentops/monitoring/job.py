@@ -113,11 +113,42 @@ def monitor_and_record(
         webhook_url=settings.monitoring.webhook_url,
         timeout=settings.monitoring.webhook_timeout_seconds,
     )
+    if log_window is not None and settings.monitoring.rollback_on_alert:
+        outcome = _rolled_back_if_worse(outcome, settings, model_uri, log_window, report)
     report("recording the run (monitoring history, Evidently workspace, MLflow)")
     _record(outcome, settings)
     if output_dir is None:
         prune_reports(local_reports, settings.monitoring.keep_reports, spare=target)
     return dataclasses.replace(outcome, delivery_problems=problems)
+
+
+def _rolled_back_if_worse(
+    outcome: MonitoringOutcome,
+    settings: Settings,
+    model_uri: str,
+    window: tuple[datetime, datetime],
+    report: Progress,
+) -> MonitoringOutcome:
+    """After an accuracy alert on the champion: roll back to the previous champion when it
+    was better on the window's feedback (monitoring/rollout.py); a note says what was decided.
+    A failure is logged and noted, never hides the verdict."""
+    from sentimentops.monitoring.rollout import rollback_if_worse
+
+    if model_uri != f"models:/{settings.registry.model_name}@champion" or not outcome.alerts:
+        return outcome
+    kinds = [alert.kind for alert in outcome.alerts]
+    report("checking whether the previous champion did better")
+    try:
+        decision = rollback_if_worse(settings, outcome.model_version, kinds, *window)
+    except Exception as error:
+        log.error("could not decide on a rollback after the alerts: %s", error)
+        note = f"no rollback decided: {error}"
+        return dataclasses.replace(outcome, notes=[*outcome.notes, note])
+    if decision is None:
+        return outcome
+    verb = "rolled back" if decision.act else "kept"
+    note = f"champion version {outcome.model_version} {verb}: {decision.reason}"
+    return dataclasses.replace(outcome, notes=[*outcome.notes, note])
 
 
 def _of_monitored_version(

@@ -36,6 +36,7 @@ class MonitoringFlowResult:
     summary: str  # summary.json
     metrics: dict[str, Any]
     delivery_problems: list[str]
+    notes: list[str] = dataclasses.field(default_factory=list)  # a rollback decided, rows left out
 
     @classmethod
     def of(cls, outcome: MonitoringOutcome) -> MonitoringFlowResult:
@@ -50,6 +51,7 @@ class MonitoringFlowResult:
             summary=str(outcome.summary_path),
             metrics=outcome.metrics.to_dict(),
             delivery_problems=list(outcome.delivery_problems),
+            notes=list(outcome.notes),
         )
 
     def alert_kinds(self) -> set[str]:
@@ -137,6 +139,7 @@ def _publish(result: MonitoringFlowResult) -> None:
         "",
     ]
     lines += [f"- {alert['kind']}: {alert['message']}" for alert in result.alerts]
+    lines += [f"- note: {note}" for note in result.notes]
     lines += ["", f"Report: {result.report or result.summary}"]
     create_markdown_artifact(
         markdown="\n".join(lines), key="monitoring-summary", description="Monitoring verdict"

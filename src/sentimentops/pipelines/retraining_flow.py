@@ -1,11 +1,17 @@
 """The ``retraining`` flow, the closed loop: monitoring → (drift, or accuracy below the floor)
 → training, with labelled feedback when configured → the gate → a notification of its numbers.
+
+With ``registry.promotion: online`` the gate is live traffic: training leaves its model as
+challenger (the API scores it in shadow or canary), and a later run promotes it once the
+prediction log shows it is not worse; while its evidence is still too thin, no new challenger
+replaces it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -14,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from sentimentops.config import ModelFamily, Settings, get_settings
 from sentimentops.monitoring.delivery import send_notification
 from sentimentops.pipelines.monitoring_flow import MonitoringFlowResult, monitoring_flow
-from sentimentops.pipelines.runtime import io_task_options
+from sentimentops.pipelines.runtime import io_task_options, log_window
 from sentimentops.pipelines.training_flow import run_training_flow
 from sentimentops.training.data import labelled_feedback
 from sentimentops.training.job import TrainingSummary, champion_version
@@ -38,9 +44,12 @@ class RetrainingFlowResult:
     training: TrainingSummary | None = None
     message: str = ""
     delivery_problems: list[str] = field(default_factory=list)
+    online: dict[str, Any] | None = None  # the online promotion's decision, in online mode
 
     @property
     def promoted(self) -> bool:
+        if self.online is not None and self.online["act"]:
+            return True
         return self.training is not None and self.training.promoted and not self.training.reused
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,6 +68,24 @@ def retraining_reasons(monitoring: MonitoringFlowResult) -> list[str]:
 @task(name="collect-feedback", cache_policy=NO_CACHE)
 def collect_feedback(settings: Settings) -> str | None:
     return labelled_feedback(settings, progress=get_run_logger().info)
+
+
+@task(name="online-promotion", cache_policy=NO_CACHE)
+def online_promotion(settings: Settings, hours: float | None) -> dict[str, Any] | None:
+    """The online decision on the challenger on trial (promoting it when not worse), or None
+    when no challenger other than the champion is registered."""
+    from sentimentops.monitoring.rollout import pending_challenger, promote_online
+
+    if pending_challenger(settings) is None:
+        return None
+    until = datetime.now(UTC)
+    since = until - log_window(hours, settings.pipeline.monitoring_window_hours)
+    decision = promote_online(settings, since, until)
+    get_run_logger().info(
+        "online promotion: %s",
+        ("promoted: " if decision.act else "not promoted: ") + decision.reason,
+    )
+    return decision.to_dict()
 
 
 @task(name="champion-version", cache_policy=NO_CACHE)
@@ -95,6 +122,16 @@ def retraining_flow(
     monitoring = monitoring_flow(
         current=current, scored_input=scored_input, id_column=id_column, hours=hours
     )
+    if settings.registry.promotion == "online":
+        online = online_promotion.with_options(**io)(settings, hours)
+        if online is not None and (online["act"] or online["waiting"]):
+            after = find_champion.with_options(**io)(settings)
+            verb = "promoted on online evidence" if online["act"] else "still on trial"
+            message = f"Challenger {verb}: {online['reason']}"
+            logger.info(message)
+            return RetrainingFlowResult(
+                False, [], monitoring, before, after, message=message, online=online
+            )
     reasons = retraining_reasons(monitoring) or (["forced"] if force else [])
     if not reasons:
         message = (

@@ -146,10 +146,12 @@ class PredictionLogStore(Database):
         return frame.astype(_WINDOW_DTYPES)
 
     def labelled_texts(self) -> pd.DataFrame:
-        """Every logged text with a feedback label, as training rows ``review`` and
-        ``sentiment`` (texts kept only as a hash are left out)."""
+        """Every logged request's text with a feedback label, once, as training rows ``review``
+        and ``sentiment`` (texts kept only as a hash are left out)."""
         window = self.read_window()
         labelled = window[window["feedback_label"].notna() & window["text"].notna()]
+        # A request scored by two models (champion and shadow) is one labelled text.
+        labelled = labelled.drop_duplicates("request_id")
         return pd.DataFrame(
             {"review": labelled["text"], "sentiment": labelled["feedback_label"]}
         ).reset_index(drop=True)

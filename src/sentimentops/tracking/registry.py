@@ -12,11 +12,13 @@ __all__ = [
     "CHALLENGER",
     "CHAMPION",
     "ModelVersionInfo",
+    "challenger_version",
     "champion_version",
     "find_version",
     "list_versions",
     "lookup_version",
     "model_files",
+    "previous_champion",
     "promote",
     "resolve_version",
     "rollback",
@@ -107,6 +109,27 @@ def champion_version(name: str) -> str | None:
         return str(_client().get_model_version_by_alias(name, CHAMPION).version)
     except mlflow.exceptions.MlflowException:
         return None
+
+
+def challenger_version(name: str) -> str | None:
+    """The version the challenger alias points at, or None when there is no challenger."""
+    import mlflow
+
+    try:
+        return str(_client().get_model_version_by_alias(name, CHALLENGER).version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def previous_champion(name: str) -> str | None:
+    """The champion before the current one (where ``rollback`` would go), or None."""
+    import mlflow
+
+    try:
+        history = _history(name)
+    except mlflow.exceptions.MlflowException:
+        return None
+    return history[-2] if len(history) >= 2 else None
 
 
 def set_challenger(name: str, version: str) -> None:

@@ -21,7 +21,13 @@ from sentimentops.data.version import json_digest, text_fingerprints
 from sentimentops.models.card import render_model_card, summary_of
 from sentimentops.models.evaluate import metrics_by_length, to_binary, worst_errors
 from sentimentops.models.explain import top_ngrams
-from sentimentops.models.gate import GateDecision, ModelScore, comparable_rows, decide_promotion
+from sentimentops.models.gate import (
+    GateDecision,
+    ModelScore,
+    comparable_rows,
+    decide_promotion,
+    defer_to_online,
+)
 from sentimentops.models.plots import save_evaluation_plots
 from sentimentops.models.sentiment import DECISION_THRESHOLD, SentimentPipeline
 from sentimentops.models.train import CandidateResult, TrainingResult
@@ -105,8 +111,15 @@ def track_training(
         trained = _trained_fingerprints(result.splits)
         _log_frame(pd.DataFrame({FINGERPRINT_COLUMN: trained}), TRAINED_TEXTS)
         version = _log_and_register(result, name)
-        registry.set_challenger(name, version)
+        online = settings.registry.promotion == "online"
+        if not online:
+            registry.set_challenger(name, version)
         decision = _apply_gate(result, name, settings.registry)
+        if online:
+            # Live traffic decides: the challenger alias puts it in shadow or canary.
+            decision, tried = defer_to_online(decision, settings.registry.tolerance)
+            if tried:
+                registry.set_challenger(name, version)
         mlflow.log_dict(decision.to_dict(), "promotion/decision.json")
         mlflow.set_tags(
             {
