@@ -110,6 +110,14 @@ def test_compare_needs_the_log_and_a_challenger_in_it(
     assert "serving.shadow_share" in no_challenger.output
 
 
+def test_compare_on_an_empty_log_says_how_to_name_the_versions(isolated_settings: Path) -> None:
+    result = runner.invoke(app, ["models", "compare", "--from-log", "--since", "1h"])
+
+    assert result.exit_code == 2
+    assert "no champion rows" in result.output
+    assert "--champion V --challenger V" in " ".join(result.output.split())
+
+
 @pytest.fixture
 def sqlite_store_home(isolated_settings: Path) -> Iterator[PredictionLogStore]:
     """The home's log holding the known log's champion rows (version 1) alone."""

@@ -197,14 +197,16 @@ def _latest_version(window: pd.DataFrame, roles: tuple[str, ...], who: str) -> s
     rows = window[window["role"].isin(roles)] if "role" in window.columns else window.iloc[:0]
     if rows.empty:
         hint = (
-            "set serving.shadow_share (or serving.canary_share) above 0 with a challenger "
+            "Set serving.shadow_share (or serving.canary_share) above 0 with a challenger "
             "registered, and let it score traffic"
             if who == "challenger"
-            else "is the API logging predictions (prediction_log.url)?"
+            else "Check that the API logs its predictions to this prediction_log.url, or widen "
+            "--since"
         )
         raise BadInputError(
-            f"The prediction log window holds no {' or '.join(roles)} rows to name the {who} "
-            f"by: {hint}; or name the versions yourself."
+            f"The prediction log window holds no {' or '.join(roles)} rows, so the {who}'s "
+            f"version is unknown. {hint}; or name the versions with --champion V "
+            "--challenger V."
         )
     return str(rows.sort_values("timestamp", kind="stable")["model_version"].iloc[-1])
 
