@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -48,3 +53,34 @@ def test_bad_input_is_not_retried_and_an_unavailable_store_is(
         run_failing(kind)
 
     assert attempted == [kind] * (attempts or retries + 1)
+
+
+def test_a_failure_while_the_temporary_api_starts_stops_it(tmp_path: Path) -> None:
+    """In a process of its own, as the ``pipeline`` command runs it (no API configured): the
+    error of ``while_starting`` is raised, and the temporary API it overlapped is stopped."""
+    script = """
+import os, socket, sys
+from sentimentops.config import get_settings
+from sentimentops.pipelines import runtime
+runtime.configure_prefect(get_settings())
+from prefect.server.api.server import SubprocessASGIServer
+def failing():
+    raise ValueError("flows failed to import")
+try:
+    with runtime.prefect_api(while_starting=failing):
+        pass
+except ValueError as error:
+    server = SubprocessASGIServer()
+    print("raised:", error, "| stopped:", server.server_process is None and not server.running)
+"""
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")
+    }
+    environment["SENTIMENTOPS_HOME"] = str(tmp_path)
+    completed = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+
+    assert completed.returncode == 0, completed.stderr
+    assert "raised: flows failed to import | stopped: True" in completed.stdout

@@ -84,7 +84,8 @@ def _run(ctx: typer.Context, flow: str, show: Callable[[Any], None]) -> Any:
             highlight=False,
             soft_wrap=True,
         )
-    with runtime.prefect_api():  # one for every process of the run
+    # One API for every process of the run; the flow's modules import while it starts.
+    with runtime.prefect_api(while_starting=lambda: flows.flow_named(flow, settings)):
         result = flows.flow_named(flow, settings)(**parameters)
     if ctx.params["as_json"]:
         console.print_json(json.dumps(result.to_dict(), default=str))

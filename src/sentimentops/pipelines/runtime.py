@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -74,17 +75,23 @@ def configured_prefect_api() -> str | None:
 
 
 @contextlib.contextmanager
-def prefect_api(*, link_runs: bool = False) -> Iterator[str]:
+def prefect_api(
+    *, link_runs: bool = False, while_starting: Callable[[], object] | None = None
+) -> Iterator[str]:
     """The Prefect API the flows of this block report to, exported as ``PREFECT_API_URL`` for
     task-runner processes (Dask workers): the configured one, else a temporary local API for the
     block (docs/decisions.md, Training). Runs on a temporary API are logged without links to
     their page, unless ``link_runs`` (the API outlives them, as when serving schedules).
+    ``while_starting`` (importing the flows, say) is called while a temporary API starts: its
+    process takes seconds to answer, on the other core.
     """
     from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
     configured = configured_prefect_api()
     exported = os.environ.get("PREFECT_API_URL")
     if configured:
+        if while_starting is not None:
+            while_starting()
         os.environ["PREFECT_API_URL"] = configured
         try:
             yield configured
@@ -95,7 +102,18 @@ def prefect_api(*, link_runs: bool = False) -> Iterator[str]:
 
     server = SubprocessASGIServer()
     timeout = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_SECONDS)
-    server.start(timeout=int(timeout))
+    # The wait for the server's health check runs in a thread: it mostly sleeps.
+    with ThreadPoolExecutor(1, thread_name_prefix="prefect-api") as starting:
+        started = starting.submit(server.start, timeout=int(timeout))
+        try:
+            if while_starting is not None:
+                while_starting()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                started.result()
+            server.stop()
+            raise
+        started.result()
     os.environ["PREFECT_API_URL"] = server.api_url
     try:
         # Prefect logs a "View at <link>" per flow run: a dead link once a run command ends.
