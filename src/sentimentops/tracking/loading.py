@@ -167,15 +167,22 @@ def prefetch(uri: str, *, with_reference: bool = False) -> None:
     types. :func:`load_version` and :func:`fetched` collect the answer."""
     key = (uri, with_reference)
     asked = key in _PREFETCHING or key in _FETCHED
-    if uri.startswith("models:/") and "mlflow" not in sys.modules and not asked:
+    # A daemonic process (a Dask worker) may not start one: it looks the model up itself.
+    daemonic = multiprocessing.current_process().daemon
+    if uri.startswith("models:/") and "mlflow" not in sys.modules and not asked and not daemonic:
         context = multiprocessing.get_context("spawn")
         receiving, sending = context.Pipe(duplex=False)
         process = context.Process(
             target=_fetch_into, args=(sending, uri, with_reference), daemon=True, name="prefetch"
         )
-        process.start()
-        sending.close()
-        _PREFETCHING[key] = (process, receiving)
+        try:
+            process.start()
+        except OSError:  # no process to spare (a limit on them): ask in this one
+            receiving.close()
+        else:
+            _PREFETCHING[key] = (process, receiving)
+        finally:
+            sending.close()
     import sentimentops.tracking.flavor  # noqa: F401
 
 
