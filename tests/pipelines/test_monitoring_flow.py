@@ -64,8 +64,13 @@ def test_an_empty_prediction_log_raises_the_volume_alert_and_puts_its_rows_in_cl
     assert result.verdict == "alert"
     assert result.alert_kinds() == {"volume"}
     assert result.metrics["rows"] == 0
-    assert result.report is None  # nothing measured, no drift report; the summary says why
     assert "not measurable" in Path(result.summary).read_text()
+    # Nothing measured: the report is its summary alone (the verdict and why), no drift part.
+    assert result.report is not None
+    page = Path(result.report).read_text()
+    assert "ALERT" in page
+    assert "not measurable" in page
+    assert "Drift in column" not in page
     assert "MonitoredRows" in {metric["MetricName"] for metric in listed}
 
 

@@ -250,6 +250,26 @@ def test_canary_share_is_within_a_binomial_interval_and_sticky_per_client(
     assert canary_count == (log["role"] == "canary").sum()
 
 
+def test_clients_sharing_the_api_key_are_split_by_their_texts(
+    registry: dict[str, str], tmp_path: Path
+) -> None:
+    """A team's clients all present the one API key: it must not put them all on one side."""
+    set_challenger(registry["challenger"])
+    key = "a-team-key-long-enough-for-the-api-0123456789"
+    with serve(tmp_path, serving__canary_share="0.5", api_key=key) as client:
+        challenger_in_play(client, registry["challenger"])
+        versions = [
+            client.post(
+                "/v1/predict",
+                json={"text": f"{REVIEWS[i % len(REVIEWS)]} (review {i})"},
+                headers={"X-API-Key": key},
+            ).json()["model"]["version"]
+            for i in range(60)
+        ]
+
+    assert set(versions) == {registry["champion"], registry["challenger"]}
+
+
 def test_the_challenger_alias_may_come_and_go_while_the_champion_serves(
     registry: dict[str, str], tmp_path: Path
 ) -> None:

@@ -42,12 +42,12 @@ async def _request_id(request: Request) -> str:
 
 async def _caller(request: Request) -> str | None:
     headers = request.headers
-    return caller_key(headers.get("x-client-id"), headers.get("x-api-key"))
+    return caller_key(headers.get("x-client-id"))
 
 
 State = Annotated[ApiState, Depends(_state)]
 RequestId = Annotated[str, Depends(_request_id)]
-# Who asks: X-Client-ID, else the API key; None for an anonymous caller.
+# Who asks: X-Client-ID; None for an anonymous caller.
 Caller = Annotated[str | None, Depends(_caller)]
 
 

@@ -34,14 +34,11 @@ def share_of(key: str, salt: str) -> float:
     return int.from_bytes(digest[:8], "big") / _DENOMINATOR
 
 
-def caller_key(client_id: str | None, api_key: str | None) -> str | None:
-    """Who is asking, for canary stickiness: the X-Client-ID header, else the API key presented
-    (hashed: no secret is kept); None when neither is sent (then :func:`text_key`)."""
-    if client_id:
-        return f"client:{client_id}"
-    if api_key:
-        return "key:" + hashlib.sha256(api_key.encode("utf-8", "surrogatepass")).hexdigest()
-    return None
+def caller_key(client_id: str | None) -> str | None:
+    """Who is asking, for canary stickiness: the X-Client-ID header; None when it is not sent
+    (then :func:`text_key`). Not the API key: the API has one, shared by every client, so it
+    would put every caller on the same side."""
+    return f"client:{client_id}" if client_id else None
 
 
 def text_key(texts: Sequence[str]) -> str:
