@@ -126,5 +126,9 @@ def test_a_bad_promotion_is_rolled_back_within_one_monitoring_run(
         "rolled back from version 2 to version 1 after the alert(s) accuracy"
         in (rollback["message"])
     )
+    # Version 2 came in as the challenger: it is withdrawn, not left to return as a canary.
+    assert "version 2 is no longer the challenger" in rollback["message"]
+    listed = run_cli("models", "list", home=home)
+    assert "challenger" not in listed.stdout, listed.stdout
     assert rollback["decision"]["act"] is True
     assert any(alert["kind"] == "accuracy" for event in events for alert in event.get("alerts", []))

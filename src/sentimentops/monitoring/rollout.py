@@ -137,9 +137,11 @@ def rollback_if_worse(
         log.info("champion %s kept after its alert: %s", model_version, decision.reason)
         return decision
     back = registry.rollback(name)
+    withdrawn = registry.withdraw_challenger(name, model_version)
     message = (
         f"{name} champion rolled back from version {model_version} to version {back} after "
         f"the alert(s) {', '.join(sorted(alerts))}: {decision.reason}"
+        + (f"; version {model_version} is no longer the challenger" if withdrawn else "")
     )
     _notify(settings, "rollback", message, decision)
     return decision

@@ -24,6 +24,7 @@ __all__ = [
     "rollback",
     "set_challenger",
     "version_info",
+    "withdraw_challenger",
 ]
 
 CHAMPION = "champion"
@@ -135,6 +136,15 @@ def previous_champion(name: str) -> str | None:
 def set_challenger(name: str, version: str) -> None:
     """Point the ``challenger`` alias of ``name`` at ``version``."""
     _client().set_registered_model_alias(name, CHALLENGER, version)
+
+
+def withdraw_challenger(name: str, version: str) -> bool:
+    """Remove the challenger alias when it names ``version`` (a version rolled back must not
+    come back through the canary or a later online promotion); whether it did."""
+    if challenger_version(name) != version:
+        return False
+    _client().delete_registered_model_alias(name, CHALLENGER)
+    return True
 
 
 def lookup_version(name: str, version_or_alias: str) -> str:
