@@ -145,3 +145,18 @@ def test_runs_go_to_a_remote_workspace_when_its_url_is_set(
     snapshots = server_home / "workspace" / project["id"] / "snapshots"
     assert {path.stem for path in snapshots.iterdir()} == {first, second}
     assert not (tmp_path / "home" / "workspace").exists()  # nothing written locally
+
+
+def test_monitor_ui_on_a_taken_port_exits_2_saying_what_to_do(isolated_settings: Path) -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = CliRunner().invoke(app, ["monitor", "ui", "--port", str(port)])
+
+    assert result.exit_code == 2  # not 3, which says an alert fired
+    assert f"Port {port} is already in use on 127.0.0.1, so the dashboard cannot serve" in (
+        " ".join(result.output.split())
+    )

@@ -150,13 +150,16 @@ def history(
 @monitor_app.command("ui")
 def ui(
     host: str = typer.Option("127.0.0.1", "--host", help="Listen on this address."),
-    port: int = typer.Option(8000, "--port"),
+    port: int = typer.Option(8001, "--port", help="8001: the API's 8000 stays free."),
 ) -> None:
     """Serve the dashboard of the monitoring runs (Evidently's UI on the workspace every run
     adds its snapshot to) until interrupted: one project per registered model."""
+    from sentimentops.cli.serve import check_can_listen
     from sentimentops.monitoring.workspace import serve_workspace, workspace_location
 
     settings = get_settings()
+    if not settings.monitoring.workspace_url and 0 < port < 65536:  # else serve_workspace says
+        check_can_listen(host, port, "the dashboard")  # exit 2 with what to do, not uvicorn's 3
     console.print(
         f"Monitoring dashboard of {workspace_location(settings)} on http://{host}:{port}/"
     )

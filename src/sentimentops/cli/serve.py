@@ -12,7 +12,7 @@ from sentimentops.cli.output import console
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError, SentimentOpsError
 
-__all__ = ["serve_command"]
+__all__ = ["check_can_listen", "serve_command"]
 
 
 def serve_command(
@@ -38,7 +38,7 @@ def serve_command(
     host = host or settings.serving.host
     port = port if port is not None else settings.serving.port
     # First, before seconds of imports and the model check: a busy port is told at once.
-    _check_can_listen(host, port)
+    check_can_listen(host, port)
 
     from sentimentops.tracking.loading import fetched, prefetch, require_model_folder
 
@@ -94,9 +94,10 @@ def serve_command(
         ) from None
 
 
-def _check_can_listen(host: str, port: int) -> None:
+def check_can_listen(host: str, port: int, server: str = "the API") -> None:
     """Bind ``host:port`` as uvicorn will (SO_REUSEADDR, every address ``host`` names) and let
-    go at once. Raises BadInputError: the port is taken, or the host is not this machine's."""
+    go at once. Raises BadInputError naming ``server``: the port is taken, or the host is not
+    this machine's."""
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:
@@ -112,14 +113,14 @@ def _check_can_listen(host: str, port: int) -> None:
             try:
                 probe.bind(address)
             except OSError as error:
-                raise BadInputError(_cannot_listen(host, port, error)) from None
+                raise BadInputError(_cannot_listen(host, port, error, server)) from None
 
 
-def _cannot_listen(host: str, port: int, error: OSError) -> str:
+def _cannot_listen(host: str, port: int, error: OSError, server: str) -> str:
     where = f"http://{host}:{port}"
     if error.errno == errno.EADDRINUSE:
         return (
-            f"Port {port} is already in use on {host}, so the API cannot serve on {where}. "
+            f"Port {port} is already in use on {host}, so {server} cannot serve on {where}. "
             "Stop what holds it, or pick another port with --port."
         )
     return f"Cannot serve on {where}: {error.strerror}. Pick another --host or --port."
