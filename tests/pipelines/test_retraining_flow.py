@@ -12,7 +12,11 @@ import pytest
 from sentimentops.config import get_settings
 from sentimentops.monitoring.results import Alert
 from sentimentops.pipelines.monitoring_flow import MonitoringFlowResult
-from sentimentops.pipelines.retraining_flow import retraining_flow, retraining_reasons
+from sentimentops.pipelines.retraining_flow import (
+    retraining_flow,
+    retraining_reasons,
+    trial_holds_retraining,
+)
 from sentimentops.pipelines.training_flow import run_training_flow
 from sentimentops.tracking import registry
 from tests.conftest import Webhook
@@ -39,6 +43,26 @@ def test_only_alerts_a_model_can_answer_call_for_retraining() -> None:
     )
 
     assert retraining_reasons(monitoring) == ["estimated_accuracy: Estimated accuracy fell."]
+
+
+def test_a_challenger_on_trial_holds_retraining_only_while_it_can_gather_evidence() -> None:
+    def monitored(*kinds: str) -> MonitoringFlowResult:
+        alerts = [{"kind": kind, "message": kind} for kind in kinds]
+        return MonitoringFlowResult("alert", alerts, MODEL, "1", "x.csv", None, "s.json", {}, [])
+
+    waiting = {"act": False, "waiting": True}
+    promoted = {"act": True, "waiting": False}
+    refused = {"act": False, "waiting": False}
+
+    assert trial_holds_retraining(promoted, monitored(), shadow_share=0.0)
+    assert trial_holds_retraining(waiting, monitored("text_drift"), shadow_share=0.5)
+    assert not trial_holds_retraining(None, monitored("text_drift"), shadow_share=0.5)
+    assert not trial_holds_retraining(refused, monitored("text_drift"), shadow_share=0.5)
+    # Shadow off: no request pairs the two versions, the trial would wait forever.
+    assert not trial_holds_retraining(waiting, monitored("text_drift"), shadow_share=0.0)
+    # The champion failing on accuracy does not wait for the trial's verdict.
+    assert not trial_holds_retraining(waiting, monitored("accuracy"), shadow_share=0.5)
+    assert not trial_holds_retraining(waiting, monitored("estimated_accuracy"), shadow_share=1.0)
 
 
 def test_drift_retrains_and_a_better_challenger_is_promoted(

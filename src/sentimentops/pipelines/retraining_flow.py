@@ -25,7 +25,13 @@ from sentimentops.pipelines.training_flow import run_training_flow
 from sentimentops.training.data import labelled_feedback
 from sentimentops.training.job import TrainingSummary, champion_version
 
-__all__ = ["RETRAINING_TRIGGERS", "RetrainingFlowResult", "retraining_flow", "retraining_reasons"]
+__all__ = [
+    "RETRAINING_TRIGGERS",
+    "RetrainingFlowResult",
+    "retraining_flow",
+    "retraining_reasons",
+    "trial_holds_retraining",
+]
 
 # Alerts that a new model can answer. Volume and reject-rate alerts are about the input
 # pipeline, not the model: retraining would not fix them.
@@ -63,6 +69,21 @@ def retraining_reasons(monitoring: MonitoringFlowResult) -> list[str]:
         for alert in monitoring.alerts
         if alert["kind"] in RETRAINING_TRIGGERS
     ]
+
+
+def trial_holds_retraining(
+    online: dict[str, Any] | None, monitoring: MonitoringFlowResult, shadow_share: float
+) -> bool:
+    """Whether the online decision on a challenger on trial ends this run without training:
+    it was promoted, or it still gathers evidence. It gathers none with shadow off (only shadow
+    requests pair with the champion's), and the champion failing on accuracy does not wait
+    for it: then the run goes on to its retraining reasons."""
+    if online is None:
+        return False
+    if online["act"]:
+        return True
+    accuracy_alert = bool({"accuracy", "estimated_accuracy"} & monitoring.alert_kinds())
+    return bool(online["waiting"]) and shadow_share > 0 and not accuracy_alert
 
 
 @task(name="collect-feedback", cache_policy=NO_CACHE)
@@ -124,7 +145,8 @@ def retraining_flow(
     )
     if settings.registry.promotion == "online":
         online = online_promotion.with_options(**io)(settings, hours)
-        if online is not None and (online["act"] or online["waiting"]):
+        if trial_holds_retraining(online, monitoring, settings.serving.shadow_share):
+            assert online is not None
             after = find_champion.with_options(**io)(settings)
             verb = "promoted on online evidence" if online["act"] else "still on trial"
             message = f"Challenger {verb}: {online['reason']}"
