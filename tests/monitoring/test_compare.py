@@ -75,10 +75,11 @@ def test_compare_from_log_prints_the_numbers_computed_by_hand(
     assert (numbers["only_challenger_right"], numbers["only_champion_right"]) == (3, 1)
     # Exact McNemar: 4 discordant requests, 1 the other way: 2 * P(X <= 1 | 4, 1/2) = 2 * 5/16.
     assert numbers["p_value"] == pytest.approx(10 / 16)
-    half = Z95 * math.sqrt(4 - 2**2 / 8) / 8
+    # Agresti-Min: half a count in each cell, so b = 3.5, c = 1.5, n = 10.
+    half = Z95 * math.sqrt(5 - 2**2 / 10) / 10
     assert numbers["difference"] == pytest.approx(2 / 8)
     assert (numbers["difference_low"], numbers["difference_high"]) == pytest.approx(
-        (2 / 8 - half, 2 / 8 + half)
+        (2 / 10 - half, 2 / 10 + half)
     )
     # Scores on the paired requests: 5 and 2 of 10 at 0.1, the rest at 0.9.
     assert numbers["score_drift"] == pytest.approx(0.3)
@@ -158,13 +159,18 @@ def test_a_better_challenger_is_promoted_and_a_worse_one_refused(
 
 def test_rollback_needs_the_previous_champion_clearly_better() -> None:
     lower, upper = paired_difference_interval(30, 0, 30)
+    # No discordant pair is not proof of "not worse": the interval keeps a width.
+    no_disagreement = paired_difference_interval(0, 0, 100)
     comparison = compare_online(_paired_window(right_before=40, right_now=10, n=40))
     even = compare_online(_paired_window(right_before=20, right_now=20, n=40))
 
     back = decide_rollback(comparison, significance_level=0.05, min_labelled=20)
     kept = decide_rollback(even, significance_level=0.05, min_labelled=20)
 
-    assert (lower, upper) == (1.0, 1.0)
+    half = Z95 * math.sqrt(31 - 30**2 / 32) / 32
+    assert (lower, upper) == pytest.approx((30 / 32 - half, 1.0))
+    assert no_disagreement == pytest.approx((-Z95 / 102, Z95 / 102))
+    assert no_disagreement[0] < -0.01  # below the default online tolerance
     assert back.act
     assert "the previous champion was better: version 1 1.0000 vs version 2 0.2500" in back.reason
     assert not kept.act

@@ -181,12 +181,15 @@ def compare_online(
 def paired_difference_interval(
     only_new_right: int, only_old_right: int, total: int, level: float = 0.95
 ) -> tuple[float, float]:
-    """The Wald interval of the difference of two accuracies on the same ``total`` rows
-    (new minus old) from McNemar's discordant counts: (b - c) / n, standard error
-    sqrt(b + c - (b - c)^2 / n) / n (Agresti, Categorical Data Analysis, 10.1)."""
+    """The interval of the difference of two accuracies on the same ``total`` rows (new minus
+    old) from McNemar's discordant counts b and c: the Wald interval (b - c) / n, standard
+    error sqrt(b + c - (b - c)^2 / n) / n (Agresti, Categorical Data Analysis, 10.1), with
+    Agresti and Min's adjustment (2005: half a count added to each of the four cells, so
+    b + 0.5, c + 0.5, n + 2). Unadjusted, no discordant pair at all gives a zero-width interval:
+    "not worse" on no evidence."""
     if total == 0:
         return (-1.0, 1.0)
-    b, c, n = only_new_right, only_old_right, total
+    b, c, n = only_new_right + 0.5, only_old_right + 0.5, total + 2
     z = float(norm.ppf(0.5 + level / 2))
     centre = (b - c) / n
     half = z * math.sqrt(max(b + c - (b - c) ** 2 / n, 0.0)) / n
