@@ -293,6 +293,8 @@ def test_the_challenger_alias_may_come_and_go_while_the_champion_serves(
 
         set_challenger(registry["champion"])  # after a promotion both aliases name one version
         eventually(lambda: "champion itself" in (rollout(client)["note"] or ""))
+        # Not held twice in memory: the challenger's slot is emptied, and says why.
+        same_as_champion = rollout(client)["note"]
         remove_challenger()
         eventually(lambda: "no challenger" in (rollout(client)["note"] or ""))
         after = client.post("/v1/predict", json={"text": REVIEWS[2]}).json()
@@ -312,6 +314,10 @@ def test_the_challenger_alias_may_come_and_go_while_the_champion_serves(
         "requests in shadow and answers 0% of clients (canary)"
     ) in server_log
     assert "the champion answers everything" in server_log
+    assert same_as_champion == (
+        "no challenger at models:/imdb-sentiment@challenger: it names the champion itself "
+        f"(models:/imdb-sentiment/{registry['champion']})"
+    )
     # Only the request answered while the challenger was in play has a shadow row.
     shadow = log[log["role"] == "shadow"]
     assert shadow["request_id"].tolist() == [shadowed["request_id"]]

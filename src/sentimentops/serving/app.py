@@ -206,7 +206,10 @@ async def _keep_challenger_current(state: ApiState) -> None:
     interval = serving.reload_interval_seconds
     was: str | None = "nothing yet"
     while True:
-        await asyncio.to_thread(state.challenger.slot.reload)
+        champion = state.slot.current
+        await asyncio.to_thread(
+            state.challenger.slot.reload, unless_at=champion.location if champion else None
+        )
         challenger = state.challenger_model()
         now = None if challenger is None else f"{challenger.name} version {challenger.version}"
         if state.slot.current is None:  # "apart from the champion" is not known yet

@@ -55,9 +55,11 @@ class ModelSlot:
         self.last_error: str | None = None
         self._reload_lock = threading.Lock()
 
-    def reload(self, *, force: bool = False) -> ReloadOutcome:
+    def reload(self, *, force: bool = False, unless_at: str | None = None) -> ReloadOutcome:
         """Load the model ``uri`` points at now, if it differs from the served one (or always,
-        with ``force``: a folder rewritten in place keeps its version, "local").
+        with ``force``: a folder rewritten in place keeps its version, "local"). An optional
+        slot whose ``uri`` names the version at ``unless_at`` (the champion's location) empties
+        instead: a second copy of the champion in memory would compare nothing.
 
         Never raises: a failure is logged, returned and kept in ``last_error``, and the current
         model goes on serving.
@@ -65,6 +67,10 @@ class ModelSlot:
         with self._reload_lock:
             try:
                 served = self.current
+                if self.optional and unless_at is not None and self._location() == unless_at:
+                    self.current = None
+                    self.last_error = f"it names the champion itself ({unless_at})"
+                    return ReloadOutcome("absent")
                 if (
                     not force
                     and served is not None
@@ -96,6 +102,14 @@ class ModelSlot:
                 return ReloadOutcome("absent", self.last_error)
             except Exception as error:  # a reload must never take the API down
                 return self._failed(error)
+
+    def _location(self) -> str:
+        """Where ``uri`` points now: ``models:/name/version``, or the folder."""
+        return (
+            resolve_location(self.uri)
+            if self.uri.startswith("models:/")
+            else str(require_model_folder(self.uri))
+        )
 
     def _failed(self, error: Exception) -> ReloadOutcome:
         self.last_error = f"{type(error).__name__}: {error}"
