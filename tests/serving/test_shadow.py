@@ -59,3 +59,24 @@ def test_shadow_waits_for_an_idle_champion_and_drops_past_its_capacity(
     assert [job.request_ids for job, _ in scored] == [["r0.0"], ["r1.0"]]
     for job, scores in scored:
         np.testing.assert_allclose(scores, model.score(job.texts))
+
+
+def test_while_the_log_database_is_away_shadow_jobs_are_dropped_and_counted(
+    model_folder: Path,
+) -> None:
+    """The spool keeps the answers clients received: shadow rows would fill it twice as fast."""
+    model = load_version(str(model_folder))
+
+    async def scenario() -> tuple[list[bool], int]:
+        scorer = ShadowScorer(
+            lambda: model, lambda: False, time.monotonic, lambda *_: None, capacity=10,
+            busy_budget=0.04,
+        )  # fmt: skip
+        job = ShadowJob(REVIEWS[:1], ["r0.0"], "/v1/predict", datetime.now(UTC))
+        accepted = [scorer.submit(job, loggable=False), scorer.submit(job, loggable=True)]
+        return accepted, scorer.dropped
+
+    accepted, dropped = asyncio.run(scenario())
+
+    assert accepted == [False, True]
+    assert dropped == 1

@@ -104,9 +104,11 @@ class ShadowScorer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def submit(self, job: ShadowJob) -> bool:
-        """Queue ``job``; False (counted in ``dropped``) when the queue is full. Never waits."""
-        if len(self._jobs) >= self._capacity:
+    def submit(self, job: ShadowJob, *, loggable: bool = True) -> bool:
+        """Queue ``job``; False (counted in ``dropped``) when the queue is full, or when its
+        rows could not be logged but to the spool (``loggable`` False: the log database is
+        away, and the spool is kept for the answers clients received). Never waits."""
+        if not loggable or len(self._jobs) >= self._capacity:
             self.dropped += 1
             return False
         self._jobs.append(job)

@@ -166,7 +166,10 @@ class ApiState:
             and in_shadow(request_id, serving.shadow_share)
         ):
             # Scored once this answer is written: the scorer waits for an idle loop.
-            self.challenger.shadow.submit(ShadowJob(texts, request_ids, endpoint, now))
+            self.challenger.shadow.submit(
+                ShadowJob(texts, request_ids, endpoint, now),
+                loggable=self.writer.store_available,
+            )
         return ScoredTexts(model, labels, scores, request_ids, role)
 
     async def _score(
