@@ -119,3 +119,21 @@ def test_the_retraining_flow_in_online_mode_promotes_the_challenger_on_trial(hom
     assert (result["champion_before"], result["champion_after"]) == ("1", "2")
     message = result["message"]
     assert "Challenger promoted on online evidence: version 2 is more accurate" in message
+
+
+def test_promoting_online_without_a_challenger_says_how_to_get_one(
+    user_champion_home: Path, tmp_path: Path
+) -> None:
+    import mlflow
+
+    home = clone_home(user_champion_home, tmp_path / "home")
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{home.resolve() / 'mlflow.db'}")
+    # Training gave the champion the challenger alias too; a rollback, say, takes it away.
+    client.delete_registered_model_alias("imdb-sentiment", "challenger")
+
+    completed = run_cli("models", "promote", "--online", home=home)
+
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    said = " ".join((completed.stdout + completed.stderr).split())
+    assert "imdb-sentiment has no challenger to judge on live traffic" in said
+    assert "SENTIMENTOPS_REGISTRY__PROMOTION=online" in said

@@ -9,7 +9,7 @@ import logging
 from datetime import datetime
 
 from sentimentops.config import Settings
-from sentimentops.errors import BadInputError
+from sentimentops.errors import BadInputError, ModelNotFoundError
 from sentimentops.monitoring.compare import OnlineComparison, compare_online
 from sentimentops.monitoring.delivery import send_notification
 from sentimentops.monitoring.online_gate import (
@@ -77,7 +77,14 @@ def promote_online(settings: Settings, since: datetime, until: datetime) -> Onli
 
     connect_registry(settings)
     name = settings.registry.model_name
-    challenger = registry.lookup_version(name, registry.CHALLENGER)
+    try:
+        challenger = registry.lookup_version(name, registry.CHALLENGER)
+    except ModelNotFoundError:
+        raise ModelNotFoundError(
+            f"{name} has no challenger to judge on live traffic. Train with "
+            "registry.promotion: online (SENTIMENTOPS_REGISTRY__PROMOTION=online), which leaves "
+            "a new version as challenger, then serve it in shadow (serving.shadow_share)."
+        ) from None
     champion = registry.champion_version(name)
     if champion is None:
         decision = OnlineDecision(True, f"no champion yet: version {challenger} becomes one")
