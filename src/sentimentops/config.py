@@ -261,6 +261,7 @@ class MonitoringSettings(_Section):
     # (null: $SENTIMENTOPS_HOME/workspace), or the URL of a remote Evidently UI, which wins.
     workspace_dir: str | None = None
     workspace_url: str | None = None
+    workspace_timeout_seconds: Positive = 10.0  # a remote workspace's answer, per run
     rollback_on_alert: bool = True
 
 

@@ -160,3 +160,23 @@ def test_monitor_ui_on_a_taken_port_exits_2_saying_what_to_do(isolated_settings:
     assert f"Port {port} is already in use on 127.0.0.1, so the dashboard cannot serve" in (
         " ".join(result.output.split())
     )
+
+
+def test_a_silent_remote_workspace_is_given_up_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that accepts the connection and never answers: Evidently's client would wait
+    for ever, and the monitoring run with it (its verdict, exit code and MLflow record)."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        monkeypatch.setenv("SENTIMENTOPS_MONITORING__WORKSPACE_URL", url)
+        monkeypatch.setenv("SENTIMENTOPS_MONITORING__WORKSPACE_TIMEOUT_SECONDS", "1")
+        get_settings.cache_clear()
+
+        with pytest.raises(TimeoutError, match=f"workspace {url} did not answer within 1 s"):
+            record_snapshot(
+                get_settings(), metrics={"rows": 10.0}, alerts=0, model_name="imdb-sentiment",
+                model_version="1", started_at=datetime.now(UTC), verdict="ok", source="x.csv",
+            )  # fmt: skip

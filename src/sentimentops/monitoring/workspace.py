@@ -5,6 +5,7 @@ monitor ui`` serves the folder with Evidently's own UI. Evidently is imported on
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -99,7 +100,46 @@ def workspace_location(settings: Settings) -> str:
     )
 
 
-def record_snapshot(
+def record_snapshot(settings: Settings, **run: Any) -> str:
+    """Add one run (``metrics``: its numbers by name, as ``flatten_metrics`` names them;
+    ``alerts``, ``model_name``, ``model_version``, ``started_at``, ``verdict``, ``source``) to
+    the project ``model_name`` of the workspace, created with its dashboard when missing.
+
+    Returns:
+        The snapshot's id.
+
+    Raises:
+        TimeoutError: a remote workspace did not answer within
+            ``monitoring.workspace_timeout_seconds`` (Evidently's client sets no timeout: a
+            silent server would hold the monitoring run for ever).
+    """
+    url = settings.monitoring.workspace_url
+    if not url:
+        return _record_snapshot(settings, **run)
+    answers: list[str | BaseException] = []
+
+    def record() -> None:
+        try:
+            answers.append(_record_snapshot(settings, **run))
+        except BaseException as error:  # raised in the caller's thread
+            answers.append(error)
+
+    # A daemon thread: one left hanging on a silent server does not hold the process's exit.
+    recording = threading.Thread(target=record, daemon=True, name="evidently-workspace")
+    recording.start()
+    recording.join(settings.monitoring.workspace_timeout_seconds)
+    if not answers:
+        raise TimeoutError(
+            f"the Evidently workspace {url} did not answer within "
+            f"{settings.monitoring.workspace_timeout_seconds:g} s "
+            "(monitoring.workspace_timeout_seconds)"
+        )
+    if isinstance(answers[0], BaseException):
+        raise answers[0]
+    return answers[0]
+
+
+def _record_snapshot(
     settings: Settings,
     *,
     metrics: Mapping[str, float],
@@ -110,12 +150,6 @@ def record_snapshot(
     verdict: str,
     source: str,
 ) -> str:
-    """Add one run (its numbers by name, as ``flatten_metrics`` names them) to the project
-    ``model_name`` of the workspace, created with its dashboard when missing.
-
-    Returns:
-        The snapshot's id.
-    """
     import pandas as pd
 
     with _evidently():
