@@ -197,6 +197,16 @@ def _paired_window(*, right_before: int, right_now: int, n: int) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def test_a_reused_request_id_for_another_text_is_not_a_pair() -> None:
+    window = _paired_window(right_before=3, right_now=3, n=4)
+    window["text_sha256"] = [f"text-{i // 2}" for i in range(len(window))]  # both rows: one text
+    window.loc[1, "text_sha256"] = "another review, same X-Request-ID"
+
+    comparison = compare_online(window)
+
+    assert comparison.paired == 3
+
+
 def test_the_same_version_on_both_sides_is_refused(logged_home: PredictionLogStore) -> None:
     with pytest.raises(BadInputError, match="same version"):
         compare_online(logged_home.read_window(), champion="1", challenger="1")

@@ -136,7 +136,10 @@ def compare_online(
     # cannot, but a replayed log might) counts once, its answer first.
     old = _one_per_request(old)
     new = _one_per_request(new)
-    pairs = old.merge(new, on="request_id", suffixes=("_old", "_new"))
+    # The same request scored by both: its id and its text (a client reusing an X-Request-ID
+    # for another review made two requests, not a pair).
+    keys = ["request_id", "text_sha256"] if "text_sha256" in window.columns else ["request_id"]
+    pairs = old.merge(new, on=keys, suffixes=("_old", "_new"))
     paired_agree = (pairs["label_old"] == pairs["label_new"]).to_numpy()
     labelled = pairs[pairs["feedback_label_old"].notna()]
     y = labelled["feedback_label_old"].to_numpy()
