@@ -67,15 +67,13 @@ class ModelSlot:
         with self._reload_lock:
             try:
                 served = self.current
-                if self.optional and unless_at is not None and self._location() == unless_at:
+                # One registry lookup serves both questions.
+                location = self._location() if not force or unless_at is not None else None
+                if self.optional and unless_at is not None and location == unless_at:
                     self.current = None
                     self.last_error = f"it names the champion itself ({unless_at})"
                     return ReloadOutcome("absent")
-                if (
-                    not force
-                    and served is not None
-                    and resolved_version(self.uri) == served.version
-                ):
+                if not force and served is not None and location == served.location:
                     self.last_error = None  # the registry answers again, if it did not before
                     return ReloadOutcome("unchanged")
                 started = time.perf_counter()
