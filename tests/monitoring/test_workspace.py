@@ -6,8 +6,11 @@ measurement by model version and each alert limit, in a folder or a remote Evide
 from __future__ import annotations
 
 import json
+import shutil
+import threading
 import urllib.request
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,6 +94,27 @@ def test_each_run_is_a_snapshot_of_the_models_project_with_versions_and_limits(
             "{{column}} (v{{model_version}})",
             "alert limit",
         ]
+
+
+def test_first_runs_at_once_share_one_project(isolated_settings: Path) -> None:
+    """A scheduled run and a manual one starting together on an empty workspace."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from evidently.ui.workspace import Workspace
+    record(0, "1", {"rows": 1.0})  # imports Evidently before the race, so the threads do race
+    shutil.rmtree(isolated_settings / "workspace")
+    start = threading.Barrier(4)
+
+    def first_run(index: int) -> None:
+        start.wait()
+        record(index, "1", {"rows": 800.0})
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(first_run, range(4)))
+
+    workspace = Workspace(str(isolated_settings / "workspace"))
+    (project,) = workspace.search_project("imdb-sentiment")
+    assert len(workspace.list_runs(project.id)) == 4
 
 
 def test_a_workspace_folder_can_be_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,10 +5,11 @@ monitor ui`` serves the folder with Evidently's own UI. Evidently is imported on
 
 from __future__ import annotations
 
+import fcntl
 import threading
 import warnings
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -175,7 +176,8 @@ def _record_snapshot(
         ]
     )
     workspace = _open(settings)
-    project_id = _project(workspace, model_name)
+    with getattr(workspace, "exclusive", nullcontext)():
+        project_id = _project(workspace, model_name)
     with _evidently():
         snapshot = report.run(
             Dataset.from_pandas(frame, data_definition=definition),
@@ -248,8 +250,17 @@ class _LocalWorkspace:
         with _evidently():
             from evidently.ui.storage.local.base import LocalState
 
+        self.path = path
         self.state = LocalState(path)
         self.state.location.makedirs("")
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Held while a project is looked up and created: two first runs at once (a scheduled
+        run and a manual one) would otherwise each create a project of the same name."""
+        with (Path(self.path) / ".projects.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield  # closing the file releases the lock
 
     def search_project(self, name: str) -> list[Any]:
         found = (self.state.read_project(project) for project in self.state.list_projects())
