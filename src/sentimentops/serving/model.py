@@ -67,8 +67,10 @@ class ModelSlot:
         with self._reload_lock:
             try:
                 served = self.current
-                # One registry lookup serves both questions.
-                location = self._location() if not force or unless_at is not None else None
+                # One registry lookup serves both questions; none before the first load, which
+                # takes the answer a prefetch may already hold.
+                asks = unless_at is not None or (not force and served is not None)
+                location = self._location() if asks else None
                 if self.optional and unless_at is not None and location == unless_at:
                     self.current = None
                     self.last_error = f"it names the champion itself ({unless_at})"

@@ -183,6 +183,8 @@ def prefetch(uri: str, *, with_reference: bool = False) -> None:
             _PREFETCHING[key] = (process, receiving)
         finally:
             sending.close()
+    import skops.io  # noqa: F401  (load_pipeline imports it late: here it overlaps the lookup)
+
     import sentimentops.tracking.flavor  # noqa: F401
 
 
