@@ -176,10 +176,14 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(PARTS), help="run,test,commands")
     parser.add_argument("--keep", type=Path, help="keep clones and logs in this folder")
     parser.add_argument("--models", help="families make run trains (default: the config's)")
+    parser.add_argument(
+        "--clone", type=Path, help="commands against this clone's champion (make run done there)"
+    )
     args = parser.parse_args()
     parts = set(args.only.split(","))
-    if "commands" in parts and "run" not in parts:
-        parser.error("commands need the champion of a fresh clone's make run: add run")
+    if "commands" in parts and "run" not in parts and args.clone is None:
+        parser.error("commands need a champion: add run (a fresh clone's make run) or --clone")
+    clone = args.clone.resolve() if args.clone else None
 
     calibration: Calibration = calibrate_first(args.calibration_runs)
     settings = (
@@ -201,6 +205,7 @@ def main() -> None:
                 bench_test(scratch, args.repeat)
             )
         if "commands" in parts:
+            assert clone is not None
             figures.update(bench_commands(clone, scratch, args.repeat))
     for name, values in figures.items():
         goal = GOALS.get(name)
