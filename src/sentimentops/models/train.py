@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,12 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+
+# joblib's process pool replaces a worker whose memory grew between fits (a fitted vocabulary
+# does that) and says so in a UserWarning that reads like a failure; the fits are unaffected.
+warnings.filterwarnings(
+    "ignore", "A worker stopped while some jobs were given to the executor", UserWarning
+)
 
 _TIMING_ROWS = 2_000  # raw test reviews a model's scoring speed is timed on
 _CLEAN_CHUNK = 5_000  # texts per cleaning job: a worker process's start-up is a small share

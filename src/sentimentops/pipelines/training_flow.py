@@ -130,7 +130,10 @@ def training_flow(
     io = io_task_options(settings)
     cached: dict[str, Any] = {
         "result_storage": result_storage(settings),
-        "timeout_seconds": settings.pipeline.training_timeout_seconds,
+        # Only Dask can interrupt a search: in the flow's worker thread a limit is a warning.
+        "timeout_seconds": (
+            settings.pipeline.training_timeout_seconds if settings.training.dask_scheduler else None
+        ),
         "refresh_cache": force,
     }
     laps = Laps()
