@@ -129,24 +129,31 @@ def test_feedback_is_accepted_for_an_answered_prediction_only(guarded_api: Serve
             assert refused.json()["error"]["type"] == "unknown_request_id"
 
 
-def test_liveness_answers_while_the_model_still_loads(
-    user_champion_home: Path, tmp_path: Path
-) -> None:
+def test_liveness_answers_while_the_model_still_loads(user_home: Path, tmp_path: Path) -> None:
+    """The port opens before a model is in. A champion loads in milliseconds once its
+    registry answer is prefetched, too fast to catch between the two: so the champion alias
+    appears only after the API started (``--wait-for-model``), and is loaded when it does."""
+    from mlflow import MlflowClient
+
+    registry = MlflowClient(tracking_uri=f"sqlite:///{user_home / 'mlflow.db'}")
+    registry.delete_registered_model_alias("imdb-sentiment", "champion")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with (tmp_path / "serve.log").open("wb") as log:
         process = subprocess.Popen(
-            [str(SCRIPT), "serve", "--port", str(port)],
+            [str(SCRIPT), "serve", "--port", str(port), "--wait-for-model"],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=user_env(user_champion_home),
+            env=user_env(user_home),
         )
         try:
             first_live = eventually(
                 lambda: _answer(f"{url}/health/live"), timeout=120, interval=0.02
             )
             ready_then = _answer(f"{url}/health/ready", accept_503=True)
+            registry.set_registered_model_alias("imdb-sentiment", "champion", "1")
             wait_for(f"{url}/health/ready", process)
+            live_now = _answer(f"{url}/health/live")
         finally:
             stop(process)
 
@@ -154,6 +161,8 @@ def test_liveness_answers_while_the_model_still_loads(
     assert first_live == {"status": "ok", "model": None, "error": None, "rollout": None}
     assert ready_then is not None
     assert ready_then["status"] == "loading"
+    assert live_now is not None
+    assert live_now["model"] == {"name": "imdb-sentiment", "version": "1"}
 
 
 def _answer(url: str, *, accept_503: bool = False) -> dict[str, object] | None:

@@ -27,3 +27,32 @@ def test_a_daemonic_process_starts_no_lookup_process_and_goes_on() -> None:
 
     assert lookups_started == 0
     assert worker.exitcode == 0
+
+
+def _prefetch_and_tell_how(asked: Queue[str], with_thread: bool) -> None:
+    import threading
+
+    from sentimentops.tracking import loading
+
+    if with_thread:
+        threading.Thread(target=threading.Event().wait, args=(30,), daemon=True).start()
+    loading.prefetch("models:/imdb-sentiment@champion")
+    (process, _), *_ = loading._PREFETCHING.values()
+    asked.put(type(process).__name__)
+
+
+def test_the_lookup_is_forked_from_a_lone_thread_and_spawned_beside_others() -> None:
+    """Forked, the lookup starts at once; forked beside another thread, it could inherit a lock
+    that thread held and never finish."""
+    context = multiprocessing.get_context("spawn")
+    kinds = []
+    for with_thread in (False, True):
+        asked: Queue[str] = context.Queue()
+        command = context.Process(target=_prefetch_and_tell_how, args=(asked, with_thread))
+        command.start()
+        try:
+            kinds.append(asked.get(timeout=120))
+        finally:
+            command.join(timeout=60)
+
+    assert kinds == ["ForkProcess", "SpawnProcess"]

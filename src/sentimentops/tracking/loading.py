@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import sys
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -170,7 +171,11 @@ def prefetch(uri: str, *, with_reference: bool = False) -> None:
     # A daemonic process (a Dask worker) may not start one: it looks the model up itself.
     daemonic = multiprocessing.current_process().daemon
     if uri.startswith("models:/") and "mlflow" not in sys.modules and not asked and not daemonic:
-        context = multiprocessing.get_context("spawn")
+        # Forked, it starts in milliseconds with what this process imported; spawned, it
+        # starts Python and imports the command again. Forking a process with threads can
+        # deadlock on a lock one of them held: then spawn.
+        one_thread = threading.active_count() == 1
+        context = multiprocessing.get_context("fork" if one_thread else "spawn")
         receiving, sending = context.Pipe(duplex=False)
         process = context.Process(
             target=_fetch_into, args=(sending, uri, with_reference), daemon=True, name="prefetch"
