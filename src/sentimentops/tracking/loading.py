@@ -175,7 +175,11 @@ def prefetch(uri: str, *, with_reference: bool = False) -> None:
         # starts Python and imports the command again. Forking a process with threads can
         # deadlock on a lock one of them held: then spawn.
         one_thread = threading.active_count() == 1
-        context = multiprocessing.get_context("fork" if one_thread else "spawn")
+        context = (
+            multiprocessing.get_context("fork")
+            if one_thread
+            else multiprocessing.get_context("spawn")
+        )
         receiving, sending = context.Pipe(duplex=False)
         process = context.Process(
             target=_fetch_into, args=(sending, uri, with_reference), daemon=True, name="prefetch"
