@@ -47,3 +47,22 @@ def test_pickle_round_trip_and_unfitted_or_empty_state() -> None:
     empty = CompactTfidfVectorizer(**OPTIONS)
     empty.vocabulary_ = {}
     assert pickle.loads(pickle.dumps(empty)).vocabulary_ == {}
+
+
+def test_a_loaded_vectorizer_scores_without_building_its_vocabulary_dict(
+    reference_reviews: pd.DataFrame,
+) -> None:
+    """The dict of a million n-grams took most of a model's load; the saved index counts
+    without it, so it is built only when a term is looked up, and saved again unchanged."""
+    texts = reference_reviews["review"].head(500).str.lower().tolist()
+    fitted = CompactTfidfVectorizer(**OPTIONS).fit(texts)
+    loaded = pickle.loads(pickle.dumps(fitted))
+
+    assert (loaded.transform(texts[:100]) != fitted.transform(texts[:100])).nnz == 0
+    assert loaded.vocabulary_._terms is None  # scored, and the dict was never built
+    assert len(loaded.vocabulary_) == len(fitted.vocabulary_)
+
+    assert dict(loaded.vocabulary_) == fitted.vocabulary_  # a lookup builds it
+    again = pickle.loads(pickle.dumps(loaded))
+    assert dict(again.vocabulary_) == fitted.vocabulary_
+    assert (again.transform(texts[:100]) != fitted.transform(texts[:100])).nnz == 0

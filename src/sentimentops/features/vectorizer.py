@@ -4,8 +4,8 @@ A word 1-3-gram model has about a million n-grams in ``vocabulary_``. skops writ
 JSON with a typed object per key and value, which made the champion's model file hundreds of
 megabytes and its loading slow and memory-hungry. Stored as the n-grams in column order, joined
 by newlines, in one ``uint8`` array (a ``.npy`` inside the skops file), the vocabulary is read
-back as one buffer and the dict rebuilt on load (the saved champion is 26.5 MiB and loads with
-a 439 MiB peak: ``make bench-model``, BENCHMARKS.md).
+back as one buffer, made a dict only when a term is first looked up (:class:`PackedVocabulary`:
+scoring through the saved n-gram index never does).
 
 ``transform`` counts n-grams through an :class:`NgramIndex` (integer keys matched with NumPy)
 instead of scikit-learn's per-n-gram dict lookups: the same matrix, several times faster, which
@@ -16,6 +16,7 @@ is most of a prediction's latency. Fitted on the same data, it transforms exactl
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Mapping
 from numbers import Integral
 from typing import Any
 
@@ -26,13 +27,41 @@ from sklearn.utils.validation import check_is_fitted
 from sentimentops.features.ngram_counts import count_corpus
 from sentimentops.features.ngram_index import NgramIndex
 
-__all__ = ["CompactTfidfVectorizer"]
+__all__ = ["CompactTfidfVectorizer", "PackedVocabulary"]
 
 _PACKED_VOCABULARY = "_vocabulary_utf8"
 _SEPARATOR = "\n"
 _INDEX = "_ngram_index_cache"  # (the vocabulary it was built from, the index)
 _SAVED_INDEX = "_ngram_index_state"  # the index as saved with the model
 _index_lock = threading.Lock()
+
+
+class PackedVocabulary(Mapping[str, int]):
+    """A loaded model's ``vocabulary_``: the saved buffer, made a dict on first lookup. Scoring
+    counts through the saved n-gram index and never looks a term up, so a model that only
+    scores never pays for the dict (0.4 s and hundreds of MB for the champion's trigrams)."""
+
+    def __init__(self, packed: np.ndarray, size: int) -> None:
+        self.packed = packed
+        self.size = size
+        self._terms: dict[str, int] | None = None
+
+    def terms(self) -> dict[str, int]:
+        """The vocabulary as a dict, built once."""
+        if self._terms is None:
+            text = np.asarray(self.packed, dtype=np.uint8).tobytes().decode("utf-8")
+            words = text.split(_SEPARATOR) if self.size else []
+            self._terms = dict(zip(words, range(self.size), strict=True))
+        return self._terms
+
+    def __getitem__(self, term: str) -> int:
+        return self.terms()[term]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.terms())
+
+    def __len__(self) -> int:
+        return self.size
 
 
 class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
@@ -123,6 +152,8 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
         # A copy without the index: scikit-learn's __getstate__ may return the live __dict__.
         state = {key: value for key, value in super().__getstate__().items() if key != _INDEX}
         vocabulary = state.get("vocabulary_")
+        if isinstance(vocabulary, PackedVocabulary):  # loaded and saved again: still packed
+            vocabulary = vocabulary.terms()
         # A term holding the separator could not be unpacked: keep such a vocabulary as it is.
         # With the project's pre-tokenised input (tokens are runs of non-space) none can.
         if isinstance(vocabulary, dict) and not any(_SEPARATOR in term for term in vocabulary):
@@ -144,13 +175,14 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
         packed = state.pop(_PACKED_VOCABULARY, None)
         size = state.pop("_vocabulary_size", None)
         if packed is not None:
-            terms = np.asarray(packed, dtype=np.uint8).tobytes().decode("utf-8")
-            state["vocabulary_"] = (
-                dict(zip(terms.split(_SEPARATOR), range(size), strict=True)) if size else {}
-            )
+            state["vocabulary_"] = PackedVocabulary(packed, size or 0)
         saved_index = state.pop(_SAVED_INDEX, None)
         super().__setstate__(state)
-        if saved_index is not None and self._pre_tokenised():
+        vocabulary: Mapping[str, int] | None = self.__dict__.get("vocabulary_")
+        if saved_index is not None and vocabulary is not None and self._pre_tokenised():
             index = NgramIndex.from_state(saved_index, str.split)
-            if index is not None and index.n_features == len(self.vocabulary_):
-                self.__dict__[_INDEX] = (self.vocabulary_, index)
+            if index is not None and index.n_features == len(vocabulary):
+                self.__dict__[_INDEX] = (vocabulary, index)
+        if isinstance(vocabulary, PackedVocabulary) and _INDEX not in self.__dict__:
+            # Without the index scikit-learn looks every n-gram up: a dict, not a Mapping.
+            self.__dict__["vocabulary_"] = vocabulary.terms()
