@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 from multiprocessing.queues import Queue
+from pathlib import Path
+
+import pytest
 
 
 def _prefetch_and_tell(asked: Queue[int]) -> None:
@@ -37,7 +40,7 @@ def _prefetch_and_tell_how(asked: Queue[str], with_thread: bool) -> None:
     if with_thread:
         threading.Thread(target=threading.Event().wait, args=(30,), daemon=True).start()
     loading.prefetch("models:/imdb-sentiment@champion")
-    (process, _), *_ = loading._PREFETCHING.values()
+    (process, _, _), *_ = loading._PREFETCHING.values()
     asked.put(type(process).__name__)
 
 
@@ -56,3 +59,27 @@ def test_the_lookup_is_forked_from_a_lone_thread_and_spawned_beside_others() -> 
             command.join(timeout=60)
 
     assert kinds == ["ForkProcess", "SpawnProcess"]
+
+
+def test_an_answer_is_for_its_registry_and_goes_stale(
+    user_champion_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that failed before loading leaves its answer behind: a later run in the same
+    process (a test session, a long-lived worker) must not load what another registry, or the
+    same one a minute ago, named."""
+    from sentimentops.errors import ModelNotFoundError
+    from sentimentops.tracking import loading
+
+    champion = "models:/imdb-sentiment@champion"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{user_champion_home / 'mlflow.db'}")
+    found = loading.fetched(champion)  # and never loaded
+    assert found.version == "1"
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(ModelNotFoundError):
+        loading.load_version(champion)
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{user_champion_home / 'mlflow.db'}")
+    assert loading.fetched(champion) is found  # fresh: the answer kept
+    monkeypatch.setattr(loading, "_FRESH_SECONDS", 0.0)
+    assert loading.fetched(champion) is not found  # stale: asked again

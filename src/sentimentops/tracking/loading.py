@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -146,7 +148,7 @@ def load_version(uri: str, *, with_reference: bool = False) -> LoadedModel:
     from sentimentops.tracking.flavor import CHECKSUM_KEY, load_pipeline
 
     found = fetched(uri, with_reference=with_reference)
-    _FETCHED.pop((uri, with_reference), None)  # the next load asks the registry again
+    _FETCHED.pop(_key(uri, with_reference), None)  # the next load asks the registry again
 
     try:
         pipeline = load_pipeline(found.folder, found.info.tags.get(CHECKSUM_KEY))
@@ -166,7 +168,8 @@ def prefetch(uri: str, *, with_reference: bool = False) -> None:
     registry) and the imports take seconds each, and a second core does one while this one does
     the other. Imported early, skops also has fewer modules to search when it names its trusted
     types. :func:`load_version` and :func:`fetched` collect the answer."""
-    key = (uri, with_reference)
+    key = _key(uri, with_reference)
+    _forget_stale()
     asked = key in _PREFETCHING or key in _FETCHED
     # A daemonic process (a Dask worker) may not start one: it looks the model up itself.
     daemonic = multiprocessing.current_process().daemon
@@ -189,7 +192,7 @@ def prefetch(uri: str, *, with_reference: bool = False) -> None:
         except OSError:  # no process to spare (a limit on them): ask in this one
             receiving.close()
         else:
-            _PREFETCHING[key] = (process, receiving)
+            _PREFETCHING[key] = (process, receiving, time.monotonic())
         finally:
             sending.close()
     import skops.io  # noqa: F401  (load_pipeline imports it late: here it overlaps the lookup)
@@ -204,19 +207,46 @@ def fetched(uri: str, *, with_reference: bool = False) -> FetchedVersion:
         ModelNotFoundError: no such model, alias or version.
         TrackingUnavailableError: the registry does not answer.
     """
-    key = (uri, with_reference)
+    key = _key(uri, with_reference)
+    _forget_stale()
     if key in _FETCHED:
-        return _FETCHED[key]
+        return _FETCHED[key][0]
     answer: FetchedVersion | BaseException | None = None
+    asked_at = time.monotonic()
     if key in _PREFETCHING:
-        process, receiving = _PREFETCHING.pop(key)
+        process, receiving, asked_at = _PREFETCHING.pop(key)
         with contextlib.suppress(EOFError):  # the process died: ask again here
             answer = receiving.recv()
         process.join()
     if isinstance(answer, BaseException):
         raise answer
-    _FETCHED[key] = answer or fetch_version(uri, with_reference=with_reference)
-    return _FETCHED[key]
+    _FETCHED[key] = (answer or fetch_version(uri, with_reference=with_reference), asked_at)
+    return _FETCHED[key][0]
+
+
+def _key(uri: str, with_reference: bool) -> tuple[str, bool, str | None, str | None, str]:
+    """An answer is for one URI in one registry: a process may ask several (a test session, a
+    worker whose settings changed)."""
+    from sentimentops.config import get_settings
+
+    settings = get_settings()
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    return uri, with_reference, tracking_uri, settings.tracking.uri, str(settings.home)
+
+
+def _forget_stale() -> None:
+    """Drop answers asked for more than :data:`_FRESH_SECONDS` ago and never used (a run that
+    failed before loading): the alias may have moved since."""
+    oldest = time.monotonic() - _FRESH_SECONDS
+    for key, (process, receiving, asked_at) in list(_PREFETCHING.items()):
+        if asked_at < oldest:
+            del _PREFETCHING[key]
+            process.terminate()  # blocked on sending an answer no one will read
+            process.join()
+            receiving.close()
+    for key, (_, asked_at) in list(_FETCHED.items()):
+        if asked_at < oldest:
+            del _FETCHED[key]
 
 
 def _fetch_into(pipe: Connection, uri: str, with_reference: bool) -> None:
@@ -228,7 +258,9 @@ def _fetch_into(pipe: Connection, uri: str, with_reference: bool) -> None:
     pipe.close()
 
 
-# Answers in flight and answers received, by (uri, with_reference): each is used once by
-# load_version, since an alias moves.
-_PREFETCHING: dict[tuple[str, bool], tuple[BaseProcess, Connection]] = {}
-_FETCHED: dict[tuple[str, bool], FetchedVersion] = {}
+# Answers in flight and answers received, by _key, with when they were asked: each is used
+# once by load_version, since an alias moves, and not at all once stale.
+_FRESH_SECONDS = 60.0
+_Key = tuple[str, bool, str | None, str | None, str]
+_PREFETCHING: dict[_Key, tuple[BaseProcess, Connection, float]] = {}
+_FETCHED: dict[_Key, tuple[FetchedVersion, float]] = {}
