@@ -49,16 +49,20 @@ class PackedVocabulary(Mapping[str, int]):
     def terms(self) -> dict[str, int]:
         """The vocabulary as a dict, built once."""
         if self._terms is None:
-            text = np.asarray(self.packed, dtype=np.uint8).tobytes().decode("utf-8")
-            words = text.split(_SEPARATOR) if self.size else []
-            self._terms = dict(zip(words, range(self.size), strict=True))
+            self._terms = dict(zip(self._words(), range(self.size), strict=True))
         return self._terms
+
+    def _words(self) -> list[str]:
+        """The n-grams in column order."""
+        text = np.asarray(self.packed, dtype=np.uint8).tobytes().decode("utf-8")
+        return text.split(_SEPARATOR) if self.size else []
 
     def __getitem__(self, term: str) -> int:
         return self.terms()[term]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.terms())
+        # Walking the n-grams (monitoring's unigrams) needs no dict.
+        return iter(self._terms if self._terms is not None else self._words())
 
     def __len__(self) -> int:
         return self.size

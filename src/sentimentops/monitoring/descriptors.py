@@ -3,8 +3,12 @@ these say *how* (length, words unseen in training, non-letters, HTML markup)."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import re
 from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,6 +22,7 @@ DESCRIPTORS: tuple[str, ...] = ("length", "oov_share", "non_letter_share", "html
 non_letter_share: share of non-space characters that are not letters; html_share: share of
 characters inside HTML tags."""
 
+_VERSION = 1  # of the descriptors' definitions: a change here must not read older cached values
 _LETTER = re.compile(r"[^\W\d_]")
 _PUNCTUATION_TOKENS = frozenset({"!", "?"})
 
@@ -53,8 +58,44 @@ def _describe(text: str, vocabulary: Collection[str]) -> tuple[float, float, flo
 
 
 def describe_frame(
-    frame: pd.DataFrame, text_column: str, vocabulary: Collection[str]
+    frame: pd.DataFrame,
+    text_column: str,
+    vocabulary: Collection[str],
+    *,
+    cache: tuple[Path, str] | None = None,
 ) -> pd.DataFrame:
-    """``frame`` with the descriptor columns added (a copy)."""
-    descriptors = text_descriptors(frame[text_column].astype(str).tolist(), vocabulary)
+    """``frame`` with the descriptor columns added (a copy). With ``cache`` (a folder, and a
+    key naming the model's vocabulary), descriptors computed once for these texts are read back:
+    the reference sample is the same at every run of a model, and describing it took seconds."""
+    texts = frame[text_column].astype(str).tolist()
+    path = _cached_path(texts, *cache) if cache else None
+    descriptors = _read_cached(path, len(texts)) if path else None
+    if descriptors is None:
+        descriptors = text_descriptors(texts, vocabulary)
+        if path is not None:
+            _write_cached(descriptors, path)
     return pd.concat([frame.reset_index(drop=True), descriptors], axis=1)
+
+
+def _cached_path(texts: Sequence[str], folder: Path, vocabulary_key: str) -> Path:
+    digest = hashlib.sha256(f"{_VERSION}|{vocabulary_key}|{len(texts)}".encode())
+    for text in texts:
+        digest.update(b"\0" + text.encode("utf-8", "surrogatepass"))
+    return folder / f"{digest.hexdigest()}.parquet"
+
+
+def _read_cached(path: Path, rows: int) -> pd.DataFrame | None:
+    try:
+        cached = pd.read_parquet(path)
+    except (OSError, ValueError):  # none yet, or unreadable: computed again
+        return None
+    return cached if list(cached.columns) == list(DESCRIPTORS) and len(cached) == rows else None
+
+
+def _write_cached(descriptors: pd.DataFrame, path: Path) -> None:
+    # Written aside and renamed: a run killed halfway leaves no half file for the next.
+    with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        descriptors.to_parquet(partial, index=False)
+        partial.replace(path)

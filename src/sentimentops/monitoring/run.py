@@ -220,7 +220,12 @@ def _measured(
     text_column = TEXT_COLUMN if TEXT_COLUMN in frame.columns else None
     if text_column:
         vocabulary = training_unigrams(model.pipeline)
-        reference, frame = (describe_frame(f, text_column, vocabulary) for f in (reference, frame))
+        model_sha256 = model.tags.get("model_sha256")  # a registry version's: names its vocabulary
+        cache = (
+            (settings.state_path("cache", "descriptors"), model_sha256) if model_sha256 else None
+        )
+        reference = describe_frame(reference, text_column, vocabulary, cache=cache)
+        frame = describe_frame(frame, text_column, vocabulary)
     else:
         notes.append("no review text in the current data: text and descriptor drift skipped")
     drift = compare_drift(
