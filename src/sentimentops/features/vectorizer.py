@@ -156,22 +156,25 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
         # A copy without the index: scikit-learn's __getstate__ may return the live __dict__.
         state = {key: value for key, value in super().__getstate__().items() if key != _INDEX}
         vocabulary = state.get("vocabulary_")
-        if isinstance(vocabulary, PackedVocabulary):  # loaded and saved again: still packed
-            vocabulary = vocabulary.terms()
+        if isinstance(vocabulary, PackedVocabulary):  # loaded and saved again: already packed
+            packed, size = vocabulary.packed, len(vocabulary)
         # A term holding the separator could not be unpacked: keep such a vocabulary as it is.
         # With the project's pre-tokenised input (tokens are runs of non-space) none can.
-        if isinstance(vocabulary, dict) and not any(_SEPARATOR in term for term in vocabulary):
+        elif isinstance(vocabulary, dict) and not any(_SEPARATOR in term for term in vocabulary):
             terms = [""] * len(vocabulary)
             for term, column in vocabulary.items():
                 terms[column] = term
-            packed = _SEPARATOR.join(terms).encode("utf-8")
-            state = {key: value for key, value in state.items() if key != "vocabulary_"}
-            state[_PACKED_VOCABULARY] = np.frombuffer(packed, dtype=np.uint8).copy()
-            state["_vocabulary_size"] = len(terms)
-            # Saved with the model: building it again at every load took seconds.
-            index = self.ngram_index()
-            if index is not None:
-                state[_SAVED_INDEX] = index.to_state()
+            packed = np.frombuffer(_SEPARATOR.join(terms).encode("utf-8"), dtype=np.uint8).copy()
+            size = len(terms)
+        else:
+            return state
+        state = {key: value for key, value in state.items() if key != "vocabulary_"}
+        state[_PACKED_VOCABULARY] = packed
+        state["_vocabulary_size"] = size
+        # Saved with the model: building it again at every load took seconds.
+        index = self.ngram_index()
+        if index is not None:
+            state[_SAVED_INDEX] = index.to_state()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

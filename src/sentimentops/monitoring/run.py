@@ -219,8 +219,10 @@ def _measured(
     )
     text_column = TEXT_COLUMN if TEXT_COLUMN in frame.columns else None
     if text_column:
+        from sentimentops.tracking.flavor import CHECKSUM_KEY  # imported with the model already
+
         vocabulary = training_unigrams(model.pipeline)
-        model_sha256 = model.tags.get("model_sha256")  # a registry version's: names its vocabulary
+        model_sha256 = model.tags.get(CHECKSUM_KEY)  # a registry version's: names its vocabulary
         cache = (
             (settings.state_path("cache", "descriptors"), model_sha256) if model_sha256 else None
         )

@@ -176,7 +176,8 @@ def _record_snapshot(
         ]
     )
     workspace = _open(settings)
-    with getattr(workspace, "exclusive", nullcontext)():
+    # A remote workspace cannot be locked from here: its server is the one place to do it.
+    with workspace.exclusive() if isinstance(workspace, _LocalWorkspace) else nullcontext():
         project_id = _project(workspace, model_name)
     with _evidently():
         snapshot = report.run(

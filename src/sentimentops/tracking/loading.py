@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import os
 import sys
 import threading
 import time
@@ -224,14 +223,13 @@ def fetched(uri: str, *, with_reference: bool = False) -> FetchedVersion:
     return _FETCHED[key][0]
 
 
-def _key(uri: str, with_reference: bool) -> tuple[str, bool, str | None, str | None, str]:
+def _key(uri: str, with_reference: bool) -> tuple[str, bool, str]:
     """An answer is for one URI in one registry: a process may ask several (a test session, a
     worker whose settings changed)."""
     from sentimentops.config import get_settings
+    from sentimentops.tracking.store import resolve_tracking_uri
 
-    settings = get_settings()
-    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI")
-    return uri, with_reference, tracking_uri, settings.tracking.uri, str(settings.home)
+    return uri, with_reference, resolve_tracking_uri(get_settings())
 
 
 def _forget_stale() -> None:
@@ -261,6 +259,6 @@ def _fetch_into(pipe: Connection, uri: str, with_reference: bool) -> None:
 # Answers in flight and answers received, by _key, with when they were asked: each is used
 # once by load_version, since an alias moves, and not at all once stale.
 _FRESH_SECONDS = 60.0
-_Key = tuple[str, bool, str | None, str | None, str]
+_Key = tuple[str, bool, str]
 _PREFETCHING: dict[_Key, tuple[BaseProcess, Connection, float]] = {}
 _FETCHED: dict[_Key, tuple[FetchedVersion, float]] = {}
