@@ -1,7 +1,5 @@
-"""What counts as a blank text (empty or only whitespace), asked by every layer that refuses one.
-Whitespace is the union of JavaScript's ``\\s`` and Python's ``str.isspace``, spelled out so the
-API schema's pattern means the same to clients (docs/decisions.md, "Features and models").
-Imports only :mod:`re`: the data and batch layers use it without loading scikit-learn."""
+"""What counts as a blank text, for every layer that refuses one (imports only :mod:`re`).
+Whitespace means the same in Python and JavaScript (docs/decisions.md, "Features and models")."""
 
 from __future__ import annotations
 

@@ -56,9 +56,8 @@ def build_model_pipeline(
     *,
     memory: str | PathLike[str] | Memory | None = None,
 ) -> Pipeline:
-    """One flat pipeline (parameters read ``tfidf__min_df``, ``classifier__C``): clones of the
-    steps of ``feature_pipeline``, so two models never share a vectorizer, then ``classifier``.
-    ``memory`` caches fitted feature steps, so a grid search featurises once."""
+    """One flat pipeline: clones of ``feature_pipeline``'s steps (never a shared vectorizer),
+    then ``classifier``; ``memory`` caches fitted feature steps across a grid search."""
     steps = [(name, clone(step)) for name, step in feature_pipeline.steps]
     steps.append(("classifier", classifier))
     return Pipeline(steps, memory=memory)

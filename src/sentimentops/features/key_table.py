@@ -1,14 +1,5 @@
-"""A hash table from positive int64 keys to int64 values, built and probed with NumPy.
-
-Looking up a few thousand n-gram keys in a sorted array of a million (``searchsorted``) costs
-about twenty dependent memory reads per key, most of them cache misses in a 7.5 MB array: it
-was a quarter of the API's CPU time. Here a key's home slot comes from Fibonacci hashing and a
-lookup reads one or two slots on average (open addressing with double hashing, the table at
-most a quarter full), for all queries at once, round by round, until every query has found its
-key or an empty slot. Double hashing rather than linear probing: probe sequences that do not
-run along each other's clusters, so the last queries are answered after a few rounds, not tens
-(each round is a handful of NumPy calls, whatever the number of queries left).
-"""
+"""A hash table from positive int64 keys to int64 values, built and probed with NumPy, all
+queries at once (why: docs/decisions.md, "Features and models")."""
 
 from __future__ import annotations
 
@@ -47,17 +38,12 @@ class KeyTable:
         return self._size
 
     def slots(self) -> dict[str, np.ndarray]:
-        """The table as it is laid out, to be saved: :meth:`from_slots` takes it back as is,
-        without placing a key again (a million keys take seconds to place)."""
+        """The table as laid out, for :meth:`from_slots` to take back without placing keys."""
         return {"keys": self._keys, "values": self._values}
 
     @classmethod
     def from_slots(cls, slots: dict[str, np.ndarray]) -> KeyTable:
-        """A table from :meth:`slots`.
-
-        Raises:
-            ValueError: the arrays are not a table's layout.
-        """
+        """A table from :meth:`slots`; ValueError when the arrays are not a table's layout."""
         keys = np.asarray(slots["keys"], dtype=np.int64)
         values = np.asarray(slots["values"])
         size = len(keys)
@@ -88,9 +74,8 @@ class KeyTable:
         return found
 
     def _probe_start(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each key's first slot and its step to the next: the top bits of key * 2^64/phi
-        (modulo 2^64) and, from the bits below them, an odd step (odd: coprime with the table's
-        power-of-two size, so a sequence visits every slot before it repeats)."""
+        """Each key's first slot (top bits of key * 2^64/phi) and an odd step from lower bits:
+        odd is coprime with the power-of-two size, so a sequence visits every slot."""
         hashed = keys.astype(np.uint64) * _FIBONACCI
         first = (hashed >> self._shift).astype(np.int64)
         steps = ((hashed >> _STEP_SHIFT).astype(np.int64) & self._mask) | 1

@@ -1,12 +1,5 @@
-"""Count every word n-gram of a corpus with integer keys: the fitting side of :mod:`ngram_index`.
-
-scikit-learn's ``CountVectorizer.fit`` builds each n-gram as a string and grows a dict of every
-distinct one before pruning by document frequency: for word 1-3-grams over 15,000 reviews that
-is about six million strings, and a fit took 89 s of a 7 s 1-2-gram fit. Here each token gets an
-integer id and each n-gram the key ``id1*B^(n-1) + ... + idn`` (as in :class:`NgramIndex`), all
-windows of all documents at once with NumPy; only the n-grams that survive the document-frequency
-rule become strings.
-"""
+"""Count every word n-gram of a corpus with integer keys: the fitting side of :mod:`ngram_index`
+(why: docs/decisions.md, "N-grams as integer keys")."""
 
 from __future__ import annotations
 
@@ -16,6 +9,8 @@ from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
+
+from sentimentops.features.ngram_index import window_keys
 
 __all__ = ["CorpusCounts", "count_corpus"]
 
@@ -52,8 +47,8 @@ class CorpusCounts:
 def count_corpus(
     documents: Sequence[str], ngram_range: tuple[int, int], tokenize: Callable[[str], list[str]]
 ) -> CorpusCounts | None:
-    """The n-gram counts of ``documents`` (``tokenize`` splits a text into its words), or None
-    when the keys would not fit in 63 bits (a vocabulary far beyond any review corpus)."""
+    """The n-gram counts of ``documents`` split by ``tokenize``, or None when the keys would not
+    fit in 63 bits (a vocabulary far beyond any review corpus)."""
     split = [tokenize(document) for document in documents]
     lengths = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
     words = list(chain.from_iterable(split))
@@ -71,21 +66,15 @@ def count_corpus(
     place_in_document = np.arange(len(sequence)) - np.repeat(
         np.cumsum(lengths + 1) - lengths - 1, lengths + 1
     )
-    # scikit-learn analyses a document as its unigrams, then its bigrams...: a place in that
-    # stream orders the n-grams by first appearance, which decides the order of each row's
-    # entries in the matrix it returns.
+    # scikit-learn analyses a document as its unigrams, then its bigrams...: first appearance in
+    # that stream decides the order of each row's entries in its matrix.
     stride = int(lengths.max(initial=0)) + 1
     rows, keys, places = [], [], []
     for n in range(min_n, max_n + 1):
-        windows = len(sequence) - n + 1
-        if windows <= 0:
+        key, inside = window_keys(sequence, n, base)
+        windows = len(key)
+        if not windows:
             continue
-        key = np.zeros(windows, dtype=np.int64)
-        inside = np.ones(windows, dtype=bool)
-        for offset in range(n):
-            part = sequence[offset : offset + windows]
-            key = key * base + part
-            inside &= part > 0
         document = document_of[:windows][inside]
         rows.append(document)
         keys.append(key[inside])

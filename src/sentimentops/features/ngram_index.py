@@ -1,17 +1,5 @@
-"""Count a fitted vocabulary's word n-grams with NumPy instead of one dict lookup per n-gram.
-
-scikit-learn's ``transform`` builds every n-gram of a text as a string ("not a good") and looks
-it up in ``vocabulary_``: for word 1-3-grams that is about 470 joins and lookups per review in
-pure Python, most of the champion's scoring time. Here each token of the vocabulary gets an
-integer id (1..B-1, 0 for a token the vocabulary never uses) and each n-gram the integer
-``id1*B^(n-1) + ... + idn``; the vocabulary becomes a hash table from those keys to columns
-(:class:`~sentimentops.features.key_table.KeyTable`). A batch of texts is then tokenised once,
-its n-gram keys computed for all windows at once, and looked up together.
-
-Exactly the counts of ``CountVectorizer.transform``: a window holding an unknown token cannot
-be in the vocabulary (every token of every vocabulary n-gram has an id), and ids start at 1 so
-keys of different lengths never collide.
-"""
+"""Count a fitted vocabulary's word n-grams as integer keys looked up with NumPy: exactly
+``CountVectorizer.transform``'s counts (docs/decisions.md, "N-grams as integer keys")."""
 
 from __future__ import annotations
 
@@ -24,7 +12,7 @@ import scipy.sparse as sp
 
 from sentimentops.features.key_table import KeyTable
 
-__all__ = ["STATE_FORMAT", "NgramIndex"]
+__all__ = ["STATE_FORMAT", "NgramIndex", "window_keys"]
 
 _MAX_KEY = 2**63 - 1
 # The layout of a saved index (KeyTable's hashing included): another one is rebuilt, not read.
@@ -55,10 +43,9 @@ class NgramIndex:
         ngram_range: tuple[int, int],
         tokenize: Callable[[str], list[str]],
     ) -> NgramIndex | None:
-        """The index of a fitted vocabulary (``tokenize`` must split text as the vectorizer
-        did), or None when its keys would not fit in 63 bits (no realistic vocabulary)."""
-        # Two passes that split each term again, rather than one list of every split term:
-        # that list (a million lists of strings) raised the loading peak by a few hundred MiB.
+        """The index of a fitted vocabulary (``tokenize`` splitting as the vectorizer did), or
+        None when its keys would not fit in 63 bits (no realistic vocabulary)."""
+        # Terms split twice: a list of every split term raised the loading peak by hundreds of MiB.
         token_ids: dict[str, int] = {}
         for term in vocabulary:
             for token in term.split(" "):
@@ -112,9 +99,8 @@ class NgramIndex:
         return matrix
 
     def occurrences(self, documents: Iterable[str]) -> tuple[np.ndarray, np.ndarray, int]:
-        """Every occurrence of a vocabulary n-gram in the documents, as parallel arrays of
-        document (row) and vocabulary column, in no particular order; and the number of
-        documents. An n-gram found twice in a document appears twice."""
+        """Each vocabulary n-gram occurrence as parallel (row, column) arrays, unordered, with
+        repeats; and the number of documents."""
         token_ids, tokenize = self.token_ids, self.tokenize
         ids: list[int] = []
         lengths: list[int] = []
@@ -128,22 +114,29 @@ class NgramIndex:
         row_array = np.repeat(np.arange(n_documents, dtype=np.int64), lengths)
         matched_rows, matched_columns = [], []
         for n in range(self.min_n, self.max_n + 1):
-            windows = len(token_array) - n + 1
-            if windows <= 0:
+            keys, known = window_keys(token_array, n, self.base)
+            if not len(keys):
                 continue
-            keys = np.zeros(windows, dtype=np.int64)
-            known = np.ones(windows, dtype=bool)
-            for offset in range(n):
-                part = token_array[offset : offset + windows]
-                keys = keys * self.base + part
-                known &= part > 0
             columns = self.columns_by_key.get(keys[known])
             found = columns >= 0
-            matched_rows.append(row_array[:windows][known][found])
+            matched_rows.append(row_array[: len(keys)][known][found])
             matched_columns.append(columns[found])
         if not matched_rows:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), n_documents
         return np.concatenate(matched_rows), np.concatenate(matched_columns), n_documents
+
+
+def window_keys(sequence: np.ndarray, n: int, base: int) -> tuple[np.ndarray, np.ndarray]:
+    """The key of every n-token window of ``sequence`` (token ids, 0 a boundary or unknown
+    token), and whether each window holds only known tokens."""
+    windows = max(len(sequence) - n + 1, 0)
+    keys = np.zeros(windows, dtype=np.int64)
+    inside = np.ones(windows, dtype=bool)
+    for offset in range(n):
+        part = sequence[offset : offset + windows]
+        keys = keys * base + part
+        inside &= part > 0
+    return keys, inside
 
 
 def _key(tokens: list[str], token_ids: dict[str, int], base: int) -> int:

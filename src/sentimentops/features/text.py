@@ -1,7 +1,5 @@
-"""Review text cleaning: HTML removal, unicode normalisation, tokenisation, stopwords.
-:func:`clean_text` cleans one review; :class:`TextCleaner` is it as the first step of every
-pipeline, so training and serving clean alike. Contractions split the Treebank way
-(``didn't -> did n't``, ``can't -> ca n't``): see docs/decisions.md, "Features and models"."""
+"""Review text cleaning: :func:`clean_text` for one review, :class:`TextCleaner` as every
+pipeline's first step; tokens the Treebank way (docs/decisions.md, "Features and models")."""
 
 from __future__ import annotations
 
@@ -40,9 +38,8 @@ STOPWORDS: frozenset[str] = (frozenset(ENGLISH_STOP_WORDS) | _CLITIC_STOPWORDS) 
 HTML_TAG = re.compile(r"<!--.*?-->|<[A-Za-z/!?][^<>]*>", re.DOTALL)
 """An HTML tag or comment; only what starts like markup ("a < b" and "<3" are text)."""
 
-# Characters typed for an apostrophe or a quote: curly ones must become ASCII before tokenising,
-# or "didn\u2019t" would split into "didn" and "t". Single: quotation marks, prime, modifier
-# letter apostrophe, grave and acute accents; double: quotation marks, double prime, guillemets.
+# Look-alike apostrophes and quotes become ASCII before tokenising, or "didn\u2019t" would split
+# into "didn" and "t".
 _QUOTE_FOLDING: dict[str, str] = dict.fromkeys(
     "\u2018\u2019\u201a\u201b\u2032\u02bc\u0060\u00b4", "'"
 ) | dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"')
@@ -86,14 +83,8 @@ def clean_text(
     remove_stopwords: bool = False,
     keep_punctuation: bool = True,
 ) -> str:
-    """The tokens of one review joined by single spaces (``""`` if none); idempotent.
-
-    Args:
-        strip_html: apply :func:`strip_html_markup`.
-        normalize_unicode: NFKC, and fold look-alike apostrophes and quotes to ASCII.
-        remove_stopwords: drop :data:`STOPWORDS` (compared in lowercase).
-        keep_punctuation: keep ``!`` and ``?`` as tokens; other punctuation is always dropped.
-    """
+    """The tokens of one review joined by single spaces (``""`` if none); idempotent. Unicode is
+    NFKC with ASCII apostrophes and quotes; ``keep_punctuation`` keeps ``!`` and ``?`` only."""
     if strip_html:
         text = strip_html_markup(text)
     if normalize_unicode:
@@ -165,9 +156,8 @@ def _clitic_ending_at(text: str, floor: int, end: int) -> int | None:
 # scikit-learn's.
 @dataclass(kw_only=True, repr=False, eq=False)
 class TextCleaner(TransformerMixin, BaseEstimator):  # type: ignore[misc]
-    """:func:`clean_text` (same parameters) as a stateless transformer of a column of texts (a
-    list, Series, 1-d array or one-column frame) into a 1-d object array. A missing value becomes
-    ``""`` and any other non-string is cleaned as ``str(x)``: one odd row never fails a batch."""
+    """:func:`clean_text` as a stateless transformer of a column of texts into a 1-d object
+    array; a missing value becomes ``""``, a non-string ``str(x)``: no odd row fails a batch."""
 
     strip_html: bool = True
     normalize_unicode: bool = True

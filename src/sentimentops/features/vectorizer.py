@@ -1,17 +1,5 @@
-"""A TF-IDF vectorizer whose saved form keeps the vocabulary as one UTF-8 buffer.
-
-A word 1-3-gram model has about a million n-grams in ``vocabulary_``. skops writes a dict as
-JSON with a typed object per key and value, which made the champion's model file hundreds of
-megabytes and its loading slow and memory-hungry. Stored as the n-grams in column order, joined
-by newlines, in one ``uint8`` array (a ``.npy`` inside the skops file), the vocabulary is read
-back as one buffer, made a dict only when a term is first looked up (:class:`PackedVocabulary`:
-scoring through the saved n-gram index never does).
-
-``transform`` counts n-grams through an :class:`NgramIndex` (integer keys matched with NumPy)
-instead of scikit-learn's per-n-gram dict lookups: the same matrix, several times faster, which
-is most of a prediction's latency. Fitted on the same data, it transforms exactly like
-``TfidfVectorizer``.
-"""
+"""A ``TfidfVectorizer`` saved with its vocabulary as one UTF-8 buffer and counting through an
+:class:`NgramIndex`: the same matrices, faster (docs/decisions.md, "Features and models")."""
 
 from __future__ import annotations
 
@@ -37,9 +25,8 @@ _index_lock = threading.Lock()
 
 
 class PackedVocabulary(Mapping[str, int]):
-    """A loaded model's ``vocabulary_``: the saved buffer, made a dict on first lookup. Scoring
-    counts through the saved n-gram index and never looks a term up, so a model that only
-    scores never pays for the dict (0.4 s and hundreds of MB for the champion's trigrams)."""
+    """A loaded model's ``vocabulary_``: the saved buffer, made a dict only on a first lookup
+    (which scoring, through the saved n-gram index, never makes)."""
 
     def __init__(self, packed: np.ndarray, size: int) -> None:
         self.packed = packed
@@ -53,7 +40,6 @@ class PackedVocabulary(Mapping[str, int]):
         return self._terms
 
     def _words(self) -> list[str]:
-        """The n-grams in column order."""
         text = np.asarray(self.packed, dtype=np.uint8).tobytes().decode("utf-8")
         return text.split(_SEPARATOR) if self.size else []
 
@@ -83,13 +69,8 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
         return self._tfidf.transform(counts, copy=False)
 
     def ngram_index(self) -> NgramIndex | None:
-        """The fast counter for the fitted vocabulary, or None where it would not count exactly
-        like scikit-learn: only the project's pre-tokenised form (runs of non-whitespace, no
-        analysis inside the vectorizer) is indexed.
-
-        Built on first use (about a second for a million n-grams: a model loader warms it up
-        off the request path, see ``SentimentPipeline.warm_up``), rebuilt after a refit.
-        """
+        """The fast counter of the fitted vocabulary (built on first use, rebuilt after a refit),
+        or None unless the input is pre-tokenised, where it counts exactly like scikit-learn."""
         check_is_fitted(self, msg="The TF-IDF vectorizer is not fitted")
         vocabulary = getattr(self, "vocabulary_", None)
         built: tuple[dict[str, int], NgramIndex | None] | None = self.__dict__.get(_INDEX)
@@ -107,11 +88,8 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
         return built[1]
 
     def _count_vocab(self, raw_documents: Any, fixed_vocab: bool) -> tuple[dict[str, int], Any]:
-        """What ``fit`` counts: the n-grams that pass the document-frequency rule, counted with
-        integer keys (:func:`count_corpus`) instead of a string per n-gram. scikit-learn then
-        applies its own rules to them (binary, min_df/max_df, max_features, alphabetical
-        columns), which leave this already-pruned vocabulary as they would have left the full
-        one; so the fitted vectorizer is the one scikit-learn fits."""
+        """What ``fit`` counts, with integer keys and pruned by document frequency; scikit-learn's
+        own rules then leave it as they would the full vocabulary."""
         if fixed_vocab or not self._pre_tokenised() or isinstance(raw_documents, str):
             return super()._count_vocab(raw_documents, fixed_vocab)  # type: ignore[no-any-return]
         documents = list(raw_documents)
@@ -139,8 +117,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
         return vocabulary, counts
 
     def _pre_tokenised(self) -> bool:
-        """The project's own input: cleaned text whose tokens are runs of non-whitespace, with
-        no analysis left to the vectorizer. Only such a vectorizer is counted with integer keys."""
+        """Whether the input is cleaned text split on whitespace, with no analysis left here."""
         return bool(
             self.analyzer == "word"
             and self.input == "content"
