@@ -3,34 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
+from fastapi.types import DecoratedCallable
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from sentimentops.serving import schemas
 from sentimentops.serving.deps import State, require_api_key
 from sentimentops.serving.errors import ApiError
 from sentimentops.serving.state import ApiState
+from sentimentops.tracking.loading import LoadedModel
 
 __all__ = ["router"]
 
 router = APIRouter()
 
 
+def _probe(path: str, body: type[BaseModel]) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """A health probe's route: its 503 answer has the same body as its 200."""
+    return router.get(path, response_model=body, tags=["health"], responses={503: {"model": body}})
+
+
 @router.get("/health/live", tags=["health"])
 async def live(state: State) -> schemas.Health:
     """The process answers. Never needs the API key."""
-    return schemas.Health(status="ok", model=_identity(state), rollout=_rollout(state))
+    return schemas.Health(status="ok", model=_identity(state.slot.current), rollout=_rollout(state))
 
 
-@router.get(
-    "/health/ready",
-    response_model=schemas.Health,
-    tags=["health"],
-    responses={503: {"model": schemas.Health}},
-)
+@_probe("/health/ready", schemas.Health)
 async def ready(state: State) -> Any:
     """200 once a model is loaded, 503 until then."""
     if state.slot.current is None:
@@ -38,19 +42,13 @@ async def ready(state: State) -> Any:
             status="loading", error=state.slot.last_error, rollout=_rollout(state)
         )
         return JSONResponse(body.model_dump(mode="json"), status_code=503)
-    return schemas.Health(status="ok", model=_identity(state), rollout=_rollout(state))
+    return schemas.Health(status="ok", model=_identity(state.slot.current), rollout=_rollout(state))
 
 
-@router.get(
-    "/health/log",
-    response_model=schemas.LogHealth,
-    tags=["health"],
-    responses={503: {"model": schemas.LogHealth}},
-)
+@_probe("/health/log", schemas.LogHealth)
 async def log_health(state: State) -> Any:
-    """200 while the prediction log keeps up; 503 while predictions wait in the spool for its
-    database, or the database is away. Serving goes on either way: /health/ready does not
-    depend on it."""
+    """200 while the prediction log keeps up; 503 while predictions wait in the spool or its
+    database is away. Serving goes on either way."""
     log = state.writer.status()
     status = "behind" if log.behind else "ok" if log.database_available else "unavailable"
     body = schemas.LogHealth(
@@ -88,10 +86,8 @@ async def metrics(state: State) -> Response:
     responses={status: {"model": schemas.ErrorResponse} for status in (401, 403, 503)},
 )
 async def reload(state: State) -> schemas.ReloadResponse:
-    """Load the model the configured URI points at now and swap it in (needs the API key).
-
-    A failed reload leaves the serving model in place and answers 503 with the reason.
-    """
+    """Load the model the configured URI points at now and swap it in (needs the API key); a
+    failed reload keeps the serving model and answers 503 with the reason."""
     if state.settings.api_key is None:
         raise ApiError(403, "Admin endpoints are off without an API key: set SENTIMENTOPS_API_KEY.")
     # A folder keeps its version ("local") when rewritten: reload it unconditionally.
@@ -104,8 +100,7 @@ async def reload(state: State) -> schemas.ReloadResponse:
     return schemas.ReloadResponse(reloaded=outcome.kind == "swapped", model=described, error=None)
 
 
-def _identity(state: ApiState) -> schemas.ModelIdentity | None:
-    model = state.slot.current
+def _identity(model: LoadedModel | None) -> schemas.ModelIdentity | None:
     return None if model is None else schemas.ModelIdentity(name=model.name, version=model.version)
 
 
@@ -114,9 +109,6 @@ def _rollout(state: ApiState) -> schemas.Rollout | None:
         return None
     serving = state.settings.serving
     model = state.challenger_model()
-    identity = (
-        None if model is None else schemas.ModelIdentity(name=model.name, version=model.version)
-    )
     note = None
     if model is None:
         loaded = challenger.slot.current
@@ -128,7 +120,7 @@ def _rollout(state: ApiState) -> schemas.Rollout | None:
     return schemas.Rollout(
         shadow_share=serving.shadow_share,
         canary_share=serving.canary_share,
-        challenger=identity,
+        challenger=_identity(model),
         shadow_queue_depth=challenger.shadow.queue_depth,
         shadow_dropped=challenger.shadow.dropped,
         note=note,

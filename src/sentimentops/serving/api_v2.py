@@ -1,8 +1,5 @@
-"""``/v2``: the Open Inference Protocol (KServe V2) subset KServe and Triton HTTP clients use,
-its bodies as https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/ has
-them. One BYTES input tensor of texts (shape ``[n]`` or ``[n, 1]``) in; ``label`` (BYTES) and
-``score`` (FP64, probability of positive) out.
-"""
+"""``/v2``: the Open Inference Protocol (KServe V2) subset KServe and Triton clients use: one
+BYTES tensor of texts in; ``label`` (BYTES) and ``score`` (FP64, P(positive)) out."""
 
 from __future__ import annotations
 
@@ -178,8 +175,7 @@ def _texts_of(body: InferenceRequest, serving: ServingSettings) -> list[str]:
     texts = _flatten(tensor.data)
     expected = 1
     for dimension in tensor.shape:
-        # Capped as it grows: [10**300] * 15 must cost neither a 4,500-digit product nor an
-        # error message that Python refuses to print.
+        # Capped as it grows: [10**300] * 15 must not make a 4,500-digit product.
         expected = min(expected * dimension, max_batch_size + 1)
     if expected > max_batch_size:
         raise ApiError(400, f"input shape holds over {max_batch_size} texts, the most per request")
@@ -196,8 +192,7 @@ def _texts_of(body: InferenceRequest, serving: ServingSettings) -> list[str]:
 
 
 def _flatten(data: list[Any]) -> list[Any]:
-    """Row-major flattening of nested lists (KServe clients send ``[[t1], [t2]]`` too);
-    iterative, so a deeply nested body cannot exhaust the stack."""
+    """Row-major flattening of nested lists (``[[t1], [t2]]`` too), iterative: no deep recursion."""
     flat: list[Any] = []
     stack: list[Any] = [iter(data)]
     while stack:

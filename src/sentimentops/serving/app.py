@@ -1,6 +1,5 @@
-"""The FastAPI application: ``create_app()`` wires settings, model, batcher, log and routes;
-``uvicorn sentimentops.serving.app:create_app --factory`` (or ``sentimentops serve``) runs it.
-"""
+"""The FastAPI application: ``create_app()`` wires settings, model, batcher, log and routes
+(``uvicorn sentimentops.serving.app:create_app --factory`` runs it)."""
 
 from __future__ import annotations
 
@@ -18,6 +17,7 @@ from sentimentops import __version__
 from sentimentops.config import Settings, get_settings
 from sentimentops.prediction_log import PredictionLogStore, PredictionLogWriter
 from sentimentops.serving import api_ops, api_v1, api_v2
+from sentimentops.serving.background import cancel
 from sentimentops.serving.batcher import MicroBatcher
 from sentimentops.serving.errors import install_error_handlers
 from sentimentops.serving.metrics import ApiMetrics
@@ -44,8 +44,7 @@ class _Api(FastAPI):
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The API for ``settings`` (default: from the environment). Nothing is loaded until the
-    app starts."""
+    """The API for ``settings`` (default: from the environment); nothing loads until it starts."""
     settings = settings or get_settings()
     serving, logged = settings.serving, settings.prediction_log
     slot = ModelSlot(serving.model_uri)
@@ -102,7 +101,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _challenger(state: ApiState) -> Challenger:
-    """The challenger's slot, its batcher (canary answers) and shadow scorer, for ``state``."""
     serving = state.settings.serving
     slot = ModelSlot(serving.challenger_uri, optional=True, role="challenger")
     shadow = ShadowScorer(
@@ -139,16 +137,16 @@ def _shadow_status(state: ApiState) -> tuple[int, int, int, int]:
 
 
 def docs_exposed(settings: Settings) -> bool:
-    """Whether the API serves ``/docs``, ``/redoc`` and ``/openapi.json`` (without a key):
-    ``serving.expose_docs``, or when unset, only while no API key guards the API."""
+    """Whether the API serves ``/docs``, ``/redoc`` and ``/openapi.json``: ``serving.expose_docs``,
+    or when unset, only without an API key."""
     chosen = settings.serving.expose_docs
     return chosen if chosen is not None else settings.api_key is None
 
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the log writer, the batcher and the model poller (the model loads in the
-    background: liveness answers at once); on shutdown stop them and flush the log."""
+    """Start the log writer, batchers and model pollers (the model loads in the background);
+    on shutdown stop them and flush the log."""
     state: ApiState = app.state.api
     try:
         await asyncio.to_thread(state.store.migrate)
@@ -169,9 +167,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         for poller in pollers:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            await cancel(poller)
         await state.batcher.stop()
         if challenger is not None:
             await challenger.batcher.stop()
@@ -199,8 +195,7 @@ async def _keep_model_current(state: ApiState) -> None:
 
 
 async def _keep_challenger_current(state: ApiState) -> None:
-    """Follow the challenger alias like the champion's; say when the rollout starts or stops
-    (the alias set, moved or removed, or naming the champion itself)."""
+    """Follow the challenger alias like the champion's; log when the rollout starts or stops."""
     assert state.challenger is not None
     serving = state.settings.serving
     interval = serving.reload_interval_seconds

@@ -1,19 +1,17 @@
-"""Score concurrent requests together: one model call for every text waiting, on the event loop.
-
-At low load a request is scored at once; why on the loop, and the character cap, are in
-docs/decisions.md (Serving).
-"""
+"""Score concurrent requests together: one model call for every text waiting, on the event loop
+(why: docs/decisions.md, "Serving")."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
+from sentimentops.serving.background import BackgroundLoop
 from sentimentops.serving.errors import ModelNotReadyError
 from sentimentops.tracking.loading import LoadedModel
 
@@ -33,7 +31,7 @@ class _Waiting:
 
 
 @dataclass
-class MicroBatcher:
+class MicroBatcher(BackgroundLoop):
     """Collects waiting requests into batches of at most ``max_size`` texts, each scored by the
     model ``current_model`` gives when the batch starts."""
 
@@ -43,19 +41,8 @@ class MicroBatcher:
     max_wait_seconds: float = 0.0
     _queue: asyncio.Queue[_Waiting] = field(default_factory=asyncio.Queue, init=False)
     _carried: _Waiting | None = field(default=None, init=False)
-    _task: asyncio.Task[None] | None = field(default=None, init=False)
     last_scored: float = field(default=float("-inf"), init=False)  # time.monotonic()
-
-    def start(self) -> None:
-        """Start batching on the running loop."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="micro-batcher")
-
-    async def stop(self) -> None:
-        """Stop batching; requests still waiting are not scored."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    task_name: ClassVar[str] = "micro-batcher"
 
     @property
     def waiting(self) -> bool:
@@ -66,11 +53,7 @@ class MicroBatcher:
         self, texts: list[str], *, deadline: float | None = None
     ) -> tuple[LoadedModel, np.ndarray]:
         """The model that scored ``texts`` and their probabilities of positive, in order.
-
-        Raises:
-            TimeoutError: the batch for ``texts`` could not start before ``deadline`` (loop
-                time); a batch that has started is always finished.
-        """
+        TimeoutError when their batch could not start before ``deadline`` (loop time)."""
         future: asyncio.Future[tuple[LoadedModel, np.ndarray]] = (
             asyncio.get_running_loop().create_future()
         )
@@ -80,8 +63,7 @@ class MicroBatcher:
 
     async def _run(self) -> None:
         while True:
-            # Yield to the loop between batches: answers go out, new requests are read and
-            # expired timeouts fire before the next batch blocks the loop again.
+            # Yield between batches: answers go out and expired timeouts fire.
             await asyncio.sleep(0)
             batch = self._still_awaited(await self._collect())
             if not batch:
@@ -106,9 +88,8 @@ class MicroBatcher:
 
     @staticmethod
     def _still_awaited(batch: list[_Waiting]) -> list[_Waiting]:
-        """Drop the requests nobody waits for any more: cancelled (the caller gave up or
-        disconnected) or past their deadline. The deadline is checked here because a caller's
-        own timeout cannot fire while the previous batch held the loop."""
+        """Drop requests cancelled or past their deadline (checked here: a caller's own timeout
+        cannot fire while the previous batch held the loop)."""
         now = asyncio.get_running_loop().time()
         for waiting in batch:
             late = waiting.deadline is not None and now > waiting.deadline
@@ -117,8 +98,8 @@ class MicroBatcher:
         return [waiting for waiting in batch if not waiting.future.done()]
 
     async def _collect(self) -> list[_Waiting]:
-        """The first waiting request, plus whatever else is waiting, up to ``max_size`` texts
-        and :data:`MAX_BATCH_CHARS` characters (a single larger request is scored alone)."""
+        """The first waiting request plus others, up to ``max_size`` texts and
+        :data:`MAX_BATCH_CHARS` characters."""
         first, self._carried = self._carried or await self._queue.get(), None
         batch, size, chars = [first], len(first.texts), first.chars
         deadline = asyncio.get_running_loop().time() + self.max_wait_seconds

@@ -1,8 +1,5 @@
-"""What the routes depend on, as named ``Annotated`` types: the app's state, the request id, the
-caller (for canary stickiness), the API key, and prediction bodies within the configured limits.
-
-All async: FastAPI runs a plain ``def`` dependency in a worker thread, a hop per request.
-"""
+"""What the routes depend on, as named ``Annotated`` types: state, request id, caller, API key,
+bodies within limits. All async: FastAPI runs a plain ``def`` dependency in a thread."""
 
 from __future__ import annotations
 
@@ -52,8 +49,7 @@ Caller = Annotated[str | None, Depends(_caller)]
 
 
 def check_api_key(settings: Settings, presented: str | None) -> None:
-    """Raises ApiError (401) unless ``presented`` is the configured API key; none configured,
-    anything passes."""
+    """Raise ApiError (401) unless ``presented`` is the configured API key (if one is set)."""
     expected = settings.api_key
     if expected is None:
         return

@@ -1,9 +1,5 @@
-"""The API's errors: its core's (with their HTTP status, as every SentimentOpsError), and the
-one JSON shape every error is answered with.
-
-``/v1`` and the rest: ``{"error": {"type", "message", "request_id", "details"?}}``.
-``/v2`` (Open Inference Protocol): ``{"error": "message"}``, as KServe and Triton clients expect.
-"""
+"""The API's errors and their one JSON shape: ``{"error": {"type", "message", "request_id",
+"details"?}}``, on ``/v2`` ``{"error": "message"}`` as KServe and Triton clients expect."""
 
 from __future__ import annotations
 
@@ -49,8 +45,7 @@ _ERROR_TYPES = {
 
 
 class ApiError(Exception):
-    """An HTTP answer, raised at the edge (routes, dependencies); ``type`` defaults to the
-    status's kind."""
+    """An HTTP answer, raised at the edge (routes, dependencies)."""
 
     def __init__(
         self,
@@ -148,8 +143,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         if (not_json := _json_syntax_error(error)) is not None:
-            # Not JSON at all is a bad request (400), as an undecodable body is; 422 is for JSON
-            # that does not match the schema.
+            # Not JSON is a 400; 422 is for JSON that does not match the schema.
             return answer(request, 400, not_json)
         details = [
             {"loc": [str(part) for part in item.get("loc", ())], "msg": str(item.get("msg"))}

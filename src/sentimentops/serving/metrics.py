@@ -1,8 +1,5 @@
-"""Prometheus metrics of the API, all named ``sentimentops_*``.
-
-Each app has its own registry (several apps in one process never collide); values other objects
-own (the log queue, the served model) are read at scrape time.
-"""
+"""Prometheus metrics of the API, named ``sentimentops_*``, in a registry per app (several apps
+in one process never collide); values other objects own are read at scrape time."""
 
 from __future__ import annotations
 
@@ -88,8 +85,7 @@ class ApiMetrics:
     def observe_predictions(
         self, labels: Sequence[str], scores: Sequence[float], *, role: str, seconds: float
     ) -> None:
-        """Count one request's predictions by label and role, record their scores and the
-        ``seconds`` they took."""
+        """Record one request's predictions: counts by label and role, scores and ``seconds``."""
         counted = {label: labels.count(label) for label in set(labels)}
         for label, count in counted.items():
             self.predictions.labels(label=label, role=role).inc(count)
@@ -141,7 +137,6 @@ class _LiveCollector(Collector):
 
 
 def _log_metrics(status: LogStatus) -> Iterator[Metric]:
-    """The prediction log writer's books: its queue, its spool, where records went."""
     spool = status.spool
     oldest_age = 0.0 if spool.oldest is None else max(time.time() - spool.oldest.timestamp(), 0.0)
     gauges = {

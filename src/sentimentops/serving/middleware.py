@@ -29,8 +29,8 @@ _READINESS_PROBES = frozenset({"/health/ready", "/v2/health/ready"})
 
 @dataclass
 class RequestGuard:
-    """Request ids, the body size and concurrency limits, and request metrics; ``routes`` (every
-    route of the app) name the route of a request answered before routing (413, 503)."""
+    """Request ids, body size and concurrency limits, and request metrics; ``routes`` name the
+    route of a request answered before routing (413, 503)."""
 
     app: ASGIApp
     _: KW_ONLY
@@ -121,8 +121,7 @@ class RequestGuard:
 
 
 def _endpoint(scope: Scope, routes: Sequence[Route]) -> str:
-    """The route template (``/v2/models/{name}/infer``), a bounded label: the one routing
-    recorded, else (answered before routing, ``/docs``) the one of ``routes`` that matches."""
+    """The route template (a bounded label): the one routing recorded, else the matching one."""
     route: Any = scope.get("route")
     if route is None:
         route = next((r for r in routes if r.matches(scope)[0] == Match.FULL), None)

@@ -1,8 +1,5 @@
-"""The slot the API's model is served from.
-
-A reload loads the new model beside the old one, then swaps one reference: a request finishes
-on the model it started with, and none fails or waits for the swap.
-"""
+"""The slot the API's model is served from: a reload loads beside the old model and swaps one
+reference, so no request fails or waits for it."""
 
 from __future__ import annotations
 
@@ -40,12 +37,8 @@ def resolved_version(uri: str) -> str:
 
 
 class ModelSlot:
-    """The served model (``current``, None until the first load), swapped atomically by
-    :meth:`reload`; reloads run one at a time.
-
-    An ``optional`` slot (the challenger's) empties when its alias is removed, instead of
-    keeping the last model: an alias that may come and go is not a failure.
-    """
+    """The served model (``current``, None until loaded), swapped atomically by :meth:`reload`.
+    An ``optional`` slot (the challenger's) empties when its alias goes, without failing."""
 
     def __init__(self, uri: str, *, optional: bool = False, role: str = "champion") -> None:
         self.uri = uri
@@ -56,19 +49,13 @@ class ModelSlot:
         self._reload_lock = threading.Lock()
 
     def reload(self, *, force: bool = False, unless_at: str | None = None) -> ReloadOutcome:
-        """Load the model ``uri`` points at now, if it differs from the served one (or always,
-        with ``force``: a folder rewritten in place keeps its version, "local"). An optional
-        slot whose ``uri`` names the version at ``unless_at`` (the champion's location) empties
-        instead: a second copy of the champion in memory would compare nothing.
-
-        Never raises: a failure is logged, returned and kept in ``last_error``, and the current
-        model goes on serving.
-        """
+        """Load the model ``uri`` points at now if it changed (always with ``force``); an optional
+        slot naming ``unless_at`` (the champion) empties instead. Never raises: a failure is
+        logged, returned and kept in ``last_error``, and the current model goes on serving."""
         with self._reload_lock:
             try:
                 served = self.current
-                # One registry lookup serves both questions; none before the first load, which
-                # takes the answer a prefetch may already hold.
+                # No lookup before the first load: it takes the answer a prefetch may hold.
                 asks = unless_at is not None or (not force and served is not None)
                 location = self._location() if asks else None
                 if self.optional and unless_at is not None and location == unless_at:
@@ -119,8 +106,7 @@ class ModelSlot:
 
 @dataclass(frozen=True)
 class ReloadOutcome:
-    """What a reload did: swapped in a new model, found the same one, found none where an
-    optional model may be (absent), or failed (and why)."""
+    """What a reload did (swapped, unchanged, absent, failed) and the error, if any."""
 
     kind: Literal["swapped", "unchanged", "absent", "failed"]
     error: str | None = None

@@ -1,9 +1,5 @@
 """Which requests the challenger sees: a canary share of clients it answers, a shadow share of
-requests it scores after the champion's answer.
-
-Both draws are hashes, not random numbers: a client lands on the same side in every request and
-every server process (sticky), and a request id is shadowed or not wherever it is answered.
-"""
+requests it scores too; drawn by hashes (docs/decisions.md, "Serving")."""
 
 from __future__ import annotations
 
@@ -35,9 +31,8 @@ def share_of(key: str, salt: str) -> float:
 
 
 def caller_key(client_id: str | None) -> str | None:
-    """Who is asking, for canary stickiness: the X-Client-ID header; None when it is not sent
-    (then :func:`text_key`). Not the API key: the API has one, shared by every client, so it
-    would put every caller on the same side."""
+    """The caller's key for canary stickiness, from X-Client-ID (None without it). Not the API
+    key: shared by every client, it would put all on one side."""
     return f"client:{client_id}" if client_id else None
 
 
@@ -47,11 +42,10 @@ def text_key(texts: Sequence[str]) -> str:
 
 
 def in_canary(key: str, share: float) -> bool:
-    """Whether the caller ``key`` (:func:`caller_key`, else :func:`text_key`) is answered by
-    the challenger."""
+    """Whether the caller ``key`` is answered by the challenger."""
     return share > 0 and share_of(key, "canary") < share
 
 
 def in_shadow(request_id: str, share: float) -> bool:
-    """Whether the request ``request_id`` is also scored by the challenger, in shadow."""
+    """Whether ``request_id`` is also scored by the challenger, in shadow."""
     return share > 0 and share_of(request_id, "shadow") < share

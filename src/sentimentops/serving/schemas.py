@@ -1,7 +1,5 @@
-"""Request and response bodies of the API (``/v2``'s are in api_v2.py): what its OpenAPI
-schema promises clients. The limits from settings (text length, batch size) are checked by
-:func:`check_limits` and published by :func:`publish_limits`.
-"""
+"""Request and response bodies of the API (``/v2``'s are in api_v2.py); the limits from
+settings are checked by :func:`check_limits` and published by :func:`publish_limits`."""
 
 from __future__ import annotations
 
@@ -45,8 +43,7 @@ __all__ = [
 
 Label = Literal["positive", "negative"]
 
-# What a client may send as a request id (the X-Request-ID header, a V2 request's id): short
-# and safe to log.
+# A client's request id (X-Request-ID, a V2 request's id): short and safe to log.
 REQUEST_ID_PATTERN = r"[A-Za-z0-9._:-]{1,64}"
 # What feedback may name: a request id, or a batch item's ``<request id>.<index>``. [0-9], not
 # \d: to clients' ECMA-262 regex engine \d is ASCII, to the server's any Unicode digit.
@@ -86,13 +83,8 @@ class BatchPredictionRequest(StrictBody):
 
 
 def check_limits(texts: list[str], serving: ServingSettings, *, batch: bool) -> list[str]:
-    """``texts`` of a prediction request, once within ``serving.max_batch_size`` texts (for a
-    ``batch``) and ``serving.max_text_chars`` characters each.
-
-    Raises:
-        ValidationError: pydantic's own errors (``too_long``, ``string_too_long``), located
-            in the request body as the field's.
-    """
+    """``texts``, once within ``serving.max_batch_size`` (for a ``batch``) and
+    ``serving.max_text_chars``; else pydantic's ValidationError, located as the field's."""
     if batch and len(texts) > serving.max_batch_size:
         size = {"field_type": "List", "max_length": serving.max_batch_size}
         problems: list[Any] = [
@@ -115,8 +107,7 @@ def check_limits(texts: list[str], serving: ServingSettings, *, batch: bool) -> 
 
 
 def publish_limits(schemas: dict[str, Any], serving: ServingSettings) -> None:
-    """Write the limits :func:`check_limits` enforces into the OpenAPI ``schemas`` of the
-    prediction requests: the schema a client reads is the one the server enforces."""
+    """Write the limits :func:`check_limits` enforces into the OpenAPI ``schemas``."""
     chars = {"maxLength": serving.max_text_chars}
     schemas["PredictionRequest"]["properties"]["text"].update(chars)
     texts = schemas["BatchPredictionRequest"]["properties"]["texts"]
@@ -149,9 +140,8 @@ class BatchPredictionResponse(BaseModel):
 
 
 class FeedbackRequest(StrictBody):
-    # An id that matches no id the API hands out can never be joined to a prediction: refused
-    # here (422), not stored, and never sent to the database (a lone surrogate or a NUL would
-    # make the driver raise).
+    # An id the API never hands out is refused (422): it could never join a prediction, and a
+    # lone surrogate or a NUL would make the database driver raise.
     request_id: Annotated[
         str,
         StringConstraints(min_length=1, max_length=128, pattern=FEEDBACK_REQUEST_ID_PATTERN),

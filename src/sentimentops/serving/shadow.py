@@ -1,20 +1,9 @@
-"""Shadow scoring: the challenger scores requests the champion has answered, in the loop's idle
-time and within a small budget, so that the champion's answers hardly wait for it.
-
-Scoring runs on the event loop like the champion's (docs/decisions.md, Serving), but only while
-no champion request waits to be scored, a few texts at a time: a champion request arriving
-meanwhile waits for one small chunk at most. While the champion is busy, shadow work is also
-held to a budget, a share of the time (``serving.shadow_busy_budget``, 4 %: in one process,
-every second the challenger scores is a second the champion does not; the budget is what keeps
-its p99 within 10 %); once the champion is idle the queue drains at full speed. Requests wait
-in a bounded queue; when the API is too busy for it to drain, new ones are dropped and counted
-rather than slowing anything.
-"""
+"""Shadow scoring: the challenger scores answered requests on the loop, in idle time and within
+a budget, dropping (and counting) what a busy API cannot drain (docs/decisions.md, "Serving")."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -25,14 +14,14 @@ from typing import Final
 
 import numpy as np
 
+from sentimentops.serving.background import BackgroundLoop
 from sentimentops.tracking.loading import LoadedModel
 
 __all__ = ["CHUNK_TEXTS", "ShadowJob", "ShadowScorer"]
 
 log = logging.getLogger(__name__)
 
-# Texts scored per step: a champion request arriving during a step waits for it (about 1 ms per
-# review on the benchmark machine).
+# Texts per step: a champion request arriving waits for one step (about 1 ms a review).
 CHUNK_TEXTS: Final = 2
 # How often a busy loop is asked again whether the champion has nothing waiting.
 BUSY_POLL_SECONDS: Final = 0.002
@@ -55,14 +44,11 @@ class ShadowJob:
 OnScored = Callable[[ShadowJob, LoadedModel, np.ndarray, float], None]
 
 
-class ShadowScorer:
-    """Scores submitted jobs with ``challenger()`` while ``champion_busy()`` is False, handing
-    each job's scores (and milliseconds of scoring) to ``on_scored``; :meth:`start` it on the
-    running loop, :meth:`stop` it at shutdown (what is queued then is not scored).
+class ShadowScorer(BackgroundLoop):
+    """Scores queued jobs with ``challenger()`` while ``champion_busy()`` is False, handing the
+    scores and milliseconds to ``on_scored``. Counters: ``scored``, ``dropped``, ``failed``."""
 
-    Read-only counters: ``scored``, ``dropped`` (queue full, or no challenger any more),
-    ``failed`` (the challenger raised).
-    """
+    task_name = "shadow-scorer"
 
     def __init__(
         self,
@@ -74,9 +60,8 @@ class ShadowScorer:
         capacity: int,
         busy_budget: float,
     ) -> None:
-        """``champion_busy()``: champion requests wait to be scored; ``champion_last_scored()``:
-        when its last batch was scored (``time.monotonic()``); ``busy_budget``: the share of the
-        time shadow work may take while the champion is busy (0: none until it is idle)."""
+        """``busy_budget``: the share of time shadow work may take while the champion is busy;
+        ``champion_last_scored()`` is in ``time.monotonic()`` seconds."""
         self._challenger = challenger
         self._champion_busy = champion_busy
         self._champion_last_scored = champion_last_scored
@@ -87,7 +72,6 @@ class ShadowScorer:
         self._budget = busy_budget
         self._jobs: deque[ShadowJob] = deque()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self.scored = self.dropped = self.failed = 0
 
     @property
@@ -95,19 +79,9 @@ class ShadowScorer:
         """Requests waiting to be scored in shadow."""
         return len(self._jobs)
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="shadow-scorer")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
     def submit(self, job: ShadowJob, *, loggable: bool = True) -> bool:
-        """Queue ``job``; False (counted in ``dropped``) when the queue is full, or when its
-        rows could not be logged but to the spool (``loggable`` False: the log database is
-        away, and the spool is kept for the answers clients received). Never waits."""
+        """Queue ``job`` without waiting; False (counted in ``dropped``) when the queue is full or
+        not ``loggable`` (the log database is away: the spool is kept for real answers)."""
         if not loggable or len(self._jobs) >= self._capacity:
             self.dropped += 1
             return False
@@ -153,8 +127,7 @@ class ShadowScorer:
         self.scored += 1
 
     def _wait_before_work(self) -> float:
-        """0 when shadow work may run now: no champion request waits, and the champion is idle
-        or the budget has time left; else the seconds to wait before asking again."""
+        """0 when shadow work may run now, else the seconds to wait before asking again."""
         if self._champion_busy():
             return BUSY_POLL_SECONDS
         now = time.monotonic()

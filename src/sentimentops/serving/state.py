@@ -1,10 +1,5 @@
-"""What the routes share (model slots, batchers, prediction log, settings, metrics), with the one
-path from texts to logged predictions and the one judge of what feedback may name.
-
-The path routes a request to the champion or, for a canary share of clients, to the challenger,
-and queues a shadow share of the champion's requests for the challenger to score after the
-answer (serving/rollout.py decides, serving/shadow.py scores).
-"""
+"""What the routes share, with the one path from texts to logged predictions (champion, canary
+or shadow) and the one judge of what feedback may name."""
 
 from __future__ import annotations
 
@@ -51,8 +46,8 @@ class ScoredTexts:
 
 
 class RecentRequestIds:
-    """The last ``capacity`` request ids queued for the prediction log: with ``capacity`` the
-    writer's queue size plus its batch size, every prediction not written yet is among them."""
+    """The last ``capacity`` request ids queued for the prediction log (sized to hold every
+    prediction not written yet)."""
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
@@ -92,8 +87,7 @@ class ApiState:
     challenger: Challenger | None = None
 
     def challenger_model(self) -> LoadedModel | None:
-        """The challenger, while one is loaded that is not the champion itself (after a
-        promotion both aliases often name one version: there is nothing to compare then)."""
+        """The challenger, while one is loaded that is not the champion itself."""
         if self.challenger is None:
             return None
         challenger, champion = self.challenger.slot.current, self.slot.current
@@ -117,16 +111,11 @@ class ApiState:
         itemize: bool,
         caller: str | None = None,
     ) -> ScoredTexts:
-        """Score ``texts`` through the micro-batcher; count and log every prediction, under
-        ``request_id``, or with ``itemize`` (batch endpoints) ``request_id.0``, ``.1``, ...
-
-        With a challenger loaded, the client ``caller`` (rollout.caller_key; None: the texts
-        stand for it) may be in the canary share, answered by the challenger; else the request
-        may be in the shadow share, queued for the challenger to score after the answer.
+        """Score ``texts`` (by the challenger for a canary ``caller``, also in shadow for a share of
+        requests); count and log each under ``request_id`` (``.0``, ``.1``... with ``itemize``).
 
         Raises:
-            NothingToScoreError: a text has nothing left after cleaning; the whole request is
-                refused and nothing is logged.
+            NothingToScoreError: a text has nothing left after cleaning; nothing is logged.
             ScoringTimeoutError: scoring did not start within the request timeout.
             ModelNotReadyError: no model is loaded.
         """
@@ -175,13 +164,8 @@ class ApiState:
     async def _score(
         self, batcher: MicroBatcher, texts: list[str]
     ) -> tuple[LoadedModel | None, np.ndarray]:
-        """``batcher``'s model and scores of ``texts``; (None, empty) when ``batcher`` is the
-        challenger's and it has no model any more.
-
-        Raises:
-            ScoringTimeoutError: scoring did not start within the request timeout.
-            ModelNotReadyError: the champion's batcher has no model.
-        """
+        """``batcher``'s model and scores of ``texts``; (None, empty) when the challenger's has no
+        model any more. Raises ScoringTimeoutError, or ModelNotReadyError for the champion's."""
         timeout = self.settings.serving.request_timeout_seconds
         deadline = asyncio.get_running_loop().time() + timeout
         try:
@@ -244,8 +228,8 @@ class ApiState:
         ]
 
     async def require_answered(self, request_id: str) -> None:
-        """Return when a prediction was answered under ``request_id``: by this process, or by
-        any whose log record is written (looked for again after a flush interval).
+        """Return when a prediction was answered under ``request_id`` here or in the log (looked
+        up again after a flush interval).
 
         Raises:
             UnknownRequestIdError: no prediction was answered under that id.
@@ -265,7 +249,6 @@ class ApiState:
 
 
 def _nothing_to_score(positions: np.ndarray, itemize: bool) -> str:
-    """What to tell a caller whose texts at ``positions`` cleaned down to nothing."""
     if not itemize:
         subject = "The text has"
     elif positions.size == 1:
