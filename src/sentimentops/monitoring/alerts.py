@@ -14,12 +14,8 @@ Rule = Callable[[MonitoringMetrics, AlertSettings], Iterator[Alert]]
 
 
 def evaluate_alerts(metrics: MonitoringMetrics, settings: AlertSettings) -> list[Alert]:
-    """The alerts ``metrics`` raise under ``settings``; empty when nothing crossed a limit.
-
-    At most one alert per kind, except ``prediction_drift``: one per drifted distribution
-    (label share, score), each with its own statistic and threshold. A metric that was not
-    measured (None) raises nothing.
-    """
+    """The alerts ``metrics`` raise under ``settings``: at most one per kind, but one
+    ``prediction_drift`` per drifted distribution; an unmeasured (None) metric raises nothing."""
     return [alert for rule in RULES for alert in rule(metrics, settings)]
 
 

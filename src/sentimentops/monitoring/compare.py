@@ -1,9 +1,5 @@
-"""Two model versions compared on live traffic from the prediction log: requests, agreement on
-the requests both scored (a champion row and a shadow row of one request id), accuracy on the
-requests with feedback, paired (McNemar) where both scored them, score drift and latency.
-
-Pure functions of a log window (``PredictionLogStore.read_window``): no database, no registry.
-"""
+"""Two model versions compared on a prediction log window: agreement, accuracy (paired McNemar
+where both scored a request), score drift and latency. Pure functions of the window."""
 
 from __future__ import annotations
 
@@ -53,15 +49,9 @@ class VersionEvidence:
 
 @dataclass(frozen=True)
 class OnlineComparison:
-    """A challenger against the champion on one window of the log.
-
-    ``paired``: requests both versions scored; ``agreement``: the share of those with the same
-    label. ``paired_labelled``: paired requests with feedback; on them each version's
-    accuracy, McNemar's discordant counts and exact p-value, and the difference (challenger
-    minus champion) with its interval at ``confidence_level``. ``score_drift``: the two-sample
-    Kolmogorov-Smirnov statistic between the versions' scores (on the paired requests when
-    there are any, else on all their rows: ``score_drift_rows`` says which) and its p-value.
-    """
+    """A challenger against the champion on one log window. ``paired*`` fields count requests
+    both scored (accuracies, McNemar, difference challenger minus champion with its interval);
+    ``score_drift`` is the K-S statistic on paired rows, else all rows (``score_drift_rows``)."""
 
     since: str
     until: str
@@ -89,8 +79,7 @@ class OnlineComparison:
 
 
 def answered_rows(window: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``window`` whose prediction a client received (champion and canary roles):
-    what monitoring judges a version on. A shadow row's prediction was never sent."""
+    """The rows of ``window`` whose prediction a client received (champion and canary roles)."""
     if "role" not in window.columns:
         return window
     return window[window["role"].isin(ANSWER_ROLES)].reset_index(drop=True)
@@ -105,10 +94,8 @@ def compare_online(
     since: str = "",
     until: str = "",
 ) -> OnlineComparison:
-    """Compare ``challenger`` with ``champion`` (versions) on the log ``window``.
-
-    By default the champion is the version of the window's latest champion-role row and the
-    challenger that of its latest shadow or canary row.
+    """Compare ``challenger`` with ``champion`` on the log ``window``; by default the versions
+    of its latest champion row and latest shadow or canary row.
 
     Raises:
         BadInputError: the window has no row of one of the two versions (or none to name them).
@@ -132,12 +119,10 @@ def compare_online(
                 "so the challenger scores live traffic."
             )
     old, new = mine[champion], mine[challenger]
-    # One row per request and version: a version that answered and shadowed a request (it
-    # cannot, but a replayed log might) counts once, its answer first.
+    # A replayed log might hold a version's answer and shadow of one request: the answer counts.
     old = _one_per_request(old)
     new = _one_per_request(new)
-    # The same request scored by both: its id and its text (a client reusing an X-Request-ID
-    # for another review made two requests, not a pair).
+    # A pair needs the same text too: a client may reuse an X-Request-ID for another review.
     keys = ["request_id", "text_sha256"] if "text_sha256" in window.columns else ["request_id"]
     pairs = old.merge(new, on=keys, suffixes=("_old", "_new"))
     paired_agree = (pairs["label_old"] == pairs["label_new"]).to_numpy()
@@ -184,12 +169,8 @@ def compare_online(
 def paired_difference_interval(
     only_new_right: int, only_old_right: int, total: int, level: float = 0.95
 ) -> tuple[float, float]:
-    """The interval of the difference of two accuracies on the same ``total`` rows (new minus
-    old) from McNemar's discordant counts b and c: the Wald interval (b - c) / n, standard
-    error sqrt(b + c - (b - c)^2 / n) / n (Agresti, Categorical Data Analysis, 10.1), with
-    Agresti and Min's adjustment (2005: half a count added to each of the four cells, so
-    b + 0.5, c + 0.5, n + 2). Unadjusted, no discordant pair at all gives a zero-width interval:
-    "not worse" on no evidence."""
+    """The interval of new minus old accuracy on the same ``total`` rows from McNemar's
+    discordant counts: Wald, Agresti-Min adjusted (docs/decisions.md, "Monitoring")."""
     if total == 0:
         return (-1.0, 1.0)
     b, c, n = only_new_right + 0.5, only_old_right + 0.5, total + 2

@@ -1,6 +1,5 @@
-"""The current data a monitoring run judges (a file, a batch output, the prediction log), as
-one frame with some of ``review``, ``sentiment`` (truth), ``label`` and ``score`` (prediction):
-what is missing decides what can be measured."""
+"""The data a monitoring run judges (a file, a batch output, the prediction log) as one frame;
+the columns present (text, truth, prediction) decide what can be measured."""
 
 from __future__ import annotations
 
@@ -52,8 +51,8 @@ class CurrentData:
     notes: tuple[str, ...] = ()  # rows left out on the way, shown with the run's outcome
 
     def of_version(self, version: str) -> tuple[CurrentData, int]:
-        """Only the rows ``version`` predicted, and how many others were left out (an earlier
-        champion's scores would show spurious drift against this one's reference)."""
+        """Only the rows ``version`` predicted (another's scores would show spurious drift), and
+        how many others were left out."""
         if "model_version" not in self.frame.columns:
             return self, 0
         mine = self.frame["model_version"].astype(str) == version
@@ -63,9 +62,8 @@ class CurrentData:
 def current_from_file(
     location: LocationLike, *, text_column: str = TEXT_COLUMN, label_column: str = LABEL_COLUMN
 ) -> CurrentData:
-    """Reviews (labelled or not) in any format the data layer reads, or a batch prediction
-    output (``label``, ``score``; its summary gives the reject rate). DataError when unreadable,
-    empty, or holding neither texts nor predictions."""
+    """Reviews, or a batch prediction output (with its reject rate), from a file. DataError when
+    unreadable, empty, or holding neither texts nor predictions."""
     table = read_table(location)
     if text_column not in table.columns and {"label", "score"} <= set(table.columns):
         frame = _predictions_only(table, location)
@@ -84,9 +82,8 @@ def current_from_batch(
     text_column: str = TEXT_COLUMN,
     label_column: str = LABEL_COLUMN,
 ) -> CurrentData:
-    """A batch output joined on ``id_column`` with the input it scored: predictions beside
-    texts and, if the input has them, true labels; rejected rows are left out. DataError when a
-    file is unreadable or empty, or its id column missing or repeated."""
+    """A batch output joined on ``id_column`` with the input it scored (texts, labels if any).
+    DataError when a file is unreadable or empty, or its id column missing or repeated."""
     inputs = read_table(scored_input)
     scored = read_table(predictions)
     for location, table in ((scored_input, inputs), (predictions, scored)):
@@ -125,9 +122,8 @@ def current_from_batch(
 
 
 def current_from_log(store: object, since: datetime | None, until: datetime | None) -> CurrentData:
-    """The answers the API logged in ``[since, until)`` (champion and canary rows: a shadow
-    prediction was never sent, and is judged by ``models compare``), feedback labels as truth;
-    no rows without traffic (an observation, the volume alert, not a bad input)."""
+    """The answers the API logged in ``[since, until)``, feedback labels as truth; an empty
+    window is not an error (the volume alert reports it)."""
     window = answered_rows(store.read_window(since, until))  # type: ignore[attr-defined]
     label = f"log:{since.isoformat() if since else ''}..{until.isoformat() if until else ''}"
     frame = pd.DataFrame(
@@ -162,7 +158,7 @@ def _id_text(ids: pd.Series, *, numeric: bool) -> pd.Series:
 
 
 def _refuse_repeated_ids(ids: pd.Series, location: LocationLike, id_column: str) -> None:
-    """Raise DataError naming the first ids ``ids`` repeats: which row would a prediction be?"""
+    """Raise DataError naming the first ids ``ids`` repeats."""
     repeated = ids[ids.duplicated()].unique()
     if len(repeated):
         shown = ", ".join(repr(value) for value in repeated[:5])
@@ -175,8 +171,7 @@ def _refuse_repeated_ids(ids: pd.Series, location: LocationLike, id_column: str)
 
 
 def _predictions_only(table: pd.DataFrame, location: LocationLike) -> pd.DataFrame:
-    """A batch output with its scores as numbers (CSV is read as text); DataError if one is no
-    probability."""
+    """The table with numeric scores; DataError if one is not a probability."""
     scores = pd.to_numeric(table["score"], errors="coerce")
     invalid = (scores.isna() | ~scores.between(0, 1)).to_numpy()
     if invalid.any():

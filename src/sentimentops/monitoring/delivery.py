@@ -1,8 +1,5 @@
-"""Alerts and notifications delivered: logged, then POSTed as one JSON document to the webhook.
-
-Delivery never raises: a run that found something must still write its report and exit with
-code 3. Problems come back as sentences for the caller to show.
-"""
+"""Alerts and notifications logged, then POSTed as one JSON document to the webhook. Never
+raises (a run must still write its report): problems come back as sentences."""
 
 from __future__ import annotations
 
@@ -16,9 +13,10 @@ from urllib.parse import urlsplit
 import httpx
 import tenacity
 
+from sentimentops.config import MonitoringSettings
 from sentimentops.monitoring.results import Alert
 
-__all__ = ["Webhook", "send_alerts", "send_notification"]
+__all__ = ["Webhook", "send_alerts", "send_notification", "webhook_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +35,16 @@ class Webhook(TypedDict):
     retry_seconds: NotRequired[float]
 
 
+def webhook_of(settings: MonitoringSettings) -> Webhook:
+    """The webhook ``settings`` name (``monitoring.webhook_url``, ``webhook_timeout_seconds``)."""
+    return {"webhook_url": settings.webhook_url, "timeout": settings.webhook_timeout_seconds}
+
+
 def send_alerts(
     alerts: Sequence[Alert], *, context: Mapping[str, Any], **webhook: Unpack[Webhook]
 ) -> list[str]:
-    """Log every alert at WARNING; if there are any and a webhook, POST ``{"source":
-    "sentimentops", "alerts": [...], **context}`` (context keys "source" and "alerts" renamed
-    "context_source", "context_alerts"; values JSON cannot encode sent as ``str``).
-
-    Connection failures, timeouts and 5xx answers are retried. Returns the delivery problems,
-    one sentence each (none when delivered or nothing to deliver).
-    """
+    """Log every alert; if any, POST ``{"source", "alerts", **context}`` to the webhook (context
+    keys "source"/"alerts" prefixed ``context_``). Returns the delivery problems, if any."""
     for alert in alerts:
         logger.warning("Monitoring alert %s: %s", alert.kind, alert.message)
     if not alerts:
@@ -127,7 +125,6 @@ def _post(url: str, body: str, timeout: float) -> None:
 
 
 def _status(error: BaseException) -> int:
-    """The HTTP status of a refused request; 0 for any other error."""
     return error.response.status_code if isinstance(error, httpx.HTTPStatusError) else 0
 
 

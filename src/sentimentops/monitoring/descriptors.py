@@ -64,9 +64,8 @@ def describe_frame(
     *,
     cache: tuple[Path, str] | None = None,
 ) -> pd.DataFrame:
-    """``frame`` with the descriptor columns added (a copy). With ``cache`` (a folder, and a
-    key naming the model's vocabulary), descriptors computed once for these texts are read back:
-    the reference sample is the same at every run of a model, and describing it took seconds."""
+    """``frame`` with the descriptor columns added (a copy). With ``cache`` (folder, vocabulary
+    key), descriptors of the same texts are read back: the reference sample recurs every run."""
     texts = frame[text_column].astype(str).tolist()
     path = _cached_path(texts, *cache) if cache else None
     descriptors = _read_cached(path, len(texts)) if path else None

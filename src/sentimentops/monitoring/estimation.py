@@ -24,10 +24,8 @@ MIN_CALIBRATION_ROWS = 200
 
 
 class ScoreCalibrator(BaseEstimator):  # type: ignore[misc]
-    """Monotone map from the model's score to ``P(positive | score)``, fitted on labelled
-    reviews: isotonic (never reverses the ranking), or the identity with fewer than ``min_rows``
-    rows or one class. Fitted: ``thresholds_`` and ``calibrated_`` (interpolated between),
-    ``block_rows_`` (reference rows per isotonic block), ``rows_`` and ``method_``."""
+    """Monotone map from score to ``P(positive | score)`` fitted on labelled reviews: isotonic,
+    or the identity under ``min_rows`` rows or with one class."""
 
     method_: str
     thresholds_: NDArray[np.float64]

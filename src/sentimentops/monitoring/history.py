@@ -1,6 +1,5 @@
-"""The history of monitoring runs: the record of a run (:func:`build_run_record`, stored by
-monitoring/run_store.py), its trends drawn as a PNG (for terminals and CI; the dashboard is the
-Evidently workspace, monitoring/workspace.py), and old report folders pruned."""
+"""The history of monitoring runs: a run's record, the trends as a PNG (for terminals and CI),
+and old report folders pruned."""
 
 from __future__ import annotations
 
@@ -40,13 +39,8 @@ _RUN_FOLDER: Final = re.compile(r"monitoring-\d{8}-\d{6}-\d{6}")
 
 
 def flatten_metrics(metrics: MonitoringMetrics) -> dict[str, float]:
-    """The numbers of one run by name, for the SQL history and MLflow; unmeasured ones left out.
-
-    Names: ``rows``, ``reference_rows``, ``text_drift_auc`` (the domain classifier's ROC AUC),
-    ``drifted_descriptor_share``, ``prediction_drift_<column>`` (each test's score),
-    ``accuracy``, ``f1``, ``roc_auc``, ``reference_accuracy``, ``estimated_accuracy`` with
-    ``estimated_accuracy_lower`` and ``_upper``, ``reject_rate``.
-    """
+    """The numbers of one run by name (``rows``, ``text_drift_auc``, ``accuracy``, ...), for the
+    SQL history and MLflow; unmeasured ones left out."""
     flat: dict[str, float | None] = {
         "rows": float(metrics.rows),
         "reference_rows": float(metrics.reference_rows),
@@ -84,11 +78,8 @@ def build_run_record(
     model_version: str,
     report_path: Path | str | None = None,
 ) -> MonitoringRunRecord:
-    """The history record of one run: verdict "alert" exactly when ``alerts`` is not empty.
-
-    Raises:
-        ValueError: ``started_at`` is naive.
-    """
+    """The history record of one run, verdict "alert" when ``alerts`` is not empty; ValueError
+    when ``started_at`` is naive."""
     return MonitoringRunRecord(
         started_at=started_at,
         source=source,
@@ -103,14 +94,8 @@ def build_run_record(
 
 
 def render_history(runs: pd.DataFrame, output_dir: Path) -> Path:
-    """Draw ``runs`` (a frame from ``read_monitoring_runs``) into ``output_dir``.
-
-    Returns:
-        The PNG: one plot per metric over time, alerting runs marked with a red cross.
-
-    Raises:
-        BadInputError: ``runs`` is empty.
-    """
+    """Draw ``runs`` (from ``read_monitoring_runs``) as a PNG in ``output_dir``, one plot per
+    metric over time; returns its path. BadInputError when ``runs`` is empty."""
     if runs.empty:
         raise BadInputError(
             "No monitoring runs are recorded in the prediction log (for that period): run "
@@ -140,8 +125,7 @@ def _plotted_metrics(runs: pd.DataFrame) -> list[str]:
 
 
 def _trend_png(runs: pd.DataFrame) -> bytes:
-    # The Agg canvas on a bare Figure, not pyplot: no global figure registry to leak into and
-    # no display needed, so a server or a flow can call this from any thread.
+    # A bare Figure on the Agg canvas, not pyplot: no global registry, no display, any thread.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
@@ -178,14 +162,8 @@ def _trend_png(runs: pd.DataFrame) -> bytes:
 
 
 def prune_reports(folder: Path, keep: int, *, spare: Path | None = None) -> list[Path]:
-    """Delete the local report folders of all but the newest ``keep`` monitoring runs in
-    ``folder``; ``spare`` (the run just written) is never deleted. Only folders named as a run
-    names them (``monitoring-<time>``) are candidates: anything else there stays. A folder
-    that cannot be deleted is logged and skipped, never fails the run.
-
-    Returns:
-        The folders deleted, oldest first.
-    """
+    """Delete all but the newest ``keep`` run folders (``monitoring-<time>``) in ``folder``,
+    never ``spare``; a failure is logged and skipped. Returns the deleted folders, oldest first."""
     if not folder.is_dir():
         return []
     runs = sorted(

@@ -1,11 +1,5 @@
-"""The monitoring job as the CLI and the flows run it: load, measure, alert, record.
-
-Loads the model and the current data (a file or a window of the prediction log), runs
-:func:`~sentimentops.monitoring.run.run_monitoring`, sends the alerts (log, webhook), and records
-the run three times: in the SQL history beside the prediction log (for ``monitor history``), as a
-snapshot in the Evidently workspace (the dashboard of ``monitor ui``) and as an MLflow run
-(metrics beside the training runs).
-"""
+"""The monitoring job as the CLI and the flows run it: load, measure, alert, then record the run
+in the SQL history, the Evidently workspace and MLflow."""
 
 from __future__ import annotations
 
@@ -18,7 +12,7 @@ from sentimentops.config import Settings
 from sentimentops.data.load import load_reviews
 from sentimentops.errors import BadInputError
 from sentimentops.monitoring.current import CurrentData, current_from_file, current_from_log
-from sentimentops.monitoring.delivery import send_alerts
+from sentimentops.monitoring.delivery import send_alerts, webhook_of
 from sentimentops.monitoring.history import build_run_record, prune_reports
 from sentimentops.monitoring.run import (
     MonitoringOutcome,
@@ -53,14 +47,12 @@ def monitor_and_record(
     progress: Progress | None = None,
     allow_incomplete: bool = False,
 ) -> MonitoringOutcome:
-    """Run monitoring on data already loaded (``current``), a file (``current_location``) or
-    the prediction log (``log_window``), send its alerts and record it. Give exactly one.
-    ``progress`` is told each step as it starts (reading, loading the model, drift, ...).
+    """Monitor ``current``, a file (``current_location``) or a log window (give one), send the
+    alerts and record the run; ``progress`` is told each step.
 
     Raises:
-        BadInputError: predictions of ``log_window`` still wait in the API's spool (the log
-            database was away), unless ``allow_incomplete``: then the delivered ones are
-            judged and a note says how many were not.
+        BadInputError: predictions of ``log_window`` still wait in the API's spool, unless
+            ``allow_incomplete``.
     """
     report = progress or (lambda _step: None)
     if current is None:
@@ -107,12 +99,7 @@ def monitor_and_record(
     }
     if outcome.alerts and settings.monitoring.webhook_url:
         report(f"sending {len(outcome.alerts)} alerts to the webhook")
-    problems = send_alerts(
-        outcome.alerts,
-        context=context,
-        webhook_url=settings.monitoring.webhook_url,
-        timeout=settings.monitoring.webhook_timeout_seconds,
-    )
+    problems = send_alerts(outcome.alerts, context=context, **webhook_of(settings.monitoring))
     if log_window is not None and settings.monitoring.rollback_on_alert:
         outcome = _rolled_back_if_worse(outcome, settings, model_uri, log_window, report)
     report("recording the run (monitoring history, Evidently workspace, MLflow)")
@@ -129,9 +116,8 @@ def _rolled_back_if_worse(
     window: tuple[datetime, datetime],
     report: Progress,
 ) -> MonitoringOutcome:
-    """After an accuracy alert on the champion: roll back to the previous champion when it
-    was better on the window's feedback (monitoring/rollout.py); a note says what was decided.
-    A failure is logged and noted, never hides the verdict."""
+    """After an alert on the champion, roll back if the previous one did better; a note says
+    what was decided, and a failure is noted, never hiding the verdict."""
     from sentimentops.monitoring.rollout import rollback_if_worse
 
     if model_uri != f"models:/{settings.registry.model_name}@champion" or not outcome.alerts:
@@ -154,13 +140,8 @@ def _rolled_back_if_worse(
 def _of_monitored_version(
     current: CurrentData, name: str, version: str, *, from_log: bool
 ) -> CurrentData:
-    """Only the predictions of the version being judged (a log window, a batch output, any file
-    with a ``model_version`` column): an earlier champion's scores, judged against this
-    version's reference and calibration, would read as prediction drift after a promotion.
-
-    Raises:
-        BadInputError: no prediction of that version in the current data.
-    """
+    """Only the predictions of the version judged (:meth:`CurrentData.of_version`); BadInputError
+    when there is none outside a log window."""
     if "model_version" not in current.frame.columns:
         return current
     if version == _LOCAL_FOLDER and not from_log:
@@ -198,12 +179,8 @@ def _checked_for_spooled(
     window: tuple[datetime, datetime],
     allow_incomplete: bool,
 ) -> CurrentData:
-    """``current`` with a note of the window's predictions still in the spool; refused when
-    there are any, unless ``allow_incomplete``.
-
-    The spool is local to the API's host: a monitoring run elsewhere sees no spool folder
-    and says so.
-    """
+    """``current`` noting the window's predictions still in the (local) spool; BadInputError
+    when there are any, unless ``allow_incomplete``."""
     folder = settings.prediction_log.resolved_spool_dir(settings.home)
     if not folder.is_dir():
         note = (

@@ -1,6 +1,5 @@
-"""Decisions on online evidence (monitoring/compare.py): promote a challenger that live
-traffic shows is not worse than the champion; roll a new champion back when the previous one
-was clearly better on the same window. Pure rules, each verdict with its reason."""
+"""Pure rules on online evidence: promote a challenger not worse than the champion, roll back a
+champion the previous one clearly beat; each verdict with its reason."""
 
 from __future__ import annotations
 
@@ -14,8 +13,7 @@ __all__ = ["OnlineDecision", "decide_online_promotion", "decide_rollback"]
 
 @dataclass(frozen=True)
 class OnlineDecision:
-    """Whether to act (promote, or roll back), why, and the comparison behind it; ``waiting``
-    when there is too little evidence yet for a verdict either way."""
+    """Whether to act, why, and the comparison behind it; ``waiting`` while evidence is short."""
 
     act: bool
     reason: str
@@ -34,9 +32,8 @@ def decide_online_promotion(
     tolerance: float,
     min_labelled: int,
 ) -> OnlineDecision:
-    """Promote when, on the paired requests with feedback (at least ``min_labelled``), the
-    challenger is significantly more accurate (McNemar), or not worse: the interval of its
-    accuracy minus the champion's lies above ``-tolerance`` (a non-inferiority test)."""
+    """Promote when, on at least ``min_labelled`` paired requests with feedback, the challenger
+    is significantly better (McNemar) or not worse (difference interval above ``-tolerance``)."""
     c = comparison
     new, old = c.challenger.version, c.champion.version
     if c.paired_labelled < min_labelled:
@@ -49,24 +46,22 @@ def decide_online_promotion(
             c,
             waiting=True,
         )
-    assert c.challenger_paired_accuracy is not None
-    assert c.champion_paired_accuracy is not None
-    assert c.p_value is not None
+    new_accuracy, old_accuracy, p_value = _paired(c)
     assert c.difference_low is not None
     accuracies = (
-        f"{c.challenger_paired_accuracy:.4f} vs {c.champion_paired_accuracy:.4f} on "
-        f"{c.paired_labelled:,} paired requests with feedback"
+        f"{new_accuracy:.4f} vs {old_accuracy:.4f} on {c.paired_labelled:,} paired requests "
+        "with feedback"
     )
     interval = (
         f"difference {c.difference:+.4f}, {c.confidence_level:.0%} interval "
         f"[{c.difference_low:+.4f}, {c.difference_high:+.4f}]"
     )
-    better = c.challenger_paired_accuracy > c.champion_paired_accuracy
-    if better and c.p_value < significance_level:
+    better = new_accuracy > old_accuracy
+    if better and p_value < significance_level:
         return OnlineDecision(
             True,
             f"version {new} is more accurate online ({accuracies}), McNemar p = "
-            f"{c.p_value:.3g} < {significance_level}; {interval}",
+            f"{p_value:.3g} < {significance_level}; {interval}",
             c,
         )
     if c.difference_low >= -tolerance:
@@ -76,12 +71,12 @@ def decide_online_promotion(
             f"-{tolerance} (registry.online_tolerance)",
             c,
         )
-    if not better and c.p_value < significance_level:
-        verdict = f"version {new} is worse online ({accuracies}), McNemar p = {c.p_value:.3g}"
+    if not better and p_value < significance_level:
+        verdict = f"version {new} is worse online ({accuracies}), McNemar p = {p_value:.3g}"
     else:
         verdict = (
             f"version {new} is not shown to be as accurate online ({accuracies}, McNemar p = "
-            f"{c.p_value:.3g}): the {interval} reaches below -{tolerance}; collect more feedback"
+            f"{p_value:.3g}): the {interval} reaches below -{tolerance}; collect more feedback"
         )
     return OnlineDecision(False, f"{verdict}; champion stays version {old}", c)
 
@@ -89,24 +84,18 @@ def decide_online_promotion(
 def decide_rollback(
     comparison: OnlineComparison, *, significance_level: float, min_labelled: int
 ) -> OnlineDecision:
-    """Roll back when the previous champion (``comparison.challenger``) was better than the
-    current one (``comparison.champion``) on the window's feedback: significantly so on the
-    paired requests (shadow evidence) when there are ``min_labelled``, else with its accuracy
-    interval wholly above the current one's (each on its own requests, e.g. from before the
-    promotion)."""
+    """Roll back when the previous champion (``comparison.challenger``) was better: by McNemar
+    on ``min_labelled`` paired requests, else with its accuracy interval above the current one's."""
     c = comparison
     now, before = c.champion, c.challenger
     if c.paired_labelled >= min_labelled:
-        assert c.challenger_paired_accuracy is not None
-        assert c.champion_paired_accuracy is not None
-        assert c.p_value is not None
+        before_accuracy, now_accuracy, p_value = _paired(c)
         numbers = (
-            f"version {before.version} {c.challenger_paired_accuracy:.4f} vs version {now.version} "
-            f"{c.champion_paired_accuracy:.4f} on {c.paired_labelled:,} paired requests with "
-            f"feedback, McNemar p = {c.p_value:.3g}"
+            f"version {before.version} {before_accuracy:.4f} vs version {now.version} "
+            f"{now_accuracy:.4f} on {c.paired_labelled:,} paired requests with feedback, "
+            f"McNemar p = {p_value:.3g}"
         )
-        better = c.challenger_paired_accuracy > c.champion_paired_accuracy
-        if better and c.p_value < significance_level:
+        if before_accuracy > now_accuracy and p_value < significance_level:
             return OnlineDecision(True, f"the previous champion was better: {numbers}", c)
         return OnlineDecision(False, f"the previous champion was not better: {numbers}", c)
     if before.labelled < min_labelled or now.labelled < min_labelled:
@@ -128,3 +117,10 @@ def decide_rollback(
     if before.accuracy_low > now.accuracy_high:
         return OnlineDecision(True, f"the previous champion was better: {numbers}", c)
     return OnlineDecision(False, f"the previous champion was not clearly better: {numbers}", c)
+
+
+def _paired(c: OnlineComparison) -> tuple[float, float, float]:
+    assert c.challenger_paired_accuracy is not None
+    assert c.champion_paired_accuracy is not None
+    assert c.p_value is not None
+    return c.challenger_paired_accuracy, c.champion_paired_accuracy, c.p_value

@@ -1,6 +1,5 @@
-"""Classification performance on the rows whose true label has arrived (feedback comes late or
-never). Labels are read in every spelling ``data validate`` accepts; a missing one is None, NaN
-or ``pd.NA``. Scores are the model's probabilities of ``positive``."""
+"""Classification performance on the rows whose true label has arrived (labels in any spelling
+``data validate`` accepts, missing as None/NaN/``pd.NA``; scores are P(positive))."""
 
 from __future__ import annotations
 
@@ -80,9 +79,8 @@ def as_scores(scores: ArrayLike, *, what: str = "scores") -> NDArray[np.float64]
 def classification_performance(
     labels: LabelValues, predicted_labels: LabelValues, scores: ArrayLike
 ) -> dict[str, float | None]:
-    """``accuracy``, ``f1`` (of ``positive``) and ``roc_auc`` on the rows with a true label
-    (None without any; ``roc_auc`` also with one class), ``rows`` measured and ``unlabelled``.
-    BadInputError for inputs of different lengths, bad labels or scores, or a missing prediction."""
+    """``accuracy``, ``f1``, ``roc_auc`` (None when not measurable), ``rows`` and ``unlabelled``
+    on the labelled rows. BadInputError for mismatched lengths, bad values, missing predictions."""
     truth = binary_labels(labels, what="true labels")
     predicted = binary_labels(predicted_labels, what="predicted labels")
     probabilities = as_scores(scores)
@@ -117,9 +115,8 @@ def classification_quality(
     scores: ArrayLike,
     texts: Sequence[str] | None,
 ) -> ClassificationQuality:
-    """The confusion matrix, accuracy per review length (:data:`LENGTH_SLICES`; none without
-    ``texts``) and the calibration in ten score bins, on the rows with a true label.
-    BadInputError as :func:`classification_performance`."""
+    """Confusion matrix, accuracy per :data:`LENGTH_SLICES` (with ``texts``) and calibration in
+    ten bins, on the labelled rows. BadInputError as :func:`classification_performance`."""
     truth = binary_labels(labels, what="true labels")
     predicted = binary_labels(predicted_labels, what="predicted labels")
     probabilities = as_scores(scores)

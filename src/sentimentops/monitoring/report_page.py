@@ -1,6 +1,5 @@
-"""A run's ``report.html``, summary first: the verdict, the model, the window, every check with
-its value, limit and status, the alerts, and (with labels) where the errors are; Evidently's drift
-report follows as the details. One self-contained file: it opens offline, from S3 or an email."""
+"""A run's self-contained ``report.html``: the summary (verdict, checks, alerts, errors), then
+Evidently's drift report as the details."""
 
 from __future__ import annotations
 
@@ -68,12 +67,8 @@ _STATUS: Final = {"ok": "ok", "drift": "drift", "alert": "ALERT"}
 
 
 def write_report(outcome: JudgedRun, details: Path | None) -> Path:
-    """Write ``outcome.report_path``: the summary, then ``details`` (Evidently's HTML report,
-    read before it is overwritten when it is the same file) when there is one.
-
-    Returns:
-        The report's path.
-    """
+    """Write the summary, then ``details`` (Evidently's HTML, may be the same file) if any, to
+    ``outcome.report_path``; returns that path."""
     assert outcome.report_path is not None, "a report is written to the outcome's report path"
     summary = _STYLE + _summary(outcome, has_details=details is not None)
     if details is None:

@@ -1,7 +1,5 @@
-"""The rollout's actions on online evidence: compare versions from the prediction log, promote
-the challenger when live traffic shows it is not worse, roll a new champion back when the
-previous one was better. The rules are monitoring/online_gate.py; this module reads the log,
-moves the registry's aliases and says why on the webhook."""
+"""The online gate's decisions acted on: read the log window, move the registry's aliases, and
+tell the webhook why."""
 
 from __future__ import annotations
 
@@ -11,7 +9,7 @@ from datetime import datetime
 from sentimentops.config import Settings
 from sentimentops.errors import BadInputError, ModelNotFoundError
 from sentimentops.monitoring.compare import OnlineComparison, compare_online
-from sentimentops.monitoring.delivery import send_notification
+from sentimentops.monitoring.delivery import send_notification, webhook_of
 from sentimentops.monitoring.online_gate import (
     OnlineDecision,
     decide_online_promotion,
@@ -65,8 +63,7 @@ def pending_challenger(settings: Settings) -> str | None:
 
 
 def promote_online(settings: Settings, since: datetime, until: datetime) -> OnlineDecision:
-    """Promote the ``challenger`` alias's version to champion when the log's window says it is
-    not worse (:func:`decide_online_promotion`); the webhook hears of a promotion.
+    """Promote the challenger to champion when the log window shows it is not worse.
 
     Raises:
         ModelNotFoundError: no challenger is registered (:func:`pending_challenger` asks).
@@ -113,11 +110,8 @@ def promote_online(settings: Settings, since: datetime, until: datetime) -> Onli
 def rollback_if_worse(
     settings: Settings, model_version: str, alerts: list[str], since: datetime, until: datetime
 ) -> OnlineDecision | None:
-    """After an accuracy or estimated-accuracy alert on the champion ``model_version``: roll the
-    champion alias back when the previous champion was better on the window's feedback
-    (:func:`decide_rollback`); the API reloads the alias by itself. None when there is nothing
-    to decide (no such alert, the version is no longer champion, no previous champion).
-    """
+    """After an accuracy alert on champion ``model_version``, roll the alias back if the previous
+    champion did better; None when there is nothing to decide."""
     from sentimentops.tracking import registry
     from sentimentops.tracking.store import connect_registry
 
@@ -158,12 +152,6 @@ def _notify(
     settings: Settings, event: str, message: str, decision: OnlineDecision | None = None
 ) -> None:
     details = {"decision": decision.to_dict()} if decision else {}
-    problems = send_notification(
-        event,
-        message,
-        details,
-        webhook_url=settings.monitoring.webhook_url,
-        timeout=settings.monitoring.webhook_timeout_seconds,
-    )
+    problems = send_notification(event, message, details, **webhook_of(settings.monitoring))
     for problem in problems:
         log.warning(problem)

@@ -1,6 +1,5 @@
-"""One monitoring run: sample, score, describe, drift (Evidently), accuracy and where the errors
-are with labels, estimated accuracy without, alerts, ``summary.json`` and ``report.html`` (summary
-first). Recording it is left to the caller."""
+"""One monitoring run: sample, score, describe, drift, accuracy (measured or estimated), alerts,
+``summary.json`` and ``report.html``; recording it is the caller's."""
 
 from __future__ import annotations
 
@@ -119,8 +118,7 @@ def run_monitoring(
 def empty_outcome(
     current: CurrentData, model: LoadedModel, settings: Settings, *, output_dir: Path
 ) -> MonitoringOutcome:
-    """The verdict on current data without rows (no traffic): only the row count is judged (the
-    volume alert); ``report.html`` holds the summary alone."""
+    """The verdict on current data without rows: only the volume is judged, no drift details."""
     reference_rows = 0 if model.reference is None else len(model.reference)
     metrics = MonitoringMetrics(
         rows=0,
@@ -144,8 +142,6 @@ def _judged(
     output_dir: Path,
     measure: Callable[[], _Measured],
 ) -> MonitoringOutcome:
-    """The outcome of ``measure()`` judged by the alert rules, timed, and written as
-    ``summary.json`` and ``report.html`` into ``output_dir``."""
     started_at, started = datetime.now(UTC), time.perf_counter()
     metrics, details, notes = measure()
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
-"""The history of monitoring runs: one row per run in the prediction log's database, beside the
-predictions it measured (migration 0002 there creates the table), read back for trends."""
+"""The history of monitoring runs: one row per run in the prediction log's database (migration
+0002 creates the table), read back for trends."""
 
 from __future__ import annotations
 
@@ -29,9 +29,8 @@ VERDICTS: Final = ("ok", "alert")
 
 @dataclass(frozen=True)
 class MonitoringRunRecord:
-    """One monitoring run: ``started_at`` timezone-aware (kept in UTC), ``source`` the input's
-    path or URI or ``log:<since>..<until>``, ``alerts`` JSON-compatible mappings, ``metrics``
-    numbers by name."""
+    """One monitoring run (``started_at`` timezone-aware, kept in UTC); ValueError when naive or
+    with an unknown verdict."""
 
     started_at: datetime
     source: str
@@ -91,10 +90,9 @@ def write_monitoring_run(database: Database, record: MonitoringRunRecord) -> int
 
 
 def read_monitoring_runs(database: Database, since: datetime | None = None) -> pd.DataFrame:
-    """The runs started at or after ``since`` (all when None), oldest first: columns
-    :data:`MONITORING_RUN_COLUMNS` (``started_at`` UTC ``datetime64``, ``alerts`` lists of dicts),
-    then ``metric.<name>`` per metric, sorted by name, NaN for runs without it. Raises ValueError
-    when ``since`` is naive, PredictionLogUnavailableError as :func:`write_monitoring_run`."""
+    """The runs since ``since`` (all when None), oldest first: :data:`MONITORING_RUN_COLUMNS`,
+    then a ``metric.<name>`` column per metric. ValueError when ``since`` is naive, and
+    PredictionLogUnavailableError as :func:`write_monitoring_run`."""
     query = sa.select(*(monitoring_runs.c[name] for name in MONITORING_RUN_COLUMNS))
     query = query.add_columns(monitoring_runs.c.metrics)
     if since is not None:

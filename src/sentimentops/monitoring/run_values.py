@@ -1,10 +1,6 @@
-"""A monitoring run's numbers as Evidently metrics, so that a run becomes a workspace snapshot
-whose values the Evidently UI draws over time. Imports Evidently: import this module lazily.
-
-Each metric reads its value from ``column`` of the one-row frame of the run's numbers (the
-snapshot's dataset): a value held as a field would become a label, and split the series at
-every run. The other fields are the labels a dashboard panel selects and names series by.
-"""
+"""A monitoring run's numbers as Evidently metrics for workspace snapshots (imports Evidently:
+import lazily). Values come from a column of the run's one-row frame: a value held as a field
+would become a label and split the series at every run."""
 
 from __future__ import annotations
 
@@ -39,9 +35,7 @@ class LatestValue(RunValue):
 
 
 class PanelValue(RunValue):
-    """A point of ``panel``'s lines, labelled with the model version that made the predictions:
-    the UI draws one line per version, so the version of every point shows (and where the
-    champion changed)."""
+    """A point of ``panel``'s lines, labelled by model version (one line per version)."""
 
     panel: str
     model_version: str

@@ -1,7 +1,5 @@
-"""The dashboard over time: every monitoring run added as a snapshot to an Evidently workspace
-(a folder, or a remote Evidently UI), in one project per registered model, whose dashboard draws
-each measurement with its alert limit and the model version of every point. ``sentimentops
-monitor ui`` serves the folder with Evidently's own UI. Evidently is imported only when used."""
+"""Each monitoring run as a snapshot in an Evidently workspace (a folder or a remote UI), one
+project and dashboard per registered model; ``monitor ui`` serves the folder."""
 
 from __future__ import annotations
 
@@ -102,17 +100,12 @@ def workspace_location(settings: Settings) -> str:
 
 
 def record_snapshot(settings: Settings, **run: Any) -> str:
-    """Add one run (``metrics``: its numbers by name, as ``flatten_metrics`` names them;
-    ``alerts``, ``model_name``, ``model_version``, ``started_at``, ``verdict``, ``source``) to
-    the project ``model_name`` of the workspace, created with its dashboard when missing.
-
-    Returns:
-        The snapshot's id.
+    """Add one run (``metrics`` as ``flatten_metrics`` names them, ``alerts``, ``model_name``,
+    ...) to its model's project, created when missing; returns the snapshot's id.
 
     Raises:
         TimeoutError: a remote workspace did not answer within
-            ``monitoring.workspace_timeout_seconds`` (Evidently's client sets no timeout: a
-            silent server would hold the monitoring run for ever).
+            ``monitoring.workspace_timeout_seconds`` (Evidently's client has no timeout).
     """
     url = settings.monitoring.workspace_url
     if not url:
@@ -194,12 +187,8 @@ def _record_snapshot(
 
 
 def serve_workspace(settings: Settings, *, host: str, port: int) -> None:
-    """Serve the workspace folder with Evidently's UI until interrupted.
-
-    Raises:
-        BadInputError: the runs go to a remote workspace (serve that one), or ``port`` is not
-            a port.
-    """
+    """Serve the workspace folder with Evidently's UI until interrupted. BadInputError for a
+    remote workspace or a bad ``port``."""
     if settings.monitoring.workspace_url:
         raise BadInputError(
             f"Monitoring runs are recorded in the remote Evidently workspace "
@@ -219,8 +208,7 @@ def serve_workspace(settings: Settings, *, host: str, port: int) -> None:
 
 @contextmanager
 def _evidently() -> Iterator[None]:
-    # Evidently imports numpy.core (deprecated in NumPy 2) and warns about pandas internals:
-    # not ours to fix, and fatal under -W error.
+    # Evidently's own deprecation and pandas warnings: not ours, and fatal under -W error.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
@@ -243,9 +231,8 @@ def _open(settings: Settings) -> Any:
 
 
 class _LocalWorkspace:
-    """A workspace folder in Evidently's own format, written through its ``LocalState`` (what
-    ``Workspace``'s project, dashboard and snapshot methods call): ``Workspace`` itself also
-    reads every snapshot of the folder when it is built, seconds at hundreds of runs."""
+    """A workspace folder written through Evidently's ``LocalState``: ``Workspace`` itself reads
+    every snapshot when built, seconds at hundreds of runs."""
 
     def __init__(self, path: str) -> None:
         with _evidently():
@@ -257,8 +244,7 @@ class _LocalWorkspace:
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        """Held while a project is looked up and created: two first runs at once (a scheduled
-        run and a manual one) would otherwise each create a project of the same name."""
+        """Held while a project is looked up and created, so two first runs make one project."""
         with (Path(self.path) / ".projects.lock").open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield  # closing the file releases the lock
@@ -286,7 +272,6 @@ class _LocalWorkspace:
 
 
 def _project(workspace: Any, name: str) -> Any:
-    """The id of the project ``name``, created with its dashboard when missing."""
     found = workspace.search_project(name)
     if found:
         return found[0].id

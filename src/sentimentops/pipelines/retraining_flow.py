@@ -1,11 +1,5 @@
-"""The ``retraining`` flow, the closed loop: monitoring → (drift, or accuracy below the floor)
-→ training, with labelled feedback when configured → the gate → a notification of its numbers.
-
-With ``registry.promotion: online`` the gate is live traffic: training leaves its model as
-challenger (the API scores it in shadow or canary), and a later run promotes it once the
-prediction log shows it is not worse; while its evidence is still too thin, no new challenger
-replaces it.
-"""
+"""The ``retraining`` flow: monitoring → (drift, or accuracy below the floor) → training → the
+gate → a notification. In online mode a challenger on trial is judged first on live traffic."""
 
 from __future__ import annotations
 
@@ -18,7 +12,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from sentimentops.config import ModelFamily, Settings, get_settings
-from sentimentops.monitoring.delivery import send_notification
+from sentimentops.monitoring.delivery import send_notification, webhook_of
 from sentimentops.pipelines.monitoring_flow import MonitoringFlowResult, monitoring_flow
 from sentimentops.pipelines.runtime import io_task_options, log_window
 from sentimentops.pipelines.training_flow import run_training_flow
@@ -33,8 +27,7 @@ __all__ = [
     "trial_holds_retraining",
 ]
 
-# Alerts that a new model can answer. Volume and reject-rate alerts are about the input
-# pipeline, not the model: retraining would not fix them.
+# Alerts a new model can answer; volume and reject-rate alerts are the input pipeline's.
 RETRAINING_TRIGGERS = frozenset(
     {"text_drift", "descriptor_drift", "prediction_drift", "accuracy", "estimated_accuracy"}
 )
@@ -74,10 +67,8 @@ def retraining_reasons(monitoring: MonitoringFlowResult) -> list[str]:
 def trial_holds_retraining(
     online: dict[str, Any] | None, monitoring: MonitoringFlowResult, shadow_share: float
 ) -> bool:
-    """Whether the online decision on a challenger on trial ends this run without training:
-    it was promoted, or it still gathers evidence. It gathers none with shadow off (only shadow
-    requests pair with the champion's), and the champion failing on accuracy does not wait
-    for it: then the run goes on to its retraining reasons."""
+    """Whether the challenger on trial ends this run without training: promoted, or still
+    gathering evidence (only with shadow on, and unless the champion's accuracy alerted)."""
     if online is None:
         return False
     if online["act"]:
@@ -93,8 +84,7 @@ def collect_feedback(settings: Settings) -> str | None:
 
 @task(name="online-promotion", cache_policy=NO_CACHE)
 def online_promotion(settings: Settings, hours: float | None) -> dict[str, Any] | None:
-    """The online decision on the challenger on trial (promoting it when not worse), or None
-    when no challenger other than the champion is registered."""
+    """The online decision on the challenger on trial (promoted if not worse); None without one."""
     from sentimentops.monitoring.rollout import pending_challenger, promote_online
 
     if pending_challenger(settings) is None:
@@ -177,13 +167,7 @@ def retraining_flow(
     message = training.describe(before)
     notice = {"reasons": reasons, **training.notification(before)}
     notice["monitoring_report"] = monitoring.report or monitoring.summary
-    problems = send_notification(
-        "retraining",
-        message,
-        notice,
-        webhook_url=settings.monitoring.webhook_url,
-        timeout=settings.monitoring.webhook_timeout_seconds,
-    )
+    problems = send_notification("retraining", message, notice, **webhook_of(settings.monitoring))
     for problem in problems:
         logger.warning(problem)
     after = training.champion
