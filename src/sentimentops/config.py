@@ -1,6 +1,5 @@
-"""Typed settings: the packaged ``defaults.yaml`` < ``--config FILE`` (``SENTIMENTOPS_CONFIG``) <
-``SENTIMENTOPS_<SECTION>__<KEY>`` environment variables. Nothing is read at import: call
-:func:`get_settings`. ``defaults.yaml`` documents every setting."""
+"""Typed settings, built by :func:`get_settings`: ``defaults.yaml`` (which documents each one) <
+``--config FILE`` (``SENTIMENTOPS_CONFIG``) < ``SENTIMENTOPS_<SECTION>__<KEY>`` variables."""
 
 from __future__ import annotations
 
@@ -421,8 +420,7 @@ def _checked_config_file(path: Path) -> Path:
 
 
 def _secret_in(content: dict[str, Any], where: str = "") -> str | None:
-    """The dotted name of the first secret in a config file: the API key or a URL with a
-    password; None when there is none."""
+    """The dotted name of a config file's first secret (the API key, a URL with a password)."""
     for key, value in content.items():
         name = f"{where}{key}"
         if str(key).lower() == "api_key" and value is not None:

@@ -1,7 +1,5 @@
-"""CSV that is safe to open in a spreadsheet: a text cell a spreadsheet would run as a formula
-(``=HYPERLINK(...)``) gets a leading ``'``, as OWASP advises against CSV injection, and line
-breaks inside cells are quoted. Every CSV written for people goes through :func:`write_csv`;
-JSON Lines and Parquet keep texts verbatim (no spreadsheet evaluates them)."""
+"""CSV safe to open in a spreadsheet (docs/decisions.md, "Storage and batch"): formula cells get
+a leading ``'`` (OWASP, "CSV Injection") and line breaks in cells are quoted."""
 
 from __future__ import annotations
 
@@ -12,27 +10,23 @@ import pandas as pd
 
 __all__ = ["CSV_LINE_END", "FORMULA_STARTS", "defuse_formulas", "write_csv"]
 
-# RFC 4180's line end. With it Python's csv module quotes a cell holding a lone carriage return;
-# with "\n" (Python 3.11) it does not, and readers split the row there: an id "\r=1+1" became
-# an extra row starting with a live formula.
+# RFC 4180's line end: with "\n", csv leaves a lone "\r" in a cell unquoted; readers split there.
 CSV_LINE_END = "\r\n"
 
-# What spreadsheets read as the start of a formula; a tab or carriage return first is skipped
-# by some of them before they look. (OWASP, "CSV Injection".)
+# A formula's start; some spreadsheets skip a leading tab or carriage return before they look.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # "-3" or "+1.5e3" is read as a number, never evaluated: such ids are kept as they are.
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def write_csv(frame: pd.DataFrame, stream: Any, *, header: bool = True) -> None:
-    """``frame`` as CSV rows on ``stream``: formulas defused, every line break inside a cell
-    quoted."""
+    """``frame`` as CSV rows on ``stream``: formulas defused, line breaks in cells quoted."""
     defuse_formulas(frame).to_csv(stream, index=False, header=header, lineterminator=CSV_LINE_END)
 
 
 def defuse_formulas(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
-    """``frame`` with every text cell that a spreadsheet would run as a formula prefixed with
-    ``'`` (in ``columns``, default all); numbers and other cells unchanged. For CSV outputs."""
+    """``frame`` with each text cell (in ``columns``, default all) that a spreadsheet would run as
+    a formula prefixed with ``'``; numbers and other cells unchanged."""
     defused = frame.copy()
     for name in columns if columns is not None else defused.columns:
         if defused[name].dtype == object or pd.api.types.is_string_dtype(defused[name]):

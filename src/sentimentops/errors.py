@@ -1,6 +1,5 @@
-"""The exception tree of sentimentops. Each class carries the exit code the CLI returns and the
-HTTP status the API answers with, so the edges map errors in one place. Messages are shown to
-users as they are: what was wrong, where, what to do. (Exit 3, a monitoring alert, is a verdict.)"""
+"""The exception tree: each class carries its CLI exit code and HTTP status (exit 3, an alert, is
+a verdict, not an error). Messages reach users as they are: what was wrong, where, what to do."""
 
 from __future__ import annotations
 

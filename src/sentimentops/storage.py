@@ -1,6 +1,5 @@
-"""A user's file, local or ``s3://`` (or any endpoint ``AWS_ENDPOINT_URL`` names: LocalStack,
-moto), behind one type; and the one rule that turns S3's and the disk's failures into errors
-of ours (docs/decisions.md, "Storage and batch")."""
+"""A user's file, local or ``s3://`` (any endpoint ``AWS_ENDPOINT_URL`` names), behind one type,
+and the one rule that turns S3's and the disk's failures into errors of ours."""
 
 from __future__ import annotations
 
@@ -55,14 +54,9 @@ _IN_BLOCK: ContextVar[bool] = ContextVar("sentimentops_storage_block", default=F
 
 @dataclass(frozen=True, init=False)
 class Location:
-    """A local path (or ``file://`` URI) or a remote URI, made once from what the user typed.
-    Reads (exists, fingerprint, open to read, files) raise S3's failures as errors of ours;
-    writes leave them to the :func:`storage_errors` block of the task that writes.
-
-    Raises:
-        UnsafeLocationError: a remote key with a ``.`` or ``..`` segment (local paths are the
-            user's own filesystem: ``../out.csv`` is fine there).
-    """
+    """A local path (``file://`` too) or remote URI, made once from what the user typed; reads word
+    S3's failures, writes leave them to :func:`storage_errors`. UnsafeLocationError: a remote key
+    with a ``.`` or ``..`` segment."""
 
     text: str
 
@@ -205,11 +199,8 @@ def _storage_options(text: str) -> dict[str, Any]:
 
 
 def contained_path(root: Path, relative: str) -> Path:
-    """``root / relative`` for a name taken from a key or a message.
-
-    Raises:
-        UnsafeLocationError: the name would land outside ``root`` (absolute, empty, ``..``).
-    """
+    """``root / relative`` for a name taken from a key or a message; UnsafeLocationError when it
+    would land outside ``root`` (absolute, empty, ``..``)."""
     parts = relative.replace("\\", "/").split("/")  # a backslash is a separator on Windows
     if not relative or parts[0] == "" or _DOT_SEGMENTS.intersection(parts):
         raise UnsafeLocationError(
@@ -228,8 +219,7 @@ def _object_store_failure(error: BaseException) -> tuple[Kind, BaseException] | 
         return None  # ours already says what to do; without botocore, S3 was never asked
     from botocore import exceptions as boto
 
-    # s3fs raises S3's answers as an OSError caused by botocore's error, or as a ValueError
-    # raised while handling it: the first botocore error in the chain is S3's own.
+    # The first botocore error in the chain is S3's own (docs/decisions.md, "Storage and batch").
     seen: set[int] = set()
     cause: BaseException | None = error
     while cause is not None and id(cause) not in seen:  # once each, even in a loop
@@ -344,9 +334,8 @@ def storage_errors(
     refused_as: type[BadInputError] = BadInputError,
     writes: bool = False,
 ) -> Iterator[None]:
-    """Raise a storage failure inside the block as the error of ours that says what to do,
-    naming what the block does (``doing``: "scoring s3://b/in.csv into out.csv") and what to do
-    once the cause is fixed (``then``). Reads inside the block leave their failures to it.
+    """Raise a storage failure in the block as the error of ours that names ``doing`` ("scoring
+    s3://b/in.csv into out.csv") and ``then`` (once fixed); reads inside leave theirs to it.
 
     Raises:
         StorageUnavailableError: S3 failed after its retries.
@@ -364,9 +353,8 @@ def storage_errors(
 
 @contextmanager
 def _reading(location: Location) -> Iterator[None]:
-    """A read's failures as "reading LOCATION" (a refusal as DataError), unless a
-    :func:`storage_errors` block around it words them; never sets the block's flag, as a
-    generator holding a read open would leave it set for its consumer."""
+    """A read's failures as "reading LOCATION" (a refusal as DataError), unless a block words them.
+    It never sets the flag itself: a generator holding a read open would leave it set."""
     if _IN_BLOCK.get():
         yield
         return

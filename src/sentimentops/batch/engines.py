@@ -68,9 +68,8 @@ def score_on_worker(model_location: str, texts: list[str]) -> np.ndarray:
 
 
 class DaskEngine:
-    """Scores chunks on a Dask cluster: a LocalCluster of ``workers`` processes, or the
-    existing scheduler at ``scheduler`` (``tcp://host:8786``). Each chunk is split across all
-    workers, and two are in flight, so that none idles up to the last chunk of a file."""
+    """Scores chunks on Dask, a LocalCluster of ``workers`` processes or the one at ``scheduler``
+    (``tcp://host:8786``): each chunk split across all workers, two chunks in flight."""
 
     in_flight = 2
 
@@ -89,8 +88,7 @@ class DaskEngine:
             self._client.wait_for_workers(workers, timeout=120)
         else:
             self._client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
-        # Load the model on every worker now, not in the first chunk's time (seconds for a
-        # large vocabulary).
+        # Load the model on every worker now, not during the first chunk (seconds for a big one).
         self._client.run(score_on_worker, model_location, ["warm-up"])
         self._workers = max(len(self._client.scheduler_info()["workers"]), 1)
 
@@ -98,12 +96,11 @@ class DaskEngine:
         if not texts:
             return _Done([])
         size = -(-len(texts) // self._workers)  # ceiling division
-        starts = range(0, len(texts), size)
         location = self.model_location
         return _Joined(
             [
                 self._client.submit(score_on_worker, location, texts[i : i + size], pure=False)
-                for i in starts
+                for i in range(0, len(texts), size)
             ]
         )
 

@@ -1,6 +1,5 @@
-"""The batch job, as the CLI, the flows and the SQS worker run it: check the input and the
-output, load the model, then stream the source through the reject rules and an engine into
-the sink."""
+"""The batch job the CLI, the flows and the SQS worker run: check input and output, load the
+model, then stream source -> reject rules -> engine -> sink."""
 
 from __future__ import annotations
 
@@ -21,16 +20,8 @@ __all__ = ["BatchPredictor", "check_job"]
 
 
 def check_job(input_location: LocationLike, output: LocationLike, options: BatchOptions) -> Source:
-    """The input, once a run of it into ``output`` is known to be possible: checked before a
-    model is loaded (seconds) or anything is written.
-
-    Raises:
-        DataError: the input does not exist, cannot be read, lacks the columns named; or a
-            format is unknown.
-        BadInputError: the output cannot be written, or would overwrite the input.
-        UnsafeLocationError: an ``s3://`` key with a ``.`` or ``..`` segment.
-        ConfigError, StorageUnavailableError: no AWS credentials; S3 failing after retries.
-    """
+    """The input's Source, checked with ``output`` before any model load or write. Raises
+    DataError (input), BadInputError (output), ConfigError/StorageUnavailableError (S3)."""
     with storage_errors(f"checking {input_location} before scoring", refused_as=DataError):
         source = Source(input_location, options)
     check_output(Location(output), source.location)
@@ -38,9 +29,8 @@ def check_job(input_location: LocationLike, output: LocationLike, options: Batch
 
 
 class BatchPredictor:
-    """Scores files with ``model``: a URI (loaded once a run is known to be possible), or a
-    model already loaded (a long-running worker keeps it between jobs). ``status`` is told
-    each step as it starts; ``progress`` the records done after each chunk."""
+    """Scores files with ``model`` (a URI, loaded once a run is known possible, or a loaded model);
+    ``status`` is told each step, ``progress`` the records done after each chunk."""
 
     def __init__(
         self,
@@ -58,20 +48,15 @@ class BatchPredictor:
     def run(
         self, input_location: LocationLike, output: LocationLike, *, resume: bool = False
     ) -> BatchSummary:
-        """Score the input (CSV, JSON Lines or Parquet: a path or URI) into ``output`` (its
-        extension names the format). Every record ends in the output or in its rejects, with
-        a reason; ``resume`` continues a killed run from its last completed chunk.
+        """Score the input into ``output`` (each named by path or URI, format by extension): every
+        record ends in the output or its rejects; ``resume`` continues from the last chunk done.
 
         Raises:
-            DataError: the input does not exist, cannot be read, or lacks the columns named;
-                ``resume`` onto another run's parts (or an input changed since).
-            BadInputError: the output cannot be written, or would overwrite the input.
-            UnsafeLocationError: an ``s3://`` key with a ``.`` or ``..`` segment.
+            DataError, BadInputError: as :func:`check_job`; ``resume`` onto another run's parts.
             ModelNotFoundError, TrackingUnavailableError: the model cannot be loaded.
             RejectLimitExceededError: rejects above ``options.max_reject_rate`` (all written).
-            StorageFullError: the disk of the output (or its staging) is full; the completed
-                chunks are kept for ``resume``.
-            StorageUnavailableError, ConfigError: S3 failing after its retries; no credentials.
+            StorageFullError, StorageUnavailableError, ConfigError: a full disk (the chunks done
+                are kept for ``resume``), S3 failing after retries, no AWS credentials.
         """
         started = time.perf_counter()
         self.status(f"Checking {input_location} and {output}")

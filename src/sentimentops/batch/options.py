@@ -37,8 +37,7 @@ class BatchOptions:
             raise ConfigError(f"--engine must be local or dask, not {self.engine!r}.")
 
     def resumable_as(self) -> dict[str, Any]:
-        """What a resumed run must share with the interrupted one, or its parts would not
-        match (besides the input and the model)."""
+        """What a resumed run must share with the interrupted one, besides input and model."""
         return {
             "chunk_size": self.chunk_size,
             "max_text_chars": self.max_text_chars,

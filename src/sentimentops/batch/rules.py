@@ -1,8 +1,5 @@
-"""Which records are scored and which are rejected, with a reason each.
-
-A repeated id is rejected ("duplicate id"): the first record with an id keeps it, so an output
-holds each id once and a prediction can be matched to its input row by id.
-"""
+"""Which records are scored and which are rejected, with a reason each. A repeated id is
+rejected ("duplicate id"), so an output holds each id once and joins back to its input by id."""
 
 from __future__ import annotations
 
@@ -74,9 +71,8 @@ class Screened:
 
 
 class RejectRules:
-    """Screens records in input order. ``key`` identifies them (:attr:`~.source.Source.key`);
-    ``taken`` holds the ids of the records already screened (by the chunks an interrupted run
-    completed) and grows with each chunk."""
+    """Screens records in input order by ``key`` (:attr:`~.source.Source.key`); ``taken``, the ids
+    already screened (by an interrupted run's chunks too), grows with each chunk."""
 
     def __init__(self, options: BatchOptions, key: str, taken: set[str]) -> None:
         self.options = options

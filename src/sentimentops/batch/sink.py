@@ -1,6 +1,5 @@
-"""Where a batch run's rows go: a part file and a checkpoint per chunk (what ``--resume``
-continues from), then the output and its rejects assembled atomically, then the summary (a
-remote output is assembled in ``$SENTIMENTOPS_HOME/staging`` and uploaded)."""
+"""Where a batch run's rows go: a part and a checkpoint per chunk (what ``--resume`` continues
+from), then the output and rejects assembled atomically (uploaded when remote), the summary last."""
 
 from __future__ import annotations
 
@@ -63,8 +62,7 @@ def summary_path(output: Path) -> Path:
 
 def already_scored(input_location: str, output: str, model: LoadedModel) -> bool:
     """Whether ``output`` holds ``model``'s predictions of ``input_location`` as it is now: its
-    summary (written last, so only beside a complete output) names this input, model, version
-    and the input's current fingerprint (a producer may rewrite the same key daily)."""
+    summary (written last) names this input, model, version and the input's current fingerprint."""
     target = Location(output)
     summary = target.beside(SUMMARY)
     try:
@@ -84,13 +82,8 @@ def already_scored(input_location: str, output: str, model: LoadedModel) -> bool
 
 
 def check_output(output: Location, input_location: Location) -> None:
-    """Refuse an output that cannot be written, creating nothing (the run makes folders).
-
-    Raises:
-        DataError: its extension names no format.
-        BadInputError: the output (or its rejects or summary) would overwrite the input; its
-            folder is a file or not writable; it is a folder; its S3 bucket does not exist.
-    """
+    """Refuse, creating nothing, an output that cannot be written: DataError for an unknown
+    extension, BadInputError when it would overwrite the input or cannot be written there."""
     output_format(output)
     written = [output, output.beside(REJECTS), output.beside(SUMMARY)]
     if any(_same(input_location, location) for location in written):
@@ -129,12 +122,8 @@ def _same(first: Location, second: Location) -> bool:
 
 
 class Sink:
-    """The parts of one output in ``OUTPUT.parts/`` (in staging for a remote output): cleared,
-    or with ``resume`` checked against ``identity`` and continued.
-
-    Raises:
-        DataError: ``resume`` with a checkpoint of another run, or of an input changed since.
-    """
+    """The parts of one output in ``OUTPUT.parts/`` (in staging when remote): cleared, or with
+    ``resume`` continued; DataError when their checkpoint is not ``identity``'s."""
 
     def __init__(self, output: Location, identity: dict[str, Any], *, resume: bool) -> None:
         self.output = output
@@ -196,10 +185,8 @@ class Sink:
     def finish(
         self, read: int, model: LoadedModel, started: float, *, job_started: float
     ) -> BatchSummary:
-        """The output and its rejects from the parts (uploaded when remote), then the summary,
-        last: what says the output is complete. ``started``: when scoring began, ``job_started``
-        when the job did (perf_counter). RuntimeError (parts kept) when output + rejects are
-        not the ``read`` records."""
+        """Assemble output and rejects from the parts (uploaded when remote), then the summary,
+        which says the output is complete. RuntimeError (parts kept) unless they hold ``read``."""
         predicted = write_table(sorted(self.parts.glob("output-*.parquet")), self.assembled)
         rejects = self._beside(REJECTS)
         parts = sorted(self.parts.glob("rejects-*.parquet"))

@@ -1,6 +1,5 @@
-"""The input of a batch run, streamed record by record; an unreadable row (malformed CSV line,
-undecodable bytes, NUL bytes, broken JSON) comes out with a reason instead of fields, so the
-run can reject it and go on. Nothing is read whole into memory."""
+"""The input of a batch run, streamed record by record; an unreadable row (malformed CSV,
+undecodable or NUL bytes, broken JSON) comes with a reason instead of fields, to be rejected."""
 
 from __future__ import annotations
 
@@ -13,6 +12,7 @@ import zlib
 from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from itertools import count
 from typing import IO, Any
 
 from sentimentops.batch.options import BatchOptions
@@ -36,16 +36,9 @@ class Record:
 
 
 class Source:
-    """An input file (its name tells the format; gzip by its bytes), known to exist and
-    fingerprinted before any record is read, with the columns ``options`` name. ``key``
-    identifies its records in the output: ``options.id_column`` when its first readable
-    record has it, else ``row_number``.
-
-    Raises:
-        DataError: the input does not exist, its format is unknown, it cannot be read at all
-            (a folder, no permission), or its first readable record lacks the text column (or
-            the id column, when ``options.require_id_column``).
-    """
+    """An input file (format by name, gzip by its bytes), known to exist, fingerprinted, and its
+    ``key``: ``options.id_column`` when its first readable record has it, else ``row_number``.
+    DataError: missing, unknown format, unreadable, no text column (or required id column)."""
 
     def __init__(self, location: LocationLike, options: BatchOptions) -> None:
         self.location = Location(location)
@@ -149,17 +142,14 @@ class Source:
             raise DataError(f"{self.location} is empty: a CSV needs a header line.") from None
         except csv.Error as error:
             raise DataError(f"{self.location}: the header line cannot be read ({error}).") from None
-        row_number = 0
-        while True:
+        for row_number in count(1):
             try:
                 row = next(reader)
             except StopIteration:
                 return
             except csv.Error as error:
-                row_number += 1
                 yield Record(row_number, None, f"malformed CSV line ({error})", "")
                 continue
-            row_number += 1
             raw = ",".join(row)
             if problem := _problem_in(raw):
                 yield Record(row_number, None, problem, _preview(raw))
@@ -174,12 +164,11 @@ class Source:
 
         try:
             with self.location.open("rb") as stream:
-                row_number = 0
-                for batch in pq.ParquetFile(stream).iter_batches(batch_size=10_000):
-                    for fields in batch.to_pylist():
-                        row_number += 1
-                        raw = _preview(json.dumps(fields, default=str))
-                        yield Record(row_number, fields, None, raw)
+                batches = pq.ParquetFile(stream).iter_batches(batch_size=10_000)
+                rows = (fields for batch in batches for fields in batch.to_pylist())
+                for row_number, fields in enumerate(rows, start=1):
+                    raw = _preview(json.dumps(fields, default=str))
+                    yield Record(row_number, fields, None, raw)
         except Exception as error:
             # S3 failing says nothing about the file's content: it goes to storage's rule.
             if isinstance(error, SentimentOpsError) or object_store_error(error) is not None:
@@ -209,11 +198,7 @@ def _preview(text: str) -> str:
 
 
 def _jsonl_records(text: IO[str]) -> Iterator[Record]:
-    row_number = 0
-    for line in text:
-        if not line.strip():
-            continue
-        row_number += 1
+    for row_number, line in enumerate((line for line in text if line.strip()), start=1):
         if problem := _problem_in(line):
             yield Record(row_number, None, problem, _preview(line))
             continue

@@ -1,9 +1,5 @@
-"""Assemble part files into one output, in the format its extension names, atomically.
-
-CSV outputs are opened in spreadsheets, so they are written with formulas defused
-(:mod:`sentimentops.csv_safety`). JSON Lines and Parquet are data formats no spreadsheet
-evaluates: they keep every text verbatim.
-"""
+"""Assemble part files into one output, atomically, in the format its extension names: CSV with
+formulas defused (:mod:`sentimentops.csv_safety`), JSON Lines and Parquet verbatim."""
 
 from __future__ import annotations
 
@@ -23,11 +19,7 @@ __all__ = ["output_format", "write_table"]
 
 
 def output_format(location: Location) -> str:
-    """``csv``, ``jsonl`` or ``parquet`` from the name of an output path or URI.
-
-    Raises:
-        DataError: another name.
-    """
+    """``csv``, ``jsonl`` or ``parquet`` from an output's name; DataError for another name."""
     if location.format is not None:
         return location.format
     raise DataError(
@@ -36,10 +28,8 @@ def output_format(location: Location) -> str:
 
 
 def write_table(parts: list[Path], output: Path, columns: list[str] | None = None) -> int:
-    """Concatenate Parquet ``parts`` into ``output`` one part at a time; returns the row count.
-
-    Written to ``output``'s name plus ``.tmp`` first and renamed when complete.
-    """
+    """Concatenate Parquet ``parts`` into ``output`` one part at a time, through a ``.tmp`` file
+    renamed when complete; returns the row count."""
     kind = output_format(Location(output))
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(output.name + ".tmp")

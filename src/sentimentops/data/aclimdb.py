@@ -1,6 +1,5 @@
-"""Read the Stanford ``aclImdb/`` folder (``{train,test}/{pos,neg}/<id>_<rating>.txt``, and
-``urls_{pos,neg}.txt`` whose line ``i`` is the movie of review ``i``) into the canonical table.
-Unlabelled reviews, vocabularies and feature files are ignored."""
+"""Read the labelled reviews of a Stanford ``aclImdb/`` folder (``{train,test}/{pos,neg}/``, and
+``urls_{pos,neg}.txt`` whose line ``i`` is the movie of review ``i``) into the canonical table."""
 
 from __future__ import annotations
 
@@ -33,9 +32,8 @@ def is_aclimdb_folder(path: Path) -> bool:
 
 
 def read_aclimdb_folder(root: Path) -> pd.DataFrame:
-    """The labelled reviews under ``root`` (an ``aclImdb`` folder or one containing it) as
-    :data:`CANONICAL_COLUMNS`, sorted like the vendored parquet (so a download has its digest).
-    Raises DataError for no such folder, a misnamed file or rating, bytes not UTF-8, bad urls."""
+    """The reviews under ``root`` (``aclImdb`` or a folder holding it) as :data:`CANONICAL_COLUMNS`,
+    sorted like the vendored parquet (same digest); DataError for any file that does not fit."""
     aclimdb = _find_aclimdb_root(root)
     if aclimdb is None:
         what = "is not a directory" if not root.is_dir() else "has no train|test/pos|neg folders"

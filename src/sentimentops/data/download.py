@@ -1,6 +1,5 @@
-"""Download the Stanford aclImdb tarball, verify it and convert it to the canonical parquet.
-Every file appears under its final name only once complete: an interrupted run leaves nothing a
-later run would trust."""
+"""Download the Stanford aclImdb tarball, verify it and convert it to the canonical parquet; each
+file gets its final name only once complete, so an interrupted run leaves nothing to trust."""
 
 from __future__ import annotations
 
@@ -50,14 +49,12 @@ def download_aclimdb(
     timeout_seconds: float = 60.0,
     progress: ProgressCallback | None = None,
 ) -> Path:
-    """Fetch the tarball at ``url`` into ``destination`` (kept if its digest is ``sha256``) and
-    write ``imdb_reviews.parquet`` and its ``.sha256`` there; returns the parquet's path.
-    ``progress(bytes_done, total_or_None)`` is called after each chunk.
+    """Fetch the tarball at ``url`` into ``destination`` (kept if its digest is ``sha256``), write
+    ``imdb_reviews.parquet`` and its ``.sha256`` there and return the parquet's path.
 
     Raises:
         ConfigError: ``url`` is not http(s) or ``sha256`` is not 64 hex digits.
-        DownloadError: the server was unreachable, answered an error or cut the transfer short.
-        ChecksumMismatchError: the downloaded bytes have another digest (the file is deleted).
+        DownloadError, ChecksumMismatchError: the transfer failed, or gave other bytes (deleted).
         DataError: the tarball is corrupt, unsafe or holds no readable aclImdb folder."""
     expected = _checked_sha256(sha256)
     tarball = destination / _tarball_name(url)

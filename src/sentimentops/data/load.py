@@ -1,7 +1,5 @@
-"""Read review datasets in the layouts users bring (CSV in the Kaggle layout, Parquet, JSON
-Lines, gzip or not, local or ``s3://``; the Stanford ``aclImdb/`` folder) into one table: a
-``review`` column and, with labels, ``sentiment``; other columns pass through. Strict: a file
-that cannot be read whole raises DataError naming it, what is wrong and what to do."""
+"""Read review datasets (CSV, Parquet, JSON Lines, gzip or not, local or ``s3://``; an ``aclImdb/``
+folder) into one table with ``review`` and ``sentiment``; a file not read whole is a DataError."""
 
 from __future__ import annotations
 
@@ -68,16 +66,8 @@ def load_reviews(
     label_column: str = LABEL_COLUMN,
     require_labels: bool = False,
 ) -> pd.DataFrame:
-    """Load a review dataset into the canonical table.
-
-    ``text_column`` is renamed to ``review``, ``label_column`` (required with
-    ``require_labels``) to ``sentiment``. Returns the rows in file order with a fresh
-    ``RangeIndex``; labels are not validated here (:mod:`sentimentops.data.validate` does).
-
-    Raises:
-        DataError: the location is missing, the format unknown, the bytes undecodable, the
-            file malformed, the text column absent, or the label column when required.
-    """
+    """A dataset's rows in file order as :func:`canonical_columns` (labels not validated yet).
+    Raises DataError as :func:`read_table` and :func:`canonical_columns` do."""
     frame = read_table(location)
     return canonical_columns(
         frame, location, text_column, label_column, require_labels=require_labels
@@ -85,13 +75,8 @@ def load_reviews(
 
 
 def read_table(location: LocationLike) -> pd.DataFrame:
-    """The rows of any supported file or folder as they are: no column is required or renamed.
-
-    Raises:
-        DataError: the location is missing or refused by S3, the format unknown, the bytes
-            undecodable, or the file malformed.
-        ConfigError, StorageUnavailableError: no AWS credentials; S3 failing after retries.
-    """
+    """The rows of any supported file or folder as they are. Raises DataError (missing, unknown
+    format, undecodable, malformed), ConfigError or StorageUnavailableError (S3)."""
     where = Location(location)
     if not where.exists():
         raise DataError(f"{location} does not exist. Check the path (or the S3 bucket and key).")
@@ -119,13 +104,8 @@ def read_expected_sha256(checksum_file: Path) -> str:
 
 
 def load_reference_dataset(settings: DataSettings) -> tuple[pd.DataFrame, Path]:
-    """The reference dataset (the vendored IMDB data by default), checked against its sha256,
-    and where it was found: from the working directory or else the project folder.
-
-    Raises:
-        DataError: it is in neither place.
-        ChecksumMismatchError: the file differs from the one the checksum was recorded for.
-    """
+    """The reference dataset (the vendored IMDB data by default), checked against its sha256, and
+    where it was found (here, else the project folder); DataError or ChecksumMismatchError."""
     path, checksum_file = settings.reference_files()
     if not path.is_file():
         checkout = source_checkout()
@@ -140,12 +120,8 @@ def load_reference_dataset(settings: DataSettings) -> tuple[pd.DataFrame, Path]:
 
 
 def load_verified_parquet(path: Path, checksum_file: Path) -> pd.DataFrame:
-    """Load a vendored dataset after checking its bytes against the recorded sha256.
-
-    Raises:
-        DataError: ``path`` does not exist.
-        ChecksumMismatchError: the file differs from the one the checksum was recorded for.
-    """
+    """A vendored dataset, its bytes checked against the recorded sha256 first; DataError when
+    ``path`` is missing, ChecksumMismatchError when the bytes differ."""
     if not path.is_file():
         raise DataError(
             f"The dataset {path} does not exist. Set data.reference_path "
@@ -260,12 +236,8 @@ def canonical_columns(
     *,
     require_labels: bool = False,
 ) -> pd.DataFrame:
-    """``frame`` with its text column named ``review`` and its label column ``sentiment``.
-
-    Raises:
-        DataError: the text column is missing, the label column is missing when
-            ``require_labels``, or a rename would shadow another column.
-    """
+    """``frame`` with a fresh index, its text column named ``review`` and labels ``sentiment``;
+    DataError when a column is missing (labels: with ``require_labels``) or would be shadowed."""
     available = ", ".join(map(str, frame.columns)) or "none"
     if text_column not in frame.columns:
         raise DataError(

@@ -1,6 +1,5 @@
-"""Deterministic train/validation/test splits without leakage: ``random`` mode is stratified and
-grouped so no movie and no exact text is in two splits; ``official`` keeps the dataset's own
-train/test (comparable with published numbers) and carves validation out of train by group."""
+"""Deterministic splits without leakage (no movie or exact text in two splits): ``random``,
+stratified; ``official``, the dataset's own train/test with validation carved out of train."""
 
 from __future__ import annotations
 
@@ -172,8 +171,8 @@ def _require_labels(frame: pd.DataFrame) -> None:
 
 
 def assign_group_folds(frame: pd.DataFrame, n_folds: int, seed: int) -> np.ndarray:
-    """A fold number per row: whole groups per fold, labels stratified, fold sizes even.
-    Vectorised: under a second on 50k rows, where ``StratifiedGroupKFold`` took 15 s."""
+    """A fold number per row: whole groups per fold, labels stratified, fold sizes even
+    (docs/decisions.md, "Data")."""
     groups = leakage_groups(frame)
     label_codes, _ = pd.factorize(frame[LABEL_COLUMN], sort=True)
     per_group = pd.crosstab(groups, label_codes)

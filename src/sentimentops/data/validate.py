@@ -1,6 +1,5 @@
-"""Validate a review table (pandera schema, quality checks) and quarantine bad rows with their
-reason: every row ends up valid or quarantined, never silently dropped. Labels are normalised:
-``positive/negative``, ``pos/neg`` and ``1/0`` in any case."""
+"""Validate a review table (pandera schema, quality checks): every row ends valid (labels
+normalised) or quarantined with its reason, never silently dropped."""
 
 from __future__ import annotations
 
@@ -83,8 +82,7 @@ class ValidationResult:
     report: ValidationReport
 
     def write_quarantine(self, target: Path) -> Path | None:
-        """Write the quarantined rows (row number, reason, values) as CSV to ``target``;
-        None, and nothing written, when no row was quarantined."""
+        """Write the quarantined rows as CSV to ``target``; None when there are none."""
         from sentimentops.csv_safety import write_csv
 
         if self.quarantined.empty:
@@ -132,7 +130,6 @@ def validate_reviews(
         frame[LABEL_COLUMN] = normalise_labels(frame[LABEL_COLUMN])
 
     failures = _schema_failures(frame, settings, has_labels, require_labels)
-    # A text equal to an earlier row's.
     duplicated = frame[TEXT_COLUMN].duplicated(keep="first") & frame[TEXT_COLUMN].notna()
     if settings.quarantine_duplicates and duplicated.any():
         rows = frame.index[duplicated.to_numpy()]

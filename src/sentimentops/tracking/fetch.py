@@ -1,6 +1,5 @@
-"""What the registry says of a model version and its files on this machine: MLflow and nothing
-heavier, so that it can run in a process of its own while another imports the model's
-libraries (``tracking.loading``)."""
+"""A model version's registry record and files on this machine: MLflow and nothing heavier, so
+that ``tracking.loading`` can run it in a process of its own."""
 
 from __future__ import annotations
 
@@ -42,13 +41,8 @@ class FetchedVersion:
 
 
 def fetch_version(uri: str, *, with_reference: bool = False) -> FetchedVersion:
-    """The version ``models:/name@alias`` or ``models:/name/version`` names now, in the
-    configured registry.
-
-    Raises:
-        ModelNotFoundError: no such model, alias or version, or no files.
-        TrackingUnavailableError: the registry does not answer.
-    """
+    """The version ``models:/name@alias`` or ``models:/name/version`` names now, in the configured
+    registry; ModelNotFoundError (no such version or files), TrackingUnavailableError."""
     from sentimentops.config import get_settings
     from sentimentops.tracking.store import connect_registry
 

@@ -1,10 +1,5 @@
-"""How a SentimentPipeline is saved as an MLflow model: the sklearn flavour in skops format,
-and a pyfunc flavour (this module is its loader) that answers with ``label`` and ``score``.
-
-Nothing is pickled. ``mlflow.sklearn.load_model`` still gives the bare pipeline; the pyfunc
-(``mlflow.pyfunc.load_model``, ``mlflow models serve``) loads the same ``model.skops`` with this
-project's fixed list of trusted types, never a list read from the model files themselves.
-"""
+"""How a SentimentPipeline is saved as an MLflow model, never pickled: the sklearn flavour in
+skops format, and a pyfunc flavour (this module is its loader) answering ``label`` and ``score``."""
 
 from __future__ import annotations
 
@@ -29,8 +24,7 @@ __all__ = [
     "verify_model_file",
 ]
 
-# The sha256 of model.skops, recorded in MLmodel's metadata when saved (and as a registry tag
-# when registered): a changed byte is refused before skops reads anything.
+# model.skops's sha256 in MLmodel's metadata (and a registry tag), checked before skops reads.
 CHECKSUM_KEY = "model_sha256"
 MODEL_FILE = "model.skops"
 
@@ -92,23 +86,15 @@ _MODEL_DEPENDENCIES = ("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "sk
 
 
 def model_requirements() -> list[str]:
-    """The installed versions of what a model needs, pinned.
-
-    Given explicitly because MLflow's own inference imports the model and probes the
-    environment (``uv export``, pip), which takes over 30 seconds per saved model here.
-    """
+    """The installed versions of what a model needs, pinned (docs/decisions.md, "Tracking")."""
     from importlib.metadata import version
 
     return [f"{name}=={version(name)}" for name in _MODEL_DEPENDENCIES]
 
 
 def model_environment() -> dict[str, Any]:
-    """The model's conda environment: this Python, pip and :func:`model_requirements`; MLflow
-    writes ``requirements.txt``, ``conda.yaml`` and ``python_env.yaml`` from it.
-
-    Given whole because from pip requirements alone MLflow looks up the installed pip's version
-    for ``conda.yaml`` and warns when, as in a uv environment, there is no pip.
-    """
+    """The model's conda environment (this Python, pip, :func:`model_requirements`), from which
+    MLflow writes ``requirements.txt``, ``conda.yaml`` and ``python_env.yaml``."""
     import platform
 
     return {
@@ -136,13 +122,8 @@ def log_model(sk_model: SentimentPipeline, **kwargs: Any) -> Any:
 
 
 def verify_model_file(model_file: Path, expected_sha256: str | None = None) -> None:
-    """Refuse a model file whose sha256 differs from the recorded one.
-
-    A model saved before checksums were recorded (no record at all) is accepted.
-
-    Raises:
-        ModelIntegrityError: the checksum differs.
-    """
+    """Raise ModelIntegrityError when a model file's sha256 differs from the recorded one (a model
+    saved before checksums were recorded passes)."""
     from sentimentops.errors import ModelIntegrityError
 
     expected = expected_sha256 or _recorded_sha256(model_file.parent)
@@ -174,15 +155,8 @@ def _load_pyfunc(path: str) -> SentimentPyfuncModel:
 
 
 def load_pipeline(path: str, expected_sha256: str | None = None) -> SentimentPipeline:
-    """The pipeline in a model folder (or its ``model.skops``), with the fixed trusted types.
-
-    The file's checksum is checked first, against ``expected_sha256`` (the registry's record)
-    or else the one in the folder's MLmodel.
-
-    Raises:
-        ModelIntegrityError: the bytes are not the ones recorded when the model was saved, are
-            not a skops file, or name a type outside :data:`SKOPS_TRUSTED_TYPES`.
-    """
+    """The pipeline in a model folder (or its ``model.skops``), checked against ``expected_sha256``
+    (else MLmodel's record). ModelIntegrityError: other bytes, not skops, an untrusted type."""
     import skops.io
 
     from sentimentops.errors import ModelIntegrityError
@@ -194,8 +168,7 @@ def load_pipeline(path: str, expected_sha256: str | None = None) -> SentimentPip
     try:
         pipeline = skops.io.load(model_file, trusted=SKOPS_TRUSTED_TYPES)
     except skops.io.exceptions.UntrustedTypesFoundException as error:
-        # A file whose checksum matches can still name a type (a function, an unknown class)
-        # that loading would import and call: never trusted on the file's word.
+        # A matching checksum does not make a type the file names safe to import and call.
         raise ModelIntegrityError(
             f"{model_file} holds types outside the trusted list, refused without loading: "
             f"{error}. Only models saved by sentimentops load."

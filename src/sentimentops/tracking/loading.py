@@ -93,11 +93,7 @@ class LoadedModel:
 
 
 def require_model_folder(uri: str) -> Path:
-    """``uri`` as a folder holding an MLflow model saved by sentimentops.
-
-    Raises:
-        ModelNotFoundError: it is not one.
-    """
+    """``uri`` as a folder holding a sentimentops MLflow model; ModelNotFoundError if not."""
     from sentimentops.tracking.flavor import MODEL_FILE
 
     folder = Path(uri)
@@ -110,13 +106,8 @@ def require_model_folder(uri: str) -> Path:
 
 
 def resolve_location(uri: str) -> str:
-    """The version a registry URI names now, as ``models:/name/version``, looked up in the
-    configured registry; any other URI unchanged.
-
-    Raises:
-        ModelNotFoundError: no such model, alias or version.
-        TrackingUnavailableError: the registry does not answer.
-    """
+    """The version a registry URI names now, as ``models:/name/version``; any other URI unchanged.
+    ModelNotFoundError (no such version), TrackingUnavailableError (no answer)."""
     if not uri.startswith("models:/"):
         return uri
     from sentimentops.config import get_settings
@@ -129,15 +120,8 @@ def resolve_location(uri: str) -> str:
 
 
 def load_version(uri: str, *, with_reference: bool = False) -> LoadedModel:
-    """The model ``uri`` names, from the configured registry or a local folder; with its
-    reference sample (monitoring's: held-out test reviews, labels and scores) if asked for and
-    the training run logged one.
-
-    Raises:
-        ModelNotFoundError: nothing at ``uri``.
-        ModelIntegrityError: its bytes changed since it was saved.
-        TrackingUnavailableError: the registry does not answer.
-    """
+    """The model ``uri`` names (registry or folder), with its run's reference sample if asked for.
+    ModelNotFoundError, ModelIntegrityError (bytes changed), TrackingUnavailableError."""
     if not uri.startswith("models:/"):
         from sentimentops.tracking.flavor import load_pipeline
 
@@ -162,20 +146,15 @@ def load_version(uri: str, *, with_reference: bool = False) -> LoadedModel:
 
 
 def prefetch(uri: str, *, with_reference: bool = False) -> None:
-    """Start looking ``uri`` up in the registry, in a process of its own, and import what the
-    model needs (scikit-learn, skops) meanwhile: the lookup (importing MLflow, asking the
-    registry) and the imports take seconds each, and a second core does one while this one does
-    the other. Imported early, skops also has fewer modules to search when it names its trusted
-    types. :func:`load_version` and :func:`fetched` collect the answer."""
+    """Look ``uri`` up in a process of its own while this one imports the model's libraries
+    (docs/decisions.md, "Tracking"); :func:`load_version` and :func:`fetched` collect the answer."""
     key = _key(uri, with_reference)
     _forget_stale()
     asked = key in _PREFETCHING or key in _FETCHED
     # A daemonic process (a Dask worker) may not start one: it looks the model up itself.
     daemonic = multiprocessing.current_process().daemon
     if uri.startswith("models:/") and "mlflow" not in sys.modules and not asked and not daemonic:
-        # Forked, it starts in milliseconds with what this process imported; spawned, it
-        # starts Python and imports the command again. Forking a process with threads can
-        # deadlock on a lock one of them held: then spawn.
+        # Fork (milliseconds) unless other threads might hold a lock the child would wait on.
         one_thread = threading.active_count() == 1
         context = (
             multiprocessing.get_context("fork")
@@ -201,11 +180,7 @@ def prefetch(uri: str, *, with_reference: bool = False) -> None:
 
 def fetched(uri: str, *, with_reference: bool = False) -> FetchedVersion:
     """What the registry says of ``uri``: the answer :func:`prefetch` started, else asked now.
-
-    Raises:
-        ModelNotFoundError: no such model, alias or version.
-        TrackingUnavailableError: the registry does not answer.
-    """
+    ModelNotFoundError (no such version), TrackingUnavailableError (no answer)."""
     key = _key(uri, with_reference)
     _forget_stale()
     if key in _FETCHED:
@@ -224,8 +199,7 @@ def fetched(uri: str, *, with_reference: bool = False) -> FetchedVersion:
 
 
 def _key(uri: str, with_reference: bool) -> tuple[str, bool, str]:
-    """An answer is for one URI in one registry: a process may ask several (a test session, a
-    worker whose settings changed)."""
+    """An answer is for one URI in one registry (a process may use several)."""
     from sentimentops.config import get_settings
     from sentimentops.tracking.store import resolve_tracking_uri
 
@@ -233,8 +207,7 @@ def _key(uri: str, with_reference: bool) -> tuple[str, bool, str]:
 
 
 def _forget_stale() -> None:
-    """Drop answers asked for more than :data:`_FRESH_SECONDS` ago and never used (a run that
-    failed before loading): the alias may have moved since."""
+    """Drop answers older than :data:`_FRESH_SECONDS` never used: the alias may have moved."""
     oldest = time.monotonic() - _FRESH_SECONDS
     for key, (process, receiving, asked_at) in list(_PREFETCHING.items()):
         if asked_at < oldest:
@@ -256,8 +229,7 @@ def _fetch_into(pipe: Connection, uri: str, with_reference: bool) -> None:
     pipe.close()
 
 
-# Answers in flight and answers received, by _key, with when they were asked: each is used
-# once by load_version, since an alias moves, and not at all once stale.
+# Answers in flight and received, by _key, with when asked: used once, as an alias moves.
 _FRESH_SECONDS = 60.0
 _Key = tuple[str, bool, str]
 _PREFETCHING: dict[_Key, tuple[BaseProcess, Connection, float]] = {}

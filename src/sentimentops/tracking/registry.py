@@ -45,9 +45,8 @@ class ModelVersionInfo:
 
 
 def model_files(uri: str) -> str:
-    """The folder, on this machine, of the files of ``models:/name/version`` (downloaded from
-    a remote artifact store). ModelNotFoundError when there are none, TrackingUnavailableError
-    when the registry fails."""
+    """The local folder of the files of ``models:/name/version`` (downloaded when remote);
+    ModelNotFoundError when there are none, TrackingUnavailableError when the registry fails."""
     import mlflow
 
     try:
@@ -65,7 +64,6 @@ def resolve_version(uri: str) -> tuple[str, str]:
 
 
 def _model_version(uri: str) -> Any:
-    """The registry's ModelVersion behind ``models:/name@alias`` or ``models:/name/version``."""
     import mlflow
 
     reference = uri.removeprefix("models:/")
@@ -104,20 +102,19 @@ def _client() -> Any:
 
 def champion_version(name: str) -> str | None:
     """The version the champion alias points at, or None when there is no champion."""
-    import mlflow
-
-    try:
-        return str(_client().get_model_version_by_alias(name, CHAMPION).version)
-    except mlflow.exceptions.MlflowException:
-        return None
+    return _alias_version(name, CHAMPION)
 
 
 def challenger_version(name: str) -> str | None:
     """The version the challenger alias points at, or None when there is no challenger."""
+    return _alias_version(name, CHALLENGER)
+
+
+def _alias_version(name: str, alias: str) -> str | None:
     import mlflow
 
     try:
-        return str(_client().get_model_version_by_alias(name, CHALLENGER).version)
+        return str(_client().get_model_version_by_alias(name, alias).version)
     except mlflow.exceptions.MlflowException:
         return None
 
@@ -181,12 +178,10 @@ def promote(name: str, version_or_alias: str) -> str:
     """Point ``champion`` at a version (or an alias's) and remember it for rollback; returns it.
     ModelNotFoundError when there is no such version or alias."""
     version = lookup_version(name, version_or_alias)
-    client = _client()
     history = _history(name)
     if not history or history[-1] != version:
         history.append(version)
-    client.set_registered_model_alias(name, CHAMPION, version)
-    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(history))
+    _crown(name, history)
     return version
 
 
@@ -198,9 +193,7 @@ def rollback(name: str) -> str:
             f"{name} has no previous champion to roll back to (history: {history or 'empty'})."
         )
     history.pop()
-    client = _client()
-    client.set_registered_model_alias(name, CHAMPION, history[-1])
-    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(history))
+    _crown(name, history)
     return history[-1]
 
 
@@ -265,3 +258,10 @@ def _version_info(client: Any, version: Any, model: Any) -> ModelVersionInfo:
 def _history(name: str) -> list[str]:
     tags = _client().get_registered_model(name).tags or {}
     return [v for v in tags.get(HISTORY_TAG, "").split(",") if v]
+
+
+def _crown(name: str, history: list[str]) -> None:
+    """Point ``champion`` at the last of ``history`` and record the history for rollback."""
+    client = _client()
+    client.set_registered_model_alias(name, CHAMPION, history[-1])
+    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(history))

@@ -268,8 +268,7 @@ def _log_and_register(result: TrainingResult, name: str) -> str:
     if info.signature is None:
         raise RuntimeError("the logged model has no signature; refusing to register it")
     version = str(info.registered_model_version)
-    # The checksum kept in the registry, apart from the artifacts: a model file changed in the
-    # artifact store after registration is refused at load (tracking.loading).
+    # Kept apart from the artifacts: a model file changed in their store is refused at load.
     checksum = (info.metadata or {}).get(flavor.CHECKSUM_KEY)
     if checksum:
         from mlflow import MlflowClient

@@ -16,10 +16,7 @@ __all__ = ["connect", "connect_registry", "resolve_tracking_uri"]
 def resolve_tracking_uri(settings: Settings) -> str:
     """``MLFLOW_TRACKING_URI`` if set, else ``tracking.uri``, else SQLite under the home."""
     explicit = os.environ.get("MLFLOW_TRACKING_URI") or settings.tracking.uri
-    if explicit:
-        return explicit
-    database = settings.state_path("mlflow.db").resolve()
-    return f"sqlite:///{database}"
+    return explicit or f"sqlite:///{settings.state_path('mlflow.db').resolve()}"
 
 
 def _artifact_root(settings: Settings) -> str:
@@ -28,13 +25,8 @@ def _artifact_root(settings: Settings) -> str:
 
 
 def connect_registry(settings: Settings) -> str:
-    """Point MLflow at the tracking store and its registry, for reading models; returns the URI.
-    Cheaper than :func:`connect`: no experiment is looked up (a second store opened).
-
-    Raises:
-        TrackingUnavailableError: an HTTP tracking server does not answer within
-            ``tracking.timeout_seconds``; the message names the URI and what to check.
-    """
+    """Point MLflow at the tracking store and registry, without :func:`connect`'s experiment;
+    returns the URI. TrackingUnavailableError: a server silent for ``tracking.timeout_seconds``."""
     import mlflow
 
     uri = resolve_tracking_uri(settings)
@@ -53,11 +45,7 @@ def connect_registry(settings: Settings) -> str:
 
 def connect(settings: Settings) -> str:
     """Point MLflow at the tracking store and select the experiment; returns the URI.
-
-    Raises:
-        TrackingUnavailableError: as :func:`connect_registry`, or the store refuses the
-            experiment.
-    """
+    TrackingUnavailableError as :func:`connect_registry`, or when the store refuses it."""
     import mlflow
 
     uri = connect_registry(settings)
