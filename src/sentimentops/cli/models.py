@@ -36,8 +36,6 @@ def _connect() -> str:
 @models_app.command("list")
 def list_command() -> None:
     """Every version with its aliases and test metrics, newest first."""
-    from datetime import UTC, datetime
-
     from rich import box
     from rich.table import Table
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -93,8 +92,6 @@ def monitor(
     settings = get_settings()
     now = datetime.now(UTC)
     window = (parse_moment(since, now), parse_moment(until, now)) if from_log else None
-    # MLflow's download bar would tear through the status line.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from sentimentops.tracking.loading import prefetch
 
     prefetch(model, with_reference=True)  # the registry lookup runs while the data loads

@@ -1,8 +1,4 @@
-"""``sentimentops pipeline``: run one Prefect flow now, or serve them all on their schedules.
-
-Without ``PREFECT_API_URL`` each run starts a temporary local Prefect API (about 10 s); with it,
-runs are recorded on that Prefect server and visible in its UI.
-"""
+"""``sentimentops pipeline``: run one Prefect flow now, or serve them all on their schedules."""
 
 from __future__ import annotations
 
@@ -59,8 +55,8 @@ HOURS_OPTION = typer.Option(
 
 
 def _run(ctx: typer.Context, flow: str, show: Callable[[Any], None]) -> Any:
-    """Run ``flow`` with the command's options as its parameters; show its result, or print it
-    as JSON with ``--json``. Options a flow would refuse are refused before it starts."""
+    """Run ``flow`` with the command's options as parameters (checked before it starts); show
+    the result, or print it as JSON with ``--json``."""
     parameters = {name: value for name, value in ctx.params.items() if name != "as_json"}
     if "models" in parameters:
         parameters["models"] = parse_families(parameters["models"])

@@ -1,7 +1,5 @@
-"""Long work shown step by step: a spinner and the running time for the step under way, a tick
-and its time for each step done (a slow model load is not mistaken for slow scoring), a cross
-for the one that failed. A console that is not a terminal gets the list once, at the end.
-"""
+"""Long work shown step by step, each with its time (a slow model load is not mistaken for slow
+scoring): a spinner while it runs, then a tick, or a cross for the one that failed."""
 
 from __future__ import annotations
 
@@ -33,8 +31,7 @@ class Steps:
         )
 
     def advance(self, count: int, unit: str = "rows") -> None:
-        """``count`` more ``unit`` done in the step under way: shows the total and the rate,
-        measured from the step's start."""
+        """``count`` more ``unit`` done in the step under way (shows the total and the rate)."""
         if self._current is None:
             return
         self._progress.advance(self._current, count)
@@ -44,8 +41,7 @@ class Steps:
         self._progress.update(self._current, count=f"{task.completed:,.0f} {unit}", rate=rate)
 
     def finish(self, description: str | None = None, *, failed: bool = False) -> None:
-        """Mark the step under way done (or ``failed``), renamed to ``description`` when given
-        ("Read 50,000 rows" for "Reading"); its time stops."""
+        """Mark the step under way done (or ``failed``), renamed to ``description`` if given."""
         if self._current is None:
             return
         task = self._task(self._current)
@@ -63,8 +59,7 @@ class Steps:
 
 @contextmanager
 def steps(target: Console | None = None) -> Iterator[Steps]:
-    """Show the steps started in the block on ``target`` (the CLI's console); the last one is
-    finished when the block ends without an error."""
+    """Show the steps started in the block on ``target`` (default: the CLI's console)."""
     from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -85,7 +80,6 @@ def steps(target: Console | None = None) -> Iterator[Steps]:
 
 
 def _state_column() -> Any:
-    """A spinner while a step runs, then a tick, or a cross for the step that failed."""
     from rich.progress import SpinnerColumn
     from rich.text import Text
 

@@ -52,11 +52,10 @@ def serve_command(
     from sentimentops.serving.app import create_app, docs_exposed
 
     serving = settings.serving.model_copy(update={"model_uri": uri})
-    # Built even for N workers, which build their own: a bad setting exits 2 now, rather than
-    # failing every worker uvicorn restarts.
+    # Built even for N workers (which build their own): a bad setting exits 2 now, not in each.
     app = create_app(settings.model_copy(update={"serving": serving}))
     if wait_for_model and uri.startswith("models:/"):
-        # The app polls until it exists. A folder is checked still: nothing would create a typo.
+        # The app polls until it exists; a folder is still checked: nothing would create a typo.
         version = "not loaded yet: ready once it exists"
     else:
         with console.status(f"Checking {uri}"):  # fails fast, exit 2, when there is no model
@@ -95,9 +94,8 @@ def serve_command(
 
 
 def check_can_listen(host: str, port: int, server: str = "the API") -> None:
-    """Bind ``host:port`` as uvicorn will (SO_REUSEADDR, every address ``host`` names) and let
-    go at once. Raises BadInputError naming ``server``: the port is taken, or the host is not
-    this machine's."""
+    """Bind ``host:port`` as uvicorn will, and let go at once; BadInputError naming ``server``
+    when the port is taken or the host is not this machine's."""
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:

@@ -15,11 +15,8 @@ FAMILIES: dict[str, ModelFamily] = {family: family for family in get_args(ModelF
 
 
 def parse_families(models: str | None) -> list[ModelFamily] | None:
-    """``logreg,nb_logreg`` as a list of families; None for all configured ones.
-
-    Raises:
-        ConfigError: a family that does not exist.
-    """
+    """``logreg,nb_logreg`` as a list of families (None: all configured); ConfigError for an
+    unknown family."""
     from sentimentops.errors import ConfigError
 
     if not models:

@@ -26,10 +26,10 @@ def worker_command(
 ) -> None:
     """Score batch jobs from SQS: messages {"input": ..., "output": ..., "model": optional}.
 
-    A message is deleted only after its output is written; failures stay on the queue for its
-    redrive policy (dead-letter queue). When S3, MLflow or SQS fail, the worker backs off (1 s
-    doubling to 60 s) before receiving again. SIGTERM finishes the job in hand, then stops. Exit 1
-    when a job or an SQS call failed in a bounded run (--once or --max-messages).
+    A message is deleted once its output is written; failures stay for the queue's redrive
+    policy (dead-letter queue). When S3, MLflow or SQS fail, the worker backs off (1 s doubling to
+    60 s). SIGTERM finishes the job in hand. Exit 1 when a job or an SQS call failed in a bounded
+    run (--once or --max-messages).
     """
     import signal
 

@@ -1,6 +1,5 @@
-"""Custom CloudWatch metrics in one namespace, each per ``Component`` and ``ModelVersion`` and
-again per ``Component`` alone (what alarms watch); docs/cloud.md lists them. A metric that
-cannot be sent is logged, never raised: a job must not fail because its telemetry did."""
+"""Custom CloudWatch metrics (docs/cloud.md lists them). A metric that cannot be sent is logged,
+never raised: a job must not fail because its telemetry did."""
 
 from __future__ import annotations
 
@@ -21,9 +20,8 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=4)
 def _client(endpoint: str | None, region: str | None) -> Any:
-    """One client per endpoint and region: a warm Lambda or a worker must not build a client
-    (tens of milliseconds) for every batch of metrics. The arguments only key the cache;
-    boto3 reads the same environment itself."""
+    # A client takes tens of milliseconds to build; the arguments only key the cache (boto3
+    # reads the same environment itself).
     import boto3
 
     return boto3.client("cloudwatch")

@@ -1,6 +1,5 @@
-"""The Lambda handler: API-Gateway events in, the HTTP API's answers out (``/v1/predict``,
-``/v1/predict/batch``). The model of ``cloud.lambda_model`` (an ``s3://`` prefix, a folder or a
-``models:/`` URI) is loaded at a container's first call and reused while it stays warm."""
+"""The Lambda handler: API-Gateway events in, ``/v1/predict`` and ``/v1/predict/batch`` answers
+out; the model is loaded at a container's first call and reused while it stays warm."""
 
 from __future__ import annotations
 
@@ -39,12 +38,8 @@ _LOADED: dict[str, LoadedModel] = {}
 
 
 def loaded_model(settings: Settings) -> LoadedModel:
-    """The model of ``cloud.lambda_model``, loaded at the first call and then reused.
-
-    Raises:
-        ConfigError: ``cloud.lambda_model`` is not set.
-        ModelNotFoundError: nothing loadable there.
-    """
+    """The model of ``cloud.lambda_model`` (an ``s3://`` prefix, folder or ``models:/`` URI),
+    loaded once; ConfigError when it is not set, ModelNotFoundError when nothing is there."""
     location = settings.cloud.lambda_model
     if location is None:
         raise ConfigError(

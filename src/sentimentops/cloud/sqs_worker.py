@@ -1,7 +1,5 @@
 """The SQS batch worker: each message ``{"input", "output", "model"?}`` is a batch job, deleted
-only once its output and summary are written; a failed job stays for the queue's redrive
-policy, and an outage (S3, MLflow, SQS) is backed off. docs/cloud.md says how and why.
-"""
+once done; a failed job stays for the redrive policy, an outage is backed off (docs/cloud.md)."""
 
 from __future__ import annotations
 
@@ -51,8 +49,7 @@ class BatchJob:
 
         Raises:
             BadInputError: not a JSON object with string ``input`` and ``output``.
-            UnsafeLocationError: ``input`` or ``output`` is a local path (a sender must not
-                reach the worker's disk) or a key with ``..``.
+            UnsafeLocationError: ``input`` or ``output`` is not an object URI.
         """
         try:
             content = json.loads(body)
@@ -142,16 +139,15 @@ class SqsWorker:
         self._stop.wait(seconds)  # request_stop ends a backoff at once
 
     def run(self, *, once: bool = False, max_messages: int | None = None) -> WorkerStats:
-        """Process messages until stopped, until ``max_messages`` were received, or (``once``)
-        until the queue has nothing to give within one wait (or SQS fails to say)."""
+        """Process messages until stopped, ``max_messages`` received, or (``once``) the queue
+        gives nothing within one wait."""
         stats = WorkerStats()
         while self._retrying(self._take, stats, once=once, max_messages=max_messages):
             pass  # each call is a fresh backoff: a job that ended resets it
         return stats
 
     def _take(self, stats: WorkerStats, *, once: bool, max_messages: int | None) -> bool:
-        """Receive and process one message; False when the run is over (_BackOffError: SQS, S3
-        or MLflow failed)."""
+        """Receive and process one message; False when the run is over."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         if self._stop.is_set() or (max_messages is not None and stats.received >= max_messages):
@@ -179,8 +175,7 @@ class SqsWorker:
         return True
 
     def _process(self, message: dict[str, Any], stats: WorkerStats) -> None:
-        """Score the message's job and delete the message (_BackOffError: an outage failed the
-        job, or SQS the delete)."""
+        """Score the message's job and delete the message; _BackOffError on an outage."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         receipt, name = message["ReceiptHandle"], message["MessageId"]
@@ -222,8 +217,7 @@ class SqsWorker:
             self._set_visibility(failure.receipt, math.ceil(delay))
 
     def _set_visibility(self, receipt: str, seconds: int) -> None:
-        """Make the message visible again in ``seconds``: a failure is only logged (at worst
-        the message comes back at another time)."""
+        """Make the message visible again in ``seconds``; a failure is only logged."""
         try:
             self.sqs.change_message_visibility(
                 QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=seconds
@@ -232,8 +226,7 @@ class SqsWorker:
             log.warning("could not change the message's visibility: %s", error)
 
     def _score(self, job: BatchJob) -> BatchSummary | None:
-        """The job's summary; None when its output already holds this model's predictions of
-        its input as it is now (a message delivered twice)."""
+        """The job's summary; None when its output is already scored (a message delivered twice)."""
         model = self._model(job.model or self.default_model)
         doing = f"checking whether {job.output} is already scored"
         then = "the job runs again when its message comes back (it stays on the queue)"
@@ -256,8 +249,8 @@ class SqsWorker:
         return summary
 
     def _model(self, uri: str) -> LoadedModel:
-        """Loaded once per version; the champion alias is resolved at every job, so a
-        promotion takes effect at the next message without a restart."""
+        """Loaded once per version; the alias is resolved at every job, so a promotion applies at
+        the next message."""
         key = resolve_location(uri)
         if key not in self._models:
             self._models = {key: load_version(key)}  # keep one: models are large

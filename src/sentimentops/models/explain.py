@@ -42,9 +42,8 @@ def top_ngrams(model: SentimentPipeline, n: int = 25) -> dict[str, list[tuple[st
 def row_contributions(
     model: SentimentPipeline, texts: list[str], n: int = 5, weights: pd.Series | None = None
 ) -> list[list[tuple[str, float]]]:
-    """Per review, the ``n`` n-grams contributing most (TF-IDF value times weight) to its score,
-    largest first. Pass ``weights`` (:func:`feature_weights`, which walks the whole vocabulary)
-    to reuse them across calls."""
+    """Per review, the ``n`` n-grams contributing most (TF-IDF value times weight), largest
+    first; pass ``weights`` (:func:`feature_weights`) to reuse them across calls."""
     if weights is None:
         weights = feature_weights(model)
     names = weights.index.to_numpy()

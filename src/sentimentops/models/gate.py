@@ -1,6 +1,5 @@
-"""The promotion gate: a challenger replaces the champion when there is none, when it is
-significantly more accurate (McNemar), or as accurate within a tolerance and clearly faster; on
-test rows neither model has an advantage on (docs/decisions.md, "Training")."""
+"""The promotion gate: promote when there is no champion, when significantly more accurate
+(McNemar), or as accurate and clearly faster, on fair test rows (docs/decisions.md, Training)."""
 
 from __future__ import annotations
 
@@ -60,8 +59,7 @@ class GateDecision:
         return asdict(self)
 
     def rows_summary(self) -> str | None:
-        """Which test reviews the champion was compared on, for people; None without a
-        comparison."""
+        """Which test reviews the champion was compared on, for people; None without one."""
         if self.compared_rows is None or self.champion_accuracy is None:
             return None
         total = self.compared_rows + self.left_out_rows
@@ -151,10 +149,8 @@ def decide_promotion(
 
 
 def defer_to_online(decision: GateDecision, tolerance: float) -> tuple[GateDecision, bool]:
-    """The test-split ``decision`` when promotion rests on live traffic (registry.promotion:
-    online): a first model still becomes champion; any other challenger is not promoted here,
-    and is tried online (second value True) unless it is less accurate than the champion on
-    the test split by more than ``tolerance``, a loss no online gain should buy."""
+    """``decision`` when promotion rests on live traffic, and whether to try the challenger
+    online: a first model is promoted; others wait, unless worse by more than ``tolerance``."""
     if decision.promote and decision.reason == NO_CHAMPION:
         return decision, True
     wait = "promotion waits for online evidence (sentimentops models promote --online)"

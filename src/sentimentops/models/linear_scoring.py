@@ -35,9 +35,8 @@ class LinearScorer:
 
     @classmethod
     def of(cls, steps: list[Any], positive: Any) -> LinearScorer | None:
-        """The scorer of fitted pipeline ``steps`` for the probability of class ``positive``,
-        or None when they are not a cleaner, an indexable TF-IDF vectorizer, an optional NB
-        weighting and a binary logistic regression."""
+        """The scorer of fitted ``steps`` for class ``positive``; None unless they are a cleaner,
+        an indexable TF-IDF, an optional NB weighting and a binary logistic regression."""
         estimators = [estimator for _, estimator in steps]
         if len(estimators) == 4 and type(estimators[2]) is NBLogCountRatio:
             cleaner, vectorizer, nb, classifier = estimators

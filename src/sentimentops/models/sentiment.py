@@ -1,6 +1,5 @@
-"""The model that is trained, logged and served: a scikit-learn ``Pipeline`` from raw text to
-label, plus ``predict_with_scores`` (MLflow's pyfunc calls it) and ``positive_scores``, which a
-:class:`~sentimentops.models.linear_scoring.LinearScorer` serves fast for a linear pipeline."""
+"""The model trained, logged and served: a scikit-learn ``Pipeline`` from raw text to label,
+scored fast by a :class:`~sentimentops.models.linear_scoring.LinearScorer` when linear."""
 
 from __future__ import annotations
 
@@ -59,8 +58,8 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
     """A Pipeline whose classifier predicts ``positive``/``negative`` from raw review text."""
 
     def warm_up(self) -> None:
-        """Score one review, so what is built on first use (the n-gram index, about a second;
-        the linear scorer) is built by the loader, not inside the first prediction."""
+        """Score one review, so the n-gram index (about a second) and the linear scorer are
+        built by the loader, not inside the first prediction."""
         self.positive_scores(["a warm-up review"])
 
     def positive_scores(self, data: Any) -> np.ndarray:
@@ -76,8 +75,7 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
         return np.asarray(probabilities[:, list(self.classes_).index(POSITIVE)], dtype=float)
 
     def positive_scores_or_nan(self, data: Any) -> np.ndarray:
-        """:meth:`positive_scores`, but NaN for a review with nothing left after cleaning (to
-        be rejected), each text cleaned once."""
+        """:meth:`positive_scores`, but NaN for a review with nothing left after cleaning."""
         cleaned = self._cleaner().transform(texts_of(data))
         scores = self.scores_of_cleaned(cleaned)
         scores[cleaned == ""] = np.nan
@@ -90,8 +88,7 @@ class SentimentPipeline(Pipeline):  # type: ignore[misc]
         return cleaner
 
     def _linear_scorer(self) -> LinearScorer | None:
-        """The fast scorer of this fitted pipeline (None if not linear), rebuilt when a step
-        or a fitted parameter is replaced (a refit, ``set_params``)."""
+        """The fast scorer (None if not linear), rebuilt after a refit or ``set_params``."""
         source = _fitted_parameters(self.steps)
         built: tuple[tuple[Any, ...], LinearScorer | None] | None = self.__dict__.get(_SCORER)
         if built is not None and _same_objects(built[0], source):
@@ -119,9 +116,8 @@ def _same_objects(first: tuple[Any, ...], second: tuple[Any, ...]) -> bool:
 
 
 def _fitted_parameters(steps: list[tuple[str, Any]]) -> tuple[Any, ...]:
-    """What a linear scorer is built from (estimators, fitted arrays, the vectorizer's
-    ``binary``): a refit or ``set_params`` replaces them, so their identities tell whether a
-    scorer is stale. Arrays edited in place are not noticed."""
+    """What a linear scorer is built from: their identities tell whether it is stale (a refit
+    or ``set_params`` replaces them; arrays edited in place are not noticed)."""
     fitted: list[Any] = []
     for _, estimator in steps:
         fitted.append(estimator)

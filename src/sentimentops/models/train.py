@@ -1,6 +1,5 @@
-"""Train the candidate families: search each with grouped k-fold CV on train, pick the best on
-validation, refit it (on train + validation by default) and evaluate it once on test. Texts are
-cleaned once and searches share a feature cache; the result is the whole pipeline again."""
+"""Train the candidate families: grouped k-fold CV search on train, the best chosen on validation,
+refit (on train + validation by default) and evaluated once on test."""
 
 from __future__ import annotations
 
@@ -133,9 +132,8 @@ def search_family(
     cleaned: np.ndarray | None = None,
     cache_dir: str | None = None,
 ) -> tuple[SentimentPipeline, dict[str, Any], pd.DataFrame, float]:
-    """Grid search (or successive halving) with k-fold CV on ``train``, folds grouped like the
-    splits. ``cleaned``: ``train``'s texts cleaned already; ``cache_dir``: a feature cache shared
-    by searches. Returns the best pipeline refit on ``train``, its params, CV table, seconds."""
+    """Grid search (or halving) with grouped k-fold CV on ``train`` (``cleaned``: its texts cleaned
+    already). Returns the best pipeline refit on ``train``, its params, CV table and seconds."""
     training = settings.training
     candidate = build_candidate(family, settings, memory=cache_dir)
     if cleaned is None:
@@ -196,8 +194,7 @@ def evaluate_candidate(
     cleaned: CleanTexts | None = None,
     cache_dir: str | None = None,
 ) -> CandidateResult:
-    """One family searched on train and scored on validation and (for the record) test;
-    independent of the others, so families can be searched in parallel."""
+    """One family searched on train and scored on validation and (for the record) test."""
     cleaned = cleaned or CleanTexts.of(splits, settings)
     model, params, table, seconds = search_family(
         family, splits.train, settings, cleaned=cleaned.train, cache_dir=cache_dir
@@ -227,9 +224,8 @@ def finish_training(
     cleaned: CleanTexts | None = None,
     progress: Progress | None = None,
 ) -> TrainingResult:
-    """Choose the best family on validation accuracy (the faster on a tie), refit it on train +
-    validation when configured, and evaluate it once on test. ``train_seconds`` is the compute
-    of the searches and the refit, however they were run. ValueError without candidates."""
+    """Choose the best family on validation accuracy (the faster on a tie), refit it if
+    configured, and evaluate it once on test. ValueError without candidates."""
     if not candidates:
         raise ValueError("no candidates to choose from: configure at least one model family")
     cleaned = cleaned or CleanTexts.of(splits, settings)
@@ -261,8 +257,7 @@ def finish_training(
 def _test_scores(
     model: SentimentPipeline, test: pd.DataFrame, cleaned: np.ndarray
 ) -> tuple[np.ndarray, float]:
-    """The scores of the cleaned test texts, and the time per 1,000 raw reviews (cleaning
-    included, after a warm-up: what serving sees)."""
+    """The scores of the cleaned test texts, and seconds per 1,000 raw reviews as served."""
     model.warm_up()
     sample = test["review"].iloc[:_TIMING_ROWS]
     started = time.perf_counter()

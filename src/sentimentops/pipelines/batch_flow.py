@@ -1,7 +1,5 @@
-"""The ``batch`` flow: score a file, or every data file in a folder or S3 prefix, and publish the
-summary. A file scored by the same model, unchanged since, with its output still there, is not
-scored again; a retried task resumes from its checkpoint.
-"""
+"""The ``batch`` flow: score a file, or each data file of a folder or S3 prefix, once per model
+and content (while its output exists); a retried task resumes from its checkpoint."""
 
 from __future__ import annotations
 
@@ -63,13 +61,9 @@ class BatchFlowResult:
 def plan_batch(
     input_location: str, output: str | None, settings: Settings
 ) -> list[tuple[str, str]]:
-    """(input file, output file) pairs: one for a file, one per data file in a folder or prefix
-    (a local folder, or a location ending in ``/``), named ``<input stem>.predictions.csv`` in
-    ``output`` (a folder; or the output file itself, for one input file).
-
-    Raises:
-        BadInputError: the input does not exist, or a folder holds no data files.
-    """
+    """(input, output) file pairs: outputs ``<stem>.predictions.csv`` in the ``output`` folder
+    (or ``output`` itself, a data file, for one input file). BadInputError for a missing input
+    or a folder (local, or ending in ``/``) without data files."""
     folder = settings.pipeline.batch_output or str(settings.state_path("predictions"))
     if output is not None and not Location(output).name.endswith(DATA_SUFFIXES):
         folder = output
@@ -156,7 +150,6 @@ def score_one(
         workers=workers,
         scheduler=scheduler,
     )
-    # A retry continues from the checkpoint the failed attempt left.
     return BatchPredictor(model_uri, options).run(input_location, output, resume=retry)
 
 

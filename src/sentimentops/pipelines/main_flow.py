@@ -1,7 +1,5 @@
-"""The main job (``make run``): train on the vendored data, batch-score the held-out test split
-with the champion, monitor that batch. Run twice, only monitoring works again: the training is
-found registered, the batch scored by the same champion.
-"""
+"""The main job (``make run``): train, batch-score the test split with the champion, monitor the
+batch. Run again, only monitoring works: the rest is found registered or scored."""
 
 from __future__ import annotations
 

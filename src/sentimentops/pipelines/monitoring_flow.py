@@ -1,7 +1,5 @@
-"""The ``monitoring`` flow: judge a file, a batch output, or the last hours of the prediction log
-against the model's reference; record the run; send the alerts. Never cached: each run is an
-observation of the data as it is now.
-"""
+"""The ``monitoring`` flow: judge a file, a batch output or the prediction log's last hours, record
+the run, send the alerts. Never cached: each run observes the data as it is now."""
 
 from __future__ import annotations
 
@@ -89,15 +87,8 @@ def monitoring_flow(
     model: str | None = None,
     hours: float | None = None,
 ) -> MonitoringFlowResult:
-    """Monitor ``current`` (a file or a batch output), or the prediction log's last ``hours``
-    (default ``pipeline.monitoring_window_hours``) when no file is given.
-
-    Args:
-        current: reviews, or a batch output (predictions).
-        scored_input: the input ``current`` (a batch output) was scored from; joined on
-            ``id_column``, so texts and true labels are judged beside the predictions.
-        model: the model whose reference and calibration apply (default: the champion).
-    """
+    """Monitor ``current`` (reviews, or a batch output joined to its ``scored_input`` on
+    ``id_column``), or else the prediction log's last ``hours``; ``model`` default: champion."""
     check_scored_input(current, scored_input)
     settings = get_settings()
     until = datetime.now(UTC)

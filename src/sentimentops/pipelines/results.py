@@ -1,7 +1,5 @@
-"""Cached task results stored with skops and the project's trusted types, never pickle: result
-dataclasses become tagged dicts, data frames Parquet bytes, models skops's own nodes; a record
-this serializer did not write is removed unread (docs/decisions.md, Training).
-"""
+"""Cached task results stored with skops and the project's trusted types, never pickle; a record
+this serializer did not write is removed unread (docs/decisions.md, Training)."""
 
 from __future__ import annotations
 
@@ -81,8 +79,6 @@ def _written_by_us(content: bytes) -> bool:
 
 
 class _Encoder:
-    """Turns a result into values skops stores without pickle."""
-
     def __init__(self) -> None:
         self.seen: dict[int, int] = {}  # id of a stored dataclass -> its number
 

@@ -1,8 +1,5 @@
-"""What every flow shares: Prefect's state and API, task options, the flows by name, timings.
-
-Prefect reads its settings when first imported: :func:`configure_prefect` runs before any flow
-module is imported (the ``pipeline`` command does this).
-"""
+"""What every flow shares: Prefect's state and API, task options, timings. Prefect reads its
+settings at import: :func:`configure_prefect` runs before any flow module is imported."""
 
 from __future__ import annotations
 
@@ -78,13 +75,9 @@ def configured_prefect_api() -> str | None:
 def prefect_api(
     *, link_runs: bool = False, while_starting: Callable[[], object] | None = None
 ) -> Iterator[str]:
-    """The Prefect API the flows of this block report to, exported as ``PREFECT_API_URL`` for
-    task-runner processes (Dask workers): the configured one, else a temporary local API for the
-    block (docs/decisions.md, Training). Runs on a temporary API are logged without links to
-    their page, unless ``link_runs`` (the API outlives them, as when serving schedules).
-    ``while_starting`` (importing the flows, say) is called while a temporary API starts: its
-    process takes seconds to answer, on the other core.
-    """
+    """The configured Prefect API, else a temporary one for the block (docs/decisions.md,
+    Training), exported to task-runner processes; ``while_starting`` runs while it starts.
+    Without ``link_runs`` (the API outlives the runs), runs on a temporary API log no links."""
     from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
     configured = configured_prefect_api()
@@ -181,12 +174,8 @@ def champion_uri(settings: Settings) -> str:
 
 
 def log_window(hours: float | None, default_hours: float) -> timedelta:
-    """The prediction log window to monitor: ``hours`` when given (more than 0), else the
-    default.
-
-    Raises:
-        BadInputError: ``hours`` is 0, negative, not a number, or too long for a date.
-    """
+    """``hours`` (else ``default_hours``) as a window; BadInputError unless it is a number
+    above 0 that a date can reach back."""
     if hours is None:
         hours = default_hours
     elif not hours > 0:  # NaN too

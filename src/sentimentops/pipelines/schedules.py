@@ -1,6 +1,4 @@
-"""The flows on their schedules, each served as a Prefect deployment (``flow.to_deployment`` and
-``prefect.serve``, the many-flow form of ``flow.serve``) by ``sentimentops pipeline serve``.
-"""
+"""The flows on their schedules, as Prefect deployments that ``pipeline serve`` serves."""
 
 from __future__ import annotations
 
@@ -29,11 +27,8 @@ class ScheduledFlow:
 
 
 def scheduled_flows(settings: Settings, *, upcoming: int = 3) -> list[ScheduledFlow]:
-    """The flows with a schedule in ``pipeline.schedules``, with their next ``upcoming`` runs.
-
-    Raises:
-        ConfigError: a cron expression or time zone Prefect does not accept.
-    """
+    """The flows with a schedule in ``pipeline.schedules`` and their next ``upcoming`` runs;
+    ConfigError for a cron expression or time zone Prefect does not accept."""
     from prefect.server.schemas.schedules import CronSchedule
     from pydantic import ValidationError
 
@@ -58,11 +53,8 @@ def scheduled_flows(settings: Settings, *, upcoming: int = 3) -> list[ScheduledF
 
 
 def build_deployments(settings: Settings) -> list[Any]:
-    """One Prefect deployment per scheduled flow, named ``sentimentops-<flow>``.
-
-    Raises:
-        ConfigError: no flow has a schedule, or a schedule is invalid.
-    """
+    """One Prefect deployment per scheduled flow, ``sentimentops-<flow>``; ConfigError when
+    none has a schedule or one is invalid."""
     from prefect.schedules import Cron
 
     planned = scheduled_flows(settings)

@@ -1,9 +1,5 @@
-"""The ``training`` flow: the steps of :mod:`sentimentops.training` as Prefect tasks.
-
-Searches and the refit are cached on fingerprints, a training already registered is reported
-rather than repeated, I/O steps retry, and nothing touches the registry before the final model
-exists (docs/orchestration.md).
-"""
+"""The ``training`` flow: :mod:`sentimentops.training`'s steps as Prefect tasks, searches and
+refit cached on fingerprints, a registered training reused (docs/orchestration.md)."""
 
 from __future__ import annotations
 
@@ -113,16 +109,8 @@ def training_flow(
     force: bool = False,
     extra_rows: str | None = None,
 ) -> TrainingSummary:
-    """Train the candidates, register the best as challenger, promote it through the gate.
-
-    Args:
-        data: a dataset path or s3:// URI; None trains on the vendored IMDB data.
-        sample: train on a stratified sample of this many rows.
-        models: the families to search (default: all configured).
-        split: random or official (default: ``split.mode``).
-        force: train again even when these data and settings were trained before.
-        extra_rows: a Parquet file of extra labelled rows (``review``, ``sentiment``) to add.
-    """
+    """Train the candidates, register the best as challenger, promote it through the gate;
+    ``force`` trains again what was trained before, ``extra_rows`` (Parquet) adds labelled rows."""
     settings = training_job.with_families(
         training_data.with_split_mode(get_settings(), split), models
     )
@@ -189,9 +177,8 @@ def training_flow(
 
 
 def configured_training_flow(settings: Settings) -> Any:
-    """The training flow with the task runner its candidates need: a Dask cluster's workers
-    (``training.dask_scheduler``), or one after another in the flow's process, each search
-    spreading its CV fits over ``training.n_jobs`` processes."""
+    """The training flow with its task runner: the Dask cluster's workers, else one search after
+    another in the flow's process (docs/decisions.md, Training)."""
     if settings.training.dask_scheduler:
         from prefect_dask.task_runners import DaskTaskRunner
 

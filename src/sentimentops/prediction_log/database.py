@@ -39,18 +39,11 @@ _OUTAGES: Final = (exc.OperationalError, exc.InterfaceError, exc.ProgrammingErro
 
 
 class Database:
-    """One SQLite or PostgreSQL database, migrated by Alembic; safe to share by threads.
-
-    When :meth:`migrate` failed, the next :meth:`transaction` migrates first: an API started
-    while its database was down creates the schema once the database answers.
-    """
+    """One SQLite or PostgreSQL database, migrated by Alembic, thread-safe; after a failed
+    :meth:`migrate`, the next :meth:`transaction` migrates first (an API started in an outage)."""
 
     def __init__(self, url: str) -> None:
-        """Create the engine for ``url``; nothing connects until the first call.
-
-        Raises:
-            ConfigError: ``url`` is not a SQLite file or PostgreSQL URL.
-        """
+        """The engine for ``url``, not connected yet; ConfigError unless SQLite or PostgreSQL."""
         self.url = _checked_url(url)
         self.engine = _create_engine(self.url)
         self._migration_owed = False
@@ -78,12 +71,8 @@ class Database:
 
     @contextmanager
     def transaction(self, action: str) -> Iterator[Connection]:
-        """A connection in a transaction, committed when the block ends.
-
-        Raises:
-            PredictionLogUnavailableError: the database cannot be used right now (the message
-                names ``action``); any other error, such as a value refused, as raised.
-        """
+        """A connection in a transaction committed at the block's end; PredictionLogUnavailableError
+        (naming ``action``) when the database cannot be used now, other errors as raised."""
         if self._migration_owed:
             self.migrate()
         with self._outages_raised(action), self.engine.begin() as connection:

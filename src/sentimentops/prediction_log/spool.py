@@ -1,16 +1,5 @@
-"""The spool: prediction records kept on local disk while the log database is away.
-
-Each server process appends to a SQLite file of its own in the spool folder (WAL journal,
-``synchronous=NORMAL``: a committed append is in the operating system's hands, so it survives
-the process being killed; a power cut may lose the last few) and holds an exclusive ``flock``
-on the file's ``.lock`` for as long as it runs. A file whose lock nobody holds was left by a
-server that stopped with records in it, or was killed: the next server to open the folder
-adopts it and replays it.
-
-Records leave a file oldest first (by sequence number) and only once the database has them,
-so a replay interrupted at any point is repeated, never skipped; the database skips a record it
-holds already (see ``PredictionLogStore.write_predictions``).
-"""
+"""The spool: prediction records on local disk while the log database is away, a SQLite file per
+server process, adopted by the next after a crash (docs/decisions.md, "Prediction log")."""
 
 from __future__ import annotations
 
@@ -90,11 +79,7 @@ class SpoolFile:
     """One spool file; the methods are not thread-safe (:class:`Spool` serialises them)."""
 
     def __init__(self, path: Path, lock: IO[bytes]) -> None:
-        """Open (creating) the file at ``path``, whose lock the caller holds in ``lock``.
-
-        Raises:
-            sqlite3.DatabaseError: the file is not a SQLite database.
-        """
+        """Open (creating) ``path``, locked by ``lock``; sqlite3.DatabaseError if not SQLite."""
         self.path = path
         self._lock = lock
         self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -111,16 +96,13 @@ class SpoolFile:
         except BaseException:
             self._connection.close()
             raise
-        self.used_bytes = self._used_bytes()
-        self.oldest = self._head_timestamp()
+        self._measure()
 
     def append(
         self, rows: Sequence[tuple[float, bytes]], *, max_bytes: int, front: bool = False
     ) -> int:
-        """Append the longest first part of ``(timestamp, payload)`` rows that keeps the file's
-        used bytes within ``max_bytes``, in one transaction committed on return; with
-        ``front``, before the records already there (sequence numbers may go below zero).
-        Returns how many rows were appended."""
+        """Append, in one committed transaction, the first ``(timestamp, payload)`` rows that fit
+        in ``max_bytes`` (``front``: before the records there); returns how many."""
         with self._transaction():
             first = self._scalar("SELECT coalesce(min(seq), 1) FROM records") if front else 0
             numbered = [
@@ -136,8 +118,7 @@ class SpoolFile:
                 self._connection.execute("BEGIN IMMEDIATE")
                 appended = self._append_while_it_fits(numbered, max_bytes)
         self.records += appended
-        self.used_bytes = self._used_bytes()
-        self.oldest = self._head_timestamp()
+        self._measure()
         return appended
 
     def _append_while_it_fits(
@@ -164,8 +145,7 @@ class SpoolFile:
         with self._transaction():
             removed = self._connection.execute("DELETE FROM records WHERE seq <= ?", (seq,))
         self.records -= removed.rowcount
-        self.used_bytes = self._used_bytes()
-        self.oldest = self._head_timestamp()
+        self._measure()
         return removed.rowcount
 
     def give_back_pages(self, pages: int) -> bool:
@@ -195,6 +175,10 @@ class SpoolFile:
             raise
         self._connection.execute("COMMIT")
 
+    def _measure(self) -> None:
+        self.used_bytes = self._used_bytes()
+        self.oldest = self._head_timestamp()
+
     def _scalar(self, query: str) -> int:
         return int(self._connection.execute(query).fetchone()[0])
 
@@ -210,19 +194,12 @@ class SpoolFile:
 
 
 class Spool:
-    """The spool folder as one server process sees it: a file of its own to append to, and the
-    files of stopped servers it adopted, replayed first. Safe to share by threads.
-
-    ``max_bytes`` bounds the used pages of all of them: an append that would pass it is
-    refused whole.
-    """
+    """The spool folder as one server process sees it: a file of its own, and the files of
+    stopped servers it adopted, replayed first; ``max_bytes`` bounds them all. Thread-safe."""
 
     def __init__(self, folder: Path, max_bytes: int) -> None:
-        """Claim the files no live process holds in ``folder`` and start a file of its own.
-
-        Raises:
-            ConfigError: the folder cannot be created or written.
-        """
+        """Adopt the files in ``folder`` no live process holds, start its own; ConfigError when
+        the folder cannot be created or written."""
         self.folder = folder
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
@@ -241,10 +218,8 @@ class Spool:
             )
 
     def append(self, records: Sequence[PredictionRecord], *, front: bool = False) -> int:
-        """Append ``records`` to this process's file in one transaction, committed when this
-        returns (``front``: before the records there, which must then not be being replayed).
-        Returns how many were appended: all, or the first ones that fit in ``max_bytes`` (none
-        when the disk refused them)."""
+        """Append ``records`` to this process's file, committed on return (``front``: before those
+        there, then not replaying); returns how many fit in ``max_bytes`` (0 on a disk error)."""
         rows = [(record.timestamp.timestamp(), encode(record)) for record in records]
         with self._lock:
             others = sum(file.used_bytes for file in self.adopted)
@@ -257,9 +232,8 @@ class Spool:
                 return 0
 
     def head(self, limit: int) -> tuple[SpoolFile, list[SpooledRecord]] | None:
-        """The oldest ``limit`` records of the first file holding any (adopted files first),
-        or None when the spool is empty. Only the thread that replays may call it; it does not
-        hold up appends."""
+        """The oldest ``limit`` records of the first file holding any (adopted first), or None;
+        only for the replaying thread (it does not hold up appends)."""
         for file in [*self.adopted, self.own]:
             if file.records:
                 rows = file.head(limit)
@@ -267,9 +241,8 @@ class Spool:
         return None
 
     def remove_through(self, file: SpoolFile, seq: int) -> int:
-        """Remove ``file``'s records up to ``seq`` (the database has them); an adopted file
-        emptied is deleted, this process's file gives its pages back to the disk, a chunk at a
-        time so that appends need not wait. Returns how many were removed."""
+        """Remove ``file``'s records up to ``seq`` and return how many; an emptied adopted file is
+        deleted, its own gives pages back to the disk a chunk at a time (appends need not wait)."""
         with self._lock:
             removed = file.remove_through(seq)
             if file is not self.own and not file.records:
@@ -293,26 +266,23 @@ class Spool:
         return self.own.records + sum(file.records for file in self.adopted)
 
     def stats(self) -> SpoolStats:
+        """What waits in the spool now."""
         with self._lock:
             files = [*self.adopted, self.own]
             oldest = min((file.oldest for file in files if file.oldest is not None), default=None)
             return SpoolStats(
                 records=sum(file.records for file in files),
-                bytes=self._used_bytes(),
+                bytes=sum(file.used_bytes for file in files),
                 max_bytes=self.max_bytes,
                 oldest=None if oldest is None else datetime.fromtimestamp(oldest, UTC),
             )
 
     def close(self) -> None:
-        """Close every file; this process's file is deleted when empty, a file holding records
-        is left for the next server to adopt."""
+        """Close every file: an empty one is deleted, one holding records left for adoption."""
         with self._lock:
             for file in [*self.adopted, self.own]:
                 file.close(delete_if_empty=True)
             self.adopted = []
-
-    def _used_bytes(self) -> int:
-        return sum(file.used_bytes for file in [*self.adopted, self.own])
 
 
 def check_folder(folder: Path) -> None:
@@ -334,9 +304,8 @@ def _unusable(folder: Path, error: OSError) -> ConfigError:
 
 
 def spooled_between(folder: Path, since: datetime | None, until: datetime | None) -> int:
-    """How many records with a timestamp in ``[since, until)`` wait in the spool files in
-    ``folder`` (of live servers and of stopped ones), read without locking them; 0 when the
-    folder does not exist."""
+    """How many records timestamped in ``[since, until)`` wait in ``folder``'s spool files (live
+    or not), read without locking them; 0 when the folder does not exist."""
     low = -1e18 if since is None else since.timestamp()
     high = 1e18 if until is None else until.timestamp()
     count = 0
@@ -361,8 +330,8 @@ def _new_file(folder: Path) -> SpoolFile:
 
 
 def _claim_orphans(folder: Path) -> Iterator[SpoolFile]:
-    """The files in ``folder`` no live process holds, oldest first, each locked by this one. A
-    file that is not a spool (damaged, or another program's) is renamed ``.unreadable``."""
+    """The files in ``folder`` no live process holds, oldest first, now locked by this one; one
+    that is not a spool is renamed ``.unreadable``."""
     for path in sorted(folder.glob(f"*{SUFFIX}")):
         lock = _locked(path)
         if lock is None:
@@ -379,9 +348,8 @@ def _claim_orphans(folder: Path) -> Iterator[SpoolFile]:
 
 
 def _locked(path: Path) -> IO[bytes] | None:
-    """The lock file of ``path``, locked exclusively by this process; None when another
-    process holds it. (Not the SQLite file itself: closing any descriptor of a file drops the
-    POSIX locks SQLite holds on it.)"""
+    """``path``'s lock file (not the SQLite file: docs/decisions.md), locked exclusively by this
+    process; None when another process holds it."""
     lock = path.with_name(path.name + LOCK_SUFFIX).open("ab")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -36,9 +36,8 @@ def _storable_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class PredictionRecord:
-    """One served prediction as logged: ``timestamp`` timezone-aware (kept in UTC), ``score`` the
-    probability of "positive", ``text`` None when text storage is off, ``role`` which model
-    answered (the log holds one record per request id and role)."""
+    """One served prediction as logged (one per request id and ``role``, the model answering):
+    ``timestamp`` in UTC, ``score`` the probability of "positive", ``text`` None if not kept."""
 
     timestamp: datetime
     request_id: str
@@ -101,13 +100,8 @@ class PredictionLogStore(Database):
     PredictionLogUnavailableError when the database cannot be used right now."""
 
     def write_predictions(self, records: Sequence[PredictionRecord]) -> int:
-        """Insert ``records`` in one transaction: all or none (a value refused raises the
-        driver's error). A record whose request id and role are logged already is skipped, so
-        writing a batch again never duplicates a row.
-
-        Returns:
-            How many rows were inserted (``len(records)`` less those skipped).
-        """
+        """Insert ``records`` in one transaction (a value refused raises the driver's error),
+        skipping those whose request id and role are logged; returns how many were inserted."""
         if not records:
             return 0
         # vars(), not asdict(), which deep-copies every field: the writer thread holds the GIL.
@@ -122,9 +116,8 @@ class PredictionLogStore(Database):
     def write_feedback(
         self, request_id: str, label: Label, received_at: datetime | None = None
     ) -> None:
-        """Record the true ``label`` of the prediction logged (now or later) under
-        ``request_id``; the latest ``received_at`` (timezone-aware, default now) wins. Raises
-        BadInputError when ``label`` is not "positive" or "negative"."""
+        """Record the true ``label`` of ``request_id``'s prediction (the latest ``received_at``
+        wins); BadInputError when ``label`` is not "positive" or "negative"."""
         if label not in LABELS:
             raise BadInputError(f"Feedback label must be one of {LABELS}, got {label!r}.")
         received = as_utc(received_at or datetime.now(UTC), "received_at")
@@ -135,9 +128,8 @@ class PredictionLogStore(Database):
     def read_window(
         self, since: datetime | None = None, until: datetime | None = None
     ) -> pd.DataFrame:
-        """The predictions logged in ``[since, until)`` (None: open), oldest first, columns
-        :data:`WINDOW_COLUMNS`: ``timestamp`` as UTC ``datetime64``, ``feedback_label`` the
-        latest label for that ``request_id`` or None. Raises ValueError for a naive time."""
+        """The predictions logged in ``[since, until)`` (None: open), oldest first, as
+        :data:`WINDOW_COLUMNS` with the latest ``feedback_label``; ValueError for a naive time."""
         query = _window_query(since, until)
         with self.transaction("reading predictions") as connection:
             rows = connection.execute(query).all()
@@ -170,12 +162,8 @@ class PredictionLogStore(Database):
 
 
 def open_store(settings: Settings | None = None) -> PredictionLogStore:
-    """The store ``settings.prediction_log`` names (default: SQLite under the home), migrated.
-
-    Raises:
-        ConfigError: ``prediction_log.url`` is not a SQLite file or PostgreSQL URL.
-        PredictionLogUnavailableError: the database cannot be reached or migrated.
-    """
+    """The store ``settings.prediction_log`` names, migrated. Raises ConfigError for a bad URL,
+    PredictionLogUnavailableError when the database cannot be reached or migrated."""
     settings = settings or get_settings()
     store = PredictionLogStore(settings.prediction_log.resolved_url(settings.home))
     try:

@@ -1,13 +1,5 @@
-"""Log predictions off the request path, and lose none while the database is away.
-
-While the database takes writes, records wait in a bounded in-memory queue and one thread
-writes them in batches. Once a write fails (or hangs, or the queue is full), the writer spools:
-the failed batch and the queue go to the local :class:`~sentimentops.prediction_log.spool.Spool`,
-and every record submitted from then on is committed there before :meth:`submit` returns, so a
-server killed meanwhile loses nothing it answered. The thread replays the spool in order as soon
-as the database answers, and new records go behind it until it is empty. Only a full spool
-drops records (counted, and logged once a minute).
-"""
+"""Log predictions off the request path, through a local spool while the database is away
+(docs/decisions.md, "Prediction log")."""
 
 from __future__ import annotations
 
@@ -32,12 +24,10 @@ logger = logging.getLogger(__name__)
 
 # After close() times out, how long the write attempt in progress may take to finish.
 LAST_ATTEMPT_GRACE_SECONDS: Final = 6.0
-# A database write taking longer than this is treated as an outage: new records go to the
-# spool instead of piling up in memory behind it.
+# A write hanging longer than this is an outage: new records go to the spool, not the queue.
 STALL_SECONDS: Final = 2.0
 DROP_LOG_INTERVAL_SECONDS: Final = 60.0
-# Records per replay transaction: larger than a live batch, as a backlog is replayed faster so
-# (3,500 records/s at 256, 5,000 at 1,000 on the benchmark machine).
+# Records per replay transaction: a backlog replays 40% faster in batches of 1,000 than 256.
 REPLAY_BATCH_SIZE: Final = 1000
 
 
@@ -60,14 +50,11 @@ class LogStatus:
 
 
 class PredictionLogWriter:
-    """Writes submitted records to a :class:`PredictionLogStore` in batches, on its own thread,
-    through a spool in ``spool_dir`` while the database is away; :meth:`start` it once and
-    :meth:`close` it (or use it as a context manager).
+    """Writes records to a :class:`PredictionLogStore` in batches on its own thread, spooling to
+    ``spool_dir`` while the database is away; :meth:`start` once, then :meth:`close`.
 
-    Read-only counters: ``written`` (rows inserted), ``replayed`` (records delivered from the
-    spool), ``dropped`` (the spool full, or submitted after close), ``rejected`` (refused by the
-    database), ``failed_writes``; ``store_available`` is False from a failed write until a
-    write succeeds.
+    Read-only counters: ``written``, ``replayed``, ``dropped``, ``rejected``, ``failed_writes``;
+    ``store_available`` is False from a failed write until a write succeeds.
     """
 
     def __init__(
@@ -82,10 +69,8 @@ class PredictionLogWriter:
         first_retry_seconds: float = 0.1,
         max_retry_seconds: float = 5.0,
     ) -> None:
-        """Prepare the writer: at most ``queue_size`` records wait in memory, ``batch_size`` go
-        in one transaction, after at most ``flush_seconds`` for a batch to fill; the spool
-        holds at most ``spool_max_bytes``. Through an outage the waits between replay attempts
-        double from ``first_retry_seconds`` up to ``max_retry_seconds``.
+        """Size the queue, batches and spool; replay retries back off from ``first_retry_seconds``
+        to ``max_retry_seconds``.
 
         Raises:
             ConfigError: ``spool_dir`` cannot be created or written.
@@ -96,7 +81,7 @@ class PredictionLogWriter:
         self._store = store
         self.spool_dir = spool_dir
         self._spool_max_bytes = spool_max_bytes
-        self._spool: Spool | None = None  # opened by start()
+        self._spool: Spool | None = None
         # None in the queue is close()'s wake-up call to a writer waiting for a batch to fill.
         self._queue: queue.Queue[PredictionRecord | None] = queue.Queue(maxsize=queue_size)
         self._batch_size = batch_size
@@ -106,11 +91,10 @@ class PredictionLogWriter:
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()  # no more submissions: flush, then stop
         self._give_up = threading.Event()  # close() ran out of time: stop writing
-        # Held to switch between the queue and the spool, and to put records in either: a
-        # record is never left in the queue after the switch to spooling.
+        # Guards the queue/spool switch: no record is left in the queue once spooling.
         self._route_lock = threading.Lock()
         self._spooling = False
-        self._db_call_started: float | None = None  # monotonic time of the write in progress
+        self._db_call_started: float | None = None
         self._replay_failures = 0
         self._lock = threading.Lock()  # guards the counters
         self._in_flight = 0  # taken from the queue, neither delivered, spooled nor dropped
@@ -123,21 +107,15 @@ class PredictionLogWriter:
     def from_settings(
         cls, store: PredictionLogStore, settings: PredictionLogSettings, home: Path
     ) -> PredictionLogWriter:
-        """A writer sized by the ``prediction_log`` settings, its spool under ``home`` unless
-        ``spool_dir`` is set."""
+        """A writer sized by the ``prediction_log`` settings, spooling under ``home`` by default."""
         sizes = settings.model_dump(
             include={"queue_size", "batch_size", "flush_seconds", "spool_max_bytes"}
         )
         return cls(store, spool_dir=settings.resolved_spool_dir(home), **sizes)
 
     def start(self) -> None:
-        """Open the spool (adopting the files of servers that stopped with records in them)
-        and start the writing thread.
-
-        Raises:
-            RuntimeError: it was started before.
-            ConfigError: the spool folder cannot be used.
-        """
+        """Open the spool (adopting files left by stopped servers) and start the writing thread.
+        RuntimeError when started before, ConfigError when the spool folder cannot be used."""
         if self._thread is not None:
             raise RuntimeError("This PredictionLogWriter was already started; start it once.")
         self._spool = Spool(self.spool_dir, self._spool_max_bytes)
@@ -149,9 +127,8 @@ class PredictionLogWriter:
         return self.submit_many([record])
 
     def submit_many(self, records: Sequence[PredictionRecord]) -> bool:
-        """Hand ``records`` to the log without raising: queued in memory while the database
-        keeps up, else committed to the spool before this returns. False (the records counted
-        in ``dropped``) when the spool is full or the writer is closed."""
+        """Queue ``records``, or commit them to the spool while spooling; never raises.
+        False (counted in ``dropped``) when the spool is full or the writer is closed."""
         spool = self._spool
         if self._closing.is_set() or spool is None:
             self._drop(len(records))
@@ -169,14 +146,8 @@ class PredictionLogWriter:
         return spooled == len(records)
 
     def close(self, timeout: float = 10.0) -> int:
-        """Stop accepting records; write those queued to the database, or to the spool when it
-        fails, and replay the spool while the database takes it and ``timeout`` lasts. What is
-        left in the spool is replayed by the next server using the folder.
-
-        Returns:
-            How many submitted records are neither in the database nor in the spool: still in
-            a write attempt when the time ran out, or dropped because the spool was full.
-        """
+        """Stop accepting records; flush the queue and replay the spool within ``timeout``.
+        Returns how many records are neither in the database nor in the spool."""
         self._closing.set()
         with contextlib.suppress(queue.Full):  # full: the writer is not waiting for records
             self._queue.put_nowait(None)
@@ -242,8 +213,7 @@ class PredictionLogWriter:
                 return
 
     def _next_batch(self, *, wait: bool) -> list[PredictionRecord]:
-        """Up to ``batch_size`` records, waiting at most ``flush_seconds`` for them to come if
-        ``wait``; when closing, only those already queued."""
+        """Up to ``batch_size`` records, waiting at most ``flush_seconds`` if ``wait``."""
         batch: list[PredictionRecord] = []
         deadline = time.monotonic() + (self._flush_seconds if wait else 0)
         while len(batch) < self._batch_size:
@@ -262,13 +232,8 @@ class PredictionLogWriter:
         return batch
 
     def _deliver(self, batch: list[PredictionRecord]) -> None:
-        """Write ``batch`` to the database, else put it at the front of the spool.
-
-        The batch left the queue before any switch to spooling (the switch empties the queue),
-        so it is older than every record in this process's spool file: to the database first
-        even when spooling began meanwhile, and to the spool's front when it fails (only this
-        thread replays, so the front is not being read).
-        """
+        """Write ``batch`` to the database, else to the spool's front: it left the queue before
+        any switch to spooling, so it is older than every spooled record."""
         assert self._spool is not None
         try:
             self._write(batch)
@@ -282,8 +247,7 @@ class PredictionLogWriter:
                 self._in_flight -= len(batch)
 
     def _replay_next(self) -> bool:
-        """Replay the spool's next batch; False when the database failed (after a wait,
-        unless closing). Leaves spooling once this process's file is empty."""
+        """Replay the spool's next batch; False when the database failed (after a backoff)."""
         assert self._spool is not None
         head = self._spool.head(max(self._batch_size, REPLAY_BATCH_SIZE))
         if head is None:
@@ -315,9 +279,8 @@ class PredictionLogWriter:
         return True
 
     def _write(self, records: list[PredictionRecord]) -> int:
-        """Write ``records`` to the database; when it refuses the batch, record by record, so a
-        bad record costs only itself. Returns how many it holds now (inserted, or there
-        already); raises PredictionLogUnavailableError when it cannot be used."""
+        """Write ``records`` (one by one if the batch is refused); returns how many the database
+        holds now. Raises PredictionLogUnavailableError when it cannot be used."""
         if not records:  # nothing asked of the database: nothing learnt about it either
             return 0
         try:
@@ -347,7 +310,6 @@ class PredictionLogWriter:
     def _timed(
         self, write: Callable[[list[PredictionRecord]], int], records: list[PredictionRecord]
     ) -> int:
-        """``write(records)``, marking the time it started for :meth:`_stalled`."""
         self._db_call_started = time.monotonic()
         try:
             return write(records)
@@ -359,8 +321,7 @@ class PredictionLogWriter:
         return started is not None and time.monotonic() - started > STALL_SECONDS
 
     def _start_spooling(self, reason: str) -> None:
-        """Route records to the spool from now on, moving the queue there first (in order).
-        Called holding ``_route_lock``."""
+        """Route records to the spool, moving the queue there first. Hold ``_route_lock``."""
         assert self._spool is not None
         if self._spooling:
             return
@@ -377,7 +338,6 @@ class PredictionLogWriter:
         )
 
     def _stop_spooling_if_caught_up(self) -> None:
-        """Back to the in-memory queue once this process's spool file is empty."""
         assert self._spool is not None
         with self._route_lock:
             if self._spooling and not self._spool.own_records:

@@ -63,11 +63,8 @@ def stratified_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame
 
 
 def with_split_mode(settings: Settings, mode: str | None) -> Settings:
-    """``settings`` splitting in ``mode`` (random or official); unchanged when None.
-
-    Raises:
-        ConfigError: an unknown mode.
-    """
+    """``settings`` splitting in ``mode`` (random or official; None: unchanged); ConfigError for
+    another mode."""
     if mode is None:
         return settings
     if mode not in ("random", "official"):
@@ -83,11 +80,8 @@ def prepare_training_data(
     extra: pd.DataFrame | None = None,
     progress: Progress = lambda _message: None,
 ) -> TrainingData:
-    """Load (the vendored data by default), add ``extra`` labelled rows, validate, sample, split.
-
-    Raises:
-        DataValidationError: the data fails validation (the message holds the summary).
-    """
+    """Load (the vendored data by default), add ``extra`` labelled rows, validate, sample, split;
+    DataValidationError when the data fails validation."""
     progress("loading data")
     if data is None:
         frame, reference = load_reference_dataset(settings.data)

@@ -1,6 +1,5 @@
-"""The training job: search the candidates, choose and refit, track, register and gate; in a
-row (:func:`run_training`, the ``train`` command) or as the ``training`` flow's cached tasks.
-"""
+"""The training job: search, choose and refit, track, register and gate; run in a row by
+:func:`run_training` (``train``) or as the ``training`` flow's tasks."""
 
 from __future__ import annotations
 
@@ -177,8 +176,8 @@ def with_families(settings: Settings, models: list[ModelFamily] | None) -> Setti
 
 
 def search_settings(settings: Settings) -> Settings:
-    """The settings a search runs with: the flow's own locally; on Dask, one process per search
-    (one sending its folds back to the cluster would wait on workers its siblings occupy)."""
+    """The settings a search runs with: the flow's own locally, one process per search on Dask
+    (docs/decisions.md, Training)."""
     if not settings.training.dask_scheduler:
         return settings
     update: dict[str, Any] = {"dask_scheduler": None, "n_jobs": 1}
@@ -242,11 +241,8 @@ def registered_version(settings: Settings, fingerprint: str) -> str | None:
 
 
 def champion_version(settings: Settings) -> str | None:
-    """The champion's version now (None without one), from the configured tracking store.
-
-    Raises:
-        TrackingUnavailableError: the tracking store does not answer.
-    """
+    """The champion's version now (None without one); TrackingUnavailableError when the
+    tracking store does not answer."""
     from sentimentops.tracking import registry
     from sentimentops.tracking.store import connect
 
@@ -262,12 +258,8 @@ def run_training(
     models: list[ModelFamily] | None = None,
     progress: Progress = lambda _message: None,
 ) -> TrainingOutcome:
-    """Train, track, register and gate, one step after another.
-
-    Raises:
-        TrackingUnavailableError: before any training, when the tracking store does not answer.
-        DataValidationError: the data fails validation (the message holds the summary).
-    """
+    """Train, track, register and gate, one step after another. Raises
+    TrackingUnavailableError (before any training) or DataValidationError."""
     from sentimentops.tracking.store import connect
 
     settings = with_families(settings, models)
