@@ -118,14 +118,11 @@ def compare_online(
                 f"{version}: widen --since, or set serving.shadow_share or serving.canary_share "
                 "so the challenger scores live traffic."
             )
-    old, new = mine[champion], mine[challenger]
     # A replayed log might hold a version's answer and shadow of one request: the answer counts.
-    old = _one_per_request(old)
-    new = _one_per_request(new)
+    old, new = _one_per_request(mine[champion]), _one_per_request(mine[challenger])
     # A pair needs the same text too: a client may reuse an X-Request-ID for another review.
     keys = ["request_id", "text_sha256"] if "text_sha256" in window.columns else ["request_id"]
     pairs = old.merge(new, on=keys, suffixes=("_old", "_new"))
-    paired_agree = (pairs["label_old"] == pairs["label_new"]).to_numpy()
     labelled = pairs[pairs["feedback_label_old"].notna()]
     y = labelled["feedback_label_old"].to_numpy()
     old_accuracy = new_accuracy = p_value = difference = low = high = None
@@ -149,7 +146,7 @@ def compare_online(
         champion=_evidence(champion, mine[champion], old, confidence_level),
         challenger=_evidence(challenger, mine[challenger], new, confidence_level),
         paired=len(pairs),
-        agreement=float(paired_agree.mean()) if len(pairs) else None,
+        agreement=float((pairs["label_old"] == pairs["label_new"]).mean()) if len(pairs) else None,
         paired_labelled=len(labelled),
         champion_paired_accuracy=old_accuracy,
         challenger_paired_accuracy=new_accuracy,

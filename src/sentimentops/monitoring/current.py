@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 
 from sentimentops.csv_safety import defuse_formulas
@@ -116,8 +115,7 @@ def current_from_batch(
             f"No id of {predictions} matches an id of {scored_input}: is it the output of "
             "that input?"
         )
-    frame = joined.drop(columns=[id_column])
-    frame["model_version"] = frame["model_version"].astype(str)
+    frame = joined.drop(columns=[id_column]).astype({"model_version": str})
     return CurrentData(frame, str(predictions), _batch_reject_rate(predictions))
 
 
@@ -126,13 +124,10 @@ def current_from_log(store: object, since: datetime | None, until: datetime | No
     window is not an error (the volume alert reports it)."""
     window = answered_rows(store.read_window(since, until))  # type: ignore[attr-defined]
     label = f"log:{since.isoformat() if since else ''}..{until.isoformat() if until else ''}"
-    frame = pd.DataFrame(
-        {
-            LABEL_COLUMN: window["feedback_label"],
-            "label": window["label"],
-            "score": window["score"],
-            "model_version": window["model_version"].astype(str),
-        }
+    frame = (
+        window[["feedback_label", "label", "score", "model_version"]]
+        .rename(columns={"feedback_label": LABEL_COLUMN})
+        .astype({"model_version": str})
     )
     if window["text"].notna().all():
         frame.insert(0, TEXT_COLUMN, window["text"])
@@ -143,15 +138,12 @@ def _id_text(ids: pd.Series, *, numeric: bool) -> pd.Series:
     """Ids as the batch output's text; numeric ids (read as ``7.0`` beside a null) lose ``.0``."""
 
     def text(value: object) -> str:
-        if not numeric:
-            return str(value)
-        if isinstance(value, int | np.integer):
-            return str(int(value))
-        with contextlib.suppress(ValueError):
-            return str(int(str(value)))  # "7" from a text column; exact for any size
-        with contextlib.suppress(ValueError):
-            number = float(str(value))
-            return str(int(number)) if number.is_integer() else str(value)
+        if numeric:
+            with contextlib.suppress(ValueError):
+                return str(int(str(value)))  # 7, or "7" from a text column; exact for any size
+            with contextlib.suppress(ValueError):
+                if (number := float(str(value))).is_integer():
+                    return str(int(number))
         return str(value)
 
     return ids.map(text).astype(object)

@@ -44,12 +44,11 @@ def compare_drift(
         from evidently import DataDefinition, Dataset, Report
         from evidently.metrics import ValueDrift
 
+    texts = [text_column] if text_column else []
     described = list(DESCRIPTORS) if text_column else []
-    columns = [*([text_column] if text_column else []), *described, "label", "score"]
+    columns = [*texts, *described, "label", "score"]
     definition = DataDefinition(
-        text_columns=[text_column] if text_column else [],
-        numerical_columns=[*described, "score"],
-        categorical_columns=["label"],
+        text_columns=texts, numerical_columns=[*described, "score"], categorical_columns=["label"]
     )
     p_value = settings.drift_p_value
     tests = [(text_column, TEXT_METHOD, settings.text_drift_auc)] if text_column else []
@@ -61,14 +60,11 @@ def compare_drift(
     with warnings.catch_warnings():
         # Evidently's internals warn about pandas and sklearn: not ours, and fatal under -W error.
         warnings.simplefilter("ignore")
-        snapshot = report.run(
-            Dataset.from_pandas(
-                current[columns].reset_index(drop=True), data_definition=definition
-            ),
-            Dataset.from_pandas(
-                reference[columns].reset_index(drop=True), data_definition=definition
-            ),
+        current_data, reference_data = (
+            Dataset.from_pandas(frame[columns].reset_index(drop=True), data_definition=definition)
+            for frame in (current, reference)
         )
+        snapshot = report.run(current_data, reference_data)
         if html_path is not None:
             html_path.parent.mkdir(parents=True, exist_ok=True)
             snapshot.save_html(str(html_path))
@@ -84,9 +80,5 @@ def compare_drift(
         )
         for (name, method, limit), value in zip(tests, values, strict=True)
     ]
-    offset = 1 if text_column else 0
-    return DriftComparison(
-        text=results[0] if text_column else None,
-        descriptors=results[offset : offset + len(described)],
-        predictions=results[-2:],
-    )
+    text = results.pop(0) if text_column else None
+    return DriftComparison(text=text, descriptors=results[:-2], predictions=results[-2:])

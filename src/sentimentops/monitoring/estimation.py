@@ -56,7 +56,8 @@ class ScoreCalibrator(BaseEstimator):  # type: ignore[misc]
         values, truth = values[labelled], truth[labelled]
         self.rows_ = len(values)
         if self.rows_ < self.min_rows or len(np.unique(truth)) < 2:
-            self._use_identity()
+            self.thresholds_, self.calibrated_ = np.array([0.0, 1.0]), np.array([0.0, 1.0])
+            self.block_rows_, self.method_ = np.array([0, 0]), "identity"
             return self
         isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
         isotonic.fit(values, truth)
@@ -67,12 +68,6 @@ class ScoreCalibrator(BaseEstimator):  # type: ignore[misc]
         self.block_rows_ = counts[np.searchsorted(levels, self.calibrated_)]
         self.method_ = "isotonic"
         return self
-
-    def _use_identity(self) -> None:
-        self.thresholds_ = np.array([0.0, 1.0])
-        self.calibrated_ = np.array([0.0, 1.0])
-        self.block_rows_ = np.array([0, 0])
-        self.method_ = "identity"
 
     def transform(self, scores: ArrayLike) -> np.ndarray:
         """Calibrated probabilities of ``positive``; BadInputError for a score out of [0, 1]."""

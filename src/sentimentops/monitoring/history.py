@@ -41,30 +41,26 @@ _RUN_FOLDER: Final = re.compile(r"monitoring-\d{8}-\d{6}-\d{6}")
 def flatten_metrics(metrics: MonitoringMetrics) -> dict[str, float]:
     """The numbers of one run by name (``rows``, ``text_drift_auc``, ``accuracy``, ...), for the
     SQL history and MLflow; unmeasured ones left out."""
+    descriptors, estimate = metrics.descriptor_drift, metrics.estimated_accuracy
     flat: dict[str, float | None] = {
         "rows": float(metrics.rows),
         "reference_rows": float(metrics.reference_rows),
         "text_drift_auc": metrics.text_drift.score if metrics.text_drift else None,
-    }
-    if metrics.descriptor_drift:
-        drifted = sum(result.detected for result in metrics.descriptor_drift)
-        flat["drifted_descriptor_share"] = drifted / len(metrics.descriptor_drift)
-    for result in metrics.prediction_drift:
-        flat[f"prediction_drift_{result.column}"] = result.score
-    flat |= {
+        "drifted_descriptor_share": (
+            sum(result.detected for result in descriptors) / len(descriptors)
+            if descriptors
+            else None
+        ),
+        **{f"prediction_drift_{d.column}": d.score for d in metrics.prediction_drift},
         "accuracy": metrics.accuracy,
         "f1": metrics.f1,
         "roc_auc": metrics.roc_auc,
         "reference_accuracy": metrics.reference_accuracy,
+        "estimated_accuracy": estimate.accuracy if estimate else None,
+        "estimated_accuracy_lower": estimate.lower if estimate else None,
+        "estimated_accuracy_upper": estimate.upper if estimate else None,
+        "reject_rate": metrics.reject_rate,
     }
-    if metrics.estimated_accuracy is not None:
-        estimate = metrics.estimated_accuracy
-        flat |= {
-            "estimated_accuracy": estimate.accuracy,
-            "estimated_accuracy_lower": estimate.lower,
-            "estimated_accuracy_upper": estimate.upper,
-        }
-    flat["reject_rate"] = metrics.reject_rate
     return {name: float(value) for name, value in flat.items() if value is not None}
 
 
@@ -110,18 +106,10 @@ def render_history(runs: pd.DataFrame, output_dir: Path) -> Path:
 
 def _plotted_metrics(runs: pd.DataFrame) -> list[str]:
     """Metric columns with at least one value; interval bounds go with their metric."""
-    columns = [
-        column
-        for column in runs.columns
-        if str(column).startswith(METRIC_COLUMN_PREFIX) and runs[column].notna().any()
-    ]
-    return [
-        column
-        for column in columns
-        if not any(
-            column.endswith(bound) and column.removesuffix(bound) in columns for bound in _BOUNDS
-        )
-    ]
+    measured = runs.notna().any()
+    columns = [c for c in runs.columns if str(c).startswith(METRIC_COLUMN_PREFIX) and measured[c]]
+    bounds = {f"{column}{bound}" for column in columns for bound in _BOUNDS}
+    return [column for column in columns if column not in bounds]
 
 
 def _trend_png(runs: pd.DataFrame) -> bytes:

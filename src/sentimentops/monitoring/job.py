@@ -14,6 +14,7 @@ from sentimentops.errors import BadInputError
 from sentimentops.monitoring.current import CurrentData, current_from_file, current_from_log
 from sentimentops.monitoring.delivery import send_alerts, webhook_of
 from sentimentops.monitoring.history import build_run_record, prune_reports
+from sentimentops.monitoring.rollout import rollback_if_worse
 from sentimentops.monitoring.run import (
     MonitoringOutcome,
     Progress,
@@ -25,6 +26,7 @@ from sentimentops.monitoring.workspace import record_snapshot, workspace_locatio
 from sentimentops.prediction_log import open_store, spooled_between
 from sentimentops.storage import Location
 from sentimentops.tracking.loading import load_version
+from sentimentops.tracking.monitoring import log_monitoring_run
 
 __all__ = ["monitor_and_record"]
 
@@ -118,8 +120,6 @@ def _rolled_back_if_worse(
 ) -> MonitoringOutcome:
     """After an alert on the champion, roll back if the previous one did better; a note says
     what was decided, and a failure is noted, never hiding the verdict."""
-    from sentimentops.monitoring.rollout import rollback_if_worse
-
     if model_uri != f"models:/{settings.registry.model_name}@champion" or not outcome.alerts:
         return outcome
     kinds = [alert.kind for alert in outcome.alerts]
@@ -129,11 +129,11 @@ def _rolled_back_if_worse(
     except Exception as error:
         log.error("could not decide on a rollback after the alerts: %s", error)
         note = f"no rollback decided: {error}"
-        return dataclasses.replace(outcome, notes=[*outcome.notes, note])
-    if decision is None:
-        return outcome
-    verb = "rolled back" if decision.act else "kept"
-    note = f"champion version {outcome.model_version} {verb}: {decision.reason}"
+    else:
+        if decision is None:
+            return outcome
+        verb = "rolled back" if decision.act else "kept"
+        note = f"champion version {outcome.model_version} {verb}: {decision.reason}"
     return dataclasses.replace(outcome, notes=[*outcome.notes, note])
 
 
@@ -142,11 +142,9 @@ def _of_monitored_version(
 ) -> CurrentData:
     """Only the predictions of the version judged (:meth:`CurrentData.of_version`); BadInputError
     when there is none outside a log window."""
-    if "model_version" not in current.frame.columns:
-        return current
-    if version == _LOCAL_FOLDER and not from_log:
-        # A file scored elsewhere names registry versions a model folder cannot match; the
-        # log of a server that served this folder says "local", as the folder does.
+    # A file scored elsewhere names registry versions a model folder cannot match; the log of a
+    # server that served this folder says "local", as the folder does.
+    if "model_version" not in current.frame.columns or (version == _LOCAL_FOLDER and not from_log):
         return current
     held = sorted(set(current.frame["model_version"].astype(str)))
     kept, others = current.of_version(version)
@@ -283,8 +281,6 @@ def _record(outcome: MonitoringOutcome, settings: Settings) -> None:
             error,
         )
     try:
-        from sentimentops.tracking.monitoring import log_monitoring_run
-
         log_monitoring_run(
             settings,
             run_name=f"monitor-{outcome.started_at:%Y%m%d-%H%M%S}",

@@ -16,6 +16,8 @@ from sentimentops.monitoring.online_gate import (
     decide_rollback,
 )
 from sentimentops.prediction_log import open_store
+from sentimentops.tracking import registry
+from sentimentops.tracking.store import connect_registry
 
 __all__ = ["compare_from_log", "pending_challenger", "promote_online", "rollback_if_worse"]
 
@@ -53,9 +55,6 @@ def compare_from_log(
 
 def pending_challenger(settings: Settings) -> str | None:
     """The challenger's version when it is not the champion (a model on trial), else None."""
-    from sentimentops.tracking import registry
-    from sentimentops.tracking.store import connect_registry
-
     connect_registry(settings)
     name = settings.registry.model_name
     challenger = registry.challenger_version(name)
@@ -69,9 +68,6 @@ def promote_online(settings: Settings, since: datetime, until: datetime) -> Onli
         ModelNotFoundError: no challenger is registered (:func:`pending_challenger` asks).
         TrackingUnavailableError, PredictionLogUnavailableError: a store does not answer.
     """
-    from sentimentops.tracking import registry
-    from sentimentops.tracking.store import connect_registry
-
     connect_registry(settings)
     name = settings.registry.model_name
     try:
@@ -112,9 +108,6 @@ def rollback_if_worse(
 ) -> OnlineDecision | None:
     """After an accuracy alert on champion ``model_version``, roll the alias back if the previous
     champion did better; None when there is nothing to decide."""
-    from sentimentops.tracking import registry
-    from sentimentops.tracking.store import connect_registry
-
     if not {"accuracy", "estimated_accuracy"} & set(alerts):
         return None
     connect_registry(settings)
@@ -148,10 +141,7 @@ def rollback_if_worse(
     return decision
 
 
-def _notify(
-    settings: Settings, event: str, message: str, decision: OnlineDecision | None = None
-) -> None:
-    details = {"decision": decision.to_dict()} if decision else {}
-    problems = send_notification(event, message, details, **webhook_of(settings.monitoring))
-    for problem in problems:
+def _notify(settings: Settings, event: str, message: str, decision: OnlineDecision) -> None:
+    details = {"decision": decision.to_dict()}
+    for problem in send_notification(event, message, details, **webhook_of(settings.monitoring)):
         log.warning(problem)

@@ -108,6 +108,5 @@ def read_monitoring_runs(database: Database, since: datetime | None = None) -> p
     frame["alerts"] = pd.Series([json.loads(row.alerts) for row in rows], dtype=object)
     frame = frame.astype({"id": "int64", "rows": "int64"})
     metrics = pd.DataFrame([json.loads(row.metrics) for row in rows], index=frame.index)
-    metrics = metrics.astype("float64")
-    metrics = metrics[sorted(metrics.columns)].add_prefix(METRIC_COLUMN_PREFIX)
+    metrics = metrics[sorted(metrics.columns)].astype("float64").add_prefix(METRIC_COLUMN_PREFIX)
     return pd.concat([frame, metrics], axis=1)
