@@ -88,13 +88,19 @@ def _download_prefix(location: Location) -> Path:
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Answer one API-Gateway proxy event (REST v1 or HTTP API v2 payload)."""
+    from sentimentops.serving.schemas import BatchPredictionRequest, PredictionRequest, check_limits
+
     request_id = str((event.get("requestContext") or {}).get("requestId") or uuid.uuid4().hex)
     settings = get_settings()
     try:
         body = _json_body(event)
         path = str(event.get("rawPath") or event.get("path") or "")
         batch = path.rstrip("/").endswith("/batch") or "texts" in body
-        texts = _validated_texts(body, batch, settings)
+        if batch:
+            texts = BatchPredictionRequest.model_validate(body).texts
+        else:
+            texts = [PredictionRequest.model_validate(body).text]
+        check_limits(texts, settings.serving, batch=batch)
         model = loaded_model(settings)
         started = time.perf_counter()
         raw_scores = model.score(texts)
@@ -169,16 +175,6 @@ def _json_body(event: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _invalid("body", "must be a JSON object", raw)
     return body
-
-
-def _validated_texts(body: dict[str, Any], batch: bool, settings: Settings) -> list[str]:
-    from sentimentops.serving.schemas import BatchPredictionRequest, PredictionRequest, check_limits
-
-    if batch:
-        texts = BatchPredictionRequest.model_validate(body).texts
-    else:
-        texts = [PredictionRequest.model_validate(body).text]
-    return check_limits(texts, settings.serving, batch=batch)
 
 
 def _invalid(field: str, message: str, value: Any) -> ValidationError:

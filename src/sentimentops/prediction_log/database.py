@@ -130,10 +130,8 @@ def _create_engine(url: URL) -> Engine:
     def configure(dbapi_connection: Any, _record: Any) -> None:
         # WAL lets monitoring read while the API writes; the busy timeout makes a writer wait
         # for another's lock instead of failing with "database is locked".
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.close()
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
     return engine
 

@@ -161,8 +161,8 @@ class SpoolFile:
         self._reader.close()
         self._connection.close()
         if delete_if_empty and not self.records:
-            for path in (self.path, *_sidecars(self.path)):
-                path.unlink(missing_ok=True)
+            for suffix in ("", "-wal", "-shm", LOCK_SUFFIX):  # SQLite's files, then the lock
+                self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
         self._lock.close()  # releases the flock
 
     @contextlib.contextmanager
@@ -177,7 +177,8 @@ class SpoolFile:
 
     def _measure(self) -> None:
         self.used_bytes = self._used_bytes()
-        self.oldest = self._head_timestamp()
+        head = self._connection.execute("SELECT timestamp FROM records ORDER BY seq LIMIT 1")
+        self.oldest = None if (row := head.fetchone()) is None else float(row[0])
 
     def _scalar(self, query: str) -> int:
         return int(self._connection.execute(query).fetchone()[0])
@@ -185,12 +186,6 @@ class SpoolFile:
     def _used_bytes(self) -> int:
         pages = self._scalar("PRAGMA page_count") - self._scalar("PRAGMA freelist_count")
         return pages * self._scalar("PRAGMA page_size")
-
-    def _head_timestamp(self) -> float | None:
-        row = self._connection.execute(
-            "SELECT timestamp FROM records ORDER BY seq LIMIT 1"
-        ).fetchone()
-        return None if row is None else float(row[0])
 
 
 class Spool:
@@ -254,11 +249,6 @@ class Spool:
             with self._lock:
                 more = not file.records and file.give_back_pages(VACUUM_CHUNK_PAGES)
         return removed
-
-    @property
-    def own_records(self) -> int:
-        """Records in this process's own file (the adopted files aside)."""
-        return self.own.records
 
     @property
     def records(self) -> int:
@@ -357,7 +347,3 @@ def _locked(path: Path) -> IO[bytes] | None:
         lock.close()
         return None
     return lock
-
-
-def _sidecars(path: Path) -> list[Path]:
-    return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", LOCK_SUFFIX)]

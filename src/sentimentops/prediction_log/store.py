@@ -110,8 +110,11 @@ class PredictionLogStore(Database):
             for record in records
         ]
         with self.transaction("writing predictions") as connection:
-            insert = _insert_or_skip(connection.dialect.name).returning(predictions.c.id)
-            return len(connection.execute(insert, rows).all())
+            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+            insert = dialect.insert(predictions).on_conflict_do_nothing(
+                index_elements=["request_id", "role"]
+            )
+            return len(connection.execute(insert.returning(predictions.c.id), rows).all())
 
     def write_feedback(
         self, request_id: str, label: Label, received_at: datetime | None = None
@@ -130,7 +133,7 @@ class PredictionLogStore(Database):
     ) -> pd.DataFrame:
         """The predictions logged in ``[since, until)`` (None: open), oldest first, as
         :data:`WINDOW_COLUMNS` with the latest ``feedback_label``; ValueError for a naive time."""
-        query = _window_query(since, until)
+        query = _window_query(since, until)  # before connecting: a naive time is a ValueError
         with self.transaction("reading predictions") as connection:
             rows = connection.execute(query).all()
         frame = pd.DataFrame.from_records([tuple(r) for r in rows], columns=list(WINDOW_COLUMNS))
@@ -172,12 +175,6 @@ def open_store(settings: Settings | None = None) -> PredictionLogStore:
         store.dispose()
         raise
     return store
-
-
-def _insert_or_skip(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT (request_id, role) DO NOTHING, in ``dialect``'s SQL."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(predictions).on_conflict_do_nothing(index_elements=["request_id", "role"])
 
 
 def _window_query(since: datetime | None, until: datetime | None) -> sa.Select[Any]:

@@ -286,7 +286,9 @@ class PredictionLogWriter:
         try:
             inserted = self._timed(self._store.write_predictions, records)
         except PredictionLogUnavailableError:
-            self._note_outage()
+            with self._lock:
+                self.failed_writes += 1
+                self.store_available = False
             raise
         except Exception:
             with self._lock:
@@ -340,14 +342,9 @@ class PredictionLogWriter:
     def _stop_spooling_if_caught_up(self) -> None:
         assert self._spool is not None
         with self._route_lock:
-            if self._spooling and not self._spool.own_records:
+            if self._spooling and not self._spool.own.records:
                 self._spooling = False
                 logger.info("Prediction log caught up: the spool is replayed")
-
-    def _note_outage(self) -> None:
-        with self._lock:
-            self.failed_writes += 1
-            self.store_available = False
 
     def _drain_queue(self) -> list[PredictionRecord | None]:
         drained: list[PredictionRecord | None] = []

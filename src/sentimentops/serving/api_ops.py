@@ -42,7 +42,7 @@ async def ready(state: State) -> Any:
             status="loading", error=state.slot.last_error, rollout=_rollout(state)
         )
         return JSONResponse(body.model_dump(mode="json"), status_code=503)
-    return schemas.Health(status="ok", model=_identity(state.slot.current), rollout=_rollout(state))
+    return await live(state)
 
 
 @_probe("/health/log", schemas.LogHealth)

@@ -191,21 +191,15 @@ def _texts_of(body: InferenceRequest, serving: ServingSettings) -> list[str]:
     return texts
 
 
-def _flatten(data: list[Any]) -> list[Any]:
-    """Row-major flattening of nested lists (``[[t1], [t2]]`` too), iterative: no deep recursion."""
+def _flatten(data: list[Any], depth: int = 1) -> list[Any]:
+    """Row-major flattening of nested lists (``[[t1], [t2]]`` too); refused past 9 levels, so
+    the recursion stays shallow whatever a client sends."""
     flat: list[Any] = []
-    stack: list[Any] = [iter(data)]
-    while stack:
-        item = next(stack[-1], _END)
-        if item is _END:
-            stack.pop()
-        elif isinstance(item, list):
-            if len(stack) > 8:
-                raise ApiError(400, "input data nested deeper than 8 levels")
-            stack.append(iter(item))
-        else:
+    for item in data:
+        if not isinstance(item, list):
             flat.append(item)
+        elif depth > 8:
+            raise ApiError(400, "input data nested deeper than 8 levels")
+        else:
+            flat.extend(_flatten(item, depth + 1))
     return flat
-
-
-_END = object()

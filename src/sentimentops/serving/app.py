@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -122,11 +123,8 @@ def _challenger(state: ApiState) -> Challenger:
 
 def _loaded_models(state: ApiState) -> list[tuple[str, str, str]]:
     """(name, version, role) of the champion and the challenger in play, for /metrics."""
-    loaded = [] if (champion := state.slot.current) is None else [champion]
-    models = [(model.name, model.version, "champion") for model in loaded]
-    if (challenger := state.challenger_model()) is not None:
-        models.append((challenger.name, challenger.version, "challenger"))
-    return models
+    roles = ((state.slot.current, "champion"), (state.challenger_model(), "challenger"))
+    return [(model.name, model.version, role) for model, role in roles if model is not None]
 
 
 def _shadow_status(state: ApiState) -> tuple[int, int, int, int]:
@@ -180,12 +178,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 async def _keep_model_current(state: ApiState) -> None:
     """Load the model now, then follow its alias every ``reload_interval_seconds``."""
     interval = state.settings.serving.reload_interval_seconds
-    first = True
-    while True:
+    for attempt in itertools.count():
         outcome = await asyncio.to_thread(state.slot.reload)
-        if not first:  # the first load is start-up, not a reload
+        if attempt:  # the first load is start-up, not a reload
             state.metrics.reloads.labels(outcome.kind).inc()
-        first = False
         if state.slot.current is None:
             await asyncio.sleep(min(interval or 5.0, 5.0))  # no model yet: keep trying
         elif interval:

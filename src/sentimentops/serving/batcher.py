@@ -57,8 +57,7 @@ class MicroBatcher(BackgroundLoop):
         future: asyncio.Future[tuple[LoadedModel, np.ndarray]] = (
             asyncio.get_running_loop().create_future()
         )
-        chars = sum(len(text) for text in texts)
-        self._queue.put_nowait(_Waiting(texts, future, deadline, chars))
+        self._queue.put_nowait(_Waiting(texts, future, deadline, sum(map(len, texts))))
         return await future
 
     async def _run(self) -> None:

@@ -38,8 +38,7 @@ async def _request_id(request: Request) -> str:
 
 
 async def _caller(request: Request) -> str | None:
-    headers = request.headers
-    return caller_key(headers.get("x-client-id"))
+    return caller_key(request.headers.get("x-client-id"))
 
 
 State = Annotated[ApiState, Depends(_state)]

@@ -98,14 +98,9 @@ def error_body(
     details: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The ``error`` object of every /v1 error answer (and of the Lambda handler's)."""
-    body: dict[str, Any] = {
-        "type": type or _ERROR_TYPES.get(status, "error"),
-        "message": message,
-        "request_id": request_id,
-    }
-    if details is not None:
-        body["details"] = details
-    return body
+    kind = type or _ERROR_TYPES.get(status, "error")
+    body = {"type": kind, "message": message, "request_id": request_id}
+    return body if details is None else {**body, "details": details}
 
 
 def error_response(
@@ -142,9 +137,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        if (not_json := _json_syntax_error(error)) is not None:
-            # Not JSON is a 400; 422 is for JSON that does not match the schema.
-            return answer(request, 400, not_json)
+        for item in error.errors():
+            if item.get("type") == "json_invalid":
+                # Not JSON is a 400; 422 is for JSON that does not match the schema.
+                reason = str(item.get("ctx", {}).get("error", "malformed")).removesuffix(" at")
+                position = item.get("loc", ("body", "?"))[-1]
+                not_json = (
+                    f"The request body is not valid JSON ({reason} at character {position}); "
+                    "send a JSON object."
+                )
+                return answer(request, 400, not_json)
         details = [
             {"loc": [str(part) for part in item.get("loc", ())], "msg": str(item.get("msg"))}
             for item in error.errors()
@@ -168,16 +170,3 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unexpected error on %s", request.url.path)
         message = "Internal error; the server log has the details under this request id."
         return answer(request, 500, message)
-
-
-def _json_syntax_error(error: RequestValidationError) -> str | None:
-    """What is wrong with a request body that does not parse as JSON; None when it does."""
-    for item in error.errors():
-        if item.get("type") == "json_invalid":
-            reason = str(item.get("ctx", {}).get("error", "malformed")).removesuffix(" at")
-            position = item.get("loc", ("body", "?"))[-1]
-            return (
-                f"The request body is not valid JSON ({reason} at character {position}); "
-                "send a JSON object."
-            )
-    return None

@@ -3,8 +3,11 @@ in one process never collide); values other objects own are read at scrape time.
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -34,51 +37,46 @@ class ApiMetrics:
         shadow_status: ShadowStatus = lambda: (0, 0, 0, 0),
     ) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
+        counter = partial(Counter, registry=self.registry)
+        histogram = partial(Histogram, registry=self.registry)
+        self.requests = counter(
             "sentimentops_requests",
             "HTTP requests by endpoint, method and status code.",
             ["endpoint", "method", "status"],
-            registry=self.registry,
         )
-        self.errors = Counter(
+        self.errors = counter(
             "sentimentops_errors",
             "HTTP responses with status >= 400, by endpoint and status code.",
             ["endpoint", "status"],
-            registry=self.registry,
         )
-        self.latency = Histogram(
+        self.latency = histogram(
             "sentimentops_request_latency_seconds",
             "Time from request to response, by endpoint.",
             ["endpoint"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
         )
-        self.predictions = Counter(
+        self.predictions = counter(
             "sentimentops_predictions",
             "Predictions made, by label and role (champion and canary: answered; shadow: not).",
             ["label", "role"],
-            registry=self.registry,
         )
-        self.scores = Histogram(
+        self.scores = histogram(
             "sentimentops_prediction_score",
             "Probability of positive of each prediction, by role.",
             ["role"],
             buckets=SCORE_BUCKETS,
-            registry=self.registry,
         )
-        self.scoring = Histogram(
+        self.scoring = histogram(
             "sentimentops_prediction_latency_seconds",
             "Time from a request's texts queued for scoring to their scores, by role (shadow: "
             "scoring time only, as it waits for idle moments by design).",
             ["role"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
         )
-        self.reloads = Counter(
+        self.reloads = counter(
             "sentimentops_model_reloads",
             "Model reload attempts, by outcome (swapped, unchanged, failed).",
             ["outcome"],
-            registry=self.registry,
         )
         self.registry.register(_LiveCollector(log_status, served_model, shadow_status))
 
@@ -86,8 +84,7 @@ class ApiMetrics:
         self, labels: Sequence[str], scores: Sequence[float], *, role: str, seconds: float
     ) -> None:
         """Record one request's predictions: counts by label and role, scores and ``seconds``."""
-        counted = {label: labels.count(label) for label in set(labels)}
-        for label, count in counted.items():
+        for label, count in collections.Counter(labels).items():
             self.predictions.labels(label=label, role=role).inc(count)
         by_role = self.scores.labels(role=role)
         for score in scores:
@@ -95,31 +92,26 @@ class ApiMetrics:
         self.scoring.labels(role=role).observe(seconds)
 
 
+@dataclass(eq=False)  # a registry keys its collectors by identity
 class _LiveCollector(Collector):
     """Values owned by other objects, read when Prometheus scrapes."""
 
-    def __init__(
-        self,
-        log_status: LogStatusReader,
-        served_model: ServedModelInfo,
-        shadow_status: ShadowStatus,
-    ) -> None:
-        self._log_status = log_status
-        self._served_model = served_model
-        self._shadow_status = shadow_status
+    log_status: LogStatusReader
+    served_model: ServedModelInfo
+    shadow_status: ShadowStatus
 
     def collect(self) -> Iterator[Metric]:
-        yield from _log_metrics(self._log_status())
+        yield from _log_metrics(self.log_status())
         info = GaugeMetricFamily(
             "sentimentops_model_info",
             "The loaded models: 1 for each name, version and role (champion; challenger while "
             "a shadow or canary share is set).",
             labels=["name", "version", "role"],
         )
-        for served in self._served_model():
+        for served in self.served_model():
             info.add_metric(list(served), 1)
         yield info
-        depth, scored, dropped, failed = self._shadow_status()
+        depth, scored, dropped, failed = self.shadow_status()
         yield GaugeMetricFamily(
             "sentimentops_shadow_queue_depth",
             "Answered requests waiting to be scored by the challenger in shadow.",

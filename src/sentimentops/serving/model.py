@@ -18,22 +18,9 @@ from sentimentops.tracking.loading import (
     resolve_location,
 )
 
-__all__ = ["ModelSlot", "ReloadOutcome", "resolved_version"]
+__all__ = ["ModelSlot", "ReloadOutcome"]
 
 log = logging.getLogger(__name__)
-
-
-def resolved_version(uri: str) -> str:
-    """The version ``uri`` resolves to now: what a reload would load (``local`` for a folder).
-
-    Raises:
-        ModelNotFoundError: no such registered version, alias or model folder.
-        TrackingUnavailableError: the registry does not answer.
-    """
-    if not uri.startswith("models:/"):
-        require_model_folder(uri)
-        return "local"
-    return resolve_location(uri).rsplit("/", 1)[1]
 
 
 class ModelSlot:
@@ -72,11 +59,10 @@ class ModelSlot:
                 gc.freeze()
                 self.current = loaded  # one reference assignment: atomic for readers
                 self.last_error = None
-                seconds = time.perf_counter() - started
                 log.info(
                     "%s %s version %s (loaded in %.1f s)",
                     "serving" if self.role == "champion" else f"{self.role} is",
-                    *(loaded.name, loaded.version, seconds),
+                    *(loaded.name, loaded.version, time.perf_counter() - started),
                 )
                 return ReloadOutcome("swapped")
             except ModelNotFoundError as error:
@@ -92,11 +78,9 @@ class ModelSlot:
 
     def _location(self) -> str:
         """Where ``uri`` points now: ``models:/name/version``, or the folder."""
-        return (
-            resolve_location(self.uri)
-            if self.uri.startswith("models:/")
-            else str(require_model_folder(self.uri))
-        )
+        if self.uri.startswith("models:/"):
+            return resolve_location(self.uri)
+        return str(require_model_folder(self.uri))
 
     def _failed(self, error: Exception) -> ReloadOutcome:
         self.last_error = f"{type(error).__name__}: {error}"

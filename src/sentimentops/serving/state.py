@@ -121,12 +121,12 @@ class ApiState:
         """
         self.ready_model()
         serving = self.settings.serving
-        challenger = self.challenger_model()
+        # The challenger, while a model of its own is in play.
+        challenger = self.challenger if self.challenger_model() is not None else None
         role: Role = "champion"
         batcher = self.batcher
-        share = serving.canary_share
-        if self.challenger and challenger and in_canary(caller or text_key(texts), share):
-            role, batcher = "canary", self.challenger.batcher
+        if challenger and in_canary(caller or text_key(texts), serving.canary_share):
+            role, batcher = "canary", challenger.batcher
         started = time.perf_counter()
         model, raw_scores = await self._score(batcher, texts)
         if role == "canary" and model is None:  # the challenger went meanwhile
@@ -148,14 +148,9 @@ class ApiState:
         if self.writer.submit_many(records):  # dropped records are never logged: no feedback
             for item_id in request_ids:
                 self.answered.add(item_id)
-        if (
-            role == "champion"
-            and challenger is not None
-            and self.challenger is not None
-            and in_shadow(request_id, serving.shadow_share)
-        ):
+        if role == "champion" and challenger and in_shadow(request_id, serving.shadow_share):
             # Scored once this answer is written: the scorer waits for an idle loop.
-            self.challenger.shadow.submit(
+            challenger.shadow.submit(
                 ShadowJob(texts, request_ids, endpoint, now),
                 loggable=self.writer.store_available,
             )
