@@ -38,10 +38,5 @@ class BatchOptions:
 
     def resumable_as(self) -> dict[str, Any]:
         """What a resumed run must share with the interrupted one, besides input and model."""
-        return {
-            "chunk_size": self.chunk_size,
-            "max_text_chars": self.max_text_chars,
-            "text_column": self.text_column,
-            "id_column": self.id_column,
-            "explain": self.explain,
-        }
+        names = ("chunk_size", "max_text_chars", "text_column", "id_column", "explain")
+        return {name: getattr(self, name) for name in names}

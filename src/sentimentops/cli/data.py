@@ -9,13 +9,10 @@ from typing import TYPE_CHECKING
 import typer
 
 from sentimentops.cli.output import console, key_value_table
-from sentimentops.cli.progress import Steps, steps
+from sentimentops.cli.progress import steps
 from sentimentops.config import get_settings
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-    from sentimentops.config import Settings
     from sentimentops.data.validate import ValidationResult
 
 __all__ = ["data_app"]
@@ -89,6 +86,7 @@ def split_command(
     """Validate, then split into train/validation/test Parquet files and print their digests.
     No movie and no duplicate text crosses splits in random mode; a seed gives the same digests
     on every run and machine."""
+    from sentimentops.data.load import load_reference_dataset, load_reviews
     from sentimentops.data.split import leakage_between, split_reviews
     from sentimentops.data.validate import validate_reviews
     from sentimentops.data.version import short_digest
@@ -103,7 +101,16 @@ def split_command(
         "splits", f"{split_settings.mode}-seed{split_settings.seed}"
     )
     with steps() as shown:
-        frame, source = _load_dataset(path, settings, shown)
+        shown.start(f"Reading {path or settings.data.reference_path}")
+        if path is None:
+            frame, found = load_reference_dataset(settings.data)
+            source = str(found)
+        else:
+            source = path
+            frame = load_reviews(
+                path, text_column=settings.data.text_column, label_column=settings.data.label_column
+            )
+        shown.finish(f"Read {len(frame):,} rows from {source}")
         shown.start(f"Validating {len(frame):,} rows")
         result = validate_reviews(frame, settings.validation, source=source)
         shown.finish(
@@ -196,23 +203,6 @@ def download_command(
             progress=report,
         )
     console.print(f"Converted dataset written to {parquet}")
-
-
-def _load_dataset(path: str | None, settings: Settings, shown: Steps) -> tuple[pd.DataFrame, str]:
-    """The dataset at ``path`` (default: the vendored one, checksum verified) and its source."""
-    from sentimentops.data.load import load_reference_dataset, load_reviews
-
-    shown.start(f"Reading {path or settings.data.reference_path}")
-    if path is None:
-        frame, found = load_reference_dataset(settings.data)
-        source = str(found)
-    else:
-        source = path
-        frame = load_reviews(
-            path, text_column=settings.data.text_column, label_column=settings.data.label_column
-        )
-    shown.finish(f"Read {len(frame):,} rows from {source}")
-    return frame, source
 
 
 def _print_validation(result: ValidationResult) -> None:

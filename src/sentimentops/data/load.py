@@ -68,9 +68,8 @@ def load_reviews(
 ) -> pd.DataFrame:
     """A dataset's rows in file order as :func:`canonical_columns` (labels not validated yet).
     Raises DataError as :func:`read_table` and :func:`canonical_columns` do."""
-    frame = read_table(location)
     return canonical_columns(
-        frame, location, text_column, label_column, require_labels=require_labels
+        read_table(location), location, text_column, label_column, require_labels=require_labels
     )
 
 
@@ -83,12 +82,8 @@ def read_table(location: LocationLike) -> pd.DataFrame:
     dataset_format = detect_format(where)
     if dataset_format == "aclimdb":
         return read_aclimdb_folder(where.path)
-    raw = _read_bytes(where)
-    if dataset_format == "csv":
-        return _parse_csv(raw, where)
-    if dataset_format == "parquet":
-        return _parse_parquet(raw, where)
-    return _parse_jsonl(raw, where)
+    parse = {"csv": _parse_csv, "parquet": _parse_parquet, "jsonl": _parse_jsonl}[dataset_format]
+    return parse(_read_bytes(where), where)
 
 
 def read_expected_sha256(checksum_file: Path) -> str:
@@ -259,5 +254,4 @@ def canonical_columns(
                 f"{location} has both '{source}' and '{target}' columns; renaming '{source}' to "
                 f"'{target}' would shadow one. Rename or drop one of them first."
             )
-    frame = frame.rename(columns=renames)
-    return frame.reset_index(drop=True)
+    return frame.rename(columns=renames).reset_index(drop=True)

@@ -186,7 +186,6 @@ def _schema_failures(
     frame: pd.DataFrame, settings: ValidationSettings, has_labels: bool, require_labels: bool
 ) -> pd.DataFrame:
     """One row per failed check: index, column, reason, value."""
-    failures = pd.DataFrame(columns=["index", "column", "reason", "value"])
     try:
         with warnings.catch_warnings():
             # pandera's error formatter trips a pandas 2.x warning about its own internals.
@@ -197,7 +196,7 @@ def _schema_failures(
     except SchemaErrors as errors:
         cases = errors.failure_cases
         cases = cases[cases["index"].notna()]
-        failures = pd.DataFrame(
+        return pd.DataFrame(
             {
                 "index": cases["index"].astype(int).to_numpy(),
                 "column": cases["column"].to_numpy(),
@@ -205,7 +204,7 @@ def _schema_failures(
                 "value": cases["failure_case"].to_numpy(),
             }
         )
-    return failures
+    return pd.DataFrame(columns=["index", "column", "reason", "value"])
 
 
 def _quarantine_table(frame: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:

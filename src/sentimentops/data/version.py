@@ -14,16 +14,11 @@ import pandas as pd
 
 __all__ = ["frame_digest", "json_digest", "sha256_file", "short_digest", "text_fingerprints"]
 
-_CHUNK_BYTES = 1 << 20
-
 
 def sha256_file(path: Path) -> str:
     """The hex sha256 of a file's bytes, read in chunks so memory stays flat."""
-    digest = hashlib.sha256()
     with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def _json_fallback(value: Any) -> Any:

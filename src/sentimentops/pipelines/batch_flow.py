@@ -26,7 +26,7 @@ from sentimentops.pipelines.runtime import (
     result_storage,
     state_label,
 )
-from sentimentops.storage import Location
+from sentimentops.storage import REJECTS, Location
 
 __all__ = ["BatchFlowResult", "batch_flow", "plan_batch"]
 
@@ -79,7 +79,7 @@ def plan_batch(
         path
         for path in source.files()
         if Location(path).name.endswith(DATA_SUFFIXES)
-        and not Location(path).name.endswith((OUTPUT_SUFFIX, ".rejects.csv"))
+        and not Location(path).name.endswith((OUTPUT_SUFFIX, REJECTS))
     ]
     if not files:
         raise BadInputError(

@@ -48,9 +48,8 @@ def prepare_data(
     settings: Settings, data: str | None, sample: int | None, extra_rows: str | None
 ) -> tuple[training_data.TrainingData, str]:
     extra = pd.read_parquet(extra_rows) if extra_rows else None
-    progress = get_run_logger().info
     prepared = training_data.prepare_training_data(
-        settings, data=data, sample=sample, extra=extra, progress=progress
+        settings, data=data, sample=sample, extra=extra, progress=get_run_logger().info
     )
     return prepared, training_data.store_splits(prepared, settings)
 

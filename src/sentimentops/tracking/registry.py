@@ -59,20 +59,16 @@ def model_files(uri: str) -> str:
 def resolve_version(uri: str) -> tuple[str, str]:
     """Name and version behind ``models:/name@alias`` or ``models:/name/version``; raises
     ModelNotFoundError if there is none, TrackingUnavailableError if the registry fails."""
-    found = _model_version(uri)
-    return str(found.name), str(found.version)
-
-
-def _model_version(uri: str) -> Any:
     import mlflow
 
     reference = uri.removeprefix("models:/")
     try:
         if "@" in reference:
             name, alias = reference.split("@", 1)
-            return _client().get_model_version_by_alias(name, alias)
-        name, version = reference.rsplit("/", 1)
-        return _client().get_model_version(name, version)
+            found = _client().get_model_version_by_alias(name, alias)
+        else:
+            name, version = reference.rsplit("/", 1)
+            found = _client().get_model_version(name, version)
     except (ValueError, mlflow.exceptions.MlflowException) as error:
         if isinstance(error, mlflow.exceptions.MlflowException):
             _raise_if_unavailable(uri, error)
@@ -80,6 +76,7 @@ def _model_version(uri: str) -> Any:
             f"No model at {uri} ({error}). Train one with `sentimentops train`, or pass a "
             "local model folder with --model."
         ) from None
+    return str(found.name), str(found.version)
 
 
 def _raise_if_unavailable(uri: str, error: Any) -> None:

@@ -19,11 +19,6 @@ def resolve_tracking_uri(settings: Settings) -> str:
     return explicit or f"sqlite:///{settings.state_path('mlflow.db').resolve()}"
 
 
-def _artifact_root(settings: Settings) -> str:
-    configured = settings.tracking.artifact_location
-    return configured or settings.state_path("mlartifacts").resolve().as_uri()
-
-
 def connect_registry(settings: Settings) -> str:
     """Point MLflow at the tracking store and registry, without :func:`connect`'s experiment;
     returns the URI. TrackingUnavailableError: a server silent for ``tracking.timeout_seconds``."""
@@ -53,9 +48,10 @@ def connect(settings: Settings) -> str:
     try:
         if mlflow.get_experiment_by_name(name) is None:
             local_store = not uri.startswith(("http://", "https://"))
-            mlflow.create_experiment(
-                name, artifact_location=_artifact_root(settings) if local_store else None
+            artifacts = settings.tracking.artifact_location or (
+                settings.state_path("mlartifacts").resolve().as_uri()
             )
+            mlflow.create_experiment(name, artifact_location=artifacts if local_store else None)
         mlflow.set_experiment(name)
     except mlflow.exceptions.MlflowException as error:
         raise TrackingUnavailableError(
