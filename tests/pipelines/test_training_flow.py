@@ -3,7 +3,8 @@ the registry alone when it fails."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from sentimentops.config import get_settings
 from sentimentops.pipelines.training_flow import run_training_flow
 from sentimentops.tracking import registry
 from sentimentops.training import data as training_data
+from sentimentops.training import job as training_job
 from tests.conftest import FAST_TRAINING_CONFIG
 
 MODEL = "imdb-sentiment"
@@ -83,17 +85,23 @@ def test_searches_are_cached_on_data_and_settings(
     assert changed.steps["choose and refit"] == "ran"
 
 
-def test_candidates_are_searched_side_by_side_in_processes_of_their_own(
+def test_candidates_are_searched_one_after_another_in_the_flow_s_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """n_jobs 2 and two families: each search in a process of its own, both at once, each with
-    one process for its CV fits (two busy processes on two cores, not four)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
-
+    """n_jobs 2 goes to each search's CV fits, not to a process per candidate as well: two
+    candidates at once, each with its own CV jobs, would keep more processes busy than cores."""
     monkeypatch.setenv("SENTIMENTOPS_TRAINING__N_JOBS", "2")
     get_settings.cache_clear()
-    started = datetime.now(UTC)
+    real = training_job.evaluate_candidate
+    searches: list[tuple[int, float, float]] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        result = real(*args, **kwargs)
+        searches.append((os.getpid(), started, time.monotonic()))
+        return result
+
+    monkeypatch.setattr(training_job, "evaluate_candidate", recorded)
 
     result = run_training_flow(get_settings(), sample=1500)
 
@@ -101,16 +109,10 @@ def test_candidates_are_searched_side_by_side_in_processes_of_their_own(
     assert result.champion == "1"
     assert result.steps["search logreg"] == "ran"
     assert result.steps["search nb_logreg"] == "ran"
-    assert set(result.seconds) >= {"prepare data", "clean texts", "search 2 families, 2 at once"}
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="search-candidate"))
-        )
-    ours = [run for run in runs if run.start_time and run.start_time >= started]
-    spans = sorted((run.start_time, run.end_time) for run in ours)
-    assert len(spans) == 2
-    (first_start, first_end), (second_start, _) = spans
-    assert first_start <= second_start < first_end  # the second began before the first ended
+    assert [pid for pid, _, _ in searches] == [os.getpid(), os.getpid()]
+    (_, _, first_end), (_, second_start, _) = sorted(searches, key=lambda s: s[1])
+    assert first_end <= second_start
+    assert set(result.seconds) >= {"prepare data", "clean texts", "search logreg"}
 
 
 def test_a_step_failing_twice_is_retried_and_the_flow_completes(

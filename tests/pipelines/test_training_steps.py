@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sentimentops.config import Settings, get_settings
+from sentimentops.config import get_settings
 from sentimentops.errors import ConfigError
 from sentimentops.models.train import finish_training
 from sentimentops.training.data import (
@@ -14,12 +14,7 @@ from sentimentops.training.data import (
     training_fingerprint,
     with_split_mode,
 )
-from sentimentops.training.job import (
-    search_order,
-    search_settings,
-    searches_at_once,
-    with_families,
-)
+from sentimentops.training.job import with_families
 
 DIGESTS = {"train": "a", "validation": "b", "test": "c"}
 
@@ -53,44 +48,6 @@ def test_where_training_runs_does_not_change_what_it_trains() -> None:
     assert training_fingerprint(with_families(settings, ["logreg"]), DIGESTS) != (
         training_fingerprint(settings, DIGESTS)
     )
-
-
-def _with_training(**update: object) -> Settings:
-    settings = get_settings()
-    return settings.model_copy(update={"training": settings.training.model_copy(update=update)})
-
-
-def test_searches_side_by_side_share_the_processes_n_jobs_allows() -> None:
-    two = _with_training(n_jobs=2, models=["logreg", "linear_svm", "random_forest", "nb_logreg"])
-    assert searches_at_once(two) == 2
-    assert search_settings(two).training.n_jobs == 1  # 2 searches x 1 process: 2 busy
-    assert search_settings(two).training.models == two.training.models
-
-    four = _with_training(n_jobs=4, models=["logreg", "nb_logreg"])
-    assert searches_at_once(four) == 2
-    assert search_settings(four).training.n_jobs == 2
-
-    one = _with_training(n_jobs=1)
-    assert searches_at_once(one) == 1
-    assert search_settings(one) is one
-
-    lone = _with_training(n_jobs=2, models=["logreg"])
-    assert searches_at_once(lone) == 1
-    assert search_settings(lone).training.n_jobs == 2  # its CV fits take both
-
-
-def test_side_by_side_searches_start_with_the_widest_n_grams() -> None:
-    settings = _with_training(models=["logreg", "linear_svm", "random_forest", "nb_logreg"])
-    widest = {
-        family: settings.training.candidates[family].features.tfidf.ngram_range[1]
-        for family in settings.training.models
-    }
-    order = search_order(settings)
-
-    assert sorted(order) == sorted(settings.training.models)
-    assert [widest[family] for family in order] == sorted(widest.values(), reverse=True)
-    ties = [family for family in order if widest[family] == widest[order[1]]]
-    assert ties == [f for f in settings.training.models if widest[f] == widest[order[1]]]
 
 
 def test_an_unknown_split_mode_is_a_config_error() -> None:

@@ -144,8 +144,6 @@ def training_flow(
     laps.lap("clean texts")
     digests = prepared.lineage["split_digests"]
     search = search_candidate.with_options(**cached)
-    at_once = 1 if settings.training.dask_scheduler else training_job.searches_at_once(settings)
-    families = training_job.search_order(settings) if at_once > 1 else settings.training.models
     with training_job.feature_cache(settings) as cache_dir:
         futures = {
             family: search.submit(
@@ -156,18 +154,12 @@ def training_flow(
                 cache_dir,
                 training_data.candidate_fingerprint(settings, family, digests),
             )
-            for family in families
+            for family in settings.training.models
         }
-        searched = {}
+        candidates = []
         for family, future in futures.items():
-            searched[family] = future.result()
-            if at_once == 1:
-                laps.lap(f"search {family}", state_label(future.state))
-            else:  # side by side: one row of time for them all, each one's state
-                laps.steps[f"search {family}"] = state_label(future.state)
-        if at_once > 1:
-            laps.lap(f"search {len(families)} families, {at_once} at once")
-    candidates = [searched[family] for family in settings.training.models]
+            candidates.append(future.result())
+            laps.lap(f"search {family}", state_label(future.state))
     final = choose_and_refit.with_options(**cached)(
         settings, candidates, prepared.splits, cleaned_texts, fingerprint, return_state=True
     )
@@ -184,16 +176,12 @@ def training_flow(
 
 
 def configured_training_flow(settings: Settings) -> Any:
-    """The training flow with its task runner: the Dask cluster's workers, else as many processes
-    as searches run at once, else the flow's own thread (docs/decisions.md, Training)."""
+    """The training flow with its task runner: the Dask cluster's workers, else one search after
+    another in the flow's process (docs/decisions.md, Training)."""
     if settings.training.dask_scheduler:
         from prefect_dask.task_runners import DaskTaskRunner
 
         runner: Any = DaskTaskRunner(address=settings.training.dask_scheduler)
-    elif (at_once := training_job.searches_at_once(settings)) > 1:
-        from prefect.task_runners import ProcessPoolTaskRunner
-
-        runner = ProcessPoolTaskRunner(max_workers=at_once)
     else:
         from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -203,6 +191,5 @@ def configured_training_flow(settings: Settings) -> Any:
 
 def run_training_flow(settings: Settings, **parameters: Any) -> TrainingSummary:
     """Run the training flow now (as a subflow when called from a flow)."""
-    families = training_job.with_families(settings, parameters.get("models"))
-    result: TrainingSummary = configured_training_flow(families)(**parameters)
+    result: TrainingSummary = configured_training_flow(settings)(**parameters)
     return result

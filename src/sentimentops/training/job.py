@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentimentops.config import CandidateSettings, ModelFamily, Settings
+from sentimentops.config import ModelFamily, Settings
 from sentimentops.data.split import DatasetSplits
 from sentimentops.data.validate import ValidationReport
 from sentimentops.models.train import (
@@ -33,10 +33,8 @@ __all__ = [
     "refit_best",
     "registered_version",
     "run_training",
-    "search_order",
     "search_settings",
     "search_stored",
-    "searches_at_once",
     "track_and_gate",
     "with_families",
 ]
@@ -177,40 +175,13 @@ def with_families(settings: Settings, models: list[ModelFamily] | None) -> Setti
     )
 
 
-def searches_at_once(settings: Settings) -> int:
-    """Candidates searched side by side on this machine: one per process ``training.n_jobs``
-    allows, at most one per family (docs/decisions.md, Training)."""
-    from joblib import effective_n_jobs
-
-    families = len(settings.training.models)
-    return max(1, min(int(effective_n_jobs(settings.training.n_jobs)), families))
-
-
-def search_order(settings: Settings) -> list[ModelFamily]:
-    """The families, the widest n-grams (the most featurising) first, so that searches run side
-    by side end close together; configured order otherwise."""
-    candidates = settings.training.candidates
-
-    def widest_ngram(family: ModelFamily) -> int:
-        return candidates.get(family, CandidateSettings()).features.tfidf.ngram_range[1]
-
-    return sorted(settings.training.models, key=widest_ngram, reverse=True)
-
-
 def search_settings(settings: Settings) -> Settings:
-    """The settings a search runs with: on Dask one process per search; locally the processes
-    ``training.n_jobs`` allows, shared by the searches running at once (docs/decisions.md)."""
-    from joblib import effective_n_jobs
-
-    training = settings.training
-    if training.dask_scheduler:
-        update: dict[str, Any] = {"dask_scheduler": None, "n_jobs": 1}
-    else:
-        at_once = searches_at_once(settings)
-        if at_once == 1:
-            return settings
-        update = {"n_jobs": max(1, int(effective_n_jobs(training.n_jobs)) // at_once)}
-    return settings.model_copy(update={"training": training.model_copy(update=update)})
+    """The settings a search runs with: the flow's own locally, one process per search on Dask
+    (docs/decisions.md, Training)."""
+    if not settings.training.dask_scheduler:
+        return settings
+    update: dict[str, Any] = {"dask_scheduler": None, "n_jobs": 1}
+    return settings.model_copy(update={"training": settings.training.model_copy(update=update)})
 
 
 @contextlib.contextmanager
