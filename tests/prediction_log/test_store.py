@@ -299,6 +299,47 @@ def test_unusable_urls_are_configuration_errors(url: str) -> None:
         PredictionLogStore(url)
 
 
+def test_a_sqlite_file_removed_in_use_is_recreated_and_written_to(
+    sqlite_store: PredictionLogStore, sqlite_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Pooled connections would write on into the removed file (and its rows be lost with it):
+    the next write goes to a new, migrated file at the same path, and says so."""
+    sqlite_store.write_predictions(sample_records(2))
+    for file in sqlite_path.parent.glob(f"{sqlite_path.name}*"):  # the database, -wal, -shm
+        file.unlink()
+
+    inserted = sqlite_store.write_predictions([sample_record(5), sample_record(6)])
+    sqlite_store.write_feedback("request-5", "positive")
+
+    assert inserted == 2
+    with sqlite3.connect(sqlite_path) as connection:  # the file at the path, not the pool
+        logged = connection.execute("SELECT request_id FROM predictions ORDER BY id").fetchall()
+        labels = connection.execute("SELECT request_id, label FROM feedback").fetchall()
+    assert logged == [("request-5",), ("request-6",)]
+    assert labels == [("request-5", "positive")]
+    assert "removed or replaced while in use" in caplog.text
+
+
+def test_a_sqlite_file_replaced_in_use_is_written_to_not_the_old_one(
+    sqlite_store: PredictionLogStore, sqlite_path: Path
+) -> None:
+    sqlite_store.write_predictions(sample_records(1))
+    moved = sqlite_path.with_name("moved-away.db")
+    for suffix in ("", "-wal", "-shm"):  # its connections still reach it under the new name
+        sqlite_path.with_name(sqlite_path.name + suffix).rename(
+            moved.with_name(moved.name + suffix)
+        )
+    replacement = PredictionLogStore(f"sqlite:///{sqlite_path}")
+    replacement.migrate()
+    replacement.dispose()
+
+    sqlite_store.write_predictions([sample_record(3)])
+
+    assert sqlite_store.read_window()["request_id"].tolist() == ["request-3"]
+    with sqlite3.connect(moved) as connection:
+        assert connection.execute("SELECT count(*) FROM predictions").fetchone() == (1,)
+
+
 def test_unreachable_database_is_unavailable_not_a_crash() -> None:
     store = PredictionLogStore(f"postgresql://postgres:secret@127.0.0.1:{free_port()}/nowhere")
 

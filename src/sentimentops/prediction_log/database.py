@@ -3,7 +3,9 @@ failure meaning "cannot be used right now" raised as :class:`PredictionLogUnavai
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +39,8 @@ POSTGRES_CONNECT_ARGS: Final = {
 POSTGRES_STATEMENT_TIMEOUT_MS: Final = 30_000
 _OUTAGES: Final = (exc.OperationalError, exc.InterfaceError, exc.ProgrammingError, exc.TimeoutError)
 
+log = logging.getLogger(__name__)
+
 
 class Database:
     """One SQLite or PostgreSQL database, migrated by Alembic, thread-safe; after a failed
@@ -47,6 +51,10 @@ class Database:
         self.url = _checked_url(url)
         self.engine = _create_engine(self.url)
         self._migration_owed = False
+        sqlite = self.url.get_backend_name() == "sqlite"
+        self._file = Path(str(self.url.database)) if sqlite else None
+        self._file_identity: tuple[int, int] | None = None  # of the SQLite file last migrated
+        self._file_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url.render_as_string(hide_password=True)!r})"
@@ -68,6 +76,7 @@ class Database:
             self._migration_owed = True
             raise
         self._migration_owed = False
+        self._file_identity = _identity(self._file)
 
     @contextmanager
     def transaction(self, action: str) -> Iterator[Connection]:
@@ -75,12 +84,31 @@ class Database:
         (naming ``action``) when the database cannot be used now, other errors as raised."""
         if self._migration_owed:
             self.migrate()
+        self._recreate_if_replaced()
         with self._outages_raised(action), self.engine.begin() as connection:
             yield connection
 
     def dispose(self) -> None:
         """Close the pooled connections; the database reconnects if used again."""
         self.engine.dispose()
+
+    def _recreate_if_replaced(self) -> None:
+        """Migrate again when the SQLite file was removed or replaced while in use: pooled
+        connections would write on into the removed file, lost with it."""
+        file, known = self._file, self._file_identity
+        if file is None or known is None or _identity(file) == known:
+            return
+        with self._file_lock:
+            if _identity(file) == self._file_identity:
+                return  # another thread got here first
+            log.warning(
+                "%s was removed or replaced while in use: writing to the file now at that path "
+                "(migrated again); what was written before stays with the old file",
+                file,
+            )
+            self.engine.dispose()
+            file.parent.mkdir(parents=True, exist_ok=True)
+            self.migrate()
 
     @contextmanager
     def _outages_raised(self, action: str) -> Iterator[None]:
@@ -117,6 +145,15 @@ def _checked_url(url: str) -> URL:
     # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3, which the project does not ship.
     plain = parsed.drivername == "postgresql"
     return parsed.set(drivername="postgresql+psycopg2") if plain else parsed
+
+
+def _identity(file: Path | None) -> tuple[int, int] | None:
+    """Device and inode of ``file``, None when it is missing (or not a file database)."""
+    try:
+        status = file.stat() if file is not None else None
+    except FileNotFoundError:
+        return None
+    return None if status is None else (status.st_dev, status.st_ino)
 
 
 def _create_engine(url: URL) -> Engine:
