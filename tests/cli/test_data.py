@@ -217,3 +217,44 @@ def test_split_shows_each_step_with_its_time_then_the_summary(
     assert all(re.search(r"\d+:\d\d:\d\d$", step) for step in steps)  # each with its time
     # Then the summary: the splits table, after the steps.
     assert lines.index(steps[-1]) < next(i for i, line in enumerate(lines) if "Splits" in line)
+
+
+def test_split_of_a_file_with_other_column_names_goes_to_its_own_folder(
+    reference_reviews: pd.DataFrame, isolated_settings: Path, tmp_path: Path
+) -> None:
+    """The columns are named on the command line, and the splits of a user's file do not
+    replace the vendored data's (which go to random-seed42/)."""
+    csv = tmp_path / "reviews.csv"
+    sample = reference_reviews.sample(300, random_state=6)
+    sample.rename(columns={"review": "text", "sentiment": "label"}).to_csv(csv, index=False)
+
+    result = runner.invoke(
+        app, ["data", "split", str(csv), "--text-column", "text", "--label-column", "label"]
+    )
+
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(
+        (isolated_settings / "splits/reviews-random-seed42/manifest.json").read_text()
+    )
+    assert sum(split["rows"] for split in manifest["splits"].values()) == 300
+    assert not (isolated_settings / "splits/random-seed42").exists()
+
+
+def test_file_options_naming_folders_are_refused_before_the_work(
+    reference_reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    csv = tmp_path / "reviews.csv"
+    reference_reviews.sample(20, random_state=7).to_csv(csv, index=False)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+
+    report = runner.invoke(app, ["data", "validate", str(csv), "--report", str(folder)])
+    quarantine = runner.invoke(app, ["data", "validate", str(csv), "--quarantine", str(folder)])
+    split = runner.invoke(app, ["data", "split", str(csv), "--output-dir", str(csv)])
+
+    assert (report.exit_code, quarantine.exit_code, split.exit_code) == (2, 2, 2)
+    assert f"--report {folder} is a folder" in " ".join(report.output.split())
+    assert f"--quarantine {folder} is a folder" in " ".join(quarantine.output.split())
+    assert f"--output-dir {csv} is a file" in " ".join(split.output.split())
+    assert "Traceback" not in report.output + quarantine.output + split.output
+    assert list(folder.iterdir()) == []

@@ -51,6 +51,8 @@ def validate_command(
     from sentimentops.storage import Location  # fsspec: not at CLI start-up
 
     settings = get_settings()
+    _refuse_folder(report, "--report", "report.json")
+    _refuse_folder(quarantine, "--quarantine", "quarantine.csv")
     with console.status(f"Reading {path}"):
         frame = load_reviews(
             path, text_column=text_column, label_column=label_column, require_labels=labels
@@ -80,7 +82,16 @@ def split_command(
     ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (default from config)."),
     output_dir: Path | None = typer.Option(
-        None, "--output-dir", help="Default: $SENTIMENTOPS_HOME/splits/<mode>-seed<seed>/."
+        None,
+        "--output-dir",
+        help="Default: $SENTIMENTOPS_HOME/splits/<mode>-seed<seed>/ (<name>-<mode>-seed<seed>/ "
+        "for a dataset given as PATH).",
+    ),
+    text_column: str | None = typer.Option(
+        None, "--text-column", help="Column holding the review text (default: data.text_column)."
+    ),
+    label_column: str | None = typer.Option(
+        None, "--label-column", help="Column holding the label (default: data.label_column)."
     ),
 ) -> None:
     """Validate, then split into train/validation/test Parquet files and print their digests.
@@ -90,15 +101,20 @@ def split_command(
     from sentimentops.data.split import leakage_between, split_reviews
     from sentimentops.data.validate import validate_reviews
     from sentimentops.data.version import short_digest
-    from sentimentops.errors import ConfigError
+    from sentimentops.errors import BadInputError, ConfigError
+    from sentimentops.storage import Location  # fsspec: not at CLI start-up
 
     settings = get_settings()
     if mode not in (None, "random", "official"):
         raise ConfigError(f"--mode must be random or official, not {mode!r}.")
+    if output_dir is not None and output_dir.is_file():
+        raise BadInputError(f"--output-dir {output_dir} is a file: give a folder for the splits.")
     overrides = {key: value for key, value in (("mode", mode), ("seed", seed)) if value is not None}
     split_settings = settings.split.model_copy(update=overrides)
+    # A user's dataset must not overwrite the vendored data's splits (or another dataset's).
+    dataset = f"{Location(path).stem or 'dataset'}-" if path is not None else ""
     directory = output_dir or settings.state_path(
-        "splits", f"{split_settings.mode}-seed{split_settings.seed}"
+        "splits", f"{dataset}{split_settings.mode}-seed{split_settings.seed}"
     )
     with steps() as shown:
         shown.start(f"Reading {path or settings.data.reference_path}")
@@ -108,7 +124,9 @@ def split_command(
         else:
             source = path
             frame = load_reviews(
-                path, text_column=settings.data.text_column, label_column=settings.data.label_column
+                path,
+                text_column=text_column or settings.data.text_column,
+                label_column=label_column or settings.data.label_column,
             )
         shown.finish(f"Read {len(frame):,} rows from {source}")
         shown.start(f"Validating {len(frame):,} rows")
@@ -170,6 +188,14 @@ def split_command(
             f"they and the reasons are in {written}[/yellow]"
         )
     console.print(f"Written to {directory} (manifest.json lists the full digests)")
+
+
+def _refuse_folder(path: Path | None, option: str, example: str) -> None:
+    """A file option naming a folder is refused before the work (the write would fail after)."""
+    from sentimentops.errors import BadInputError
+
+    if path is not None and path.is_dir():
+        raise BadInputError(f"{option} {path} is a folder: give a file, e.g. {path / example}.")
 
 
 @data_app.command("download")
