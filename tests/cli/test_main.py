@@ -48,3 +48,13 @@ def test_installed_console_script_runs() -> None:
 
     assert completed.returncode == 0
     assert "data" in completed.stdout
+
+
+def test_help_flows_each_description_as_a_paragraph_and_keeps_its_placeholders() -> None:
+    """A docstring's line breaks are the source's wrapping, not the reader's: the list of
+    commands joins them; a placeholder in an option's help is not taken for markup."""
+    commands = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    monitor = runner.invoke(app, ["monitor", "--help"], env={"COLUMNS": "200"})
+
+    assert "evaluate once on test, log it all to MLflow, register the model" in commands.output
+    assert "$SENTIMENTOPS_HOME/reports/monitoring-TIME/" in monitor.output

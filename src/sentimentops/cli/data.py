@@ -34,7 +34,7 @@ def validate_command(
     quarantine: Path | None = typer.Option(
         None,
         "--quarantine",
-        help="Write quarantined rows here (default: $SENTIMENTOPS_HOME/quarantine/<name>.csv).",
+        help="Write quarantined rows here (default: $SENTIMENTOPS_HOME/quarantine/NAME.csv).",
     ),
     text_column: str = TEXT_COLUMN_OPTION,
     label_column: str = LABEL_COLUMN_OPTION,
@@ -84,8 +84,8 @@ def split_command(
     output_dir: Path | None = typer.Option(
         None,
         "--output-dir",
-        help="Default: $SENTIMENTOPS_HOME/splits/<mode>-seed<seed>/ (<name>-<mode>-seed<seed>/ "
-        "for a dataset given as PATH).",
+        help="Default: $SENTIMENTOPS_HOME/splits/MODE-seedSEED/ (NAME-MODE-seedSEED/ for a "
+        "dataset given as PATH).",
     ),
     text_column: str | None = typer.Option(
         None, "--text-column", help="Column holding the review text (default: data.text_column)."

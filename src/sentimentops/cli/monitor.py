@@ -79,7 +79,7 @@ def monitor(
     text_column: str = typer.Option("review", "--text-column"),
     label_column: str = typer.Option("sentiment", "--label-column"),
     output_dir: Path | None = typer.Option(
-        None, "--output-dir", help="Default: $SENTIMENTOPS_HOME/reports/monitoring-<time>/."
+        None, "--output-dir", help="Default: $SENTIMENTOPS_HOME/reports/monitoring-TIME/."
     ),
 ) -> None:
     """Compare current data with the reference: text, descriptor and prediction drift, accuracy
