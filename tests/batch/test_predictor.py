@@ -586,3 +586,54 @@ def test_an_s3_output_in_a_missing_bucket_is_bad_input_not_an_outage(
     assert "s3://no-such-bucket/out.csv" in message
     assert "NoSuchBucket" in message
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_an_output_with_every_row_rejected_still_has_its_columns(
+    model_folder: Path, tmp_path: Path, suffix: str
+) -> None:
+    """It was a 0-byte CSV or a Parquet without columns, which monitoring took for no output."""
+    source = tmp_path / "in.csv"
+    source.write_text('id,review\n1,"   "\n2,\n')
+    output = tmp_path / f"out{suffix}"
+
+    summary = predictor(model_folder).run(str(source), output)
+
+    assert (summary.rows_in, summary.predicted, summary.rejected) == (2, 0, 2)
+    frame = pd.read_csv(output) if suffix == ".csv" else pd.read_parquet(output)
+    assert frame.empty
+    assert list(frame.columns) == ["id", "label", "score", "model_name", "model_version"]
+    assert pd.read_csv(rejects_path(output))["reason"].tolist() == ["empty text", "missing text"]
+
+
+def test_an_input_that_is_not_utf8_text_exits_2_before_scoring(
+    model_folder: Path, tmp_path: Path
+) -> None:
+    """A UTF-16 CSV used to exit 0 with every row rejected and a 0-byte output."""
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"review": [GOOD] * 3}).to_csv(source, index=False, encoding="utf-16")
+
+    result = runner.invoke(app, ["predict", str(source), str(tmp_path / "out.csv"),
+                                 "--model", str(model_folder)])  # fmt: skip
+
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert f"{source} is not UTF-8 text" in message
+    assert "Re-save the file as UTF-8 CSV" in message
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.csv"]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_output_folder_the_file_system_refuses_exits_2(
+    model_folder: Path, tmp_path: Path
+) -> None:
+    """Not creatable under /proc: it was a FileNotFoundError traceback."""
+    source = tmp_path / "in.csv"
+    source.write_text(f'id,review\n1,"{GOOD}"\n')
+
+    result = runner.invoke(app, ["predict", str(source), "/proc/scored.csv",
+                                 "--model", str(model_folder)])  # fmt: skip
+
+    assert result.exit_code == 2, result.output
+    assert "Cannot write the output /proc/scored.csv" in " ".join(result.output.split())
+    assert "Traceback" not in result.output

@@ -146,3 +146,33 @@ def test_bad_input_is_told_before_the_model_is_loaded_and_leaves_nothing(
     assert message in " ".join(completed.stderr.split())
     assert "no-model" not in completed.stderr
     assert sorted(str(path) for path in work.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("review\nA wonderful film.\n".encode("utf-16"), "reviews.csv is not UTF-8 text"),
+        (b"review\ncaf\xe9 was bad\n", "reviews.csv is not UTF-8 text: no row can be read"),
+        (b"text,sentiment\n", "has no text column 'review' (columns: text, sentiment)"),
+        (b"review,review\nGood.,Bad.\n", "names the column 'review' more than once"),
+    ],
+    ids=["utf-16", "latin-1", "header-only", "repeated-column"],
+)
+def test_a_file_that_cannot_be_scored_as_a_whole_exits_2_before_the_model_loads(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    """Each exited 0 (all rows rejected, or none read) or scored the wrong column."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "reviews.csv").write_bytes(content)
+
+    completed = run_cli(
+        "predict", "reviews.csv", "scored.csv", "--model", str(tmp_path / "no-model"),
+        home=tmp_path / "home", cwd=work,
+    )  # fmt: skip
+
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert completed.stderr.count("\n") == 1
+    assert message in " ".join(completed.stderr.split())
+    assert "no-model" not in completed.stderr
+    assert sorted(path.name for path in work.iterdir()) == ["reviews.csv"]

@@ -9,7 +9,7 @@ from itertools import islice
 
 from sentimentops.batch.engines import open_engine, scored
 from sentimentops.batch.options import BatchOptions
-from sentimentops.batch.rules import RejectRules
+from sentimentops.batch.rules import RejectRules, no_predictions
 from sentimentops.batch.sink import BatchSummary, Sink, check_output
 from sentimentops.batch.source import Source
 from sentimentops.errors import DataError, RejectLimitExceededError
@@ -67,8 +67,9 @@ class BatchPredictor:
         with open_engine(self.options, model, self.status) as engine:
             self.status("Scoring")
             scoring = time.perf_counter()
-            sink = Sink(target, identity, resume=resume)
             doing, then = f"scoring {source} into {target}", "rerun with --resume to continue"
+            with storage_errors(doing, then=then, writes=True):
+                sink = Sink(target, identity, resume=resume)
             with sink.removed_unless_resumable(), storage_errors(doing, then=then, writes=True):
                 records = source.records()
                 skipped = sum(1 for _ in islice(records, sink.done * self.options.chunk_size))
@@ -79,7 +80,8 @@ class BatchPredictor:
                 explain = self.options.explain
                 outcomes = (chunk.scored(scores, model, explain) for chunk, scores in chunks)
                 read = skipped + sink.write(outcomes, self.progress)
-                summary = sink.finish(read, model, scoring, job_started=started)
+                empty = no_predictions(source.key, explain)
+                summary = sink.finish(read, model, scoring, job_started=started, empty=empty)
         rejected, rows_in, limit = summary.rejected, summary.rows_in, self.options.max_reject_rate
         if limit is not None and rows_in and rejected / rows_in > limit:
             raise RejectLimitExceededError(

@@ -18,9 +18,24 @@ from sentimentops.features.blank import is_blank
 from sentimentops.models.sentiment import labels_of
 from sentimentops.tracking.loading import LoadedModel
 
-__all__ = ["REJECT_COLUMNS", "RejectRules", "Scored", "Screened"]
+__all__ = ["RejectRules", "Scored", "Screened", "no_predictions", "no_rejects"]
 
-REJECT_COLUMNS = ["row_number", "id", "reason", "raw"]
+_REJECT_TYPES = {"row_number": "int64", "id": "object", "reason": "object", "raw": "object"}
+
+
+def no_predictions(key: str, explain: bool) -> pd.DataFrame:
+    """The output's columns with their types and no rows: what an output without predictions
+    holds (``key`` is the id column, or ``row_number``)."""
+    types = {key: "int64" if key == "row_number" else "object", "label": "object"}
+    types |= {"score": "float64", "model_name": "object", "model_version": "object"}
+    if explain:
+        types["top_ngrams"] = "object"
+    return pd.DataFrame(columns=list(types)).astype(types)
+
+
+def no_rejects() -> pd.DataFrame:
+    """The rejects' columns with their types and no rows."""
+    return pd.DataFrame(columns=list(_REJECT_TYPES)).astype(_REJECT_TYPES)
 
 
 class Scored(NamedTuple):
@@ -63,9 +78,7 @@ class Screened:
         )
         if explain:
             predictions["top_ngrams"] = model.top_ngrams(texts) if texts else []
-        frame = pd.DataFrame(rejects, columns=REJECT_COLUMNS).astype(
-            {"row_number": "int64", "id": "object", "reason": "object", "raw": "object"}
-        )
+        frame = pd.DataFrame(rejects, columns=list(_REJECT_TYPES)).astype(_REJECT_TYPES)
         rejected = frame.sort_values("row_number", kind="stable", ignore_index=True)
         return Scored(predictions, rejected, self.records)
 

@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sentimentops.batch.rules import REJECT_COLUMNS, Scored
+import pandas as pd
+
+from sentimentops.batch.rules import Scored, no_rejects
 from sentimentops.batch.writers import output_format, write_table
 from sentimentops.errors import BadInputError, DataError
 from sentimentops.storage import REJECTS, SUMMARY, Location, storage_errors
@@ -123,7 +125,8 @@ def _same(first: Location, second: Location) -> bool:
 
 class Sink:
     """The parts of one output in ``OUTPUT.parts/`` (in staging when remote): cleared, or with
-    ``resume`` continued; DataError when their checkpoint is not ``identity``'s."""
+    ``resume`` continued; DataError when their checkpoint is not ``identity``'s, BadInputError
+    when their folder cannot be created."""
 
     def __init__(self, output: Location, identity: dict[str, Any], *, resume: bool) -> None:
         self.output = output
@@ -136,7 +139,15 @@ class Sink:
         self.done = self._chunks_done() if resume else 0  # chunks an interrupted run completed
         if not resume:
             shutil.rmtree(self.parts, ignore_errors=True)
-        self.parts.mkdir(parents=True, exist_ok=True)
+        try:
+            with storage_errors(f"creating {self.parts}", writes=True):
+                self.parts.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # a full disk is StorageFullError by now
+            # check_output passed, as permissions tell; the file system may still refuse (/proc).
+            raise BadInputError(
+                f"Cannot write the output {output}: {self.parts} cannot be created "
+                f"({error.strerror or error}). Choose another OUTPUT."
+            ) from None
         self.chunks = self.done
 
     @contextmanager
@@ -183,14 +194,22 @@ class Sink:
         return records
 
     def finish(
-        self, read: int, model: LoadedModel, started: float, *, job_started: float
+        self,
+        read: int,
+        model: LoadedModel,
+        started: float,
+        *,
+        job_started: float,
+        empty: pd.DataFrame,
     ) -> BatchSummary:
         """Assemble output and rejects from the parts (uploaded when remote), then the summary,
-        which says the output is complete. RuntimeError (parts kept) unless they hold ``read``."""
-        predicted = write_table(sorted(self.parts.glob("output-*.parquet")), self.assembled)
+        which says the output is complete; an output without parts gets ``empty``'s columns.
+        RuntimeError (parts kept) unless the parts hold ``read``."""
+        outputs = sorted(self.parts.glob("output-*.parquet"))
+        predicted = write_table(outputs, self.assembled, empty)
         rejects = self._beside(REJECTS)
         parts = sorted(self.parts.glob("rejects-*.parquet"))
-        rejected = write_table(parts, rejects, columns=REJECT_COLUMNS)
+        rejected = write_table(parts, rejects, no_rejects())
         if predicted + rejected != read:
             raise RuntimeError(
                 f"{read:,} records read but {predicted:,} predicted + {rejected:,} rejected "

@@ -9,6 +9,7 @@ import io
 import json
 import re
 import zlib
+from collections import Counter
 from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ PREVIEW_CHARS = 200
 _CSV_FIELD_LIMIT = 50_000_000  # one review may be long; the csv default (128 KiB) is too small
 # surrogateescape decodes each undecodable byte to one of these lone surrogates.
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+_NUL_BYTE = "NUL byte in row"
+_UNDECODABLE = "undecodable bytes (not UTF-8)"
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,8 @@ class Record:
 class Source:
     """An input file (format by name, gzip by its bytes), known to exist, fingerprinted, and its
     ``key``: ``options.id_column`` when its first readable record has it, else ``row_number``.
-    DataError: missing, unknown format, unreadable, no text column (or required id column)."""
+    DataError: missing, unknown format, unreadable, not UTF-8 text, a column named twice, no text
+    column (or required id column)."""
 
     def __init__(self, location: LocationLike, options: BatchOptions) -> None:
         self.location = Location(location)
@@ -53,6 +57,7 @@ class Source:
                 ".parquet."
             )
         self.fingerprint, self.format = fingerprint, kind
+        self.header: list[str] | None = None  # a CSV's header, a Parquet's schema, once read
         has_id = self._has_id(options)
         self.key = options.id_column if has_id and options.id_column else "row_number"
 
@@ -78,12 +83,17 @@ class Source:
             yield from records
 
     def _has_id(self, options: BatchOptions) -> bool:
-        """Whether the first readable record has the id column (none: the rows are numbered)."""
+        """Whether the first readable record has the id column (none: the rows are numbered);
+        without a readable record, the header (or schema) is judged."""
+        unreadable: Record | None = None  # the first record, while none is readable
+        fields: dict[str, Any] | None = None
         try:
             with closing(self.records()) as records:
-                first = next(
-                    (record.fields for record in records if record.fields is not None), None
-                )
+                for record in records:
+                    if record.fields is not None:
+                        fields = record.fields
+                        break
+                    unreadable = unreadable or record
         except OSError as error:
             if object_store_error(error) is not None:
                 raise  # S3's answer: the caller's storage_errors block words it
@@ -91,15 +101,23 @@ class Source:
                 f"{self.location} cannot be read ({error.strerror or error}). Check that it is "
                 "a file you may read."
             ) from None
-        if first is None:
+        if fields is None and unreadable and unreadable.reason in (_NUL_BYTE, _UNDECODABLE):
+            # Not one row decodes: the file is in another encoding, not a few bad rows.
+            raise DataError(
+                f"{self.location} is not UTF-8 text: no row can be read (row "
+                f"{unreadable.row_number}: {unreadable.reason}). Re-save the file as UTF-8 (or "
+                "check that it is the file you meant)."
+            )
+        names = fields if fields is not None else self.header
+        if names is None:
             return False
-        columns = ", ".join(map(str, first))
-        if options.text_column not in first:
+        columns = ", ".join(map(str, names))
+        if options.text_column not in names:
             raise DataError(
                 f"{self.location} has no text column '{options.text_column}' (columns: "
                 f"{columns}). Name it with --text-column."
             )
-        if options.id_column is not None and options.id_column in first:
+        if options.id_column is not None and options.id_column in names:
             return True
         if options.require_id_column:
             raise DataError(
@@ -141,7 +159,12 @@ class Source:
         except StopIteration:
             raise DataError(f"{self.location} is empty: a CSV needs a header line.") from None
         except csv.Error as error:
-            raise DataError(f"{self.location}: the header line cannot be read ({error}).") from None
+            raise DataError(
+                f"{self.location}: the header line cannot be read ({error}). Check that it is "
+                "a UTF-8 CSV file."
+            ) from None
+        self._refuse_header(header)
+        self.header = header
         for row_number in count(1):
             try:
                 row = next(reader)
@@ -159,12 +182,34 @@ class Source:
             else:
                 yield Record(row_number, dict(zip(header, row, strict=True)), None, _preview(raw))
 
+    def _refuse_header(self, header: list[str]) -> None:
+        """DataError for a header that is no UTF-8 text (the whole file is not, then) or names
+        a column twice."""
+        line = ",".join(header)
+        if problem := _problem_in(line):
+            if line.startswith("PAR1"):  # Parquet's magic number
+                raise DataError(
+                    f"{self.location} is a Parquet file, not CSV text: name it .parquet (or "
+                    "re-save it as UTF-8 CSV)."
+                )
+            what = "holds NUL bytes" if problem == _NUL_BYTE else "holds bytes that are not UTF-8"
+            if line.startswith(("\udcff\udcfe", "\udcfe\udcff")):  # Excel's "Unicode text"
+                what = "starts with UTF-16's byte-order mark"
+            raise DataError(
+                f"{self.location} is not UTF-8 text: its header line {what}. Re-save the file "
+                "as UTF-8 CSV (or check that it is the file you meant)."
+            )
+        _refuse_repeated(header, self.location)
+
     def _parquet_records(self) -> Iterator[Record]:
         import pyarrow.parquet as pq
 
         try:
             with self.location.open("rb") as stream:
-                batches = pq.ParquetFile(stream).iter_batches(batch_size=10_000)
+                parquet = pq.ParquetFile(stream)
+                self.header = parquet.schema_arrow.names
+                _refuse_repeated(self.header, self.location)
+                batches = parquet.iter_batches(batch_size=10_000)
                 rows = (fields for batch in batches for fields in batch.to_pylist())
                 for row_number, fields in enumerate(rows, start=1):
                     raw = _preview(json.dumps(fields, default=str))
@@ -184,12 +229,24 @@ def _maybe_gunzip(raw: IO[bytes]) -> IO[bytes]:
     return buffered  # type: ignore[no-any-return]
 
 
+def _refuse_repeated(columns: list[str], location: Location) -> None:
+    """DataError when a column is named twice: which of them holds the text would be a guess."""
+    repeated = [name for name, times in Counter(columns).items() if times > 1 and name.strip()]
+    if repeated:
+        names = ", ".join(f"'{name}'" for name in repeated)
+        plural = "s" if len(repeated) > 1 else ""
+        raise DataError(
+            f"{location} names the column{plural} {names} more than once. Rename or remove"
+            " the repeated columns so that each name is given once."
+        )
+
+
 def _problem_in(text: str) -> str | None:
     if "\x00" in text:
-        return "NUL byte in row"
+        return _NUL_BYTE
     # Escaped bytes are non-ASCII: most rows are ASCII, and str.isascii() is a flag check.
     if not text.isascii() and _ESCAPED_BYTE.search(text):
-        return "undecodable bytes (not UTF-8)"
+        return _UNDECODABLE
     return None
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pandas.api.types import is_object_dtype
 
-from sentimentops.csv_safety import CSV_LINE_END, write_csv
+from sentimentops.csv_safety import write_csv
 from sentimentops.errors import DataError
 from sentimentops.storage import Location
 
@@ -27,16 +28,17 @@ def output_format(location: Location) -> str:
     )
 
 
-def write_table(parts: list[Path], output: Path, columns: list[str] | None = None) -> int:
+def write_table(parts: list[Path], output: Path, empty: pd.DataFrame) -> int:
     """Concatenate Parquet ``parts`` into ``output`` one part at a time, through a ``.tmp`` file
-    renamed when complete; returns the row count."""
+    renamed when complete; without parts, ``empty``'s columns (a CSV header, a Parquet schema).
+    Returns the row count."""
     kind = output_format(Location(output))
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(output.name + ".tmp")
     rows = 0
     try:
         if kind == "parquet":
-            rows = _write_parquet(parts, temporary, columns)
+            rows = _write_parquet(parts, temporary, empty)
         else:
             opener = gzip.open if output.name.lower().endswith(".gz") else open
             with opener(temporary, "wt", encoding="utf-8", newline="") as stream:
@@ -48,8 +50,8 @@ def write_table(parts: list[Path], output: Path, columns: list[str] | None = Non
                         for record in frame.to_dict("records"):
                             stream.write(json.dumps(record, default=str) + "\n")
                     rows += len(frame)
-                if not parts and kind == "csv" and columns:
-                    stream.write(",".join(columns) + CSV_LINE_END)
+                if not parts and kind == "csv":
+                    write_csv(empty, stream)
         temporary.replace(output)
     except BaseException:
         temporary.unlink(missing_ok=True)  # never leave a partial file behind
@@ -57,7 +59,7 @@ def write_table(parts: list[Path], output: Path, columns: list[str] | None = Non
     return rows
 
 
-def _write_parquet(parts: list[Path], temporary: Path, columns: list[str] | None) -> int:
+def _write_parquet(parts: list[Path], temporary: Path, empty: pd.DataFrame) -> int:
     rows = 0
     writer: pq.ParquetWriter | None = None
     try:
@@ -68,7 +70,11 @@ def _write_parquet(parts: list[Path], temporary: Path, columns: list[str] | None
             writer.write_table(table.cast(writer.schema))
             rows += table.num_rows
         if writer is None:
-            schema = pa.schema([(name, pa.string()) for name in columns or []])
+            # An empty object column has no type of its own (Arrow's null): text, as when written.
+            schema = pa.schema(
+                (name, pa.string() if is_object_dtype(dtype) else pa.from_numpy_dtype(dtype))
+                for name, dtype in empty.dtypes.items()
+            )
             pq.write_table(schema.empty_table(), temporary)
     finally:
         if writer is not None:
