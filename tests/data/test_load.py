@@ -189,3 +189,15 @@ def test_renaming_into_an_existing_column_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match="both 'text' and 'review'"):
         load_reviews(path, text_column="text")
+
+
+def test_a_named_label_column_must_exist_but_the_default_may_be_absent(tmp_path: Path) -> None:
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text("review,sentiment\nGreat.,positive\n", encoding="utf-8")
+    unlabelled = tmp_path / "unlabelled.csv"
+    unlabelled.write_text("review\nGreat.\n", encoding="utf-8")
+
+    # Before, "foo" was ignored and the 'sentiment' column silently used as the labels.
+    with pytest.raises(DataError, match=r"no label column 'foo' \(columns: review, sentiment\)"):
+        load_reviews(labelled, label_column="foo")
+    assert list(load_reviews(unlabelled).columns) == ["review"]  # unlabelled reviews

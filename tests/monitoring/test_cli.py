@@ -306,6 +306,24 @@ def test_bad_input_exits_2_naming_the_problem(tmp_path: Path) -> None:
         assert "Traceback" not in result.output
 
 
+def test_a_bad_output_dir_or_label_column_exits_2_before_any_work(tmp_path: Path) -> None:
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("review,sentiment\nGreat.,positive\n")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    for arguments, message in (
+        # Named before the absent input is read: checked first, not after minutes of work.
+        (["--current", str(tmp_path / "absent.csv"), "--output-dir", str(a_file)], "is a file"),
+        (["--current", str(reviews), "--output-dir", str(a_file / "sub")], "is a file"),
+        (["history", "--output-dir", str(a_file)], "is a file"),
+        (["--current", str(reviews), "--label-column", "foo"], "no label column 'foo'"),
+    ):
+        result = runner.invoke(app, ["monitor", *arguments])
+        assert result.exit_code == 2, (arguments, result.output)
+        assert message in " ".join(result.output.split()), (arguments, result.output)
+        assert "Traceback" not in result.output
+
+
 def test_parse_moment() -> None:
     now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     assert parse_moment("now", now) == now

@@ -56,6 +56,24 @@ def test_predictions_of_an_earlier_version_only_are_refused_naming_the_versions(
     assert "--model models:/imdb-logreg/<version>" in message
 
 
+def test_a_batch_output_with_every_row_rejected_gets_the_volume_and_reject_alerts(
+    version_2: None, monitored_model: LoadedModel, tmp_path: Path
+) -> None:
+    """No row names a version: that is not another version's output, it is a batch gone wrong."""
+    output = predictions_file(tmp_path / "scored.csv", monitored_model, [], [])
+    (tmp_path / "scored.csv.summary.json").write_text(json.dumps({"rows_in": 40, "rejected": 40}))
+
+    outcome = monitor_and_record(
+        get_settings(),
+        model_uri="models:/imdb-logreg@champion",
+        current_location=str(output),
+        output_dir=tmp_path / "report",
+    )
+
+    assert outcome.metrics.rows == 0
+    assert {"volume", "reject_rate"} <= {alert.kind for alert in outcome.alerts}
+
+
 def test_a_file_mixing_versions_is_judged_on_the_monitored_one_saying_what_was_left_out(
     version_2: None, monitored_model: LoadedModel, held_out: pd.DataFrame, tmp_path: Path
 ) -> None:

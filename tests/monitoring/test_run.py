@@ -12,7 +12,12 @@ import pytest
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError, DataError
 from sentimentops.monitoring.current import CurrentData, current_from_batch, current_from_file
-from sentimentops.monitoring.run import run_monitoring, sample_rows
+from sentimentops.monitoring.run import (
+    MIN_REFERENCE_ROWS,
+    empty_outcome,
+    run_monitoring,
+    sample_rows,
+)
 from sentimentops.tracking.loading import LoadedModel
 
 OTHER_DOMAIN = [
@@ -139,6 +144,27 @@ def test_batch_output_without_text_measures_predictions_and_rejects(
     assert outcome.report_path is not None
     assert outcome.report_path.exists()
     assert any("no review text" in note for note in outcome.notes)
+
+
+def test_a_batch_output_with_every_row_rejected_is_judged_not_refused(
+    monitored_model: LoadedModel, tmp_path: Path
+) -> None:
+    """No prediction is a verdict (volume, reject rate: exit 3), not "nothing to monitor"."""
+    output = tmp_path / "scored.csv"
+    pd.DataFrame(columns=["row_number", "label", "score", "model_name", "model_version"]).to_csv(
+        output, index=False
+    )
+    (tmp_path / "scored.csv.summary.json").write_text(json.dumps({"rows_in": 40, "rejected": 40}))
+
+    current = current_from_file(output)
+    outcome = empty_outcome(current, monitored_model, get_settings(), output_dir=tmp_path / "o")
+
+    assert current.frame.empty
+    assert current.reject_rate == 1.0
+    assert {"volume", "reject_rate"} <= {alert.kind for alert in outcome.alerts}
+    (tmp_path / "scored.csv.summary.json").unlink()  # reviews, not a batch output: refused
+    with pytest.raises(DataError, match="holds no rows"):
+        current_from_file(output)
 
 
 def test_sampling_is_seeded_and_keeps_order() -> None:
@@ -339,3 +365,79 @@ def test_current_data_whose_texts_are_all_blank_is_refused(
 
     with pytest.raises(BadInputError, match=r"Every review text in blank\.csv is missing or blank"):
         run_monitoring(current, monitored_model, get_settings(), output_dir=tmp_path)
+
+
+@pytest.mark.parametrize(("reference_rows", "current_rows"), [(2000, 1), (300, 2)])
+def test_too_few_rows_for_the_domain_classifier_skip_text_drift_with_a_note(
+    monitored_model: LoadedModel,
+    held_out: pd.DataFrame,
+    tmp_path: Path,
+    reference_rows: int,
+    current_rows: int,
+) -> None:
+    """One current row crashed Evidently's fit; two against 300 gave an undefined AUC."""
+    reference = monitored_model.reference
+    assert reference is not None
+    current = CurrentData(held_out.head(current_rows), "few.csv")
+
+    outcome = run_monitoring(
+        current,
+        monitored_model,
+        get_settings(),
+        reference=reference.head(reference_rows),
+        output_dir=tmp_path,
+    )
+
+    assert outcome.metrics.text_drift is None
+    assert len(outcome.metrics.descriptor_drift) == 4  # the other tests still ran
+    kinds = {alert.kind for alert in outcome.alerts}
+    assert "volume" in kinds
+    assert "text_drift" not in kinds
+    note = f"text drift not measured: {current_rows} current and {reference_rows:,} reference"
+    assert any(note in n for n in outcome.notes), outcome.notes
+    assert "text_drift" not in {check.kind for check in outcome.checks}
+
+
+def test_a_reference_too_small_to_compare_against_is_refused(
+    monitored_model: LoadedModel, held_out: pd.DataFrame, tmp_path: Path
+) -> None:
+    reference = monitored_model.reference
+    assert reference is not None
+    current = CurrentData(held_out.head(200), "current.csv")
+
+    for rows in (1, MIN_REFERENCE_ROWS - 1):
+        needed = rf": {rows}, where at least {MIN_REFERENCE_ROWS} are needed"
+        with pytest.raises(BadInputError, match=needed):
+            run_monitoring(
+                current,
+                monitored_model,
+                get_settings(),
+                reference=reference.head(rows),
+                output_dir=tmp_path,
+            )
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_current_reviews_that_are_not_text_are_left_out_and_counted(
+    monitored_model: LoadedModel, held_out: pd.DataFrame, tmp_path: Path
+) -> None:
+    numbers = tmp_path / "numbers.parquet"
+    pd.DataFrame({"review": [1, 2, 3], "sentiment": "positive"}).to_parquet(numbers)
+    with pytest.raises(BadInputError, match=r"missing or blank, or not text: there is nothing"):
+        run_monitoring(
+            current_from_file(numbers), monitored_model, get_settings(), output_dir=tmp_path
+        )
+
+    mixed = tmp_path / "mixed.jsonl"  # a Parquet column holds one type; JSON Lines may mix
+    window = held_out.head(60)
+    records = [{"review": 7, "sentiment": "positive"}, {"review": True, "sentiment": "negative"}]
+    pd.concat([pd.DataFrame(records), window]).to_json(mixed, orient="records", lines=True)
+
+    outcome = run_monitoring(
+        current_from_file(mixed), monitored_model, get_settings(), output_dir=tmp_path / "o"
+    )
+
+    assert outcome.metrics.rows == 60
+    assert outcome.metrics.labelled_rows == 60
+    note = "2 of 62 current rows whose review is not text (a number, say) left out"
+    assert any(note in n for n in outcome.notes), outcome.notes

@@ -89,6 +89,8 @@ def monitor(
         return
     if (current is None) == (not from_log):
         raise BadInputError("Give exactly one of --current PATH or --from-log.")
+    if output_dir is not None:
+        _check_output_dir(output_dir)  # before minutes of scoring and drift, not after
     settings = get_settings()
     now = datetime.now(UTC)
     window = (parse_moment(since, now), parse_moment(until, now)) if from_log else None
@@ -133,6 +135,8 @@ def history(
     from sentimentops.monitoring.run_store import read_monitoring_runs
     from sentimentops.prediction_log import open_store
 
+    if output_dir is not None:
+        _check_output_dir(output_dir)
     settings = get_settings()
     store = open_store(settings)
     try:
@@ -161,6 +165,16 @@ def ui(
         f"Monitoring dashboard of {workspace_location(settings)} on http://{host}:{port}/"
     )
     serve_workspace(settings, host=host, port=port)
+
+
+def _check_output_dir(output_dir: Path) -> None:
+    """BadInputError when ``output_dir``, or a folder it would be made in, is a file."""
+    existing = next(path for path in (output_dir, *output_dir.parents) if path.exists())
+    if not existing.is_dir():
+        raise BadInputError(
+            f"--output-dir {output_dir}: {existing} is a file, not a folder. Name a folder "
+            "(new or existing) for the report."
+        )
 
 
 def _verdict_table(outcome: MonitoringOutcome) -> Table:

@@ -232,7 +232,8 @@ def canonical_columns(
     require_labels: bool = False,
 ) -> pd.DataFrame:
     """``frame`` with a fresh index, its text column named ``review`` and labels ``sentiment``;
-    DataError when a column is missing (labels: with ``require_labels``) or would be shadowed."""
+    DataError when a column is missing (labels: with ``require_labels``, or when named other than
+    ``sentiment``) or would be shadowed."""
     available = ", ".join(map(str, frame.columns)) or "none"
     if text_column not in frame.columns:
         raise DataError(
@@ -244,6 +245,13 @@ def canonical_columns(
             f"{location} has no label column '{label_column}' (columns: {available}). Name the "
             "column holding the labels with --label-column, or validate reviews without "
             "labels with `sentimentops data validate --no-labels`."
+        )
+    # Only the default label column may be absent (unlabelled reviews); another was named.
+    if label_column != LABEL_COLUMN and label_column not in frame.columns:
+        raise DataError(
+            f"{location} has no label column '{label_column}' (columns: {available}). Name the "
+            "column holding the labels with --label-column, or leave it out for reviews without "
+            "labels."
         )
     renames = {text_column: TEXT_COLUMN}
     if label_column in frame.columns:

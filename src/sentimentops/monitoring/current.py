@@ -62,15 +62,17 @@ def current_from_file(
     location: LocationLike, *, text_column: str = TEXT_COLUMN, label_column: str = LABEL_COLUMN
 ) -> CurrentData:
     """Reviews, or a batch prediction output (with its reject rate), from a file. DataError when
-    unreadable, empty, or holding neither texts nor predictions."""
+    unreadable, empty (unless a batch output: every row rejected), or holding neither texts nor
+    predictions."""
     table = read_table(location)
     if text_column not in table.columns and {"label", "score"} <= set(table.columns):
         frame = _predictions_only(table, location)
     else:
         frame = canonical_columns(table, location, text_column, label_column)
-    if frame.empty:
+    reject_rate = _batch_reject_rate(location)
+    if frame.empty and reject_rate is None:
         raise DataError(f"{location} holds no rows: there is nothing to monitor.")
-    return CurrentData(frame, str(location), _batch_reject_rate(location))
+    return CurrentData(frame, str(location), reject_rate)
 
 
 def current_from_batch(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import pandas as pd
 
@@ -14,18 +15,25 @@ from sentimentops.config import MonitoringSettings
 from sentimentops.monitoring.descriptors import DESCRIPTORS
 from sentimentops.monitoring.results import DriftResult
 
-__all__ = ["DriftComparison", "compare_drift"]
+__all__ = ["MIN_TEXT_DRIFT_ROWS", "DriftComparison", "compare_drift", "text_drift_measurable"]
 
 TEXT_METHOD = "abs_text_content_drift"  # domain classifier, drift when ROC AUC > threshold
+MIN_TEXT_DRIFT_ROWS: Final = 30  # on each side (text_drift_measurable)
 
 
 @dataclass(frozen=True)
 class DriftComparison:
     """The drift of the text, of each descriptor and of the predictions (score, label)."""
 
-    text: DriftResult | None  # None without texts
+    text: DriftResult | None  # None without texts, or too few rows (text_drift_measurable)
     descriptors: list[DriftResult]
     predictions: list[DriftResult]
+
+
+def text_drift_measurable(reference_rows: int, current_rows: int) -> bool:
+    """Whether the domain classifier can run: it trains on a random half of the pooled rows and
+    scores the other, so each side needs rows in both halves (30 miss one: 1 in 500 million)."""
+    return min(reference_rows, current_rows) >= MIN_TEXT_DRIFT_ROWS
 
 
 def compare_drift(
@@ -37,7 +45,8 @@ def compare_drift(
     html_path: Path | None = None,
 ) -> DriftComparison:
     """Compare ``current`` with ``reference``, both holding ``label``, ``score`` and, unless
-    ``text_column`` is None, the text and descriptors; Evidently's HTML goes to ``html_path``."""
+    ``text_column`` is None, the text and descriptors; Evidently's HTML goes to ``html_path``.
+    The text test is left out (``text`` None) when :func:`text_drift_measurable` says so."""
     with warnings.catch_warnings():
         # Evidently imports numpy.core, deprecated in NumPy 2; not ours to fix.
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -51,7 +60,9 @@ def compare_drift(
         text_columns=texts, numerical_columns=[*described, "score"], categorical_columns=["label"]
     )
     p_value = settings.drift_p_value
-    tests = [(text_column, TEXT_METHOD, settings.text_drift_auc)] if text_column else []
+    measurable = text_column and text_drift_measurable(len(reference), len(current))
+    tested_text = text_column if measurable else None
+    tests = [(tested_text, TEXT_METHOD, settings.text_drift_auc)] if tested_text else []
     tests += [(name, "ks", p_value) for name in (*described, "score")]
     tests += [("label", "chisquare", p_value)]
     report = Report(
@@ -80,5 +91,5 @@ def compare_drift(
         )
         for (name, method, limit), value in zip(tests, values, strict=True)
     ]
-    text = results.pop(0) if text_column else None
+    text = results.pop(0) if tested_text else None
     return DriftComparison(text=text, descriptors=results[:-2], predictions=results[-2:])

@@ -146,6 +146,8 @@ def _of_monitored_version(
     # server that served this folder says "local", as the folder does.
     if "model_version" not in current.frame.columns or (version == _LOCAL_FOLDER and not from_log):
         return current
+    if current.frame.empty:
+        return current  # a batch that predicted nothing: the volume and reject alerts judge it
     held = sorted(set(current.frame["model_version"].astype(str)))
     kept, others = current.of_version(version)
     if kept.frame.empty and from_log:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from sentimentops.monitoring.alerts import evaluate_alerts
 from sentimentops.monitoring.checks import Check, judge_checks
 from sentimentops.monitoring.current import CurrentData
 from sentimentops.monitoring.descriptors import describe_frame, training_unigrams
-from sentimentops.monitoring.drift import compare_drift
+from sentimentops.monitoring.drift import MIN_TEXT_DRIFT_ROWS, compare_drift
 from sentimentops.monitoring.estimation import ScoreCalibrator, estimate_accuracy
 from sentimentops.monitoring.performance import classification_performance, classification_quality
 from sentimentops.monitoring.report_page import write_report
@@ -30,6 +30,9 @@ from sentimentops.monitoring.results import Alert, MonitoringMetrics
 from sentimentops.tracking.loading import LoadedModel
 
 __all__ = ["MonitoringOutcome", "Progress", "empty_outcome", "run_monitoring", "sample_rows"]
+
+# A reference too small for the text-drift test is too small to compare anything against.
+MIN_REFERENCE_ROWS: Final = MIN_TEXT_DRIFT_ROWS
 
 # Told each step as it starts ("computing drift"), for a status line: a run takes minutes.
 Progress = Callable[[str], None]
@@ -186,22 +189,37 @@ def _measured(
             "The reference has no labels: it must be held-out reviews with their true sentiment "
             "(they calibrate the accuracy estimate). Name the label column with --label-column."
         )
-    # A missing review would be scored as the word "nan", a blank one as nothing: both left out.
-    reference, reference_blank = _without_missing_texts(reference)
+    # A missing review would be scored as the word "nan", a blank one as nothing, a number
+    # (Parquet, JSON) as its digits: all left out, as predict rejects them.
+    reference, reference_blank, reference_other = _without_missing_texts(reference)
     if reference_blank:
         notes.append(
             f"{reference_blank:,} reference rows without review text (missing or blank) left out"
         )
-    current_frame, current_blank = _without_missing_texts(current.frame)
+    if reference_other:
+        notes.append(f"{reference_other:,} reference rows whose review is not text left out")
+    if len(reference) < MIN_REFERENCE_ROWS:
+        raise BadInputError(
+            f"Too few reference rows with review text to compare against: {len(reference):,}, "
+            f"where at least {MIN_REFERENCE_ROWS} are needed. Pass --reference with more "
+            "held-out labelled reviews."
+        )
+    current_frame, current_blank, current_other = _without_missing_texts(current.frame)
     if current_blank:
         notes.append(
             f"{current_blank:,} of {len(current.frame):,} current rows without review text "
             "(missing or blank) left out: neither scored nor described"
         )
+    if current_other:
+        notes.append(
+            f"{current_other:,} of {len(current.frame):,} current rows whose review is not text "
+            "(a number, say) left out: neither scored nor described"
+        )
     if current_frame.empty:
         raise BadInputError(
-            f"Every review text in {current.source} is missing or blank: there is nothing to "
-            "monitor. Check the file, or name the text column with --text-column."
+            f"Every review text in {current.source} is missing or blank"
+            f"{', or not text' if current_other else ''}: there is nothing to monitor. Check "
+            "the file, or name the text column with --text-column."
         )
     reference = _with_predictions(
         sample_rows(reference, config.sample_rows, config.seed), model, "reference", progress
@@ -229,6 +247,11 @@ def _measured(
     drift = compare_drift(
         reference, frame, text_column=text_column, settings=config, html_path=report_path
     )
+    if text_column and drift.text is None:
+        notes.append(
+            f"text drift not measured: {len(frame):,} current and {len(reference):,} reference "
+            "rows are too few for the domain classifier (it trains on one half, tests on the other)"
+        )
 
     performance: dict[str, Any] = {}
     quality = None
@@ -272,17 +295,20 @@ def _measured(
     return metrics, report_path, notes
 
 
-def _without_missing_texts(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """``frame`` without the rows whose review text is missing or blank, and how many."""
+def _without_missing_texts(frame: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
+    """``frame`` without the rows whose review text is missing or blank, or not a string, and
+    how many of each."""
     if TEXT_COLUMN not in frame.columns:
-        return frame, 0
+        return frame, 0, 0
     texts = frame[TEXT_COLUMN]
     missing = texts.isna().to_numpy() | np.array(
         [isinstance(text, str) and is_blank(text) for text in texts], dtype=bool
     )
-    if not missing.any():
-        return frame, 0
-    return frame[~missing].reset_index(drop=True), int(missing.sum())
+    other = ~missing & np.array([not isinstance(text, str) for text in texts], dtype=bool)
+    if not (missing | other).any():
+        return frame, 0, 0
+    kept = frame[~(missing | other)].reset_index(drop=True)
+    return kept, int(missing.sum()), int(other.sum())
 
 
 def _with_predictions(
