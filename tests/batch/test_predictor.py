@@ -393,6 +393,36 @@ def test_killed_run_resumes_with_every_row_exactly_once(
     assert summary["rows_in"] == rows
 
 
+def test_ctrl_c_says_how_to_resume_and_the_resumed_run_completes(
+    model_folder: Path, tmp_path: Path, reference_reviews: pd.DataFrame
+) -> None:
+    rows = 30_000
+    texts = reference_reviews["review"].head(3_000).tolist() * 10
+    source = tmp_path / "big.csv"
+    pd.DataFrame({"id": range(rows), "review": texts}).to_csv(source, index=False)
+    output = tmp_path / "scored.csv"
+    checkpoint = tmp_path / "scored.csv.parts" / "checkpoint.json"
+    command = [str(Path(sys.executable).parent / "sentimentops"), "predict", str(source),
+               str(output), "--model", str(model_folder), "--chunk-size", "500"]  # fmt: skip
+
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if checkpoint.exists() and json.loads(checkpoint.read_text())["chunks_done"] >= 3:
+            break
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGINT)  # what Ctrl-C sends
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 130
+    assert "Interrupted." in stderr
+    assert "--resume" in stderr
+    assert "Traceback" not in stderr
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    assert pd.read_csv(output)["id"].tolist() == list(range(rows))
+
+
 class _InterruptedError(Exception):
     """Stands for the crash that stops a run after some chunks (as kill -9 does, above)."""
 

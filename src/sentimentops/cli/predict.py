@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from sentimentops.batch.options import BatchOptions
-from sentimentops.cli.output import console
+from sentimentops.cli.output import console, print_error
 from sentimentops.cli.progress import steps
 
 __all__ = ["predict_command"]
@@ -66,9 +66,16 @@ def predict_command(
         workers=workers,
         scheduler=scheduler,
     )
-    with steps() as shown:
-        predictor = BatchPredictor(model, options, progress=shown.advance, status=shown.start)
-        summary = predictor.run(input_path, output, resume=resume)
+    try:
+        with steps() as shown:
+            predictor = BatchPredictor(model, options, progress=shown.advance, status=shown.start)
+            summary = predictor.run(input_path, output, resume=resume)
+    except KeyboardInterrupt:
+        print_error(
+            "Interrupted. The chunks scored so far are kept beside OUTPUT: run the same command "
+            "with --resume to go on from there (without it, the run starts again)."
+        )
+        raise typer.Exit(code=130) from None
     console.print(
         f"{summary.rows_in:,} rows in: {summary.predicted:,} predicted -> {summary.output}, "
         f"{summary.rejected:,} rejected -> {summary.rejects}",
