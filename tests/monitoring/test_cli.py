@@ -324,6 +324,22 @@ def test_a_bad_output_dir_or_label_column_exits_2_before_any_work(tmp_path: Path
         assert "Traceback" not in result.output
 
 
+def test_log_window_options_with_a_file_exit_2_instead_of_being_ignored(tmp_path: Path) -> None:
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("review,sentiment\nGreat.,positive\n")
+
+    since = runner.invoke(app, ["monitor", "--current", str(reviews), "--since", "7d"])
+    both = runner.invoke(
+        app, ["monitor", "--current", str(reviews), "--until", "now", "--allow-incomplete"]
+    )
+
+    assert (since.exit_code, both.exit_code) == (2, 2)
+    assert "--since select a window of the log: use with --from-log only" in " ".join(
+        since.output.split()
+    )
+    assert "--until, --allow-incomplete select" in " ".join(both.output.split())
+
+
 def test_parse_moment() -> None:
     now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     assert parse_moment("now", now) == now

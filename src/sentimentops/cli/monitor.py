@@ -89,6 +89,10 @@ def monitor(
         return
     if (current is None) == (not from_log):
         raise BadInputError("Give exactly one of --current PATH or --from-log.")
+    window_options = ("since", "until", "allow_incomplete")
+    if current is not None and (given := [n for n in window_options if _given(ctx, n)]):
+        named = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise BadInputError(f"{named} select a window of the log: use with --from-log only.")
     if output_dir is not None:
         _check_output_dir(output_dir)  # before minutes of scoring and drift, not after
     settings = get_settings()
@@ -165,6 +169,12 @@ def ui(
         f"Monitoring dashboard of {workspace_location(settings)} on http://{host}:{port}/"
     )
     serve_workspace(settings, host=host, port=port)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user typed option ``name`` (not its default)."""
+    source = ctx.get_parameter_source(name)  # typer's vendored click: compared by name
+    return source is not None and source.name != "DEFAULT"
 
 
 def _check_output_dir(output_dir: Path) -> None:
