@@ -82,6 +82,19 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert ready.json()["model"]["name"] == "imdb-logreg"
 
 
+def test_probes_answer_head_as_get_without_a_body(make_client: ClientFactory) -> None:
+    probes = ["/health/live", "/health/ready", "/health/log", "/v2/health/live", "/v2/health/ready"]
+    with make_client(api_key="s3cret") as client:  # probes never need the key
+        for path in probes:
+            head, get = client.head(path), client.get(path)
+            assert (head.status_code, get.status_code) == (200, 200), path
+            assert head.content == b""
+            assert head.headers["content-type"] == get.headers["content-type"]
+    with make_client(ready=False, serving__model_uri="/nonexistent/model") as client:
+        assert client.head("/health/ready").status_code == 503
+        assert client.head("/v2/health/ready").status_code == 503
+
+
 def test_not_ready_until_a_model_loads(make_client: ClientFactory, tmp_path: object) -> None:
     with make_client(ready=False, serving__model_uri="/nonexistent/model") as client:
         assert client.get("/health/live").status_code == 200

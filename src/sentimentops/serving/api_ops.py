@@ -18,17 +18,32 @@ from sentimentops.serving.errors import ApiError
 from sentimentops.serving.state import ApiState
 from sentimentops.tracking.loading import LoadedModel
 
-__all__ = ["router"]
+__all__ = ["probe", "router"]
 
 router = APIRouter()
 
 
+def probe(
+    on: APIRouter, path: str, **options: Any
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """A health probe's GET route, answering HEAD too (load balancers probe with it: a 405 would
+    read as down); the HEAD route stays out of the schema, where it would repeat the GET."""
+
+    def register(endpoint: DecoratedCallable) -> DecoratedCallable:
+        on.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)
+        return on.get(path, **options)(endpoint)
+
+    return register
+
+
 def _probe(path: str, body: type[BaseModel]) -> Callable[[DecoratedCallable], DecoratedCallable]:
     """A health probe's route: its 503 answer has the same body as its 200."""
-    return router.get(path, response_model=body, tags=["health"], responses={503: {"model": body}})
+    return probe(
+        router, path, response_model=body, tags=["health"], responses={503: {"model": body}}
+    )
 
 
-@router.get("/health/live", tags=["health"])
+@probe(router, "/health/live", tags=["health"])
 async def live(state: State) -> schemas.Health:
     """The process answers. Never needs the API key."""
     return schemas.Health(status="ok", model=_identity(state.slot.current), rollout=_rollout(state))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from sentimentops.config import ServingSettings
 from sentimentops.features.blank import is_blank
+from sentimentops.serving.api_ops import probe
 from sentimentops.serving.deps import Caller, RequestId, State, require_api_key
 from sentimentops.serving.errors import ApiError, NothingToScoreError
 from sentimentops.serving.schemas import REQUEST_ID_PATTERN, StrictBody
@@ -94,12 +95,12 @@ PROTECTED = [Depends(require_api_key)]
 router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"])
 
 
-@router.get("/health/live")
+@probe(router, "/health/live")
 async def live() -> V2Live:
     return V2Live(live=True)
 
 
-@router.get("/health/ready", responses={503: {"model": V2Error}})
+@probe(router, "/health/ready", responses={503: {"model": V2Error}})
 async def ready(state: State) -> V2Ready:
     if state.slot.current is None:
         raise ApiError(503, "model not loaded yet")
