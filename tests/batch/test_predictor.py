@@ -454,6 +454,24 @@ def _reviews_csv(path: Path, ids: range) -> None:
     pd.DataFrame({"id": ids, "review": texts}).to_csv(path, index=False)
 
 
+def test_a_resumed_run_counts_its_rate_on_the_rows_it_scored_itself(
+    model_folder: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "reviews.csv"
+    _reviews_csv(source, range(40))
+    output = tmp_path / "scored.csv"
+    done = _interrupted_run(model_folder, source, output)
+    options = BatchOptions(chunk_size=10, max_text_chars=get_settings().validation.max_text_chars)
+
+    summary = BatchPredictor(load_version(str(model_folder)), options).run(
+        str(source), output, resume=True
+    )
+
+    assert (summary.rows_in, summary.resumed_from_chunk) == (40, done)
+    scored_now = 40 - done * 10
+    assert summary.rows_per_second * summary.seconds == pytest.approx(scored_now, rel=0.1)
+
+
 def test_resume_refuses_an_input_rewritten_since_the_interrupted_run(
     model_folder: Path, tmp_path: Path
 ) -> None:

@@ -81,7 +81,9 @@ class BatchPredictor:
                 outcomes = (chunk.scored(scores, model, explain) for chunk, scores in chunks)
                 read = skipped + sink.write(outcomes, self.progress)
                 empty = no_predictions(source.key, explain)
-                summary = sink.finish(read, model, scoring, job_started=started, empty=empty)
+                summary = sink.finish(
+                    read, model, scoring, job_started=started, empty=empty, skipped=skipped
+                )
         rejected, rows_in, limit = summary.rejected, summary.rows_in, self.options.max_reject_rate
         if limit is not None and rows_in and rejected / rows_in > limit:
             raise RejectLimitExceededError(

@@ -201,10 +201,12 @@ class Sink:
         *,
         job_started: float,
         empty: pd.DataFrame,
+        skipped: int = 0,
     ) -> BatchSummary:
         """Assemble output and rejects from the parts (uploaded when remote), then the summary,
         which says the output is complete; an output without parts gets ``empty``'s columns.
-        RuntimeError (parts kept) unless the parts hold ``read``."""
+        ``skipped``: rows an earlier run scored. RuntimeError (parts kept) unless the parts hold
+        ``read``."""
         outputs = sorted(self.parts.glob("output-*.parquet"))
         predicted = write_table(outputs, self.assembled, empty)
         rejects = self._beside(REJECTS)
@@ -228,7 +230,8 @@ class Sink:
             predicted=predicted,
             rejected=rejected,
             seconds=round(seconds, 3),
-            rows_per_second=round(read / seconds, 1) if seconds else 0.0,
+            # Of this run: rows a resumed run skipped were scored by the one before.
+            rows_per_second=round((read - skipped) / seconds, 1) if seconds else 0.0,
             model_name=model.name,
             model_version=model.version,
             resumed_from_chunk=self.done,
