@@ -51,6 +51,21 @@ def test_explain_names_the_ngrams_that_moved_the_score(client: TestClient) -> No
     assert explanation[0]["weight"] < 0
 
 
+def test_a_batch_explains_each_text_as_a_single_prediction_does(client: TestClient) -> None:
+    texts = [NEGATIVE, POSITIVE]
+
+    batch = client.post("/v1/predict/batch?explain=true", json={"texts": texts}).json()
+    plain = client.post("/v1/predict/batch", json={"texts": texts}).json()
+
+    singles = [
+        client.post("/v1/predict?explain=true", json={"text": text}).json()["explanation"]
+        for text in texts
+    ]
+    assert [p["explanation"] for p in batch["predictions"]] == singles
+    assert all(explanation for explanation in singles)
+    assert [p["explanation"] for p in plain["predictions"]] == [None, None]
+
+
 def test_batch_keeps_order_and_matches_single_predictions(client: TestClient) -> None:
     texts = [POSITIVE, NEGATIVE, POSITIVE + " Again.", "It was fine, I guess, nothing special."]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
@@ -20,6 +20,9 @@ from sentimentops.serving.deps import (
 )
 from sentimentops.serving.errors import ApiError
 
+if TYPE_CHECKING:
+    from sentimentops.tracking.loading import LoadedModel
+
 __all__ = ["router"]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -31,15 +34,16 @@ router = APIRouter(
 )
 
 
+Explain = Annotated[bool, Query(description="Add the n-grams that moved the score most.")]
+
+
 @router.post("/predict")
 async def predict(
     body: PredictionBody,
     state: State,
     request_id: RequestId,
     caller: Caller,
-    explain: Annotated[
-        bool, Query(description="Add the n-grams that moved the score most.")
-    ] = False,
+    explain: Explain = False,
 ) -> schemas.Prediction:
     """Label one review: positive or negative, with the probability of positive; ``model``
     names the version that answered (during a canary rollout, the challenger for some
@@ -47,10 +51,7 @@ async def predict(
     scored = await state.predict(
         [body.text], request_id=request_id, endpoint="/v1/predict", itemize=False, caller=caller
     )
-    explanation = None
-    if explain:
-        rows = await asyncio.to_thread(scored.model.explain, [body.text])
-        explanation = [schemas.NgramContribution(ngram=n, weight=w) for n, w in rows[0]]
+    (explanation,) = await _explanations(scored.model, [body.text], explain)
     return schemas.Prediction(
         label=scored.labels[0],
         score=scored.scores[0],
@@ -62,7 +63,7 @@ async def predict(
 
 @router.post("/predict/batch")
 async def predict_batch(
-    body: BatchBody, state: State, request_id: RequestId, caller: Caller
+    body: BatchBody, state: State, request_id: RequestId, caller: Caller, explain: Explain = False
 ) -> schemas.BatchPredictionResponse:
     """Label several reviews in one call; predictions come back in the order sent, all from
     one model."""
@@ -74,15 +75,28 @@ async def predict_batch(
         caller=caller,
     )
     identity = schemas.ModelIdentity(name=scored.model.name, version=scored.model.version)
+    explanations = await _explanations(scored.model, body.texts, explain)
     predictions = [
-        schemas.Prediction(label=label, score=score, model=identity, request_id=item_id)
-        for label, score, item_id in zip(
-            scored.labels, scored.scores, scored.request_ids, strict=True
+        schemas.Prediction(
+            label=label, score=score, model=identity, request_id=item_id, explanation=explanation
+        )
+        for label, score, item_id, explanation in zip(
+            scored.labels, scored.scores, scored.request_ids, explanations, strict=True
         )
     ]
     return schemas.BatchPredictionResponse(
         predictions=predictions, model=identity, request_id=request_id
     )
+
+
+async def _explanations(
+    model: LoadedModel, texts: list[str], explain: bool
+) -> list[list[schemas.NgramContribution] | None]:
+    """Each text's n-grams that moved its score most, when asked for (off the event loop)."""
+    if not explain:
+        return [None] * len(texts)
+    rows = await asyncio.to_thread(model.explain, texts)
+    return [[schemas.NgramContribution(ngram=n, weight=w) for n, w in row] for row in rows]
 
 
 @router.post("/feedback", status_code=202)
