@@ -12,7 +12,7 @@ import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
 import pandas as pd
@@ -359,26 +359,48 @@ def test_a_run_that_fails_before_its_first_chunk_leaves_no_parts_behind(
     assert sorted(path.name for path in tmp_path.iterdir()) == ["reviews.csv"]
 
 
-def test_killed_run_resumes_with_every_row_exactly_once(
-    model_folder: Path, tmp_path: Path, reference_reviews: pd.DataFrame
-) -> None:
-    rows = 30_000
-    texts = reference_reviews["review"].head(3_000).tolist() * 10
+class _StoppedRun(NamedTuple):
+    command: list[str]
+    output: Path
+    checkpoint: Path
+    returncode: int
+    stderr: str
+
+
+_BIG_RUN_ROWS = 30_000
+
+
+def _stopped_mid_run(
+    model_folder: Path, tmp_path: Path, reviews: pd.DataFrame, stop: signal.Signals
+) -> _StoppedRun:
+    """``predict`` of 30,000 reviews in chunks of 500 as a process, sent ``stop`` once three
+    chunks are done."""
+    texts = reviews["review"].head(3_000).tolist() * 10
     source = tmp_path / "big.csv"
-    pd.DataFrame({"id": range(rows), "review": texts}).to_csv(source, index=False)
+    pd.DataFrame({"id": range(_BIG_RUN_ROWS), "review": texts}).to_csv(source, index=False)
     output = tmp_path / "scored.csv"
     checkpoint = tmp_path / "scored.csv.parts" / "checkpoint.json"
     command = [str(Path(sys.executable).parent / "sentimentops"), "predict", str(source),
                str(output), "--model", str(model_folder), "--chunk-size", "500"]  # fmt: skip
 
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    quiet, kept = subprocess.DEVNULL, subprocess.PIPE
+    process = subprocess.Popen(command, stdout=quiet, stderr=kept, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if checkpoint.exists() and json.loads(checkpoint.read_text())["chunks_done"] >= 3:
             break
         time.sleep(0.02)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    os.kill(process.pid, stop)
+    _, stderr = process.communicate(timeout=60)
+    return _StoppedRun(command, output, checkpoint, process.returncode, stderr)
+
+
+def test_killed_run_resumes_with_every_row_exactly_once(
+    model_folder: Path, tmp_path: Path, reference_reviews: pd.DataFrame
+) -> None:
+    rows = _BIG_RUN_ROWS
+    killed = _stopped_mid_run(model_folder, tmp_path, reference_reviews, signal.SIGKILL)
+    command, output, checkpoint = killed.command, killed.output, killed.checkpoint
     done_before_kill = json.loads(checkpoint.read_text())["chunks_done"]
     assert 3 <= done_before_kill < rows // 500, "the run must be killed mid-way"
     assert not output.exists()  # no partial output presented as complete
@@ -396,31 +418,18 @@ def test_killed_run_resumes_with_every_row_exactly_once(
 def test_ctrl_c_says_how_to_resume_and_the_resumed_run_completes(
     model_folder: Path, tmp_path: Path, reference_reviews: pd.DataFrame
 ) -> None:
-    rows = 30_000
-    texts = reference_reviews["review"].head(3_000).tolist() * 10
-    source = tmp_path / "big.csv"
-    pd.DataFrame({"id": range(rows), "review": texts}).to_csv(source, index=False)
-    output = tmp_path / "scored.csv"
-    checkpoint = tmp_path / "scored.csv.parts" / "checkpoint.json"
-    command = [str(Path(sys.executable).parent / "sentimentops"), "predict", str(source),
-               str(output), "--model", str(model_folder), "--chunk-size", "500"]  # fmt: skip
+    rows = _BIG_RUN_ROWS
+    stopped = _stopped_mid_run(model_folder, tmp_path, reference_reviews, signal.SIGINT)
 
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if checkpoint.exists() and json.loads(checkpoint.read_text())["chunks_done"] >= 3:
-            break
-        time.sleep(0.02)
-    os.kill(process.pid, signal.SIGINT)  # what Ctrl-C sends
-    _, stderr = process.communicate(timeout=60)
-
-    assert process.returncode == 130
-    assert "Interrupted." in stderr
-    assert "--resume" in stderr
-    assert "Traceback" not in stderr
-    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, check=False)
+    assert stopped.returncode == 130
+    assert "Interrupted." in stopped.stderr
+    assert "--resume" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    resumed = subprocess.run(
+        [*stopped.command, "--resume"], capture_output=True, text=True, check=False
+    )
     assert resumed.returncode == 0, resumed.stderr
-    assert pd.read_csv(output)["id"].tolist() == list(range(rows))
+    assert pd.read_csv(stopped.output)["id"].tolist() == list(range(rows))
 
 
 class _InterruptedError(Exception):

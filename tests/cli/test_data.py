@@ -243,8 +243,7 @@ def test_split_of_a_file_with_other_column_names_goes_to_its_own_folder(
 def test_file_options_naming_folders_are_refused_before_the_work(
     reference_reviews: pd.DataFrame, tmp_path: Path
 ) -> None:
-    csv = tmp_path / "reviews.csv"
-    reference_reviews.sample(20, random_state=7).to_csv(csv, index=False)
+    csv = write_kaggle_csv(reference_reviews.head(20), tmp_path / "reviews.csv.gz")
     folder = tmp_path / "a-folder"
     folder.mkdir()
 

@@ -290,6 +290,10 @@ def test_bad_input_exits_2_naming_the_problem(tmp_path: Path) -> None:
     empty.write_text("review,sentiment\n")
     missing_column = tmp_path / "other.csv"
     missing_column.write_text("text\nhello\n")
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("review,sentiment\nGreat.,positive\n")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
     for arguments, message in (
         (["monitor"], "exactly one of --current"),
         (["monitor", "--current", str(empty)], "no rows"),
@@ -299,45 +303,21 @@ def test_bad_input_exits_2_naming_the_problem(tmp_path: Path) -> None:
         (["monitor", "--from-log", "--since", "99999999999d"], "further back than a date can"),
         (["monitor", "--from-log", "--since", "700000w"], "further back than a date can"),
         (["monitor", "history", "--since", "99999999999d"], "further back than a date can"),
-    ):
+        # Options checked before the input is read, not after minutes of scoring and drift.
+        (["monitor", "--current", str(tmp_path / "absent.csv"), "--output-dir", str(a_file)],
+         "is a file"),
+        (["monitor", "--current", str(reviews), "--output-dir", str(a_file / "sub")], "is a file"),
+        (["monitor", "history", "--output-dir", str(a_file)], "is a file"),
+        (["monitor", "--current", str(reviews), "--label-column", "foo"], "no label column 'foo'"),
+        # A log window's options with a file were silently ignored.
+        (["monitor", "--current", str(reviews), "--since", "7d"], "select a window of the log"),
+        (["monitor", "--current", str(reviews), "--until", "now", "--allow-incomplete"],
+         "--until, --allow-incomplete select a window of the log: use with --from-log only"),
+    ):  # fmt: skip
         result = runner.invoke(app, arguments)
         assert result.exit_code == 2, (arguments, result.output)
         assert message in " ".join(result.output.split()), (arguments, result.output)
         assert "Traceback" not in result.output
-
-
-def test_a_bad_output_dir_or_label_column_exits_2_before_any_work(tmp_path: Path) -> None:
-    reviews = tmp_path / "reviews.csv"
-    reviews.write_text("review,sentiment\nGreat.,positive\n")
-    a_file = tmp_path / "a_file"
-    a_file.write_text("")
-    for arguments, message in (
-        # Named before the absent input is read: checked first, not after minutes of work.
-        (["--current", str(tmp_path / "absent.csv"), "--output-dir", str(a_file)], "is a file"),
-        (["--current", str(reviews), "--output-dir", str(a_file / "sub")], "is a file"),
-        (["history", "--output-dir", str(a_file)], "is a file"),
-        (["--current", str(reviews), "--label-column", "foo"], "no label column 'foo'"),
-    ):
-        result = runner.invoke(app, ["monitor", *arguments])
-        assert result.exit_code == 2, (arguments, result.output)
-        assert message in " ".join(result.output.split()), (arguments, result.output)
-        assert "Traceback" not in result.output
-
-
-def test_log_window_options_with_a_file_exit_2_instead_of_being_ignored(tmp_path: Path) -> None:
-    reviews = tmp_path / "reviews.csv"
-    reviews.write_text("review,sentiment\nGreat.,positive\n")
-
-    since = runner.invoke(app, ["monitor", "--current", str(reviews), "--since", "7d"])
-    both = runner.invoke(
-        app, ["monitor", "--current", str(reviews), "--until", "now", "--allow-incomplete"]
-    )
-
-    assert (since.exit_code, both.exit_code) == (2, 2)
-    assert "--since select a window of the log: use with --from-log only" in " ".join(
-        since.output.split()
-    )
-    assert "--until, --allow-incomplete select" in " ".join(both.output.split())
 
 
 def test_parse_moment() -> None:

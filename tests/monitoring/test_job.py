@@ -16,6 +16,7 @@ from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
 from sentimentops.monitoring import job
 from sentimentops.monitoring.job import monitor_and_record
+from sentimentops.monitoring.run import MonitoringOutcome
 from sentimentops.tracking.loading import LoadedModel
 
 
@@ -38,6 +39,16 @@ def predictions_file(path: Path, model: LoadedModel, texts: list[str], versions:
         }
     ).to_csv(path, index=False)
     return path
+
+
+def monitor_champion(current: Path, report: Path) -> MonitoringOutcome:
+    """The monitoring job on the file ``current`` against imdb-logreg's champion."""
+    return monitor_and_record(
+        get_settings(),
+        model_uri="models:/imdb-logreg@champion",
+        current_location=str(current),
+        output_dir=report,
+    )
 
 
 def test_predictions_of_an_earlier_version_only_are_refused_naming_the_versions(
@@ -63,12 +74,7 @@ def test_a_batch_output_with_every_row_rejected_gets_the_volume_and_reject_alert
     output = predictions_file(tmp_path / "scored.csv", monitored_model, [], [])
     (tmp_path / "scored.csv.summary.json").write_text(json.dumps({"rows_in": 40, "rejected": 40}))
 
-    outcome = monitor_and_record(
-        get_settings(),
-        model_uri="models:/imdb-logreg@champion",
-        current_location=str(output),
-        output_dir=tmp_path / "report",
-    )
+    outcome = monitor_champion(output, tmp_path / "report")
 
     assert outcome.metrics.rows == 0
     assert {"volume", "reject_rate"} <= {alert.kind for alert in outcome.alerts}
@@ -82,12 +88,7 @@ def test_a_file_mixing_versions_is_judged_on_the_monitored_one_saying_what_was_l
         tmp_path / "mixed.csv", monitored_model, texts, ["1"] * 100 + ["2"] * 200
     )
 
-    outcome = monitor_and_record(
-        get_settings(),
-        model_uri="models:/imdb-logreg@champion",
-        current_location=str(mixed),
-        output_dir=tmp_path / "report",
-    )
+    outcome = monitor_champion(mixed, tmp_path / "report")
 
     assert outcome.metrics.rows == 200
     note = "left out 100 of 300 rows predicted by other model versions than 2"

@@ -437,7 +437,6 @@ def test_current_reviews_that_are_not_text_are_left_out_and_counted(
         current_from_file(mixed), monitored_model, get_settings(), output_dir=tmp_path / "o"
     )
 
-    assert outcome.metrics.rows == 60
-    assert outcome.metrics.labelled_rows == 60
+    assert (outcome.metrics.rows, outcome.metrics.labelled_rows) == (60, 60)
     note = "2 of 62 current rows whose review is not text (a number, say) left out"
     assert any(note in n for n in outcome.notes), outcome.notes

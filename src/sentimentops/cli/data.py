@@ -82,10 +82,7 @@ def split_command(
     ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (default from config)."),
     output_dir: Path | None = typer.Option(
-        None,
-        "--output-dir",
-        help="Default: $SENTIMENTOPS_HOME/splits/MODE-seedSEED/ (NAME-MODE-seedSEED/ for a "
-        "dataset given as PATH).",
+        None, "--output-dir", help="Default: $SENTIMENTOPS_HOME/splits/[NAME-]MODE-seedSEED/."
     ),
     text_column: str | None = typer.Option(
         None, "--text-column", help="Column holding the review text (default: data.text_column)."
