@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from sentimentops.cli.output import console, key_value_table
+from sentimentops.cli.output import check_output_folder, console, key_value_table
 from sentimentops.cli.progress import steps
 from sentimentops.config import get_settings
 
@@ -98,14 +98,13 @@ def split_command(
     from sentimentops.data.split import leakage_between, split_reviews
     from sentimentops.data.validate import validate_reviews
     from sentimentops.data.version import short_digest
-    from sentimentops.errors import BadInputError, ConfigError
+    from sentimentops.errors import ConfigError
     from sentimentops.storage import Location  # fsspec: not at CLI start-up
 
     settings = get_settings()
     if mode not in (None, "random", "official"):
         raise ConfigError(f"--mode must be random or official, not {mode!r}.")
-    if output_dir is not None and output_dir.is_file():
-        raise BadInputError(f"--output-dir {output_dir} is a file: give a folder for the splits.")
+    check_output_folder(output_dir, "the splits")
     overrides = {key: value for key, value in (("mode", mode), ("seed", seed)) if value is not None}
     split_settings = settings.split.model_copy(update=overrides)
     # A user's dataset must not overwrite the vendored data's splits (or another dataset's).

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from sentimentops.cli.output import console
+from sentimentops.cli.output import check_output_folder, console
 from sentimentops.cli.progress import steps
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
@@ -93,8 +93,7 @@ def monitor(
     if current is not None and (given := [n for n in window_options if _given(ctx, n)]):
         named = ", ".join("--" + name.replace("_", "-") for name in given)
         raise BadInputError(f"{named} select a window of the log: use with --from-log only.")
-    if output_dir is not None:
-        _check_output_dir(output_dir)  # before minutes of scoring and drift, not after
+    check_output_folder(output_dir, "the report")  # before minutes of scoring and drift
     settings = get_settings()
     now = datetime.now(UTC)
     window = (parse_moment(since, now), parse_moment(until, now)) if from_log else None
@@ -139,8 +138,7 @@ def history(
     from sentimentops.monitoring.run_store import read_monitoring_runs
     from sentimentops.prediction_log import open_store
 
-    if output_dir is not None:
-        _check_output_dir(output_dir)
+    check_output_folder(output_dir, "the plot")
     settings = get_settings()
     store = open_store(settings)
     try:
@@ -175,16 +173,6 @@ def _given(ctx: typer.Context, name: str) -> bool:
     """Whether the user typed option ``name`` (not its default)."""
     source = ctx.get_parameter_source(name)  # typer's vendored click: compared by name
     return source is not None and source.name != "DEFAULT"
-
-
-def _check_output_dir(output_dir: Path) -> None:
-    """BadInputError when ``output_dir``, or a folder it would be made in, is a file."""
-    existing = next(path for path in (output_dir, *output_dir.parents) if path.exists())
-    if not existing.is_dir():
-        raise BadInputError(
-            f"--output-dir {output_dir}: {existing} is a file, not a folder. Name a folder "
-            "(new or existing) for the report."
-        )
 
 
 def _verdict_table(outcome: MonitoringOutcome) -> Table:

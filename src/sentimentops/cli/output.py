@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["console", "error_console", "key_value_table", "print_error"]
+from sentimentops.errors import BadInputError
+
+__all__ = ["check_output_folder", "console", "error_console", "key_value_table", "print_error"]
 
 console = Console()
 error_console = Console(stderr=True)
@@ -28,3 +31,18 @@ def key_value_table(title: str, rows: Mapping[str, Any]) -> Table:
     for name, value in rows.items():
         table.add_row(name, str(value))
     return table
+
+
+def check_output_folder(folder: Path | None, purpose: str) -> None:
+    """BadInputError when ``--output-dir`` ``folder``, or a folder it would be made in, is a file:
+    told before the work, whose writing would fail after it."""
+    if folder is None:
+        return
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if existing.is_dir():
+        return
+    where = "" if existing == folder else f": {existing}"
+    raise BadInputError(
+        f"--output-dir {folder}{where} is a file, not a folder. Name a folder (new or existing) "
+        f"for {purpose}."
+    )
