@@ -40,7 +40,7 @@ def _prefetch_and_tell_how(asked: Queue[str], with_thread: bool) -> None:
     if with_thread:
         threading.Thread(target=threading.Event().wait, args=(30,), daemon=True).start()
     loading.prefetch("models:/imdb-sentiment@champion")
-    (process, _, _), *_ = loading._PREFETCHING.values()
+    (process, *_), *_ = loading._PREFETCHING.values()
     asked.put(type(process).__name__)
 
 

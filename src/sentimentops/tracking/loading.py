@@ -18,6 +18,7 @@ import numpy as np
 
 from sentimentops.errors import ModelNotFoundError
 from sentimentops.tracking.fetch import FetchedVersion, fetch_version
+from sentimentops.tracking.remembered import Recall, recall, remember
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -151,6 +152,9 @@ def prefetch(uri: str, *, with_reference: bool = False) -> None:
     key = _key(uri, with_reference)
     _forget_stale()
     asked = key in _PREFETCHING or key in _FETCHED
+    remembered = Recall(None, None) if asked else _recall(key)
+    if remembered.answer is not None:  # the registry's rows are as when it was remembered
+        _FETCHED[key], asked = (remembered.answer, time.monotonic()), True
     # A daemonic process (a Dask worker) may not start one: it looks the model up itself.
     daemonic = multiprocessing.current_process().daemon
     if uri.startswith("models:/") and "mlflow" not in sys.modules and not asked and not daemonic:
@@ -170,7 +174,7 @@ def prefetch(uri: str, *, with_reference: bool = False) -> None:
         except OSError:  # no process to spare (a limit on them): ask in this one
             receiving.close()
         else:
-            _PREFETCHING[key] = (process, receiving, time.monotonic())
+            _PREFETCHING[key] = (process, receiving, time.monotonic(), remembered.fingerprint)
         finally:
             sending.close()
     import skops.io  # noqa: F401  (load_pipeline imports it late: here it overlaps the lookup)
@@ -186,16 +190,24 @@ def fetched(uri: str, *, with_reference: bool = False) -> FetchedVersion:
     if key in _FETCHED:
         return _FETCHED[key][0]
     answer: FetchedVersion | BaseException | None = None
-    asked_at = time.monotonic()
     if key in _PREFETCHING:
-        process, receiving, asked_at = _PREFETCHING.pop(key)
+        process, receiving, asked_at, before = _PREFETCHING.pop(key)
         with contextlib.suppress(EOFError):  # the process died: ask again here
             answer = receiving.recv()
         process.join()
+    else:
+        asked_at, remembered = time.monotonic(), _recall(key)
+        if remembered.answer is not None:
+            _FETCHED[key] = (remembered.answer, asked_at)
+            return remembered.answer
+        before = remembered.fingerprint
     if isinstance(answer, BaseException):
         raise answer
-    _FETCHED[key] = (answer or fetch_version(uri, with_reference=with_reference), asked_at)
-    return _FETCHED[key][0]
+    if answer is None:
+        answer = fetch_version(uri, with_reference=with_reference)
+    remember(uri, key[2], _cache_folder(), answer, before)
+    _FETCHED[key] = (answer, asked_at)
+    return answer
 
 
 def _key(uri: str, with_reference: bool) -> tuple[str, bool, str]:
@@ -206,10 +218,21 @@ def _key(uri: str, with_reference: bool) -> tuple[str, bool, str]:
     return uri, with_reference, resolve_tracking_uri(get_settings())
 
 
+def _recall(key: _Key) -> Recall:
+    uri, with_reference, tracking_uri = key
+    return recall(uri, tracking_uri, _cache_folder(), with_reference=with_reference)
+
+
+def _cache_folder() -> Path:
+    from sentimentops.config import get_settings
+
+    return get_settings().state_path("cache", "registry")
+
+
 def _forget_stale() -> None:
     """Drop answers older than :data:`_FRESH_SECONDS` never used: the alias may have moved."""
     oldest = time.monotonic() - _FRESH_SECONDS
-    for key, (process, receiving, asked_at) in list(_PREFETCHING.items()):
+    for key, (process, receiving, asked_at, _) in list(_PREFETCHING.items()):
         if asked_at < oldest:
             del _PREFETCHING[key]
             process.terminate()  # blocked on sending an answer no one will read
@@ -232,5 +255,6 @@ def _fetch_into(pipe: Connection, uri: str, with_reference: bool) -> None:
 # Answers in flight and received, by _key, with when asked: used once, as an alias moves.
 _FRESH_SECONDS = 60.0
 _Key = tuple[str, bool, str]
-_PREFETCHING: dict[_Key, tuple[BaseProcess, Connection, float]] = {}
+# In flight, also the fingerprint of the registry's rows when asked (tracking/remembered.py).
+_PREFETCHING: dict[_Key, tuple[BaseProcess, Connection, float, str | None]] = {}
 _FETCHED: dict[_Key, tuple[FetchedVersion, float]] = {}
