@@ -404,3 +404,26 @@ def test_close_wakes_a_writer_waiting_for_a_batch_to_fill(
     assert time.monotonic() - started < 2.0
     assert (unwritten, writer.written) == (0, 3)
     assert sqlite_store.count_predictions() == 3
+
+
+def test_status_counts_the_records_taken_for_the_batch_being_filled(
+    sqlite_store: PredictionLogStore, spool_dir: Path
+) -> None:
+    writer = PredictionLogWriter(
+        sqlite_store,
+        spool_dir=spool_dir,
+        spool_max_bytes=2**20,
+        queue_size=100,
+        batch_size=7,
+        flush_seconds=60,
+    )
+    with writer:
+        for record in sample_records(3):  # fewer than a batch: the writer waits for more
+            writer.submit(record)
+        wait_until(lambda: writer.queue_depth == 0)
+        during = writer.status()
+    after = writer.status()
+
+    # Out of the queue, not in the database: still only in this process's memory.
+    assert (during.queue_depth, during.writing, during.in_memory) == (0, 3, 3)
+    assert (after.writing, after.in_memory, after.written) == (0, 0, 3)

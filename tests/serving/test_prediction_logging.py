@@ -4,6 +4,7 @@ database that goes down costs neither answers nor log rows: they wait in the spo
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from pathlib import Path
@@ -163,6 +164,73 @@ def test_feedback_finds_a_prediction_logged_within_a_flush_interval_of_its_arriv
         finally:
             other_worker.join()
         assert feedback.status_code == 202, feedback.text
+
+
+def test_a_lone_surrogate_is_scored_and_logged_as_u_fffd_on_v1_and_v2_alike(
+    make_client: ClientFactory,
+) -> None:
+    """JSON's "\\ud800" is valid JSON but no Unicode character (UTF-8 and the log cannot hold
+    it): both versions replace it on arrival, so the text scored is the text logged."""
+    sent = TEXTS[0] + " \ud800"
+    replaced = TEXTS[0] + " \ufffd"
+    tensor = {"name": "text", "shape": [1], "datatype": "BYTES", "data": [sent]}
+    requests = {
+        "/v1/predict": {"text": sent},
+        "/v1/predict/batch": {"texts": [sent]},
+        "/v2/models/imdb-logreg/infer": {"inputs": [tensor]},
+    }
+    with make_client() as client:
+        control = client.post("/v1/predict", json={"text": replaced}, headers={"X-Request-ID": "c"})
+        answers = [
+            # json.dumps writes the surrogate as the escape "\\ud800", as a client's JSON would.
+            client.post(
+                path,
+                content=json.dumps(body),
+                headers={"content-type": "application/json", "X-Request-ID": f"r-{number}"},
+            )
+            for number, (path, body) in enumerate(requests.items())
+        ]
+        assert [answer.status_code for answer in answers] == [200, 200, 200], answers[0].text
+        store = store_of(client)
+        eventually(lambda: store.count_predictions() == 4)
+        window = store.read_window()
+
+    score = control.json()["score"]
+    v1, batch, v2 = (answer.json() for answer in answers)
+    scores = [v1["score"], batch["predictions"][0]["score"], v2["outputs"][1]["data"][0]]
+    assert scores == [score] * 3
+    assert window["request_id"].tolist() == ["c", "r-0", "r-1.0", "r-2.0"]
+    assert window["text"].tolist() == [replaced] * 4
+    assert window["text_sha256"].tolist() == [hashlib.sha256(replaced.encode()).hexdigest()] * 4
+    assert window["text_length"].tolist() == [len(sent)] * 4
+
+
+def test_health_log_counts_the_batch_being_written_in_its_queue_depth(
+    make_client: ClientFactory, postgres_url: str
+) -> None:
+    with make_client(prediction_log__url=postgres_url) as client:
+        store = store_of(client)
+        blocker = sa.create_engine(postgres_url)
+        waiting_insert = sa.text(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'predictions'::regclass"
+        )
+        try:
+            with blocker.begin() as lock:
+                # Inserts into predictions wait: the writer holds the record, out of its queue.
+                lock.execute(sa.text("LOCK TABLE predictions IN EXCLUSIVE MODE"))
+                assert client.post("/v1/predict", json={"text": TEXTS[0]}).status_code == 200
+                eventually(lambda: lock.execute(waiting_insert).scalar_one() == 1)
+                during = client.get("/health/log")
+                metrics = client.get("/metrics").text
+            eventually(lambda: store.count_predictions() == 1)
+            after = client.get("/health/log")
+        finally:
+            blocker.dispose()
+
+    assert during.status_code == 200, during.text
+    assert (during.json()["status"], during.json()["queue_depth"]) == ("ok", 1)
+    assert "sentimentops_prediction_log_queue_depth 1.0" in metrics
+    assert (after.json()["queue_depth"], after.json()["written"]) == (0, 1)
 
 
 def test_text_storage_can_be_turned_off(make_client: ClientFactory) -> None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
+import threading
+import time
 
 import httpx
 import pytest
@@ -13,6 +17,7 @@ from prometheus_client import generate_latest
 from sentimentops.prediction_log import LogStatus, SpoolStats
 from sentimentops.serving.metrics import ApiMetrics
 from sentimentops.serving.middleware import RequestGuard
+from tests.servers import eventually
 from tests.serving.conftest import ClientFactory, logged_request_ids
 
 TEXT = "A wonderful film."
@@ -115,6 +120,82 @@ def test_api_key_guards_everything_but_health(make_client: ClientFactory) -> Non
         assert v2.json() == {"error": v2.json()["error"]}
         ok = client.post("/v1/predict", json={"text": TEXT}, headers={"X-API-Key": "s3cret"})
         assert ok.status_code == 200
+
+
+BODY_PATHS = ["/v1/predict", "/v1/predict/batch", "/v1/feedback", "/v2/models/imdb-logreg/infer"]
+JSON = {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (b'{"text": "unclosed', JSON),
+        (b"", JSON),
+        (b'{"unknown": 1}', JSON),
+        (b'{"text": "\xff\xfe"}', JSON),
+        (gzip.compress(b'{"text": "A wonderful film."}'), JSON | {"content-encoding": "gzip"}),
+    ],
+    ids=["not-json", "empty", "off-schema", "not-utf8", "gzip"],
+)
+def test_a_request_without_the_key_is_401_whatever_its_body(
+    make_client: ClientFactory, body: bytes, headers: dict[str, str]
+) -> None:
+    with make_client(api_key="s3cret") as client:
+        for path in BODY_PATHS:
+            for key in [None, "", "s3cret!"]:
+                sent = headers if key is None else headers | {"X-API-Key": key}
+                response = client.post(path, content=body, headers=sent)
+
+                assert response.status_code == 401, (path, key, response.text)
+                assert response.headers["www-authenticate"] == "ApiKey"
+                message = response.json()["error"]
+                if not path.startswith("/v2/"):
+                    message = assert_error(response, 401, "unauthorized")["message"]
+                assert "send it in the X-API-Key header" in str(message)
+
+
+def message_of(response: httpx.Response, status: int, kind: str) -> str:
+    """The error message, in the shape of the path's API version."""
+    if response.request.url.path.startswith("/v2/"):
+        assert response.status_code == status, response.text
+        return str(response.json()["error"])
+    return str(assert_error(response, status, kind)["message"])
+
+
+@pytest.mark.parametrize("path", BODY_PATHS)
+def test_an_empty_body_is_400_like_a_body_that_is_not_json(client: TestClient, path: str) -> None:
+    for headers in [JSON, {}]:  # with or without a Content-Type
+        response = client.post(path, content=b"", headers=headers)
+
+        message = message_of(response, 400, "bad_request")
+        assert message == (
+            "The request body is empty; send a JSON object (Content-Type: application/json)."
+        )
+
+
+@pytest.mark.parametrize("path", BODY_PATHS)
+def test_a_compressed_body_is_415_naming_what_is_accepted(client: TestClient, path: str) -> None:
+    body = {"text": TEXT} if path == "/v1/predict" else {"texts": [TEXT]}
+    packed = gzip.compress(json.dumps(body).encode())
+    for coding in ["gzip", "deflate", "br", "identity, gzip", "GZIP"]:
+        headers = JSON | {"content-encoding": coding}
+
+        response = client.post(path, content=packed, headers=headers)
+
+        message = message_of(response, 415, "unsupported_media_type")
+        assert f"Content-Encoding '{coding}' is not accepted" in message
+        assert "send the JSON body uncompressed" in message
+        assert response.headers["accept-encoding"] == "identity"
+    # Nothing was scored or logged: the next prediction is the first in the log.
+    client.post("/v1/predict", json={"text": TEXT}, headers={"x-request-id": "after"})
+    assert logged_request_ids(client) == ["after"]
+
+
+def test_a_body_declared_identity_is_read_as_sent(client: TestClient) -> None:
+    body = json.dumps({"text": TEXT}).encode()
+    headers = JSON | {"content-encoding": "identity"}
+
+    assert client.post("/v1/predict", content=body, headers=headers).status_code == 200
 
 
 DOCS = ("/docs", "/redoc", "/openapi.json")
@@ -261,6 +342,45 @@ def test_requests_over_the_concurrency_limit_get_503_and_probes_still_answer() -
     # Refused before routing, and still counted under the route it was sent to.
     exported = generate_latest(metrics.registry).decode()
     assert 'sentimentops_errors_total{endpoint="/slow",status="503"} 1.0' in exported
+
+
+def test_feedback_waiting_for_unknown_ids_leaves_predictions_their_slots(
+    make_client: ClientFactory,
+) -> None:
+    """An unknown id waits a log flush (+0.25 s) for another worker's prediction: a flood of
+    them must not take the slots predictions need."""
+    with make_client(serving__max_concurrency="2", prediction_log__flush_seconds="2") as client:
+        client.post("/v1/predict", json={"text": TEXT}, headers={"X-Request-ID": "known"})
+        flood: list[httpx.Response] = []
+
+        def unknown_feedback(number: int) -> None:
+            body = {"request_id": f"unknown-{number}", "label": "positive"}
+            # Retried while refused, as a client heeding Retry-After: a probe may hold a slot.
+            while (answer := client.post("/v1/feedback", json=body)).status_code == 503:
+                time.sleep(0.01)
+            flood.append(answer)
+
+        def refused_feedback() -> httpx.Response | None:
+            """Feedback for a known id (answered at once), if refused: the flood holds the slots."""
+            answer = client.post("/v1/feedback", json={"request_id": "known", "label": "positive"})
+            return answer if answer.status_code == 503 else None
+
+        senders = [threading.Thread(target=unknown_feedback, args=(n,)) for n in range(2)]
+        for sender in senders:
+            sender.start()
+        refused = eventually(refused_feedback, what="the unknown ids' feedback to fill the slots")
+        prediction = client.post("/v1/predict", json={"text": TEXT})
+        still_waiting = sum(sender.is_alive() for sender in senders)
+        for sender in senders:
+            sender.join()
+
+    assert still_waiting == 2
+    assert prediction.status_code == 200, prediction.text
+    assert "2 feedback requests in flight" in str(
+        assert_error(refused, 503, "overloaded")["message"]
+    )
+    assert [answer.status_code for answer in flood] == [422, 422]
+    assert {answer.json()["error"]["type"] for answer in flood} == {"unknown_request_id"}
 
 
 # Texts that clean down to nothing: markup, entities, invisible characters (batch prediction

@@ -42,6 +42,13 @@ class LogStatus:
     dropped: int
     rejected: int
     database_available: bool
+    # Taken off the queue for the batch being written: in neither the database nor the spool.
+    writing: int = 0
+
+    @property
+    def in_memory(self) -> int:
+        """Records only this process holds: queued, or in the batch being written."""
+        return self.queue_depth + self.writing
 
     @property
     def behind(self) -> bool:
@@ -196,6 +203,7 @@ class PredictionLogWriter:
                 dropped=self.dropped,
                 rejected=self.rejected,
                 database_available=self.store_available,
+                writing=self._in_flight,
             )
 
     def _run(self) -> None:
@@ -227,8 +235,9 @@ class PredictionLogWriter:
                 break
             if record is not None:
                 batch.append(record)
-        with self._lock:
-            self._in_flight += len(batch)
+                # Counted as taken, not once the batch is full: it may fill for flush_seconds.
+                with self._lock:
+                    self._in_flight += 1
         return batch
 
     def _deliver(self, batch: list[PredictionRecord]) -> None:

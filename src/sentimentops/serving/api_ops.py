@@ -15,12 +15,13 @@ from pydantic import BaseModel
 from sentimentops.serving import schemas
 from sentimentops.serving.deps import State, require_api_key
 from sentimentops.serving.errors import ApiError
+from sentimentops.serving.routing import GuardedRoute
 from sentimentops.serving.state import ApiState
 from sentimentops.tracking.loading import LoadedModel
 
 __all__ = ["probe", "router"]
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 
 def probe(
@@ -69,7 +70,7 @@ async def log_health(state: State) -> Any:
     body = schemas.LogHealth(
         status=status,
         database_available=log.database_available,
-        queue_depth=log.queue_depth,
+        queue_depth=log.in_memory,  # the batch being written too: not in the log yet
         spool_records=log.spool.records,
         spool_bytes=log.spool.bytes,
         spool_max_bytes=log.spool.max_bytes,

@@ -19,6 +19,7 @@ from sentimentops.serving.deps import (
     require_api_key,
 )
 from sentimentops.serving.errors import ApiError
+from sentimentops.serving.routing import GuardedRoute
 
 if TYPE_CHECKING:
     from sentimentops.tracking.loading import LoadedModel
@@ -28,16 +29,24 @@ __all__ = ["router"]
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.ErrorResponse} for status in (401, 413, 422, 503, 504)
 }
+# A route with a body also answers one that is not JSON, empty (400) or compressed (415).
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": schemas.ErrorResponse} for status in (400, 415)
+}
 
 router = APIRouter(
-    prefix="/v1", tags=["predictions"], dependencies=[Depends(require_api_key)], responses=ERRORS
+    prefix="/v1",
+    tags=["predictions"],
+    dependencies=[Depends(require_api_key)],
+    responses=ERRORS,
+    route_class=GuardedRoute,
 )
 
 
 Explain = Annotated[bool, Query(description="Add the n-grams that moved the score most.")]
 
 
-@router.post("/predict")
+@router.post("/predict", responses=BODY_ERRORS)
 async def predict(
     body: PredictionBody,
     state: State,
@@ -61,7 +70,7 @@ async def predict(
     )
 
 
-@router.post("/predict/batch")
+@router.post("/predict/batch", responses=BODY_ERRORS)
 async def predict_batch(
     body: BatchBody, state: State, request_id: RequestId, caller: Caller, explain: Explain = False
 ) -> schemas.BatchPredictionResponse:
@@ -99,7 +108,7 @@ async def _explanations(
     return [[schemas.NgramContribution(ngram=n, weight=w) for n, w in row] for row in rows]
 
 
-@router.post("/feedback", status_code=202)
+@router.post("/feedback", status_code=202, responses=BODY_ERRORS)
 async def feedback(body: schemas.FeedbackRequest, state: State) -> schemas.FeedbackResponse:
     """Record the true label of an earlier prediction, named by its request_id: one this
     API answered, else 422."""

@@ -13,7 +13,8 @@ from sentimentops.features.blank import is_blank
 from sentimentops.serving.api_ops import probe
 from sentimentops.serving.deps import Caller, RequestId, State, require_api_key
 from sentimentops.serving.errors import ApiError, NothingToScoreError
-from sentimentops.serving.schemas import REQUEST_ID_PATTERN, StrictBody
+from sentimentops.serving.routing import GuardedRoute
+from sentimentops.serving.schemas import REQUEST_ID_PATTERN, StrictBody, replace_lone_surrogates
 from sentimentops.serving.state import ApiState
 from sentimentops.tracking.loading import LoadedModel
 
@@ -92,7 +93,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 PROTECTED = [Depends(require_api_key)]
 
-router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"])
+router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"], route_class=GuardedRoute)
 
 
 @probe(router, "/health/live")
@@ -127,7 +128,11 @@ async def model_ready(name: str, state: State) -> V2ModelReady:
     return V2ModelReady(name=_served(state, name).name, ready=True)
 
 
-@router.post("/models/{name}/infer", dependencies=PROTECTED, responses=ERRORS)
+@router.post(
+    "/models/{name}/infer",
+    dependencies=PROTECTED,
+    responses={**ERRORS, 415: {"model": V2Error}},  # a compressed body
+)
 async def infer(
     name: str, body: InferenceRequest, state: State, request_id: RequestId, caller: Caller
 ) -> InferenceResponse:
@@ -189,7 +194,8 @@ def _texts_of(body: InferenceRequest, serving: ServingSettings) -> list[str]:
             raise ApiError(400, f"input element {index} is not a string with a review in it")
         if len(text) > max_text_chars:
             raise ApiError(400, f"input element {index} is over {max_text_chars:,} characters")
-    return texts
+    # As /v1's schema does: the text scored is the text logged, a valid Unicode string.
+    return [replace_lone_surrogates(text) for text in texts]
 
 
 def _flatten(data: list[Any], depth: int = 1) -> list[Any]:

@@ -132,7 +132,10 @@ def _log_metrics(status: LogStatus) -> Iterator[Metric]:
     spool = status.spool
     oldest_age = 0.0 if spool.oldest is None else max(time.time() - spool.oldest.timestamp(), 0.0)
     gauges = {
-        "queue_depth": ("Predictions waiting in memory to be written.", status.queue_depth),
+        "queue_depth": (
+            "Predictions waiting in memory to be written: queued, or in the batch being written.",
+            status.in_memory,
+        ),
         "spool_records": ("Predictions waiting in the spool for the database.", spool.records),
         "spool_bytes": ("Bytes the spool's records take on disk.", spool.bytes),
         "spool_max_bytes": ("The spool's limit: past it predictions are dropped.", spool.max_bytes),

@@ -25,12 +25,16 @@ _CLIENT_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 _UNLIMITED_PREFIXES = ("/health", "/v2/health", "/metrics")
 # A readiness probe's 503 while the model loads is its answer ("not yet"), not an error.
 _READINESS_PROBES = frozenset({"/health/ready", "/v2/health/ready"})
+# Feedback for an id not found yet waits a log flush (ApiState.require_answered): it has slots
+# of its own, so that a flood of it cannot take the ones predictions need.
+_FEEDBACK_PATH = "/v1/feedback"
 
 
 @dataclass
 class RequestGuard:
     """Request ids, body size and concurrency limits, and request metrics; ``routes`` name the
-    route of a request answered before routing (413, 503)."""
+    route of a request answered before routing (413, 503). Feedback and the other limited
+    requests each have ``max_concurrency`` slots."""
 
     app: ASGIApp
     _: KW_ONLY
@@ -39,6 +43,7 @@ class RequestGuard:
     max_body_bytes: int
     max_concurrency: int
     in_flight: int = field(default=0, init=False)
+    feedback_in_flight: int = field(default=0, init=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,12 +69,15 @@ class RequestGuard:
             await send(message)
 
         limited = not path.startswith(_UNLIMITED_PREFIXES)
+        feedback = path == _FEEDBACK_PATH
         try:
-            if limited and self.in_flight >= self.max_concurrency:
+            taken = self.feedback_in_flight if feedback else self.in_flight
+            if limited and taken >= self.max_concurrency:
+                kind = "feedback requests" if feedback else "requests"
                 await error_response(
                     path,
                     503,
-                    f"Over capacity ({self.max_concurrency} requests in flight); retry shortly.",
+                    f"Over capacity ({self.max_concurrency} {kind} in flight); retry shortly.",
                     request_id=request_id,
                     type="overloaded",
                     headers={"Retry-After": "1"},
@@ -99,17 +107,25 @@ class RequestGuard:
                 elif message["type"] == "http.response.start":
                     await self._too_large(scope, receive, send_with_id, request_id)
 
-            self.in_flight += limited
+            slots = int(limited)
+            self._take(feedback, slots)
             try:
                 await self.app(scope, limited_receive, send_unless_too_large)
             finally:
-                self.in_flight -= limited
+                self._take(feedback, -slots)
         finally:
             endpoint = _endpoint(scope, self.routes)
             self.metrics.requests.labels(endpoint, scope["method"], str(status)).inc()
             if status >= 400 and not (status == 503 and endpoint in _READINESS_PROBES):
                 self.metrics.errors.labels(endpoint, str(status)).inc()
             self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+
+    def _take(self, feedback: bool, slots: int) -> None:
+        """Take (or give back, negative) ``slots`` of the feedback pool or the other one."""
+        if feedback:
+            self.feedback_in_flight += slots
+        else:
+            self.in_flight += slots
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         await error_response(

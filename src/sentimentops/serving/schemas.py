@@ -3,12 +3,14 @@ settings are checked by :func:`check_limits` and published by :func:`publish_lim
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -39,6 +41,7 @@ __all__ = [
     "StrictBody",
     "check_limits",
     "publish_limits",
+    "replace_lone_surrogates",
 ]
 
 Label = Literal["positive", "negative"]
@@ -56,6 +59,20 @@ class StrictBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# A surrogate code point in a decoded JSON string: "\ud800" (json.loads joins escaped pairs).
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (valid JSON, but no Unicode character: UTF-8 and the
+    prediction log cannot hold it) replaced by U+FFFD, as a UTF-8 decoder replaces bad bytes."""
+    return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def _well_formed(value: object) -> object:
+    return replace_lone_surrogates(value) if isinstance(value, str) else value
+
+
 def _not_blank(text: str) -> str:
     if is_blank(text):
         raise ValueError("the text is only whitespace; send the review itself")
@@ -71,6 +88,8 @@ Text = Annotated[
         # is_blank() is this pattern: what clients are told is what the server checks.
         json_schema_extra={"pattern": NOT_BLANK_PATTERN},
     ),
+    # Last, so it runs first: pydantic's str check refuses a lone surrogate outright.
+    BeforeValidator(_well_formed),
 ]
 
 
@@ -205,7 +224,10 @@ class LogHealth(BaseModel):
         "unavailable: the database is away, nothing spooled yet."
     )
     database_available: bool
-    queue_depth: int = Field(description="Predictions waiting in memory (normal: a batch).")
+    queue_depth: int = Field(
+        description="Predictions waiting in memory: queued, or in the batch being written "
+        "(normal: up to a batch)."
+    )
     spool_records: int
     spool_bytes: int
     spool_max_bytes: int
