@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from sentimentops.cli.main import app
@@ -72,6 +73,75 @@ def test_malformed_csv_exits_2_with_one_paragraph(tmp_path: Path) -> None:
     assert str(csv) in " ".join(result.output.split())
     assert "well-formed CSV" in result.output
     assert result.output.strip().count("\n\n") == 0  # one paragraph
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "bad_rows"),
+    [
+        pytest.param(
+            "reviews.jsonl",
+            b'{"review": "Fine.", "sentiment": "pos"}\nnot json\n'
+            b'{"review": "Dull.", "sentiment": "neg"}\n{"review": "caf\xe9", "sentiment": "pos"}\n',
+            [(2, "invalid JSON (Expecting value)", "not json"),
+             (4, "undecodable bytes (not UTF-8)", '{"review": "caf?", "sentiment": "pos"}')],
+            id="jsonl",
+        ),
+        pytest.param(
+            "reviews.csv",
+            "review,sentiment\nFine.,pos\nDéjà vu.,neg\nDull.,neg\n".encode("latin-1"),
+            [(2, "undecodable bytes (not UTF-8)", "D?j? vu.,neg")],
+            id="latin-1-csv",
+        ),
+    ],
+)  # fmt: skip
+def test_validate_quarantines_unreadable_rows_and_validates_the_rest(
+    tmp_path: Path, name: str, content: bytes, bad_rows: list[tuple[int, str, str]]
+) -> None:
+    """One bad line refused the whole file, where predict rejects that row alone."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    report, quarantine = tmp_path / "report.json", tmp_path / "quarantine.csv"
+
+    result = runner.invoke(
+        app,
+        ["data", "validate", str(path), "--report", str(report), "--quarantine", str(quarantine)],
+    )
+
+    assert result.exit_code == 0, result.output
+    written = json.loads(report.read_text())
+    assert written["rows"] == 2 + len(bad_rows)
+    assert (written["valid_rows"], written["quarantined_rows"]) == (2, len(bad_rows))
+    assert sum(written["quarantine_reasons"].values()) == len(bad_rows)
+    rows = pd.read_csv(quarantine, keep_default_na=False)
+    assert list(rows.itertuples(index=False, name=None)) == [
+        (number, "", reason, raw) for number, reason, raw in bad_rows
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("utf16.csv", "review,sentiment\nFine.,pos\n".encode("utf-16"), "UTF-16's byte-order mark"),
+        ("binary.csv", bytes(range(256)) * 8, "is not UTF-8 text: its header line holds NUL"),
+        ("reviews.csv", None, "is a Parquet file, not CSV text"),
+        ("binary.jsonl", bytes(range(256)) * 8, "is not UTF-8 text: no row can be read"),
+    ],
+)
+def test_validate_refuses_a_wholly_unreadable_file_in_one_line(
+    tmp_path: Path, name: str, content: bytes | None, message: str
+) -> None:
+    path = tmp_path / name
+    if content is None:
+        pd.DataFrame({"review": ["Fine."], "sentiment": ["pos"]}).to_parquet(path)
+    else:
+        path.write_bytes(content)
+
+    result = runner.invoke(app, ["data", "validate", str(path)])
+
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
 
 
 def test_damaged_gzip_exits_2(reference_reviews: pd.DataFrame, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -13,9 +14,12 @@ import pytest
 
 from sentimentops.data.load import (
     detect_format,
+    load_readable_reviews,
     load_reviews,
     load_verified_parquet,
     read_expected_sha256,
+    read_table,
+    read_table_chunks,
 )
 from sentimentops.errors import ChecksumMismatchError, DataError
 from tests.conftest import REFERENCE_CHECKSUM, REFERENCE_DATA
@@ -201,3 +205,175 @@ def test_a_named_label_column_must_exist_but_the_default_may_be_absent(tmp_path:
     with pytest.raises(DataError, match=r"no label column 'foo' \(columns: review, sentiment\)"):
         load_reviews(labelled, label_column="foo")
     assert list(load_reviews(unlabelled).columns) == ["review"]  # unlabelled reviews
+
+
+def test_readable_reviews_of_a_good_file_are_load_reviews(tmp_path: Path) -> None:
+    path = tmp_path / "reviews.csv"
+    path.write_text(KAGGLE_CSV, encoding="utf-8")
+
+    rows = load_readable_reviews(path)
+
+    pd.testing.assert_frame_equal(rows.frame, load_reviews(path))
+    assert rows.unreadable == ()
+
+
+def test_undecodable_and_nul_csv_rows_are_set_apart_and_the_rest_read(tmp_path: Path) -> None:
+    """A latin-1 CSV was refused whole for its one accented review."""
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(
+        b'review,sentiment\nA fine film.,positive\ncaf\xe9 was bad,negative\n"Two\nlines",pos\n'
+        b"nul\x00byte,neg\nDull.,negative\n"
+    )
+
+    rows = load_readable_reviews(path)
+
+    assert rows.frame["review"].tolist() == ["A fine film.", "Two\nlines", "Dull."]
+    assert rows.frame["sentiment"].tolist() == ["positive", "pos", "negative"]
+    assert [(row.row_number, row.reason, row.raw) for row in rows.unreadable] == [
+        (2, "undecodable bytes (not UTF-8)", "caf? was bad,negative"),
+        (4, "NUL byte in row", "nul\x00byte,neg"),
+    ]
+
+
+def test_json_lines_that_are_not_objects_are_set_apart_and_the_rest_read(tmp_path: Path) -> None:
+    path = tmp_path / "reviews.jsonl"
+    path.write_bytes(
+        b'{"review": "Fine.", "sentiment": "pos"}\n\n{"review": "cut short\n[1, 2]\n'
+        b'{"review": "caf\xe9"}\n' + b"[" * 100_000 + b"\n"
+        b'{"review": "Line\xe2\x80\xa8separator.", "sentiment": "neg"}\n'
+    )
+
+    rows = load_readable_reviews(path)
+
+    assert rows.frame["review"].tolist() == ["Fine.", "Line\u2028separator."]
+    assert [(row.row_number, row.reason) for row in rows.unreadable] == [
+        (2, "invalid JSON (Invalid control character at)"),  # the line end, inside the string
+        (3, "JSON line is not an object"),
+        (4, "undecodable bytes (not UTF-8)"),
+        (5, "invalid JSON (nested too deeply)"),
+    ]
+    assert rows.unreadable[0].raw == '{"review": "cut short'
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("utf16.csv", "review\nA film.\n".encode("utf-16"), "starts with UTF-16's byte-order"),
+        ("utf16le.csv", "review\nA film.\n".encode("utf-16-le"), "header line holds NUL bytes"),
+        ("binary.csv", bytes(range(256)) * 4, "header line holds NUL bytes"),
+        ("latin1.csv", b"review\ncaf\xe9\nd\xe9j\xe0 vu\n", "no row can be read \\(row 1: undec"),
+        ("utf16.jsonl", '{"review": "A film."}\n'.encode("utf-16"), "no row can be read"),
+        ("words.jsonl", b"review\nA film.\n", r"no row can be read \(row 1: invalid JSON"),
+    ],
+)
+def test_a_file_no_row_of_which_can_be_read_is_refused_whole(
+    tmp_path: Path, name: str, content: bytes, expected: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+
+    with pytest.raises(DataError, match=f"^{re.escape(str(path))}.*{expected}"):
+        load_readable_reviews(path)
+
+
+def test_a_parquet_file_named_csv_is_refused_whole(tmp_path: Path) -> None:
+    """Its first line may be clean bytes ("PAR1" and a few), so the header alone did not tell."""
+    path = tmp_path / "reviews.csv"
+    pd.DataFrame({"review": ["x"], "sentiment": ["pos"]}).to_parquet(path)
+
+    with pytest.raises(DataError, match=r"is a Parquet file, not CSV text: name it \.parquet"):
+        load_readable_reviews(path)
+
+
+def test_readable_reviews_still_refuse_a_csv_whose_rows_do_not_fit_its_header(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "broken.csv"
+    path.write_bytes(b'review,sentiment\ncaf\xe9,positive\n"bad",negative,extra\n')
+
+    with pytest.raises(DataError, match="is not a well-formed CSV"):
+        load_readable_reviews(path)
+
+
+def write_every_format(frame: pd.DataFrame, folder: Path) -> list[Path]:
+    """``frame`` as CSV, gzip CSV, JSON Lines and Parquet files in ``folder``."""
+    paths = [folder / name for name in ("r.csv", "r.csv.gz", "r.jsonl", "r.parquet")]
+    frame.to_csv(paths[0], index=False)
+    with gzip.open(paths[1], "wt", encoding="utf-8", newline="") as stream:
+        frame.to_csv(stream, index=False)
+    frame.to_json(paths[2], orient="records", lines=True)
+    frame.to_parquet(paths[3])
+    return paths
+
+
+def test_chunks_hold_at_most_chunk_rows_and_together_the_table(
+    reference_reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = reference_reviews.head(2_500)[["review", "sentiment", "rating"]]
+    for path in write_every_format(frame, tmp_path):
+        chunks = list(read_table_chunks(path, 1_000))
+
+        assert [len(chunk) for chunk in chunks] == [1_000, 1_000, 500], path
+        pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), read_table(path))
+
+
+def test_chunks_of_a_file_without_rows_keep_its_columns(tmp_path: Path) -> None:
+    csv, parquet = tmp_path / "r.csv", tmp_path / "r.parquet"
+    csv.write_text("review,sentiment\n")
+    pd.DataFrame({"review": pd.Series([], dtype=object)}).to_parquet(parquet)
+
+    assert [list(chunk.columns) for chunk in read_table_chunks(csv)] == [["review", "sentiment"]]
+    assert [list(chunk.columns) for chunk in read_table_chunks(parquet)] == [["review"]]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("far.csv", b"review\n" + b"fine\n" * 50_000 + b"caf\xe9\n", "byte 0xe9 on line 50002"),
+        ("nul.csv", b"review\n" + b"fine\n" * 50_000 + b"n\x00l\n", "NUL byte on line 50002"),
+        ("empty.csv", codecs.BOM_UTF8, "is empty"),
+        ("broken.csv", b'review,sentiment\n"good",positive\n"a",b,c\n', r"line 3.*saw 3"),
+        ("broken.jsonl", b'{"review": "ok"}\n{"review": ', "line 2 is not valid JSON"),
+        ("list.jsonl", b'{"review": "ok"}\n\n["review"]\n', "line 3 holds a JSON list"),
+        ("blank.jsonl", b"\n \n", "holds no JSON records"),
+        ("broken.parquet", b"not parquet", "not a readable Parquet"),
+        (
+            "cut.csv.gz",
+            damaged_gzip(gzip.compress(KAGGLE_CSV.encode() * 200), "truncated"),
+            "trunc",
+        ),
+    ],
+)
+def test_chunks_raise_the_data_errors_of_a_whole_read(
+    tmp_path: Path, name: str, content: bytes, expected: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+
+    with pytest.raises(DataError, match=expected):
+        list(read_table_chunks(path, 1_000))
+    with pytest.raises(DataError, match=expected):
+        read_table(path)
+
+
+def test_chunks_of_s3_files_are_those_of_local_ones(
+    reference_reviews: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    from tests.servers import moto_s3
+
+    frame = reference_reviews.head(1_500)[["review", "sentiment"]]
+    paths = write_every_format(frame, tmp_path)
+    with moto_s3(monkeypatch):
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="data")
+        for path in paths:
+            s3.upload_file(str(path), "data", path.name)
+        remote = [list(read_table_chunks(f"s3://data/{path.name}", 1_000)) for path in paths]
+
+    for path, chunks in zip(paths, remote, strict=True):
+        local = list(read_table_chunks(path, 1_000))
+        assert len(chunks) == len(local) == 2
+        for theirs, ours in zip(chunks, local, strict=True):
+            pd.testing.assert_frame_equal(theirs, ours)

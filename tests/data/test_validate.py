@@ -172,3 +172,43 @@ def test_maximum_length_comes_from_settings(max_chars: int) -> None:
     result = validate_reviews(frame, ValidationSettings(max_text_chars=max_chars))
 
     assert result.report.valid_rows == (1 if max_chars >= 10 else 0)
+
+
+def test_unreadable_rows_are_quarantined_counted_and_number_the_rows_around_them() -> None:
+    """Rows 2 and 5 of a file could not be read: the others keep their own row numbers."""
+    from sentimentops.data.load import UnreadableRow
+
+    readable = pd.DataFrame(
+        {"review": ["Fine.", "Dull.", None, "Great."], "sentiment": ["pos", "neg", "pos", "pos"]}
+    )
+    unreadable = [
+        UnreadableRow(2, "invalid JSON (Expecting value)", "not json"),
+        UnreadableRow(5, "undecodable bytes (not UTF-8)", "caf? bad"),
+    ]
+
+    result = validate_reviews(readable, DEFAULTS, unreadable=unreadable)
+
+    quarantined = result.quarantined
+    assert quarantined["row_number"].tolist() == [2, 4, 5]  # the missing text was data row 4
+    assert quarantined["reason"].tolist() == [
+        "invalid JSON (Expecting value)",
+        "missing value",
+        "undecodable bytes (not UTF-8)",
+    ]
+    assert quarantined["value"].tolist()[::2] == ["not json", "caf? bad"]
+    report = result.report
+    assert (report.rows, report.valid_rows, report.quarantined_rows) == (6, 3, 3)
+    assert report.quarantine_reasons == {
+        "invalid JSON (Expecting value)": 1,
+        "missing value": 1,
+        "undecodable bytes (not UTF-8)": 1,
+    }
+    assert "2 rows could not be read (not UTF-8, NUL bytes, broken JSON)" in report.warnings
+
+
+def test_unreadable_row_numbers_must_fit_the_file() -> None:
+    from sentimentops.data.load import UnreadableRow
+
+    frame = pd.DataFrame({"review": ["Fine."], "sentiment": ["pos"]})
+    with pytest.raises(ValueError, match="must be distinct data rows of the same file"):
+        validate_reviews(frame, DEFAULTS, unreadable=[UnreadableRow(7, "NUL byte in row", "")])

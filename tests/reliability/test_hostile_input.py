@@ -242,7 +242,10 @@ WRONG_TYPES: dict[str, list[dict[str, Any]]] = json.loads((CORPUS / "wrong_types
     ids=lambda value: value if isinstance(value, str | int) else json.dumps(value)[:40],
 )
 def test_wrong_types_are_refused(api: TestClient, endpoint: str, status: int, body: Any) -> None:
-    response = api.post(url(api, endpoint), json=body)
+    # Serialised here: httpx sends json=None as an empty body, not as the JSON null it means.
+    response = api.post(
+        url(api, endpoint), content=json.dumps(body), headers={"content-type": "application/json"}
+    )
     assert_refused(response, status, "validation_error" if endpoint.startswith("/v1") else None)
 
 
@@ -509,18 +512,14 @@ def test_data_validate_defuses_formulas_in_its_quarantine_file(tmp_path: Path) -
     assert by_row["9"]["value"] == '\'=HYPERLINK("http://evil.example","label")'
 
 
-# ---- data validation: the files it reads whole are refused with exit 2 and a reason ----
+# ---- data validation: the files it cannot read whole are refused with exit 2 and a reason ----
 
 
 @pytest.mark.parametrize(
     ("name", "message"),
     [
         ("empty.csv", "is empty"),
-        ("invalid_utf8.csv", "is not UTF-8 text: byte 0xff on line 3"),
-        ("nul_bytes.csv", "holds a NUL byte on line 3"),
         ("broken_quoting.csv", "is not a well-formed CSV"),
-        ("deeply_nested.jsonl", "line 2 is nested too deeply"),
-        ("wrong_types.jsonl", "line 9 holds a JSON list, not an object"),
     ],
 )
 def test_data_validate_refuses_unreadable_files_with_exit_2(name: str, message: str) -> None:
@@ -528,6 +527,40 @@ def test_data_validate_refuses_unreadable_files_with_exit_2(name: str, message: 
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+# Rows predict rejects as unreadable (ROW_CASES) were refused whole by validate; now quarantined.
+UNREADABLE_ROW_CASES: list[tuple[str, int, dict[int, str]]] = [
+    ("invalid_utf8.csv", 3, {2: "undecodable bytes (not UTF-8)"}),
+    ("nul_bytes.csv", 3, {2: "NUL byte in row"}),
+    ("deeply_nested.jsonl", 3, {2: "invalid JSON (nested too deeply)"}),
+    (
+        "wrong_types.jsonl",
+        10,
+        {
+            **dict.fromkeys((2, 3, 5, 6, 7), "text is not a string"),
+            4: "missing value",
+            9: "JSON line is not an object",
+            10: "JSON line is not an object",
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "reasons"), UNREADABLE_ROW_CASES, ids=[c[0] for c in UNREADABLE_ROW_CASES]
+)
+def test_data_validate_quarantines_the_rows_it_cannot_read_and_validates_the_rest(
+    tmp_path: Path, name: str, rows: int, reasons: dict[int, str]
+) -> None:
+    quarantine, report = tmp_path / "quarantine.csv", tmp_path / "report.json"
+    outputs = ["--quarantine", str(quarantine), "--report", str(report)]
+    result = runner.invoke(app, ["data", "validate", str(CORPUS / name), "--no-labels", *outputs])
+    assert result.exit_code == 0, result.output
+    quarantined = {int(row["row_number"]): row["reason"] for row in csv_rows(quarantine)}
+    assert quarantined == reasons
+    counts = json.loads(report.read_text())
+    assert (counts["rows"], counts["valid_rows"]) == (rows, rows - len(reasons))
 
 
 @pytest.mark.parametrize("text", BLANK_BY_EITHER_FLAVOUR, ids=repr)

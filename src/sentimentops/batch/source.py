@@ -7,7 +7,6 @@ import csv
 import gzip
 import io
 import json
-import re
 import zlib
 from collections import Counter
 from collections.abc import Generator, Iterator
@@ -17,17 +16,20 @@ from itertools import count
 from typing import IO, Any
 
 from sentimentops.batch.options import BatchOptions
+from sentimentops.data.rows import (
+    ENCODING_PROBLEMS,
+    decoding_problem,
+    json_object,
+    no_readable_row,
+    preview,
+    refuse_unreadable_header,
+)
 from sentimentops.errors import DataError, SentimentOpsError
 from sentimentops.storage import Location, LocationLike, object_store_error
 
 __all__ = ["Record", "Source"]
 
-PREVIEW_CHARS = 200
 _CSV_FIELD_LIMIT = 50_000_000  # one review may be long; the csv default (128 KiB) is too small
-# surrogateescape decodes each undecodable byte to one of these lone surrogates.
-_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
-_NUL_BYTE = "NUL byte in row"
-_UNDECODABLE = "undecodable bytes (not UTF-8)"
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,8 @@ class Source:
                 f"{self.location} cannot be read ({error.strerror or error}). Check that it is "
                 "a file you may read."
             ) from None
-        if fields is None and unreadable and unreadable.reason in (_NUL_BYTE, _UNDECODABLE):
-            # Not one row decodes: the file is in another encoding, not a few bad rows.
-            raise DataError(
-                f"{self.location} is not UTF-8 text: no row can be read (row "
-                f"{unreadable.row_number}: {unreadable.reason}). Re-save the file as UTF-8 (or "
-                "check that it is the file you meant)."
-            )
+        if fields is None and unreadable and unreadable.reason in ENCODING_PROBLEMS:
+            raise no_readable_row(self.location, unreadable.row_number, unreadable.reason or "")
         names = fields if fields is not None else self.header
         if names is None:
             return False
@@ -174,31 +171,18 @@ class Source:
                 yield Record(row_number, None, f"malformed CSV line ({error})", "")
                 continue
             raw = ",".join(row)
-            if problem := _problem_in(raw):
-                yield Record(row_number, None, problem, _preview(raw))
+            if problem := decoding_problem(raw):
+                yield Record(row_number, None, problem, preview(raw))
             elif len(row) != len(header):
                 reason = f"malformed CSV line: expected {len(header)} fields, got {len(row)}"
-                yield Record(row_number, None, reason, _preview(raw))
+                yield Record(row_number, None, reason, preview(raw))
             else:
-                yield Record(row_number, dict(zip(header, row, strict=True)), None, _preview(raw))
+                yield Record(row_number, dict(zip(header, row, strict=True)), None, preview(raw))
 
     def _refuse_header(self, header: list[str]) -> None:
         """DataError for a header that is no UTF-8 text (the whole file is not, then) or names
         a column twice."""
-        line = ",".join(header)
-        if problem := _problem_in(line):
-            if line.startswith("PAR1"):  # Parquet's magic number
-                raise DataError(
-                    f"{self.location} is a Parquet file, not CSV text: name it .parquet (or "
-                    "re-save it as UTF-8 CSV)."
-                )
-            what = "holds NUL bytes" if problem == _NUL_BYTE else "holds bytes that are not UTF-8"
-            if line.startswith(("\udcff\udcfe", "\udcfe\udcff")):  # Excel's "Unicode text"
-                what = "starts with UTF-16's byte-order mark"
-            raise DataError(
-                f"{self.location} is not UTF-8 text: its header line {what}. Re-save the file "
-                "as UTF-8 CSV (or check that it is the file you meant)."
-            )
+        refuse_unreadable_header(",".join(header), self.location)
         _refuse_repeated(header, self.location)
 
     def _parquet_records(self) -> Iterator[Record]:
@@ -212,7 +196,7 @@ class Source:
                 batches = parquet.iter_batches(batch_size=10_000)
                 rows = (fields for batch in batches for fields in batch.to_pylist())
                 for row_number, fields in enumerate(rows, start=1):
-                    raw = _preview(json.dumps(fields, default=str))
+                    raw = preview(json.dumps(fields, default=str))
                     yield Record(row_number, fields, None, raw)
         except Exception as error:
             # S3 failing says nothing about the file's content: it goes to storage's rule.
@@ -241,33 +225,8 @@ def _refuse_repeated(columns: list[str], location: Location) -> None:
         )
 
 
-def _problem_in(text: str) -> str | None:
-    if "\x00" in text:
-        return _NUL_BYTE
-    # Escaped bytes are non-ASCII: most rows are ASCII, and str.isascii() is a flag check.
-    if not text.isascii() and _ESCAPED_BYTE.search(text):
-        return _UNDECODABLE
-    return None
-
-
-def _preview(text: str) -> str:
-    return text[:PREVIEW_CHARS].encode("utf-8", "replace").decode("utf-8")
-
-
 def _jsonl_records(text: IO[str]) -> Iterator[Record]:
     for row_number, line in enumerate((line for line in text if line.strip()), start=1):
-        if problem := _problem_in(line):
-            yield Record(row_number, None, problem, _preview(line))
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield Record(row_number, None, f"invalid JSON ({error.msg})", _preview(line))
-            continue
-        except RecursionError:  # [[[[...]]]] thousands deep: a hostile line, not a crash
-            yield Record(row_number, None, "invalid JSON (nested too deeply)", _preview(line))
-            continue
-        if not isinstance(value, dict):
-            yield Record(row_number, None, "JSON line is not an object", _preview(line))
-            continue
-        yield Record(row_number, value, None, _preview(line.rstrip("\n")))
+        fields, reason = json_object(line)
+        raw = preview(line.rstrip("\n") if fields is not None else line)
+        yield Record(row_number, fields, reason, raw)

@@ -44,9 +44,10 @@ def validate_command(
         help="Whether every row must carry a valid label (--no-labels: reviews to score).",
     ),
 ) -> None:
-    """Check a dataset and quarantine bad rows with a reason; nothing is silently dropped.
-    Exit code 2 when the file cannot be read or has no label column (unless --no-labels)."""
-    from sentimentops.data.load import load_reviews
+    """Check a dataset and quarantine bad rows with a reason, rows that cannot be read too (as
+    predict rejects them); nothing is silently dropped. Exit code 2 when the file cannot be
+    read at all or has no label column (unless --no-labels)."""
+    from sentimentops.data.load import load_readable_reviews
     from sentimentops.data.validate import validate_reviews
     from sentimentops.storage import Location  # fsspec: not at CLI start-up
 
@@ -54,12 +55,16 @@ def validate_command(
     _refuse_folder(report, "--report", "report.json")
     _refuse_folder(quarantine, "--quarantine", "quarantine.csv")
     with console.status(f"Reading {path}"):
-        frame = load_reviews(
+        rows = load_readable_reviews(
             path, text_column=text_column, label_column=label_column, require_labels=labels
         )
-    with console.status(f"Validating {len(frame):,} rows"):
+    with console.status(f"Validating {len(rows.frame) + len(rows.unreadable):,} rows"):
         result = validate_reviews(
-            frame, settings.validation, source=str(path), require_labels=labels
+            rows.frame,
+            settings.validation,
+            source=str(path),
+            require_labels=labels,
+            unreadable=rows.unreadable,
         )
     _print_validation(result)
     name = f"{Location(str(path)).stem or 'dataset'}.quarantine.csv"

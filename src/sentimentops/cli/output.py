@@ -2,19 +2,60 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
 from sentimentops.errors import BadInputError
 
-__all__ = ["check_output_folder", "console", "error_console", "key_value_table", "print_error"]
+__all__ = [
+    "UNBOUNDED_WIDTH",
+    "CliConsole",
+    "check_output_folder",
+    "console",
+    "error_console",
+    "key_value_table",
+    "print_error",
+]
 
-console = Console()
-error_console = Console(stderr=True)
+# The width of a console writing to a file or pipe: wider than any line we print, so none is cut.
+UNBOUNDED_WIDTH = 100_000
+
+
+class CliConsole(Console):
+    """Rich's console, but one writing to a file or pipe (CI logs, ``> run.log``) has no width
+    limit. Rich lays such output out at 80 columns, its guess without a terminal, which cut
+    progress lines short and dropped their tick and time. A terminal, ``COLUMNS`` or a width
+    given keep rich's own width."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        """Rich's size, with :data:`UNBOUNDED_WIDTH` when no terminal or setting gives one."""
+        size = super().size
+        chosen = self._width is not None or os.environ.get("COLUMNS", "").isdigit()
+        if chosen or _is_tty(self.file):
+            return size
+        return ConsoleDimensions(UNBOUNDED_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self.width, self.height = new_size
+
+
+def _is_tty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if callable(isatty) else False
+    except ValueError:  # a closed stream (the end of a test run) is no terminal
+        return False
+
+
+console = CliConsole()
+error_console = CliConsole(stderr=True)
 
 
 def print_error(message: str) -> None:

@@ -1,36 +1,54 @@
 """Read review datasets (CSV, Parquet, JSON Lines, gzip or not, local or ``s3://``; an ``aclImdb/``
-folder) into one table with ``review`` and ``sentiment``; a file not read whole is a DataError."""
+folder) into one table with ``review`` and ``sentiment``; a file not read whole is a DataError,
+except for :func:`load_readable_reviews`, which sets unreadable rows apart as predict does."""
 
 from __future__ import annotations
 
+import codecs
+import csv
 import gzip
 import io
 import json
 import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Any, Literal
 
 import pandas as pd
 
 from sentimentops.config import DataSettings, source_checkout
 from sentimentops.data.aclimdb import is_aclimdb_folder, read_aclimdb_folder
+from sentimentops.data.rows import (
+    decoding_problem,
+    json_object,
+    no_readable_row,
+    preview,
+    refuse_unreadable_header,
+)
 from sentimentops.data.version import sha256_file
-from sentimentops.errors import ChecksumMismatchError, DataError
+from sentimentops.errors import ChecksumMismatchError, DataError, SentimentOpsError
 from sentimentops.features.blank import is_blank
 from sentimentops.storage import Location, LocationLike
 
 __all__ = [
+    "CHUNK_ROWS",
     "LABEL_COLUMN",
     "SUPPORTED_FORMATS",
     "TEXT_COLUMN",
     "DatasetFormat",
+    "ReadableRows",
+    "UnreadableRow",
     "canonical_columns",
     "detect_format",
+    "load_readable_reviews",
     "load_reference_dataset",
     "load_reviews",
     "load_verified_parquet",
     "read_expected_sha256",
     "read_table",
+    "read_table_chunks",
 ]
 
 TEXT_COLUMN = "review"
@@ -40,6 +58,28 @@ DatasetFormat = Literal["csv", "parquet", "jsonl", "aclimdb"]
 SUPPORTED_FORMATS = (
     ".csv, .csv.gz, .parquet, .pq, .jsonl, .ndjson, .jsonl.gz, or an aclImdb/ folder"
 )
+CHUNK_ROWS = 10_000  # rows of reviews read at a time: some 15 MB of text
+_READ_BUFFER = 1 << 20
+# Bytes never valid in UTF-8: a NUL is swapped for one the file lacks before pandas parses a CSV
+# (its parser ends a field at a NUL), so that the row is found again after parsing.
+_NUL_STAND_INS = (0xC0, 0xC1, *range(0xF5, 0x100))
+
+
+@dataclass(frozen=True)
+class UnreadableRow:
+    """A data row that cannot be read, and why (the reasons ``predict`` rejects it with)."""
+
+    row_number: int  # 1-based data row, the header not counted
+    reason: str
+    raw: str  # the start of the row, an undecodable byte shown as "?"
+
+
+@dataclass(frozen=True)
+class ReadableRows:
+    """The rows of a file that could be read, in file order, and those that could not."""
+
+    frame: pd.DataFrame
+    unreadable: tuple[UnreadableRow, ...] = ()
 
 
 def detect_format(location: LocationLike) -> DatasetFormat:
@@ -73,13 +113,65 @@ def load_reviews(
     )
 
 
+def load_readable_reviews(
+    location: LocationLike,
+    *,
+    text_column: str = TEXT_COLUMN,
+    label_column: str = LABEL_COLUMN,
+    require_labels: bool = False,
+) -> ReadableRows:
+    """As :func:`load_reviews`, but a CSV or JSON Lines row that cannot be read (NUL or
+    undecodable bytes, a line that is not a JSON object) is set apart with its reason, as
+    ``predict`` rejects it. Still DataError for a file none of whose rows can be read, or whose
+    CSV header cannot (binary, UTF-16, Parquet), and as :func:`load_reviews` otherwise."""
+    where, dataset_format = _existing(location)
+    if dataset_format == "csv":
+        rows = _readable_csv(_read_bytes(where), where)
+    elif dataset_format == "jsonl":
+        rows = _readable_jsonl(_read_bytes(where), where)
+    else:  # Parquet and aclImdb folders have no rows that cannot be read alone
+        rows = ReadableRows(_read_existing(where, dataset_format))
+    frame = canonical_columns(
+        rows.frame, location, text_column, label_column, require_labels=require_labels
+    )
+    return ReadableRows(frame, rows.unreadable)
+
+
 def read_table(location: LocationLike) -> pd.DataFrame:
     """The rows of any supported file or folder as they are. Raises DataError (missing, unknown
     format, undecodable, malformed), ConfigError or StorageUnavailableError (S3)."""
+    return _read_existing(*_existing(location))
+
+
+def read_table_chunks(
+    location: LocationLike, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """The rows of any supported file as :func:`read_table` reads them, ``chunk_rows`` at a time
+    (an aclImdb folder at once), so that a large file is never held whole; a file without rows
+    gives one empty chunk with its columns (no JSON Lines: it holds none). The same DataErrors,
+    raised when the chunk holding the fault is read."""
+    where, dataset_format = _existing(location)
+    if dataset_format == "aclimdb":
+        yield read_aclimdb_folder(where.path)
+    elif dataset_format == "parquet":
+        yield from _parquet_chunks(where, chunk_rows)
+    else:
+        with _checked_stream(where, refuse_nul=dataset_format == "csv") as stream:
+            if dataset_format == "csv":
+                yield from _csv_chunks(stream, where, chunk_rows)
+            else:
+                yield from _jsonl_chunks(stream, where, chunk_rows)
+
+
+def _existing(location: LocationLike) -> tuple[Location, DatasetFormat]:
+    """``location`` and its format; DataError when it does not exist or has no known format."""
     where = Location(location)
     if not where.exists():
         raise DataError(f"{location} does not exist. Check the path (or the S3 bucket and key).")
-    dataset_format = detect_format(where)
+    return where, detect_format(where)
+
+
+def _read_existing(where: Location, dataset_format: DatasetFormat) -> pd.DataFrame:
     if dataset_format == "aclimdb":
         return read_aclimdb_folder(where.path)
     parse = {"csv": _parse_csv, "parquet": _parse_parquet, "jsonl": _parse_jsonl}[dataset_format]
@@ -137,16 +229,24 @@ def _read_bytes(location: Location) -> bytes:
         with location.open("rb") as stream:  # S3's failures come as errors of ours
             raw: bytes = stream.read()
     except OSError as error:
-        raise DataError(f"Cannot read {location}: {error}.") from None
+        raise _cannot_read(location, error) from None
     if raw[:2] == b"\x1f\x8b":  # gzip magic number: decompress whatever the name says
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as error:  # a bad header, CRC, data; truncated
-            raise DataError(
-                f"{location} looks gzip-compressed but is corrupt or truncated ({error}). "
-                "Re-create or re-download it."
-            ) from None
+            raise _corrupt_gzip(location, error) from None
     return raw
+
+
+def _cannot_read(location: Location, error: OSError) -> DataError:
+    return DataError(f"Cannot read {location}: {error}.")
+
+
+def _corrupt_gzip(location: Location, error: Exception) -> DataError:
+    return DataError(
+        f"{location} looks gzip-compressed but is corrupt or truncated ({error}). "
+        "Re-create or re-download it."
+    )
 
 
 def _decode(raw: bytes, location: Location) -> str:
@@ -154,73 +254,296 @@ def _decode(raw: bytes, location: Location) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
-        raise DataError(
-            f"{location} is not UTF-8 text: byte 0x{raw[error.start]:02x} on line {line} cannot "
-            "be decoded. Re-save the file as UTF-8 (or check that it is the file you meant)."
-        ) from None
+        raise _not_utf8(location, raw[error.start], line) from None
+
+
+def _not_utf8(location: Location, byte: int, line: int) -> DataError:
+    return DataError(
+        f"{location} is not UTF-8 text: byte 0x{byte:02x} on line {line} cannot be decoded. "
+        "Re-save the file as UTF-8 (or check that it is the file you meant)."
+    )
+
+
+@contextmanager
+def _checked_stream(location: Location, *, refuse_nul: bool) -> Iterator[IO[bytes]]:
+    """``location``'s bytes, read as :class:`_CheckedBytes`, buffered."""
+    try:
+        with location.open("rb") as opened:  # S3's failures come as errors of ours
+            yield io.BufferedReader(_CheckedBytes(opened, location, refuse_nul), _READ_BUFFER)
+    except OSError as error:  # raised while the chunks were read, or at the opening
+        raise _cannot_read(location, error) from None
+
+
+class _CheckedBytes(io.RawIOBase):
+    """A file's bytes, gunzipped when they start as gzip, which raise DataError as
+    :func:`read_table` does, at the chunk that shows it: bytes that are not UTF-8, a NUL (with
+    ``refuse_nul``: pandas' CSV parser ends a field at one), a broken gzip stream."""
+
+    def __init__(self, stream: IO[bytes], location: Location, refuse_nul: bool) -> None:
+        super().__init__()
+        buffered: Any = stream if hasattr(stream, "peek") else io.BufferedReader(stream)
+        self._gzip = buffered.peek(2)[:2] == b"\x1f\x8b"
+        source = gzip.GzipFile(fileobj=buffered) if self._gzip else buffered
+        self._read_source: Callable[[int], bytes] = source.read
+        self._location, self._refuse_nul = location, refuse_nul
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._lines = 0  # line ends passed: the line a fault is on
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._read(len(buffer))
+        self._check(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _read(self, size: int) -> bytes:
+        try:
+            return self._read_source(size)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as error:  # truncated, damaged, CRC
+            if not self._gzip:
+                raise
+            raise _corrupt_gzip(self._location, error) from None
+
+    def _check(self, data: bytes) -> None:
+        pending = self._decoder.getstate()[0]  # the start of a character cut by the last read
+        try:
+            self._decoder.decode(data, final=not data)
+        except UnicodeDecodeError as error:
+            seen = pending + data  # the decoder's error positions count from here
+            line = self._lines + seen[: error.start].count(b"\n") + 1
+            raise _not_utf8(self._location, seen[error.start], line) from None
+        if self._refuse_nul and b"\x00" in data:
+            line = self._lines + data[: data.index(b"\x00")].count(b"\n") + 1
+            raise _nul_in_csv(self._location, line)
+        self._lines += data.count(b"\n")
+
+
+def _csv_chunks(stream: IO[bytes], location: Location, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    try:
+        # As _read_csv reads: every field text, only empty fields missing.
+        with pd.read_csv(
+            stream,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            engine="c",
+            encoding="utf-8-sig",
+            chunksize=chunk_rows,
+        ) as chunks:
+            yield from chunks
+    except pd.errors.EmptyDataError:
+        raise _empty_csv(location) from None
+    except pd.errors.ParserError as error:
+        raise _malformed_csv(location, error) from None
+
+
+def _jsonl_chunks(stream: IO[bytes], location: Location, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    records: list[dict[str, Any]] = []
+    read_any = False
+    lines = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    for line_number, line in enumerate(lines, start=1):
+        if line.strip():
+            records.append(_json_record(line, line_number, location))
+        if len(records) == chunk_rows:
+            yield pd.DataFrame.from_records(records)
+            records, read_any = [], True
+    if not (records or read_any):
+        raise DataError(f"{location} holds no JSON records.")
+    if records:
+        yield pd.DataFrame.from_records(records)
+
+
+def _parquet_chunks(location: Location, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    try:
+        with location.open("rb") as stream:
+            parquet = pq.ParquetFile(stream)
+            read_any = False
+            for batch in parquet.iter_batches(batch_size=chunk_rows):
+                read_any = True
+                yield batch.to_pandas()
+            if not read_any:  # no rows: the columns still say what the file holds
+                yield parquet.schema_arrow.empty_table().to_pandas()
+    except Exception as error:  # pyarrow raises several unrelated types for a bad file
+        if isinstance(error, SentimentOpsError):  # S3's failures, as storage words them
+            raise
+        raise _unreadable_parquet(location, error) from None
 
 
 def _parse_csv(raw: bytes, location: Location) -> pd.DataFrame:
     text = _decode(raw, location)
     if is_blank(text):
-        raise DataError(f"{location} is empty. A CSV needs a header line such as review,sentiment.")
+        raise _empty_csv(location)
     if "\x00" in text:
-        # pandas' CSV parser ends a field at a NUL without a word: the review would be cut short.
-        line = text[: text.index("\x00")].count("\n") + 1
-        raise DataError(
-            f"{location} holds a NUL byte on line {line}: a CSV of reviews never does, so the "
-            "file is binary or corrupt. Check that it is the file you meant, or remove the NULs."
-        )
+        raise _nul_in_csv(location, text[: text.index("\x00")].count("\n") + 1)
+    return _read_csv(io.StringIO(text), location)
+
+
+def _empty_csv(location: Location) -> DataError:
+    return DataError(f"{location} is empty. A CSV needs a header line such as review,sentiment.")
+
+
+def _nul_in_csv(location: Location, line: int) -> DataError:
+    # pandas' CSV parser ends a field at a NUL without a word: the review would be cut short.
+    return DataError(
+        f"{location} holds a NUL byte on line {line}: a CSV of reviews never does, so the "
+        "file is binary or corrupt. Check that it is the file you meant, or remove the NULs."
+    )
+
+
+def _read_csv(
+    source: io.StringIO | io.BytesIO,
+    location: Location,
+    *,
+    encoding: str | None = None,
+    encoding_errors: str = "strict",
+) -> pd.DataFrame:
+    """``source`` parsed as CSV; DataError for a row that does not fit the header."""
     try:
         # Every field stays text; only empty fields are missing ("NA" or "null" can be a review).
         return pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], engine="c"
+            source,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            engine="c",
+            encoding=encoding,
+            encoding_errors=encoding_errors,
         )
     except pd.errors.ParserError as error:
-        detail = str(error).strip().removeprefix("Error tokenizing data. C error: ")
-        raise DataError(
-            f"{location} is not a well-formed CSV: {detail}. Every row needs as many fields as "
-            "the header, and a review containing commas, quotes or line breaks must be enclosed "
-            'in double quotes with inner quotes doubled (""). Fix the row or re-export the file.'
-        ) from None
+        raise _malformed_csv(location, error) from None
+
+
+def _malformed_csv(location: Location, error: pd.errors.ParserError) -> DataError:
+    detail = str(error).strip().removeprefix("Error tokenizing data. C error: ")
+    return DataError(
+        f"{location} is not a well-formed CSV: {detail}. Every row needs as many fields as "
+        "the header, and a review containing commas, quotes or line breaks must be enclosed "
+        'in double quotes with inner quotes doubled (""). Fix the row or re-export the file.'
+    )
+
+
+def _readable_csv(raw: bytes, location: Location) -> ReadableRows:
+    """A CSV's rows, those with NUL or undecodable bytes set apart (the rest parsed as
+    :func:`_parse_csv` does; a file without such bytes exactly so)."""
+    if b"\x00" not in raw and _is_utf8(raw):
+        return ReadableRows(_parse_csv(raw, location))
+    text = raw.decode("utf-8-sig", "surrogateescape")
+    if is_blank(text):
+        raise _empty_csv(location)
+    # The header as predict reads it: the first CSV record, which quotes may carry over lines.
+    header = next(csv.reader(io.StringIO(text, newline="")), [])
+    refuse_unreadable_header(",".join(header), location)
+    raw, nul = _nul_stood_in(raw, text, location)
+    frame = _read_csv(
+        io.BytesIO(raw), location, encoding="utf-8-sig", encoding_errors="surrogateescape"
+    )
+    unreadable = _unreadable_csv_rows(frame, nul)
+    if unreadable and len(unreadable) == len(frame):
+        raise no_readable_row(location, unreadable[0].row_number, unreadable[0].reason)
+    positions = [row.row_number - 1 for row in unreadable]
+    return ReadableRows(frame.drop(index=frame.index[positions]).reset_index(drop=True), unreadable)
+
+
+def _nul_stood_in(raw: bytes, text: str, location: Location) -> tuple[bytes, str]:
+    """``raw`` with each NUL swapped for a byte UTF-8 never uses and the file lacks, and the
+    character that byte decodes to (surrogateescape); DataError when the file has them all."""
+    if b"\x00" not in raw:
+        return raw, "\x00"
+    stand_in = next((byte for byte in _NUL_STAND_INS if bytes([byte]) not in raw), None)
+    if stand_in is None:  # every byte UTF-8 never uses is there: a binary file
+        raise _nul_in_csv(location, text[: text.index("\x00")].count("\n") + 1)
+    return raw.replace(b"\x00", bytes([stand_in])), chr(0xDC00 + stand_in)
+
+
+def _unreadable_csv_rows(frame: pd.DataFrame, nul: str) -> tuple[UnreadableRow, ...]:
+    """The rows of ``frame`` (parsed with surrogateescape) holding a NUL, written as ``nul``, or
+    undecodable bytes: each as predict sees it, its fields joined."""
+    if frame.empty:
+        return ()
+    rows = frame.fillna("").astype(str).agg(",".join, axis=1).str.replace(nul, "\x00")
+    reasons = rows.map(decoding_problem)
+    return tuple(
+        UnreadableRow(int(position) + 1, str(reasons.iloc[position]), preview(rows.iloc[position]))
+        for position in reasons.to_numpy().nonzero()[0]
+    )
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _readable_jsonl(raw: bytes, location: Location) -> ReadableRows:
+    """A JSON Lines file's objects, the lines that are not one set apart with the reason; lines
+    split and numbered as predict does (blank lines not counted)."""
+    text = raw.decode("utf-8-sig", "surrogateescape")
+    records, unreadable = [], []
+    lines = (line for line in io.StringIO(text, newline="") if line.strip())
+    for row_number, line in enumerate(lines, start=1):
+        fields, reason = json_object(line)
+        if fields is None:
+            unreadable.append(UnreadableRow(row_number, str(reason), preview(line.rstrip("\r\n"))))
+        else:
+            records.append(fields)
+    if not records and not unreadable:
+        raise DataError(f"{location} holds no JSON records.")
+    if not records:
+        raise no_readable_row(location, unreadable[0].row_number, unreadable[0].reason)
+    return ReadableRows(pd.DataFrame.from_records(records), tuple(unreadable))
 
 
 def _parse_parquet(raw: bytes, location: Location) -> pd.DataFrame:
     try:
         return pd.read_parquet(io.BytesIO(raw))
     except Exception as error:  # pyarrow raises several unrelated types for a bad file
-        raise DataError(
-            f"{location} is not a readable Parquet file ({type(error).__name__}: {error}). "
-            "Check the file or convert it again."
-        ) from None
+        raise _unreadable_parquet(location, error) from None
+
+
+def _unreadable_parquet(location: Location, error: Exception) -> DataError:
+    return DataError(
+        f"{location} is not a readable Parquet file ({type(error).__name__}: {error}). "
+        "Check the file or convert it again."
+    )
 
 
 def _parse_jsonl(raw: bytes, location: Location) -> pd.DataFrame:
-    records = []
-    for line_number, line in enumerate(_decode(raw, location).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(
-                f"{location} line {line_number} is not valid JSON ({error.msg}). "
-                "JSON Lines needs one complete JSON object per line."
-            ) from None
-        except RecursionError:  # [[[[...]]]] thousands deep: refused, not a crash
-            raise DataError(
-                f"{location} line {line_number} is nested too deeply to be a review record. "
-                "JSON Lines needs one flat JSON object per line."
-            ) from None
-        if not isinstance(record, dict):
-            raise DataError(
-                f"{location} line {line_number} holds a JSON {type(record).__name__}, not an "
-                'object. Write each review as {"review": "...", "sentiment": "..."}.'
-            )
-        records.append(record)
+    records = [
+        _json_record(line, line_number, location)
+        for line_number, line in enumerate(_decode(raw, location).splitlines(), start=1)
+        if line.strip()
+    ]
     if not records:
         raise DataError(f"{location} holds no JSON records.")
     return pd.DataFrame.from_records(records)
+
+
+def _json_record(line: str, line_number: int, location: Location) -> dict[str, Any]:
+    """The object on a JSON Lines line; DataError naming the line when it holds none."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise DataError(
+            f"{location} line {line_number} is not valid JSON ({error.msg}). "
+            "JSON Lines needs one complete JSON object per line."
+        ) from None
+    except RecursionError:  # [[[[...]]]] thousands deep: refused, not a crash
+        raise DataError(
+            f"{location} line {line_number} is nested too deeply to be a review record. "
+            "JSON Lines needs one flat JSON object per line."
+        ) from None
+    if not isinstance(record, dict):
+        raise DataError(
+            f"{location} line {line_number} holds a JSON {type(record).__name__}, not an "
+            'object. Write each review as {"review": "...", "sentiment": "..."}.'
+        )
+    return record
 
 
 def canonical_columns(

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from sentimentops.config import ValidationSettings
-from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN
+from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN, UnreadableRow
 from sentimentops.data.version import frame_digest
 from sentimentops.errors import DataValidationError
 from sentimentops.features.blank import is_blank
@@ -115,9 +116,13 @@ def validate_reviews(
     *,
     source: str = "<frame>",
     require_labels: bool = True,
+    unreadable: Sequence[UnreadableRow] = (),
 ) -> ValidationResult:
     """Split a review table into valid and quarantined rows, with the report (``source`` names
-    the rows). Raises DataValidationError when ``require_labels`` and there is no label column."""
+    the rows). ``unreadable``: the rows of the same file that could not be read
+    (:func:`~sentimentops.data.load.load_readable_reviews`), quarantined with their reason;
+    ``frame`` then holds the others in file order. Raises DataValidationError when
+    ``require_labels`` and there is no label column."""
     frame = frame.copy()
     has_labels = LABEL_COLUMN in frame.columns
     if require_labels and not has_labels:
@@ -140,14 +145,41 @@ def validate_reviews(
         )
         failures = duplicates if failures.empty else pd.concat([failures, duplicates])
 
-    quarantined = _quarantine_table(frame, failures)
+    quarantined = _quarantine_table(frame, failures, _row_numbers(len(frame), unreadable))
     valid = frame.drop(index=quarantined.index)
+    if unreadable:  # no column to name: the whole row could not be read
+        unread = pd.DataFrame(
+            [(row.row_number, "", row.reason, row.raw) for row in unreadable],
+            columns=QUARANTINE_COLUMNS,
+        )
+        both = [unread] if quarantined.empty else [quarantined, unread]  # pandas warns on empty
+        quarantined = pd.concat(both).sort_values("row_number", kind="stable")
     report = _build_report(
-        frame, valid, quarantined, int(duplicated.sum()), source, settings, has_labels
+        len(frame) + len(unreadable),
+        valid,
+        quarantined,
+        int(duplicated.sum()),
+        source,
+        settings,
+        has_labels,
+        unreadable=len(unreadable),
     )
     return ValidationResult(
         valid=valid, quarantined=quarantined.reset_index(drop=True), report=report
     )
+
+
+def _row_numbers(readable: int, unreadable: Sequence[UnreadableRow]) -> np.ndarray:
+    """The 1-based data row of each of ``readable`` rows: the numbers ``unreadable`` leaves."""
+    numbers = np.arange(1, readable + len(unreadable) + 1)
+    taken = np.array([row.row_number for row in unreadable], dtype=numbers.dtype)
+    free = np.setdiff1d(numbers, taken)
+    if len(free) != readable:
+        raise ValueError(
+            f"{len(unreadable)} unreadable rows do not fit {readable} readable ones: their row "
+            "numbers must be distinct data rows of the same file."
+        )
+    return free
 
 
 def _text_check(predicate: Callable[[str], bool]) -> Callable[[pd.Series], pd.Series]:
@@ -207,8 +239,11 @@ def _schema_failures(
     return pd.DataFrame(columns=["index", "column", "reason", "value"])
 
 
-def _quarantine_table(frame: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
-    """One row per quarantined input row, indexed like ``frame``; several reasons are joined."""
+def _quarantine_table(
+    frame: pd.DataFrame, failures: pd.DataFrame, row_numbers: np.ndarray
+) -> pd.DataFrame:
+    """One row per quarantined input row, indexed like ``frame``, numbered by ``row_numbers``
+    (each row's, in order); several reasons are joined."""
     if failures.empty:
         return pd.DataFrame(columns=QUARANTINE_COLUMNS, index=frame.index[:0])
     preview = failures["value"].map(lambda v: "" if v is None else str(v)[:_PREVIEW_CHARS])
@@ -219,7 +254,7 @@ def _quarantine_table(frame: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFra
         value=("value", "first"),
     )
     positions = frame.index.get_indexer(grouped.index)
-    grouped.insert(0, "row_number", positions + 1)  # 1-based data row, header not counted
+    grouped.insert(0, "row_number", row_numbers[positions])  # 1-based data row, header not counted
     grouped.index.name = None
     return grouped[QUARANTINE_COLUMNS]
 
@@ -241,13 +276,15 @@ def _length_stats(texts: pd.Series) -> dict[str, dict[str, float]]:
 
 
 def _build_report(
-    frame: pd.DataFrame,
+    rows: int,
     valid: pd.DataFrame,
     quarantined: pd.DataFrame,
     duplicate_rows: int,
     source: str,
     settings: ValidationSettings,
     has_labels: bool,
+    *,
+    unreadable: int = 0,
 ) -> ValidationReport:
     label_counts: dict[str, int] = {}
     minority_share: float | None = None
@@ -266,13 +303,15 @@ def _build_report(
             "quarantined" if settings.quarantine_duplicates else "kept; splits keep copies together"
         )
         warnings.append(f"{duplicate_rows} rows repeat the text of an earlier row ({kept})")
+    if unreadable:
+        warnings.append(f"{unreadable} rows could not be read (not UTF-8, NUL bytes, broken JSON)")
     if not quarantined.empty:
         warnings.append(f"{len(quarantined)} rows quarantined")
     reasons = Counter(r for joined in quarantined["reason"] for r in str(joined).split("; "))
     data_columns = [c for c in (TEXT_COLUMN, LABEL_COLUMN) if c in valid.columns]
     return ValidationReport(
         source=source,
-        rows=len(frame),
+        rows=rows,
         valid_rows=len(valid),
         quarantined_rows=len(quarantined),
         duplicate_rows=duplicate_rows,

@@ -84,7 +84,7 @@ def monitor_and_record(
     # No traffic is a verdict (the volume alert: exit 3, webhook, history), not a failure.
     outcome = (
         empty_outcome(current, model, settings, output_dir=target)
-        if current.frame.empty
+        if current.rows == 0
         else run_monitoring(
             current, model, settings, reference=reference, output_dir=target, progress=report
         )
@@ -146,18 +146,18 @@ def _of_monitored_version(
     # server that served this folder says "local", as the folder does.
     if "model_version" not in current.frame.columns or (version == _LOCAL_FOLDER and not from_log):
         return current
-    if current.frame.empty:
+    if current.rows == 0:
         return current  # a batch that predicted nothing: the volume and reject alerts judge it
-    held = sorted(set(current.frame["model_version"].astype(str)))
+    held = current.versions()
     kept, others = current.of_version(version)
-    if kept.frame.empty and from_log:
+    if kept.rows == 0 and from_log:
         # No traffic by this version is what the volume alert is for: an outcome, not an error.
         note = (
             f"the log window holds {others:,} predictions, none by {name} version {version}: "
             f"judge the version that served them with --model models:/{name}/<version>"
         )
         return dataclasses.replace(kept, notes=(*kept.notes, note))
-    if kept.frame.empty:
+    if kept.rows == 0:
         raise BadInputError(
             f"{current.source} holds predictions of model version(s) {', '.join(held)}, none by "
             f"{name} version {version}, the model monitored: judge them against the version "
@@ -165,7 +165,7 @@ def _of_monitored_version(
         )
     if others:
         note = (
-            f"left out {others:,} of {len(current.frame):,} rows predicted by other model "
+            f"left out {others:,} of {current.rows:,} rows predicted by other model "
             f"versions than {version} (the data holds versions {', '.join(held)})"
         )
         log.info(note)
@@ -196,7 +196,7 @@ def _checked_for_spooled(
         raise BadInputError(
             f"{spooled:,} predictions of the window {start} to {end} still wait in the "
             f"prediction log spool at {folder} (the log database was away; the API writes "
-            f"them once it answers); the {len(current.frame):,} delivered so far would be "
+            f"them once it answers); the {current.rows:,} delivered so far would be "
             "judged as the whole window. Rerun once GET /health/log answers 200, or pass "
             "--allow-incomplete to judge the delivered ones."
         )
@@ -233,7 +233,13 @@ def _load_current(
 ) -> CurrentData:
     if location is not None:
         report(f"reading {location}")
-        return current_from_file(location, text_column=text_column, label_column=label_column)
+        return current_from_file(
+            location,
+            text_column=text_column,
+            label_column=label_column,
+            sample_rows=settings.monitoring.sample_rows,  # read in chunks, sampled as it goes
+            seed=settings.monitoring.seed,
+        )
     if log_window is None:
         raise BadInputError("Monitoring needs current data: a file or a prediction-log window.")
     start, end = (moment.isoformat(timespec="seconds") for moment in log_window)

@@ -17,10 +17,9 @@ import pandas as pd
 from sentimentops.config import Settings
 from sentimentops.data.load import LABEL_COLUMN, TEXT_COLUMN
 from sentimentops.errors import BadInputError
-from sentimentops.features.blank import is_blank
 from sentimentops.monitoring.alerts import evaluate_alerts
 from sentimentops.monitoring.checks import Check, judge_checks
-from sentimentops.monitoring.current import CurrentData
+from sentimentops.monitoring.current import CurrentData, without_missing_texts
 from sentimentops.monitoring.descriptors import describe_frame, training_unigrams
 from sentimentops.monitoring.drift import MIN_TEXT_DRIFT_ROWS, compare_drift
 from sentimentops.monitoring.estimation import ScoreCalibrator, estimate_accuracy
@@ -189,9 +188,7 @@ def _measured(
             "The reference has no labels: it must be held-out reviews with their true sentiment "
             "(they calibrate the accuracy estimate). Name the label column with --label-column."
         )
-    # A missing review would be scored as the word "nan", a blank one as nothing, a number
-    # (Parquet, JSON) as its digits: all left out, as predict rejects them.
-    reference, reference_blank, reference_other = _without_missing_texts(reference)
+    reference, reference_blank, reference_other = without_missing_texts(reference)
     if reference_blank:
         notes.append(
             f"{reference_blank:,} reference rows without review text (missing or blank) left out"
@@ -204,21 +201,22 @@ def _measured(
             f"where at least {MIN_REFERENCE_ROWS} are needed. Pass --reference with more "
             "held-out labelled reviews."
         )
-    current_frame, current_blank, current_other = _without_missing_texts(current.frame)
-    if current_blank:
+    # A file read in chunks holds its rows with text (or a sample of them), the rest counted.
+    current_frame, counted = current.with_texts()
+    if counted.blank:
         notes.append(
-            f"{current_blank:,} of {len(current.frame):,} current rows without review text "
+            f"{counted.blank:,} of {counted.rows:,} current rows without review text "
             "(missing or blank) left out: neither scored nor described"
         )
-    if current_other:
+    if counted.not_text:
         notes.append(
-            f"{current_other:,} of {len(current.frame):,} current rows whose review is not text "
+            f"{counted.not_text:,} of {counted.rows:,} current rows whose review is not text "
             "(a number, say) left out: neither scored nor described"
         )
     if current_frame.empty:
         raise BadInputError(
             f"Every review text in {current.source} is missing or blank"
-            f"{', or not text' if current_other else ''}: there is nothing to monitor. Check "
+            f"{', or not text' if counted.not_text else ''}: there is nothing to monitor. Check "
             "the file, or name the text column with --text-column."
         )
     reference = _with_predictions(
@@ -276,7 +274,7 @@ def _measured(
     if calibrator.method == "identity":
         notes.append("reference too small or one-sided to calibrate: estimate uses raw scores")
     metrics = MonitoringMetrics(
-        rows=len(current_frame),
+        rows=counted.texts,  # every row with text, not the sample's
         reference_rows=len(reference),
         text_drift=drift.text,
         descriptor_drift=drift.descriptors,
@@ -293,22 +291,6 @@ def _measured(
         quality=quality,
     )
     return metrics, report_path, notes
-
-
-def _without_missing_texts(frame: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
-    """``frame`` without the rows whose review text is missing or blank, or not a string, and
-    how many of each."""
-    if TEXT_COLUMN not in frame.columns:
-        return frame, 0, 0
-    texts = frame[TEXT_COLUMN]
-    missing = texts.isna().to_numpy() | np.array(
-        [isinstance(text, str) and is_blank(text) for text in texts], dtype=bool
-    )
-    other = ~missing & np.array([not isinstance(text, str) for text in texts], dtype=bool)
-    if not (missing | other).any():
-        return frame, 0, 0
-    kept = frame[~(missing | other)].reset_index(drop=True)
-    return kept, int(missing.sum()), int(other.sum())
 
 
 def _with_predictions(

@@ -1,0 +1,97 @@
+"""Why a row of a CSV or JSON Lines file cannot be read (NUL or undecodable bytes, broken JSON)
+and when the whole file cannot: one judgement for batch prediction's rejects and validation's
+quarantine, so that both name the same rows with the same reasons."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sentimentops.errors import DataError
+
+__all__ = [
+    "ENCODING_PROBLEMS",
+    "NUL_BYTE",
+    "PREVIEW_CHARS",
+    "UNDECODABLE",
+    "decoding_problem",
+    "json_object",
+    "no_readable_row",
+    "preview",
+    "refuse_unreadable_header",
+]
+
+PREVIEW_CHARS = 200
+NUL_BYTE = "NUL byte in row"
+UNDECODABLE = "undecodable bytes (not UTF-8)"
+ENCODING_PROBLEMS = (NUL_BYTE, UNDECODABLE)
+# surrogateescape decodes each undecodable byte to one of these lone surrogates.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def decoding_problem(text: str) -> str | None:
+    """:data:`NUL_BYTE` or :data:`UNDECODABLE` for a row decoded with surrogateescape, else None."""
+    if "\x00" in text:
+        return NUL_BYTE
+    # Escaped bytes are non-ASCII: most rows are ASCII, and str.isascii() is a flag check.
+    if not text.isascii() and _ESCAPED_BYTE.search(text):
+        return UNDECODABLE
+    return None
+
+
+def json_object(line: str) -> tuple[dict[str, Any] | None, str | None]:
+    """A JSON Lines line's object, or None and why the line cannot be read."""
+    if problem := decoding_problem(line):
+        return None, problem
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as error:
+        return None, f"invalid JSON ({error.msg})"
+    except RecursionError:  # [[[[...]]]] thousands deep: a hostile line, not a crash
+        return None, "invalid JSON (nested too deeply)"
+    if not isinstance(value, dict):
+        return None, "JSON line is not an object"
+    return value, None
+
+
+def preview(text: str) -> str:
+    """The start of a row as it can be shown and written: an undecodable byte becomes ``?``."""
+    return text[:PREVIEW_CHARS].encode("utf-8", "replace").decode("utf-8")
+
+
+def refuse_unreadable_header(line: str, location: object) -> None:
+    """DataError for a CSV header line holding NUL or undecodable bytes, or starting a Parquet
+    file: then the whole file is not UTF-8 text (binary, UTF-16, Parquet), not a few bad rows."""
+    problem = decoding_problem(line)
+    # Parquet's magic number, then binary: its first line may hold neither NULs nor bad bytes.
+    if line.startswith("PAR1") and (problem or not line.isprintable()):
+        raise DataError(
+            f"{location} is a Parquet file, not CSV text: name it .parquet (or re-save it as "
+            "UTF-8 CSV)."
+        )
+    if problem is None:
+        return
+    what = "holds NUL bytes" if problem == NUL_BYTE else "holds bytes that are not UTF-8"
+    if line.startswith(("\udcff\udcfe", "\udcfe\udcff")):  # Excel's "Unicode text"
+        what = "starts with UTF-16's byte-order mark"
+    raise DataError(
+        f"{location} is not UTF-8 text: its header line {what}. Re-save the file as UTF-8 CSV "
+        "(or check that it is the file you meant)."
+    )
+
+
+def no_readable_row(location: object, row_number: int, reason: str) -> DataError:
+    """The error for a file none of whose rows can be read, the first being ``row_number``: not
+    UTF-8 text, or (any other reason is a JSON Lines one) not JSON Lines."""
+    if reason in ENCODING_PROBLEMS:
+        # Not one row decodes: the file is in another encoding, not a few bad rows.
+        return DataError(
+            f"{location} is not UTF-8 text: no row can be read (row {row_number}: {reason}). "
+            "Re-save the file as UTF-8 (or check that it is the file you meant)."
+        )
+    return DataError(
+        f"{location}: no row can be read (row {row_number}: {reason}). JSON Lines needs one "
+        'JSON object per line, such as {"review": "...", "sentiment": "..."}: check that it '
+        "is the file you meant."
+    )

@@ -1,0 +1,75 @@
+"""The CLI's consoles: lines written to a file or pipe are whole; a terminal keeps rich's width."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from sentimentops.cli.output import UNBOUNDED_WIDTH, CliConsole
+from tests.user import REPO_ROOT, SCRIPT, user_env
+
+
+def test_progress_piped_without_columns_keeps_whole_lines_with_tick_and_time(
+    reference_reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Under CI (no terminal, no COLUMNS) the steps were cut at 80 columns: the path ended in
+    an ellipsis and the tick and the time were dropped."""
+    folder = tmp_path / "a-folder-name-long-enough-to-push-the-step-past-eighty-columns"
+    folder.mkdir()
+    csv = folder / "reviews.csv"
+    reference_reviews.sample(200, random_state=7).to_csv(csv, index=False)
+    env = user_env(tmp_path / "home")
+    env.pop("COLUMNS")
+
+    completed = subprocess.run(
+        [str(SCRIPT), "data", "split", str(csv), "--output-dir", str(tmp_path / "splits")],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,  # stdout to a pipe, as under CI
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    (read,) = [line for line in completed.stdout.splitlines() if "Read 200 rows" in line]
+    assert len(read) > 80
+    assert read.startswith(f"✓ Read 200 rows from {csv} ")
+    assert re.search(r"\d+:\d\d:\d\d$", read)
+    assert "…" not in completed.stdout
+
+
+def test_a_file_gets_no_width_limit_unless_columns_or_a_width_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    unbounded = CliConsole(file=io.StringIO())
+    given = CliConsole(file=io.StringIO(), width=60)
+    text = "word " * 40
+
+    unbounded.print(text)
+
+    assert unbounded.width == UNBOUNDED_WIDTH
+    assert unbounded.file.getvalue() == text + "\n"  # type: ignore[attr-defined]
+    assert given.width == 60
+    monkeypatch.setenv("COLUMNS", "100")
+    assert CliConsole(file=io.StringIO()).width == 100
+
+
+def test_a_terminal_keeps_the_width_rich_gives_it() -> None:
+    controller, terminal = os.openpty()
+    try:
+        with open(terminal, "w", encoding="utf-8", closefd=False) as tty:
+            ours, rich = CliConsole(file=tty), Console(file=tty)
+            assert ours.size == rich.size
+            assert ours.width < UNBOUNDED_WIDTH
+    finally:
+        os.close(controller)
+        os.close(terminal)
