@@ -382,21 +382,24 @@ def test_concurrent_submitters_on_postgres(
     assert postgres_store.count_predictions() == threads * per_thread
 
 
+def writer_waiting_for_a_batch(store: PredictionLogStore, spool_dir: Path) -> PredictionLogWriter:
+    """A started writer holding 3 records, off its queue, in a batch of 7 it waits a minute
+    to fill."""
+    writer = PredictionLogWriter(
+        store, spool_dir=spool_dir, spool_max_bytes=2**20, queue_size=100, batch_size=7,
+        flush_seconds=60,
+    )  # fmt: skip
+    writer.start()
+    for record in sample_records(3):
+        writer.submit(record)
+    wait_until(lambda: writer.queue_depth == 0)
+    return writer
+
+
 def test_close_wakes_a_writer_waiting_for_a_batch_to_fill(
     sqlite_store: PredictionLogStore, spool_dir: Path
 ) -> None:
-    writer = PredictionLogWriter(
-        sqlite_store,
-        spool_dir=spool_dir,
-        spool_max_bytes=2**20,
-        queue_size=100,
-        batch_size=7,
-        flush_seconds=60,
-    )
-    writer.start()
-    for record in sample_records(3):  # fewer than a batch: the writer waits for more
-        writer.submit(record)
-    wait_until(lambda: writer.queue_depth == 0)
+    writer = writer_waiting_for_a_batch(sqlite_store, spool_dir)
 
     started = time.monotonic()
     unwritten = writer.close(timeout=5.0)
@@ -409,19 +412,9 @@ def test_close_wakes_a_writer_waiting_for_a_batch_to_fill(
 def test_status_counts_the_records_taken_for_the_batch_being_filled(
     sqlite_store: PredictionLogStore, spool_dir: Path
 ) -> None:
-    writer = PredictionLogWriter(
-        sqlite_store,
-        spool_dir=spool_dir,
-        spool_max_bytes=2**20,
-        queue_size=100,
-        batch_size=7,
-        flush_seconds=60,
-    )
-    with writer:
-        for record in sample_records(3):  # fewer than a batch: the writer waits for more
-            writer.submit(record)
-        wait_until(lambda: writer.queue_depth == 0)
-        during = writer.status()
+    writer = writer_waiting_for_a_batch(sqlite_store, spool_dir)
+    during = writer.status()
+    writer.close()
     after = writer.status()
 
     # Out of the queue, not in the database: still only in this process's memory.

@@ -7,6 +7,8 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,6 +31,19 @@ TEXTS = [
 
 def store_of(client: TestClient) -> PredictionLogStore:
     return client.app.state.api.store  # type: ignore[attr-defined,no-any-return]
+
+
+@contextmanager
+def predictions_locked(postgres_url: str) -> Iterator[sa.Connection]:
+    """The predictions table locked until the block ends: inserts wait (reads do not), so the
+    log writer holds the records it took off its queue."""
+    blocker = sa.create_engine(postgres_url)
+    try:
+        with blocker.begin() as lock:
+            lock.execute(sa.text("LOCK TABLE predictions IN EXCLUSIVE MODE"))
+            yield lock
+    finally:
+        blocker.dispose()
 
 
 def test_predictions_and_feedback_are_logged_in_sqlite(make_client: ClientFactory) -> None:
@@ -117,20 +132,14 @@ def test_feedback_right_after_its_prediction_is_accepted_before_the_record_is_wr
 ) -> None:
     with make_client(prediction_log__url=postgres_url) as client:
         store = store_of(client)
-        blocker = sa.create_engine(postgres_url)
-        try:
-            with blocker.begin() as lock:
-                # Inserts into predictions wait (reads do not): the writer holds the record.
-                lock.execute(sa.text("LOCK TABLE predictions IN EXCLUSIVE MODE"))
-                answer = client.post("/v1/predict", json={"text": TEXTS[0]}).json()
-                feedback = client.post(
-                    "/v1/feedback", json={"request_id": answer["request_id"], "label": "positive"}
-                )
-                assert not store.has_prediction(answer["request_id"])  # still not in the log
-            assert feedback.status_code == 202, feedback.text
-            eventually(lambda: store.count_predictions() == 1)
-        finally:
-            blocker.dispose()
+        with predictions_locked(postgres_url):  # the writer holds the record
+            answer = client.post("/v1/predict", json={"text": TEXTS[0]}).json()
+            feedback = client.post(
+                "/v1/feedback", json={"request_id": answer["request_id"], "label": "positive"}
+            )
+            assert not store.has_prediction(answer["request_id"])  # still not in the log
+        assert feedback.status_code == 202, feedback.text
+        eventually(lambda: store.count_predictions() == 1)
         # Once written, the label joins its prediction.
         assert store.read_window()["feedback_label"].tolist() == ["positive"]
 
@@ -208,24 +217,18 @@ def test_a_lone_surrogate_is_scored_and_logged_as_u_fffd_on_v1_and_v2_alike(
 def test_health_log_counts_the_batch_being_written_in_its_queue_depth(
     make_client: ClientFactory, postgres_url: str
 ) -> None:
+    waiting_insert = sa.text(
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'predictions'::regclass"
+    )
     with make_client(prediction_log__url=postgres_url) as client:
         store = store_of(client)
-        blocker = sa.create_engine(postgres_url)
-        waiting_insert = sa.text(
-            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'predictions'::regclass"
-        )
-        try:
-            with blocker.begin() as lock:
-                # Inserts into predictions wait: the writer holds the record, out of its queue.
-                lock.execute(sa.text("LOCK TABLE predictions IN EXCLUSIVE MODE"))
-                assert client.post("/v1/predict", json={"text": TEXTS[0]}).status_code == 200
-                eventually(lambda: lock.execute(waiting_insert).scalar_one() == 1)
-                during = client.get("/health/log")
-                metrics = client.get("/metrics").text
-            eventually(lambda: store.count_predictions() == 1)
-            after = client.get("/health/log")
-        finally:
-            blocker.dispose()
+        with predictions_locked(postgres_url) as lock:  # the record is out of the queue, held
+            assert client.post("/v1/predict", json={"text": TEXTS[0]}).status_code == 200
+            eventually(lambda: lock.execute(waiting_insert).scalar_one() == 1)
+            during = client.get("/health/log")
+            metrics = client.get("/metrics").text
+        eventually(lambda: store.count_predictions() == 1)
+        after = client.get("/health/log")
 
     assert during.status_code == 200, during.text
     assert (during.json()["status"], during.json()["queue_depth"]) == ("ok", 1)
