@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypedDict
 
 import pandas as pd
 
@@ -320,17 +320,24 @@ class _CheckedBytes(io.RawIOBase):
         self._lines += data.count(b"\n")
 
 
+class _TextFieldOptions(TypedDict):
+    dtype: type[str]
+    keep_default_na: bool
+    na_values: list[str]
+    engine: Literal["c"]
+
+
+# How every CSV is parsed: each field stays text, only empty fields are missing ("NA" or "null"
+# can be a review).
+_TEXT_FIELDS: _TextFieldOptions = {
+    "dtype": str, "keep_default_na": False, "na_values": [""], "engine": "c",
+}  # fmt: skip
+
+
 def _csv_chunks(stream: IO[bytes], location: Location, chunk_rows: int) -> Iterator[pd.DataFrame]:
     try:
-        # As _read_csv reads: every field text, only empty fields missing.
         with pd.read_csv(
-            stream,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            engine="c",
-            encoding="utf-8-sig",
-            chunksize=chunk_rows,
+            stream, **_TEXT_FIELDS, encoding="utf-8-sig", chunksize=chunk_rows
         ) as chunks:
             yield from chunks
     except pd.errors.EmptyDataError:
@@ -403,15 +410,8 @@ def _read_csv(
 ) -> pd.DataFrame:
     """``source`` parsed as CSV; DataError for a row that does not fit the header."""
     try:
-        # Every field stays text; only empty fields are missing ("NA" or "null" can be a review).
         return pd.read_csv(
-            source,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            engine="c",
-            encoding=encoding,
-            encoding_errors=encoding_errors,
+            source, **_TEXT_FIELDS, encoding=encoding, encoding_errors=encoding_errors
         )
     except pd.errors.ParserError as error:
         raise _malformed_csv(location, error) from None
