@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -182,6 +183,35 @@ def test_an_outage_is_spooled_then_replayed_in_order_and_once(
     assert (after.replayed, after.written, after.dropped, after.spool.records) == (45, 55, 0, 0)
     assert unwritten == 0
     assert logged_ids(postgres_store) == ids(0, 55)  # spool order: submission order
+
+
+def test_an_emptied_spool_is_never_seen_without_its_records_counted_as_replayed(
+    proxy: TcpProxy,
+    proxied_store: PredictionLogStore,
+    spool_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Waiting for the spool to empty (``not status().behind``) must also find the replay
+    counted: the flake of the test above, made wide by a pause after each removal."""
+    remove_through = Spool.remove_through
+
+    def remove_then_pause(spool: Spool, *args: Any) -> None:
+        remove_through(spool, *args)
+        time.sleep(0.3)
+
+    writer = quick_writer(proxied_store, spool_dir)
+    writer.start()
+    proxy.stop()
+    for record in sample_records(5):
+        writer.submit(record)
+    wait_until(lambda: writer.status().spool.records == 5)
+    monkeypatch.setattr(Spool, "remove_through", remove_then_pause)
+    proxy.start()
+    wait_until(lambda: not writer.status().behind)
+    caught_up = writer.status()
+    writer.close()
+
+    assert (caught_up.spool.records, caught_up.replayed) == (0, 5)
 
 
 def test_a_replay_after_a_commit_whose_answer_was_lost_adds_no_row(

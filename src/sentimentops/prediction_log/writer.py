@@ -274,10 +274,12 @@ class PredictionLogWriter:
             self._closing.wait(min(wait, self._max_retry_seconds))  # close() cuts it short
             return False
         self._replay_failures = 0
-        self._spool.remove_through(file, spooled[-1].seq)
+        # Counted before the spool lets go of them: status() reads the spool, then the counts,
+        # so an empty spool never shows beside a count without its replayed records.
         with self._lock:
             self.replayed += delivered
             self.rejected += len(spooled) - len(records)
+        self._spool.remove_through(file, spooled[-1].seq)
         if len(records) < len(spooled):
             logger.error(
                 "%d records in the prediction log spool %s could not be read back; not logged",
