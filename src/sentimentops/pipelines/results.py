@@ -45,17 +45,16 @@ class SkopsResultSerializer(Serializer[D]):
     type: str = Field(default=SKOPS_SERIALIZER, frozen=True)
 
     def dumps(self, obj: D) -> bytes:
-        import skops.io
+        from sentimentops.tracking.flavor import import_skops
 
+        skops_io = import_skops()
         # Base64, as Prefect's own pickle serializer: the blob is embedded in a JSON record.
-        return base64.b64encode(skops.io.dumps(_Encoder().encode(obj)))
+        return base64.b64encode(skops_io.dumps(_Encoder().encode(obj)))
 
     def loads(self, blob: bytes) -> D:
-        import skops.io
+        from sentimentops.tracking.flavor import SKOPS_TRUSTED_TYPES, import_skops
 
-        from sentimentops.tracking.flavor import SKOPS_TRUSTED_TYPES
-
-        tree = skops.io.loads(base64.b64decode(blob), trusted=SKOPS_TRUSTED_TYPES)
+        tree = import_skops().loads(base64.b64decode(blob), trusted=SKOPS_TRUSTED_TYPES)
         result: D = _Decoder(_result_classes()).decode(tree)
         return result
 

@@ -3,8 +3,10 @@ skops format, and a pyfunc flavour (this module is its loader) answering ``label
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -28,17 +30,45 @@ __all__ = [
 CHECKSUM_KEY = "model_sha256"
 MODEL_FILE = "model.skops"
 
-# The only types, beyond what skops trusts by default, that a logged model may contain: the
-# project's own classes and a few scikit-learn internals. Loading refuses anything else.
+# The only types, beyond skops' builtins, NumPy and SciPy, that a logged model may contain: the
+# project's own classes and the scikit-learn ones the four families hold (tests/tracking/
+# test_flavor.py checks fitted pipelines against it). Loading refuses anything else.
 SKOPS_TRUSTED_TYPES = [
     "sentimentops.features.nb.NBLogCountRatio",
     "sentimentops.features.text.TextCleaner",
     "sentimentops.features.vectorizer.CompactTfidfVectorizer",
     "sentimentops.models.sentiment.SentimentPipeline",
+    "sklearn.calibration.CalibratedClassifierCV",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.svm._classes.LinearSVC",
+    "sklearn.tree._classes.DecisionTreeClassifier",
     "sklearn.tree._tree.Tree",
 ]
+
+
+def import_skops() -> ModuleType:
+    """``skops.io``, imported without the default trust of every scikit-learn estimator: skops
+    lists them at import, which imports all of scikit-learn (0.6 s of every command that loads a
+    model), while :data:`SKOPS_TRUSTED_TYPES` names the ones our models hold (docs/decisions.md,
+    "Tracking"). A process that imported skops otherwise keeps skops' own defaults."""
+    if "skops.io" not in sys.modules:
+        import sklearn.utils
+
+        listing = sklearn.utils.all_estimators
+        sklearn.utils.all_estimators = _no_estimators
+        try:
+            import skops.io  # noqa: F401
+        finally:
+            sklearn.utils.all_estimators = listing
+    return sys.modules["skops.io"]
+
+
+def _no_estimators(type_filter: object = None) -> list[tuple[str, type]]:
+    return []
 
 
 class SentimentPyfuncModel:
@@ -157,17 +187,16 @@ def _load_pyfunc(path: str) -> SentimentPyfuncModel:
 def load_pipeline(path: str, expected_sha256: str | None = None) -> SentimentPipeline:
     """The pipeline in a model folder (or its ``model.skops``), checked against ``expected_sha256``
     (else MLmodel's record). ModelIntegrityError: other bytes, not skops, an untrusted type."""
-    import skops.io
-
     from sentimentops.errors import ModelIntegrityError
 
+    skops_io = import_skops()
     model_file = Path(path)
     if model_file.is_dir():
         model_file = model_file / MODEL_FILE
     verify_model_file(model_file, expected_sha256)
     try:
-        pipeline = skops.io.load(model_file, trusted=SKOPS_TRUSTED_TYPES)
-    except skops.io.exceptions.UntrustedTypesFoundException as error:
+        pipeline = skops_io.load(model_file, trusted=SKOPS_TRUSTED_TYPES)
+    except skops_io.exceptions.UntrustedTypesFoundException as error:
         # A matching checksum does not make a type the file names safe to import and call.
         raise ModelIntegrityError(
             f"{model_file} holds types outside the trusted list, refused without loading: "

@@ -177,9 +177,9 @@ def prefetch(uri: str, *, with_reference: bool = False) -> None:
             _PREFETCHING[key] = (process, receiving, time.monotonic(), remembered.fingerprint)
         finally:
             sending.close()
-    import skops.io  # noqa: F401  (load_pipeline imports it late: here it overlaps the lookup)
+    from sentimentops.tracking.flavor import import_skops
 
-    import sentimentops.tracking.flavor  # noqa: F401
+    import_skops()  # load_pipeline would import it late: here it overlaps the lookup
 
 
 def fetched(uri: str, *, with_reference: bool = False) -> FetchedVersion:
