@@ -52,7 +52,7 @@ SKOPS_TRUSTED_TYPES = [
 
 def import_skops() -> ModuleType:
     """``skops.io``, imported without the default trust of every scikit-learn estimator: skops
-    lists them at import, which imports all of scikit-learn (0.6 s of every command that loads a
+    lists them at import, which imports all of scikit-learn (0.45 s of every command that loads a
     model), while :data:`SKOPS_TRUSTED_TYPES` names the ones our models hold (docs/decisions.md,
     "Tracking"). A process that imported skops otherwise keeps skops' own defaults."""
     if "skops.io" not in sys.modules:
