@@ -212,3 +212,18 @@ def test_unreadable_row_numbers_must_fit_the_file() -> None:
     frame = pd.DataFrame({"review": ["Fine."], "sentiment": ["pos"]})
     with pytest.raises(ValueError, match="must be distinct data rows of the same file"):
         validate_reviews(frame, DEFAULTS, unreadable=[UnreadableRow(7, "NUL byte in row", "")])
+
+
+def test_warnings_count_one_row_in_the_singular() -> None:
+    from sentimentops.data.load import UnreadableRow
+
+    readable = pd.DataFrame(
+        {"review": ["A fine film.", "A fine film.", "Dull."], "sentiment": ["positive"] * 3}
+    )
+    unreadable = [UnreadableRow(2, "undecodable bytes (not UTF-8)", "caf? bad")]
+
+    warnings = validate_reviews(readable, DEFAULTS, unreadable=unreadable).report.warnings
+
+    assert "1 row could not be read (not UTF-8, NUL bytes, broken JSON)" in warnings
+    assert any(warning.startswith("1 row repeats the text of an earlier") for warning in warnings)
+    assert "1 row quarantined" in warnings  # the unreadable one: a repeat is kept by default

@@ -302,11 +302,14 @@ def _build_report(
         kept = (
             "quarantined" if settings.quarantine_duplicates else "kept; splits keep copies together"
         )
-        warnings.append(f"{duplicate_rows} rows repeat the text of an earlier row ({kept})")
+        repeat = "row repeats" if duplicate_rows == 1 else "rows repeat"
+        warnings.append(f"{duplicate_rows} {repeat} the text of an earlier row ({kept})")
     if unreadable:
-        warnings.append(f"{unreadable} rows could not be read (not UTF-8, NUL bytes, broken JSON)")
+        warnings.append(
+            f"{_rows(unreadable)} could not be read (not UTF-8, NUL bytes, broken JSON)"
+        )
     if not quarantined.empty:
-        warnings.append(f"{len(quarantined)} rows quarantined")
+        warnings.append(f"{_rows(len(quarantined))} quarantined")
     reasons = Counter(r for joined in quarantined["reason"] for r in str(joined).split("; "))
     data_columns = [c for c in (TEXT_COLUMN, LABEL_COLUMN) if c in valid.columns]
     return ValidationReport(
@@ -322,3 +325,7 @@ def _build_report(
         digest=frame_digest(valid, data_columns),
         warnings=warnings,
     )
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"
