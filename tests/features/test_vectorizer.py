@@ -66,3 +66,35 @@ def test_a_loaded_vectorizer_scores_without_building_its_vocabulary_dict(
     again = pickle.loads(pickle.dumps(loaded))
     assert dict(again.vocabulary_) == fitted.vocabulary_
     assert (again.transform(texts[:100]) != fitted.transform(texts[:100])).nnz == 0
+
+
+def test_the_index_a_fit_leaves_counts_unseen_reviews_like_scikit_learn_after_a_refit_too(
+    reference_reviews: pd.DataFrame,
+) -> None:
+    texts = reference_reviews["review"].head(2000).str.lower().tolist()
+    first, second = texts[:1200], texts[1200:]
+    for options in (OPTIONS, {**OPTIONS, "ngram_range": (1, 2), "max_df": 0.4}):
+        compact = CompactTfidfVectorizer(**options)
+        for train, unseen in ((first, second), (second, first)):
+            compact.fit(train)
+            plain = TfidfVectorizer(**options).fit(train)
+
+            # Left by the fit itself, for the vocabulary it fitted (not built from the terms).
+            assert compact.__dict__["_ngram_index_cache"][0] is compact.vocabulary_
+            assert compact.vocabulary_ == plain.vocabulary_
+            assert (compact.transform(unseen) != plain.transform(unseen)).nnz == 0
+
+
+def test_a_vocabulary_cut_to_max_features_builds_its_index_from_the_terms_it_kept(
+    reference_reviews: pd.DataFrame,
+) -> None:
+    texts = reference_reviews["review"].head(600).str.lower().tolist()
+    options = {**OPTIONS, "max_features": 500}
+    compact = CompactTfidfVectorizer(**options).fit(texts[:400])
+    plain = TfidfVectorizer(**options).fit(texts[:400])
+
+    assert "_ngram_index_cache" not in compact.__dict__
+    assert (compact.transform(texts[400:]) != plain.transform(texts[400:])).nnz == 0
+    index = compact.ngram_index()
+    assert index is not None
+    assert index.n_features == 500

@@ -61,6 +61,20 @@ class NgramIndex:
         columns = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
         return cls(token_ids, KeyTable(keys, columns), ngram_range, tokenize)
 
+    @classmethod
+    def from_corpus(
+        cls,
+        tokens: list[str],
+        keys: np.ndarray,
+        columns: np.ndarray,
+        ngram_range: tuple[int, int],
+        tokenize: Callable[[str], list[str]],
+    ) -> NgramIndex:
+        """The index of the n-grams a fit counted: ``tokens`` by id (id 0 the boundary) and each
+        kept n-gram's key in that numbering, with its column (see :func:`count_corpus`)."""
+        token_ids = dict(zip(tokens[1:], range(1, len(tokens)), strict=True))
+        return cls(token_ids, KeyTable(keys, columns), ngram_range, tokenize)
+
     def to_state(self) -> dict[str, Any]:
         """What :meth:`from_state` needs to restore this index without building it again."""
         tokens = [""] * self.base

@@ -21,6 +21,7 @@ _PACKED_VOCABULARY = "_vocabulary_utf8"
 _SEPARATOR = "\n"
 _INDEX = "_ngram_index_cache"  # (the vocabulary it was built from, the index)
 _SAVED_INDEX = "_ngram_index_state"  # the index as saved with the model
+_FITTED_KEYS = "_fitted_ngram_keys"  # within one fit: the corpus tokens and kept keys
 _index_lock = threading.Lock()
 
 
@@ -90,6 +91,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
     def _count_vocab(self, raw_documents: Any, fixed_vocab: bool) -> tuple[dict[str, int], Any]:
         """What ``fit`` counts, with integer keys and pruned by document frequency; scikit-learn's
         own rules then leave it as they would the full vocabulary."""
+        self.__dict__.pop(_FITTED_KEYS, None)
         if fixed_vocab or not self._pre_tokenised() or isinstance(raw_documents, str):
             return super()._count_vocab(raw_documents, fixed_vocab)  # type: ignore[no-any-return]
         documents = list(raw_documents)
@@ -114,7 +116,24 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
         vocabulary = dict(zip(corpus.terms(kept), range(len(kept)), strict=True))
         counts = corpus.counts[:, kept].astype(self.dtype)
         counts.sort_indices()
+        self.__dict__[_FITTED_KEYS] = (corpus.tokens, corpus.keys[kept])
         return vocabulary, counts
+
+    def _limit_features(self, X: Any, vocabulary: dict[str, int], *limits: Any) -> Any:
+        if _FITTED_KEYS in self.__dict__ and self.max_features is None:
+            return X  # _count_vocab pruned by document frequency already: a loop over every term
+        return super()._limit_features(X, vocabulary, *limits)
+
+    def _sort_features(self, X: Any, vocabulary: dict[str, int]) -> Any:
+        X = super()._sort_features(X, vocabulary)
+        fitted = self.__dict__.pop(_FITTED_KEYS, None)
+        if fitted is not None and self.max_features is None:  # sorting is then fit's last step
+            tokens, keys = fitted
+            # Sorting renumbered the terms in place: the dict keeps _count_vocab's order.
+            columns = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
+            index = NgramIndex.from_corpus(tokens, keys, columns, self.ngram_range, str.split)
+            self.__dict__[_INDEX] = (vocabulary, index)  # building it from the terms took seconds
+        return X
 
     def _pre_tokenised(self) -> bool:
         """Whether the input is cleaned text split on whitespace, with no analysis left here."""
@@ -131,7 +150,11 @@ class CompactTfidfVectorizer(TfidfVectorizer):  # type: ignore[misc]
 
     def __getstate__(self) -> dict[str, Any]:
         # A copy without the index: scikit-learn's __getstate__ may return the live __dict__.
-        state = {key: value for key, value in super().__getstate__().items() if key != _INDEX}
+        state = {
+            key: value
+            for key, value in super().__getstate__().items()
+            if key not in (_INDEX, _FITTED_KEYS)
+        }
         vocabulary = state.get("vocabulary_")
         if isinstance(vocabulary, PackedVocabulary):  # loaded and saved again: already packed
             packed, size = vocabulary.packed, len(vocabulary)
