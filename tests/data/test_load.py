@@ -377,3 +377,19 @@ def test_chunks_of_s3_files_are_those_of_local_ones(
         assert len(chunks) == len(local) == 2
         for theirs, ours in zip(chunks, local, strict=True):
             pd.testing.assert_frame_equal(theirs, ours)
+
+
+@pytest.mark.parametrize("text", ["\x1c", "\u3000\n\u3000\n", " \n" * 600_000], ids=len)
+def test_chunks_refuse_a_csv_of_blank_text_as_a_whole_read_does(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "blank.csv"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(DataError, match="is empty"):
+        list(read_table_chunks(path, 1_000))
+
+
+def test_json_lines_split_only_at_line_ends_as_predict_reads_them(tmp_path: Path) -> None:
+    path = tmp_path / "reviews.jsonl"
+    path.write_text('{"review": "Line\u2028and\x85next."}\n', encoding="utf-8")  # not escaped
+
+    assert read_table(path)["review"].tolist() == ["Line\u2028and\x85next."]

@@ -9,6 +9,7 @@ import csv
 import gzip
 import io
 import json
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,6 +61,9 @@ SUPPORTED_FORMATS = (
 )
 CHUNK_ROWS = 10_000  # rows of reviews read at a time: some 15 MB of text
 _READ_BUFFER = 1 << 20
+# read_table's one chunk: JSON Lines dtypes are inferred over the whole file, and a CSV is parsed
+# as pandas parses a whole file (it drops extra fields of a chunk's first row without a word).
+_ALL_ROWS = sys.maxsize
 # Bytes never valid in UTF-8: a NUL is swapped for one the file lacks before pandas parses a CSV
 # (its parser ends a field at a NUL), so that the row is found again after parsing.
 _NUL_STAND_INS = (0xC0, 0xC1, *range(0xF5, 0x100))
@@ -126,11 +130,11 @@ def load_readable_reviews(
     CSV header cannot (binary, UTF-16, Parquet), and as :func:`load_reviews` otherwise."""
     where, dataset_format = _existing(location)
     if dataset_format == "csv":
-        rows = _readable_csv(_read_bytes(where), where)
+        rows = _readable_csv(where)
     elif dataset_format == "jsonl":
         rows = _readable_jsonl(_read_bytes(where), where)
     else:  # Parquet and aclImdb folders have no rows that cannot be read alone
-        rows = ReadableRows(_read_existing(where, dataset_format))
+        rows = ReadableRows(_read_table(where, dataset_format))
     frame = canonical_columns(
         rows.frame, location, text_column, label_column, require_labels=require_labels
     )
@@ -138,29 +142,20 @@ def load_readable_reviews(
 
 
 def read_table(location: LocationLike) -> pd.DataFrame:
-    """The rows of any supported file or folder as they are. Raises DataError (missing, unknown
-    format, undecodable, malformed), ConfigError or StorageUnavailableError (S3)."""
-    return _read_existing(*_existing(location))
+    """The rows of any supported file or folder as they are: :func:`read_table_chunks` in one
+    chunk. Raises DataError (missing, unknown format, undecodable, malformed), ConfigError or
+    StorageUnavailableError (S3)."""
+    return _read_table(*_existing(location))
 
 
 def read_table_chunks(
     location: LocationLike, chunk_rows: int = CHUNK_ROWS
 ) -> Iterator[pd.DataFrame]:
-    """The rows of any supported file as :func:`read_table` reads them, ``chunk_rows`` at a time
-    (an aclImdb folder at once), so that a large file is never held whole; a file without rows
-    gives one empty chunk with its columns (no JSON Lines: it holds none). The same DataErrors,
-    raised when the chunk holding the fault is read."""
-    where, dataset_format = _existing(location)
-    if dataset_format == "aclimdb":
-        yield read_aclimdb_folder(where.path)
-    elif dataset_format == "parquet":
-        yield from _parquet_chunks(where, chunk_rows)
-    else:
-        with _checked_stream(where, refuse_nul=dataset_format == "csv") as stream:
-            if dataset_format == "csv":
-                yield from _csv_chunks(stream, where, chunk_rows)
-            else:
-                yield from _jsonl_chunks(stream, where, chunk_rows)
+    """The rows of any supported file, ``chunk_rows`` at a time (an aclImdb folder at once), so
+    that a large file is never held whole; a file without rows gives one empty chunk with its
+    columns (no JSON Lines: it holds none). The DataErrors of :func:`read_table`, raised when the
+    chunk holding the fault is read."""
+    yield from _table_chunks(*_existing(location), chunk_rows)
 
 
 def _existing(location: LocationLike) -> tuple[Location, DatasetFormat]:
@@ -171,11 +166,25 @@ def _existing(location: LocationLike) -> tuple[Location, DatasetFormat]:
     return where, detect_format(where)
 
 
-def _read_existing(where: Location, dataset_format: DatasetFormat) -> pd.DataFrame:
+def _read_table(where: Location, dataset_format: DatasetFormat) -> pd.DataFrame:
+    chunks = list(_table_chunks(where, dataset_format, _ALL_ROWS))
+    # One chunk, unless Arrow splits a large Parquet file into batches.
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+
+
+def _table_chunks(
+    where: Location, dataset_format: DatasetFormat, chunk_rows: int
+) -> Iterator[pd.DataFrame]:
     if dataset_format == "aclimdb":
-        return read_aclimdb_folder(where.path)
-    parse = {"csv": _parse_csv, "parquet": _parse_parquet, "jsonl": _parse_jsonl}[dataset_format]
-    return parse(_read_bytes(where), where)
+        yield read_aclimdb_folder(where.path)
+    elif dataset_format == "parquet":
+        yield from _parquet_chunks(where, chunk_rows)
+    else:
+        with _checked_stream(where, dataset_format) as stream:
+            if dataset_format == "csv":
+                yield from _csv_chunks(stream, where, chunk_rows)
+            else:
+                yield from _jsonl_chunks(stream, where, chunk_rows)
 
 
 def read_expected_sha256(checksum_file: Path) -> str:
@@ -225,76 +234,53 @@ def load_verified_parquet(path: Path, checksum_file: Path) -> pd.DataFrame:
 
 
 def _read_bytes(location: Location) -> bytes:
-    try:
-        with location.open("rb") as stream:  # S3's failures come as errors of ours
-            raw: bytes = stream.read()
-    except OSError as error:
-        raise _cannot_read(location, error) from None
-    if raw[:2] == b"\x1f\x8b":  # gzip magic number: decompress whatever the name says
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as error:  # a bad header, CRC, data; truncated
-            raise _corrupt_gzip(location, error) from None
-    return raw
+    """``location``'s bytes, gunzipped, unchecked: the readable paths set bad rows apart."""
+    with _checked_stream(location, None) as stream:
+        return stream.read()
 
 
-def _cannot_read(location: Location, error: OSError) -> DataError:
-    return DataError(f"Cannot read {location}: {error}.")
-
-
-def _corrupt_gzip(location: Location, error: Exception) -> DataError:
-    return DataError(
-        f"{location} looks gzip-compressed but is corrupt or truncated ({error}). "
-        "Re-create or re-download it."
-    )
-
-
-def _decode(raw: bytes, location: Location) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise _not_utf8(location, raw[error.start], line) from None
-
-
-def _not_utf8(location: Location, byte: int, line: int) -> DataError:
-    return DataError(
-        f"{location} is not UTF-8 text: byte 0x{byte:02x} on line {line} cannot be decoded. "
-        "Re-save the file as UTF-8 (or check that it is the file you meant)."
-    )
+class _UnreadableBytesError(DataError):
+    """Bytes that are not UTF-8, or a NUL in a CSV: :func:`load_readable_reviews` reads the file
+    again to set their rows apart."""
 
 
 @contextmanager
-def _checked_stream(location: Location, *, refuse_nul: bool) -> Iterator[IO[bytes]]:
+def _checked_stream(
+    location: Location, text: Literal["csv", "jsonl"] | None
+) -> Iterator[IO[bytes]]:
     """``location``'s bytes, read as :class:`_CheckedBytes`, buffered."""
     try:
         with location.open("rb") as opened:  # S3's failures come as errors of ours
-            yield io.BufferedReader(_CheckedBytes(opened, location, refuse_nul), _READ_BUFFER)
+            yield io.BufferedReader(_CheckedBytes(opened, location, text), _READ_BUFFER)
     except OSError as error:  # raised while the chunks were read, or at the opening
-        raise _cannot_read(location, error) from None
+        raise DataError(f"Cannot read {location}: {error}.") from None
 
 
 class _CheckedBytes(io.RawIOBase):
-    """A file's bytes, gunzipped when they start as gzip, which raise DataError as
-    :func:`read_table` does, at the chunk that shows it: bytes that are not UTF-8, a NUL (with
-    ``refuse_nul``: pandas' CSV parser ends a field at one), a broken gzip stream."""
+    """A file's bytes, gunzipped when they start as gzip, which raise DataError at the chunk that
+    shows the fault: a broken gzip stream; with ``text``, bytes that are not UTF-8, and in a CSV a
+    NUL (pandas' parser ends a field at one) or no text but whitespace (at the end)."""
 
-    def __init__(self, stream: IO[bytes], location: Location, refuse_nul: bool) -> None:
+    def __init__(
+        self, stream: IO[bytes], location: Location, text: Literal["csv", "jsonl"] | None
+    ) -> None:
         super().__init__()
         buffered: Any = stream if hasattr(stream, "peek") else io.BufferedReader(stream)
         self._gzip = buffered.peek(2)[:2] == b"\x1f\x8b"
         source = gzip.GzipFile(fileobj=buffered) if self._gzip else buffered
         self._read_source: Callable[[int], bytes] = source.read
-        self._location, self._refuse_nul = location, refuse_nul
+        self._location, self._text = location, text
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._lines = 0  # line ends passed: the line a fault is on
+        self._blank = True  # no text but whitespace yet
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         data = self._read(len(buffer))
-        self._check(data)
+        if self._text is not None:
+            self._check(data)
         buffer[: len(data)] = data
         return len(data)
 
@@ -304,19 +290,33 @@ class _CheckedBytes(io.RawIOBase):
         except (EOFError, zlib.error, gzip.BadGzipFile) as error:  # truncated, damaged, CRC
             if not self._gzip:
                 raise
-            raise _corrupt_gzip(self._location, error) from None
+            raise DataError(
+                f"{self._location} looks gzip-compressed but is corrupt or truncated ({error}). "
+                "Re-create or re-download it."
+            ) from None
 
     def _check(self, data: bytes) -> None:
         pending = self._decoder.getstate()[0]  # the start of a character cut by the last read
         try:
-            self._decoder.decode(data, final=not data)
+            text = self._decoder.decode(data, final=not data)
         except UnicodeDecodeError as error:
             seen = pending + data  # the decoder's error positions count from here
             line = self._lines + seen[: error.start].count(b"\n") + 1
-            raise _not_utf8(self._location, seen[error.start], line) from None
-        if self._refuse_nul and b"\x00" in data:
-            line = self._lines + data[: data.index(b"\x00")].count(b"\n") + 1
-            raise _nul_in_csv(self._location, line)
+            raise _UnreadableBytesError(
+                f"{self._location} is not UTF-8 text: byte 0x{seen[error.start]:02x} on line "
+                f"{line} cannot be decoded. Re-save the file as UTF-8 (or check that it is the "
+                "file you meant)."
+            ) from None
+        if self._text == "csv":
+            if b"\x00" in data:
+                line = self._lines + data[: data.index(b"\x00")].count(b"\n") + 1
+                raise _nul_in_csv(self._location, line)
+            self._blank = self._blank and is_blank(text)  # the BOM counts as whitespace
+            if self._blank and not data:
+                raise DataError(
+                    f"{self._location} is empty. A CSV needs a header line such as "
+                    "review,sentiment."
+                )
         self._lines += data.count(b"\n")
 
 
@@ -335,13 +335,11 @@ _TEXT_FIELDS: _TextFieldOptions = {
 
 
 def _csv_chunks(stream: IO[bytes], location: Location, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    try:
+    try:  # an empty file is refused by _CheckedBytes before pandas can
         with pd.read_csv(
             stream, **_TEXT_FIELDS, encoding="utf-8-sig", chunksize=chunk_rows
         ) as chunks:
             yield from chunks
-    except pd.errors.EmptyDataError:
-        raise _empty_csv(location) from None
     except pd.errors.ParserError as error:
         raise _malformed_csv(location, error) from None
 
@@ -377,44 +375,18 @@ def _parquet_chunks(location: Location, chunk_rows: int) -> Iterator[pd.DataFram
     except Exception as error:  # pyarrow raises several unrelated types for a bad file
         if isinstance(error, SentimentOpsError):  # S3's failures, as storage words them
             raise
-        raise _unreadable_parquet(location, error) from None
-
-
-def _parse_csv(raw: bytes, location: Location) -> pd.DataFrame:
-    text = _decode(raw, location)
-    if is_blank(text):
-        raise _empty_csv(location)
-    if "\x00" in text:
-        raise _nul_in_csv(location, text[: text.index("\x00")].count("\n") + 1)
-    return _read_csv(io.StringIO(text), location)
-
-
-def _empty_csv(location: Location) -> DataError:
-    return DataError(f"{location} is empty. A CSV needs a header line such as review,sentiment.")
+        raise DataError(
+            f"{location} is not a readable Parquet file ({type(error).__name__}: {error}). "
+            "Check the file or convert it again."
+        ) from None
 
 
 def _nul_in_csv(location: Location, line: int) -> DataError:
     # pandas' CSV parser ends a field at a NUL without a word: the review would be cut short.
-    return DataError(
+    return _UnreadableBytesError(
         f"{location} holds a NUL byte on line {line}: a CSV of reviews never does, so the "
         "file is binary or corrupt. Check that it is the file you meant, or remove the NULs."
     )
-
-
-def _read_csv(
-    source: io.StringIO | io.BytesIO,
-    location: Location,
-    *,
-    encoding: str | None = None,
-    encoding_errors: str = "strict",
-) -> pd.DataFrame:
-    """``source`` parsed as CSV; DataError for a row that does not fit the header."""
-    try:
-        return pd.read_csv(
-            source, **_TEXT_FIELDS, encoding=encoding, encoding_errors=encoding_errors
-        )
-    except pd.errors.ParserError as error:
-        raise _malformed_csv(location, error) from None
 
 
 def _malformed_csv(location: Location, error: pd.errors.ParserError) -> DataError:
@@ -426,21 +398,24 @@ def _malformed_csv(location: Location, error: pd.errors.ParserError) -> DataErro
     )
 
 
-def _readable_csv(raw: bytes, location: Location) -> ReadableRows:
+def _readable_csv(location: Location) -> ReadableRows:
     """A CSV's rows, those with NUL or undecodable bytes set apart (the rest parsed as
-    :func:`_parse_csv` does; a file without such bytes exactly so)."""
-    if b"\x00" not in raw and _is_utf8(raw):
-        return ReadableRows(_parse_csv(raw, location))
+    :func:`read_table` does; a file without such bytes read by it, its text decoded once)."""
+    try:
+        return ReadableRows(_read_table(location, "csv"))
+    except _UnreadableBytesError:  # read again, whole, to find the rows that hold them
+        raw = _read_bytes(location)
     text = raw.decode("utf-8-sig", "surrogateescape")
-    if is_blank(text):
-        raise _empty_csv(location)
     # The header as predict reads it: the first CSV record, which quotes may carry over lines.
     header = next(csv.reader(io.StringIO(text, newline="")), [])
     refuse_unreadable_header(",".join(header), location)
     raw, nul = _nul_stood_in(raw, text, location)
-    frame = _read_csv(
-        io.BytesIO(raw), location, encoding="utf-8-sig", encoding_errors="surrogateescape"
-    )
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(raw), **_TEXT_FIELDS, encoding="utf-8-sig", encoding_errors="surrogateescape"
+        )
+    except pd.errors.ParserError as error:
+        raise _malformed_csv(location, error) from None
     unreadable = _unreadable_csv_rows(frame, nul)
     if unreadable and len(unreadable) == len(frame):
         raise no_readable_row(location, unreadable[0].row_number, unreadable[0].reason)
@@ -472,14 +447,6 @@ def _unreadable_csv_rows(frame: pd.DataFrame, nul: str) -> tuple[UnreadableRow, 
     )
 
 
-def _is_utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def _readable_jsonl(raw: bytes, location: Location) -> ReadableRows:
     """A JSON Lines file's objects, the lines that are not one set apart with the reason; lines
     split and numbered as predict does (blank lines not counted)."""
@@ -497,31 +464,6 @@ def _readable_jsonl(raw: bytes, location: Location) -> ReadableRows:
     if not records:
         raise no_readable_row(location, unreadable[0].row_number, unreadable[0].reason)
     return ReadableRows(pd.DataFrame.from_records(records), tuple(unreadable))
-
-
-def _parse_parquet(raw: bytes, location: Location) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(io.BytesIO(raw))
-    except Exception as error:  # pyarrow raises several unrelated types for a bad file
-        raise _unreadable_parquet(location, error) from None
-
-
-def _unreadable_parquet(location: Location, error: Exception) -> DataError:
-    return DataError(
-        f"{location} is not a readable Parquet file ({type(error).__name__}: {error}). "
-        "Check the file or convert it again."
-    )
-
-
-def _parse_jsonl(raw: bytes, location: Location) -> pd.DataFrame:
-    records = [
-        _json_record(line, line_number, location)
-        for line_number, line in enumerate(_decode(raw, location).splitlines(), start=1)
-        if line.strip()
-    ]
-    if not records:
-        raise DataError(f"{location} holds no JSON records.")
-    return pd.DataFrame.from_records(records)
 
 
 def _json_record(line: str, line_number: int, location: Location) -> dict[str, Any]:
