@@ -15,12 +15,19 @@
    absolute error, the largest error, and how often the 95% interval holds the real accuracy.
 5. Speed: a run over 10,000 current against 10,000 reference reviews, ``--repeat`` times: the
    median with its spread, in seconds and as a multiple of the calibration.
-Results go to benchmarks/results/monitor.json. ``--windows 1 --window-rows 200 --speed-rows
-1000 --repeat 1`` is a quick check of the harness, not a figure.
+6. Memory, measured first (after the calibration): the peak RSS and wall time of
+   ``sentimentops monitor --current FILE`` on CSV files of ``--memory-rows`` reviews (10,000,
+   100,000 and 400,000), ``--repeat`` runs each, in fresh processes against a champion of
+   ``train --sample 1200 --models logreg`` (monitor_memory.py).
+Results go to benchmarks/results/monitor.json (steps 2-5) and monitor-memory.json (step 6).
+``--skip-detection`` measures the memory alone (no champion configuration fitted),
+``--skip-memory`` leaves it out. ``--windows 1 --window-rows 200 --speed-rows 1000 --repeat 1
+--memory-rows 1000`` is a quick check of the harness, not a figure.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import re
@@ -31,9 +38,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from calibration import table_row
+from calibration import Calibration, table_row
 from champion import champion_folder, load_champion, official_split
 from measure import benchmark_parser, calibrate_first, write_results
+from monitor_memory import measure_memory, memory_table
 
 UNLABELLED = Path(
     os.environ.get("IMDB_UNLABELLED", "/work/shared/data/imdb/imdb_unlabeled.parquet")
@@ -90,10 +98,38 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=20, help="windows per case")
     parser.add_argument("--window-rows", type=int, default=1000)
     parser.add_argument("--speed-rows", type=int, default=10_000, help="current and reference")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of the speed measurement")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of the speed measurement and of each memory size",
+    )
+    parser.add_argument(
+        "--memory-rows",
+        type=_sizes,
+        default=[10_000, 100_000, 400_000],
+        help="rows of the monitored CSV files, comma-separated (default 10000,100000,400000)",
+    )
+    parser.add_argument("--skip-memory", action="store_true", help="leave out the memory runs")
+    parser.add_argument(
+        "--skip-detection", action="store_true", help="measure the memory alone (steps 1-5 out)"
+    )
     args = parser.parse_args()
+    if args.skip_memory and args.skip_detection:
+        parser.error("--skip-memory and --skip-detection leave nothing to measure")
     calibration = calibrate_first(args.calibration_runs)
 
+    if not args.skip_memory:
+        memory = measure_memory(args.memory_rows, args.repeat, calibration)
+        print(f"\n{calibration.describe()}\n")
+        print(memory_table(memory))
+        write_results("monitor-memory.json", {"memory": memory}, calibration)
+    if not args.skip_detection:
+        detection(args, calibration)
+
+
+def detection(args: argparse.Namespace, calibration: Calibration) -> None:
+    """Steps 1-5: false alarms, detection per shift, the estimate's error, speed."""
     from sentimentops.config import get_settings
     from sentimentops.monitoring.current import CurrentData
     from sentimentops.monitoring.run import run_monitoring
@@ -194,6 +230,13 @@ def main() -> None:
     print("| speed | wall time | x calibration | goal |\n| --- | ---: | ---: | --- |")
     print(table_row(name, seconds, calibration, goal))
     write_results("monitor.json", results, calibration)
+
+
+def _sizes(text: str) -> list[int]:
+    sizes = [int(part) for part in text.replace("_", "").split(",") if part.strip()]
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"row counts, comma-separated: {text!r}")
+    return sizes
 
 
 def _flip(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
