@@ -4,6 +4,7 @@ reason."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 from pathlib import Path
 
@@ -135,3 +136,47 @@ def test_unnamed_columns_are_not_repeats(tmp_path: Path) -> None:
     assert [record.fields for record in records] == [
         {"id": "1", "review": "A wonderful film.", "": ""}
     ]
+
+
+# Each kind of row predict rejects, between good ones: a review over two lines, a too-long row,
+# a too-short one, a NUL, a latin-1 byte, a stray quote, and a quote never closed (the end).
+MIXED_CSV = (
+    b'review,sentiment\n"A fine film, twice\nover.",positive\nToo,many,fields\n'
+    b"Too few\nnul\x00byte,negative\ncaf\xe9 was bad,negative\n"
+    b'"A stray "quote" inside",positive\nDull.,negative\n"never closed,positive\nlost,negative\n'
+)
+
+
+@pytest.mark.parametrize("name", ["mixed.csv", "mixed.csv.gz"])
+def test_data_validate_quarantines_the_rows_predict_rejects_with_its_numbers_and_reasons(
+    tmp_path: Path, name: str
+) -> None:
+    """validate refused such a file whole (a row with more fields than the header)."""
+    from sentimentops.config import ValidationSettings
+    from sentimentops.data.load import load_readable_reviews
+    from sentimentops.data.validate import validate_reviews
+
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(MIXED_CSV) if name.endswith(".gz") else MIXED_CSV)
+
+    records = list(Source(str(path), BatchOptions()).records())
+    rows = load_readable_reviews(path, require_labels=True)
+    result = validate_reviews(rows.frame, ValidationSettings(), unreadable=rows.unreadable)
+
+    rejected = [(record.row_number, record.reason) for record in records if record.reason]
+    quarantined = list(result.quarantined[["row_number", "reason"]].itertuples(index=False))
+    assert (
+        [tuple(row) for row in quarantined]
+        == rejected
+        == [
+            (2, "malformed CSV line: expected 2 fields, got 3"),
+            (3, "malformed CSV line: expected 2 fields, got 1"),
+            (4, "NUL byte in row"),
+            (5, "undecodable bytes (not UTF-8)"),
+            (6, "malformed CSV line (',' expected after '\"')"),
+            (8, "malformed CSV line (unexpected end of data)"),  # to the end of the file
+        ]
+    )
+    accepted = [record.fields["review"] for record in records if record.fields]
+    assert result.valid["review"].tolist() == accepted == ["A fine film, twice\nover.", "Dull."]
+    assert result.report.rows == len(records) == 8

@@ -62,9 +62,25 @@ def test_validate_quarantines_bad_rows_to_a_file(tmp_path: Path, isolated_settin
     ]
 
 
-def test_malformed_csv_exits_2_with_one_paragraph(tmp_path: Path) -> None:
+def test_malformed_csv_row_is_quarantined_as_predict_rejects_it(
+    tmp_path: Path, isolated_settings: Path
+) -> None:
+    """Such a file was refused whole (exit 2, "not a well-formed CSV")."""
     csv = tmp_path / "broken.csv"
     csv.write_text('review,sentiment\n"fine",positive\n"a, b",negative,oops\n')
+
+    result = runner.invoke(app, ["data", "validate", str(csv)])
+
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(isolated_settings / "quarantine" / "broken.quarantine.csv")
+    assert rows[["row_number", "reason"]].values.tolist() == [
+        [2, "malformed CSV line: expected 2 fields, got 3"]
+    ]
+
+
+def test_a_csv_without_a_well_formed_row_exits_2_with_one_paragraph(tmp_path: Path) -> None:
+    csv = tmp_path / "broken.csv"
+    csv.write_text('review,sentiment\n"a, b",negative,oops\n')
 
     result = runner.invoke(app, ["data", "validate", str(csv)])
 

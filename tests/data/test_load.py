@@ -393,3 +393,71 @@ def test_json_lines_split_only_at_line_ends_as_predict_reads_them(tmp_path: Path
     path.write_text('{"review": "Line\u2028and\x85next."}\n', encoding="utf-8")  # not escaped
 
     assert read_table(path)["review"].tolist() == ["Line\u2028and\x85next."]
+
+
+def test_the_readable_rows_of_a_malformed_csv_are_those_of_a_file_holding_only_them(
+    tmp_path: Path,
+) -> None:
+    """Missing values, "NA" text, quotes and line breaks, and column names as pandas reads them."""
+    good = (
+        'review,sentiment,\n"A joy, start to\nfinish.",positive,x\nNA,,\n'
+        '"He said ""no"".",negative,\n'
+    )
+    only_good, mixed = tmp_path / "good.csv", tmp_path / "mixed.csv"
+    only_good.write_text(good, encoding="utf-8")
+    lines = good.split("\n")  # the too-long row after the first, quoted over two lines
+    mixed.write_text("\n".join([*lines[:3], "bad,row,with,extra", *lines[3:]]), encoding="utf-8")
+
+    rows = load_readable_reviews(mixed)
+
+    pd.testing.assert_frame_equal(rows.frame, load_reviews(only_good))
+    assert [(row.row_number, row.reason, row.raw) for row in rows.unreadable] == [
+        (2, "malformed CSV line: expected 3 fields, got 4", "bad,row,with,extra"),
+    ]
+
+
+def test_a_too_long_first_row_is_set_apart_not_read_as_an_index(tmp_path: Path) -> None:
+    """pandas reads it without a word, its first field as the index: each review was shifted."""
+    path = tmp_path / "reviews.csv"
+    path.write_text('review,sentiment\n"Good.",positive,extra\n"Dull.",negative\n')
+
+    rows = load_readable_reviews(path)
+
+    assert rows.frame.to_dict("list") == {"review": ["Dull."], "sentiment": ["negative"]}
+    assert [(row.row_number, row.reason) for row in rows.unreadable] == [
+        (1, "malformed CSV line: expected 2 fields, got 3")
+    ]
+
+
+def test_blank_lines_of_a_malformed_csv_are_skipped_as_in_a_clean_one(tmp_path: Path) -> None:
+    """Numbered as a clean file's rows are (pandas skips blank lines), so the two agree."""
+    clean, broken = tmp_path / "clean.csv", tmp_path / "broken.csv"
+    clean.write_text("\nreview\n\nGood.\n  \nDull.\n")
+    broken.write_text("\nreview\n\nGood.\n  \nDull.\nto,o,many\n\t\nFine.\n")
+
+    rows = load_readable_reviews(broken)
+
+    assert load_readable_reviews(clean).frame["review"].tolist() == ["Good.", "Dull."]
+    assert rows.frame["review"].tolist() == ["Good.", "Dull.", "Fine."]
+    assert [row.row_number for row in rows.unreadable] == [3]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        # pandas refused it first: its words, as before
+        ('review,sentiment\nToo few\n"a",b,c\n', r"well-formed CSV: Expected 2 fields in line 3"),
+        # pandas read it, its first field as the index
+        ("review,sentiment\na,b,c\n", r"well-formed CSV: no row can be read \(row 1: malformed"),
+        # the undecodable bytes stopped pandas first
+        (b'review,sentiment\ncaf\xe9,b\n"a",b,c\n', r"well-formed CSV: no row can be read \(row"),
+    ],
+)
+def test_a_csv_none_of_whose_rows_can_be_read_is_still_refused_whole(
+    tmp_path: Path, content: str | bytes, expected: str
+) -> None:
+    path = tmp_path / "broken.csv"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+
+    with pytest.raises(DataError, match=f"^{re.escape(str(path))} is not a {expected}"):
+        load_readable_reviews(path)

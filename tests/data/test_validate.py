@@ -203,7 +203,7 @@ def test_unreadable_rows_are_quarantined_counted_and_number_the_rows_around_them
         "missing value": 1,
         "undecodable bytes (not UTF-8)": 1,
     }
-    assert "2 rows could not be read (not UTF-8, NUL bytes, broken JSON)" in report.warnings
+    assert "2 rows could not be read (not UTF-8, NUL bytes, broken JSON or CSV)" in report.warnings
 
 
 def test_unreadable_row_numbers_must_fit_the_file() -> None:
@@ -224,6 +224,6 @@ def test_warnings_count_one_row_in_the_singular() -> None:
 
     warnings = validate_reviews(readable, DEFAULTS, unreadable=unreadable).report.warnings
 
-    assert "1 row could not be read (not UTF-8, NUL bytes, broken JSON)" in warnings
+    assert "1 row could not be read (not UTF-8, NUL bytes, broken JSON or CSV)" in warnings
     assert any(warning.startswith("1 row repeats the text of an earlier") for warning in warnings)
     assert "1 row quarantined" in warnings  # the unreadable one: a repeat is kept by default

@@ -519,7 +519,6 @@ def test_data_validate_defuses_formulas_in_its_quarantine_file(tmp_path: Path) -
     ("name", "message"),
     [
         ("empty.csv", "is empty"),
-        ("broken_quoting.csv", "is not a well-formed CSV"),
     ],
 )
 def test_data_validate_refuses_unreadable_files_with_exit_2(name: str, message: str) -> None:
@@ -533,6 +532,16 @@ def test_data_validate_refuses_unreadable_files_with_exit_2(name: str, message: 
 UNREADABLE_ROW_CASES: list[tuple[str, int, dict[int, str]]] = [
     ("invalid_utf8.csv", 3, {2: "undecodable bytes (not UTF-8)"}),
     ("nul_bytes.csv", 3, {2: "NUL byte in row"}),
+    (
+        "broken_quoting.csv",
+        6,
+        {
+            2: "malformed CSV line (',' expected after '\"')",
+            3: "malformed CSV line: expected 2 fields, got 4",
+            4: "malformed CSV line: expected 2 fields, got 1",
+            6: "malformed CSV line (unexpected end of data)",
+        },
+    ),
     ("deeply_nested.jsonl", 3, {2: "invalid JSON (nested too deeply)"}),
     (
         "wrong_types.jsonl",

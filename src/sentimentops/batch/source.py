@@ -1,9 +1,8 @@
 """The input of a batch run, streamed record by record; an unreadable row (malformed CSV,
-undecodable or NUL bytes, broken JSON) comes with a reason instead of fields, to be rejected."""
+undecodable or NUL bytes, a malformed CSV record, broken JSON) comes with a reason instead of fields, to be rejected."""
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
 import json
@@ -12,24 +11,20 @@ from collections import Counter
 from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from itertools import count
 from typing import IO, Any
 
 from sentimentops.batch.options import BatchOptions
 from sentimentops.data.rows import (
     ENCODING_PROBLEMS,
-    decoding_problem,
+    csv_rows,
     json_object,
     no_readable_row,
     preview,
-    refuse_unreadable_header,
 )
 from sentimentops.errors import DataError, SentimentOpsError
 from sentimentops.storage import Location, LocationLike, object_store_error
 
 __all__ = ["Record", "Source"]
-
-_CSV_FIELD_LIMIT = 50_000_000  # one review may be long; the csv default (128 KiB) is too small
 
 
 @dataclass(frozen=True)
@@ -149,41 +144,12 @@ class Source:
             ) from None
 
     def _csv_records(self, text: IO[str]) -> Iterator[Record]:
-        csv.field_size_limit(_CSV_FIELD_LIMIT)
-        reader = csv.reader(text, strict=True)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise DataError(f"{self.location} is empty: a CSV needs a header line.") from None
-        except csv.Error as error:
-            raise DataError(
-                f"{self.location}: the header line cannot be read ({error}). Check that it is "
-                "a UTF-8 CSV file."
-            ) from None
-        self._refuse_header(header)
-        self.header = header
-        for row_number in count(1):
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                yield Record(row_number, None, f"malformed CSV line ({error})", "")
-                continue
-            raw = ",".join(row)
-            if problem := decoding_problem(raw):
-                yield Record(row_number, None, problem, preview(raw))
-            elif len(row) != len(header):
-                reason = f"malformed CSV line: expected {len(header)} fields, got {len(row)}"
-                yield Record(row_number, None, reason, preview(raw))
-            else:
-                yield Record(row_number, dict(zip(header, row, strict=True)), None, preview(raw))
-
-    def _refuse_header(self, header: list[str]) -> None:
-        """DataError for a header that is no UTF-8 text (the whole file is not, then) or names
-        a column twice."""
-        refuse_unreadable_header(",".join(header), self.location)
+        header, rows = csv_rows(text, self.location)  # one judgement with data validate
         _refuse_repeated(header, self.location)
+        self.header = header
+        for row_number, values, reason, raw in rows:
+            fields = None if values is None else dict(zip(header, values, strict=True))
+            yield Record(row_number, fields, reason, raw)
 
     def _parquet_records(self) -> Iterator[Record]:
         import pyarrow.parquet as pq

@@ -22,11 +22,11 @@ import pandas as pd
 from sentimentops.config import DataSettings, source_checkout
 from sentimentops.data.aclimdb import is_aclimdb_folder, read_aclimdb_folder
 from sentimentops.data.rows import (
-    decoding_problem,
+    ENCODING_PROBLEMS,
+    csv_rows,
     json_object,
     no_readable_row,
     preview,
-    refuse_unreadable_header,
 )
 from sentimentops.data.version import sha256_file
 from sentimentops.errors import ChecksumMismatchError, DataError, SentimentOpsError
@@ -64,9 +64,6 @@ _READ_BUFFER = 1 << 20
 # read_table's one chunk: JSON Lines dtypes are inferred over the whole file, and a CSV is parsed
 # as pandas parses a whole file (it drops extra fields of a chunk's first row without a word).
 _ALL_ROWS = sys.maxsize
-# Bytes never valid in UTF-8: a NUL is swapped for one the file lacks before pandas parses a CSV
-# (its parser ends a field at a NUL), so that the row is found again after parsing.
-_NUL_STAND_INS = (0xC0, 0xC1, *range(0xF5, 0x100))
 
 
 @dataclass(frozen=True)
@@ -125,9 +122,10 @@ def load_readable_reviews(
     require_labels: bool = False,
 ) -> ReadableRows:
     """As :func:`load_reviews`, but a CSV or JSON Lines row that cannot be read (NUL or
-    undecodable bytes, a line that is not a JSON object) is set apart with its reason, as
-    ``predict`` rejects it. Still DataError for a file none of whose rows can be read, or whose
-    CSV header cannot (binary, UTF-16, Parquet), and as :func:`load_reviews` otherwise."""
+    undecodable bytes, a malformed CSV record, a line that is not a JSON object) is set apart
+    with its reason, as ``predict`` rejects it. Still DataError for a file none of whose rows
+    can be read, or whose CSV header cannot (binary, UTF-16, Parquet), and as
+    :func:`load_reviews` otherwise."""
     where, dataset_format = _existing(location)
     if dataset_format == "csv":
         rows = _readable_csv(where)
@@ -244,6 +242,11 @@ class _UnreadableBytesError(DataError):
     again to set their rows apart."""
 
 
+class _MalformedCsvError(DataError):
+    """A CSV record that does not fit the header, or a broken quote: :func:`load_readable_reviews`
+    reads the file again to set its rows apart."""
+
+
 @contextmanager
 def _checked_stream(
     location: Location, text: Literal["csv", "jsonl"] | None
@@ -341,7 +344,8 @@ def _csv_chunks(stream: IO[bytes], location: Location, chunk_rows: int) -> Itera
         ) as chunks:
             yield from chunks
     except pd.errors.ParserError as error:
-        raise _malformed_csv(location, error) from None
+        detail = str(error).strip().removeprefix("Error tokenizing data. C error: ")
+        raise _malformed_csv(location, detail) from None
 
 
 def _jsonl_chunks(stream: IO[bytes], location: Location, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -389,9 +393,8 @@ def _nul_in_csv(location: Location, line: int) -> DataError:
     )
 
 
-def _malformed_csv(location: Location, error: pd.errors.ParserError) -> DataError:
-    detail = str(error).strip().removeprefix("Error tokenizing data. C error: ")
-    return DataError(
+def _malformed_csv(location: Location, detail: str) -> DataError:
+    return _MalformedCsvError(
         f"{location} is not a well-formed CSV: {detail}. Every row needs as many fields as "
         "the header, and a review containing commas, quotes or line breaks must be enclosed "
         'in double quotes with inner quotes doubled (""). Fix the row or re-export the file.'
@@ -399,52 +402,50 @@ def _malformed_csv(location: Location, error: pd.errors.ParserError) -> DataErro
 
 
 def _readable_csv(location: Location) -> ReadableRows:
-    """A CSV's rows, those with NUL or undecodable bytes set apart (the rest parsed as
-    :func:`read_table` does; a file without such bytes read by it, its text decoded once)."""
+    """A CSV's rows, those predict rejects (NUL or undecodable bytes, a malformed record) set
+    apart with its reasons and row numbers; a file without such rows read by :func:`read_table`,
+    unchanged, its text decoded once."""
+    failure: DataError | None = None
     try:
-        return ReadableRows(_read_table(location, "csv"))
-    except _UnreadableBytesError:  # read again, whole, to find the rows that hold them
-        raw = _read_bytes(location)
-    text = raw.decode("utf-8-sig", "surrogateescape")
-    # The header as predict reads it: the first CSV record, which quotes may carry over lines.
-    header = next(csv.reader(io.StringIO(text, newline="")), [])
-    refuse_unreadable_header(",".join(header), location)
-    raw, nul = _nul_stood_in(raw, text, location)
-    try:
-        frame = pd.read_csv(
-            io.BytesIO(raw), **_TEXT_FIELDS, encoding="utf-8-sig", encoding_errors="surrogateescape"
+        frame = _read_table(location, "csv")
+    except (_UnreadableBytesError, _MalformedCsvError) as error:
+        failure = error  # read again, record by record, to find the rows at fault
+    else:
+        # A first row with more fields than the header is read by pandas as one with index
+        # columns, without a word (its review would be the wrong field): such a row is malformed.
+        if isinstance(frame.index, pd.RangeIndex):
+            return ReadableRows(frame)
+    text = _read_bytes(location).decode("utf-8-sig", "surrogateescape")
+    # Blank lines skipped, as pandas skips them in a clean file: the row numbers of both agree.
+    header, rows = csv_rows(io.StringIO(text, newline=""), location, skip_blank=True)
+    readable: list[list[str]] = []
+    unreadable: list[UnreadableRow] = []
+    for row_number, fields, reason, raw in rows:
+        if fields is None:
+            unreadable.append(UnreadableRow(row_number, str(reason), raw))
+        else:
+            readable.append(fields)
+    if unreadable and not readable:
+        first = unreadable[0]
+        if all(row.reason in ENCODING_PROBLEMS for row in unreadable):
+            raise no_readable_row(location, first.row_number, first.reason)
+        if isinstance(failure, _MalformedCsvError):
+            raise failure  # pandas' words, as before
+        raise _malformed_csv(
+            location, f"no row can be read (row {first.row_number}: {first.reason})"
         )
-    except pd.errors.ParserError as error:
-        raise _malformed_csv(location, error) from None
-    unreadable = _unreadable_csv_rows(frame, nul)
-    if unreadable and len(unreadable) == len(frame):
-        raise no_readable_row(location, unreadable[0].row_number, unreadable[0].reason)
-    positions = [row.row_number - 1 for row in unreadable]
-    return ReadableRows(frame.drop(index=frame.index[positions]).reset_index(drop=True), unreadable)
+    return ReadableRows(_parsed_as_a_file(header, readable), tuple(unreadable))
 
 
-def _nul_stood_in(raw: bytes, text: str, location: Location) -> tuple[bytes, str]:
-    """``raw`` with each NUL swapped for a byte UTF-8 never uses and the file lacks, and the
-    character that byte decodes to (surrogateescape); DataError when the file has them all."""
-    if b"\x00" not in raw:
-        return raw, "\x00"
-    stand_in = next((byte for byte in _NUL_STAND_INS if bytes([byte]) not in raw), None)
-    if stand_in is None:  # every byte UTF-8 never uses is there: a binary file
-        raise _nul_in_csv(location, text[: text.index("\x00")].count("\n") + 1)
-    return raw.replace(b"\x00", bytes([stand_in])), chr(0xDC00 + stand_in)
-
-
-def _unreadable_csv_rows(frame: pd.DataFrame, nul: str) -> tuple[UnreadableRow, ...]:
-    """The rows of ``frame`` (parsed with surrogateescape) holding a NUL, written as ``nul``, or
-    undecodable bytes: each as predict sees it, its fields joined."""
-    if frame.empty:
-        return ()
-    rows = frame.fillna("").astype(str).agg(",".join, axis=1).str.replace(nul, "\x00")
-    reasons = rows.map(decoding_problem)
-    return tuple(
-        UnreadableRow(int(position) + 1, str(reasons.iloc[position]), preview(rows.iloc[position]))
-        for position in reasons.to_numpy().nonzero()[0]
-    )
+def _parsed_as_a_file(header: list[str], rows: list[list[str]]) -> pd.DataFrame:
+    """``rows`` (each as many fields as ``header``, none blank) as pandas reads a CSV holding
+    only them: the same column names, missing values and types as a clean file would give."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")  # quotes what needs it, as the file did
+    writer.writerow(header)
+    writer.writerows(rows)
+    text.seek(0)
+    return pd.read_csv(text, **_TEXT_FIELDS)
 
 
 def _readable_jsonl(raw: bytes, location: Location) -> ReadableRows:

@@ -1,20 +1,25 @@
-"""Why a row of a CSV or JSON Lines file cannot be read (NUL or undecodable bytes, broken JSON)
-and when the whole file cannot: one judgement for batch prediction's rejects and validation's
-quarantine, so that both name the same rows with the same reasons."""
+"""Why a row of a CSV or JSON Lines file cannot be read (NUL or undecodable bytes, broken JSON,
+a malformed CSV record) and when the whole file cannot: one judgement for batch prediction's
+rejects and validation's quarantine, so that both name the same rows with the same reasons."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sentimentops.errors import DataError
 
 __all__ = [
+    "CSV_FIELD_LIMIT",
     "ENCODING_PROBLEMS",
     "NUL_BYTE",
     "PREVIEW_CHARS",
     "UNDECODABLE",
+    "CsvRow",
+    "csv_rows",
     "decoding_problem",
     "json_object",
     "no_readable_row",
@@ -26,6 +31,7 @@ PREVIEW_CHARS = 200
 NUL_BYTE = "NUL byte in row"
 UNDECODABLE = "undecodable bytes (not UTF-8)"
 ENCODING_PROBLEMS = (NUL_BYTE, UNDECODABLE)
+CSV_FIELD_LIMIT = 50_000_000  # one review may be long; the csv default (128 KiB) is too small
 # surrogateescape decodes each undecodable byte to one of these lone surrogates.
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
@@ -95,3 +101,66 @@ def no_readable_row(location: object, row_number: int, reason: str) -> DataError
         'JSON object per line, such as {"review": "...", "sentiment": "..."}: check that it '
         "is the file you meant."
     )
+
+
+# A CSV data record: its 1-based number (the header not counted), its fields (as many as the
+# header's) or None and why it cannot be read, and its start, its fields joined by commas. A plain
+# tuple: predict makes one per row, and a NamedTuple made its reading a sixth slower.
+CsvRow = tuple[int, list[str] | None, str | None, str]
+
+
+def csv_rows(
+    text: Iterable[str], location: object, *, skip_blank: bool = False
+) -> tuple[list[str], Iterator[CsvRow]]:
+    """A CSV's header, read now, and its data records, judged as they are read: NUL or
+    undecodable bytes (``text`` decoded with surrogateescape), a ``csv.Error`` (strict quoting)
+    or another number of fields than the header's make a record unreadable; a quote never
+    closed swallows the rest of the file into one record. ``text`` yields lines with their
+    line ends (``newline=""``). With ``skip_blank``, blank lines are skipped and not counted,
+    as pandas skips them. DataError for a file without a header, or one that is not UTF-8
+    text (see :func:`refuse_unreadable_header`)."""
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    reader = csv.reader(text, strict=True)
+    try:
+        header = next(reader)
+        while skip_blank and _blank(header):
+            header = next(reader)
+    except StopIteration:
+        raise DataError(f"{location} is empty: a CSV needs a header line.") from None
+    except csv.Error as error:
+        raise DataError(
+            f"{location}: the header line cannot be read ({error}). Check that it is a UTF-8 "
+            "CSV file."
+        ) from None
+    refuse_unreadable_header(",".join(header), location)
+    return header, _judged_csv_rows(reader, len(header), skip_blank)
+
+
+def _judged_csv_rows(reader: Iterator[list[str]], width: int, skip_blank: bool) -> Iterator[CsvRow]:
+    row_number = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # the reader goes on at the next line
+            row_number += 1
+            yield row_number, None, f"malformed CSV line ({error})", ""
+            continue
+        if skip_blank and _blank(row):
+            continue
+        row_number += 1
+        raw = ",".join(row)
+        if problem := decoding_problem(raw):
+            yield row_number, None, problem, preview(raw)
+        elif len(row) != width:
+            reason = f"malformed CSV line: expected {width} fields, got {len(row)}"
+            yield row_number, None, reason, preview(raw)
+        else:
+            yield row_number, row, None, preview(raw)
+
+
+def _blank(row: list[str]) -> bool:
+    """Whether a record is a line pandas skips: empty, or only spaces and tabs (quoted or not: the
+    csv module does not tell; a quoted empty field, [""], is a row)."""
+    return not row or (len(row) == 1 and row[0] != "" and not row[0].strip(" \t"))

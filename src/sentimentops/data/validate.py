@@ -307,7 +307,7 @@ def _build_report(
         warnings.append(f"{duplicate_rows} {repeat} the text of an earlier row ({kept})")
     if unreadable:
         warnings.append(
-            f"{_rows(unreadable)} could not be read (not UTF-8, NUL bytes, broken JSON)"
+            f"{_rows(unreadable)} could not be read (not UTF-8, NUL bytes, broken JSON or CSV)"
         )
     if not quarantined.empty:
         warnings.append(f"{_rows(len(quarantined))} quarantined")
