@@ -1,5 +1,5 @@
 """The input of a batch run, streamed record by record; an unreadable row (malformed CSV,
-undecodable or NUL bytes, a malformed CSV record, broken JSON) comes with a reason instead of fields, to be rejected."""
+undecodable or NUL bytes, broken JSON) comes with a reason instead of fields, to be rejected."""
 
 from __future__ import annotations
 
