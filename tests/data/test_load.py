@@ -447,8 +447,8 @@ def test_blank_lines_of_a_malformed_csv_are_skipped_as_in_a_clean_one(tmp_path: 
     [
         # pandas refused it first: its words, as before
         ('review,sentiment\nToo few\n"a",b,c\n', r"well-formed CSV: Expected 2 fields in line 3"),
-        # pandas read it, its first field as the index
-        ("review,sentiment\na,b,c\n", r"well-formed CSV: no row can be read \(row 1: malformed"),
+        # pandas would read it with its first field as the index: refused as it is read
+        ("review,sentiment\na,b,c\n", r"well-formed CSV: row 1 has 3 fields, the header 2"),
         # the undecodable bytes stopped pandas first
         (b'review,sentiment\ncaf\xe9,b\n"a",b,c\n', r"well-formed CSV: no row can be read \(row"),
     ],
@@ -461,3 +461,31 @@ def test_a_csv_none_of_whose_rows_can_be_read_is_still_refused_whole(
 
     with pytest.raises(DataError, match=f"^{re.escape(str(path))} is not a {expected}"):
         load_readable_reviews(path)
+
+
+def test_a_first_row_with_more_fields_than_the_header_is_malformed_not_an_index(
+    tmp_path: Path,
+) -> None:
+    """pandas reads such a row's extra leading fields as an index, without a word, and shifts
+    every column: the sentiment was read as the review."""
+    path = tmp_path / "shifted.csv"
+    path.write_text("review,sentiment\nGreat film,positive,extra\nDull,negative\n")
+
+    with pytest.raises(DataError, match="well-formed CSV: row 1 has 3 fields, the header 2"):
+        read_table(path)
+    with pytest.raises(DataError, match="row 1 has 3 fields"):
+        list(read_table_chunks(path, 1))
+
+
+def test_a_whole_read_finds_a_row_with_too_many_fields_where_pandas_starts_a_chunk(
+    tmp_path: Path,
+) -> None:
+    """pandas' C parser reads 262,144 rows at a time inside one call and missed a wide row that
+    started one of them (pandas-dev/pandas#11569): read_table parses in one pass."""
+    rows = ["review,sentiment", *(["Fine,positive"] * 300_000)]
+    rows[262_145] = "Dull,negative,extra"  # data row 262,145
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(rows) + "\n")
+
+    with pytest.raises(DataError, match="Expected 2 fields in line 262146, saw 3"):
+        read_table(path)

@@ -62,7 +62,7 @@ SUPPORTED_FORMATS = (
 CHUNK_ROWS = 10_000  # rows of reviews read at a time: some 15 MB of text
 _READ_BUFFER = 1 << 20
 # read_table's one chunk: JSON Lines dtypes are inferred over the whole file, and a CSV is parsed
-# as pandas parses a whole file (it drops extra fields of a chunk's first row without a word).
+# in one pass (pandas drops extra fields of a chunk's first row without a word).
 _ALL_ROWS = sys.maxsize
 
 
@@ -338,11 +338,25 @@ _TEXT_FIELDS: _TextFieldOptions = {
 
 
 def _csv_chunks(stream: IO[bytes], location: Location, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    # pandas' C parser misses a row with too many fields where it starts a chunk, including
+    # its own internal chunks (pandas-dev/pandas#11569): read whole, one chunk is one parse.
+    whole = chunk_rows == _ALL_ROWS
     try:  # an empty file is refused by _CheckedBytes before pandas can
         with pd.read_csv(
-            stream, **_TEXT_FIELDS, encoding="utf-8-sig", chunksize=chunk_rows
+            stream,
+            **_TEXT_FIELDS,
+            encoding="utf-8-sig",
+            chunksize=chunk_rows,
+            low_memory=not whole,
         ) as chunks:
-            yield from chunks
+            for chunk in chunks:
+                # A first row with more fields than the header makes pandas read the extra
+                # leading fields as an index, without a word: every column would be shifted.
+                if not isinstance(chunk.index, pd.RangeIndex):
+                    fields = len(chunk.columns) + chunk.index.nlevels
+                    detail = f"row 1 has {fields} fields, the header {len(chunk.columns)}"
+                    raise _malformed_csv(location, detail)
+                yield chunk
     except pd.errors.ParserError as error:
         detail = str(error).strip().removeprefix("Error tokenizing data. C error: ")
         raise _malformed_csv(location, detail) from None
@@ -411,10 +425,7 @@ def _readable_csv(location: Location) -> ReadableRows:
     except (_UnreadableBytesError, _MalformedCsvError) as error:
         failure = error  # read again, record by record, to find the rows at fault
     else:
-        # A first row with more fields than the header is read by pandas as one with index
-        # columns, without a word (its review would be the wrong field): such a row is malformed.
-        if isinstance(frame.index, pd.RangeIndex):
-            return ReadableRows(frame)
+        return ReadableRows(frame)
     text = _read_bytes(location).decode("utf-8-sig", "surrogateescape")
     # Blank lines skipped, as pandas skips them in a clean file: the row numbers of both agree.
     header, rows = csv_rows(io.StringIO(text, newline=""), location, skip_blank=True)
