@@ -158,7 +158,7 @@ class CandidateSettings(_Section):
 class TrainingSettings(_Section):
     models: list[ModelFamily] = ["logreg", "linear_svm", "random_forest", "nb_logreg"]
     search: Literal["grid", "halving"] = "grid"
-    cv_folds: Annotated[int, Field(ge=2)] = 3
+    cv_folds: Annotated[int, Field(ge=2)] = 2
     n_jobs: int = 2
     seed: int = 42
     dask_scheduler: str | None = None
