@@ -19,7 +19,7 @@ _MAX_KEY = 2**63 - 1
 
 @dataclass(frozen=True)
 class CorpusCounts:
-    """Each document's count of each distinct n-gram (columns in key order), and their names."""
+    """Each document's count of each distinct n-gram (a column each), and their names."""
 
     counts: sp.csr_matrix
     keys: np.ndarray  # the n-gram key of each column, in no particular order
