@@ -11,10 +11,12 @@ from sentimentops.models.train import finish_training
 from sentimentops.training.data import (
     candidate_fingerprint,
     prepare_training_data,
+    store_clean_texts,
+    store_splits,
     training_fingerprint,
     with_split_mode,
 )
-from sentimentops.training.job import with_families
+from sentimentops.training.job import search_stored, with_families
 
 DIGESTS = {"train": "a", "validation": "b", "test": "c"}
 
@@ -108,3 +110,36 @@ def test_rows_left_out_of_training_are_counted_and_quarantined(
     )
     assert said in messages
     assert said in caplog.messages
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_a_stored_search_keeps_its_fitted_model_only_when_the_choice_is_not_refit(
+    refit: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refit starts from the parameters: a fitted model stored for nothing was 100 MB of the
+    cache per search (the NB trigrams), written each time."""
+    monkeypatch.setenv("SENTIMENTOPS_TRAINING__REFIT_ON_VALIDATION", str(refit).lower())
+    get_settings.cache_clear()
+    settings = get_settings()
+    prepared = prepare_training_data(settings, sample=600)
+    splits_dir = store_splits(prepared, settings)
+    cleaned = store_clean_texts(settings, prepared.splits, splits_dir)
+
+    result = search_stored(settings, "nb_logreg", splits_dir, cleaned, None)
+
+    assert hasattr(result.model.named_steps["tfidf"], "idf_") is not refit
+    assert result.model.get_params()["classifier__C"] == result.best_params["classifier__C"]
+    assert result.validation["accuracy"] > 0.6  # scored before the fitted model was left out
+    finished = finish_training([result], prepared.splits, settings)
+    assert finished.test_metrics["accuracy"] > 0.6
+
+
+def test_a_candidate_fingerprint_says_whether_its_choice_is_refit() -> None:
+    settings = get_settings()
+    no_refit = settings.model_copy(
+        update={"training": settings.training.model_copy(update={"refit_on_validation": False})}
+    )
+
+    assert candidate_fingerprint(no_refit, "logreg", DIGESTS) != candidate_fingerprint(
+        settings, "logreg", DIGESTS
+    )

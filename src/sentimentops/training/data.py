@@ -138,6 +138,8 @@ def candidate_fingerprint(
             "search": settings.training.search,
             "cv_folds": settings.training.cv_folds,
             "seed": settings.training.seed,
+            # Without a refit the stored candidate must keep its fitted model (training/job.py).
+            "refit_on_validation": settings.training.refit_on_validation,
         }
     )
 

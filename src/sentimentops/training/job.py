@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sklearn.base import clone
+
 from sentimentops.config import ModelFamily, Settings
 from sentimentops.data.split import DatasetSplits
 from sentimentops.data.validate import ValidationReport
@@ -207,7 +209,12 @@ def search_stored(
     split = settings.split
     splits = DatasetSplits.read(Path(splits_dir), mode=split.mode, seed=split.seed)
     cleaned = CleanTexts.read(Path(cleaned_texts))
-    return evaluate_candidate(family, splits, settings, cleaned=cleaned, cache_dir=cache_dir)
+    result = evaluate_candidate(family, splits, settings, cleaned=cleaned, cache_dir=cache_dir)
+    if settings.training.refit_on_validation:
+        # The choice is refit from its parameters: the fitted model would only be stored, 100 MB
+        # of it for the NB trigrams, written at each search and kept in the cache.
+        result = dataclasses.replace(result, model=clone(result.model))
+    return result
 
 
 def refit_best(
