@@ -419,13 +419,10 @@ def _readable_csv(location: Location) -> ReadableRows:
     """A CSV's rows, those predict rejects (NUL or undecodable bytes, a malformed record) set
     apart with its reasons and row numbers; a file without such rows read by :func:`read_table`,
     unchanged, its text decoded once."""
-    failure: DataError | None = None
     try:
-        frame = _read_table(location, "csv")
+        return ReadableRows(_read_table(location, "csv"))
     except (_UnreadableBytesError, _MalformedCsvError) as error:
         failure = error  # read again, record by record, to find the rows at fault
-    else:
-        return ReadableRows(frame)
     text = _read_bytes(location).decode("utf-8-sig", "surrogateescape")
     # Blank lines skipped, as pandas skips them in a clean file: the row numbers of both agree.
     header, rows = csv_rows(io.StringIO(text, newline=""), location, skip_blank=True)
