@@ -180,3 +180,49 @@ def test_data_validate_quarantines_the_rows_predict_rejects_with_its_numbers_and
     accepted = [record.fields["review"] for record in records if record.fields]
     assert result.valid["review"].tolist() == accepted == ["A fine film, twice\nover.", "Dull."]
     assert result.report.rows == len(records) == 8
+
+
+@pytest.mark.parametrize("name", ["short.csv", "short.csv.gz"])
+def test_blank_lines_are_no_rows_and_a_short_row_is_rejected_by_predict_and_validate_alike(
+    tmp_path: Path, name: str
+) -> None:
+    """validate read a file whose only fault is a short row as clean (a missing label) and
+    skipped blank lines, which predict rejected: their row numbers differed after one. A blank
+    line before the header left predict without columns."""
+    from sentimentops.config import ValidationSettings
+    from sentimentops.data.load import load_readable_reviews
+    from sentimentops.data.validate import validate_reviews
+
+    content = b"\nreview,sentiment\nA fine film.,positive\n\n  \nToo few\nDull.,negative\n\n"
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(content) if name.endswith(".gz") else content)
+
+    records = list(Source(str(path), BatchOptions()).records())
+    rows = load_readable_reviews(path, require_labels=True)
+    result = validate_reviews(rows.frame, ValidationSettings(), unreadable=rows.unreadable)
+
+    rejected = [(record.row_number, record.reason) for record in records if record.reason]
+    quarantined = list(result.quarantined[["row_number", "reason"]].itertuples(index=False))
+    assert (
+        [tuple(row) for row in quarantined]
+        == rejected
+        == [(2, "malformed CSV line: expected 2 fields, got 1")]
+    )
+    accepted = [record.fields["review"] for record in records if record.fields]
+    assert result.valid["review"].tolist() == accepted == ["A fine film.", "Dull."]
+    assert result.report.rows == len(records) == 3
+
+
+def test_a_csv_with_missing_values_but_no_short_row_reads_as_pandas_reads_it(
+    tmp_path: Path,
+) -> None:
+    """A missing value sends the file record by record; its rows must come out unchanged."""
+    from sentimentops.data.load import load_readable_reviews, load_reviews
+
+    path = tmp_path / "unlabelled.csv"
+    path.write_text('review,sentiment\nA fine film.,\n"",negative\n"Dull, long.",negative\n')
+
+    rows = load_readable_reviews(path)
+
+    assert rows.unreadable == ()
+    pd.testing.assert_frame_equal(rows.frame, load_reviews(path))

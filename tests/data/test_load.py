@@ -401,7 +401,7 @@ def test_the_readable_rows_of_a_malformed_csv_are_those_of_a_file_holding_only_t
     """Missing values, "NA" text, quotes and line breaks, and column names as pandas reads them."""
     good = (
         'review,sentiment,\n"A joy, start to\nfinish.",positive,x\nNA,,\n'
-        '"He said ""no"".",negative,\n'
+        '"He said ""no"".",negative,\n"A lone carriage\rreturn.",positive,\n'
     )
     only_good, mixed = tmp_path / "good.csv", tmp_path / "mixed.csv"
     only_good.write_text(good, encoding="utf-8")

@@ -509,6 +509,7 @@ def test_data_validate_defuses_formulas_in_its_quarantine_file(tmp_path: Path) -
     assert live_formulas(rows) == []
     by_row = {row["row_number"]: row for row in rows}
     assert set(by_row) == {"8", "9"}  # the missing review and the formula label
+    assert by_row["8"]["value"] == ""  # missing, not "nan"
     assert by_row["9"]["value"] == '\'=HYPERLINK("http://evil.example","label")'
 
 

@@ -419,13 +419,18 @@ def _readable_csv(location: Location) -> ReadableRows:
     """A CSV's rows, those predict rejects (NUL or undecodable bytes, a malformed record) set
     apart with its reasons and row numbers; a file without such rows read by :func:`read_table`,
     unchanged, its text decoded once."""
+    failure: DataError | None = None
     try:
-        return ReadableRows(_read_table(location, "csv"))
+        frame = _read_table(location, "csv")
     except (_UnreadableBytesError, _MalformedCsvError) as error:
         failure = error  # read again, record by record, to find the rows at fault
+    else:
+        # pandas reads a row with too few fields as missing values, where predict rejects it:
+        # only a file with a missing value may hold one.
+        if not frame.isna().to_numpy().any():
+            return ReadableRows(frame)
     text = _read_bytes(location).decode("utf-8-sig", "surrogateescape")
-    # Blank lines skipped, as pandas skips them in a clean file: the row numbers of both agree.
-    header, rows = csv_rows(io.StringIO(text, newline=""), location, skip_blank=True)
+    header, rows = csv_rows(io.StringIO(text, newline=""), location)
     readable: list[list[str]] = []
     unreadable: list[UnreadableRow] = []
     for row_number, fields, reason, raw in rows:
@@ -449,7 +454,8 @@ def _parsed_as_a_file(header: list[str], rows: list[list[str]]) -> pd.DataFrame:
     """``rows`` (each as many fields as ``header``, none blank) as pandas reads a CSV holding
     only them: the same column names, missing values and types as a clean file would give."""
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")  # quotes what needs it, as the file did
+    # Every field quoted: a lone \r inside one is no line end to pandas (csv quotes only \n).
+    writer = csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(header)
     writer.writerows(rows)
     text.seek(0)

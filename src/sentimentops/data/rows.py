@@ -109,21 +109,19 @@ def no_readable_row(location: object, row_number: int, reason: str) -> DataError
 CsvRow = tuple[int, list[str] | None, str | None, str]
 
 
-def csv_rows(
-    text: Iterable[str], location: object, *, skip_blank: bool = False
-) -> tuple[list[str], Iterator[CsvRow]]:
+def csv_rows(text: Iterable[str], location: object) -> tuple[list[str], Iterator[CsvRow]]:
     """A CSV's header, read now, and its data records, judged as they are read: NUL or
     undecodable bytes (``text`` decoded with surrogateescape), a ``csv.Error`` (strict quoting)
     or another number of fields than the header's make a record unreadable; a quote never
     closed swallows the rest of the file into one record. ``text`` yields lines with their
-    line ends (``newline=""``). With ``skip_blank``, blank lines are skipped and not counted,
-    as pandas skips them. DataError for a file without a header, or one that is not UTF-8
+    line ends (``newline=""``). Blank lines are no records: skipped and not counted, as pandas
+    and JSON Lines skip them. DataError for a file without a header, or one that is not UTF-8
     text (see :func:`refuse_unreadable_header`)."""
     csv.field_size_limit(CSV_FIELD_LIMIT)
     reader = csv.reader(text, strict=True)
     try:
         header = next(reader)
-        while skip_blank and _blank(header):
+        while _blank(header):
             header = next(reader)
     except StopIteration:
         raise DataError(f"{location} is empty: a CSV needs a header line.") from None
@@ -133,10 +131,10 @@ def csv_rows(
             "CSV file."
         ) from None
     refuse_unreadable_header(",".join(header), location)
-    return header, _judged_csv_rows(reader, len(header), skip_blank)
+    return header, _judged_csv_rows(reader, len(header))
 
 
-def _judged_csv_rows(reader: Iterator[list[str]], width: int, skip_blank: bool) -> Iterator[CsvRow]:
+def _judged_csv_rows(reader: Iterator[list[str]], width: int) -> Iterator[CsvRow]:
     row_number = 0
     while True:
         try:
@@ -147,7 +145,7 @@ def _judged_csv_rows(reader: Iterator[list[str]], width: int, skip_blank: bool) 
             row_number += 1
             yield row_number, None, f"malformed CSV line ({error})", ""
             continue
-        if skip_blank and _blank(row):
+        if _blank(row):
             continue
         row_number += 1
         raw = ",".join(row)

@@ -246,7 +246,9 @@ def _quarantine_table(
     (each row's, in order); several reasons are joined."""
     if failures.empty:
         return pd.DataFrame(columns=QUARANTINE_COLUMNS, index=frame.index[:0])
-    preview = failures["value"].map(lambda v: "" if v is None else str(v)[:_PREVIEW_CHARS])
+    preview = failures["value"].map(
+        lambda v: "" if pd.api.types.is_scalar(v) and pd.isna(v) else str(v)[:_PREVIEW_CHARS]
+    )  # a missing value is shown empty, not as "nan"
     failures = failures.assign(value=preview)
     grouped = failures.groupby("index", sort=True).agg(
         column=("column", lambda c: "; ".join(dict.fromkeys(map(str, c)))),
