@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from sentimentops.errors import BadInputError, DataError
 from sentimentops.features.blank import is_blank
 from sentimentops.monitoring.compare import answered_rows
 from sentimentops.storage import SUMMARY, Location, LocationLike
+
+if TYPE_CHECKING:  # SQLAlchemy is imported only where the log is read
+    from sentimentops.prediction_log.store import PredictionLogStore
 
 __all__ = [
     "CurrentData",
@@ -304,10 +308,12 @@ def current_from_batch(
     return CurrentData(frame, str(predictions), _batch_reject_rate(predictions))
 
 
-def current_from_log(store: object, since: datetime | None, until: datetime | None) -> CurrentData:
+def current_from_log(
+    store: PredictionLogStore, since: datetime | None, until: datetime | None
+) -> CurrentData:
     """The answers the API logged in ``[since, until)``, feedback labels as truth; an empty
     window is not an error (the volume alert reports it)."""
-    window = answered_rows(store.read_window(since, until))  # type: ignore[attr-defined]
+    window = answered_rows(store.read_window(since, until))
     label = f"log:{since.isoformat() if since else ''}..{until.isoformat() if until else ''}"
     frame = (
         window[["feedback_label", "label", "score", "model_version"]]
