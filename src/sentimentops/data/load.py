@@ -417,8 +417,8 @@ def _malformed_csv(location: Location, detail: str) -> DataError:
 
 def _readable_csv(location: Location) -> ReadableRows:
     """A CSV's rows, those predict rejects (NUL or undecodable bytes, a malformed record) set
-    apart with its reasons and row numbers; a file without such rows read by :func:`read_table`,
-    unchanged, its text decoded once."""
+    apart with its reasons and row numbers; a file without a missing value read by
+    :func:`read_table`, unchanged, its text decoded once."""
     failure: DataError | None = None
     try:
         frame = _read_table(location, "csv")
