@@ -73,3 +73,35 @@ def test_a_terminal_keeps_the_width_rich_gives_it() -> None:
     finally:
         os.close(controller)
         os.close(terminal)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["serve"], ["predict", "in.csv", "out.csv"], ["pipeline", "run", "batch"]],
+    ids=["serve", "predict", "pipeline-batch"],
+)
+def test_more_workers_than_four_per_core_is_a_usage_error_before_any_starts(
+    command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve --workers 300`` on 2 cores started 300 processes, each loading the model: they
+    filled 24 GB and froze the machine."""
+    from typer.testing import CliRunner
+
+    from sentimentops.cli.main import app
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
+
+    refused = CliRunner().invoke(app, [*command, "--workers", "9"])
+    assert refused.exit_code == 2, refused.output
+    message = " ".join(refused.output.replace("│", " ").split())
+    assert "Invalid value for '--workers': 9 is more than 8 (4 per core; this machine has 2)" in (
+        message
+    )
+
+
+def test_four_workers_per_core_are_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sentimentops.cli.output import workers_within_cores
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(3)))
+
+    assert workers_within_cores(12) == 12

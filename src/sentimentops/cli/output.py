@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import typer
 from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
@@ -20,6 +21,7 @@ __all__ = [
     "error_console",
     "key_value_table",
     "print_error",
+    "workers_within_cores",
 ]
 
 # The width of a console writing to a file or pipe: wider than any line we print, so none is cut.
@@ -87,3 +89,21 @@ def check_output_folder(folder: Path | None, purpose: str) -> None:
         f"--output-dir {folder}{where} is a file, not a folder. Name a folder (new or existing) "
         f"for {purpose}."
     )
+
+
+WORKERS_PER_CORE = 4
+
+
+def workers_within_cores(workers: int) -> int:
+    """A ``--workers`` option's check: at most :data:`WORKERS_PER_CORE` per core. Each worker is
+    a process holding its own model: 300 of them filled 24 GB and froze the machine, and workers
+    beyond the cores add memory, not speed."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    limit = WORKERS_PER_CORE * (cores or 1)
+    if workers > limit:
+        raise typer.BadParameter(
+            f"{workers} is more than {limit} ({WORKERS_PER_CORE} per core; this machine has "
+            f"{cores}). Each worker is a process holding its own copy of the model: beyond the "
+            "cores they add memory, not speed."
+        )
+    return workers

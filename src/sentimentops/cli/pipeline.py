@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from sentimentops.cli.output import console, error_console
+from sentimentops.cli.output import console, error_console, workers_within_cores
 from sentimentops.cli.train import parse_families
 from sentimentops.config import get_settings
 
@@ -133,7 +133,13 @@ def run_batch(
     text_column: str = typer.Option("review", "--text-column"),
     id_column: str = ID_COLUMN_OPTION,
     engine: str = typer.Option("local", "--engine", help="local or dask."),
-    workers: int = typer.Option(2, "--workers", min=1),
+    workers: int = typer.Option(
+        2,
+        "--workers",
+        min=1,
+        callback=workers_within_cores,
+        help="Dask LocalCluster worker processes (at most 4 per core).",
+    ),
     scheduler: str | None = typer.Option(None, "--scheduler", help="tcp://HOST:PORT"),
     as_json: bool = JSON_OPTION,
 ) -> None:

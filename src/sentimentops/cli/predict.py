@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from sentimentops.batch.options import BatchOptions
-from sentimentops.cli.output import console, print_error
+from sentimentops.cli.output import console, print_error, workers_within_cores
 from sentimentops.cli.progress import steps
 
 __all__ = ["predict_command"]
@@ -32,7 +32,11 @@ def predict_command(
         BatchOptions.engine, "--engine", help="local, or dask (a Dask cluster)."
     ),
     workers: int = typer.Option(
-        BatchOptions.workers, "--workers", min=1, help="Dask LocalCluster worker processes."
+        BatchOptions.workers,
+        "--workers",
+        min=1,
+        callback=workers_within_cores,
+        help="Dask LocalCluster worker processes (at most 4 per core).",
     ),
     scheduler: str | None = typer.Option(
         None, "--scheduler", help="An existing Dask scheduler (tcp://HOST:PORT) instead."

@@ -8,7 +8,7 @@ import socket
 
 import typer
 
-from sentimentops.cli.output import console
+from sentimentops.cli.output import console, workers_within_cores
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError, SentimentOpsError
 
@@ -23,7 +23,13 @@ def serve_command(
         "--model",
         help="Registry URI or local model folder (models:/imdb-sentiment@champion).",
     ),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes, each with the model."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        callback=workers_within_cores,
+        help="Processes, each with the model (at most 4 per core).",
+    ),
     wait_for_model: bool = typer.Option(
         False,
         "--wait-for-model",
