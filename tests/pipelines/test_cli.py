@@ -115,6 +115,27 @@ def test_a_run_without_a_prefect_server_links_to_no_dead_api_and_says_where_its_
     assert f"Its runs stay in {user_home / 'prefect'}" in note
 
 
+def test_the_batch_flow_alone_scores_with_the_champion_of_the_default_store(
+    user_home: Path, tmp_path: Path
+) -> None:
+    """As a user runs it, after training in another command: the flow asked MLflow's default
+    store (./mlflow.db), not the home's, and found no champion (exit 2)."""
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("id,review\n1,A wonderful film.\n2,A dull and awful film.\n")
+    output = tmp_path / "scored.csv"
+
+    completed = run_cli(
+        "pipeline", "run", "batch", "--input", str(reviews), "--output", str(output),
+        home=user_home, cwd=tmp_path,
+    )  # fmt: skip
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    scored = pd.read_csv(output)
+    assert scored["id"].tolist() == [1, 2]
+    assert set(scored["model_version"].astype(str)) == {"1"}
+    assert not (tmp_path / "mlflow.db").exists()
+
+
 def test_monitoring_a_batch_of_a_parquet_input_with_integer_ids(
     reference_reviews: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -112,7 +112,10 @@ def resolve_model(model_uri: str) -> tuple[str, str]:
     """(identity for the cache key, version) of ``models:/...`` or a model folder."""
     if model_uri.startswith("models:/"):
         from sentimentops.tracking.registry import resolve_version
+        from sentimentops.tracking.store import connect_registry
 
+        # Alone (not after training in the same process) MLflow would ask ./mlflow.db.
+        connect_registry(get_settings())
         name, version = resolve_version(model_uri)
         return f"{name}/{version}", version
     mlmodel = Path(model_uri) / "MLmodel"
