@@ -34,6 +34,17 @@ def test_a_busy_port_exits_2_with_one_line_before_the_model_is_checked(
     ]
 
 
+@pytest.mark.parametrize("port", ["65536", "999999", "-5"])
+def test_a_port_outside_tcp_s_range_is_a_usage_error(port: str, tmp_path: Path) -> None:
+    """999999 was served on 999999 mod 65536 (16959) while the banner said 999999; -5 was
+    refused as "Servname not supported"."""
+    completed = run_cli("serve", "--port", port, home=tmp_path / "home", timeout=120)
+
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert "Invalid value for '--port'" in completed.stderr
+    assert "Serving" not in completed.stdout
+
+
 def test_a_host_that_is_not_this_machine_exits_2(user_champion_home: Path) -> None:
     completed = run_cli(
         "serve", "--host", "192.0.2.1", "--port", "8000", home=user_champion_home, timeout=120

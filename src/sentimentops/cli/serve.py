@@ -17,7 +17,9 @@ __all__ = ["check_can_listen", "serve_command"]
 
 def serve_command(
     host: str | None = typer.Option(None, "--host", help="Default: serving.host (127.0.0.1)."),
-    port: int | None = typer.Option(None, "--port", help="Default: serving.port (8000)."),
+    port: int | None = typer.Option(
+        None, "--port", min=0, max=65535, help="Default: serving.port (8000)."
+    ),
     model: str | None = typer.Option(
         None,
         "--model",
