@@ -68,6 +68,7 @@ Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
 Count = Annotated[int, Field(ge=1)]
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]  # what NumPy's generators accept
 
 
 class _Section(BaseModel):
@@ -93,7 +94,7 @@ class ValidationSettings(_Section):
 
 class SplitSettings(_Section):
     mode: Literal["random", "official"] = "random"
-    seed: int = 42
+    seed: Seed = 42
     train_fraction: Fraction = 0.7
     validation_fraction: Fraction = 0.1
     test_fraction: Fraction = 0.2
@@ -160,7 +161,7 @@ class TrainingSettings(_Section):
     search: Literal["grid", "halving"] = "grid"
     cv_folds: Annotated[int, Field(ge=2)] = 2
     n_jobs: int = 2
-    seed: int = 42
+    seed: Seed = 42
     dask_scheduler: str | None = None
     refit_on_validation: bool = True
     candidates: dict[ModelFamily, CandidateSettings] = Field(default_factory=dict)
@@ -249,7 +250,7 @@ class MonitoringSettings(_Section):
     reports_dir: str | None = None
     keep_reports: Count = 168
     sample_rows: Annotated[int, Field(ge=100)] = 10_000
-    seed: int = 42
+    seed: Seed = 42
     text_drift_auc: Annotated[float, Field(gt=0.5, lt=1)] = 0.55
     drift_p_value: Fraction = 0.01
     confidence_level: Fraction = 0.95

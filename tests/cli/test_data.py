@@ -343,3 +343,30 @@ def test_file_options_naming_folders_are_refused_before_the_work(
     assert f"--output-dir {csv} is a file" in " ".join(split.output.split())
     assert "Traceback" not in report.output + quarantine.output + split.output
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32), "99999999999999999999999"])
+def test_a_seed_numpy_cannot_take_is_a_usage_error(seed: str, tmp_path: Path) -> None:
+    """NumPy's ValueError (0 <= seed < 2**32) came out as a traceback, exit 1."""
+    csv = tmp_path / "reviews.csv"
+    csv.write_text("review,sentiment\nGood.,positive\n")
+
+    result = runner.invoke(app, ["data", "split", str(csv), "--seed", seed])
+
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--seed'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_seed_setting_numpy_cannot_take_is_refused_with_its_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sentimentops.config import get_settings
+    from sentimentops.errors import ConfigError
+
+    monkeypatch.setenv("SENTIMENTOPS_TRAINING__SEED", "-1")
+    get_settings.cache_clear()
+
+    with pytest.raises(ConfigError, match=r"training\.seed.*SENTIMENTOPS_TRAINING__SEED"):
+        get_settings()
+    get_settings.cache_clear()

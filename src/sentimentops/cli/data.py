@@ -85,7 +85,9 @@ def split_command(
     mode: str | None = typer.Option(
         None, "--mode", help="random (70/10/20, grouped by movie) or official (25k/25k)."
     ),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed (default from config)."),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, max=2**32 - 1, help="Random seed (default from config)."
+    ),
     output_dir: Path | None = typer.Option(
         None, "--output-dir", help="Default: $SENTIMENTOPS_HOME/splits/[NAME-]MODE-seedSEED/."
     ),
