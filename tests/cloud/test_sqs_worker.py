@@ -277,3 +277,18 @@ def _in_flight(aws: Aws) -> int:
         QueueUrl=aws.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_no_aws_region_is_a_configuration_error_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """boto3 raised NoRegionError from the worker's start: exit 1 and 80 lines of traceback."""
+    for variable in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+
+    result = runner.invoke(app, ["worker", "--queue-url", "http://127.0.0.1:1/q", "--once"])
+
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "No AWS region is set for SQS. Set AWS_DEFAULT_REGION" in " ".join(result.output.split())

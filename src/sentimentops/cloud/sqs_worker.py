@@ -20,6 +20,7 @@ from sentimentops.batch.sink import BatchSummary, already_scored
 from sentimentops.cloud.cloudwatch import NAMESPACE, put_metrics
 from sentimentops.errors import (
     BadInputError,
+    ConfigError,
     SentimentOpsError,
     StorageUnavailableError,
     TrackingUnavailableError,
@@ -88,6 +89,20 @@ class WorkerStats:
     errors: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_ERRORS_KEPT))
 
 
+def _sqs_client() -> Any:
+    import boto3
+    from botocore.exceptions import NoRegionError
+
+    try:
+        return boto3.client("sqs")
+    except NoRegionError:  # boto3 does not read it from the queue URL
+        raise ConfigError(
+            "No AWS region is set for SQS. Set AWS_DEFAULT_REGION to the queue's region (the "
+            "one in its URL, such as us-east-1; with LocalStack or moto any region works), or "
+            "name a profile with a region in AWS_PROFILE."
+        ) from None
+
+
 class _BackOffError(Exception):
     """A service failed: wait before receiving again; ``receipt``'s message comes back then."""
 
@@ -113,15 +128,13 @@ class SqsWorker:
         backoff_seconds: float = 1.0,
         max_backoff_seconds: float = 60.0,
     ) -> None:
-        import boto3
-
         self.queue_url = queue_url
         self.default_model = default_model
         self.visibility_timeout = visibility_timeout
         self.wait_seconds = wait_seconds
         self.metrics = metrics
         self.namespace = namespace
-        self.sqs = client or boto3.client("sqs")
+        self.sqs = client or _sqs_client()
         self._stop = threading.Event()
         self._models: dict[str, LoadedModel] = {}
         self._retrying = tenacity.Retrying(
