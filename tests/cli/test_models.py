@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.user import run_cli
+from tests.user import REPO_ROOT, SCRIPT, run_cli, user_env
 
 
 @pytest.mark.parametrize("version", ["99", "abc", "0"])
@@ -51,6 +52,23 @@ def test_the_list_fits_80_columns_without_cutting_a_cell(user_champion_home: Pat
     (row,) = [line.split() for line in lines if line.startswith("1 ")]
     assert row[:3] == ["1", "challenger", "logreg"]
     assert "champion" in completed.stdout  # the version's second alias, on its own line
+
+
+def test_the_card_piped_without_columns_is_not_padded_to_the_unbounded_width(
+    user_champion_home: Path,
+) -> None:
+    """``models show | cat`` wrote 4.8 MB: each Markdown line padded to 100,000 columns."""
+    env = user_env(user_champion_home)
+    env.pop("COLUMNS", None)
+
+    completed = subprocess.run(
+        [str(SCRIPT), "models", "show"], cwd=REPO_ROOT, env=env, capture_output=True,
+        text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+    assert completed.returncode == 0, completed.stderr
+    assert "Model card: imdb-sentiment version 1" in completed.stdout
+    assert max(len(line) for line in completed.stdout.splitlines()) <= 100
 
 
 def test_show_prints_the_card_without_the_configuration_or_download_bars(

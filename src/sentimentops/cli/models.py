@@ -86,7 +86,8 @@ def show_command(
     name = _connect()
     number = lookup_version(name, version)
     card = load_model_card(name, number)
-    console.print(Markdown(card if full else summary_of(card)))
+    # Markdown pads each line to the width: to a pipe's unbounded one, 100,000 columns a line.
+    console.print(Markdown(card if full else summary_of(card)), width=min(console.width, 100))
     run_id = version_info(name, number).run_id
     console.print(f"\nMLflow run {run_id}", soft_wrap=True)
     if not full and CONFIG_HEADING in card:
