@@ -84,3 +84,39 @@ except ValueError as error:
 
     assert completed.returncode == 0, completed.stderr
     assert "raised: flows failed to import | stopped: True" in completed.stdout
+
+
+def test_a_failed_run_logs_our_error_without_its_traceback_and_others_with_it(
+    tmp_path: Path,
+) -> None:
+    """Prefect logged a run's BadInputError with 30 lines of traceback above the CLI's one-line
+    message. In a process of its own: the filter is set before Prefect configures logging."""
+    script = """
+import logging
+from sentimentops.config import get_settings
+from sentimentops.errors import BadInputError
+from sentimentops.pipelines import runtime
+runtime.configure_prefect(get_settings())
+import prefect  # configures its logging
+for name in ("prefect.flow_runs", "prefect.task_runs"):
+    for error in (BadInputError("ours"), RuntimeError("a bug")):
+        try:
+            raise error
+        except Exception:
+            logging.getLogger(name).exception("Encountered exception: %r", error)
+"""
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")
+    }
+    environment |= {"SENTIMENTOPS_HOME": str(tmp_path), "PREFECT_LOGGING_TO_API_ENABLED": "false"}
+    completed = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+
+    assert completed.returncode == 0, completed.stderr
+    logged = completed.stdout + completed.stderr
+    assert logged.count("Encountered exception: BadInputError('ours')") == 2, logged
+    assert logged.count("Encountered exception: RuntimeError('a bug')") == 2, logged
+    assert logged.count("Traceback (most recent call last)") == 2, logged  # the bug's only
+    assert "RuntimeError: a bug" in logged

@@ -4,6 +4,7 @@ settings at import: :func:`configure_prefect` runs before any flow module is imp
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -61,6 +62,20 @@ def configure_prefect(settings: Settings) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # A fresh home's temporary API creates its database: over the default 20 s on 2 busy cores.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_SECONDS)
+    for name in ("prefect.flow_runs", "prefect.task_runs"):  # Prefect's logging config keeps it
+        run_logger = logging.getLogger(name)
+        if not any(isinstance(known, _OurErrorsUntraced) for known in run_logger.filters):
+            run_logger.addFilter(_OurErrorsUntraced())
+
+
+class _OurErrorsUntraced(logging.Filter):
+    """Prefect logs a failed run's exception with its traceback. Ours say what to do, and the
+    CLI prints that last: their traceback only buries it. Any other keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], SentimentOpsError):
+            record.exc_info = record.exc_text = None
+        return True
 
 
 def configured_prefect_api() -> str | None:
