@@ -46,6 +46,7 @@ def train_command(
     """
     from rich.table import Table
 
+    from sentimentops.tracking.store import mlflow_ui_command
     from sentimentops.training.data import with_split_mode
     from sentimentops.training.job import run_training
 
@@ -90,4 +91,4 @@ def train_command(
     if rows := tracked.decision.rows_summary():
         console.print(rows)
     console.print(f"MLflow run {tracked.run_id} in {outcome.tracking_uri}")
-    console.print(f"Browse: mlflow ui --backend-store-uri {outcome.tracking_uri}")
+    console.print(f"Browse: {mlflow_ui_command(outcome.tracking_uri)}", soft_wrap=True)

@@ -13,6 +13,7 @@ from sentimentops.pipelines.batch_flow import BatchFlowResult, batch_flow
 from sentimentops.pipelines.monitoring_flow import MonitoringFlowResult, monitoring_flow
 from sentimentops.pipelines.runtime import Laps, champion_uri
 from sentimentops.pipelines.training_flow import run_training_flow
+from sentimentops.tracking.store import mlflow_ui_command
 from sentimentops.training.job import TrainingSummary
 
 __all__ = ["MainRunResult", "main_flow"]
@@ -33,7 +34,7 @@ class MainRunResult:
     @property
     def mlflow_ui_command(self) -> str:
         """The command that browses the training's tracking store."""
-        return f"mlflow ui --backend-store-uri {self.training.tracking_uri}"
+        return mlflow_ui_command(self.training.tracking_uri)
 
     def to_dict(self) -> dict[str, Any]:
         """Every result, as JSON-ready values."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from sentimentops.config import Settings
 from sentimentops.errors import TrackingUnavailableError
 
-__all__ = ["connect", "connect_registry", "resolve_tracking_uri"]
+__all__ = ["connect", "connect_registry", "mlflow_ui_command", "resolve_tracking_uri"]
 
 
 def resolve_tracking_uri(settings: Settings) -> str:
@@ -58,6 +59,12 @@ def connect(settings: Settings) -> str:
             f"MLflow tracking store {uri} refused the experiment {name!r}: {error}"
         ) from None
     return uri
+
+
+def mlflow_ui_command(uri: str) -> str:
+    """The command that browses ``uri``: this environment's ``mlflow``, which a shell outside
+    it does not find by name."""
+    return f"{Path(sys.executable).parent / 'mlflow'} ui --backend-store-uri {uri}"
 
 
 def _check_server(uri: str, timeout: float) -> None:
