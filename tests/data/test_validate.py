@@ -227,3 +227,18 @@ def test_warnings_count_one_row_in_the_singular() -> None:
     assert "1 row could not be read (not UTF-8, NUL bytes, broken JSON or CSV)" in warnings
     assert any(warning.startswith("1 row repeats the text of an earlier") for warning in warnings)
     assert "1 row quarantined" in warnings  # the unreadable one: a repeat is kept by default
+
+
+@pytest.mark.parametrize(
+    ("reviews", "warning"),
+    [([], "no rows: the file holds none to validate"), (["", "  "], "no row is valid")],
+    ids=["header only", "all quarantined"],
+)
+def test_a_file_without_a_valid_row_says_so(reviews: list[str], warning: str) -> None:
+    """A header-only CSV reported 0 rows, exit 0, and no warning at all."""
+    frame = pd.DataFrame({"review": pd.Series(reviews, dtype=object)})
+
+    report = validate_reviews(frame, ValidationSettings(), require_labels=False).report
+
+    assert (report.rows, report.valid_rows) == (len(reviews), 0)
+    assert warning in report.warnings

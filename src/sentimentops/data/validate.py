@@ -313,6 +313,8 @@ def _build_report(
         )
     if not quarantined.empty:
         warnings.append(f"{_rows(len(quarantined))} quarantined")
+    if valid.empty:
+        warnings.append("no row is valid" if rows else "no rows: the file holds none to validate")
     reasons = Counter(r for joined in quarantined["reason"] for r in str(joined).split("; "))
     data_columns = [c for c in (TEXT_COLUMN, LABEL_COLUMN) if c in valid.columns]
     return ValidationReport(
