@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.serving.conftest import ClientFactory
@@ -246,3 +247,30 @@ def test_a_swapped_in_model_is_frozen_out_of_the_collector_s_walks(model_folder:
         assert not any(tracked is pipeline for tracked in gc.get_objects())
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize(
+    ("headers", "sent"),
+    [
+        ({}, "no Content-Type"),
+        ({"content-type": "application/x-www-form-urlencoded"}, "Content-Type application/x-www-"),
+    ],
+    ids=["no content type", "curl -d's form"],
+)
+def test_json_sent_without_a_json_content_type_is_told_to_say_so(
+    client: TestClient, headers: dict[str, str], sent: str
+) -> None:
+    """``curl -d '{"text": "great"}'`` got "Input should be a valid dictionary", no hint."""
+    answer = client.post("/v1/predict", content=b'{"text": "great"}', headers=headers)
+
+    assert answer.status_code == 422, answer.text
+    message = answer.json()["error"]["message"]
+    assert f"The body came with {sent}" in message
+    assert message.endswith("send it with Content-Type: application/json")
+
+
+def test_a_json_body_that_does_not_fit_gets_no_content_type_hint(client: TestClient) -> None:
+    answer = client.post("/v1/predict", json={"texts": "great"})
+
+    assert answer.status_code == 422, answer.text
+    assert "Content-Type" not in answer.json()["error"]["message"]

@@ -152,6 +152,15 @@ def install_error_handlers(app: FastAPI) -> None:
             for item in error.errors()
         ]
         summary = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details[:5])
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        body_refused = any(d["loc"][:1] == ["body"] for d in details)
+        if body_refused and not (media_type == "application/json" or media_type.endswith("+json")):
+            # FastAPI reads a body as JSON only when it says it is (curl -d sends a form).
+            sent = f"Content-Type {media_type}" if media_type else "no Content-Type"
+            summary += (
+                f". The body came with {sent}, so it was not read as JSON: send it with "
+                "Content-Type: application/json"
+            )
         return answer(request, 422, f"Invalid request: {summary}", details=details)
 
     @app.exception_handler(StarletteHTTPException)
