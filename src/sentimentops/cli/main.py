@@ -58,7 +58,7 @@ app = typer.Typer(
         "End-to-end MLOps for review sentiment: data, training, batch and real-time "
         "prediction, monitoring and orchestration.\n\n"
         "Exit codes: 0 success, 1 unexpected failure, 2 bad input or usage, "
-        "3 a monitoring alert, 4 a batch over its reject limit."
+        "3 a monitoring alert or a refused online promotion, 4 a batch over its reject limit."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
