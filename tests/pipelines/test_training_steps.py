@@ -143,3 +143,18 @@ def test_a_candidate_fingerprint_says_whether_its_choice_is_refit() -> None:
     assert candidate_fingerprint(no_refit, "logreg", DIGESTS) != candidate_fingerprint(
         settings, "logreg", DIGESTS
     )
+
+
+def test_a_sample_larger_than_the_data_trains_on_all_of_it_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``train --sample 999999999999`` trained on all 50,000 rows (minutes) without a word."""
+    messages: list[str] = []
+
+    with caplog.at_level("WARNING", logger="sentimentops.training.data"):
+        data = prepare_training_data(get_settings(), sample=10**12, progress=messages.append)
+
+    rows = len(data.splits.train) + len(data.splits.validation) + len(data.splits.test)
+    said = f"a sample of 1,000,000,000,000 rows asked for, {rows:,} valid: all are used"
+    assert said in messages
+    assert said in caplog.messages

@@ -109,6 +109,10 @@ def prepare_training_data(
         progress(message)
     valid = validation.valid
     if sample is not None:
+        if sample >= len(valid):
+            message = f"a sample of {sample:,} rows asked for, {len(valid):,} valid: all are used"
+            log.warning(message)
+            progress(message)
         valid = stratified_sample(valid, sample, settings.split.seed)
     progress(f"splitting ({settings.split.mode})")
     splits = split_reviews(valid, settings.split)
