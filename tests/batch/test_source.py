@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -147,27 +148,51 @@ MIXED_CSV = (
 )
 
 
+@dataclass(frozen=True)
+class Judged:
+    """One CSV as predict's source and data validate see it."""
+
+    rejected: list[tuple[int, str]]  # predict's (row number, reason)
+    quarantined: list[tuple[int, str]]  # validate's
+    accepted: list[str]  # the reviews predict scores
+    valid: list[str]  # the reviews validate keeps
+    records: int  # predict's rows in
+    rows: int  # validate's rows
+
+
+def judged_by_predict_and_validate(path: Path, content: bytes) -> Judged:
+    """``content`` written to ``path`` (gzipped for ``.gz``), then read by both."""
+    from sentimentops.config import ValidationSettings
+    from sentimentops.data.load import load_readable_reviews
+    from sentimentops.data.validate import validate_reviews
+
+    path.write_bytes(gzip.compress(content) if path.name.endswith(".gz") else content)
+    records = list(Source(str(path), BatchOptions()).records())
+    rows = load_readable_reviews(path, require_labels=True)
+    result = validate_reviews(rows.frame, ValidationSettings(), unreadable=rows.unreadable)
+    return Judged(
+        rejected=[(record.row_number, str(record.reason)) for record in records if record.reason],
+        quarantined=[
+            (int(number), str(reason))
+            for number, reason in result.quarantined[["row_number", "reason"]].to_numpy()
+        ],
+        accepted=[record.fields["review"] for record in records if record.fields],
+        valid=result.valid["review"].tolist(),
+        records=len(records),
+        rows=result.report.rows,
+    )
+
+
 @pytest.mark.parametrize("name", ["mixed.csv", "mixed.csv.gz"])
 def test_data_validate_quarantines_the_rows_predict_rejects_with_its_numbers_and_reasons(
     tmp_path: Path, name: str
 ) -> None:
     """validate refused such a file whole (a row with more fields than the header)."""
-    from sentimentops.config import ValidationSettings
-    from sentimentops.data.load import load_readable_reviews
-    from sentimentops.data.validate import validate_reviews
+    judged = judged_by_predict_and_validate(tmp_path / name, MIXED_CSV)
 
-    path = tmp_path / name
-    path.write_bytes(gzip.compress(MIXED_CSV) if name.endswith(".gz") else MIXED_CSV)
-
-    records = list(Source(str(path), BatchOptions()).records())
-    rows = load_readable_reviews(path, require_labels=True)
-    result = validate_reviews(rows.frame, ValidationSettings(), unreadable=rows.unreadable)
-
-    rejected = [(record.row_number, record.reason) for record in records if record.reason]
-    quarantined = list(result.quarantined[["row_number", "reason"]].itertuples(index=False))
     assert (
-        [tuple(row) for row in quarantined]
-        == rejected
+        judged.quarantined
+        == judged.rejected
         == [
             (2, "malformed CSV line: expected 2 fields, got 3"),
             (3, "malformed CSV line: expected 2 fields, got 1"),
@@ -177,9 +202,8 @@ def test_data_validate_quarantines_the_rows_predict_rejects_with_its_numbers_and
             (8, "malformed CSV line (unexpected end of data)"),  # to the end of the file
         ]
     )
-    accepted = [record.fields["review"] for record in records if record.fields]
-    assert result.valid["review"].tolist() == accepted == ["A fine film, twice\nover.", "Dull."]
-    assert result.report.rows == len(records) == 8
+    assert judged.valid == judged.accepted == ["A fine film, twice\nover.", "Dull."]
+    assert judged.rows == judged.records == 8
 
 
 @pytest.mark.parametrize("name", ["short.csv", "short.csv.gz"])
@@ -189,28 +213,14 @@ def test_blank_lines_are_no_rows_and_a_short_row_is_rejected_by_predict_and_vali
     """validate read a file whose only fault is a short row as clean (a missing label) and
     skipped blank lines, which predict rejected: their row numbers differed after one. A blank
     line before the header left predict without columns."""
-    from sentimentops.config import ValidationSettings
-    from sentimentops.data.load import load_readable_reviews
-    from sentimentops.data.validate import validate_reviews
-
     content = b"\nreview,sentiment\nA fine film.,positive\n\n  \nToo few\nDull.,negative\n\n"
-    path = tmp_path / name
-    path.write_bytes(gzip.compress(content) if name.endswith(".gz") else content)
 
-    records = list(Source(str(path), BatchOptions()).records())
-    rows = load_readable_reviews(path, require_labels=True)
-    result = validate_reviews(rows.frame, ValidationSettings(), unreadable=rows.unreadable)
+    judged = judged_by_predict_and_validate(tmp_path / name, content)
 
-    rejected = [(record.row_number, record.reason) for record in records if record.reason]
-    quarantined = list(result.quarantined[["row_number", "reason"]].itertuples(index=False))
-    assert (
-        [tuple(row) for row in quarantined]
-        == rejected
-        == [(2, "malformed CSV line: expected 2 fields, got 1")]
-    )
-    accepted = [record.fields["review"] for record in records if record.fields]
-    assert result.valid["review"].tolist() == accepted == ["A fine film.", "Dull."]
-    assert result.report.rows == len(records) == 3
+    expected = [(2, "malformed CSV line: expected 2 fields, got 1")]
+    assert judged.quarantined == judged.rejected == expected
+    assert judged.valid == judged.accepted == ["A fine film.", "Dull."]
+    assert judged.rows == judged.records == 3
 
 
 def test_a_csv_with_missing_values_but_no_short_row_reads_as_pandas_reads_it(
