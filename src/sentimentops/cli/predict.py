@@ -81,7 +81,8 @@ def predict_command(
         )
         raise typer.Exit(code=130) from None
     console.print(
-        f"{summary.rows_in:,} rows in: {summary.predicted:,} predicted -> {summary.output}, "
+        f"{summary.rows_in:,} {'row' if summary.rows_in == 1 else 'rows'} in: "
+        f"{summary.predicted:,} predicted -> {summary.output}, "
         f"{summary.rejected:,} rejected -> {summary.rejects}",
         highlight=False,
     )
