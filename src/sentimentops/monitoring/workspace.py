@@ -282,7 +282,8 @@ def _project(workspace: Any, name: str) -> Any:
     counters = counter_panel(
         _LATEST_TITLE,
         [PanelMetric(metric="LatestValue", legend="{{label}}")],
-        description="each measurement's latest value (no value: never measured)",
+        # Evidently's counter shows 0 as "no value" (a falsy check in its UI): say so.
+        description="each measurement's latest value; 'no value' is 0, or never measured",
     )
     panels = [counters]
     for panel in PANELS:
