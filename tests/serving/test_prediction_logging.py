@@ -104,6 +104,21 @@ def test_feedback_while_the_log_database_is_unusable_is_503(make_client: ClientF
     assert "retry later" in error["message"]
 
 
+def test_a_log_database_away_at_start_up_is_unavailable_in_health_before_any_prediction(
+    make_client: ClientFactory, postgres_url: str
+) -> None:
+    """/health/log answered 200 "ok", database_available true, until the first write failed."""
+    missing = postgres_url.rsplit("/", 1)[0] + "/sentimentops_no_such_database"
+    with make_client(prediction_log__url=missing) as client:
+        health = client.get("/health/log")
+
+    assert health.status_code == 503, health.text
+    assert (health.json()["status"], health.json()["database_available"]) == (
+        "unavailable",
+        False,
+    )
+
+
 @pytest.mark.parametrize(
     "request_id", ["nope", "0" * 32, "b-1.3", "b-1"], ids=["word", "zeros", "item", "batch"]
 )

@@ -182,6 +182,12 @@ class PredictionLogWriter:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def note_unavailable(self) -> None:
+        """Count the database as away (``status()`` says so) until a write succeeds: for a
+        failure seen before any write, such as the start-up migration's."""
+        with self._lock:
+            self.store_available = False
+
     @property
     def queue_depth(self) -> int:
         """Records waiting in the queue (not counting the batch being written)."""

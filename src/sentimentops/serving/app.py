@@ -149,6 +149,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         await asyncio.to_thread(state.store.migrate)
     except Exception as error:  # the API serves without its log rather than not at all
+        state.writer.note_unavailable()  # /health/log: "unavailable", not "ok", until it answers
         log.error(
             "prediction log unavailable at start-up (%s); predictions are served, and "
             "logged once it answers",
