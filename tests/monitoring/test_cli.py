@@ -328,3 +328,22 @@ def test_parse_moment() -> None:
     assert parse_moment("2026-11-27T10:00:00", now) == datetime(2026, 11, 27, 10, tzinfo=UTC)
     with pytest.raises(BadInputError):
         parse_moment("yesterday", now)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["monitor", "--from-log", "--since", "1h", "--until", "2h"],
+        ["monitor", "--from-log", "--since", "2030-01-01"],
+        ["monitor", "--from-log", "--since", "0h"],
+        ["models", "compare", "--from-log", "--since", "2030-01-01"],
+    ],
+    ids=["backwards", "future", "empty", "compare"],
+)
+def test_a_window_without_a_moment_is_bad_input_not_a_volume_alert(command: list[str]) -> None:
+    """It read as no traffic: the volume alert, exit 3, a run in the history and the webhook."""
+    result = runner.invoke(app, command)
+
+    assert result.exit_code == 2, result.output
+    assert "the window holds no moment" in " ".join(result.output.split())
+    assert read_monitoring_runs(open_store(get_settings())).empty

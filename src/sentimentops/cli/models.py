@@ -111,18 +111,14 @@ def compare_command(
 ) -> None:
     """Champion against challenger on live traffic: requests, agreement, accuracy on feedback
     (McNemar on the paired requests, intervals), score drift (K-S) and latency."""
-    from sentimentops.cli.monitor import parse_moment
+    from sentimentops.cli.monitor import parse_window
     from sentimentops.monitoring.rollout import compare_from_log
 
     if not from_log:
         raise BadInputError("Give --from-log: versions are compared on the API's prediction log.")
-    now = datetime.now(UTC)
+    start, end = parse_window(since, until, datetime.now(UTC))
     comparison = compare_from_log(
-        get_settings(),
-        parse_moment(since, now),
-        parse_moment(until, now),
-        champion=champion,
-        challenger=challenger,
+        get_settings(), start, end, champion=champion, challenger=challenger
     )
     if as_json:
         print(json.dumps(comparison.to_dict(), indent=2))

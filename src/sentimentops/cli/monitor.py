@@ -18,7 +18,7 @@ from sentimentops.errors import BadInputError
 if TYPE_CHECKING:
     from sentimentops.monitoring.run import MonitoringOutcome
 
-__all__ = ["monitor_app", "parse_moment"]
+__all__ = ["monitor_app", "parse_moment", "parse_window"]
 
 monitor_app = typer.Typer(
     help=(
@@ -55,6 +55,19 @@ def parse_moment(text: str, now: datetime) -> datetime:
             "(2026-11-28T09:00:00Z)."
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_window(since: str, until: str, now: datetime) -> tuple[datetime, datetime]:
+    """``--since`` and ``--until`` as :func:`parse_moment` reads them; BadInputError for a window
+    that holds no moment (its end not after its start), which would read as no traffic."""
+    start, end = parse_moment(since, now), parse_moment(until, now)
+    if start >= end:
+        raise BadInputError(
+            f"--since {since} ({start.isoformat(timespec='seconds')}) is not before --until "
+            f"{until} ({end.isoformat(timespec='seconds')}): the window holds no moment. Give a "
+            "start before the end, such as --since 24h (--until defaults to now)."
+        )
+    return start, end
 
 
 @monitor_app.callback()
@@ -96,7 +109,7 @@ def monitor(
     check_output_folder(output_dir, "the report")  # before minutes of scoring and drift
     settings = get_settings()
     now = datetime.now(UTC)
-    window = (parse_moment(since, now), parse_moment(until, now)) if from_log else None
+    window = parse_window(since, until, now) if from_log else None
     from sentimentops.tracking.loading import prefetch
 
     prefetch(model, with_reference=True)  # the registry lookup runs while the data loads
