@@ -332,6 +332,24 @@ def test_parse_moment() -> None:
 
 @pytest.mark.parametrize(
     "command",
+    [["monitor", "--from-log"], ["monitor", "history"], ["data", "split"]],
+    ids=["monitor", "history", "split"],
+)
+def test_an_output_folder_that_cannot_be_made_is_bad_input_before_the_work(
+    command: list[str],
+) -> None:
+    """monitor --output-dir /proc/nope computed its drift, then ended in a traceback, exit 1."""
+    result = runner.invoke(app, [*command, "--output-dir", "/proc/sentimentops-nope"])
+
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "--output-dir /proc/sentimentops-nope cannot be made (No such file or directory)" in (
+        message
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
     [
         ["monitor", "--from-log", "--since", "1h", "--until", "2h"],
         ["monitor", "--from-log", "--since", "2030-01-01"],

@@ -77,18 +77,24 @@ def key_value_table(title: str, rows: Mapping[str, Any]) -> Table:
 
 
 def check_output_folder(folder: Path | None, purpose: str) -> None:
-    """BadInputError when ``--output-dir`` ``folder``, or a folder it would be made in, is a file:
-    told before the work, whose writing would fail after it."""
+    """Make ``--output-dir`` ``folder``; BadInputError when it, or a folder it would be made in,
+    is a file, or it cannot be made: told before the work, whose writing would fail after it."""
     if folder is None:
         return
     existing = next(path for path in (folder, *folder.parents) if path.exists())
-    if existing.is_dir():
-        return
-    where = "" if existing == folder else f": {existing}"
-    raise BadInputError(
-        f"--output-dir {folder}{where} is a file, not a folder. Name a folder (new or existing) "
-        f"for {purpose}."
-    )
+    if not existing.is_dir():
+        where = "" if existing == folder else f": {existing}"
+        raise BadInputError(
+            f"--output-dir {folder}{where} is a file, not a folder. Name a folder (new or "
+            f"existing) for {purpose}."
+        )
+    try:  # made now, not after the work: root may write anywhere by permissions, yet not /proc
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BadInputError(
+            f"--output-dir {folder} cannot be made ({error.strerror}). Name a folder you can "
+            f"write for {purpose}."
+        ) from None
 
 
 WORKERS_PER_CORE = 4
