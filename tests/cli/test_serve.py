@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.servers import eventually, free_port, running, stop, wait_for
-from tests.user import SCRIPT, run_cli, user_env
+from tests.user import SCRIPT, clone_home, run_cli, user_env
 
 
 def test_a_busy_port_exits_2_with_one_line_before_the_model_is_checked(
@@ -106,11 +106,13 @@ class Served:
 def guarded_api(
     user_champion_home: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
-    """``sentimentops serve`` with an API key, as a user starts it, ready to answer."""
+    """``sentimentops serve`` with an API key, as a user starts it, ready to answer; in a copy
+    of the session's home, whose prediction log other tests read."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = user_env(user_champion_home, SENTIMENTOPS_API_KEY=KEY)
+    folder = tmp_path_factory.mktemp("serve")
+    log = folder / "serve.log"
+    env = user_env(clone_home(user_champion_home, folder / "home"), SENTIMENTOPS_API_KEY=KEY)
     with running([str(SCRIPT), "serve", "--port", str(port)], f"{url}/health/ready", log, env):
         yield Served(url, log)
 

@@ -4,6 +4,7 @@ prediction-log window, the recorded history, the MLflow run and the webhook."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import warnings
 from collections.abc import Iterator
@@ -251,6 +252,9 @@ def test_a_log_window_with_predictions_still_spooled_is_not_judged_unless_allowe
         )
         for i, text in enumerate(texts)
     ]  # fmt: skip
+    # The session's home may hold the log of servers other tests ran there: start empty.
+    (user_home / "prediction_log.db").unlink(missing_ok=True)
+    shutil.rmtree(user_home / "spool", ignore_errors=True)
     store = PredictionLogStore(f"sqlite:///{user_home / 'prediction_log.db'}")
     try:
         store.migrate()
