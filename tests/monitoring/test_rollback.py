@@ -120,6 +120,12 @@ def test_a_bad_promotion_is_rolled_back_within_one_monitoring_run(
         # The API reloads the alias by itself: the client sees version 1 answer again.
         eventually(lambda: version_answering(client) == "1", what="version 1 answering again")
 
+    # The run's own report and summary say so too (they were written before it was decided).
+    (run,) = (home / "reports").glob("monitoring-*")
+    said = "champion version 2 rolled back: the previous champion was better"
+    assert any(said in note for note in json.loads((run / "summary.json").read_text())["notes"])
+    assert said in (run / "report.html").read_text(encoding="utf-8")
+
     events = [json.loads(body) for _, body in webhook.received]
     (rollback,) = [event for event in events if event.get("event") == "rollback"]
     assert (

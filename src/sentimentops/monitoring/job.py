@@ -20,6 +20,7 @@ from sentimentops.monitoring.run import (
     Progress,
     empty_outcome,
     run_monitoring,
+    with_note,
 )
 from sentimentops.monitoring.run_store import write_monitoring_run
 from sentimentops.monitoring.workspace import record_snapshot, workspace_location
@@ -89,6 +90,9 @@ def monitor_and_record(
             current, model, settings, reference=reference, output_dir=target, progress=report
         )
     )
+    if log_window is not None and settings.monitoring.rollback_on_alert:
+        # Before the report is copied and announced: its notes say what was decided.
+        outcome = _rolled_back_if_worse(outcome, settings, model_uri, log_window, report)
     if remote and output_dir is None:
         assert reports is not None
         report(f"copying the report to {reports}")
@@ -102,8 +106,6 @@ def monitor_and_record(
     if outcome.alerts and settings.monitoring.webhook_url:
         report(f"sending {len(outcome.alerts)} alerts to the webhook")
     problems = send_alerts(outcome.alerts, context=context, **webhook_of(settings.monitoring))
-    if log_window is not None and settings.monitoring.rollback_on_alert:
-        outcome = _rolled_back_if_worse(outcome, settings, model_uri, log_window, report)
     report("recording the run (monitoring history, Evidently workspace, MLflow)")
     _record(outcome, settings)
     if output_dir is None:
@@ -134,7 +136,7 @@ def _rolled_back_if_worse(
             return outcome
         verb = "rolled back" if decision.act else "kept"
         note = f"champion version {outcome.model_version} {verb}: {decision.reason}"
-    return dataclasses.replace(outcome, notes=[*outcome.notes, note])
+    return with_note(outcome, note)
 
 
 def _of_monitored_version(

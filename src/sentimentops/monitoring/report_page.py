@@ -64,6 +64,19 @@ _STYLE: Final = """<style>
 """
 
 _STATUS: Final = {"ok": "ok", "drift": "drift", "alert": "ALERT"}
+_SUMMARY_START: Final = '<section class="so-summary" id="summary">'
+_SUMMARY_END: Final = "</section>\n"  # the summary's own: none of its parts is a section
+
+
+def rewrite_summary(outcome: JudgedRun) -> None:
+    """Render the summary of the report already at ``outcome.report_path`` again (a note added
+    after it was written, such as a rollback's); Evidently's part is left as it is."""
+    assert outcome.report_path is not None, "a report is written to the outcome's report path"
+    page = outcome.report_path.read_text(encoding="utf-8")
+    start = page.index(_SUMMARY_START)
+    end = page.index(_SUMMARY_END, start) + len(_SUMMARY_END)
+    summary = _summary(outcome, has_details=f'id="{DETAILS_ANCHOR}"' in page)
+    outcome.report_path.write_text(page[:start] + summary + page[end:], encoding="utf-8")
 
 
 def write_report(outcome: JudgedRun, details: Path | None) -> Path:
@@ -98,7 +111,7 @@ def _title(outcome: JudgedRun) -> str:
 def _summary(outcome: JudgedRun, *, has_details: bool) -> str:
     metrics = outcome.metrics
     parts = [
-        '<section class="so-summary" id="summary">',
+        _SUMMARY_START,
         f'<h1>Monitoring: <span class="so-verdict {outcome.verdict}" id="verdict">'
         f"{outcome.verdict.upper()}</span></h1>",
         "<dl>",
@@ -133,7 +146,7 @@ def _summary(outcome: JudgedRun, *, has_details: bool) -> str:
     parts.append("<p>Details: " + " · ".join(links) + "</p>")
     if metrics.quality is not None:
         parts.append(_quality(metrics.quality))
-    parts.append("</section>\n")
+    parts.append(_SUMMARY_END)
     return "\n".join(parts)
 
 

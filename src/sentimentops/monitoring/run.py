@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -24,11 +24,18 @@ from sentimentops.monitoring.descriptors import describe_frame, training_unigram
 from sentimentops.monitoring.drift import MIN_TEXT_DRIFT_ROWS, compare_drift
 from sentimentops.monitoring.estimation import ScoreCalibrator, estimate_accuracy
 from sentimentops.monitoring.performance import classification_performance, classification_quality
-from sentimentops.monitoring.report_page import write_report
+from sentimentops.monitoring.report_page import rewrite_summary, write_report
 from sentimentops.monitoring.results import Alert, MonitoringMetrics
 from sentimentops.tracking.loading import LoadedModel
 
-__all__ = ["MonitoringOutcome", "Progress", "empty_outcome", "run_monitoring", "sample_rows"]
+__all__ = [
+    "MonitoringOutcome",
+    "Progress",
+    "empty_outcome",
+    "run_monitoring",
+    "sample_rows",
+    "with_note",
+]
 
 # A reference too small for the text-drift test is too small to compare anything against.
 MIN_REFERENCE_ROWS: Final = MIN_TEXT_DRIFT_ROWS
@@ -85,6 +92,20 @@ class MonitoringOutcome:
             "report": str(self.report_path) if self.report_path else None,
             "notes": self.notes,
         }
+
+
+def with_note(outcome: MonitoringOutcome, note: str) -> MonitoringOutcome:
+    """``outcome`` with ``note`` added, in its written summary.json and report too."""
+    noted = replace(outcome, notes=[*outcome.notes, note])
+    if noted.summary_path.is_file():
+        _write_summary(noted)
+    if noted.report_path is not None and noted.report_path.is_file():
+        rewrite_summary(noted)
+    return noted
+
+
+def _write_summary(outcome: MonitoringOutcome) -> None:
+    outcome.summary_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str) + "\n")
 
 
 def sample_rows(frame: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
@@ -162,7 +183,7 @@ def _judged(
         seconds=time.perf_counter() - started,
         notes=notes,
     )
-    outcome.summary_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str) + "\n")
+    _write_summary(outcome)
     write_report(outcome, details)
     return outcome
 
