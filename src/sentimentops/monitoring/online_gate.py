@@ -42,7 +42,7 @@ def decide_online_promotion(
             f"too little online evidence: {c.paired_labelled:,} requests scored by both "
             f"version {new} and version {old} have feedback, fewer than "
             f"registry.online_min_labelled ({min_labelled:,}). Keep the challenger in shadow "
-            "(serving.shadow_share) and collect feedback (POST /feedback), or widen --since.",
+            "(serving.shadow_share) and collect feedback (POST /v1/feedback), or widen --since.",
             c,
             waiting=True,
         )
