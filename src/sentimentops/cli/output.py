@@ -1,4 +1,4 @@
-"""Consoles and small rendering helpers shared by the CLI sub-apps."""
+"""Consoles, small rendering helpers and option checks shared by the CLI sub-apps."""
 
 from __future__ import annotations
 

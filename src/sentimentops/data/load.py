@@ -420,6 +420,7 @@ def _readable_csv(location: Location) -> ReadableRows:
     apart with its reasons and row numbers; a file without a missing value read by
     :func:`read_table`, unchanged, its text decoded once."""
     failure: DataError | None = None
+    frame: pd.DataFrame | None = None
     try:
         frame = _read_table(location, "csv")
     except (_UnreadableBytesError, _MalformedCsvError) as error:
@@ -438,6 +439,8 @@ def _readable_csv(location: Location) -> ReadableRows:
             unreadable.append(UnreadableRow(row_number, str(reason), raw))
         else:
             readable.append(fields)
+    if frame is not None and not unreadable:  # its missing values were only missing values
+        return ReadableRows(frame)
     if unreadable and not readable:
         first = unreadable[0]
         if all(row.reason in ENCODING_PROBLEMS for row in unreadable):

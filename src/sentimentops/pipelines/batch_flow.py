@@ -111,13 +111,11 @@ def _scored_key(_context: TaskRunContext, parameters: dict[str, Any]) -> str:
 def resolve_model(model_uri: str) -> tuple[str, str]:
     """(identity for the cache key, version) of ``models:/...`` or a model folder."""
     if model_uri.startswith("models:/"):
-        from sentimentops.tracking.registry import resolve_version
-        from sentimentops.tracking.store import connect_registry
+        from sentimentops.tracking.loading import resolve_location
 
-        # Alone (not after training in the same process) MLflow would ask ./mlflow.db.
-        connect_registry(get_settings())
-        name, version = resolve_version(model_uri)
-        return f"{name}/{version}", version
+        # models:/name/version, asked of the home's registry as every command asks it.
+        identity = resolve_location(model_uri).removeprefix("models:/")
+        return identity, identity.rsplit("/", 1)[1]
     mlmodel = Path(model_uri) / "MLmodel"
     if not mlmodel.is_file():
         raise BadInputError(f"No MLflow model at {model_uri} (no MLmodel file).")
