@@ -489,3 +489,41 @@ def test_a_whole_read_finds_a_row_with_too_many_fields_where_pandas_starts_a_chu
 
     with pytest.raises(DataError, match="Expected 2 fields in line 262146, saw 3"):
         read_table(path)
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n", "\r"])
+def test_chunks_of_a_csv_read_in_blocks_are_its_rows_as_a_whole_read_gives_them(
+    tmp_path: Path, line_end: str
+) -> None:
+    """A CSV is parsed a block of lines at a time, cut between records: reviews with line
+    breaks, quotes, stray quotes and blank lines across the cuts are read as in one pass."""
+    rows = [
+        'A 5" screen and sharp,negative',  # a stray quote in an unquoted field: quotes unpaired
+        f'"Part one{line_end}{line_end}part two.",positive',  # a blank line inside
+        "",
+        'plain ""quoted"" ' + "x" * 80 + ",positive",
+    ]
+    text = line_end.join(["review,sentiment", *(rows * 25_000)]) + line_end
+    path = tmp_path / "reviews.csv"
+    path.write_text(text, newline="")
+    assert len(text) > 3 << 20  # read a mebibyte at a time: several blocks
+
+    chunks = list(read_table_chunks(path, 1_000))
+
+    assert {len(chunk) for chunk in chunks} == {1_000}
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), read_table(path))
+
+
+@pytest.mark.parametrize("wide_row", [1, 1_000, 1_001, 1_002, 14_001, 30_000])
+def test_chunks_refuse_a_row_with_too_many_fields_where_a_chunk_starts(
+    tmp_path: Path, wide_row: int
+) -> None:
+    """pandas' chunked reader drops the extra fields of a chunk's first row without a word
+    (pandas-dev/pandas#11569): the rows are parsed a block at a time, each in one pass."""
+    rows = [f"Fine film number {number:05d} " + "x" * 60 + ",positive" for number in range(30_000)]
+    rows[wide_row - 1] += ",extra"
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(["review,sentiment", *rows]) + "\n")
+
+    with pytest.raises(DataError, match=rf"(row {wide_row} has 3|line {wide_row + 1}, saw 3)"):
+        list(read_table_chunks(path, 1_000))

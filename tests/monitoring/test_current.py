@@ -12,6 +12,7 @@ import pytest
 
 from sentimentops.config import get_settings
 from sentimentops.data.load import CHUNK_ROWS, canonical_columns, read_table
+from sentimentops.errors import DataError
 from sentimentops.monitoring.current import RowCounts, current_from_file
 from sentimentops.monitoring.job import monitor_and_record
 
@@ -132,3 +133,49 @@ def test_a_monitoring_run_on_a_file_past_the_sample_reports_all_its_rows(
     summary = json.loads(outcome.summary_path.read_text())
     assert summary["metrics"]["rows"] == ROWS - blank
     assert any(note in text for text in summary["notes"]), summary["notes"]
+
+
+WIDE_ROW_LENGTH = 120  # bytes a data row: the file spans three mebibytes, read one at a time
+
+
+def reviews_with_a_wide_row(path: Path, rows: int, wide_row: int) -> Path:
+    """``rows`` reviews of WIDE_ROW_LENGTH bytes each, data row ``wide_row`` with a third field."""
+    filler = "x" * (WIDE_ROW_LENGTH - len("review 000000 ,positive\n"))
+    lines = [f"review {number:06d} {filler},positive\n" for number in range(1, rows + 1)]
+    lines[wide_row - 1] = lines[wide_row - 1].replace("\n", ",extra\n")
+    path.write_text("review,sentiment\n" + "".join(lines))
+    return path
+
+
+def first_row_after(offset: int) -> int:
+    """The data row that starts first at or after byte ``offset`` of such a file."""
+    return -(-(offset - len("review,sentiment\n")) // WIDE_ROW_LENGTH) + 1
+
+
+@pytest.mark.parametrize(
+    "wide_row",
+    [
+        1,
+        2,
+        5_000,
+        CHUNK_ROWS,
+        CHUNK_ROWS + 1,  # the first row of the second chunk
+        CHUNK_ROWS + 2,
+        2 * CHUNK_ROWS + 1,
+        first_row_after(1 << 20),
+        first_row_after(2 << 20),
+        ROWS,  # in the last chunk
+    ],
+)
+def test_a_row_with_too_many_fields_is_refused_wherever_it_falls(
+    tmp_path: Path, wide_row: int
+) -> None:
+    """pandas drops the extra field of a chunk's first row without a word
+    (pandas-dev/pandas#11569): monitoring refused such a row in the first chunk only, and judged
+    the rest of the file with the field dropped."""
+    path = reviews_with_a_wide_row(tmp_path / "reviews.csv", ROWS, wide_row)
+    # pandas' words within the first block read, ours past it
+    named = rf"(row {wide_row} has 3 fields, the header 2|Expected 2 fields in line {wide_row + 1})"
+
+    with pytest.raises(DataError, match=rf"is not a well-formed CSV: {named}"):
+        current_from_file(path, sample_rows=1_000)

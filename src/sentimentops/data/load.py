@@ -9,6 +9,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import sys
 import zlib
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ import pandas as pd
 
 from sentimentops.config import DataSettings, source_checkout
 from sentimentops.data.aclimdb import is_aclimdb_folder, read_aclimdb_folder
+from sentimentops.data.csv_blocks import after_line_end, line_blocks
 from sentimentops.data.rows import (
     ENCODING_PROBLEMS,
     csv_rows,
@@ -323,6 +325,10 @@ class _CheckedBytes(io.RawIOBase):
         self._lines += data.count(b"\n")
 
 
+class _QuoteOpenError(_MalformedCsvError):
+    """A quoted field still open where the CSV (or the block of it that was parsed) ends."""
+
+
 class _TextFieldOptions(TypedDict):
     dtype: type[str]
     keep_default_na: bool
@@ -335,31 +341,136 @@ class _TextFieldOptions(TypedDict):
 _TEXT_FIELDS: _TextFieldOptions = {
     "dtype": str, "keep_default_na": False, "na_values": [""], "engine": "c",
 }  # fmt: skip
+_QUOTE_OPEN = "EOF inside string"  # pandas' words for a quoted field open at the end
+_PANDAS_TOO_WIDE = re.compile(r"Expected (?P<expected>\d+) fields in line \d+, saw (?P<saw>\d+)")
 
 
 def _csv_chunks(stream: IO[bytes], location: Location, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    # pandas' C parser misses a row with too many fields where it starts a chunk, including
-    # its own internal chunks (pandas-dev/pandas#11569): read whole, one chunk is one parse.
-    whole = chunk_rows == _ALL_ROWS
-    try:  # an empty file is refused by _CheckedBytes before pandas can
-        with pd.read_csv(
-            stream,
-            **_TEXT_FIELDS,
-            encoding="utf-8-sig",
-            chunksize=chunk_rows,
-            low_memory=not whole,
-        ) as chunks:
-            for chunk in chunks:
-                # A first row with more fields than the header makes pandas read the extra
-                # leading fields as an index, without a word: every column would be shifted.
-                if not isinstance(chunk.index, pd.RangeIndex):
-                    fields = len(chunk.columns) + chunk.index.nlevels
-                    detail = f"row 1 has {fields} fields, the header {len(chunk.columns)}"
-                    raise _malformed_csv(location, detail)
-                yield chunk
+    if chunk_rows == _ALL_ROWS:  # an empty file is refused by _CheckedBytes before pandas can
+        yield _parsed_csv(stream, location, 0, _csv_fault)
+    else:
+        yield from _in_chunks(_csv_blocks(stream, location, chunk_rows), chunk_rows)
+
+
+def _csv_blocks(stream: IO[bytes], location: Location, lines: int) -> Iterator[pd.DataFrame]:
+    """A CSV's rows, parsed a block of some ``lines`` lines at a time, each block under the
+    file's header and in one pass: pandas' own chunks miss a row with too many fields that
+    starts one (pandas-dev/pandas#11569)."""
+    header = held = b""  # the first block holds the header
+    rows_before = 0
+    for block, last in line_blocks(stream, lines, _READ_BUFFER):
+        data = held + block
+        try:
+            fault = _block_fault(header, data, rows_before)
+            frame = _parsed_csv(io.BytesIO(header + data), location, rows_before, fault)
+        except (_QuoteOpenError, pd.errors.EmptyDataError):
+            if last:  # at the end, _CheckedBytes has refused a file of blank lines
+                raise
+            held = data  # cut inside a quoted field, or before the header: read on
+            continue
+        header, held = header or _csv_header(data), b""
+        rows_before += len(frame)
+        yield frame
+
+
+def _parsed_csv(
+    source: IO[bytes],
+    location: Location,
+    rows_before: int,
+    fault: Callable[[pd.errors.ParserError], str],
+) -> pd.DataFrame:
+    """A CSV (or a block of one, after ``rows_before`` rows) parsed by pandas in one pass;
+    _MalformedCsvError with ``fault``'s words for pandas' error, or _QuoteOpenError, when a row
+    does not fit the header."""
+    try:
+        frame = pd.read_csv(source, **_TEXT_FIELDS, encoding="utf-8-sig", low_memory=False)
     except pd.errors.ParserError as error:
-        detail = str(error).strip().removeprefix("Error tokenizing data. C error: ")
-        raise _malformed_csv(location, detail) from None
+        error_type = _QuoteOpenError if _QUOTE_OPEN in str(error) else _MalformedCsvError
+        raise _malformed_csv(location, fault(error), error_type) from None
+    # A first row with more fields than the header makes pandas read the extra leading fields
+    # as an index, without a word: every column would be shifted.
+    if not isinstance(frame.index, pd.RangeIndex):
+        fields = len(frame.columns) + frame.index.nlevels
+        detail = f"row {rows_before + 1} has {fields} fields, the header {len(frame.columns)}"
+        raise _malformed_csv(location, detail)
+    return frame
+
+
+def _csv_fault(error: pd.errors.ParserError) -> str:
+    """pandas' words for a fault, its line numbers those of the file."""
+    return str(error).strip().removeprefix("Error tokenizing data. C error: ")
+
+
+def _block_fault(
+    header: bytes, data: bytes, rows_before: int
+) -> Callable[[pd.errors.ParserError], str]:
+    """The words for a fault in ``data``, a block of a CSV after ``rows_before`` rows: pandas'
+    for the first block (``header`` empty), which starts the file; for another, whose lines
+    pandas counts from the block's start, the fault's row is found and named instead."""
+
+    def fault(error: pd.errors.ParserError) -> str:
+        detail = _csv_fault(error)
+        if not header:
+            return detail
+        row = rows_before + _rows_before_fault(header + data) + 1
+        if wide := _PANDAS_TOO_WIDE.fullmatch(detail):
+            return f"row {row} has {wide['saw']} fields, the header {wide['expected']}"
+        if _QUOTE_OPEN in detail:
+            return f"a quoted field opened in row {row} is never closed"
+        return f"{detail} (row {row})"
+
+    return fault
+
+
+def _rows_before_fault(csv_text: bytes) -> int:
+    """How many rows pandas reads from ``csv_text`` before the one it refuses (found by halving:
+    only an error is read twice)."""
+    low, high = 0, _after_last_row(csv_text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        try:
+            pd.read_csv(io.BytesIO(csv_text), **_TEXT_FIELDS, nrows=middle)
+        except pd.errors.ParserError:
+            high = middle - 1
+        else:
+            low = middle
+    return low
+
+
+def _after_last_row(csv_text: bytes) -> int:
+    return csv_text.count(b"\n") + csv_text.count(b"\r") + 1  # more than its rows
+
+
+def _csv_header(first_block: bytes) -> bytes:
+    """The file's header line as it starts its first block: the shortest start, ending at a
+    line end, that pandas reads a header from (blank lines first, a quoted line break in a
+    column name)."""
+    end = 0
+    while end < len(first_block):
+        end = after_line_end(first_block, end)
+        try:
+            pd.read_csv(io.BytesIO(first_block[:end]), **_TEXT_FIELDS, encoding="utf-8-sig")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError):
+            continue
+        return first_block[:end]
+    return first_block
+
+
+def _in_chunks(frames: Iterator[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
+    """``frames``' rows again, ``rows`` a frame, the last one fewer; a file without rows gives
+    one empty frame with its columns."""
+    held: pd.DataFrame | None = None
+    any_yielded = False
+    for frame in frames:
+        if held is not None and len(held):
+            frame = pd.concat([held, frame], ignore_index=True)
+        whole = len(frame) - len(frame) % rows
+        for start in range(0, whole, rows):
+            any_yielded = True
+            yield frame.iloc[start : start + rows]
+        held = frame.iloc[whole:]
+    if held is not None and (len(held) or not any_yielded):
+        yield held
 
 
 def _jsonl_chunks(stream: IO[bytes], location: Location, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -407,8 +518,10 @@ def _nul_in_csv(location: Location, line: int) -> DataError:
     )
 
 
-def _malformed_csv(location: Location, detail: str) -> DataError:
-    return _MalformedCsvError(
+def _malformed_csv(
+    location: Location, detail: str, error_type: type[_MalformedCsvError] = _MalformedCsvError
+) -> DataError:
+    return error_type(
         f"{location} is not a well-formed CSV: {detail}. Every row needs as many fields as "
         "the header, and a review containing commas, quotes or line breaks must be enclosed "
         'in double quotes with inner quotes doubled (""). Fix the row or re-export the file.'
