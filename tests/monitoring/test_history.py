@@ -15,6 +15,7 @@ from alembic.config import Config
 
 from sentimentops.errors import BadInputError, PredictionLogUnavailableError
 from sentimentops.monitoring.history import (
+    alerted_runs,
     build_run_record,
     flatten_metrics,
     prune_reports,
@@ -27,6 +28,7 @@ from sentimentops.monitoring.results import (
     MonitoringMetrics,
 )
 from sentimentops.monitoring.run_store import (
+    METRIC_COLUMN_PREFIX,
     MONITORING_RUN_COLUMNS,
     MonitoringRunRecord,
     read_monitoring_runs,
@@ -282,3 +284,44 @@ def test_pruning_keeps_the_newest_run_folders_and_nothing_else_is_touched(tmp_pa
     left = sorted(path.name for path in tmp_path.iterdir())
     assert left == sorted([runs[0], *runs[3:], *others, "monitoring-20260101-000000-000001"])
     assert prune_reports(tmp_path / "absent", 2) == []
+
+
+def red_pixels(png_path: Path) -> int:
+    """The pixels of the alerts' red x in a history PNG."""
+    from matplotlib.image import imread
+
+    rgb = imread(png_path)[..., :3]
+    return int(((rgb[..., 0] > 0.9) & (rgb[..., 1] < 0.2) & (rgb[..., 2] < 0.2)).sum())
+
+
+@pytest.mark.parametrize(
+    ("alert", "marked"),
+    [
+        (Alert("accuracy", 0.7, 0.8, "Accuracy fell."), "accuracy"),
+        (Alert("prediction_drift", 0.001, 0.01, "Labels drifted."), "prediction_drift_label"),
+        (Alert("volume", 10.0, 50.0, "Few rows."), "rows"),
+    ],
+)
+def test_a_runs_alert_is_marked_on_its_metric_only(
+    sqlite_store: PredictionLogStore, tmp_path: Path, alert: Alert, marked: str
+) -> None:
+    """reference_accuracy and reference_rows, say, are no alert's: a red x on them misled."""
+    metrics = {
+        "rows": 10.0,
+        "reference_rows": 5000.0,
+        "accuracy": 0.7,
+        "reference_accuracy": 0.9,
+        "prediction_drift_label": 0.001,
+        "prediction_drift_score": 0.3,
+    }
+    write_monitoring_run(sqlite_store, run(1, alerts=[asdict(alert)], metrics=metrics))
+    write_monitoring_run(sqlite_store, run(2, metrics=metrics))
+    runs = read_monitoring_runs(sqlite_store)
+
+    for column in [c for c in runs.columns if c.startswith(METRIC_COLUMN_PREFIX)]:
+        expected = [True, False] if column == f"{METRIC_COLUMN_PREFIX}{marked}" else [False] * 2
+        assert alerted_runs(runs, column).tolist() == expected, column
+    # Drawn: none for a metric no alert is about, beside the alerting run's metric.
+    only_references = runs.drop(columns=[f"{METRIC_COLUMN_PREFIX}{marked}"])
+    assert red_pixels(render_history(only_references, tmp_path / "references")) == 0
+    assert red_pixels(render_history(runs, tmp_path / "all")) > 0

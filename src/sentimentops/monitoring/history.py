@@ -8,12 +8,13 @@ import logging
 import math
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 
 from sentimentops.errors import BadInputError
@@ -22,6 +23,7 @@ from sentimentops.monitoring.run_store import METRIC_COLUMN_PREFIX, MonitoringRu
 
 __all__ = [
     "HISTORY_PNG",
+    "alerted_runs",
     "build_run_record",
     "flatten_metrics",
     "prune_reports",
@@ -36,6 +38,17 @@ _PLOTS_PER_ROW: Final = 3
 _BOUNDS: Final = ("_lower", "_upper")
 # The folder a run writes its report to (monitoring/job.py): monitoring-YYYYmmdd-HHMMSS-ffffff.
 _RUN_FOLDER: Final = re.compile(r"monitoring-\d{8}-\d{6}-\d{6}")
+# The metric (flatten_metrics) each kind of alert (alerts.py) is about; prediction drift's are
+# told apart by their column, below.
+_ALERT_METRICS: Final = {
+    "text_drift": "text_drift_auc",
+    "descriptor_drift": "drifted_descriptor_share",
+    "accuracy": "accuracy",
+    "estimated_accuracy": "estimated_accuracy",
+    "reject_rate": "reject_rate",
+    "volume": "rows",
+}
+_PREDICTION_DRIFT: Final = "prediction_drift"
 
 
 def flatten_metrics(metrics: MonitoringMetrics) -> dict[str, float]:
@@ -112,6 +125,26 @@ def _plotted_metrics(runs: pd.DataFrame) -> list[str]:
     return [column for column in columns if column not in bounds]
 
 
+def alerted_runs(runs: pd.DataFrame, column: str) -> np.ndarray:
+    """Which of ``runs`` (from ``read_monitoring_runs``) raised an alert about the metric in
+    ``column`` (``metric_accuracy``, ...): none for one no alert is about (``reference_rows``)."""
+    metric = column.removeprefix(METRIC_COLUMN_PREFIX)
+    return np.array(
+        [
+            any(_is_about(alert, metric, value) for alert in alerts)
+            for alerts, value in zip(runs["alerts"], runs[column], strict=True)
+        ],
+        dtype=bool,
+    )
+
+
+def _is_about(alert: Mapping[str, Any], metric: str, value: float) -> bool:
+    if alert.get("kind") == _PREDICTION_DRIFT:
+        # One alert per drifted column; it holds that column's score, not its name.
+        return metric.startswith(f"{_PREDICTION_DRIFT}_") and math.isclose(alert["value"], value)
+    return _ALERT_METRICS.get(str(alert.get("kind"))) == metric
+
+
 def _trend_png(runs: pd.DataFrame) -> bytes:
     # A bare Figure on the Agg canvas, not pyplot: no global registry, no display, any thread.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -125,7 +158,6 @@ def _trend_png(runs: pd.DataFrame) -> bytes:
     FigureCanvasAgg(figure)
     # Naive UTC for matplotlib's date axis; the title says the zone.
     times = runs["started_at"].dt.tz_convert("UTC").dt.tz_localize(None)
-    alerted = (runs["verdict"] == "alert").to_numpy()
     first = figure.add_subplot(rows, columns, 1)
     # Shared axes share one ticker: set on the first, it dates them all.
     locator = AutoDateLocator()  # type: ignore[no-untyped-call]
@@ -140,10 +172,12 @@ def _trend_png(runs: pd.DataFrame) -> bytes:
         if lower in runs.columns and upper in runs.columns:
             axes.fill_between(times, runs[lower], runs[upper], alpha=0.2)
         axes.plot(times, values, marker="o", markersize=3, linewidth=1)
+        alerted = alerted_runs(runs, column)
         axes.scatter(times[alerted], values[alerted], color="red", marker="x", zorder=3, s=40)
         axes.set_title(column.removeprefix(METRIC_COLUMN_PREFIX), fontsize=9)
         axes.tick_params(labelsize=7)
-    figure.suptitle("Monitoring runs over time (UTC); red x: the run alerted", fontsize=10)
+    # Short enough for a figure of one plot.
+    figure.suptitle("Monitoring runs (UTC); red x: an alert on the metric", fontsize=10)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
