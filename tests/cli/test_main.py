@@ -58,3 +58,48 @@ def test_help_flows_each_description_as_a_paragraph_and_keeps_its_placeholders()
 
     assert "evaluate once on test, log it all to MLflow, register the model" in commands.output
     assert "$SENTIMENTOPS_HOME/reports/monitoring-TIME/" in monitor.output
+
+
+def run_entry_point(argv: list[str], before: str = "") -> subprocess.CompletedProcess[str]:
+    """The console script's ``run()`` with ``argv``, after the Python ``before`` in its process."""
+    code = (
+        f"import sys\n{before}\nfrom sentimentops.cli.main import run\nsys.argv = {argv!r}\nrun()\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def test_the_console_script_joins_threads_and_runs_atexit_before_it_exits() -> None:
+    """It skips the interpreter's teardown of every module, not what comes before it."""
+    before = (
+        "import atexit, threading, time\n"
+        "atexit.register(print, 'atexit ran')\n"
+        "def late():\n"
+        "    time.sleep(0.3)\n"
+        "    print('thread finished')\n"
+        "threading.Thread(target=late).start()\n"
+    )
+
+    done = run_entry_point(["sentimentops", "--version"], before)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"sentimentops {__version__}",
+        "thread finished",
+        "atexit ran",
+    ]
+
+
+def test_the_console_script_keeps_each_exit_code() -> None:
+    usage = run_entry_point(["sentimentops", "no-such-command"])
+    by_message = subprocess.run(
+        [sys.executable, "-c", "from sentimentops.cli.main import _exit_without_teardown\n"
+         "_exit_without_teardown('gave up: a message')"],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+
+    assert usage.returncode == 2
+    assert "No such command" in usage.stderr
+    assert by_message.returncode == 1
+    assert by_message.stderr.strip() == "gave up: a message"
