@@ -110,12 +110,13 @@ def monitor(
     settings = get_settings()
     now = datetime.now(UTC)
     window = parse_window(since, until, now) if from_log else None
+    from sentimentops.monitoring.evidently_process import evidently_process
     from sentimentops.tracking.loading import prefetch
 
     prefetch(model, with_reference=True)  # the registry lookup runs while the data loads
-    from sentimentops.monitoring.job import monitor_and_record
+    with evidently_process(), steps() as shown:  # and Evidently's import
+        from sentimentops.monitoring.job import monitor_and_record
 
-    with steps() as shown:
         outcome = monitor_and_record(
             settings,
             model_uri=model,

@@ -66,6 +66,9 @@ def serve_command(
         # The app polls until it exists; a folder is still checked: nothing would create a typo.
         version = "not loaded yet: ready once it exists"
     else:
+        from sentimentops.tracking.flavor import import_skops
+
+        import_skops()  # the model's libraries load while the lookup runs
         with console.status(f"Checking {uri}"):  # fails fast, exit 2, when there is no model
             version = fetched(uri).version if uri.startswith("models:/") else "local"
             if version == "local":

@@ -4,6 +4,7 @@ in the SQL history, the Evidently workspace and MLflow."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from sentimentops.data.load import load_reviews
 from sentimentops.errors import BadInputError
 from sentimentops.monitoring.current import CurrentData, current_from_file, current_from_log
 from sentimentops.monitoring.delivery import send_alerts, webhook_of
+from sentimentops.monitoring.evidently_process import meanwhile, with_evidently
 from sentimentops.monitoring.history import build_run_record, prune_reports
 from sentimentops.monitoring.rollout import rollback_if_worse
 from sentimentops.monitoring.run import (
@@ -27,7 +29,7 @@ from sentimentops.monitoring.workspace import record_snapshot, workspace_locatio
 from sentimentops.prediction_log import open_store, spooled_between
 from sentimentops.storage import Location
 from sentimentops.tracking.loading import load_version
-from sentimentops.tracking.monitoring import log_monitoring_run
+from sentimentops.tracking.monitoring import connect_ahead, log_monitoring_run
 
 __all__ = ["monitor_and_record"]
 
@@ -82,6 +84,7 @@ def monitor_and_record(
     remote = reports is not None and Location(reports).remote
     local_reports = Path(reports) if reports and not remote else settings.state_path("reports")
     target = output_dir or local_reports / name
+    meanwhile(functools.partial(connect_ahead, settings))  # while Evidently computes the drift
     # No traffic is a verdict (the volume alert: exit 3, webhook, history), not a failure.
     outcome = (
         empty_outcome(current, model, settings, output_dir=target)
@@ -274,7 +277,8 @@ def _record(outcome: MonitoringOutcome, settings: Settings) -> None:
     except Exception as error:
         log.error("could not record the monitoring run in the history store: %s", error)
     try:
-        record_snapshot(
+        with_evidently(
+            record_snapshot,
             settings,
             metrics=metrics,
             alerts=len(outcome.alerts),

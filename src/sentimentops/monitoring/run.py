@@ -23,6 +23,7 @@ from sentimentops.monitoring.current import CurrentData, without_missing_texts
 from sentimentops.monitoring.descriptors import describe_frame, training_unigrams
 from sentimentops.monitoring.drift import MIN_TEXT_DRIFT_ROWS, compare_drift
 from sentimentops.monitoring.estimation import ScoreCalibrator, estimate_accuracy
+from sentimentops.monitoring.evidently_process import with_evidently
 from sentimentops.monitoring.performance import classification_performance, classification_quality
 from sentimentops.monitoring.report_page import rewrite_summary, write_report
 from sentimentops.monitoring.results import Alert, MonitoringMetrics
@@ -263,8 +264,13 @@ def _measured(
         frame = describe_frame(frame, text_column, vocabulary)
     else:
         notes.append("no review text in the current data: text and descriptor drift skipped")
-    drift = compare_drift(
-        reference, frame, text_column=text_column, settings=config, html_path=report_path
+    drift = with_evidently(
+        compare_drift,
+        reference,
+        frame,
+        text_column=text_column,
+        settings=config,
+        html_path=report_path,
     )
     if text_column and drift.text is None:
         notes.append(

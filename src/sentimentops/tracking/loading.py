@@ -129,8 +129,9 @@ def load_version(uri: str, *, with_reference: bool = False) -> LoadedModel:
         folder = require_model_folder(uri)
         return LoadedModel(load_pipeline(str(folder)), folder.name, "local", str(folder), uri)
     prefetch(uri, with_reference=with_reference)
-    from sentimentops.tracking.flavor import CHECKSUM_KEY, load_pipeline
+    from sentimentops.tracking.flavor import CHECKSUM_KEY, import_skops, load_pipeline
 
+    import_skops()  # load_pipeline would import it late: here it overlaps the lookup
     found = fetched(uri, with_reference=with_reference)
     _FETCHED.pop(_key(uri, with_reference), None)  # the next load asks the registry again
 
@@ -147,8 +148,8 @@ def load_version(uri: str, *, with_reference: bool = False) -> LoadedModel:
 
 
 def prefetch(uri: str, *, with_reference: bool = False) -> None:
-    """Look ``uri`` up in a process of its own while this one imports the model's libraries
-    (docs/decisions.md, "Tracking"); :func:`load_version` and :func:`fetched` collect the answer."""
+    """Look ``uri`` up in a process of its own while this one goes on (docs/decisions.md,
+    "Tracking"); :func:`load_version` imports the model's libraries, then collects the answer."""
     key = _key(uri, with_reference)
     _forget_stale()
     asked = key in _PREFETCHING or key in _FETCHED
@@ -177,9 +178,6 @@ def prefetch(uri: str, *, with_reference: bool = False) -> None:
             _PREFETCHING[key] = (process, receiving, time.monotonic(), remembered.fingerprint)
         finally:
             sending.close()
-    from sentimentops.tracking.flavor import import_skops
-
-    import_skops()  # load_pipeline would import it late: here it overlaps the lookup
 
 
 def fetched(uri: str, *, with_reference: bool = False) -> FetchedVersion:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from sentimentops.config import Settings
 from sentimentops.tracking.store import connect
 
-__all__ = ["MONITORING_TAG", "log_monitoring_run"]
+__all__ = ["MONITORING_TAG", "connect_ahead", "log_monitoring_run"]
 
 MONITORING_TAG = "sentimentops.kind"  # "monitoring" on these runs: filter them in the UI
+
+
+def connect_ahead(settings: Settings) -> None:
+    """Import MLflow and open its store now, ahead of :func:`log_monitoring_run`, which reports
+    what fails here when it connects again."""
+    with contextlib.suppress(Exception):
+        connect(settings)
 
 
 def log_monitoring_run(

@@ -1,0 +1,104 @@
+"""Evidently's work in a process forked at the command's start: where it runs, what crosses back,
+and when there is no such process. The forking cases run in a fresh single-threaded interpreter,
+as the ``monitor`` command does (a test process may run threads, and then nothing is forked)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from sentimentops.monitoring.evidently_process import evidently_process, meanwhile, with_evidently
+
+
+def run_script(body: str) -> dict[str, Any]:
+    """``body`` in a fresh interpreter; what it printed last, as JSON."""
+    completed = subprocess.run(
+        [sys.executable, "-c", body], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr
+    parsed: dict[str, Any] = json.loads(completed.stdout.splitlines()[-1])
+    return parsed
+
+
+def test_work_runs_in_the_forked_process_with_evidently_imported_there_only() -> None:
+    seen = run_script(
+        "import json, os, sys\n"
+        "from sentimentops.monitoring.evidently_process import evidently_process, with_evidently\n"
+        "def where():\n"
+        "    return os.getpid(), 'evidently' in sys.modules\n"
+        "with evidently_process():\n"
+        "    there = with_evidently(where)\n"
+        "print(json.dumps({'here': os.getpid(), 'there': there,\n"
+        "                  'imported_here': 'evidently' in sys.modules}))\n"
+    )
+
+    there_pid, imported_there = seen["there"]
+    assert there_pid != seen["here"]
+    assert imported_there is True
+    assert seen["imported_here"] is False
+
+
+def test_an_error_there_is_raised_here_as_its_own_type_with_its_message() -> None:
+    seen = run_script(
+        "import json\n"
+        "from sentimentops.errors import BadInputError\n"
+        "from sentimentops.monitoring.evidently_process import evidently_process, with_evidently\n"
+        "def refuse():\n"
+        "    raise BadInputError('the reference has no labels')\n"
+        "with evidently_process():\n"
+        "    try:\n"
+        "        with_evidently(refuse)\n"
+        "    except BadInputError as error:\n"
+        "        print(json.dumps({'caught': str(error), 'code': error.exit_code}))\n"
+    )
+
+    assert seen == {"caught": "the reference has no labels", "code": 2}
+
+
+def test_meanwhile_work_runs_here_once_while_the_process_works() -> None:
+    seen = run_script(
+        "import json, os, time\n"
+        "from sentimentops.monitoring.evidently_process import (\n"
+        "    evidently_process, meanwhile, with_evidently)\n"
+        "done = []\n"
+        "def slow():\n"
+        "    time.sleep(0.5)\n"
+        "    return time.monotonic()\n"
+        "with evidently_process():\n"
+        "    meanwhile(lambda: done.append((os.getpid(), time.monotonic())))\n"
+        "    finished_there = with_evidently(slow)\n"
+        "    with_evidently(int)\n"
+        "print(json.dumps({'here': os.getpid(), 'done': done, 'finished_there': finished_there}))\n"
+    )
+
+    ((pid, when),) = seen["done"]
+    assert pid == seen["here"]
+    assert when < seen["finished_there"]
+
+
+def test_without_the_process_work_runs_here_and_meanwhile_work_is_dropped() -> None:
+    done: list[str] = []
+
+    meanwhile(lambda: done.append("meanwhile"))
+    pid = with_evidently(os.getpid)
+
+    assert pid == os.getpid()
+    assert done == []
+
+
+def test_no_process_is_forked_while_other_threads_run() -> None:
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, daemon=True)
+    other.start()
+    try:
+        with evidently_process():
+            pid = with_evidently(os.getpid)
+    finally:
+        release.set()
+        other.join()
+
+    assert pid == os.getpid()
