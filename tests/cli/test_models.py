@@ -86,3 +86,23 @@ def test_show_prints_the_card_without_the_configuration_or_download_bars(
     assert full.returncode == 0, full.stderr
     assert "Training configuration" in full.stdout
     assert '"significance_level": 0.05' in full.stdout
+
+
+def test_a_missing_challenger_says_how_to_get_one_not_to_pass_a_model_folder(
+    user_home: Path,
+) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{user_home / 'mlflow.db'}")
+    client.delete_registered_model_alias("imdb-sentiment", "challenger")
+    (user_home / "r.csv").write_text("review\nGreat film\n")
+
+    completed = run_cli(
+        "predict", str(user_home / "r.csv"), str(user_home / "out.csv"),
+        "--model", "models:/imdb-sentiment@challenger", home=user_home,
+    )  # fmt: skip
+
+    assert completed.returncode == 2
+    assert "No challenger at models:/imdb-sentiment@challenger" in completed.stderr
+    assert "`sentimentops train` registers each new version as the challenger" in completed.stderr
+    assert "--model" not in completed.stderr

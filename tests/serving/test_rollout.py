@@ -276,7 +276,7 @@ def test_the_challenger_alias_may_come_and_go_while_the_champion_serves(
     settings = {"serving__shadow_share": "1", "serving__reload_interval_seconds": "0.5"}
     with serve(tmp_path, **settings) as client:
         eventually(
-            lambda: "No model at" in (rollout(client)["note"] or ""),
+            lambda: "No challenger at" in (rollout(client)["note"] or ""),
             timeout=60,
             what="a note on the missing challenger",
         )

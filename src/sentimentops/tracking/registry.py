@@ -72,11 +72,24 @@ def resolve_version(uri: str) -> tuple[str, str]:
     except (ValueError, mlflow.exceptions.MlflowException) as error:
         if isinstance(error, mlflow.exceptions.MlflowException):
             _raise_if_unavailable(uri, error)
-        raise ModelNotFoundError(
-            f"No model at {uri} ({error}). Train one with `sentimentops train`, or pass a "
-            "local model folder with --model."
-        ) from None
+        raise ModelNotFoundError(_no_model(uri, error)) from None
     return str(found.name), str(found.version)
+
+
+def _no_model(uri: str, error: Exception) -> str:
+    """What to do when nothing is at ``uri``; a missing challenger is no matter of --model (the
+    serving and rollout settings name it), but of training one."""
+    if uri.endswith(f"@{CHALLENGER}"):
+        return (
+            f"No challenger at {uri} ({error}): no version holds the alias {CHALLENGER!r}. "
+            "`sentimentops train` registers each new version as the challenger (with "
+            "registry.promotion: online, one within registry.tolerance of the champion on the "
+            "test split); `sentimentops models list` shows the aliases there are."
+        )
+    return (
+        f"No model at {uri} ({error}). Train one with `sentimentops train`, or pass a local "
+        "model folder with --model."
+    )
 
 
 def _raise_if_unavailable(uri: str, error: Any) -> None:
