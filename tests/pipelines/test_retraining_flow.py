@@ -165,3 +165,28 @@ def test_labelled_feedback_joins_the_retraining_data(drifted: str) -> None:
     assert not result.training.reused  # new rows: a new training, not the registered one
     lineage = mlflow.artifacts.load_dict(f"runs:/{result.training.run_id}/data/lineage.json")
     assert "+ 40 labelled feedback rows" in lineage["source"]
+
+
+def test_an_online_refusal_is_in_the_summary_not_only_in_a_task_log(
+    reference_reviews: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shadow off, so the trial cannot hold retraining: the flow went on and its summary said
+    nothing of the challenger the online gate had just refused."""
+    monkeypatch.setenv("SENTIMENTOPS_REGISTRY__PROMOTION", "online")
+    monkeypatch.setenv("SENTIMENTOPS_MONITORING__ALERTS__MIN_ACCURACY", "0.7")
+    monkeypatch.setenv("SENTIMENTOPS_MONITORING__ALERTS__MIN_ESTIMATED_ACCURACY", "0.7")
+    get_settings.cache_clear()
+    training = run_training_flow(get_settings(), sample=3000, models=["logreg"])  # the champion
+    run_training_flow(get_settings(), sample=2000, models=["logreg"])
+    registry.set_challenger(MODEL, "2")  # on trial, with no traffic in the log to judge it by
+    current = tmp_path / "healthy.csv"
+    pd.read_parquet(training.test_split)[["review", "sentiment"]].to_csv(current, index=False)
+
+    result = retraining_flow(current=str(current))
+
+    assert not result.retrained
+    assert result.online is not None
+    assert not result.online["act"]
+    assert "No retraining" in result.message
+    assert f"Challenger version 2 not promoted: {result.online['reason']}" in result.message
+    assert "no online evidence yet" in result.message

@@ -87,7 +87,7 @@ def online_promotion(settings: Settings, hours: float | None) -> dict[str, Any] 
     """The online decision on the challenger on trial (promoted if not worse); None without one."""
     from sentimentops.monitoring.rollout import pending_challenger, promote_online
 
-    if pending_challenger(settings) is None:
+    if (challenger := pending_challenger(settings)) is None:
         return None
     until = datetime.now(UTC)
     since = until - log_window(hours, settings.pipeline.monitoring_window_hours)
@@ -96,7 +96,15 @@ def online_promotion(settings: Settings, hours: float | None) -> dict[str, Any] 
         "online promotion: %s",
         ("promoted: " if decision.act else "not promoted: ") + decision.reason,
     )
-    return decision.to_dict()
+    return decision.to_dict() | {"challenger": challenger}
+
+
+def online_refusal(online: dict[str, Any] | None) -> str:
+    """The online gate's refusal as a sentence for the flow's summary ("" when it did not
+    refuse): a task's log line alone went unseen."""
+    if online is None or online["act"]:
+        return ""
+    return f" Challenger version {online['challenger']} not promoted: {online['reason']}."
 
 
 @task(name="champion-version", cache_policy=NO_CACHE)
@@ -133,6 +141,7 @@ def retraining_flow(
     monitoring = monitoring_flow(
         current=current, scored_input=scored_input, id_column=id_column, hours=hours
     )
+    online = None
     if settings.registry.promotion == "online":
         online = online_promotion.with_options(**io)(settings, hours)
         if trial_holds_retraining(online, monitoring, settings.serving.shadow_share):
@@ -149,9 +158,11 @@ def retraining_flow(
         message = (
             f"No retraining: monitoring of {monitoring.source} found no drift and no accuracy "
             f"below the floor (verdict {monitoring.verdict}); champion stays version {before}."
-        )
+        ) + online_refusal(online)
         logger.info(message)
-        return RetrainingFlowResult(False, [], monitoring, before, before, message=message)
+        return RetrainingFlowResult(
+            False, [], monitoring, before, before, message=message, online=online
+        )
 
     logger.info("retraining because %s", "; ".join(reasons))
     feedback = None
@@ -164,7 +175,7 @@ def retraining_flow(
         models=models,
         extra_rows=feedback,
     )
-    message = training.describe(before)
+    message = training.describe(before) + online_refusal(online)
     notice = {"reasons": reasons, **training.notification(before)}
     notice["monitoring_report"] = monitoring.report or monitoring.summary
     problems = send_notification("retraining", message, notice, **webhook_of(settings.monitoring))
@@ -172,5 +183,5 @@ def retraining_flow(
         logger.warning(problem)
     after = training.champion
     return RetrainingFlowResult(
-        True, reasons, monitoring, before, after, training, message, delivery_problems=problems
+        True, reasons, monitoring, before, after, training, message, problems, online
     )
