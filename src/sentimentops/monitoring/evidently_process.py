@@ -1,5 +1,5 @@
-"""Evidently's work in a process forked when a command starts, which imports Evidently (about 2 s,
-most of a cold ``monitor``) while the command reads the data and loads the model
+"""Evidently's work in a process forked when a command starts, which imports Evidently (2-3 s, a
+third of a cold ``monitor``) while the command reads the data and loads the model
 (docs/decisions.md, "A cold monitor"). Without that process the work runs in the caller's."""
 
 from __future__ import annotations
