@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 from sentimentops.monitoring.evidently_process import evidently_process, meanwhile, with_evidently
@@ -102,3 +104,38 @@ def test_no_process_is_forked_while_other_threads_run() -> None:
         other.join()
 
     assert pid == os.getpid()
+
+
+def test_ctrl_c_ends_both_processes_and_only_the_command_speaks() -> None:
+    """Ctrl-C reaches the process group: the forked process ends without a traceback of its own
+    and the command's handler is what runs, at once, not after the work there."""
+    script = (
+        "import sys, time\n"
+        "from sentimentops.monitoring.evidently_process import evidently_process, with_evidently\n"
+        "try:\n"
+        "    with evidently_process():\n"
+        "        print('working', flush=True)\n"
+        "        with_evidently(time.sleep, 60)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+        "    sys.exit(130)\n"
+    )
+    command = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal's foreground job
+    )
+    assert command.stdout is not None
+    assert command.stdout.readline() == "working\n"
+    time.sleep(0.5)  # the work has started there
+
+    os.killpg(command.pid, signal.SIGINT)
+    started = time.monotonic()
+    stdout, stderr = command.communicate(timeout=30)
+
+    assert command.returncode == 130
+    assert stdout == "interrupted\n"
+    assert "Traceback" not in stderr, stderr
+    assert time.monotonic() - started < 10  # not the 60 s of the work

@@ -5,6 +5,8 @@ third of a cold ``monitor``) while the command reads the data and loads the mode
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -41,7 +43,7 @@ def evidently_process() -> Iterator[None]:
         yield
         return
     pool = ProcessPoolExecutor(
-        1, mp_context=multiprocessing.get_context("fork"), initializer=import_evidently
+        1, mp_context=multiprocessing.get_context("fork"), initializer=_start_there
     )
     try:
         pool.submit(int)  # forks now: the first submit starts the process
@@ -63,6 +65,12 @@ def meanwhile(work: Callable[[], None]) -> None:
     process; without that process, never: then there is no wait to fill."""
     if _pool is not None:
         _meanwhile.append(work)
+
+
+def _start_there() -> None:
+    # Ctrl-C reaches the whole process group: the command tells of it, this process ends quietly.
+    signal.signal(signal.SIGINT, lambda _number, _frame: os._exit(130))
+    import_evidently()
 
 
 def with_evidently(function: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
