@@ -137,5 +137,5 @@ def test_ctrl_c_ends_both_processes_and_only_the_command_speaks() -> None:
 
     assert command.returncode == 130
     assert stdout == "interrupted\n"
-    assert "Traceback" not in stderr, stderr
+    assert stderr == ""  # not a word of its own, such as its import's traceback
     assert time.monotonic() - started < 10  # not the 60 s of the work

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
 from multiprocessing.queues import Queue
 from pathlib import Path
 
@@ -83,3 +88,44 @@ def test_an_answer_is_for_its_registry_and_goes_stale(
     assert loading.fetched(champion) is found  # fresh: the answer kept
     monkeypatch.setattr(loading, "_FRESH_SECONDS", 0.0)
     assert loading.fetched(champion) is not found  # stale: asked again
+
+
+def test_ctrl_c_during_the_lookup_ends_its_process_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C reaches the process group: the lookup process (importing MLflow) ends quietly and
+    only the command's own handler speaks."""
+    script = (
+        "import sys, time\n"
+        "from sentimentops.tracking import loading\n"
+        "try:\n"
+        "    loading.prefetch('models:/imdb-sentiment@champion')\n"
+        "    print('asked', len(loading._PREFETCHING), flush=True)\n"
+        "    time.sleep(60)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+        "    sys.exit(130)\n"
+    )
+    environment = {
+        **os.environ,
+        "SENTIMENTOPS_HOME": str(tmp_path),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+    }
+    command = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        start_new_session=True,  # a process group of its own, as a terminal's foreground job
+    )
+    assert command.stdout is not None
+    assert command.stdout.readline() == "asked 1\n"  # a lookup process is at work
+    time.sleep(1)  # in it, MLflow's import, then a new store's migrations: seconds of work
+    children = Path(f"/proc/{command.pid}/task/{command.pid}/children").read_text().split()
+    assert children, "the lookup ended before the interrupt: nothing would be tested"
+
+    os.killpg(command.pid, signal.SIGINT)
+    stdout, stderr = command.communicate(timeout=30)
+
+    assert command.returncode == 130
+    assert stdout == "interrupted\n"
+    assert stderr == ""  # not a word of its own, such as "Process prefetch:" and a traceback

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
+import signal
 import sys
 import threading
 import time
@@ -242,6 +244,8 @@ def _forget_stale() -> None:
 
 
 def _fetch_into(pipe: Connection, uri: str, with_reference: bool) -> None:
+    # Ctrl-C reaches the whole process group: the command tells of it, this process ends quietly.
+    signal.signal(signal.SIGINT, lambda _number, _frame: os._exit(130))
     try:
         answer: FetchedVersion | BaseException = fetch_version(uri, with_reference=with_reference)
     except Exception as error:  # sent to the parent, which raises it
