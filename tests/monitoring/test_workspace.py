@@ -204,3 +204,26 @@ def test_a_silent_remote_workspace_is_given_up_on(monkeypatch: pytest.MonkeyPatc
                 get_settings(), metrics={"rows": 10.0}, alerts=0, model_name="imdb-sentiment",
                 model_version="1", started_at=datetime.now(UTC), verdict="ok", source="x.csv",
             )  # fmt: skip
+
+
+@pytest.mark.parametrize("runs", [0, 1])
+def test_monitor_ui_says_when_no_run_is_recorded_yet(
+    isolated_settings: Path, tmp_path: Path, runs: int
+) -> None:
+    """Evidently's page for an empty workspace says only "no projects": the terminal says how
+    runs get there. A workspace with a run has its project, and no such line."""
+    for index in range(runs):
+        record(index, "1", {"rows": 800.0})
+    port = free_port()
+    projects_url = f"http://127.0.0.1:{port}/api/projects"
+    log = tmp_path / "ui.log"
+    command = [str(SCRIPT), "monitor", "ui", "--port", str(port)]
+
+    served = running(command, projects_url, log, user_env(isolated_settings))
+    with served, urllib.request.urlopen(projects_url) as response:
+        projects = json.loads(response.read())
+
+    said = " ".join(log.read_text().split())
+    assert len(projects) == runs
+    assert ("No monitoring run is recorded there yet" in said) == (runs == 0), said
+    assert f"Monitoring dashboard of {isolated_settings / 'workspace'}" in said

@@ -177,9 +177,14 @@ def ui(
     settings = get_settings()
     if not settings.monitoring.workspace_url and 0 < port < 65536:  # else serve_workspace says
         check_can_listen(host, port, "the dashboard")  # exit 2 with what to do, not uvicorn's 3
-    console.print(
-        f"Monitoring dashboard of {workspace_location(settings)} on http://{host}:{port}/"
-    )
+    location = workspace_location(settings)
+    console.print(f"Monitoring dashboard of {location} on http://{host}:{port}/")
+    if not settings.monitoring.workspace_url and not any(Path(location).glob("*/metadata.json")):
+        # Evidently's page would only say "no projects", as if something were missing.
+        console.print(
+            "No monitoring run is recorded there yet: each `sentimentops monitor` run (or "
+            "`make run`) adds one, and its model's project appears on a reload."
+        )
     serve_workspace(settings, host=host, port=port)
 
 
