@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from sentimentops.monitoring.evidently_process import evidently_process, meanwhile, with_evidently
 
 
@@ -106,11 +108,15 @@ def test_no_process_is_forked_while_other_threads_run() -> None:
     assert pid == os.getpid()
 
 
-def test_ctrl_c_ends_both_processes_and_only_the_command_speaks() -> None:
+def test_ctrl_c_ends_both_processes_and_only_the_command_speaks(
+    request: pytest.FixtureRequest,
+) -> None:
     """Ctrl-C reaches the process group: the forked process ends without a traceback of its own
     and the command's handler is what runs, at once, not after the work there."""
     script = (
-        "import sys, time\n"
+        "import signal, sys, time\n"
+        # A test worker may ignore Ctrl-C, and its children inherit that: not a terminal's.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from sentimentops.monitoring.evidently_process import evidently_process, with_evidently\n"
         "try:\n"
         "    with evidently_process():\n"
@@ -128,6 +134,7 @@ def test_ctrl_c_ends_both_processes_and_only_the_command_speaks() -> None:
         start_new_session=True,  # a process group of its own, as a terminal's foreground job
     )
     assert command.stdout is not None
+    request.addfinalizer(lambda: _stop(command))
     assert command.stdout.readline() == "working\n"
     time.sleep(0.5)  # the work has started there
 
@@ -139,3 +146,37 @@ def test_ctrl_c_ends_both_processes_and_only_the_command_speaks() -> None:
     assert stdout == "interrupted\n"
     assert stderr == ""  # not a word of its own, such as its import's traceback
     assert time.monotonic() - started < 10  # not the 60 s of the work
+
+
+def _stop(command: subprocess.Popen[str]) -> None:
+    """A test that failed half-way leaves no process behind."""
+    if command.poll() is None:
+        os.killpg(command.pid, signal.SIGKILL)
+    command.communicate()
+
+
+def test_a_command_that_ignores_ctrl_c_keeps_its_evidently_process_too() -> None:
+    """Started with nohup, say: Ctrl-C to the group leaves both at work."""
+    script = (
+        "import json, os, signal, time\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "from sentimentops.monitoring.evidently_process import evidently_process, with_evidently\n"
+        "def interrupted_there():\n"
+        "    os.killpg(os.getpgrp(), signal.SIGINT)\n"
+        "    time.sleep(0.5)\n"
+        "    return 'still there'\n"
+        "with evidently_process():\n"
+        "    answer = with_evidently(interrupted_there)\n"
+        "print(json.dumps({'answer': answer}))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        start_new_session=True,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout) == {"answer": "still there"}

@@ -90,11 +90,15 @@ def test_an_answer_is_for_its_registry_and_goes_stale(
     assert loading.fetched(champion) is not found  # stale: asked again
 
 
-def test_ctrl_c_during_the_lookup_ends_its_process_without_a_traceback(tmp_path: Path) -> None:
+def test_ctrl_c_during_the_lookup_ends_its_process_without_a_traceback(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """Ctrl-C reaches the process group: the lookup process (importing MLflow) ends quietly and
     only the command's own handler speaks."""
     script = (
-        "import sys, time\n"
+        "import signal, sys, time\n"
+        # A test worker may ignore Ctrl-C, and its children inherit that: not a terminal's.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from sentimentops.tracking import loading\n"
         "try:\n"
         "    loading.prefetch('models:/imdb-sentiment@champion')\n"
@@ -118,6 +122,7 @@ def test_ctrl_c_during_the_lookup_ends_its_process_without_a_traceback(tmp_path:
         start_new_session=True,  # a process group of its own, as a terminal's foreground job
     )
     assert command.stdout is not None
+    request.addfinalizer(lambda: _stop(command))
     assert command.stdout.readline() == "asked 1\n"  # a lookup process is at work
     time.sleep(1)  # in it, MLflow's import, then a new store's migrations: seconds of work
     children = Path(f"/proc/{command.pid}/task/{command.pid}/children").read_text().split()
@@ -129,3 +134,10 @@ def test_ctrl_c_during_the_lookup_ends_its_process_without_a_traceback(tmp_path:
     assert command.returncode == 130
     assert stdout == "interrupted\n"
     assert stderr == ""  # not a word of its own, such as "Process prefetch:" and a traceback
+
+
+def _stop(command: subprocess.Popen[str]) -> None:
+    """A test that failed half-way leaves no process behind."""
+    if command.poll() is None:
+        os.killpg(command.pid, signal.SIGKILL)
+    command.communicate()

@@ -68,8 +68,10 @@ def meanwhile(work: Callable[[], None]) -> None:
 
 
 def _start_there() -> None:
-    # Ctrl-C reaches the whole process group: the command tells of it, this process ends quietly.
-    signal.signal(signal.SIGINT, lambda _number, _frame: os._exit(130))
+    # Ctrl-C reaches the whole process group: the command tells of it, this process ends quietly
+    # (unless the command ignores Ctrl-C, started with nohup, say: then so does this process).
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, lambda _number, _frame: os._exit(130))
     import_evidently()
 
 

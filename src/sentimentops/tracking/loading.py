@@ -244,8 +244,10 @@ def _forget_stale() -> None:
 
 
 def _fetch_into(pipe: Connection, uri: str, with_reference: bool) -> None:
-    # Ctrl-C reaches the whole process group: the command tells of it, this process ends quietly.
-    signal.signal(signal.SIGINT, lambda _number, _frame: os._exit(130))
+    # Ctrl-C reaches the whole process group: the command tells of it, this process ends quietly
+    # (unless the command ignores Ctrl-C, started with nohup, say: then so does this process).
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, lambda _number, _frame: os._exit(130))
     try:
         answer: FetchedVersion | BaseException = fetch_version(uri, with_reference=with_reference)
     except Exception as error:  # sent to the parent, which raises it
