@@ -62,7 +62,8 @@ def evidently_process() -> Iterator[None]:
 
 def meanwhile(work: Callable[[], None]) -> None:
     """Do ``work`` (once) while the next call of :func:`with_evidently` waits on the Evidently
-    process; without that process, never: then there is no wait to fill."""
+    process; without that process, never: then there is no wait to fill. ``work`` only prepares
+    what a later step does anyway, which reports a failure: it must not raise."""
     if _pool is not None:
         _meanwhile.append(work)
 
