@@ -3,6 +3,7 @@ reasons, and both refuse a file that is not text."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,7 @@ from sentimentops.batch.source import Source
 from sentimentops.data.load import load_readable_reviews
 from sentimentops.data.rows import json_object, refuse_unreadable_header
 from sentimentops.errors import DataError
+from sentimentops.monitoring.current import current_from_file
 
 BAD_ROWS = {
     "reviews.csv": (
@@ -42,6 +44,62 @@ def test_validation_sets_apart_the_rows_predict_rejects_with_the_same_reasons(
         (record.row_number, record.reason, record.raw.rstrip("\r\n")) for record in rejected
     ]
     assert rows.frame["review"].tolist()[-1] == "Dull."
+
+
+LONG_NAME = "x" * 1_000_000
+MANY_NAMES = [f"col{number}" for number in range(10_000)]
+# Every reader that names a file's columns in a message: data validate, monitor, predict.
+COLUMN_READERS: dict[str, Callable[[Path], object]] = {
+    "validate": lambda path: load_readable_reviews(path),
+    "validate labels": lambda path: load_readable_reviews(
+        path, text_column=MANY_NAMES[0], require_labels=True
+    ),
+    "monitor": lambda path: current_from_file(path),
+    "predict": lambda path: Source(str(path), BatchOptions()),
+    "predict id": lambda path: Source(
+        str(path), BatchOptions(text_column=MANY_NAMES[0], id_column="id", require_id_column=True)
+    ),
+}
+
+
+@pytest.mark.parametrize("reader", sorted(COLUMN_READERS))
+def test_a_message_naming_the_columns_stays_short_whatever_the_header(
+    tmp_path: Path, reader: str
+) -> None:
+    path = tmp_path / "many.csv"
+    path.write_text(",".join(MANY_NAMES) + "\n" + ",".join("1" for _ in MANY_NAMES) + "\n")
+
+    with pytest.raises(DataError) as raised:
+        COLUMN_READERS[reader](path)
+
+    message = str(raised.value)
+    assert "(columns: col0, col1, " in message
+    assert "col9 … and 9,990 more)" in message
+    assert "col10" not in message
+    assert len(message) < 400
+
+
+@pytest.mark.parametrize("reader", ["validate", "monitor", "predict"])
+def test_a_huge_column_name_is_cut_short_in_the_message(tmp_path: Path, reader: str) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text(LONG_NAME)  # one line, no newline: the header is the whole file
+
+    with pytest.raises(DataError) as raised:
+        COLUMN_READERS[reader](path)
+
+    assert "(columns: xxxxxxxxxx" in str(raised.value)
+    assert "x…)" in str(raised.value)
+    assert len(str(raised.value)) < 400
+
+
+def test_a_huge_repeated_column_name_is_cut_short_in_the_message(tmp_path: Path) -> None:
+    path = tmp_path / "repeated.csv"
+    path.write_text(f"{LONG_NAME},{LONG_NAME},review\n1,2,Fine.\n")
+
+    with pytest.raises(DataError, match=r"names the column 'x+…' more than once") as raised:
+        Source(str(path), BatchOptions())
+
+    assert len(str(raised.value)) < 400
 
 
 def test_json_object_names_why_a_line_is_not_a_record() -> None:

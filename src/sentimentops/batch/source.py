@@ -16,6 +16,7 @@ from typing import IO, Any
 from sentimentops.batch.options import BatchOptions
 from sentimentops.data.rows import (
     ENCODING_PROBLEMS,
+    column_list,
     csv_rows,
     json_object,
     no_readable_row,
@@ -103,7 +104,7 @@ class Source:
         names = fields if fields is not None else self.header
         if names is None:
             return False
-        columns = ", ".join(map(str, names))
+        columns = column_list(names)
         if options.text_column not in names:
             raise DataError(
                 f"{self.location} has no text column '{options.text_column}' (columns: "
@@ -183,7 +184,7 @@ def _refuse_repeated(columns: list[str], location: Location) -> None:
     """DataError when a column is named twice: which of them holds the text would be a guess."""
     repeated = [name for name, times in Counter(columns).items() if times > 1 and name.strip()]
     if repeated:
-        names = ", ".join(f"'{name}'" for name in repeated)
+        names = column_list(repeated, quoted=True)
         plural = "s" if len(repeated) > 1 else ""
         raise DataError(
             f"{location} names the column{plural} {names} more than once. Rename or remove"

@@ -25,6 +25,7 @@ from sentimentops.data.aclimdb import is_aclimdb_folder, read_aclimdb_folder
 from sentimentops.data.csv_blocks import after_line_end, line_blocks
 from sentimentops.data.rows import (
     ENCODING_PROBLEMS,
+    column_list,
     csv_rows,
     json_object,
     no_readable_row,
@@ -630,7 +631,7 @@ def canonical_columns(
     """``frame`` with a fresh index, its text column named ``review`` and labels ``sentiment``;
     DataError when a column is missing (labels: with ``require_labels``, or when named other than
     ``sentiment``) or would be shadowed."""
-    available = ", ".join(map(str, frame.columns)) or "none"
+    available = column_list(frame.columns)
     if text_column not in frame.columns:
         raise DataError(
             f"{location} has no text column '{text_column}' (columns: {available}). "

@@ -13,12 +13,15 @@ from typing import Any
 from sentimentops.errors import DataError
 
 __all__ = [
+    "COLUMNS_SHOWN",
+    "COLUMN_NAME_CHARS",
     "CSV_FIELD_LIMIT",
     "ENCODING_PROBLEMS",
     "NUL_BYTE",
     "PREVIEW_CHARS",
     "UNDECODABLE",
     "CsvRow",
+    "column_list",
     "csv_rows",
     "decoding_problem",
     "json_object",
@@ -32,6 +35,8 @@ NUL_BYTE = "NUL byte in row"
 UNDECODABLE = "undecodable bytes (not UTF-8)"
 ENCODING_PROBLEMS = (NUL_BYTE, UNDECODABLE)
 CSV_FIELD_LIMIT = 50_000_000  # one review may be long; the csv default (128 KiB) is too small
+# A header is the file's own: a message shows only this much of it, whatever its size.
+COLUMNS_SHOWN, COLUMN_NAME_CHARS = 10, 40
 # surrogateescape decodes each undecodable byte to one of these lone surrogates.
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
@@ -64,6 +69,21 @@ def json_object(line: str) -> tuple[dict[str, Any] | None, str | None]:
 def preview(text: str) -> str:
     """The start of a row as it can be shown and written: an undecodable byte becomes ``?``."""
     return text[:PREVIEW_CHARS].encode("utf-8", "replace").decode("utf-8")
+
+
+def column_list(names: Iterable[object], *, quoted: bool = False) -> str:
+    """A file's column names as a message shows them: the first :data:`COLUMNS_SHOWN`, each cut
+    to :data:`COLUMN_NAME_CHARS` characters ("…" marks a cut), then "… and N more"; "none"
+    for no column. With ``quoted``, each name in single quotes."""
+    names = list(names)
+    shown = [_cut_name(str(name)) for name in names[:COLUMNS_SHOWN]]
+    listed = ", ".join(f"'{name}'" if quoted else name for name in shown) or "none"
+    hidden = len(names) - len(shown)
+    return f"{listed} … and {hidden:,} more" if hidden else listed
+
+
+def _cut_name(name: str) -> str:
+    return name if len(name) <= COLUMN_NAME_CHARS else name[: COLUMN_NAME_CHARS - 1] + "…"
 
 
 def refuse_unreadable_header(line: str, location: object) -> None:
