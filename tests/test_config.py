@@ -61,6 +61,7 @@ def test_get_settings_reads_the_config_file_variable_once(
         ("split:\n  train_fraction: 1.5\n", r"split.train_fraction: Input should be less than 1"),
         ("split:\n  mode: sideways\n", r"split.mode: Input should be 'random' or 'official'"),
         ("split:\n  train_fraction: 0.8\n", r"must be 1.0, got 1.1"),
+        ("data:\n  text_column: sentiment\n", r"text_column and label_column must name diff"),
         (
             "splitt:\n  seed: 1\n",
             r"splitt \(in .*bad.yaml\) is not a setting: did you mean split\?",

@@ -81,6 +81,15 @@ class DataSettings(_Section):
     text_column: str = "review"
     label_column: str = "sentiment"
 
+    @model_validator(mode="after")
+    def _text_and_label_differ(self) -> DataSettings:
+        if self.text_column == self.label_column:
+            raise ValueError(
+                f"text_column and label_column must name different columns, both are "
+                f"{self.text_column!r}"
+            )
+        return self
+
     def reference_files(self) -> tuple[Path, Path]:
         """The reference dataset and its checksum file, each found by :func:`project_path`."""
         return project_path(self.reference_path), project_path(self.reference_sha256_path)

@@ -7,6 +7,7 @@ import gzip
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +22,8 @@ from sentimentops.data.load import (
     read_table,
     read_table_chunks,
 )
-from sentimentops.errors import ChecksumMismatchError, DataError
+from sentimentops.errors import BadInputError, ChecksumMismatchError, DataError
+from sentimentops.monitoring.current import current_from_file
 from tests.conftest import REFERENCE_CHECKSUM, REFERENCE_DATA
 
 KAGGLE_CSV = (
@@ -193,6 +195,22 @@ def test_renaming_into_an_existing_column_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match="both 'text' and 'review'"):
         load_reviews(path, text_column="text")
+
+
+@pytest.mark.parametrize(
+    ("text_column", "label_column"), [("sentiment", "sentiment"), ("review", "review")]
+)
+@pytest.mark.parametrize("reader", [load_reviews, load_readable_reviews, current_from_file])
+def test_one_column_named_for_both_text_and_labels_is_refused(
+    tmp_path: Path, reader: Callable[..., object], text_column: str, label_column: str
+) -> None:
+    path = tmp_path / "labelled.csv"
+    path.write_text("review,sentiment\nGreat.,positive\n", encoding="utf-8")
+
+    # Before, --text-column sentiment was dropped: the 'review' column was read as the text.
+    with pytest.raises(BadInputError, match="text and label columns must differ") as raised:
+        reader(path, text_column=text_column, label_column=label_column)
+    assert raised.value.exit_code == 2
 
 
 def test_a_named_label_column_must_exist_but_the_default_may_be_absent(tmp_path: Path) -> None:

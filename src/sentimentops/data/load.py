@@ -32,7 +32,12 @@ from sentimentops.data.rows import (
     preview,
 )
 from sentimentops.data.version import sha256_file
-from sentimentops.errors import ChecksumMismatchError, DataError, SentimentOpsError
+from sentimentops.errors import (
+    BadInputError,
+    ChecksumMismatchError,
+    DataError,
+    SentimentOpsError,
+)
 from sentimentops.features.blank import is_blank
 from sentimentops.storage import Location, LocationLike
 
@@ -630,7 +635,8 @@ def canonical_columns(
 ) -> pd.DataFrame:
     """``frame`` with a fresh index, its text column named ``review`` and labels ``sentiment``;
     DataError when a column is missing (labels: with ``require_labels``, or when named other than
-    ``sentiment``) or would be shadowed."""
+    ``sentiment``) or would be shadowed; BadInputError when one column is named for both."""
+    _refuse_one_column_for_both(text_column, label_column)
     available = column_list(frame.columns)
     if text_column not in frame.columns:
         raise DataError(
@@ -660,3 +666,14 @@ def canonical_columns(
                 f"'{target}' would shadow one. Rename or drop one of them first."
             )
     return frame.rename(columns=renames).reset_index(drop=True)
+
+
+def _refuse_one_column_for_both(text_column: str, label_column: str) -> None:
+    """BadInputError when the text and label columns are one: its rename to ``sentiment`` would
+    win, and the text would silently be read from a ``review`` column instead."""
+    if text_column == label_column:
+        raise BadInputError(
+            f"The text and label columns must differ, but both are '{text_column}'. Name the "
+            "column holding the review text with --text-column and the one holding the labels "
+            "with --label-column."
+        )
