@@ -179,3 +179,32 @@ def test_a_row_with_too_many_fields_is_refused_wherever_it_falls(
 
     with pytest.raises(DataError, match=rf"is not a well-formed CSV: {named}"):
         current_from_file(path, sample_rows=1_000)
+
+
+def test_a_review_longer_than_predicts_limit_is_left_out_counted_and_noted(
+    tmp_path: Path,
+) -> None:
+    limit = get_settings().validation.max_text_chars
+    path = numbered_reviews(tmp_path / "reviews.csv", 1_000)
+    frame = pd.read_csv(path)
+    frame.loc[499, "review"] = "y" * 330_000  # past predict's limit (100,000 characters)
+    frame.to_csv(path, index=False)
+
+    current = current_from_file(path)
+
+    assert len(current.frame) == 999
+    assert 500 not in row_numbers(current.frame)
+    assert current.with_texts()[1] == RowCounts(texts=999, too_long=1)
+    assert current.rows == 1_000
+    assert current.notes == (
+        f"1 of 1,000 current rows whose review is longer than validation.max_text_chars "
+        f"({limit:,} characters) left out: neither scored nor described, as predict rejects them",
+    )
+
+
+def test_a_file_of_only_too_long_reviews_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    path.write_text("review\nfar too long\n\n", encoding="utf-8")
+
+    with pytest.raises(DataError, match=r"longer than validation.max_text_chars \(5 characters"):
+        current_from_file(path, max_text_chars=5)

@@ -58,21 +58,25 @@ def check_scored_input(current: str | None, scored_input: str | None) -> None:
 
 @dataclass(frozen=True)
 class RowCounts:
-    """Rows by their review text: there, missing or blank, not a string (a number). Rows of a
-    file without a text column (a batch output) all count as ``texts``."""
+    """Rows by their review text: there, missing or blank, not a string (a number), longer than
+    the limit. Rows of a file without a text column (a batch output) all count as ``texts``."""
 
     texts: int = 0
     blank: int = 0
     not_text: int = 0
+    too_long: int = 0
 
     @property
     def rows(self) -> int:
         """Every row counted."""
-        return self.texts + self.blank + self.not_text
+        return self.texts + self.blank + self.not_text + self.too_long
 
     def __add__(self, other: RowCounts) -> RowCounts:
         return RowCounts(
-            self.texts + other.texts, self.blank + other.blank, self.not_text + other.not_text
+            self.texts + other.texts,
+            self.blank + other.blank,
+            self.not_text + other.not_text,
+            self.too_long + other.too_long,
         )
 
 
@@ -155,15 +159,18 @@ def current_from_file(
     sample_rows: int | None = None,
     seed: int = 0,
     chunk_rows: int = CHUNK_ROWS,
+    max_text_chars: int | None = None,
 ) -> CurrentData:
     """Reviews, or a batch prediction output (with its reject rate), from a file read
     ``chunk_rows`` at a time: the rows with review text are kept, every row is counted
     (``CurrentData.counts``). With ``sample_rows``, at most that many are kept per model
     version, a uniform sample drawn with ``seed`` (the same file and seed give the same sample,
-    whatever the chunks); a file with no more keeps them all, in order. DataError when
-    unreadable, empty (unless a batch output: every row rejected), or holding neither texts nor
-    predictions."""
-    sample = _Sample(sample_rows, seed)
+    whatever the chunks); a file with no more keeps them all, in order. A review longer than
+    ``max_text_chars`` (default: ``validation.max_text_chars``, predict's limit) is left out,
+    counted and noted. DataError when unreadable, empty (unless a batch output: every row
+    rejected), holding neither texts nor predictions, or only reviews too long."""
+    limit = max_text_chars if max_text_chars is not None else _max_text_chars()
+    sample = _Sample(sample_rows, seed, limit)
     counts: dict[str, RowCounts] = {}
     columns: list[str] = []
     predictions: bool | None = None  # the first chunk tells a batch output from reviews
@@ -179,10 +186,34 @@ def current_from_file(
             frame = canonical_columns(table, location, text_column, label_column)
         sample.add(frame, counts)
     reject_rate = _batch_reject_rate(location)
-    current = CurrentData(sample.frame(), str(location), reject_rate, counts=counts)
+    notes = _too_long_notes(_total(counts.values()), location, limit)
+    current = CurrentData(sample.frame(), str(location), reject_rate, notes, counts=counts)
     if current.rows == 0 and reject_rate is None:
         raise DataError(f"{location} holds no rows: there is nothing to monitor.")
     return current
+
+
+def _max_text_chars() -> int:
+    from sentimentops.config import get_settings  # settings are read when a file is, not before
+
+    return get_settings().validation.max_text_chars
+
+
+def _too_long_notes(total: RowCounts, location: LocationLike, limit: int) -> tuple[str, ...]:
+    """The note on the reviews left out as too long; DataError when no other review is left."""
+    if not total.too_long:
+        return ()
+    if not total.texts:
+        raise DataError(
+            f"Every review in {location} is missing, blank, not text or longer than "
+            f"validation.max_text_chars ({limit:,} characters): there is nothing to monitor. "
+            "Check the file, or name the text column with --text-column."
+        )
+    return (
+        f"{total.too_long:,} of {total.rows:,} current rows whose review is longer than "
+        f"validation.max_text_chars ({limit:,} characters) left out: neither scored nor "
+        "described, as predict rejects them",
+    )
 
 
 class _Sample:
@@ -190,8 +221,9 @@ class _Sample:
     per model version drawn uniformly (each row a seeded random key, the smallest keys kept:
     a reservoir that stays a uniform sample whatever comes next), in file order."""
 
-    def __init__(self, limit: int | None, seed: int) -> None:
+    def __init__(self, limit: int | None, seed: int, max_text_chars: int) -> None:
         self._limit = limit
+        self._max_text_chars = max_text_chars
         self._random = np.random.default_rng(seed)
         self._kept: list[pd.DataFrame] = []
         self._empty: pd.DataFrame | None = None  # the columns, should no row have text
@@ -204,10 +236,12 @@ class _Sample:
         rows = np.arange(self.rows_read, self.rows_read + len(frame))
         self.rows_read += len(frame)
         missing, other = _problems_of(frame)
+        too_long = _too_long(frame, self._max_text_chars)
         versions = _versions_of(frame)
-        for version, chunk_counts in _count_by_version(versions, missing, other).items():
-            counts[version] = counts.get(version, RowCounts()) + chunk_counts
-        texts = ~(missing | other)
+        chunk_counts = _count_by_version(versions, missing, other, too_long)
+        for version, version_counts in chunk_counts.items():
+            counts[version] = counts.get(version, RowCounts()) + version_counts
+        texts = ~(missing | other | too_long)
         kept = frame[texts].assign(
             **{_KEY: keys[texts], _ROW: rows[texts], _VERSION: versions[texts]}
         )
@@ -237,6 +271,16 @@ def _problems_of(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return _text_problems(frame[TEXT_COLUMN])
 
 
+def _too_long(frame: pd.DataFrame, max_text_chars: int) -> np.ndarray:
+    """Which reviews are strings longer than ``max_text_chars`` (predict would reject them)."""
+    if TEXT_COLUMN not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    texts = frame[TEXT_COLUMN]
+    return np.array(
+        [isinstance(text, str) and len(text) > max_text_chars for text in texts], dtype=bool
+    )
+
+
 def _versions_of(frame: pd.DataFrame) -> np.ndarray:
     if "model_version" not in frame.columns:
         return np.full(len(frame), "", dtype=object)
@@ -244,13 +288,15 @@ def _versions_of(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _count_by_version(
-    versions: np.ndarray, missing: np.ndarray, other: np.ndarray
+    versions: np.ndarray, missing: np.ndarray, other: np.ndarray, too_long: np.ndarray
 ) -> dict[str, RowCounts]:
     counts: dict[str, RowCounts] = {}
     for version in dict.fromkeys(versions):
         mine = versions == version
         blank, not_text = int((missing & mine).sum()), int((other & mine).sum())
-        counts[str(version)] = RowCounts(int(mine.sum()) - blank - not_text, blank, not_text)
+        long = int((too_long & mine).sum())
+        texts = int(mine.sum()) - blank - not_text - long
+        counts[str(version)] = RowCounts(texts, blank, not_text, long)
     return counts
 
 
