@@ -64,7 +64,7 @@ def test_public_names_exist(module: str) -> None:
 LAYERS: list[set[str]] = [
     {"errors"},
     {"config"},
-    {"storage", "csv_safety", "features", "prediction_log"},
+    {"storage", "csv_safety", "helper_process", "features", "prediction_log"},
     {"data"},
     {"models"},
     {"tracking"},

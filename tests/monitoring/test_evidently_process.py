@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -180,3 +181,41 @@ def test_a_command_that_ignores_ctrl_c_keeps_its_evidently_process_too() -> None
 
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout) == {"answer": "still there"}
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_the_evidently_process_ends_when_the_command_is_killed(
+    how: signal.Signals, request: pytest.FixtureRequest
+) -> None:
+    """Killed or terminated, the command cannot stop it: it must notice by itself, or it would
+    wait for work for ever (holding the caller's output pipes open)."""
+    script = (
+        "import os, time\n"
+        "from sentimentops.monitoring.evidently_process import evidently_process, with_evidently\n"
+        "with evidently_process():\n"
+        "    print(with_evidently(os.getpid), flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    command = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert command.stdout is not None
+    request.addfinalizer(lambda: _stop(command))
+    there = int(command.stdout.readline())
+
+    command.send_signal(how)
+    command.wait(timeout=30)
+
+    deadline = time.monotonic() + 20
+    while _running(there) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(there)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped has ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status

@@ -5,14 +5,14 @@ third of a cold ``monitor``) while the command reads the data and loads the mode
 from __future__ import annotations
 
 import multiprocessing
-import os
-import signal
 import threading
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
+
+from sentimentops.helper_process import follow_the_command
 
 __all__ = ["evidently_process", "import_evidently", "meanwhile", "with_evidently"]
 
@@ -45,15 +45,21 @@ def evidently_process() -> Iterator[None]:
     pool = ProcessPoolExecutor(
         1, mp_context=multiprocessing.get_context("fork"), initializer=_start_there
     )
+    before = set(multiprocessing.active_children())
     try:
         pool.submit(int)  # forks now: the first submit starts the process
     except OSError:  # no process to spare (a limit on them)
         pool.shutdown(wait=False)
         yield
         return
+    started = set(multiprocessing.active_children()) - before
     _pool = pool
     try:
         yield
+    except BaseException:  # Ctrl-C, an error: the work there is not wanted, nor waited for
+        for process in started:
+            process.terminate()
+        raise
     finally:
         _pool = None
         _meanwhile.clear()
@@ -69,10 +75,7 @@ def meanwhile(work: Callable[[], None]) -> None:
 
 
 def _start_there() -> None:
-    # Ctrl-C reaches the whole process group: the command tells of it, this process ends quietly
-    # (unless the command ignores Ctrl-C, started with nohup, say: then so does this process).
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, lambda _number, _frame: os._exit(130))
+    follow_the_command()
     import_evidently()
 
 

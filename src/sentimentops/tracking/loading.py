@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import os
-import signal
 import sys
 import threading
 import time
@@ -19,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sentimentops.errors import ModelNotFoundError
+from sentimentops.helper_process import follow_the_command
 from sentimentops.tracking.fetch import FetchedVersion, fetch_version
 from sentimentops.tracking.remembered import Recall, recall, remember
 
@@ -244,10 +243,7 @@ def _forget_stale() -> None:
 
 
 def _fetch_into(pipe: Connection, uri: str, with_reference: bool) -> None:
-    # Ctrl-C reaches the whole process group: the command tells of it, this process ends quietly
-    # (unless the command ignores Ctrl-C, started with nohup, say: then so does this process).
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, lambda _number, _frame: os._exit(130))
+    follow_the_command()
     try:
         answer: FetchedVersion | BaseException = fetch_version(uri, with_reference=with_reference)
     except Exception as error:  # sent to the parent, which raises it

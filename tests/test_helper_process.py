@@ -1,0 +1,77 @@
+"""A helper process leaves Ctrl-C to its command and ends when the command ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SCRIPT = (
+    "import multiprocessing, time\n"
+    "from sentimentops.helper_process import follow_the_command\n"
+    "def helper():\n"
+    "    follow_the_command()\n"
+    "    time.sleep(60)\n"
+    "if __name__ == '__main__':\n"
+    "    process = multiprocessing.get_context('fork').Process(target=helper)\n"
+    "    process.start()\n"
+    "    print(process.pid, flush=True)\n"
+    "    time.sleep(60)\n"
+)
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped has ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.fixture
+def command_and_helper() -> Iterator[tuple[subprocess.Popen[str], int]]:
+    command = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert command.stdout is not None
+    helper = int(command.stdout.readline())
+    time.sleep(0.5)  # the helper has called follow_the_command
+    yield command, helper
+    if command.poll() is None:
+        os.killpg(command.pid, signal.SIGKILL)
+    command.communicate()
+    if running(helper):
+        os.kill(helper, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_a_helper_ends_when_its_command_is_killed(
+    command_and_helper: tuple[subprocess.Popen[str], int], how: signal.Signals
+) -> None:
+    command, helper = command_and_helper
+
+    command.send_signal(how)
+    command.wait(timeout=30)
+
+    deadline = time.monotonic() + 20  # well before the helper's own 60 s
+    while running(helper) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not running(helper)
+
+
+def test_a_helper_leaves_ctrl_c_to_its_command(
+    command_and_helper: tuple[subprocess.Popen[str], int],
+) -> None:
+    _, helper = command_and_helper
+
+    os.kill(helper, signal.SIGINT)
+    time.sleep(1)
+
+    assert running(helper)
