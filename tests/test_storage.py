@@ -35,6 +35,7 @@ from sentimentops.storage import (
     object_store_outage,
     object_store_refusal,
     storage_errors,
+    write_atomically,
 )
 from tests.servers import free_port, moto_s3, without_aws_credentials
 
@@ -409,3 +410,25 @@ def test_reading_s3_without_credentials_is_a_config_error_end_to_end(
     assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in message
     assert "AWS_PROFILE" in message
     assert "AWS_ENDPOINT_URL" in message
+
+
+def test_a_file_written_atomically_is_whole_or_absent(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+
+    def cut_short(path: Path) -> None:
+        path.write_text("<html>half")
+        raise KeyboardInterrupt  # Ctrl-C in the middle of the write
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(target, cut_short)
+    assert list(tmp_path.iterdir()) == []
+
+    target.write_text("the last whole report")
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(target, cut_short)
+    assert [path.name for path in tmp_path.iterdir()] == ["report.html"]
+    assert target.read_text() == "the last whole report"
+
+    write_atomically(target, lambda path: path.write_text("<html>whole</html>"))
+    assert target.read_text() == "<html>whole</html>"
+    assert [path.name for path in tmp_path.iterdir()] == ["report.html"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ __all__ = [
     "object_store_outage",
     "object_store_refusal",
     "storage_errors",
+    "write_atomically",
 ]
 
 # Beside a batch output: its rejects and summary (batch writes them; monitoring and the SQS
@@ -208,6 +210,18 @@ def contained_path(root: Path, relative: str) -> Path:
             "'.' or '..' segment)."
         )
     return root.joinpath(*[part for part in parts if part])
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """``write`` a file beside ``path``, then rename it to ``path``: a reader, or a run cut short,
+    finds the whole file or none. A random name in the same folder keeps the rename atomic and
+    concurrent writers apart; unlike mkstemp, the file gets the usual (umask) permissions."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.part")
+    try:
+        write(temporary)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 Kind = Literal["credentials", "invalid", "refusal", "outage"]

@@ -45,6 +45,8 @@ def test_same_distribution_raises_no_alert(
     summary = json.loads(outcome.summary_path.read_text())
     assert summary["verdict"] == "ok"
     assert outcome.report_path is not None
+    # Evidently's page went into the report; nothing half-written or intermediate is left.
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["report.html", "summary.json"]
     html = outcome.report_path.read_text()
     assert "<html" in html.lower()
     assert "review" in html

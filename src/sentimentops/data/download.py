@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import re
-import secrets
 import tarfile
 import tempfile
 import urllib.error
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 from sentimentops.data.aclimdb import CANONICAL_COLUMNS, read_aclimdb_folder
 from sentimentops.data.version import sha256_file
 from sentimentops.errors import ChecksumMismatchError, ConfigError, DataError, DownloadError
+from sentimentops.storage import write_atomically
 
 __all__ = ["PARQUET_NAME", "ProgressCallback", "download_aclimdb"]
 
@@ -71,12 +71,12 @@ def download_aclimdb(
                     "was deleted. Retry, or fix download.sha256 if the file was updated upstream."
                 )
 
-        _write_atomically(tarball, fetch)
+        write_atomically(tarball, fetch)
     reviews = _read_tarball(tarball, destination)
     parquet = destination / PARQUET_NAME
-    _write_atomically(parquet, lambda temporary: _write_parquet(reviews, temporary))
+    write_atomically(parquet, lambda temporary: _write_parquet(reviews, temporary))
     line = f"{sha256_file(parquet)}  {PARQUET_NAME}\n"
-    _write_atomically(
+    write_atomically(
         parquet.with_name(f"{PARQUET_NAME}.sha256"),
         lambda temporary: temporary.write_text(line, encoding="utf-8"),
     )
@@ -103,17 +103,6 @@ def _tarball_name(url: str) -> str:
         )
     name = Path(parsed.path).name
     return name if name not in {"", ".", ".."} else _DEFAULT_TARBALL_NAME
-
-
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    # A random temporary name in the same folder: the rename is atomic and concurrent runs do not
-    # share a file; unlike mkstemp, the file gets the usual (umask) permissions.
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.part")
-    try:
-        write(temporary)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _stream(

@@ -10,6 +10,7 @@ from typing import Final, Protocol
 
 from sentimentops.monitoring.checks import Check
 from sentimentops.monitoring.results import Alert, ClassificationQuality, MonitoringMetrics
+from sentimentops.storage import write_atomically
 
 __all__ = ["DETAILS_ANCHOR", "JudgedRun", "write_report"]
 
@@ -76,12 +77,13 @@ def rewrite_summary(outcome: JudgedRun) -> None:
     start = page.index(_SUMMARY_START)
     end = page.index(_SUMMARY_END, start) + len(_SUMMARY_END)
     summary = _summary(outcome, has_details=f'id="{DETAILS_ANCHOR}"' in page)
-    outcome.report_path.write_text(page[:start] + summary + page[end:], encoding="utf-8")
+    rewritten = page[:start] + summary + page[end:]
+    write_atomically(outcome.report_path, lambda path: path.write_text(rewritten, "utf-8"))
 
 
 def write_report(outcome: JudgedRun, details: Path | None) -> Path:
-    """Write the summary, then ``details`` (Evidently's HTML, may be the same file) if any, to
-    ``outcome.report_path``; returns that path."""
+    """Write the summary, then ``details`` (Evidently's HTML, removed once copied) if any, to
+    ``outcome.report_path``, whole or not at all; returns that path."""
     assert outcome.report_path is not None, "a report is written to the outcome's report path"
     summary = _STYLE + _summary(outcome, has_details=details is not None)
     if details is None:
@@ -97,7 +99,9 @@ def write_report(outcome: JudgedRun, details: Path | None) -> Path:
         details_heading = f'<h2 class="so-summary" id="{DETAILS_ANCHOR}">Drift details</h2>\n'
         page = evidently[:body] + "\n" + summary + details_heading + evidently[body:]
         page = page.replace("<head>", f"<head>\n<title>{_title(outcome)}</title>", 1)
-    outcome.report_path.write_text(page, encoding="utf-8")
+    write_atomically(outcome.report_path, lambda path: path.write_text(page, "utf-8"))
+    if details is not None and details != outcome.report_path:
+        details.unlink(missing_ok=True)
     return outcome.report_path
 
 

@@ -27,6 +27,7 @@ from sentimentops.monitoring.evidently_process import with_evidently
 from sentimentops.monitoring.performance import classification_performance, classification_quality
 from sentimentops.monitoring.report_page import rewrite_summary, write_report
 from sentimentops.monitoring.results import Alert, MonitoringMetrics
+from sentimentops.storage import write_atomically
 from sentimentops.tracking.loading import LoadedModel
 
 __all__ = [
@@ -106,7 +107,8 @@ def with_note(outcome: MonitoringOutcome, note: str) -> MonitoringOutcome:
 
 
 def _write_summary(outcome: MonitoringOutcome) -> None:
-    outcome.summary_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str) + "\n")
+    text = json.dumps(outcome.to_dict(), indent=2, default=str) + "\n"
+    write_atomically(outcome.summary_path, lambda path: path.write_text(text, "utf-8"))
 
 
 def sample_rows(frame: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
@@ -134,7 +136,7 @@ def run_monitoring(
         settings,
         output_dir,
         lambda: _measured(
-            current, model, settings, reference, output_dir / "report.html", progress
+            current, model, settings, reference, output_dir / DRIFT_DETAILS, progress
         ),
     )
 
@@ -157,6 +159,9 @@ def empty_outcome(
 
 
 _Measured = tuple[MonitoringMetrics, Path | None, list[str]]  # metrics, Evidently's HTML, notes
+# Evidently's page, written first, then copied into report.html under the summary: a run cut
+# short leaves no report.html that looks finished.
+DRIFT_DETAILS: Final = ".drift-details.html"
 
 
 def _judged(
@@ -194,7 +199,7 @@ def _measured(
     model: LoadedModel,
     settings: Settings,
     reference: pd.DataFrame | None,
-    report_path: Path,
+    details_path: Path,
     progress: Progress,
 ) -> _Measured:
     config = settings.monitoring
@@ -270,7 +275,7 @@ def _measured(
         frame,
         text_column=text_column,
         settings=config,
-        html_path=report_path,
+        html_path=details_path,
     )
     if text_column and drift.text is None:
         notes.append(
@@ -317,7 +322,7 @@ def _measured(
         reject_rate=current.reject_rate,
         quality=quality,
     )
-    return metrics, report_path, notes
+    return metrics, details_path, notes
 
 
 def _with_predictions(
