@@ -118,6 +118,15 @@ def running(
             stop(process, group=new_session)
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie waiting to be reaped has ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
 def mlflow_server_command(backend_store: str, artifacts: Path, port: int) -> list[str]:
     """``mlflow server`` on 127.0.0.1:``port`` with one worker, artifacts proxied to a folder."""
     return [

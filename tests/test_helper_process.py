@@ -8,9 +8,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+
+from tests.servers import pid_alive
 
 SCRIPT = (
     "import multiprocessing, time\n"
@@ -26,15 +27,6 @@ SCRIPT = (
 )
 
 
-def running(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting to be reaped has ended)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-    return "\nState:\tZ" not in status
-
-
 @pytest.fixture
 def command_and_helper() -> Iterator[tuple[subprocess.Popen[str], int]]:
     command = subprocess.Popen(
@@ -47,7 +39,7 @@ def command_and_helper() -> Iterator[tuple[subprocess.Popen[str], int]]:
     if command.poll() is None:
         os.killpg(command.pid, signal.SIGKILL)
     command.communicate()
-    if running(helper):
+    if pid_alive(helper):
         os.kill(helper, signal.SIGKILL)
 
 
@@ -61,9 +53,9 @@ def test_a_helper_ends_when_its_command_is_killed(
     command.wait(timeout=30)
 
     deadline = time.monotonic() + 20  # well before the helper's own 60 s
-    while running(helper) and time.monotonic() < deadline:
+    while pid_alive(helper) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not running(helper)
+    assert not pid_alive(helper)
 
 
 def test_a_helper_leaves_ctrl_c_to_its_command(
@@ -74,4 +66,4 @@ def test_a_helper_leaves_ctrl_c_to_its_command(
     os.kill(helper, signal.SIGINT)
     time.sleep(1)
 
-    assert running(helper)
+    assert pid_alive(helper)

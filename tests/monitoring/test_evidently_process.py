@@ -11,12 +11,12 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sentimentops.monitoring.evidently_process import evidently_process, meanwhile, with_evidently
+from tests.servers import pid_alive
 
 
 def run_script(body: str) -> dict[str, Any]:
@@ -207,15 +207,6 @@ def test_the_evidently_process_ends_when_the_command_is_killed(
     command.wait(timeout=30)
 
     deadline = time.monotonic() + 20
-    while _running(there) and time.monotonic() < deadline:
+    while pid_alive(there) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _running(there)
-
-
-def _running(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting to be reaped has ended)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-    return "\nState:\tZ" not in status
+    assert not pid_alive(there)
