@@ -89,6 +89,14 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 20.0, *, group: bool
         return False
 
 
+def kill_group(command: subprocess.Popen[str]) -> None:
+    """A test that failed half-way leaves no process behind: SIGKILL to the command's process
+    group (it was started in a session of its own), then reap it."""
+    if command.poll() is None:
+        os.killpg(command.pid, signal.SIGKILL)
+    command.communicate()
+
+
 @contextmanager
 def running(
     command: list[str],

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from sentimentops.monitoring.evidently_process import evidently_process, meanwhile, with_evidently
-from tests.servers import pid_alive
+from tests.servers import kill_group, pid_alive
 
 
 def run_script(body: str) -> dict[str, Any]:
@@ -135,7 +135,7 @@ def test_ctrl_c_ends_both_processes_and_only_the_command_speaks(
         start_new_session=True,  # a process group of its own, as a terminal's foreground job
     )
     assert command.stdout is not None
-    request.addfinalizer(lambda: _stop(command))
+    request.addfinalizer(lambda: kill_group(command))
     assert command.stdout.readline() == "working\n"
     time.sleep(0.5)  # the work has started there
 
@@ -147,13 +147,6 @@ def test_ctrl_c_ends_both_processes_and_only_the_command_speaks(
     assert stdout == "interrupted\n"
     assert stderr == ""  # not a word of its own, such as its import's traceback
     assert time.monotonic() - started < 10  # not the 60 s of the work
-
-
-def _stop(command: subprocess.Popen[str]) -> None:
-    """A test that failed half-way leaves no process behind."""
-    if command.poll() is None:
-        os.killpg(command.pid, signal.SIGKILL)
-    command.communicate()
 
 
 def test_a_command_that_ignores_ctrl_c_keeps_its_evidently_process_too() -> None:
@@ -200,7 +193,7 @@ def test_the_evidently_process_ends_when_the_command_is_killed(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
     assert command.stdout is not None
-    request.addfinalizer(lambda: _stop(command))
+    request.addfinalizer(lambda: kill_group(command))
     there = int(command.stdout.readline())
 
     command.send_signal(how)

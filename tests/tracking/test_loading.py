@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import kill_group
+
 
 def _prefetch_and_tell(asked: Queue[int]) -> None:
     from sentimentops.tracking import loading
@@ -122,7 +124,7 @@ def test_ctrl_c_during_the_lookup_ends_its_process_without_a_traceback(
         start_new_session=True,  # a process group of its own, as a terminal's foreground job
     )
     assert command.stdout is not None
-    request.addfinalizer(lambda: _stop(command))
+    request.addfinalizer(lambda: kill_group(command))
     assert command.stdout.readline() == "asked 1\n"  # a lookup process is at work
     time.sleep(1)  # in it, MLflow's import, then a new store's migrations: seconds of work
     children = Path(f"/proc/{command.pid}/task/{command.pid}/children").read_text().split()
@@ -134,10 +136,3 @@ def test_ctrl_c_during_the_lookup_ends_its_process_without_a_traceback(
     assert command.returncode == 130
     assert stdout == "interrupted\n"
     assert stderr == ""  # not a word of its own, such as "Process prefetch:" and a traceback
-
-
-def _stop(command: subprocess.Popen[str]) -> None:
-    """A test that failed half-way leaves no process behind."""
-    if command.poll() is None:
-        os.killpg(command.pid, signal.SIGKILL)
-    command.communicate()

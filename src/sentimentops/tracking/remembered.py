@@ -7,14 +7,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import sqlite3
-import tempfile
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sentimentops.storage import write_atomically
 from sentimentops.tracking.fetch import FetchedVersion
 from sentimentops.tracking.registry import ModelVersionInfo
 
@@ -77,7 +75,7 @@ def remember(
         entry = _entry_path(cache, uri, tracking_uri, answer.reference is not None)
         cache.mkdir(parents=True, exist_ok=True)
         if answer.reference is not None:
-            _write_atomically(entry.with_suffix(".parquet"), answer.reference.to_parquet)
+            write_atomically(entry.with_suffix(".parquet"), answer.reference.to_parquet)
         saved = {
             "uri": uri,
             "fingerprint": before,
@@ -86,7 +84,7 @@ def remember(
             "info": asdict(answer.info),
             "folder": answer.folder,
         }
-        _write_atomically(entry, lambda path: Path(path).write_text(json.dumps(saved)))
+        write_atomically(entry, lambda path: path.write_text(json.dumps(saved), encoding="utf-8"))
 
 
 def _answer(saved: dict[str, Any], entry: Path) -> FetchedVersion | None:
@@ -126,13 +124,3 @@ def _model_name(uri: str) -> str:
 def _entry_path(cache: Path, uri: str, tracking_uri: str, with_reference: bool) -> Path:
     key = hashlib.sha256(f"{tracking_uri}\n{uri}\n{with_reference}".encode()).hexdigest()[:24]
     return cache / f"{key}.json"
-
-
-def _write_atomically(path: Path, write: Callable[[str], object]) -> None:
-    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
-    try:
-        write(scratch)
-        Path(scratch).replace(path)
-    finally:
-        Path(scratch).unlink(missing_ok=True)
