@@ -67,3 +67,27 @@ def test_a_helper_leaves_ctrl_c_to_its_command(
     time.sleep(1)
 
     assert pid_alive(helper)
+
+
+def test_processes_started_within_the_block_ignore_ctrl_c_and_those_after_do_not() -> None:
+    """Dask's workers, for instance, started from a process with Python's own Ctrl-C handler."""
+    script = (
+        "import signal, subprocess, sys\n"
+        # A test worker may ignore Ctrl-C, and its children inherit that: not a terminal's.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "from sentimentops.helper_process import children_leave_ctrl_c\n"
+        "ASK = [sys.executable, '-c',\n"
+        "       'import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)']\n"
+        "with children_leave_ctrl_c():\n"
+        "    within = subprocess.run(ASK, capture_output=True, text=True).stdout.strip()\n"
+        "after = subprocess.run(ASK, capture_output=True, text=True).stdout.strip()\n"
+        "mine = signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+        "print(within, after, mine)\n"
+    )
+
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    ignored_within, ignored_after, handler_back = completed.stdout.split()
+    assert (ignored_within, ignored_after, handler_back) == ("True", "False", "True")

@@ -8,8 +8,10 @@ import multiprocessing.connection
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["follow_the_command"]
+__all__ = ["children_leave_ctrl_c", "follow_the_command"]
 
 
 def follow_the_command() -> None:
@@ -25,3 +27,22 @@ def _end_with_the_command() -> None:
     if command is not None:
         multiprocessing.connection.wait([command.sentinel])  # ready when it has ended
     os._exit(1)
+
+
+@contextmanager
+def children_leave_ctrl_c() -> Iterator[None]:
+    """Processes started within ignore Ctrl-C, as their children do (an ignored signal stays
+    ignored across fork and exec): the command gets it too, and ends them in order. Dask's
+    worker processes otherwise print a traceback each. Only in the main thread, where Python
+    handles signals, and while Python's own handler is set."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

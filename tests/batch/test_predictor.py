@@ -711,3 +711,30 @@ def test_an_output_folder_the_file_system_refuses_exits_2(
     assert result.exit_code == 2, result.output
     assert "Cannot write the output /proc/scored.csv" in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_a_run_cut_short_is_resumable_once_a_chunk_is_done_and_not_before(
+    model_folder: Path, tmp_path: Path
+) -> None:
+    """What ``predict`` says on Ctrl-C: --resume only when there is something to go on from."""
+    source = tmp_path / "reviews.csv"
+    _reviews_csv(source, range(40))
+    options = BatchOptions(chunk_size=10, max_text_chars=get_settings().validation.max_text_chars)
+
+    def stop_at_scoring(step: str) -> None:
+        if step == "Scoring":  # the model is loaded, no chunk scored yet
+            raise _InterruptedError
+
+    def stop_after_a_chunk(_rows: int) -> None:
+        raise _InterruptedError
+
+    model = load_version(str(model_folder))
+    before = BatchPredictor(model, options, status=stop_at_scoring)
+    after = BatchPredictor(model, options, progress=stop_after_a_chunk)
+    for run, output in ((before, tmp_path / "before.csv"), (after, tmp_path / "after.csv")):
+        with pytest.raises(_InterruptedError):
+            run.run(str(source), output)
+
+    assert not before.resumable
+    assert after.resumable
+    assert not BatchPredictor(model, options).resumable  # never run

@@ -13,6 +13,7 @@ import numpy as np
 
 from sentimentops.batch.options import BatchOptions
 from sentimentops.batch.rules import Screened
+from sentimentops.helper_process import children_leave_ctrl_c
 from sentimentops.tracking.loading import LoadedModel, load_version
 
 __all__ = ["DaskEngine", "Engine", "LocalEngine", "open_engine", "score_on_worker", "scored"]
@@ -81,9 +82,10 @@ class DaskEngine:
         if scheduler is None:
             # Its HTTP server (dashboard, /metrics) on a free loopback port: None would still
             # take 8787, and warn when another cluster has it.
-            self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=workers, threads_per_worker=1, dashboard_address="127.0.0.1:0"
-            )
+            with children_leave_ctrl_c():  # this process closes the cluster on Ctrl-C
+                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=workers, threads_per_worker=1, dashboard_address="127.0.0.1:0"
+                )
             self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
             self._client.wait_for_workers(workers, timeout=120)
         else:

@@ -44,6 +44,12 @@ class BatchPredictor:
         self.options = options or BatchOptions()
         self.progress = progress or (lambda _records: None)
         self.status = status or (lambda _step: None)
+        self._sink: Sink | None = None
+
+    @property
+    def resumable(self) -> bool:
+        """Whether a :meth:`run` cut short left completed chunks that ``resume`` goes on from."""
+        return self._sink is not None and self._sink.checkpoint.exists()
 
     def run(
         self, input_location: LocationLike, output: LocationLike, *, resume: bool = False
@@ -69,7 +75,7 @@ class BatchPredictor:
             scoring = time.perf_counter()
             doing, then = f"scoring {source} into {target}", "rerun with --resume to continue"
             with storage_errors(doing, then=then, writes=True):
-                sink = Sink(target, identity, resume=resume)
+                sink = self._sink = Sink(target, identity, resume=resume)
             with sink.removed_unless_resumable(), storage_errors(doing, then=then, writes=True):
                 records = source.records()
                 skipped = sum(1 for _ in islice(records, sink.done * self.options.chunk_size))

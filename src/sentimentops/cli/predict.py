@@ -70,6 +70,7 @@ def predict_command(
         workers=workers,
         scheduler=scheduler,
     )
+    predictor: BatchPredictor | None = None
     try:
         with steps() as shown:
             predictor = BatchPredictor(model, options, progress=shown.advance, status=shown.start)
@@ -78,6 +79,8 @@ def predict_command(
         print_error(
             "Interrupted. The chunks scored so far are kept beside OUTPUT: run the same command "
             "with --resume to go on from there (without it, the run starts again)."
+            if resume or (predictor is not None and predictor.resumable)
+            else "Interrupted before a chunk was scored: nothing was kept. Run the command again."
         )
         raise typer.Exit(code=130) from None
     console.print(
