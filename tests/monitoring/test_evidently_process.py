@@ -15,7 +15,12 @@ from typing import Any
 
 import pytest
 
-from sentimentops.monitoring.evidently_process import evidently_process, meanwhile, with_evidently
+from sentimentops.monitoring.evidently_process import (
+    evidently_process,
+    in_evidently,
+    meanwhile,
+    with_evidently,
+)
 from tests.servers import kill_group, pid_alive
 
 
@@ -203,3 +208,86 @@ def test_the_evidently_process_ends_when_the_command_is_killed(
     while pid_alive(there) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not pid_alive(there)
+
+
+def test_a_process_started_ahead_is_the_one_the_block_uses() -> None:
+    seen = run_script(
+        "import json, multiprocessing, os\n"
+        "from sentimentops.monitoring.evidently_process import (\n"
+        "    evidently_process, start_ahead, with_evidently)\n"
+        "start_ahead()\n"
+        "ahead = [child.pid for child in multiprocessing.active_children()]\n"
+        "with evidently_process():\n"
+        "    there = with_evidently(os.getpid)\n"
+        "print(json.dumps({'ahead': ahead, 'there': there,\n"
+        "                  'left': len(multiprocessing.active_children())}))\n"
+    )
+
+    assert seen["ahead"] == [seen["there"]]
+    assert seen["left"] == 0  # ended with the block
+
+
+def test_a_process_started_ahead_and_never_used_ends_with_the_command() -> None:
+    """``monitor`` with a usage error, say: its process, still importing Evidently, is ended at
+    exit rather than waited for."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import multiprocessing, sys\n"
+            "from sentimentops.monitoring.evidently_process import start_ahead\n"
+            "start_ahead()\n"
+            "print(multiprocessing.active_children()[0].pid, flush=True)\n"
+            "sys.exit(2)\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert completed.returncode == 2
+    assert completed.stderr == ""
+    assert not pid_alive(int(completed.stdout))
+
+
+def test_answers_come_back_in_the_order_asked_with_large_arguments() -> None:
+    """Arguments larger than a pipe holds are handed over while the command goes on."""
+    seen = run_script(
+        "import json\n"
+        "from sentimentops.monitoring.evidently_process import evidently_process, in_evidently\n"
+        "big = 'x' * 5_000_000\n"
+        "with evidently_process():\n"
+        "    first = in_evidently(len, big)\n"
+        "    second = in_evidently(str.upper, big[:3] + 'y')\n"
+        "    answers = [first.result(), second.result()]\n"
+        "print(json.dumps({'answers': answers}))\n"
+    )
+
+    assert seen == {"answers": [5_000_000, "XXXY"]}
+
+
+def test_without_the_process_an_error_comes_from_the_result_as_there() -> None:
+    def refuse() -> None:
+        raise ValueError("no reference")
+
+    pending = in_evidently(refuse)
+
+    with pytest.raises(ValueError, match="no reference"):
+        pending.result()
+
+
+def test_an_error_there_carries_its_traceback_there_as_a_note() -> None:
+    seen = run_script(
+        "import json\n"
+        "from sentimentops.monitoring.evidently_process import evidently_process, with_evidently\n"
+        "with evidently_process():\n"
+        "    try:\n"
+        "        with_evidently(int, 'not a number')\n"
+        "    except ValueError as error:\n"
+        "        print(json.dumps({'notes': error.__notes__}))\n"
+    )
+
+    (note,) = seen["notes"]
+    assert note.startswith("Raised in the Evidently process:\nTraceback")
+    assert "invalid literal for int()" in note

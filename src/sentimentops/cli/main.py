@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from sentimentops import __version__
 from sentimentops.cli.data import data_app
+from sentimentops.cli.environment import set_environment_defaults
 from sentimentops.cli.models import models_app
 from sentimentops.cli.monitor import monitor_app
 from sentimentops.cli.output import console, print_error
@@ -28,20 +29,7 @@ from sentimentops.cli.worker import worker_command
 from sentimentops.config import CONFIG_FILE_ENV, get_settings
 from sentimentops.errors import SentimentOpsError
 
-__all__ = ["QUIET_LIBRARIES", "TELEMETRY_OPT_OUT", "app", "run"]
-
-# The project runs offline and must not phone home; set before any of these libraries loads.
-TELEMETRY_OPT_OUT = {
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "EVIDENTLY_DISABLE_TELEMETRY": "1",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-}
-# The commands show their own progress, which MLflow's bars and INFO lines would bury.
-QUIET_LIBRARIES = {
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    "MLFLOW_LOGGING_LEVEL": "WARNING",
-}
+__all__ = ["app", "run"]
 
 
 class _ErrorMappingGroup(TyperGroup):
@@ -100,7 +88,7 @@ def main(
     ),
 ) -> None:
     """End-to-end MLOps for review sentiment."""
-    _set_environment_defaults()
+    set_environment_defaults()
     if config is not None:
         # Through the environment so that subprocesses (workers, flows) see the same file.
         os.environ[CONFIG_FILE_ENV] = str(config.resolve())
@@ -108,8 +96,8 @@ def main(
 
 
 def run() -> NoReturn:
-    """Console-script entry point."""
-    _set_environment_defaults()
+    """Run the command line and exit (the console script, ``cli/entry.py``, ends here)."""
+    set_environment_defaults()
     try:
         app()
     except SystemExit as done:  # how click ends every command
@@ -128,8 +116,3 @@ def _exit_without_teardown(code: str | int | None) -> NoReturn:
         with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream
             stream.flush()
     os._exit(code if isinstance(code, int) else 0 if code is None else 1)
-
-
-def _set_environment_defaults() -> None:
-    for name, value in (TELEMETRY_OPT_OUT | QUIET_LIBRARIES).items():
-        os.environ.setdefault(name, value)

@@ -18,7 +18,7 @@ from sentimentops.data.load import load_reviews
 from sentimentops.errors import BadInputError
 from sentimentops.monitoring.current import CurrentData, current_from_file, current_from_log
 from sentimentops.monitoring.delivery import send_alerts, webhook_of
-from sentimentops.monitoring.evidently_process import meanwhile, with_evidently
+from sentimentops.monitoring.evidently_process import in_evidently, meanwhile
 from sentimentops.monitoring.history import build_run_record, prune_reports
 from sentimentops.monitoring.rollout import rollback_if_worse
 from sentimentops.monitoring.run import (
@@ -293,6 +293,18 @@ def _record(outcome: MonitoringOutcome, settings: Settings) -> None:
         report_path=outcome.report_location,
     )
     metrics = dict(record.metrics)
+    # The workspace's snapshot is made in Evidently's process while the other two are written.
+    snapshot = in_evidently(
+        record_snapshot,
+        settings,
+        metrics=metrics,
+        alerts=len(outcome.alerts),
+        model_name=outcome.model_name,
+        model_version=outcome.model_version,
+        started_at=outcome.started_at,
+        verdict=outcome.verdict,
+        source=outcome.source,
+    )
     try:
         store = open_store(settings)
         try:
@@ -301,24 +313,6 @@ def _record(outcome: MonitoringOutcome, settings: Settings) -> None:
             store.dispose()
     except Exception as error:
         log.error("could not record the monitoring run in the history store: %s", error)
-    try:
-        with_evidently(
-            record_snapshot,
-            settings,
-            metrics=metrics,
-            alerts=len(outcome.alerts),
-            model_name=outcome.model_name,
-            model_version=outcome.model_version,
-            started_at=outcome.started_at,
-            verdict=outcome.verdict,
-            source=outcome.source,
-        )
-    except Exception as error:
-        log.error(
-            "could not add the monitoring run to the Evidently workspace %s: %s",
-            workspace_location(settings),
-            error,
-        )
     try:
         log_monitoring_run(
             settings,
@@ -337,3 +331,11 @@ def _record(outcome: MonitoringOutcome, settings: Settings) -> None:
         )
     except Exception as error:
         log.error("could not record the monitoring run in MLflow: %s", error)
+    try:
+        snapshot.result()
+    except Exception as error:
+        log.error(
+            "could not add the monitoring run to the Evidently workspace %s: %s",
+            workspace_location(settings),
+            error,
+        )

@@ -23,7 +23,7 @@ from sentimentops.monitoring.current import CurrentData, without_missing_texts
 from sentimentops.monitoring.descriptors import describe_frame, training_unigrams
 from sentimentops.monitoring.drift import MIN_TEXT_DRIFT_ROWS, compare_drift
 from sentimentops.monitoring.estimation import ScoreCalibrator, estimate_accuracy
-from sentimentops.monitoring.evidently_process import with_evidently
+from sentimentops.monitoring.evidently_process import in_evidently
 from sentimentops.monitoring.performance import classification_performance, classification_quality
 from sentimentops.monitoring.report_page import rewrite_summary, write_report
 from sentimentops.monitoring.results import Alert, MonitoringMetrics
@@ -252,10 +252,6 @@ def _measured(
     frame = _with_predictions(
         sample_rows(current_frame, config.sample_rows, config.seed), model, "current", progress
     )
-    progress(
-        f"computing drift of {len(frame):,} current against {len(reference):,} reference rows "
-        "and writing the HTML report (Evidently)"
-    )
     text_column = TEXT_COLUMN if TEXT_COLUMN in frame.columns else None
     if text_column:
         from sentimentops.tracking.flavor import CHECKSUM_KEY  # imported with the model already
@@ -269,7 +265,8 @@ def _measured(
         frame = describe_frame(frame, text_column, vocabulary)
     else:
         notes.append("no review text in the current data: text and descriptor drift skipped")
-    drift = with_evidently(
+    # Evidently's work runs in its own process when there is one: measure meanwhile.
+    pending_drift = in_evidently(
         compare_drift,
         reference,
         frame,
@@ -277,11 +274,6 @@ def _measured(
         settings=config,
         html_path=details_path,
     )
-    if text_column and drift.text is None:
-        notes.append(
-            f"text drift not measured: {len(frame):,} current and {len(reference):,} reference "
-            "rows are too few for the domain classifier (it trains on one half, tests on the other)"
-        )
 
     performance: dict[str, Any] = {}
     quality = None
@@ -305,6 +297,19 @@ def _measured(
     calibrator = ScoreCalibrator().fit(reference["score"], reference[LABEL_COLUMN])
     if calibrator.method == "identity":
         notes.append("reference too small or one-sided to calibrate: estimate uses raw scores")
+    estimated_accuracy = estimate_accuracy(
+        frame["score"].to_numpy(), calibrator, confidence_level=config.confidence_level
+    )
+    progress(
+        f"computing drift of {len(frame):,} current against {len(reference):,} reference rows "
+        "and writing the HTML report (Evidently)"
+    )
+    drift = pending_drift.result()
+    if text_column and drift.text is None:
+        notes.append(
+            f"text drift not measured: {len(frame):,} current and {len(reference):,} reference "
+            "rows are too few for the domain classifier (it trains on one half, tests on the other)"
+        )
     metrics = MonitoringMetrics(
         rows=counted.texts,  # every row with text, not the sample's
         reference_rows=len(reference),
@@ -315,9 +320,7 @@ def _measured(
         accuracy=performance.get("accuracy"),
         f1=performance.get("f1"),
         roc_auc=performance.get("roc_auc"),
-        estimated_accuracy=estimate_accuracy(
-            frame["score"].to_numpy(), calibrator, confidence_level=config.confidence_level
-        ),
+        estimated_accuracy=estimated_accuracy,
         reference_accuracy=model.test_accuracy,
         reject_rate=current.reject_rate,
         quality=quality,
