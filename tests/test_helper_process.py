@@ -69,25 +69,53 @@ def test_a_helper_leaves_ctrl_c_to_its_command(
     assert pid_alive(helper)
 
 
+def _as_from_a_terminal(script: str) -> list[str]:
+    """The lines ``script`` printed, run in a fresh interpreter with Python's own Ctrl-C handler
+    (a test worker may ignore Ctrl-C, and its children inherit that: not a terminal's)."""
+    completed = subprocess.run(
+        [sys.executable, "-c", "import signal\n"
+         "signal.signal(signal.SIGINT, signal.default_int_handler)\n" + script],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout.splitlines()
+
+
 def test_processes_started_within_the_block_ignore_ctrl_c_and_those_after_do_not() -> None:
-    """Dask's workers, for instance, started from a process with Python's own Ctrl-C handler."""
-    script = (
+    """Dask's workers, for instance."""
+    printed = _as_from_a_terminal(
         "import signal, subprocess, sys\n"
-        # A test worker may ignore Ctrl-C, and its children inherit that: not a terminal's.
-        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from sentimentops.helper_process import children_leave_ctrl_c\n"
         "ASK = [sys.executable, '-c',\n"
         "       'import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)']\n"
+        "def ask(): return subprocess.run(ASK, capture_output=True, text=True).stdout\n"
         "with children_leave_ctrl_c():\n"
-        "    within = subprocess.run(ASK, capture_output=True, text=True).stdout.strip()\n"
-        "after = subprocess.run(ASK, capture_output=True, text=True).stdout.strip()\n"
-        "mine = signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
-        "print(within, after, mine)\n"
+        "    print('within, ignored:', ask())\n"
+        "print('after, ignored:', ask())\n"
+        "print('handler back:', signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
     )
 
-    completed = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    assert [line for line in printed if line] == [
+        "within, ignored: True",
+        "after, ignored: False",
+        "handler back: True",
+    ]
+
+
+def test_ctrl_c_within_a_deferred_block_is_raised_when_it_is_done() -> None:
+    """The history, the workspace and MLflow get a monitoring run one after the other: an
+    interrupt among them would leave it in some stores only."""
+    printed = _as_from_a_terminal(
+        "import os, signal, time\n"
+        "from sentimentops.helper_process import ctrl_c_deferred\n"
+        "try:\n"
+        "    with ctrl_c_deferred():\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        time.sleep(0.2)\n"
+        "        print('recorded everywhere', flush=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted after', flush=True)\n"
+        "print('handler back:', signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
     )
 
-    ignored_within, ignored_after, handler_back = completed.stdout.split()
-    assert (ignored_within, ignored_after, handler_back) == ("True", "False", "True")
+    assert printed == ["recorded everywhere", "interrupted after", "handler back: True"]

@@ -1,5 +1,6 @@
-"""What a process that a command starts to work beside it (the registry lookup, Evidently's work)
-does first: it leaves Ctrl-C to the command and ends when the command ends, however it ends."""
+"""Ctrl-C and the processes a command starts beside it (the registry lookup, Evidently's work,
+Dask's workers): they leave Ctrl-C to the command and end when it ends, however it ends; the
+command defers Ctrl-C where stopping half-way would leave a record in some stores only."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["children_leave_ctrl_c", "follow_the_command"]
+__all__ = ["children_leave_ctrl_c", "ctrl_c_deferred", "follow_the_command"]
 
 
 def follow_the_command() -> None:
@@ -33,12 +34,8 @@ def _end_with_the_command() -> None:
 def children_leave_ctrl_c() -> Iterator[None]:
     """Processes started within ignore Ctrl-C, as their children do (an ignored signal stays
     ignored across fork and exec): the command gets it too, and ends them in order. Dask's
-    worker processes otherwise print a traceback each. Only in the main thread, where Python
-    handles signals, and while Python's own handler is set."""
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
+    worker processes otherwise print a traceback each."""
+    if not _python_handles_ctrl_c():
         yield
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -46,3 +43,28 @@ def children_leave_ctrl_c() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@contextmanager
+def ctrl_c_deferred() -> Iterator[None]:
+    """Ctrl-C within is raised when the block is done."""
+    if not _python_handles_ctrl_c():
+        yield
+        return
+    pressed: list[int] = []
+    signal.signal(signal.SIGINT, lambda number, _frame: pressed.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if pressed:
+        raise KeyboardInterrupt
+
+
+def _python_handles_ctrl_c() -> bool:
+    """In the main thread (the only one signal handlers can be set from) of a process that keeps
+    Python's own Ctrl-C handler: not one that ignores Ctrl-C or has a handler of its own."""
+    return (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )

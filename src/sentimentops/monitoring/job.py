@@ -3,19 +3,16 @@ in the SQL history, the Evidently workspace and MLflow."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import logging
-import signal
-import threading
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 from sentimentops.config import Settings
 from sentimentops.data.load import load_reviews
 from sentimentops.errors import BadInputError
+from sentimentops.helper_process import ctrl_c_deferred
 from sentimentops.monitoring.current import CurrentData, current_from_file, current_from_log
 from sentimentops.monitoring.delivery import send_alerts, webhook_of
 from sentimentops.monitoring.evidently_process import in_evidently, meanwhile
@@ -114,7 +111,7 @@ def monitor_and_record(
         report(f"sending {len(outcome.alerts)} alerts to the webhook")
     problems = send_alerts(outcome.alerts, context=context, **webhook_of(settings.monitoring))
     report("recording the run (monitoring history, Evidently workspace, MLflow)")
-    with _ctrl_c_deferred():  # a run is in all three stores or in none
+    with ctrl_c_deferred():  # a run is in all three stores or in none
         _record(outcome, settings)
     if output_dir is None:
         prune_reports(local_reports, settings.monitoring.keep_reports, spare=target)
@@ -259,26 +256,6 @@ def _load_current(
         return current_from_log(store, *log_window)
     finally:
         store.dispose()
-
-
-@contextlib.contextmanager
-def _ctrl_c_deferred() -> Iterator[None]:
-    """Ctrl-C within is raised when the block is done. Only where Python's own handler is set:
-    in the main thread of a command that has not set another (or chosen to ignore it)."""
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
-        yield
-        return
-    pressed: list[int] = []
-    signal.signal(signal.SIGINT, lambda number, _frame: pressed.append(number))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if pressed:
-        raise KeyboardInterrupt
 
 
 def _record(outcome: MonitoringOutcome, settings: Settings) -> None:
