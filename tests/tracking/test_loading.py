@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -136,3 +137,64 @@ def test_ctrl_c_during_the_lookup_ends_its_process_without_a_traceback(
     assert command.returncode == 130
     assert stdout == "interrupted\n"
     assert stderr == ""  # not a word of its own, such as "Process prefetch:" and a traceback
+
+
+_LOAD_AHEAD = (
+    "import json, sys\n"
+    "from sentimentops.tracking import loading\n"
+    "CHAMPION = 'models:/imdb-sentiment@champion'\n"
+    "loading.prefetch(CHAMPION, load=True)\n"
+    "ahead = loading.loading_ahead(CHAMPION)\n"
+    "try:\n"
+    "    model = loading.load_version(CHAMPION)\n"
+    "except Exception as error:\n"
+    "    print(json.dumps({'ahead': ahead, 'error': type(error).__name__}))\n"
+    "    sys.exit()\n"
+    "skops_here = 'skops.io' in sys.modules\n"
+    "here = loading.load_version(CHAMPION)  # loaded in this process\n"
+    "texts = ['A wonderful film, superb acting.', 'Awful, boring and far too long.']\n"
+    "scores, scores_here = model.score(texts).tolist(), here.score(texts).tolist()\n"
+    "print(json.dumps({'ahead': ahead, 'skops_here': skops_here, 'version': model.version,\n"
+    "                  'scores': scores, 'here': scores_here}))\n"
+)
+
+
+def _load_ahead_in(home: Path) -> dict[str, object]:
+    """:data:`_LOAD_AHEAD` in a fresh single-threaded interpreter, as ``serve`` starts."""
+    completed = subprocess.run(
+        [sys.executable, "-c", _LOAD_AHEAD],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={
+            **os.environ,
+            "SENTIMENTOPS_HOME": str(home),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
+        },
+    )
+    assert completed.returncode == 0, completed.stderr
+    seen: dict[str, object] = json.loads(completed.stdout.splitlines()[-1])
+    return seen
+
+
+def test_a_model_loaded_ahead_is_handed_over_and_scores_as_one_loaded_here(
+    user_champion_home: Path,
+) -> None:
+    seen = _load_ahead_in(user_champion_home)
+
+    assert seen["ahead"] is True
+    assert seen["skops_here"] is False  # loaded there: this process never imported skops
+    assert seen["version"] == "1"
+    assert seen["scores"] == seen["here"]
+
+
+def test_a_model_file_changed_is_refused_there_and_the_refusal_raised_here(
+    user_home: Path,
+) -> None:
+    (model_file,) = (user_home / "mlartifacts").rglob("model.skops")
+    model_file.write_bytes(model_file.read_bytes() + b"\0")
+
+    seen = _load_ahead_in(user_home)
+
+    assert seen == {"ahead": True, "error": "ModelIntegrityError"}

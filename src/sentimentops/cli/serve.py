@@ -48,11 +48,13 @@ def serve_command(
     # First, before seconds of imports and the model check: a busy port is told at once.
     check_can_listen(host, port)
 
-    from sentimentops.tracking.loading import fetched, prefetch, require_model_folder
+    from sentimentops.tracking.loading import fetched, loading_ahead, prefetch, require_model_folder
 
     uri = model or settings.serving.model_uri
     if not wait_for_model:
-        prefetch(uri)  # the registry lookup runs on the other core while the server imports
+        # The registry lookup, and for one worker the model's loading, run on the other core
+        # while the server imports; N workers load their own.
+        prefetch(uri, load=workers == 1)
 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG, STARTUP_FAILURE
@@ -68,7 +70,8 @@ def serve_command(
     else:
         from sentimentops.tracking.flavor import import_skops
 
-        import_skops()  # the model's libraries load while the lookup runs
+        if not loading_ahead(uri):
+            import_skops()  # the model's libraries load while the lookup runs
         with console.status(f"Checking {uri}"):  # fails fast, exit 2, when there is no model
             version = fetched(uri).version if uri.startswith("models:/") else "local"
             if version == "local":

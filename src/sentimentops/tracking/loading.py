@@ -33,6 +33,7 @@ __all__ = [
     "LoadedModel",
     "fetched",
     "load_version",
+    "loading_ahead",
     "prefetch",
     "require_model_folder",
     "resolve_location",
@@ -132,12 +133,16 @@ def load_version(uri: str, *, with_reference: bool = False) -> LoadedModel:
     prefetch(uri, with_reference=with_reference)
     from sentimentops.tracking.flavor import CHECKSUM_KEY, import_skops, load_pipeline
 
-    import_skops()  # load_pipeline would import it late: here it overlaps the lookup
+    key = _key(uri, with_reference)
+    if key not in _LOADING:
+        import_skops()  # load_pipeline would import it late: here it overlaps the lookup
     found = fetched(uri, with_reference=with_reference)
-    _FETCHED.pop(_key(uri, with_reference), None)  # the next load asks the registry again
+    _FETCHED.pop(key, None)  # the next load asks the registry again
 
     try:
-        pipeline = load_pipeline(found.folder, found.info.tags.get(CHECKSUM_KEY))
+        pipeline = _loaded_ahead(key) or load_pipeline(
+            found.folder, found.info.tags.get(CHECKSUM_KEY)
+        )
     except FileNotFoundError as error:
         raise ModelNotFoundError(f"No model at {uri}: {error}") from None
     location = f"models:/{found.name}/{found.version}"
@@ -148,9 +153,10 @@ def load_version(uri: str, *, with_reference: bool = False) -> LoadedModel:
     )  # fmt: skip
 
 
-def prefetch(uri: str, *, with_reference: bool = False) -> None:
-    """Look ``uri`` up in a process of its own while this one goes on (docs/decisions.md,
-    "Tracking"); :func:`load_version` imports the model's libraries, then collects the answer."""
+def prefetch(uri: str, *, with_reference: bool = False, load: bool = False) -> None:
+    """Look ``uri`` up in a process of its own while this one goes on; with ``load``, that process
+    loads the model too and hands it over (docs/decisions.md, "Tracking"). :func:`load_version`
+    collects both; without ``load`` it imports the model's libraries while the lookup runs."""
     key = _key(uri, with_reference)
     _forget_stale()
     asked = key in _PREFETCHING or key in _FETCHED
@@ -158,27 +164,43 @@ def prefetch(uri: str, *, with_reference: bool = False) -> None:
     if remembered.answer is not None:  # the registry's rows are as when it was remembered
         _FETCHED[key], asked = (remembered.answer, time.monotonic()), True
     # A daemonic process (a Dask worker) may not start one: it looks the model up itself.
-    daemonic = multiprocessing.current_process().daemon
-    if uri.startswith("models:/") and "mlflow" not in sys.modules and not asked and not daemonic:
-        # Fork (milliseconds) unless other threads might hold a lock the child would wait on.
-        one_thread = threading.active_count() == 1
-        context = (
-            multiprocessing.get_context("fork")
-            if one_thread
-            else multiprocessing.get_context("spawn")
-        )
-        receiving, sending = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_fetch_into, args=(sending, uri, with_reference), daemon=True, name="prefetch"
-        )
-        try:
-            process.start()
-        except OSError:  # no process to spare (a limit on them): ask in this one
-            receiving.close()
-        else:
-            _PREFETCHING[key] = (process, receiving, time.monotonic(), remembered.fingerprint)
-        finally:
-            sending.close()
+    if not uri.startswith("models:/") or multiprocessing.current_process().daemon:
+        return
+    # Fork (milliseconds) unless other threads might hold a lock the child would wait on.
+    one_thread = threading.active_count() == 1
+    look_up = "mlflow" not in sys.modules and not asked
+    known = _FETCHED[key][0] if key in _FETCHED else None
+    # Spawned, the process would import everything again: loading there would gain nothing.
+    load = load and one_thread and key not in _LOADING and (look_up or known is not None)
+    if not (look_up or load):
+        return
+    context = (
+        multiprocessing.get_context("fork") if one_thread else multiprocessing.get_context("spawn")
+    )
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_fetch_into,
+        args=(sending, uri, with_reference, None if look_up else known, load),
+        daemon=True,
+        name="prefetch",
+    )
+    try:
+        process.start()
+    except OSError:  # no process to spare (a limit on them): ask and load in this one
+        receiving.close()
+        return
+    finally:
+        sending.close()
+    now = time.monotonic()
+    if look_up:
+        _PREFETCHING[key] = (process, receiving, now, remembered.fingerprint)
+    if load:
+        _LOADING[key] = (process, receiving, now)
+
+
+def loading_ahead(uri: str, *, with_reference: bool = False) -> bool:
+    """Whether a process started by :func:`prefetch` is loading the model ``uri`` names."""
+    return _key(uri, with_reference) in _LOADING
 
 
 def fetched(uri: str, *, with_reference: bool = False) -> FetchedVersion:
@@ -193,7 +215,10 @@ def fetched(uri: str, *, with_reference: bool = False) -> FetchedVersion:
         process, receiving, asked_at, before = _PREFETCHING.pop(key)
         with contextlib.suppress(EOFError):  # the process died: ask again here
             answer = receiving.recv()
-        process.join()
+        if answer is None or isinstance(answer, BaseException):
+            _LOADING.pop(key, None)  # nothing will be loaded there
+        if key not in _LOADING:  # else it goes on loading the model
+            process.join()
     else:
         asked_at, remembered = time.monotonic(), _recall(key)
         if remembered.answer is not None:
@@ -237,18 +262,59 @@ def _forget_stale() -> None:
             process.terminate()  # blocked on sending an answer no one will read
             process.join()
             receiving.close()
+    for key, (process, receiving, asked_at) in list(_LOADING.items()):
+        if asked_at < oldest:
+            del _LOADING[key]
+            process.terminate()
+            process.join()
+            receiving.close()
     for key, (_, asked_at) in list(_FETCHED.items()):
         if asked_at < oldest:
             del _FETCHED[key]
 
 
-def _fetch_into(pipe: Connection, uri: str, with_reference: bool) -> None:
-    follow_the_command()
+def _loaded_ahead(key: _Key) -> SentimentPipeline | None:
+    """The pipeline a process started by :func:`prefetch` loaded, or None (none was asked for,
+    or the process died: then it is loaded here). Its error (integrity, a missing file) is
+    raised here."""
+    if key not in _LOADING:
+        return None
+    process, receiving, _ = _LOADING.pop(key)
     try:
-        answer: FetchedVersion | BaseException = fetch_version(uri, with_reference=with_reference)
-    except Exception as error:  # sent to the parent, which raises it
-        answer = error
-    pipe.send(answer)
+        loaded: SentimentPipeline | BaseException = receiving.recv()
+    except EOFError:
+        return None
+    finally:
+        process.join()
+        receiving.close()
+    if isinstance(loaded, BaseException):
+        raise loaded
+    return loaded
+
+
+def _fetch_into(
+    pipe: Connection, uri: str, with_reference: bool, known: FetchedVersion | None, load: bool
+) -> None:
+    """Send the registry's answer for ``uri`` (unless ``known``), then with ``load`` the model it
+    names, loaded and checked here, pickled: the bytes come from this process, not from a file."""
+    follow_the_command()
+    answer: FetchedVersion | BaseException | None = known
+    if answer is None:
+        try:
+            answer = fetch_version(uri, with_reference=with_reference)
+        except Exception as error:  # sent to the parent, which raises it
+            answer = error
+        pipe.send(answer)
+    if load and isinstance(answer, FetchedVersion):
+        from sentimentops.tracking.flavor import CHECKSUM_KEY, load_pipeline
+
+        try:
+            loaded: SentimentPipeline | BaseException = load_pipeline(
+                answer.folder, answer.info.tags.get(CHECKSUM_KEY)
+            )
+        except Exception as error:
+            loaded = error
+        pipe.send(loaded)
     pipe.close()
 
 
@@ -258,3 +324,5 @@ _Key = tuple[str, bool, str]
 # In flight, also the fingerprint of the registry's rows when asked (tracking/remembered.py).
 _PREFETCHING: dict[_Key, tuple[BaseProcess, Connection, float, str | None]] = {}
 _FETCHED: dict[_Key, tuple[FetchedVersion, float]] = {}
+# Models being loaded by a prefetch process (the lookup's own, when it looked up too).
+_LOADING: dict[_Key, tuple[BaseProcess, Connection, float]] = {}
