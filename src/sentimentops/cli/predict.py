@@ -56,7 +56,7 @@ def predict_command(
     """
     from sentimentops.tracking.loading import prefetch
 
-    prefetch(model, load=True)  # looked up and loaded on the other core while this one imports
+    prefetch(model)  # the registry lookup runs on the other core while the model's libraries load
     from sentimentops.batch.job import BatchPredictor
 
     options = BatchOptions(

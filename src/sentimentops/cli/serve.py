@@ -52,9 +52,11 @@ def serve_command(
 
     uri = model or settings.serving.model_uri
     if not wait_for_model:
-        # The registry lookup, and for one worker the model's loading, run on the other core
-        # while the server imports; N workers load their own.
-        prefetch(uri, load=workers == 1)
+        prefetch(uri)  # the registry lookup runs on the other core while the server imports
+    import sentimentops.models.sentiment  # noqa: F401  # scikit-learn, which a fork hands over
+
+    if not wait_for_model and workers == 1:  # N workers load their own
+        prefetch(uri, load=True)  # loaded there, after a remembered lookup, while this imports
 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG, STARTUP_FAILURE

@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import exc
 from sqlalchemy.engine import URL, Connection, Engine
 
@@ -62,6 +60,9 @@ class Database:
     def migrate(self) -> None:
         """Bring the schema to the latest revision; concurrent callers on PostgreSQL take turns
         (an advisory lock). Raises PredictionLogUnavailableError when it cannot."""
+        from alembic import command  # here: a tenth of a second of serve's start otherwise
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY))
         try:
