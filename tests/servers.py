@@ -3,6 +3,7 @@ databases of their own on the local PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from moto.server import ThreadedMotoServer
@@ -124,6 +125,25 @@ def running(
             yield
         finally:
             stop(process, group=new_session)
+
+
+def script_json(
+    script: str, *, env: dict[str, str] | None = None, new_session: bool = False
+) -> dict[str, Any]:
+    """``script`` in a fresh interpreter (one thread, as a command starts); the JSON it printed
+    last. ``new_session``: in a process group of its own, as a terminal's foreground job."""
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env=env,
+        start_new_session=new_session,
+    )
+    assert completed.returncode == 0, completed.stderr
+    printed: dict[str, Any] = json.loads(completed.stdout.splitlines()[-1])
+    return printed
 
 
 def pid_alive(pid: int) -> bool:

@@ -4,14 +4,12 @@ as the ``monitor`` command does (a test process may run threads, and then nothin
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from typing import Any
 
 import pytest
 
@@ -21,21 +19,11 @@ from sentimentops.monitoring.evidently_process import (
     meanwhile,
     with_evidently,
 )
-from tests.servers import kill_group, pid_alive
-
-
-def run_script(body: str) -> dict[str, Any]:
-    """``body`` in a fresh interpreter; what it printed last, as JSON."""
-    completed = subprocess.run(
-        [sys.executable, "-c", body], capture_output=True, text=True, check=False, timeout=120
-    )
-    assert completed.returncode == 0, completed.stderr
-    parsed: dict[str, Any] = json.loads(completed.stdout.splitlines()[-1])
-    return parsed
+from tests.servers import kill_group, pid_alive, script_json
 
 
 def test_work_runs_in_the_forked_process_with_evidently_imported_there_only() -> None:
-    seen = run_script(
+    seen = script_json(
         "import json, os, sys\n"
         "from sentimentops.monitoring.evidently_process import evidently_process, with_evidently\n"
         "def where():\n"
@@ -53,7 +41,7 @@ def test_work_runs_in_the_forked_process_with_evidently_imported_there_only() ->
 
 
 def test_an_error_there_is_raised_here_as_its_own_type_with_its_message() -> None:
-    seen = run_script(
+    seen = script_json(
         "import json\n"
         "from sentimentops.errors import BadInputError\n"
         "from sentimentops.monitoring.evidently_process import evidently_process, with_evidently\n"
@@ -70,7 +58,7 @@ def test_an_error_there_is_raised_here_as_its_own_type_with_its_message() -> Non
 
 
 def test_meanwhile_work_runs_here_once_while_the_process_works() -> None:
-    seen = run_script(
+    seen = script_json(
         "import json, os, time\n"
         "from sentimentops.monitoring.evidently_process import (\n"
         "    evidently_process, meanwhile, with_evidently)\n"
@@ -168,17 +156,7 @@ def test_a_command_that_ignores_ctrl_c_keeps_its_evidently_process_too() -> None
         "    answer = with_evidently(interrupted_there)\n"
         "print(json.dumps({'answer': answer}))\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        start_new_session=True,
-    )
-
-    assert completed.returncode == 0, completed.stderr
-    assert json.loads(completed.stdout) == {"answer": "still there"}
+    assert script_json(script, new_session=True) == {"answer": "still there"}
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
@@ -211,7 +189,7 @@ def test_the_evidently_process_ends_when_the_command_is_killed(
 
 
 def test_a_process_started_ahead_is_the_one_the_block_uses() -> None:
-    seen = run_script(
+    seen = script_json(
         "import json, multiprocessing, os\n"
         "from sentimentops.monitoring.evidently_process import (\n"
         "    evidently_process, start_ahead, with_evidently)\n"
@@ -253,7 +231,7 @@ def test_a_process_started_ahead_and_never_used_ends_with_the_command() -> None:
 
 def test_answers_come_back_in_the_order_asked_with_large_arguments() -> None:
     """Arguments larger than a pipe holds are handed over while the command goes on."""
-    seen = run_script(
+    seen = script_json(
         "import json\n"
         "from sentimentops.monitoring.evidently_process import evidently_process, in_evidently\n"
         "big = 'x' * 5_000_000\n"
@@ -278,7 +256,7 @@ def test_without_the_process_an_error_comes_from_the_result_as_there() -> None:
 
 
 def test_an_error_there_carries_its_traceback_there_as_a_note() -> None:
-    seen = run_script(
+    seen = script_json(
         "import json\n"
         "from sentimentops.monitoring.evidently_process import evidently_process, with_evidently\n"
         "with evidently_process():\n"

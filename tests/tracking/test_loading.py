@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import signal
@@ -11,10 +10,11 @@ import sys
 import time
 from multiprocessing.queues import Queue
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.servers import kill_group
+from tests.servers import kill_group, script_json
 
 
 def _prefetch_and_tell(asked: Queue[int]) -> None:
@@ -159,23 +159,13 @@ _LOAD_AHEAD = (
 )
 
 
-def _load_ahead_in(home: Path) -> dict[str, object]:
+def _load_ahead_in(home: Path) -> dict[str, Any]:
     """:data:`_LOAD_AHEAD` in a fresh single-threaded interpreter, as ``serve`` starts."""
-    completed = subprocess.run(
-        [sys.executable, "-c", _LOAD_AHEAD],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        env={
-            **os.environ,
-            "SENTIMENTOPS_HOME": str(home),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
-        },
+    registry = f"sqlite:///{home / 'mlflow.db'}"
+    return script_json(
+        _LOAD_AHEAD,
+        env={**os.environ, "SENTIMENTOPS_HOME": str(home), "MLFLOW_TRACKING_URI": registry},
     )
-    assert completed.returncode == 0, completed.stderr
-    seen: dict[str, object] = json.loads(completed.stdout.splitlines()[-1])
-    return seen
 
 
 def test_a_model_loaded_ahead_is_handed_over_and_scores_as_one_loaded_here(

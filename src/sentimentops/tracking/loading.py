@@ -140,9 +140,9 @@ def load_version(uri: str, *, with_reference: bool = False) -> LoadedModel:
     _FETCHED.pop(key, None)  # the next load asks the registry again
 
     try:
-        pipeline = _loaded_ahead(key) or load_pipeline(
-            found.folder, found.info.tags.get(CHECKSUM_KEY)
-        )
+        pipeline = _loaded_ahead(key)
+        if pipeline is None:
+            pipeline = load_pipeline(found.folder, found.info.tags.get(CHECKSUM_KEY))
     except FileNotFoundError as error:
         raise ModelNotFoundError(f"No model at {uri}: {error}") from None
     location = f"models:/{found.name}/{found.version}"
