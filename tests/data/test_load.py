@@ -9,6 +9,7 @@ import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -545,3 +546,27 @@ def test_chunks_refuse_a_row_with_too_many_fields_where_a_chunk_starts(
 
     with pytest.raises(DataError, match=rf"(row {wide_row} has 3|line {wide_row + 1}, saw 3)"):
         list(read_table_chunks(path, 1_000))
+
+
+def test_a_review_of_many_lines_across_blocks_is_parsed_a_few_times_not_once_per_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quoted review spanning 20 blocks is parsed again only when its held lines have doubled
+    (parsed at every block, a 30 MB review took 27 s to read)."""
+    review = "A long, long review\n" * 1_000_000  # 20 MB, read a mebibyte at a time
+    path = tmp_path / "long.csv"
+    path.write_text(f'review,sentiment\n"Fine.",positive\n"{review}",negative\n"Dull.",negative\n')
+    parses = 0
+    read_csv = pd.read_csv
+
+    def counted_read_csv(*args: Any, **kwargs: Any) -> pd.DataFrame:
+        nonlocal parses
+        parses += 1
+        return read_csv(*args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_csv", counted_read_csv)
+
+    chunks = list(read_table_chunks(path, 1_000))
+
+    assert pd.concat(chunks)["review"].tolist() == ["Fine.", review, "Dull."]
+    assert parses <= 12  # 20 blocks: 5-6 attempts as the held block doubles, and the header

@@ -59,10 +59,8 @@ def _block_end(data: bytes, *, any_line_end: bool) -> int:
     its last line end, else 0. A ``\\r`` that ends ``data`` may start ``\\r\\n``: no end yet."""
     quotes, counted = data.count(_QUOTE), len(data)  # the quotes before ``counted``
     unbalanced = 0
-    end = len(data)
-    while cut := max(data.rfind(b"\n", 0, end), data.rfind(b"\r", 0, end)) + 1:
-        end = cut - 1
-        if data[end] == _CR and (cut == len(data) or data[cut] == _LF):
+    for cut in _line_ends_backwards(data):
+        if data[cut - 1] == _CR and (cut == len(data) or data[cut] == _LF):
             continue  # the \r of \r\n, or perhaps so: the line ends after the \n
         quotes -= data.count(_QUOTE, cut, counted)
         counted = cut
@@ -70,3 +68,15 @@ def _block_end(data: bytes, *, any_line_end: bool) -> int:
             return cut
         unbalanced = unbalanced or cut
     return unbalanced if any_line_end else 0
+
+
+def _line_ends_backwards(data: bytes) -> Iterator[int]:
+    """Where each line of ``data`` ends (after a ``\\n`` or ``\\r``), the last first; each kind is
+    searched from where it was last found, so a file without ``\\r`` is not scanned per line."""
+    lf, cr = data.rfind(b"\n"), data.rfind(b"\r")
+    while (found := max(lf, cr)) >= 0:
+        yield found + 1
+        if found == lf:
+            lf = data.rfind(b"\n", 0, found)
+        else:
+            cr = data.rfind(b"\r", 0, found)
