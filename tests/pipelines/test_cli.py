@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -38,12 +39,26 @@ def test_main_job_prints_its_summary_and_a_second_run_reuses_what_is_unchanged(
     ):
         assert line in first.output
     assert (home / "predictions" / "test.predictions.csv").is_file()
+    assert _time_per_step(first.output) == {
+        "prepare data": "ran", "clean texts": "ran", "search logreg": "ran",
+        "choose and refit": "ran", "register and gate": "ran", "batch scoring": "ran",
+        "monitoring": "ran",
+    }  # fmt: skip
 
     second = runner.invoke(app, command)
 
     assert second.exit_code == 0, second.output
     assert "Champion    │ imdb-sentiment version 1 (kept)" in second.output
     assert "Reused      │ training, batch scoring (unchanged since the last run)" in second.output
+    assert _time_per_step(second.output) == {
+        "prepare data": "ran", "batch scoring": "cached", "monitoring": "ran"
+    }  # fmt: skip
+
+
+def _time_per_step(output: str) -> dict[str, str]:
+    """The main job's time table as step -> ran, cached or reused (every row has a time)."""
+    rows = re.findall(r"^│ ([a-z_ ]+?)\s+│\s+[\d.]+ s │ (\S*)\s*│$", output, flags=re.MULTILINE)
+    return {step: how for step, how in rows if step != "total"}
 
 
 def test_serve_dry_run_lists_the_schedules_and_their_next_runs() -> None:

@@ -304,6 +304,6 @@ def _print_main_summary(result: Any) -> None:
     wall_time = Column("wall time", justify="right")
     times = Table("step", wall_time, "ran or reused", title="Time per step", title_justify="left")
     for step, seconds in result.seconds.items():
-        times.add_row(step, f"{seconds:.1f} s", steps.get(step, ""))
+        times.add_row(step, f"{seconds:.1f} s", steps.get(step, "ran"))  # no cache: it ran
     times.add_row("total", f"{sum(result.seconds.values()):.1f} s", "", style="bold")
     console.print(times)
