@@ -3,7 +3,8 @@ reasons, and both refuse a file that is not text."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,7 @@ import pytest
 
 from sentimentops.batch.options import BatchOptions
 from sentimentops.batch.source import Source
+from sentimentops.data import rows
 from sentimentops.data.load import load_readable_reviews
 from sentimentops.data.rows import json_object, refuse_unreadable_header
 from sentimentops.errors import DataError
@@ -124,3 +126,36 @@ def test_a_parquet_file_whose_first_line_is_clean_is_named_so_for_predict_too(
     with pytest.raises(DataError, match=r"is a Parquet file, not CSV text: name it \.parquet"):
         Source(str(path), BatchOptions())
     refuse_unreadable_header("PAR1,review", path)  # a CSV column may be named so
+
+
+@pytest.fixture
+def small_field_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """The CSV field limit at 1,000 characters (the process-wide limit restored after)."""
+    limit = csv.field_size_limit()
+    monkeypatch.setattr(rows, "CSV_FIELD_LIMIT", 1_000)
+    yield 1_000
+    csv.field_size_limit(limit)
+
+
+def test_a_quoted_review_over_the_field_limit_is_one_reject_and_the_rows_after_keep_their_number(
+    tmp_path: Path, small_field_limit: int
+) -> None:
+    """The rest of the review, line by line, was read as rows of their own: a 60 MB review of
+    short lines made 933,335 rejects, and every row after it was numbered wrong."""
+    long_review = 'A "great" film\n' * small_field_limit  # quotes and line breaks inside
+    quoted = '"' + long_review.replace('"', '""') + '"'
+    path = tmp_path / "reviews.csv"
+    path.write_text(
+        f"review,sentiment\nFine.,positive\n{quoted},negative\n"
+        "Dull.,negative\n"
+        '"Two\nlines.",positive\n'
+    )
+
+    readable = load_readable_reviews(path)
+    records = list(Source(str(path), BatchOptions()).records())
+
+    assert not readable.unreadable  # pandas has no field limit: validate reads it
+    assert readable.frame["review"].tolist() == ["Fine.", long_review, "Dull.", "Two\nlines."]
+    assert [(record.row_number, record.reason is None) for record in records] == [
+        (1, True), (2, False), (3, True), (4, True)
+    ]  # fmt: skip

@@ -4,6 +4,7 @@ rejects and validation's quarantine, so that both name the same rows with the sa
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
@@ -138,7 +139,8 @@ def csv_rows(text: Iterable[str], location: object) -> tuple[list[str], Iterator
     and JSON Lines skip them. DataError for a file without a header, or one that is not UTF-8
     text (see :func:`refuse_unreadable_header`)."""
     csv.field_size_limit(CSV_FIELD_LIMIT)
-    reader = csv.reader(text, strict=True)
+    lines = _RecordLines(text)
+    reader = csv.reader(lines, strict=True)
     try:
         header = next(reader)
         while _blank(header):
@@ -151,17 +153,49 @@ def csv_rows(text: Iterable[str], location: object) -> tuple[list[str], Iterator
             "CSV file."
         ) from None
     refuse_unreadable_header(",".join(header), location)
-    return header, _judged_csv_rows(reader, len(header))
+    return header, _judged_csv_rows(reader, lines, len(header))
 
 
-def _judged_csv_rows(reader: Iterator[list[str]], width: int) -> Iterator[CsvRow]:
+class _RecordLines:
+    """The lines the csv reader takes, counting the quotes of the record it is reading."""
+
+    def __init__(self, text: Iterable[str]) -> None:
+        self._lines = iter(text)
+        self.quotes = 0
+
+    def __iter__(self) -> _RecordLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.quotes += line.count('"')
+        return line
+
+    def skip_open_field(self) -> None:
+        """Read on past the line that closes a quoted field still open (quotes counted odd)."""
+        with contextlib.suppress(StopIteration):  # a field never closed ends with the file
+            while self.quotes % 2:
+                next(self)
+
+
+_OVER_FIELD_LIMIT = "field larger than field limit"  # the csv module's words
+
+
+def _judged_csv_rows(
+    reader: Iterator[list[str]], lines: _RecordLines, width: int
+) -> Iterator[CsvRow]:
     row_number = 0
     while True:
+        lines.quotes = 0  # a record starts
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as error:  # the reader goes on at the next line
+            if _OVER_FIELD_LIMIT in str(error):
+                # The rest of a long quoted review is skipped with it, not read line by line
+                # as records of their own (a 60 MB review made 933,335 rejects).
+                lines.skip_open_field()
             row_number += 1
             yield row_number, None, f"malformed CSV line ({error})", ""
             continue
