@@ -562,7 +562,8 @@ def test_a_review_of_many_lines_across_blocks_is_parsed_a_few_times_not_once_per
     def counted_read_csv(*args: Any, **kwargs: Any) -> pd.DataFrame:
         nonlocal parses
         parses += 1
-        return read_csv(*args, **kwargs)
+        frame: pd.DataFrame = read_csv(*args, **kwargs)
+        return frame
 
     monkeypatch.setattr(pd, "read_csv", counted_read_csv)
 
