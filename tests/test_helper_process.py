@@ -71,35 +71,54 @@ def test_a_helper_leaves_ctrl_c_to_its_command(
 
 def _as_from_a_terminal(script: str) -> list[str]:
     """The lines ``script`` printed, run in a fresh interpreter with Python's own Ctrl-C handler
-    (a test worker may ignore Ctrl-C, and its children inherit that: not a terminal's)."""
+    and Ctrl-C unblocked (a test worker may ignore or block it, and its children inherit that:
+    not a terminal's), in a process group of its own."""
     completed = subprocess.run(
         [sys.executable, "-c", "import signal\n"
-         "signal.signal(signal.SIGINT, signal.default_int_handler)\n" + script],
-        capture_output=True, text=True, check=False, timeout=60,
+         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+         "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})\n" + script],
+        capture_output=True, text=True, check=False, timeout=60, start_new_session=True,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     return completed.stdout.splitlines()
 
 
-def test_processes_started_within_the_block_ignore_ctrl_c_and_those_after_do_not() -> None:
-    """Dask's workers, for instance."""
+def test_processes_started_while_ctrl_c_is_deferred_never_get_it_and_those_after_do() -> None:
+    """Dask's workers, for instance: this process ends them in order."""
     printed = _as_from_a_terminal(
         "import signal, subprocess, sys\n"
-        "from sentimentops.helper_process import children_leave_ctrl_c\n"
-        "ASK = [sys.executable, '-c',\n"
-        "       'import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)']\n"
+        "from sentimentops.helper_process import ctrl_c_deferred\n"
+        "ASK = [sys.executable, '-c', 'import signal; "
+        "print(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))']\n"
         "def ask(): return subprocess.run(ASK, capture_output=True, text=True).stdout\n"
-        "with children_leave_ctrl_c():\n"
-        "    print('within, ignored:', ask())\n"
-        "print('after, ignored:', ask())\n"
+        "with ctrl_c_deferred():\n"
+        "    print('within, blocked:', ask())\n"
+        "print('after, blocked:', ask())\n"
         "print('handler back:', signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
     )
 
     assert [line for line in printed if line] == [
-        "within, ignored: True",
-        "after, ignored: False",
+        "within, blocked: True",
+        "after, blocked: False",
         "handler back: True",
     ]
+
+
+def test_ctrl_c_while_a_process_starts_within_is_not_lost() -> None:
+    """Ignored while Dask's workers started, it was: the run went on to the end."""
+    printed = _as_from_a_terminal(
+        "import os, signal, subprocess, sys\n"
+        "from sentimentops.helper_process import ctrl_c_deferred\n"
+        "try:\n"
+        "    with ctrl_c_deferred():\n"
+        "        child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(0.3)'])\n"
+        "        os.killpg(0, signal.SIGINT)  # as a terminal sends it, to both\n"
+        "        print('child ended with', child.wait(), flush=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted after', flush=True)\n"
+    )
+
+    assert printed == ["child ended with 0", "interrupted after"]
 
 
 def test_ctrl_c_within_a_deferred_block_is_raised_when_it_is_done() -> None:

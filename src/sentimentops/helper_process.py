@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["children_leave_ctrl_c", "ctrl_c_deferred", "follow_the_command"]
+__all__ = ["ctrl_c_deferred", "follow_the_command"]
 
 
 def follow_the_command() -> None:
@@ -31,31 +31,21 @@ def _end_with_the_command() -> None:
 
 
 @contextmanager
-def children_leave_ctrl_c() -> Iterator[None]:
-    """Processes started within ignore Ctrl-C, as their children do (an ignored signal stays
-    ignored across fork and exec): the command gets it too, and ends them in order. Dask's
-    worker processes otherwise print a traceback each."""
-    if not _python_handles_ctrl_c():
-        yield
-        return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-@contextmanager
 def ctrl_c_deferred() -> Iterator[None]:
-    """Ctrl-C within is raised when the block is done."""
+    """Ctrl-C within is raised when the block is done, and processes started within never get
+    it: it is blocked too, and a blocked signal stays blocked across fork and exec (Dask's
+    workers, which this process ends in order; each printed a traceback). Ignoring it instead
+    lost a Ctrl-C pressed while they started."""
     if not _python_handles_ctrl_c():
         yield
         return
     pressed: list[int] = []
     signal.signal(signal.SIGINT, lambda number, _frame: pressed.append(number))
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # one pending is handled here
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if pressed:
         raise KeyboardInterrupt

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -27,7 +28,7 @@ from sentimentops.config import get_settings
 from sentimentops.errors import DataError, ModelNotFoundError
 from sentimentops.storage import Location
 from sentimentops.tracking.loading import load_version
-from tests.servers import moto_s3
+from tests.servers import moto_s3, script_json
 
 runner = CliRunner()
 
@@ -575,6 +576,29 @@ def test_dask_engine_gives_the_same_rows_as_the_local_engine(
         pd.read_csv(rejects_path(local)), pd.read_csv(rejects_path(distributed))
     )
     assert len(pd.read_csv(distributed)) == 1_200
+
+
+def test_the_local_dask_workers_leave_ctrl_c_and_its_cancellations_to_the_command(
+    model_folder: Path,
+) -> None:
+    """On Ctrl-C each worker printed a traceback, then a warning per cancelled chunk; a Ctrl-C
+    while they started was ignored, and the run went on to the end."""
+    workers = script_json(
+        "import json, logging, signal\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal\n"
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})\n"
+        "from sentimentops.batch.engines import DaskEngine\n"
+        f"engine = DaskEngine({str(model_folder)!r}, workers=2)\n"
+        "def ask():\n"
+        "    level = logging.getLogger('distributed.worker.state_machine').level\n"
+        "    return [signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []), level]\n"
+        "answers = engine._client.run(ask)\n"
+        "engine.close()\n"
+        "print(json.dumps(list(answers.values())))\n",
+        new_session=True,
+    )
+
+    assert workers == [[True, logging.ERROR]] * 2
 
 
 def test_explain_adds_the_top_ngrams_of_each_row(model_folder: Path, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ workers load the model once each and are sent only its location and texts."""
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -13,10 +14,18 @@ import numpy as np
 
 from sentimentops.batch.options import BatchOptions
 from sentimentops.batch.rules import Screened
-from sentimentops.helper_process import children_leave_ctrl_c
+from sentimentops.helper_process import ctrl_c_deferred
 from sentimentops.tracking.loading import LoadedModel, load_version
 
-__all__ = ["DaskEngine", "Engine", "LocalEngine", "open_engine", "score_on_worker", "scored"]
+__all__ = [
+    "DaskEngine",
+    "Engine",
+    "LocalEngine",
+    "open_engine",
+    "quiet_cancellations",
+    "score_on_worker",
+    "scored",
+]
 
 
 class ScoreHandle(Protocol):
@@ -68,6 +77,13 @@ def score_on_worker(model_location: str, texts: list[str]) -> np.ndarray:
     return np.asarray(_WORKER_MODELS[model_location](texts))
 
 
+def quiet_cancellations() -> None:
+    """Runs on a Dask worker: a chunk cancelled by Ctrl-C is not logged as a warning by every
+    worker (the command says what happened). The logger's only warning is that one; its errors
+    still show."""
+    logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
+
+
 class DaskEngine:
     """Scores chunks on Dask, a LocalCluster of ``workers`` processes or the one at ``scheduler``
     (``tcp://host:8786``): each chunk split across all workers, two chunks in flight."""
@@ -75,19 +91,24 @@ class DaskEngine:
     in_flight = 2
 
     def __init__(self, model_location: str, *, workers: int = 2, scheduler: str | None = None):
+        from multiprocessing import resource_tracker
+
         from distributed import Client, LocalCluster
 
         self.model_location = model_location
         self._cluster: Any = None
         if scheduler is None:
-            # Its HTTP server (dashboard, /metrics) on a free loopback port: None would still
-            # take 8787, and warn when another cluster has it.
-            with children_leave_ctrl_c():  # this process closes the cluster on Ctrl-C
+            # Started first: the tracker unblocks Ctrl-C in the thread that starts it.
+            resource_tracker.ensure_running()
+            with ctrl_c_deferred():  # its workers never get Ctrl-C: this process closes them
+                # Its HTTP server (dashboard, /metrics) on a free loopback port: None would
+                # still take 8787, and warn when another cluster has it.
                 self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                     n_workers=workers, threads_per_worker=1, dashboard_address="127.0.0.1:0"
                 )
             self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
             self._client.wait_for_workers(workers, timeout=120)
+            self._client.run(quiet_cancellations)  # our cluster only: a user's is left alone
         else:
             self._client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
         # Load the model on every worker now, not during the first chunk (seconds for a big one).
