@@ -345,6 +345,44 @@ def test_file_options_naming_folders_are_refused_before_the_work(
     assert list(folder.iterdir()) == []
 
 
+@pytest.mark.parametrize("option", ["--report", "--quarantine"])
+def test_validate_refuses_to_write_over_its_input(
+    reference_reviews: pd.DataFrame, tmp_path: Path, option: str
+) -> None:
+    """The report replaced the dataset it was about, with exit 0."""
+    csv = write_kaggle_csv(reference_reviews.head(20), tmp_path / "reviews.csv")
+    before = csv.read_bytes()
+    alias = tmp_path / "sub" / ".." / "reviews.csv"
+    (tmp_path / "sub").mkdir()
+
+    result = runner.invoke(app, ["data", "validate", str(csv), option, str(alias)])
+
+    assert result.exit_code == 2, result.output
+    assert f"{option} {alias} is the input itself" in " ".join(result.output.split())
+    assert csv.read_bytes() == before
+
+
+@pytest.mark.parametrize("option", ["--report", "--quarantine"])
+def test_validate_says_in_one_line_where_it_cannot_write(
+    reference_reviews: pd.DataFrame, tmp_path: Path, option: str
+) -> None:
+    """Under a file, refused before the work; where the write itself fails (/proc takes no new
+    file, even from root), one line after the table. A traceback, exit 1, before."""
+    rows = reference_reviews.head(20).copy()
+    rows.loc[rows.index[0], "sentiment"] = "maybe"  # a row to quarantine
+    csv = write_kaggle_csv(rows, tmp_path / "reviews.csv")
+
+    under_a_file = runner.invoke(app, ["data", "validate", str(csv), option, f"{csv}/out"])
+    refused_write = runner.invoke(app, ["data", "validate", str(csv), option, "/proc/out"])
+
+    assert (under_a_file.exit_code, refused_write.exit_code) == (2, 2)
+    assert f"{option} {csv}/out cannot be written: {csv} is not a folder" in " ".join(
+        under_a_file.output.split()
+    )
+    assert f"{option} /proc/out cannot be written (" in " ".join(refused_write.output.split())
+    assert "Traceback" not in under_a_file.output + refused_write.output
+
+
 @pytest.mark.parametrize("seed", ["-1", str(2**32), "99999999999999999999999"])
 def test_a_seed_numpy_cannot_take_is_a_usage_error(seed: str, tmp_path: Path) -> None:
     """NumPy's ValueError (0 <= seed < 2**32) came out as a traceback, exit 1."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +14,7 @@ import typer
 from sentimentops.cli.output import check_output_folder, console, key_value_table
 from sentimentops.cli.progress import steps
 from sentimentops.config import get_settings
+from sentimentops.errors import BadInputError
 
 if TYPE_CHECKING:
     from sentimentops.data.validate import ValidationResult
@@ -49,11 +53,13 @@ def validate_command(
     read at all or has no label column (unless --no-labels)."""
     from sentimentops.data.load import load_readable_reviews
     from sentimentops.data.validate import validate_reviews
-    from sentimentops.storage import Location  # fsspec: not at CLI start-up
+    from sentimentops.storage import Location, write_atomically  # fsspec: not at CLI start-up
 
     settings = get_settings()
-    _refuse_folder(report, "--report", "report.json")
-    _refuse_folder(quarantine, "--quarantine", "quarantine.csv")
+    _check_output_file(report, "--report", "report.json", path)
+    _check_output_file(quarantine, "--quarantine", "quarantine.csv", path)
+    if report is not None and quarantine is not None and _same_file(report, quarantine):
+        raise BadInputError(f"--report and --quarantine both name {report}: give two files.")
     with console.status(f"Reading {path}"):
         rows = load_readable_reviews(
             path, text_column=text_column, label_column=label_column, require_labels=labels
@@ -68,12 +74,16 @@ def validate_command(
         )
     _print_validation(result)
     name = f"{Location(str(path)).stem or 'dataset'}.quarantine.csv"
-    written = result.write_quarantine(quarantine or settings.state_path("quarantine", name))
+    target = quarantine or settings.state_path("quarantine", name)
+    with _writing(target, "--quarantine"):
+        written = result.write_quarantine(target)
     if written is not None:
         console.print(f"Quarantined rows written to {written}")
     if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(json.dumps(result.report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        text = json.dumps(result.report.to_dict(), indent=2) + "\n"
+        with _writing(report, "--report"):
+            report.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(report, lambda temporary: temporary.write_text(text, "utf-8"))
         console.print(f"Report written to {report}")
 
 
@@ -193,12 +203,40 @@ def split_command(
     console.print(f"Written to {directory} (manifest.json lists the full digests)")
 
 
-def _refuse_folder(path: Path | None, option: str, example: str) -> None:
-    """A file option naming a folder is refused before the work (the write would fail after)."""
-    from sentimentops.errors import BadInputError
-
-    if path is not None and path.is_dir():
+def _check_output_file(path: Path | None, option: str, example: str, source: str) -> None:
+    """A file option is refused before the work when it names a folder, the input itself (it
+    would be overwritten) or a place this user cannot write: the write would fail after it."""
+    if path is None:
+        return
+    if path.is_dir():
         raise BadInputError(f"{option} {path} is a folder: give a file, e.g. {path / example}.")
+    if "://" not in source and _same_file(path, Path(source)):
+        raise BadInputError(
+            f"{option} {path} is the input itself: writing it would overwrite the data. Name "
+            f"another file, e.g. {path.with_name(example)}."
+        )
+    folder = next(parent for parent in path.absolute().parents if parent.exists())
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise BadInputError(
+            f"{option} {path} cannot be written: {folder} is not a folder you may write in. "
+            "Name another file."
+        )
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    return os.path.realpath(first) == os.path.realpath(second)
+
+
+@contextmanager
+def _writing(path: Path, option: str) -> Iterator[None]:
+    """An OSError while ``path`` is written, as the BadInputError of a place it cannot go (root
+    passes the permission check, yet not an immutable folder or a full disk)."""
+    try:
+        yield
+    except OSError as error:
+        raise BadInputError(
+            f"{option} {path} cannot be written ({error.strerror or error}). Name another file."
+        ) from None
 
 
 @data_app.command("download")
