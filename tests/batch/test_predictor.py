@@ -601,6 +601,31 @@ def test_the_local_dask_workers_leave_ctrl_c_and_its_cancellations_to_the_comman
     assert workers == [[True, logging.ERROR]] * 2
 
 
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--engine", "dask", "--scheduler", "foo"], "Cannot reach the Dask scheduler at foo ("),
+        (["--scheduler", "tcp://127.0.0.1:8786"], "add --engine dask"),  # was ignored: local
+    ],
+)
+def test_a_scheduler_that_cannot_be_used_is_one_line_and_exit_2(
+    model_folder: Path, tmp_path: Path, options: list[str], expected: str
+) -> None:
+    """An address that is none printed a traceback, exit 1."""
+    source = tmp_path / "reviews.csv"
+    source.write_text("review\nA fine film.\n")
+    output = tmp_path / "scored.csv"
+
+    result = runner.invoke(
+        app, ["predict", str(source), str(output), "--model", str(model_folder), *options]
+    )
+
+    assert result.exit_code == 2, result.output
+    assert expected in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert not output.exists()
+
+
 def test_explain_adds_the_top_ngrams_of_each_row(model_folder: Path, tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
     source.write_text('review\n"A wonderful, superb film."\n"An awful, boring film."\n')

@@ -14,6 +14,7 @@ import numpy as np
 
 from sentimentops.batch.options import BatchOptions
 from sentimentops.batch.rules import Screened
+from sentimentops.errors import BadInputError
 from sentimentops.helper_process import ctrl_c_deferred
 from sentimentops.tracking.loading import LoadedModel, load_version
 
@@ -110,7 +111,13 @@ class DaskEngine:
             self._client.wait_for_workers(workers, timeout=120)
             self._client.run(quiet_cancellations)  # our cluster only: a user's is left alone
         else:
-            self._client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
+            try:
+                self._client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
+            except (OSError, ValueError) as error:  # unreachable, or not an address
+                raise BadInputError(
+                    f"Cannot reach the Dask scheduler at {scheduler} ({error}). Check "
+                    "--scheduler (tcp://HOST:PORT) and that the scheduler runs there."
+                ) from None
         # Load the model on every worker now, not during the first chunk (seconds for a big one).
         self._client.run(score_on_worker, model_location, ["warm-up"])
         self._workers = max(len(self._client.scheduler_info()["workers"]), 1)

@@ -35,6 +35,11 @@ class BatchOptions:
     def __post_init__(self) -> None:
         if self.engine not in ("local", "dask"):
             raise ConfigError(f"--engine must be local or dask, not {self.engine!r}.")
+        if self.scheduler is not None and self.engine != "dask":
+            raise ConfigError(
+                f"--scheduler {self.scheduler} names a Dask scheduler: add --engine dask (the "
+                f"{self.engine} engine would not use it)."
+            )
 
     def resumable_as(self) -> dict[str, Any]:
         """What a resumed run must share with the interrupted one, besides input and model."""
