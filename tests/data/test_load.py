@@ -250,7 +250,7 @@ def test_undecodable_and_nul_csv_rows_are_set_apart_and_the_rest_read(tmp_path: 
     assert rows.frame["sentiment"].tolist() == ["positive", "pos", "negative"]
     assert [(row.row_number, row.reason, row.raw) for row in rows.unreadable] == [
         (2, "undecodable bytes (not UTF-8)", "caf? was bad,negative"),
-        (4, "NUL byte in row", "nul\x00byte,neg"),
+        (4, "NUL byte in row", "nul?byte,neg"),  # a NUL breaks many CSV readers
     ]
 
 

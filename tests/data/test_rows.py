@@ -159,3 +159,20 @@ def test_a_quoted_review_over_the_field_limit_is_one_reject_and_the_rows_after_k
     assert [(record.row_number, record.reason is None) for record in records] == [
         (1, True), (2, False), (3, True), (4, True)
     ]  # fmt: skip
+
+
+def test_a_record_the_csv_reader_refuses_shows_its_start_and_the_rows_it_took(
+    tmp_path: Path,
+) -> None:
+    """A quote left open takes the next row into its record; its reject showed nothing of
+    either, so a user could not tell which review was lost."""
+    path = tmp_path / "reviews.csv"
+    path.write_text('review,sentiment\n"unclosed quote,positive\n"ok film",positive\nDull.,neg\n')
+
+    records = list(Source(str(path), BatchOptions()).records())
+
+    swallowed = '"unclosed quote,positive\n"ok film",positive'
+    assert [(record.row_number, record.reason, record.raw) for record in records] == [
+        (1, "malformed CSV line (',' expected after '\"')", swallowed),
+        (2, None, "Dull.,neg"),
+    ]

@@ -68,8 +68,10 @@ def json_object(line: str) -> tuple[dict[str, Any] | None, str | None]:
 
 
 def preview(text: str) -> str:
-    """The start of a row as it can be shown and written: an undecodable byte becomes ``?``."""
-    return text[:PREVIEW_CHARS].encode("utf-8", "replace").decode("utf-8")
+    """The start of a row as it can be shown and written: an undecodable byte or a NUL (which
+    many CSV readers refuse) becomes ``?``, and a line end closing it is left out."""
+    start = text[:PREVIEW_CHARS].rstrip("\r\n").replace("\x00", "?")
+    return start.encode("utf-8", "replace").decode("utf-8")
 
 
 def column_list(names: Iterable[object], *, quoted: bool = False) -> str:
@@ -157,11 +159,16 @@ def csv_rows(text: Iterable[str], location: object) -> tuple[list[str], Iterator
 
 
 class _RecordLines:
-    """The lines the csv reader takes, counting the quotes of the record it is reading."""
+    """The lines the csv reader takes, counting the quotes of the record it is reading and
+    keeping its start, to show for a record the reader refuses."""
 
     def __init__(self, text: Iterable[str]) -> None:
         self._lines = iter(text)
+        self.start_record()
+
+    def start_record(self) -> None:
         self.quotes = 0
+        self.head = ""
 
     def __iter__(self) -> _RecordLines:
         return self
@@ -169,6 +176,8 @@ class _RecordLines:
     def __next__(self) -> str:
         line = next(self._lines)
         self.quotes += line.count('"')
+        if len(self.head) < PREVIEW_CHARS:
+            self.head += line[: PREVIEW_CHARS - len(self.head)]
         return line
 
     def skip_open_field(self) -> None:
@@ -186,7 +195,7 @@ def _judged_csv_rows(
 ) -> Iterator[CsvRow]:
     row_number = 0
     while True:
-        lines.quotes = 0  # a record starts
+        lines.start_record()
         try:
             row = next(reader)
         except StopIteration:
@@ -197,7 +206,8 @@ def _judged_csv_rows(
                 # as records of their own (a 60 MB review made 933,335 rejects).
                 lines.skip_open_field()
             row_number += 1
-            yield row_number, None, f"malformed CSV line ({error})", ""
+            # Its start shows what it held: a quote left open takes the next rows with it.
+            yield row_number, None, f"malformed CSV line ({error})", preview(lines.head)
             continue
         if _blank(row):
             continue
