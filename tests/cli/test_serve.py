@@ -3,6 +3,7 @@ default store of a home holding a champion."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -187,3 +188,34 @@ def _answer(url: str, *, accept_503: bool = False) -> dict[str, object] | None:
     if response.status_code == 200 or (accept_503 and response.status_code == 503):
         return dict(response.json())
     return None
+
+
+def test_port_0_is_served_on_the_port_the_system_picks_and_says_where(
+    user_champion_home: Path, tmp_path: Path
+) -> None:
+    """The banner said http://127.0.0.1:0, where nothing listens."""
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(SCRIPT), "serve", "--port", "0"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=user_env(user_champion_home),
+        )
+        try:
+            running_on = eventually(
+                lambda: re.search(
+                    r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log_path.read_text()
+                ),
+                timeout=120,
+                interval=0.05,
+            )
+            assert running_on is not None, log_path.read_text()
+            url = f"http://127.0.0.1:{running_on[1]}"
+            wait_for(f"{url}/health/ready", process)
+        finally:
+            stop(process)
+
+    output = " ".join(log_path.read_text().split())
+    assert "on a free port of 127.0.0.1 (uvicorn's line below names it)" in output
+    assert "127.0.0.1:0" not in output

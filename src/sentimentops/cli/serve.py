@@ -79,7 +79,10 @@ def serve_command(
             if version == "local":
                 require_model_folder(uri)
     docs = "; docs at /docs" if docs_exposed(settings) else ""
-    console.print(f"Serving {uri} (version {version}) on http://{host}:{port}{docs}")
+    # Port 0 is the system's pick, made when uvicorn binds: its "Uvicorn running on" names it.
+    where = f"http://{host}:{port}" if port else f"a free port of {host}"
+    named = "" if port else " (uvicorn's line below names it)"
+    console.print(f"Serving {uri} (version {version}) on {where}{named}{docs}")
     if model is not None and workers > 1:
         # Each worker process builds its app from the environment: pass the option that way.
         os.environ["SENTIMENTOPS_SERVING__MODEL_URI"] = model
@@ -105,7 +108,7 @@ def serve_command(
         if stopped.code != STARTUP_FAILURE:
             raise
         raise SentimentOpsError(
-            f"The API did not start on http://{host}:{port}; the reason is logged above."
+            f"The API did not start on {where}; the reason is logged above."
         ) from None
 
 
