@@ -62,6 +62,28 @@ def test_validate_quarantines_bad_rows_to_a_file(tmp_path: Path, isolated_settin
     ]
 
 
+def test_a_clean_file_leaves_no_earlier_quarantine_under_its_name(
+    tmp_path: Path, isolated_settings: Path
+) -> None:
+    """A clean file of the same name left the dirty one's quarantine, which read as its own."""
+    (tmp_path / "clean").mkdir()
+    dirty, clean = tmp_path / "reviews.csv", tmp_path / "clean" / "reviews.csv"
+    dirty.write_text('review,sentiment\n"Great fun",pos\n"Ok",maybe\n')
+    clean.write_text('review,sentiment\n"Great fun",pos\n"Dull",neg\n')
+    quarantine = isolated_settings / "quarantine" / "reviews.quarantine.csv"
+
+    first = runner.invoke(app, ["data", "validate", str(dirty)])
+    assert first.exit_code == 0, first.output
+    assert quarantine.is_file()
+    second = runner.invoke(app, ["data", "validate", str(clean)])
+
+    assert second.exit_code == 0, second.output
+    assert not quarantine.exists()
+    assert f"No row quarantined: the earlier {quarantine} was removed" in " ".join(
+        second.output.split()
+    )
+
+
 def test_malformed_csv_row_is_quarantined_as_predict_rejects_it(
     tmp_path: Path, isolated_settings: Path
 ) -> None:

@@ -77,6 +77,9 @@ def validate_command(
     target = quarantine or settings.state_path("quarantine", name)
     with _writing(target, "--quarantine"):
         written = result.write_quarantine(target)
+        if written is None and target.is_file():  # an earlier run's, which would read as this one's
+            target.unlink()
+            console.print(f"No row quarantined: the earlier {target} was removed")
     if written is not None:
         console.print(f"Quarantined rows written to {written}")
     if report is not None:
