@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from sentimentops.cli.output import UNBOUNDED_WIDTH, CliConsole
+from sentimentops.cli.output import UNBOUNDED_WIDTH, CliConsole, check_output_folder
+from sentimentops.errors import BadInputError
 from tests.user import REPO_ROOT, SCRIPT, user_env
 
 
@@ -105,3 +106,21 @@ def test_four_workers_per_core_are_allowed(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(3)))
 
     assert workers_within_cores(12) == 12
+
+
+def test_an_output_folder_is_checked_before_the_work_and_left_to_the_writer(
+    tmp_path: Path,
+) -> None:
+    """Made before the work, it stayed behind, empty, when the work then failed (a missing
+    input); a place where it cannot be made is still told before the work."""
+    new = tmp_path / "reports" / "today"
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+
+    check_output_folder(new, "the report")
+
+    assert not (tmp_path / "reports").exists()
+    with pytest.raises(BadInputError, match="is a file, not a folder"):
+        check_output_folder(a_file / "reports", "the report")
+    with pytest.raises(BadInputError, match=r"cannot be made \("):
+        check_output_folder(Path("/proc/reports"), "the report")

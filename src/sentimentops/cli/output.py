@@ -77,8 +77,9 @@ def key_value_table(title: str, rows: Mapping[str, Any]) -> Table:
 
 
 def check_output_folder(folder: Path | None, purpose: str) -> None:
-    """Make ``--output-dir`` ``folder``; BadInputError when it, or a folder it would be made in,
-    is a file, or it cannot be made: told before the work, whose writing would fail after it."""
+    """Check that ``--output-dir`` ``folder`` can be made (made, then removed if new);
+    BadInputError when it, or a folder it would be made in, is a file, or it cannot be made:
+    told before the work, whose writing would fail after it."""
     if folder is None:
         return
     existing = next(path for path in (folder, *folder.parents) if path.exists())
@@ -88,13 +89,16 @@ def check_output_folder(folder: Path | None, purpose: str) -> None:
             f"--output-dir {folder}{where} is a file, not a folder. Name a folder (new or "
             f"existing) for {purpose}."
         )
-    try:  # made now, not after the work: root may write anywhere by permissions, yet not /proc
+    missing = [path for path in (folder, *folder.parents) if not path.exists()]  # deepest first
+    try:  # made to know it can be: root may write anywhere by permissions, yet not in /proc
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise BadInputError(
             f"--output-dir {folder} cannot be made ({error.strerror}). Name a folder you can "
             f"write for {purpose}."
         ) from None
+    for made in missing:  # and removed: the writer makes it, a failed run leaves no empty folder
+        made.rmdir()
 
 
 WORKERS_PER_CORE = 4
