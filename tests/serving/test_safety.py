@@ -411,3 +411,22 @@ def test_a_batch_names_the_texts_with_nothing_left_and_nothing_is_logged(
     assert accepted.status_code == 200
     # Written in the order submitted: a logged refusal would be there before ok-1.
     assert logged_request_ids(client) == ["ok-1"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"text": "Café"}'.encode("latin-1"), "The request body is not UTF-8 (invalid"),
+        (b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests too deeply"),
+    ],
+    ids=["latin-1", "deep"],
+)
+def test_a_body_that_cannot_be_parsed_says_why(
+    client: TestClient, body: bytes, expected: str
+) -> None:
+    """Both were answered "There was an error parsing the body", whatever the fault."""
+    response = client.post(
+        "/v1/predict", content=body, headers={"content-type": "application/json; charset=latin-1"}
+    )
+
+    assert expected in str(assert_error(response, 400, "bad_request")["message"])

@@ -165,9 +165,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return answer(
-            request, error.status_code, str(error.detail), headers=dict(error.headers or {})
-        )
+        message = _body_fault(error.__cause__) or str(error.detail)
+        return answer(request, error.status_code, message, headers=dict(error.headers or {}))
 
     @app.exception_handler(SentimentOpsError)
     async def known_error(request: Request, error: SentimentOpsError) -> JSONResponse:
@@ -179,3 +178,16 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unexpected error on %s", request.url.path)
         message = "Internal error; the server log has the details under this request id."
         return answer(request, 500, message)
+
+
+def _body_fault(cause: BaseException | None) -> str | None:
+    """What was wrong with a body FastAPI could not parse: its words ("There was an error
+    parsing the body") are the same whatever the fault."""
+    if isinstance(cause, UnicodeDecodeError):
+        return (
+            f"The request body is not UTF-8 ({cause.reason} at byte {cause.start}); send JSON "
+            "encoded as UTF-8, whatever the charset says."
+        )
+    if isinstance(cause, RecursionError):
+        return "The request body nests too deeply to be parsed; send a JSON object."
+    return None
