@@ -383,9 +383,9 @@ def test_feedback_waiting_for_unknown_ids_leaves_predictions_their_slots(
     assert {answer.json()["error"]["type"] for answer in flood} == {"unknown_request_id"}
 
 
-# Texts that clean down to nothing: markup, entities, invisible characters (batch prediction
-# rejects the same rows as "text empty after cleaning").
-NOTHING_AFTER_CLEANING = ["<br /><br />", "&nbsp;", "\u200b", "<p></p>&amp;"]
+# Texts that clean down to nothing: markup, entities, emoji, invisible characters (batch
+# prediction rejects the same rows as "text empty after cleaning").
+NOTHING_AFTER_CLEANING = ["<br /><br />", "&nbsp;", "\u200b", "<p></p>&amp;", "\U0001f600\u2014"]
 
 
 @pytest.mark.parametrize("text", NOTHING_AFTER_CLEANING)
@@ -394,7 +394,9 @@ def test_a_text_with_nothing_left_after_cleaning_is_refused_not_guessed(
 ) -> None:
     error = assert_error(client.post("/v1/predict", json={"text": text}), 422, "validation_error")
 
-    assert "nothing left to score after cleaning" in str(error["message"])
+    assert "nothing left to score after cleaning (only markup, HTML entities, emoji" in str(
+        error["message"]
+    )
 
 
 def test_a_batch_names_the_texts_with_nothing_left_and_nothing_is_logged(

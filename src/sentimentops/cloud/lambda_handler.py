@@ -109,7 +109,8 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
             raise BadInputError(
                 f"The text{f's at positions {unscorable}' if batch else ''} "
                 f"{'have' if batch else 'has'} nothing left to score after cleaning (only "
-                "markup, HTML entities or invisible characters); send the review's words."
+                "markup, HTML entities, emoji and other symbols, or invisible characters); send "
+                "the review's words."
             )
         scores = [float(score) for score in raw_scores]
     except ValidationError as error:

@@ -252,6 +252,6 @@ def _nothing_to_score(positions: np.ndarray, itemize: bool) -> str:
         shown = ", ".join(str(i) for i in positions[:10]) + (", ..." if positions.size > 10 else "")
         subject = f"The texts at positions {shown} have"
     return (
-        f"{subject} nothing left to score after cleaning (only markup, HTML entities or "
-        "invisible characters); send the review's words."
+        f"{subject} nothing left to score after cleaning (only markup, HTML entities, emoji "
+        "and other symbols, or invisible characters); send the review's words."
     )
