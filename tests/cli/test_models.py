@@ -106,3 +106,20 @@ def test_a_missing_challenger_says_how_to_get_one_not_to_pass_a_model_folder(
     assert "No challenger at models:/imdb-sentiment@challenger" in completed.stderr
     assert "`sentimentops train` registers each new version as the challenger" in completed.stderr
     assert "--model" not in completed.stderr
+
+
+@pytest.mark.parametrize("command", [["list"], ["show"]])
+def test_models_in_a_home_without_a_registry_say_so_and_create_none(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Run from the wrong folder, `models list` made a 1 MB mlflow.db there, then said no
+    model was registered."""
+    home = tmp_path / "home"
+
+    completed = run_cli("models", *command, home=home)
+
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    message = " ".join(completed.stderr.split())
+    assert f"No model registry at {(home / 'mlflow.db').resolve()}." in message
+    assert "run from the folder holding .sentimentops" in message
+    assert not (home / "mlflow.db").exists()
