@@ -17,11 +17,15 @@ FIELDS = st.text(alphabet='ab ,"\n\r', max_size=FIELD_CHARS)  # quotes, commas, 
 
 
 def written(rows: list[list[str]], line_end: str) -> tuple[bytes, set[int]]:
-    """``rows`` as a CSV (a header first), and where each record ends."""
+    """``rows`` as a well-formed CSV (a header first), and where each record ends. A field with a
+    line break is quoted: Python 3.11's writer quotes only the breaks of its own line end, and a
+    bare ``\r`` in a ``\n`` file ends a line for pandas, which no record end here would say."""
     records = []
     for row in [["review", "sentiment"], *rows]:
         text = io.StringIO()
-        csv.writer(text, lineterminator=line_end).writerow(row)
+        breaks = any(end in field for field in row for end in "\r\n")
+        quoting = csv.QUOTE_ALL if breaks else csv.QUOTE_MINIMAL
+        csv.writer(text, lineterminator=line_end, quoting=quoting).writerow(row)
         records.append(text.getvalue().encode())
     return b"".join(records), set(accumulate(len(record) for record in records))
 
