@@ -78,6 +78,13 @@ class Location:
         """True for a URI with a scheme other than ``file://`` (``s3://bucket/key``)."""
         return "://" in self.text and not self.text.startswith("file://")
 
+    def same_place(self, other: Location) -> bool:
+        """Whether both name one file: a local path by its real path (links, ``..``), a URI as
+        written."""
+        if self.remote or other.remote:
+            return self == other
+        return os.path.realpath(self.path) == os.path.realpath(other.path)
+
     @property
     def name(self) -> str:
         """The last path component: ``reviews.csv.gz``."""

@@ -88,7 +88,7 @@ def check_output(output: Location, input_location: Location) -> None:
     extension, BadInputError when it would overwrite the input or cannot be written there."""
     output_format(output)
     written = [output, output.beside(REJECTS), output.beside(SUMMARY)]
-    if any(_same(input_location, location) for location in written):
+    if any(input_location.same_place(location) for location in written):
         raise BadInputError(
             f"The output {output} (or its rejects or summary beside it) would overwrite the "
             f"input {input_location}. Choose another OUTPUT."
@@ -115,12 +115,6 @@ def check_output(output: Location, input_location: Location) -> None:
             f"Cannot write the output {path}: no permission to write in {folder}. Choose "
             "another OUTPUT, or a folder you may write to."
         )
-
-
-def _same(first: Location, second: Location) -> bool:
-    if first.remote or second.remote:
-        return first == second
-    return os.path.realpath(first.path) == os.path.realpath(second.path)
 
 
 class Sink:

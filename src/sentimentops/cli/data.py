@@ -58,7 +58,7 @@ def validate_command(
     settings = get_settings()
     _check_output_file(report, "--report", "report.json", path)
     _check_output_file(quarantine, "--quarantine", "quarantine.csv", path)
-    if report is not None and quarantine is not None and _same_file(report, quarantine):
+    if report and quarantine and Location(report).same_place(Location(quarantine)):
         raise BadInputError(f"--report and --quarantine both name {report}: give two files.")
     with console.status(f"Reading {path}"):
         rows = load_readable_reviews(
@@ -209,11 +209,13 @@ def split_command(
 def _check_output_file(path: Path | None, option: str, example: str, source: str) -> None:
     """A file option is refused before the work when it names a folder, the input itself (it
     would be overwritten) or a place this user cannot write: the write would fail after it."""
+    from sentimentops.storage import Location  # fsspec: not at CLI start-up
+
     if path is None:
         return
     if path.is_dir():
         raise BadInputError(f"{option} {path} is a folder: give a file, e.g. {path / example}.")
-    if "://" not in source and _same_file(path, Path(source)):
+    if Location(path).same_place(Location(source)):
         raise BadInputError(
             f"{option} {path} is the input itself: writing it would overwrite the data. Name "
             f"another file, e.g. {path.with_name(example)}."
@@ -224,10 +226,6 @@ def _check_output_file(path: Path | None, option: str, example: str, source: str
             f"{option} {path} cannot be written: {folder} is not a folder you may write in. "
             "Name another file."
         )
-
-
-def _same_file(first: Path, second: Path) -> bool:
-    return os.path.realpath(first) == os.path.realpath(second)
 
 
 @contextmanager
