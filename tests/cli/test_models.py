@@ -108,15 +108,26 @@ def test_a_missing_challenger_says_how_to_get_one_not_to_pass_a_model_folder(
     assert "--model" not in completed.stderr
 
 
-@pytest.mark.parametrize("command", [["list"], ["show"]])
-def test_models_in_a_home_without_a_registry_say_so_and_create_none(
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["models", "list"],
+        ["models", "show"],
+        ["predict", "{reviews}", "{output}"],
+        ["monitor", "--current", "{reviews}"],
+    ],
+)
+def test_registry_readers_in_a_home_without_a_registry_say_so_and_create_none(
     tmp_path: Path, command: list[str]
 ) -> None:
     """Run from the wrong folder, `models list` made a 1 MB mlflow.db there, then said no
-    model was registered."""
+    model was registered; `predict` and `monitor` did the same, seconds of migrations first."""
     home = tmp_path / "home"
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("review,label\nA fine film,positive\n", encoding="utf-8")
+    names = {"reviews": str(reviews), "output": str(tmp_path / "scored.csv")}
 
-    completed = run_cli("models", *command, home=home)
+    completed = run_cli(*(part.format(**names) for part in command), home=home)
 
     assert completed.returncode == 2, completed.stdout + completed.stderr
     message = " ".join(completed.stderr.split())

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from sentimentops.cli.output import console
 from sentimentops.config import get_settings
-from sentimentops.errors import BadInputError, ModelNotFoundError
+from sentimentops.errors import BadInputError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -27,17 +26,10 @@ models_app = typer.Typer(
 
 
 def _connect() -> str:
-    from sentimentops.tracking.store import connect, resolve_tracking_uri
+    from sentimentops.tracking.store import connect, require_local_store, resolve_tracking_uri
 
     settings = get_settings()
-    uri = resolve_tracking_uri(settings)
-    store = Path(uri.removeprefix("sqlite:///"))
-    if uri.startswith("sqlite:///") and not store.exists():
-        # Connecting would create an empty store here: a 1 MB mlflow.db from a mistyped folder.
-        raise ModelNotFoundError(
-            f"No model registry at {store}. Train a model first (make run, or sentimentops "
-            "train), or run from the folder holding .sentimentops (or set SENTIMENTOPS_HOME)."
-        )
+    require_local_store(resolve_tracking_uri(settings))
     connect(settings)
     return settings.registry.model_name
 

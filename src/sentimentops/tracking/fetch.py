@@ -46,7 +46,7 @@ def fetch_version(uri: str, *, with_reference: bool = False) -> FetchedVersion:
     from sentimentops.config import get_settings
     from sentimentops.tracking.store import connect_registry
 
-    connect_registry(get_settings())
+    connect_registry(get_settings(), existing=True)
     name, version = resolve_version(uri)
     info = version_info(name, version)
     folder = model_files(f"models:/{name}/{version}")

@@ -117,7 +117,7 @@ def resolve_location(uri: str) -> str:
     from sentimentops.tracking.registry import resolve_version
     from sentimentops.tracking.store import connect_registry
 
-    connect_registry(get_settings())
+    connect_registry(get_settings(), existing=True)
     name, version = resolve_version(uri)
     return f"models:/{name}/{version}"
 

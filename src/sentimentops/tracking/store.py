@@ -9,9 +9,15 @@ import urllib.request
 from pathlib import Path
 
 from sentimentops.config import Settings
-from sentimentops.errors import TrackingUnavailableError
+from sentimentops.errors import ModelNotFoundError, TrackingUnavailableError
 
-__all__ = ["connect", "connect_registry", "mlflow_ui_command", "resolve_tracking_uri"]
+__all__ = [
+    "connect",
+    "connect_registry",
+    "mlflow_ui_command",
+    "require_local_store",
+    "resolve_tracking_uri",
+]
 
 
 def resolve_tracking_uri(settings: Settings) -> str:
@@ -20,12 +26,15 @@ def resolve_tracking_uri(settings: Settings) -> str:
     return explicit or f"sqlite:///{settings.state_path('mlflow.db').resolve()}"
 
 
-def connect_registry(settings: Settings) -> str:
+def connect_registry(settings: Settings, *, existing: bool = False) -> str:
     """Point MLflow at the tracking store and registry, without :func:`connect`'s experiment;
-    returns the URI. TrackingUnavailableError: a server silent for ``tracking.timeout_seconds``."""
+    returns the URI. TrackingUnavailableError: a server silent for ``tracking.timeout_seconds``.
+    With ``existing`` (a reader), ModelNotFoundError when a local store is not there."""
     import mlflow
 
     uri = resolve_tracking_uri(settings)
+    if existing:
+        require_local_store(uri)
     timeout = settings.tracking.timeout_seconds
     # MLflow retries for minutes by default; a user waiting on a dead server wants an answer.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(max(timeout, 1))))
@@ -59,6 +68,17 @@ def connect(settings: Settings) -> str:
             f"MLflow tracking store {uri} refused the experiment {name!r}: {error}"
         ) from None
     return uri
+
+
+def require_local_store(uri: str) -> None:
+    """ModelNotFoundError when ``uri`` is a SQLite store that does not exist: connecting would
+    create an empty one (1 MB, seconds of migrations) wherever a reader was run from."""
+    store = Path(uri.removeprefix("sqlite:///"))
+    if uri.startswith("sqlite:///") and not store.exists():
+        raise ModelNotFoundError(
+            f"No model registry at {store}. Train a model first (make run, or sentimentops "
+            "train), or run from the folder holding .sentimentops (or set SENTIMENTOPS_HOME)."
+        )
 
 
 def mlflow_ui_command(uri: str) -> str:
