@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from sentimentops.monitoring.evidently_process import (
     with_evidently,
 )
 from tests.servers import kill_group, pid_alive, script_json
+from tests.user import REPO_ROOT
 
 
 def test_work_runs_in_the_forked_process_with_evidently_imported_there_only() -> None:
@@ -269,3 +271,77 @@ def test_an_error_there_carries_its_traceback_there_as_a_note() -> None:
     (note,) = seen["notes"]
     assert note.startswith("Raised in the Evidently process:\nTraceback")
     assert "invalid literal for int()" in note
+
+
+_DRIFT_AND_SNAPSHOT = (
+    "import json, sys\n"
+    "import pandas as pd\n"
+    "from sentimentops.config import get_settings\n"
+    "from sentimentops.monitoring.evidently_process import import_evidently\n"
+    "{prepare}\n"
+    "from sentimentops.monitoring.descriptors import text_descriptors\n"
+    "from sentimentops.monitoring.drift import compare_drift\n"
+    "from sentimentops.monitoring.workspace import record_snapshot\n"
+    "reviews = pd.read_parquet({data!r}, columns=['review']).review\n"
+    "def side(start, shift):\n"
+    "    texts = reviews.iloc[start:start + 60].reset_index(drop=True)\n"
+    "    described = text_descriptors(list(texts), {{'film', 'good', 'bad'}})\n"
+    "    scores = [(i % 10) / 10 + shift for i in range(60)]\n"
+    "    labels = ['positive', 'negative'] * 30\n"
+    "    frame = pd.DataFrame({{'review': texts, 'label': labels, 'score': scores}})\n"
+    "    return frame.join(described)\n"
+    "settings = get_settings()\n"
+    "drift = compare_drift(side(0, 0.0), side(60, 0.05), text_column='review',\n"
+    "                      settings=settings.monitoring)\n"
+    "workspace = str(settings.state_path('workspace'))\n"
+    "snapshot = record_snapshot(settings, metrics={{'accuracy': 0.9}}, alerts=0,\n"
+    "    model_name='m', model_version='1', started_at=pd.Timestamp.now('UTC').to_pydatetime(),\n"
+    "    verdict='ok', source='test')\n"
+    "imported = sorted(name for name in sys.modules if name.startswith('evidently'))\n"
+    "from evidently.ui.workspace import Workspace\n"
+    "(project,) = Workspace(workspace).search_project('m')\n"
+    "print(json.dumps({{'drift': repr(drift), 'snapshots': len(Workspace(workspace).list_runs(\n"
+    "    project.id)), 'imported': imported}}))\n"
+)
+
+
+def test_evidently_imported_lean_computes_what_it_does_imported_whole(tmp_path: Path) -> None:
+    """import_evidently leaves out the packages monitoring never uses (the UI server, LLM
+    judges, legacy metrics): the drift and the workspace snapshot are the same without them."""
+    data = str(REPO_ROOT / "data" / "imdb" / "imdb_reviews.parquet")
+
+    lean, whole = (
+        script_json(
+            _DRIFT_AND_SNAPSHOT.format(prepare=prepare, data=data),
+            env={**os.environ, "SENTIMENTOPS_HOME": str(tmp_path / home)},
+        )
+        for prepare, home in (("import_evidently()", "lean"), ("import evidently", "whole"))
+    )
+
+    assert lean["drift"] == whole["drift"]
+    assert "text" in lean["drift"]
+    assert lean["snapshots"] == whole["snapshots"] == 1
+    assert "evidently.ui.service.app" not in lean["imported"]
+    assert "evidently.guardrails" not in lean["imported"]
+    assert "evidently.legacy.tests.classification_performance_tests" not in lean["imported"]
+    assert len(lean["imported"]) < len(whole["imported"]) * 0.8
+
+
+def test_a_lean_evidently_still_answers_every_name_of_its_packages() -> None:
+    seen = script_json(
+        "import json\n"
+        "from sentimentops.monitoring.evidently_process import import_evidently\n"
+        "import_evidently()\n"
+        "import evidently\n"
+        "from evidently import Report, __version__\n"
+        "from evidently.metrics import Accuracy\n"
+        "from evidently.legacy.metrics import ColumnDriftMetric\n"
+        "print(json.dumps({'report': Report.__module__, 'version': __version__,\n"
+        "                  'accuracy': Accuracy.__module__,\n"
+        "                  'legacy': ColumnDriftMetric.__module__}))\n"
+    )
+
+    assert seen["report"] == "evidently.core.report"
+    assert seen["version"].count(".") == 2
+    assert seen["accuracy"] == "evidently.metrics.classification"
+    assert seen["legacy"].startswith("evidently.legacy.metrics.")

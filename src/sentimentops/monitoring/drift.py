@@ -50,8 +50,9 @@ def compare_drift(
     with warnings.catch_warnings():
         # Evidently imports numpy.core, deprecated in NumPy 2; not ours to fix.
         warnings.simplefilter("ignore", DeprecationWarning)
-        from evidently import DataDefinition, Dataset, Report
-        from evidently.metrics import ValueDrift
+        from evidently.core.datasets import DataDefinition, Dataset
+        from evidently.core.report import Report
+        from evidently.metrics.column_statistics import ValueDrift
 
     texts = [text_column] if text_column else []
     described = list(DESCRIPTORS) if text_column else []

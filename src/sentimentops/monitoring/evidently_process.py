@@ -5,12 +5,17 @@ most of a cold ``monitor``) while the command reads the data and loads the model
 from __future__ import annotations
 
 import contextlib
+import importlib.machinery
+import importlib.util
 import multiprocessing
+import sys
 import threading
 import traceback
+import types
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib.abc import Loader
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import ForkingPickler
@@ -86,12 +91,61 @@ _helper: _Helper | None = None  # the one the current block's calls go to
 _meanwhile: list[Callable[[], None]] = []  # work for this process while it waits on that one
 
 
+# Evidently's packages whose __init__ imports what monitoring never uses (its UI server, LLM
+# judges, every legacy metric and test): a third of its import (docs/decisions.md, "A cold
+# monitor"). Left lazy, each imports only the modules asked for, its whole self on any other name.
+_LAZY_PACKAGES = (
+    "evidently",
+    "evidently.legacy.tests",
+    "evidently.legacy.metrics",
+    "evidently.metrics",
+    "evidently.sdk",
+    "evidently.ui",
+)
+
+
+class _LazyPackage(types.ModuleType):
+    """A package whose ``__init__`` runs at the first name asked of it that is not a submodule
+    already imported: ``import package.module`` skips it, ``from package import name`` not."""
+
+    def __init__(self, spec: importlib.machinery.ModuleSpec, loader: Loader) -> None:
+        super().__init__(spec.name)
+        self.__spec__, self.__loader__, self.__file__ = spec, loader, spec.origin
+        self.__path__ = list(spec.submodule_search_locations or [])
+        self.__package__ = spec.name
+        self._pending_init: Loader | None = loader
+
+    def __getattr__(self, name: str) -> Any:
+        loader, self._pending_init = self._pending_init, None
+        if loader is None:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        loader.exec_module(self)
+        return getattr(self, name)
+
+
+def _import_lazily(name: str) -> None:
+    spec = importlib.util.find_spec(name)
+    if name in sys.modules or spec is None or spec.loader is None:
+        return
+    sys.modules[name] = package = _LazyPackage(spec, spec.loader)
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, package)
+
+
 def import_evidently() -> None:
-    """Import what monitoring uses of Evidently, quietly: its imports warn about NumPy 2. With
-    it, the modules whose functions run there (a process forked ahead has none of them)."""
+    """Import what monitoring uses of Evidently, only that, and quietly: its imports warn about
+    NumPy 2. With it, the modules whose functions run there (a process forked ahead has none)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        import evidently.metrics  # noqa: F401
+        for name in _LAZY_PACKAGES:
+            _import_lazily(name)
+        import evidently.core.datasets
+        import evidently.core.report
+        import evidently.metrics.column_statistics
+        import evidently.sdk.models
+        import evidently.sdk.panels
+        import evidently.ui.storage.local.base  # noqa: F401
 
         import sentimentops.monitoring.drift
         import sentimentops.monitoring.run_values

@@ -147,7 +147,8 @@ def _record_snapshot(
     import pandas as pd
 
     with _evidently():
-        from evidently import DataDefinition, Dataset, Report
+        from evidently.core.datasets import DataDefinition, Dataset
+        from evidently.core.report import Report
 
         from sentimentops.monitoring.run_values import AlertLimit, LatestValue, PanelValue
 
