@@ -299,6 +299,16 @@ def test_unusable_urls_are_configuration_errors(url: str) -> None:
         PredictionLogStore(url)
 
 
+def test_a_sqlite_file_under_a_file_is_a_configuration_error(tmp_path: Path) -> None:
+    """It was a FileExistsError traceback, exit 1, from serve and every log command."""
+    (tmp_path / "notes").write_text("a file, not a folder\n")
+
+    with pytest.raises(ConfigError, match="SENTIMENTOPS_PREDICTION_LOG__URL") as raised:
+        PredictionLogStore(f"sqlite:///{tmp_path}/notes/prediction_log.db")
+
+    assert f"{tmp_path}/notes, which cannot be made" in str(raised.value)
+
+
 def test_a_sqlite_file_removed_in_use_is_recreated_and_written_to(
     sqlite_store: PredictionLogStore, sqlite_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

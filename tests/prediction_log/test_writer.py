@@ -450,3 +450,58 @@ def test_status_counts_the_records_taken_for_the_batch_being_filled(
     # Out of the queue, not in the database: still only in this process's memory.
     assert (during.queue_depth, during.writing, during.in_memory) == (0, 3, 3)
     assert (after.writing, after.in_memory, after.written) == (0, 0, 3)
+
+
+def _damage_file(path: Path) -> None:
+    path.write_bytes(b"not a database " * 7000)  # same inode: no replaced file to migrate again
+
+
+def _replace_folder_by_file(path: Path) -> None:
+    for file in path.parent.iterdir():
+        file.unlink()
+    path.parent.rmdir()
+    path.parent.write_text("a file where the log's folder was\n")
+
+
+def _restore_folder(path: Path) -> None:
+    path.parent.unlink()
+
+
+@pytest.mark.parametrize(
+    ("damage", "repair"),
+    [
+        (_damage_file, lambda path: path.unlink()),
+        (_replace_folder_by_file, _restore_folder),
+    ],
+    ids=["file-not-a-database", "folder-now-a-file"],
+)
+def test_a_damaged_sqlite_file_or_folder_is_an_outage_spooled_not_records_refused(
+    sqlite_store: PredictionLogStore,
+    sqlite_path: Path,
+    spool_dir: Path,
+    damage: Callable[[Path], None],
+    repair: Callable[[Path], None],
+) -> None:
+    """Each record was 'refused' and dropped (DatabaseError, NotADirectoryError) while the
+    health check said ok: a prediction log that loses nothing spools them until repaired."""
+    writer = quick_writer(sqlite_store, spool_dir)
+    writer.start()
+    for record in sample_records(3):
+        writer.submit(record)
+    wait_until(lambda: writer.written == 3)
+
+    sqlite_store.dispose()  # closed (WAL checkpointed): the connections opened next see it
+    damage(sqlite_path)
+    for record in sample_records(5, first=3):
+        writer.submit(record)
+    wait_until(lambda: not writer.store_available)
+    wait_until(lambda: writer.status().spool.records == 5)
+    during = writer.status()
+    repair(sqlite_path)
+    wait_until(lambda: not writer.status().behind)
+    unwritten = writer.close()
+
+    assert (during.dropped, writer.rejected) == (0, 0)
+    assert during.behind
+    assert unwritten == 0
+    assert logged_ids(sqlite_store) == ids(3, 5)  # the file made again holds every record since

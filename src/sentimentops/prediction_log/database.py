@@ -35,7 +35,9 @@ POSTGRES_CONNECT_ARGS: Final = {
     "tcp_user_timeout": 30_000,
 }
 POSTGRES_STATEMENT_TIMEOUT_MS: Final = 30_000
-_OUTAGES: Final = (exc.OperationalError, exc.InterfaceError, exc.ProgrammingError, exc.TimeoutError)
+# A value the database refuses: the writer retries record by record and drops only that one.
+# Every other failure (a damaged file, a lost connection, a missing table) is an outage.
+_REFUSALS: Final = (exc.IntegrityError, exc.DataError)
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +87,10 @@ class Database:
         (naming ``action``) when the database cannot be used now, other errors as raised."""
         if self._migration_owed:
             self.migrate()
-        self._recreate_if_replaced()
-        with self._outages_raised(action), self.engine.begin() as connection:
-            yield connection
+        with self._outages_raised(action):
+            self._recreate_if_replaced()
+            with self.engine.begin() as connection:
+                yield connection
 
     def dispose(self) -> None:
         """Close the pooled connections; the database reconnects if used again."""
@@ -115,17 +118,23 @@ class Database:
     def _outages_raised(self, action: str) -> Iterator[None]:
         try:
             yield
-        except (*_OUTAGES, exc.DBAPIError) as error:
-            invalidated = isinstance(error, exc.DBAPIError) and error.connection_invalidated
-            if not isinstance(error, _OUTAGES) and not invalidated:
-                raise  # a value refused: the writer retries record by record, not as an outage
+        except _REFUSALS as error:
+            if not error.connection_invalidated:
+                raise
+            reason = " ".join(str(error.orig or error).split())
+            raise self._unavailable(action, reason) from error
+        except (exc.DBAPIError, exc.TimeoutError, OSError) as error:
+            # OSError: the SQLite file's folder cannot be made again (replaced by a file).
             reason = " ".join(str(getattr(error, "orig", None) or error).split())
-            raise PredictionLogUnavailableError(
-                f"The prediction log database {self.url.render_as_string(hide_password=True)} "
-                f"failed while {action} ({reason}). Check that it is running, reachable and "
-                "migrated (open_store migrates), or point prediction_log.url "
-                "(SENTIMENTOPS_PREDICTION_LOG__URL) at one that is."
-            ) from error
+            raise self._unavailable(action, reason) from error
+
+    def _unavailable(self, action: str, reason: str) -> PredictionLogUnavailableError:
+        return PredictionLogUnavailableError(
+            f"The prediction log database {self.url.render_as_string(hide_password=True)} "
+            f"failed while {action} ({reason}). Check that it is running, reachable and "
+            "migrated (open_store migrates), or point prediction_log.url "
+            "(SENTIMENTOPS_PREDICTION_LOG__URL) at one that is."
+        )
 
 
 def _checked_url(url: str) -> URL:
@@ -161,7 +170,14 @@ def _create_engine(url: URL) -> Engine:
     """An engine whose pool tests connections before use, so it recovers after an outage."""
     if url.get_backend_name() == "postgresql":
         return sa.create_engine(url, pool_pre_ping=True, connect_args=_postgres_connect_args(url))
-    Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(str(url.database)).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"prediction_log.url (SENTIMENTOPS_PREDICTION_LOG__URL) names a file in {folder}, "
+            f"which cannot be made ({error.strerror or error}). Point it at a folder you can write."
+        ) from None
     engine = sa.create_engine(url, pool_pre_ping=True)
 
     @sa.event.listens_for(engine, "connect")
