@@ -90,6 +90,16 @@ def test_unknown_model_family_is_exit_2_before_any_flow_starts() -> None:
     assert "unknown ['bert']" in result.output
 
 
+@pytest.mark.parametrize("models", ["", ",", " , "])
+def test_models_naming_no_family_is_exit_2_not_every_family(models: str) -> None:
+    """An empty --models (an unset shell variable) trained all four families for minutes."""
+    for command in (["pipeline", "run", "training"], ["train"]):
+        result = runner.invoke(app, [*command, "--models", models])
+
+        assert result.exit_code == 2, result.output
+        assert "--models names no family" in " ".join(result.output.split())
+
+
 def test_monitoring_run_exits_3_on_an_alert(
     reference_reviews: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -214,3 +224,13 @@ def test_scored_input_without_current_is_a_usage_error(tmp_path: Path) -> None:
 
         assert result.exit_code == 2, result.output
         assert "given without --current" in " ".join(result.output.split())
+
+
+def test_hours_with_current_is_a_usage_error_not_ignored(tmp_path: Path) -> None:
+    for flow in ("monitoring", "retraining"):
+        result = runner.invoke(
+            app, ["pipeline", "run", flow, "--current", str(tmp_path / "b.csv"), "--hours", "1"]
+        )
+
+        assert result.exit_code == 2, result.output
+        assert "give it without --current" in " ".join(result.output.split())

@@ -12,6 +12,7 @@ import typer
 from sentimentops.cli.output import console, error_console, workers_within_cores
 from sentimentops.cli.train import parse_families
 from sentimentops.config import get_settings
+from sentimentops.errors import BadInputError
 
 __all__ = ["pipeline_app"]
 
@@ -60,6 +61,10 @@ def _run(ctx: typer.Context, flow: str, show: Callable[[Any], None]) -> Any:
     parameters = {name: value for name, value in ctx.params.items() if name != "as_json"}
     if "models" in parameters:
         parameters["models"] = parse_families(parameters["models"])
+    if parameters.get("current") is not None and parameters.get("hours") is not None:
+        raise BadInputError(
+            "--hours selects a window of the prediction log: give it without --current."
+        )
     if "scored_input" in parameters:
         from sentimentops.monitoring.current import check_scored_input
 

@@ -19,9 +19,11 @@ def parse_families(models: str | None) -> list[ModelFamily] | None:
     unknown family."""
     from sentimentops.errors import ConfigError
 
-    if not models:
+    if models is None:
         return None
     names = [name.strip() for name in models.split(",") if name.strip()]
+    if not names:  # an empty shell variable: never read as "all", minutes of training
+        raise ConfigError(f"--models names no family; choose from {', '.join(FAMILIES)}.")
     if unknown := sorted(set(names) - set(FAMILIES)):
         raise ConfigError(f"--models: unknown {unknown}; choose from {', '.join(FAMILIES)}.")
     return [FAMILIES[name] for name in names]
