@@ -138,3 +138,41 @@ def test_ctrl_c_within_a_deferred_block_is_raised_when_it_is_done() -> None:
     )
 
     assert printed == ["recorded everywhere", "interrupted after", "handler back: True"]
+
+
+def test_sigterm_within_sigterm_as_exit_runs_the_blocks_cleanup_and_exits_143() -> None:
+    """`kill` of `pipeline run` ended it on the spot and left its temporary Prefect API
+    running; within the block SIGTERM is an exit whose cleanup runs, after it the default."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, signal, time\n"
+            "from sentimentops.helper_process import sigterm_as_exit\n"
+            "with sigterm_as_exit():\n"
+            "    try:\n"
+            "        os.kill(os.getpid(), signal.SIGTERM)\n"
+            "        time.sleep(5)\n"
+            "        print('went on', flush=True)\n"
+            "    finally:\n"
+            "        print('server stopped', flush=True)\n",
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    after = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import signal\n"
+            "from sentimentops.helper_process import sigterm_as_exit\n"
+            "with sigterm_as_exit():\n"
+            "    pass\n"
+            "print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)\n",
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert completed.returncode == 128 + signal.SIGTERM, completed.stderr
+    assert completed.stdout.splitlines() == ["server stopped"]
+    assert "Traceback" not in completed.stderr
+    assert after.stdout.strip() == "True"

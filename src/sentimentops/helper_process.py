@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["ctrl_c_deferred", "follow_the_command"]
+__all__ = ["ctrl_c_deferred", "follow_the_command", "sigterm_as_exit"]
 
 
 def follow_the_command() -> None:
@@ -49,6 +49,25 @@ def ctrl_c_deferred() -> Iterator[None]:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if pressed:
         raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM within raises SystemExit (exit 143) in the main thread, so the block's cleanup
+    runs: by default it ends the process on the spot, and a server it started lives on."""
+    in_main = threading.current_thread() is threading.main_thread()
+    if not in_main or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def exit_now(number: int, _frame: object) -> None:
+        raise SystemExit(128 + number)
+
+    signal.signal(signal.SIGTERM, exit_now)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _python_handles_ctrl_c() -> bool:

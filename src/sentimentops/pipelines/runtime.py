@@ -15,6 +15,7 @@ from typing import Any
 
 from sentimentops.config import Settings
 from sentimentops.errors import BadInputError, SentimentOpsError
+from sentimentops.helper_process import sigterm_as_exit
 
 __all__ = [
     "Laps",
@@ -93,8 +94,6 @@ def prefect_api(
     """The configured Prefect API, else a temporary one for the block (docs/decisions.md,
     Training), exported to task-runner processes; ``while_starting`` runs while it starts.
     Without ``link_runs`` (the API outlives the runs), runs on a temporary API log no links."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
-
     configured = configured_prefect_api()
     exported = os.environ.get("PREFECT_API_URL")
     if configured:
@@ -106,7 +105,15 @@ def prefect_api(
         finally:
             _restore_env("PREFECT_API_URL", exported)
         return
+    with sigterm_as_exit():  # a `kill` of the command stops the server too
+        yield from _temporary_prefect_api(link_runs, while_starting, exported)
+
+
+def _temporary_prefect_api(
+    link_runs: bool, while_starting: Callable[[], object] | None, exported: str | None
+) -> Iterator[str]:
     from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
     server = SubprocessASGIServer()
     timeout = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_SECONDS)
