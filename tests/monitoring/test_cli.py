@@ -314,7 +314,7 @@ def test_bad_input_exits_2_naming_the_problem(tmp_path: Path) -> None:
         (["monitor", "history", "--output-dir", str(a_file)], "is a file"),
         (["monitor", "--current", str(reviews), "--label-column", "foo"], "no label column 'foo'"),
         # A log window's options with a file were silently ignored.
-        (["monitor", "--current", str(reviews), "--since", "7d"], "select a window of the log"),
+        (["monitor", "--current", str(reviews), "--since", "7d"], "--since selects a window of"),
         (["monitor", "--current", str(reviews), "--until", "now", "--allow-incomplete"],
          "--until, --allow-incomplete select a window of the log: use with --from-log only"),
     ):  # fmt: skip

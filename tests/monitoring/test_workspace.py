@@ -135,13 +135,17 @@ def test_the_ui_refuses_a_remote_workspace_naming_it(monkeypatch: pytest.MonkeyP
     result = CliRunner().invoke(app, ["monitor", "ui", "--port", "8000"])
     assert result.exit_code == 2
     assert "remote Evidently workspace" in result.output
+    assert "Monitoring dashboard" not in result.output  # refused before it names an address
 
 
-def test_the_ui_refuses_a_port_out_of_range() -> None:
-    result = CliRunner().invoke(app, ["monitor", "ui", "--port", "70000"])
+@pytest.mark.parametrize("port", ["70000", "-1"])
+def test_the_ui_refuses_a_port_out_of_range_before_its_banner(port: str) -> None:
+    """Before the fix: "Monitoring dashboard … on http://127.0.0.1:70000/", then the error."""
+    result = CliRunner().invoke(app, ["monitor", "ui", "--port", port])
 
     assert result.exit_code == 2
-    assert "not a TCP port" in result.output
+    assert f"--port {port} is not a TCP port" in result.output
+    assert "Monitoring dashboard" not in result.output
 
 
 def test_runs_go_to_a_remote_workspace_when_its_url_is_set(

@@ -91,6 +91,32 @@ def test_deeply_nested_data_is_refused_without_recursion(client: TestClient) -> 
     assert "error" in response.json()
 
 
+def test_ragged_nested_data_is_a_bad_input_tensor(client: TestClient) -> None:
+    """Before the fix: both were flattened to 4 texts and answered 200 with 4 outputs."""
+    too_many_rows = [[POSITIVE, "x"], [NEGATIVE], "y"]
+    uneven_rows = [[POSITIVE, "x", "z"], [NEGATIVE]]
+
+    for data, problem in [
+        (too_many_rows, "data has 3 elements, not 2"),
+        (uneven_rows, "data[0] has 3 elements, not 2"),
+    ]:
+        response = client.post("/v2/models/imdb-logreg/infer", json=tensor(data, [2, 2]))
+
+        assert response.status_code == 400, response.text
+        assert set(response.json()) == {"error"}
+        assert "does not match shape [2, 2]" in response.json()["error"]
+        assert problem in response.json()["error"]
+
+
+def test_flat_data_of_as_many_texts_as_the_shape_holds_is_accepted(client: TestClient) -> None:
+    response = client.post(
+        "/v2/models/imdb-logreg/infer", json=tensor([POSITIVE, NEGATIVE] * 2, [2, 2])
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["outputs"][0]["shape"] == [4]
+
+
 def test_a_refused_request_leaves_nothing_in_the_log(client: TestClient) -> None:
     body = tensor([POSITIVE], [1]) | {"outputs": [{"name": "logits"}], "id": "refused-1"}
     assert client.post("/v2/models/imdb-logreg/infer", json=body).status_code == 400

@@ -105,7 +105,8 @@ def monitor(
     window_options = ("since", "until", "allow_incomplete")
     if current is not None and (given := [n for n in window_options if _given(ctx, n)]):
         named = ", ".join("--" + name.replace("_", "-") for name in given)
-        raise BadInputError(f"{named} select a window of the log: use with --from-log only.")
+        verb = "selects" if len(given) == 1 else "select"
+        raise BadInputError(f"{named} {verb} a window of the log: use with --from-log only.")
     check_output_folder(output_dir, "the report")  # before minutes of scoring and drift
     settings = get_settings()
     now = datetime.now(UTC)
@@ -172,11 +173,15 @@ def ui(
     """Serve the dashboard of the monitoring runs (Evidently's UI on the workspace every run
     adds its snapshot to) until interrupted: one project per registered model."""
     from sentimentops.cli.serve import check_can_listen
-    from sentimentops.monitoring.workspace import serve_workspace, workspace_location
+    from sentimentops.monitoring.workspace import (
+        check_servable,
+        serve_workspace,
+        workspace_location,
+    )
 
     settings = get_settings()
-    if not settings.monitoring.workspace_url and 0 < port < 65536:  # else serve_workspace says
-        check_can_listen(host, port, "the dashboard")  # exit 2 with what to do, not uvicorn's 3
+    check_servable(settings, port)  # before the banner: no address to print that is never served
+    check_can_listen(host, port, "the dashboard")  # exit 2 with what to do, not uvicorn's 3
     location = workspace_location(settings)
     console.print(f"Monitoring dashboard of {location} on http://{host}:{port}/")
     if not settings.monitoring.workspace_url and not any(Path(location).glob("*/metadata.json")):

@@ -16,7 +16,14 @@ from typing import Any, Final
 from sentimentops.config import Settings
 from sentimentops.errors import BadInputError
 
-__all__ = ["PANELS", "Panel", "record_snapshot", "serve_workspace", "workspace_location"]
+__all__ = [
+    "PANELS",
+    "Panel",
+    "check_servable",
+    "record_snapshot",
+    "serve_workspace",
+    "workspace_location",
+]
 
 
 @dataclass(frozen=True)
@@ -187,9 +194,9 @@ def _record_snapshot(
     return str(getattr(added, "id", added))
 
 
-def serve_workspace(settings: Settings, *, host: str, port: int) -> None:
-    """Serve the workspace folder with Evidently's UI until interrupted. BadInputError for a
-    remote workspace or a bad ``port``."""
+def check_servable(settings: Settings, port: int) -> None:
+    """BadInputError for a remote workspace or a bad ``port``: what serve_workspace refuses,
+    checked apart so a command can refuse before it says where it serves."""
     if settings.monitoring.workspace_url:
         raise BadInputError(
             f"Monitoring runs are recorded in the remote Evidently workspace "
@@ -197,7 +204,13 @@ def serve_workspace(settings: Settings, *, host: str, port: int) -> None:
             "there, or unset the URL to serve the local folder."
         )
     if not 0 < port < 65536:
-        raise BadInputError(f"--port {port} is not a TCP port (1-65535).")
+        raise BadInputError(f"--port {port} is not a TCP port: pass one from 1 to 65535.")
+
+
+def serve_workspace(settings: Settings, *, host: str, port: int) -> None:
+    """Serve the workspace folder with Evidently's UI until interrupted. BadInputError for a
+    remote workspace or a bad ``port``."""
+    check_servable(settings, port)
     folder = Path(workspace_location(settings))
     folder.mkdir(parents=True, exist_ok=True)
     with _evidently():

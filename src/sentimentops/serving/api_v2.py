@@ -178,13 +178,16 @@ def _served(state: ApiState, name: str) -> LoadedModel:
 def _texts_of(body: InferenceRequest, serving: ServingSettings) -> list[str]:
     max_batch_size, max_text_chars = serving.max_batch_size, serving.max_text_chars
     tensor = body.inputs[0]
-    texts = _flatten(tensor.data)
     expected = 1
     for dimension in tensor.shape:
         # Capped as it grows: [10**300] * 15 must not make a 4,500-digit product.
         expected = min(expected * dimension, max_batch_size + 1)
     if expected > max_batch_size:
         raise ApiError(400, f"input shape holds over {max_batch_size} texts, the most per request")
+    texts = tensor.data
+    # The protocol allows flat row-major data; nested data must be nested as the shape.
+    if any(isinstance(item, list) for item in texts):
+        texts = _unnested(texts, tensor.shape)
     if len(texts) != expected:
         raise ApiError(400, f"input shape {tensor.shape} holds {expected} texts, got {len(texts)}")
     if not 1 <= len(texts) <= max_batch_size:
@@ -198,15 +201,23 @@ def _texts_of(body: InferenceRequest, serving: ServingSettings) -> list[str]:
     return [replace_lone_surrogates(text) for text in texts]
 
 
-def _flatten(data: list[Any], depth: int = 1) -> list[Any]:
-    """Row-major flattening of nested lists (``[[t1], [t2]]`` too); refused past 9 levels, so
-    the recursion stays shallow whatever a client sends."""
+def _unnested(data: list[Any], shape: list[int], depth: int = 0, at: str = "data") -> list[Any]:
+    """Row-major flattening of ``data`` nested exactly as ``shape``: a ragged ``[["a", "b"],
+    ["c"]]`` is no [2, 2] tensor. Recursion stops at len(shape), at most 8 levels."""
+    if len(data) != shape[depth]:
+        raise _ragged(shape, f"{at} has {len(data)} elements, not {shape[depth]}")
+    inner = depth + 1 < len(shape)
     flat: list[Any] = []
-    for item in data:
-        if not isinstance(item, list):
-            flat.append(item)
-        elif depth > 8:
-            raise ApiError(400, "input data nested deeper than 8 levels")
-        else:
-            flat.extend(_flatten(item, depth + 1))
+    for index, item in enumerate(data):
+        if isinstance(item, list) != inner:
+            wrong = "a list, not a text" if isinstance(item, list) else "not a list"
+            raise _ragged(shape, f"{at}[{index}] is {wrong}")
+        flat.extend(_unnested(item, shape, depth + 1, f"{at}[{index}]") if inner else [item])
     return flat
+
+
+def _ragged(shape: list[int], problem: str) -> ApiError:
+    return ApiError(
+        400,
+        f"input data does not match shape {shape}: {problem}; nest it as the shape or send it flat",
+    )
