@@ -24,7 +24,7 @@ from sentimentops.cloud.sqs_worker import MAX_ERRORS_KEPT, BatchJob, SqsWorker, 
 from sentimentops.config import get_settings
 from sentimentops.errors import BadInputError
 from tests.cloud.metrics import metric_sum
-from tests.servers import moto_s3
+from tests.servers import moto_s3, without_aws_credentials
 from tests.user import run_cli
 
 runner = CliRunner()
@@ -292,3 +292,27 @@ def test_no_aws_region_is_a_configuration_error_not_a_traceback(
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert "No AWS region is set for SQS. Set AWS_DEFAULT_REGION" in " ".join(result.output.split())
+
+
+def test_no_aws_credentials_is_exit_2_at_once_not_retried_for_ever(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without credentials the worker backed off and retried for ever (exit 1 with --once)."""
+    without_aws_credentials(monkeypatch, tmp_path)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # the fixture's holds its credentials
+
+    result = runner.invoke(app, ["worker", "--queue-url", aws.queue_url, "--once"])
+
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert f"No usable AWS credentials while receiving from {aws.queue_url}" in message
+    assert "Set AWS_ACCESS_KEY_ID" in message
+
+
+@pytest.mark.parametrize("url", ["foo", "sqs.us-east-1.amazonaws.com/123456789012/jobs"])
+def test_a_queue_url_that_is_no_url_is_exit_2_naming_the_form(url: str) -> None:
+    """boto3 asked its default endpoint instead, and reported a connection error."""
+    result = runner.invoke(app, ["worker", "--queue-url", url, "--once"])
+
+    assert result.exit_code == 2, result.output
+    assert f"{url} is not a queue URL: give one such as https://" in " ".join(result.output.split())

@@ -40,6 +40,11 @@ def worker_command(
     url = queue_url or settings.cloud.queue_url
     if url is None:
         raise ConfigError("No queue: pass --queue-url or set cloud.queue_url.")
+    if not url.startswith(("https://", "http://")):  # boto3 would ask its default endpoint
+        raise ConfigError(
+            f"{url} is not a queue URL: give one such as https://sqs.us-east-1.amazonaws.com/"
+            "123456789012/sentimentops-jobs (LocalStack: http://localhost:4566/000000000000/NAME)."
+        )
     worker = SqsWorker(
         url,
         default_model=model or f"models:/{settings.registry.model_name}@champion",

@@ -26,7 +26,7 @@ from sentimentops.errors import (
     TrackingUnavailableError,
     UnsafeLocationError,
 )
-from sentimentops.storage import Location, storage_errors
+from sentimentops.storage import Location, object_store_misconfiguration, storage_errors
 from sentimentops.tracking.loading import LoadedModel, load_version, resolve_location
 
 __all__ = ["BatchJob", "SqsWorker", "WorkerStats"]
@@ -174,6 +174,9 @@ class SqsWorker:
                 MessageAttributeNames=["All"],
             )
         except (BotoCoreError, ClientError) as error:
+            if object_store_misconfiguration(error) is not None:  # no backoff makes credentials
+                with storage_errors(f"receiving from {self.queue_url}", then="start it again"):
+                    raise
             stats.sqs_errors += 1
             stats.errors.append(f"receiving from {self.queue_url}: {error}")
             log.error("could not receive from %s (is the queue there?): %s", self.queue_url, error)
