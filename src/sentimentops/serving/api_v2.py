@@ -210,7 +210,7 @@ def _unnested(data: list[Any], shape: list[int], depth: int = 0, at: str = "data
     flat: list[Any] = []
     for index, item in enumerate(data):
         if isinstance(item, list) != inner:
-            wrong = "a list, not a text" if isinstance(item, list) else "not a list"
+            wrong = "nested deeper than the shape" if isinstance(item, list) else "not a list"
             raise _ragged(shape, f"{at}[{index}] is {wrong}")
         flat.extend(_unnested(item, shape, depth + 1, f"{at}[{index}]") if inner else [item])
     return flat
