@@ -123,12 +123,12 @@ def _temporary_prefect_api(
         try:
             if while_starting is not None:
                 while_starting()
+            started.result()  # the start's failure, or a SIGTERM while it is awaited
         except BaseException:
             with contextlib.suppress(Exception):
                 started.result()
             server.stop()
             raise
-        started.result()
     os.environ["PREFECT_API_URL"] = server.api_url
     try:
         # Prefect logs a "View at <link>" per flow run: a dead link once a run command ends.
@@ -136,9 +136,11 @@ def _temporary_prefect_api(
         with temporary_settings({PREFECT_API_URL: server.api_url, **ui_url}):
             yield server.api_url
     finally:
-        _drain_to_api()  # queued logs and events, while the API still answers
-        _restore_env("PREFECT_API_URL", exported)
-        server.stop()
+        try:
+            _drain_to_api()  # queued logs and events, while the API still answers
+        finally:  # stopped even when a second SIGTERM cuts the drain short
+            _restore_env("PREFECT_API_URL", exported)
+            server.stop()
 
 
 def _drain_to_api() -> None:
