@@ -61,7 +61,8 @@ def _run(ctx: typer.Context, flow: str, show: Callable[[Any], None]) -> Any:
     parameters = {name: value for name, value in ctx.params.items() if name != "as_json"}
     if "models" in parameters:
         parameters["models"] = parse_families(parameters["models"])
-    if parameters.get("current") is not None and parameters.get("hours") is not None:
+    # Retraining's --hours is also the window an online promotion is judged on: not refused there.
+    if flow == "monitoring" and parameters["current"] is not None and parameters["hours"]:
         raise BadInputError(
             "--hours selects a window of the prediction log: give it without --current."
         )
