@@ -505,3 +505,34 @@ def test_a_damaged_sqlite_file_or_folder_is_an_outage_spooled_not_records_refuse
     assert during.behind
     assert unwritten == 0
     assert logged_ids(sqlite_store) == ids(3, 5)  # the file made again holds every record since
+
+
+def test_a_record_a_trigger_raises_on_is_refused_alone_not_an_outage(
+    postgres_store: PredictionLogStore, spool_dir: Path
+) -> None:
+    """PL/pgSQL's RAISE EXCEPTION arrives as InternalError: one record refused, not the whole
+    log spooled behind a record that would fail at every replay."""
+    with postgres_store.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "CREATE FUNCTION refuse_boom() RETURNS trigger AS $$ BEGIN "
+                "IF NEW.endpoint = '/boom' THEN RAISE EXCEPTION 'no boom'; END IF; "
+                "RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "CREATE TRIGGER refuse_boom BEFORE INSERT ON predictions "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_boom()"
+            )
+        )
+    refused = dataclasses.replace(sample_record(3), endpoint="/boom")
+
+    with quick_writer(postgres_store, spool_dir) as writer:
+        for record in [*sample_records(3), refused, *sample_records(3, first=4)]:
+            writer.submit(record)
+    status = writer.status()
+
+    assert (writer.rejected, writer.written) == (1, 6)
+    assert status.spool.records == 0
+    assert logged_ids(postgres_store) == [*ids(0, 3), *ids(4, 3)]

@@ -35,9 +35,10 @@ POSTGRES_CONNECT_ARGS: Final = {
     "tcp_user_timeout": 30_000,
 }
 POSTGRES_STATEMENT_TIMEOUT_MS: Final = 30_000
-# A value the database refuses: the writer retries record by record and drops only that one.
-# Every other failure (a damaged file, a lost connection, a missing table) is an outage.
-_REFUSALS: Final = (exc.IntegrityError, exc.DataError)
+# A record the database refuses (a constraint, a value, a trigger's error): the writer retries
+# record by record and drops only that one. Any other failure is an outage, spooled: a lost
+# connection, a missing table, a damaged SQLite file ("file is not a database").
+_REFUSALS: Final = (exc.IntegrityError, exc.DataError, exc.InternalError, exc.NotSupportedError)
 
 log = logging.getLogger(__name__)
 
