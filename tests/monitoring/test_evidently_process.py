@@ -345,3 +345,34 @@ def test_a_lean_evidently_still_answers_every_name_of_its_packages() -> None:
     assert seen["version"].count(".") == 2
     assert seen["accuracy"] == "evidently.metrics.classification"
     assert seen["legacy"].startswith("evidently.legacy.metrics.")
+
+
+def test_a_lazy_package_whose_init_fails_says_why_and_imports_whole_next_time(
+    tmp_path: Path,
+) -> None:
+    package = tmp_path / "broken_package"
+    package.mkdir()
+    (package / "__init__.py").write_text("raise RuntimeError('needs numpy < 2')\n")
+    (package / "part.py").write_text("VALUE = 1\n")
+    seen = script_json(
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from sentimentops.monitoring.evidently_process import _import_lazily\n"
+        "_import_lazily('broken_package')\n"
+        "from broken_package.part import VALUE\n"
+        "try:\n"
+        "    from broken_package import anything\n"
+        "except ImportError as error:\n"
+        "    first = str(error)\n"
+        "left = 'broken_package' in sys.modules\n"
+        "try:\n"
+        "    import broken_package\n"
+        "except RuntimeError as error:\n"
+        "    second = str(error)\n"
+        "print(json.dumps({'value': VALUE, 'first': first, 'left': left, 'second': second}))\n"
+    )
+
+    assert seen["value"] == 1  # a submodule imports without the package's __init__
+    assert seen["first"] == "broken_package failed to import: needs numpy < 2"
+    assert seen["left"] is False
+    assert seen["second"] == "needs numpy < 2"

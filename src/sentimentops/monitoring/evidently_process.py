@@ -119,13 +119,19 @@ class _LazyPackage(types.ModuleType):
         loader, self._pending_init = self._pending_init, None
         if loader is None:
             raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
-        loader.exec_module(self)
+        try:
+            loader.exec_module(self)
+        except Exception as error:  # not an AttributeError, which `from ... import` would hide
+            sys.modules.pop(self.__name__, None)  # the next import runs it whole, failing alike
+            raise ImportError(f"{self.__name__} failed to import: {error}") from error
         return getattr(self, name)
 
 
 def _import_lazily(name: str) -> None:
+    if name in sys.modules:
+        return
     spec = importlib.util.find_spec(name)
-    if name in sys.modules or spec is None or spec.loader is None:
+    if spec is None or spec.loader is None:
         return
     sys.modules[name] = package = _LazyPackage(spec, spec.loader)
     parent, _, child = name.rpartition(".")
@@ -135,7 +141,8 @@ def _import_lazily(name: str) -> None:
 
 def import_evidently() -> None:
     """Import what monitoring uses of Evidently, only that, and quietly: its imports warn about
-    NumPy 2. With it, the modules whose functions run there (a process forked ahead has none)."""
+    NumPy 2. With it, the modules whose functions run there (a process forked ahead has none).
+    For the Evidently process (single-threaded): lazy packages are no place for racing imports."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         for name in _LAZY_PACKAGES:
