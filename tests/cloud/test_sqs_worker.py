@@ -316,3 +316,38 @@ def test_a_queue_url_that_is_no_url_is_exit_2_naming_the_form(url: str) -> None:
 
     assert result.exit_code == 2, result.output
     assert f"{url} is not a queue URL: give one such as https://" in " ".join(result.output.split())
+
+
+class _CredentialsLapsing:
+    """An SQS client whose credentials lapse after its first answer, as an instance role's
+    refresh can fail for a while (the metadata service briefly silent); it stops the worker
+    at its fourth call."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.worker: SqsWorker | None = None
+
+    def receive_message(self, **_: Any) -> dict[str, Any]:
+        from botocore.exceptions import NoCredentialsError
+
+        self.calls += 1
+        if self.calls == 4 and self.worker is not None:
+            self.worker.request_stop()
+        if self.calls == 1:
+            return {}
+        raise NoCredentialsError
+
+
+def test_credentials_that_lapse_once_received_are_an_outage_backed_off_not_an_exit() -> None:
+    client = _CredentialsLapsing()
+    worker = SqsWorker(
+        "http://127.0.0.1:1/000000000000/jobs", default_model="models:/m@champion",
+        client=client, backoff_seconds=0.001, max_backoff_seconds=0.001,
+    )  # fmt: skip
+    client.worker = worker
+
+    stats = worker.run()
+
+    assert client.calls == 4
+    assert stats.sqs_errors == 3
+    assert "Unable to locate credentials" in stats.errors[-1]

@@ -136,6 +136,7 @@ class SqsWorker:
         self.namespace = namespace
         self.sqs = client or _sqs_client()
         self._stop = threading.Event()
+        self._received_once = False
         self._models: dict[str, LoadedModel] = {}
         self._retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_BackOffError),
@@ -174,7 +175,9 @@ class SqsWorker:
                 MessageAttributeNames=["All"],
             )
         except (BotoCoreError, ClientError) as error:
-            if object_store_misconfiguration(error) is not None:  # no backoff makes credentials
+            # None at the first receive: a setup no backoff mends. Once received, credentials
+            # that lapse (an instance role's refresh failing) are waited out as an outage.
+            if not self._received_once and object_store_misconfiguration(error) is not None:
                 with storage_errors(f"receiving from {self.queue_url}", then="start it again"):
                     raise
             stats.sqs_errors += 1
@@ -183,6 +186,7 @@ class SqsWorker:
             if once:
                 return False
             raise _BackOffError from error
+        self._received_once = True
         messages = answer.get("Messages", [])
         if not messages:
             return not once
