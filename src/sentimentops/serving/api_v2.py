@@ -23,7 +23,7 @@ __all__ = ["router"]
 
 class InferenceInput(StrictBody):
     name: str
-    # At most as many dimensions as data may be nested deep (_flatten).
+    # At most 8 dimensions: nested data is read that deep at most (_unnested).
     shape: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1, max_length=8)]
     datatype: Literal["BYTES"]
     data: list[Any]
@@ -205,7 +205,8 @@ def _unnested(data: list[Any], shape: list[int], depth: int = 0, at: str = "data
     """Row-major flattening of ``data`` nested exactly as ``shape``: a ragged ``[["a", "b"],
     ["c"]]`` is no [2, 2] tensor. Recursion stops at len(shape), at most 8 levels."""
     if len(data) != shape[depth]:
-        raise _ragged(shape, f"{at} has {len(data)} elements, not {shape[depth]}")
+        elements = "1 element" if len(data) == 1 else f"{len(data)} elements"
+        raise _ragged(shape, f"{at} has {elements}, not {shape[depth]}")
     inner = depth + 1 < len(shape)
     flat: list[Any] = []
     for index, item in enumerate(data):

@@ -73,11 +73,12 @@ def connect(settings: Settings) -> str:
 def require_local_store(uri: str) -> None:
     """ModelNotFoundError when ``uri`` is a SQLite store that does not exist: connecting would
     create an empty one (1 MB, seconds of migrations) wherever a reader was run from."""
-    store = Path(uri.removeprefix("sqlite:///"))
+    store = Path(uri.removeprefix("sqlite:///").partition("?")[0])  # no ?timeout=... query
     if uri.startswith("sqlite:///") and not store.exists():
         raise ModelNotFoundError(
             f"No model registry at {store}. Train a model first (make run, or sentimentops "
-            "train), or run from the folder holding .sentimentops (or set SENTIMENTOPS_HOME)."
+            "train), or run from the folder holding .sentimentops (or set SENTIMENTOPS_HOME, "
+            "or MLFLOW_TRACKING_URI to the store)."
         )
 
 
