@@ -119,23 +119,17 @@ class Database:
     def _outages_raised(self, action: str) -> Iterator[None]:
         try:
             yield
-        except _REFUSALS as error:
-            if not error.connection_invalidated:
-                raise
-            reason = " ".join(str(error.orig or error).split())
-            raise self._unavailable(action, reason) from error
         except (exc.DBAPIError, exc.TimeoutError, OSError) as error:
             # OSError: the SQLite file's folder cannot be made again (replaced by a file).
+            if isinstance(error, _REFUSALS) and not error.connection_invalidated:
+                raise  # one record refused: the writer retries record by record
             reason = " ".join(str(getattr(error, "orig", None) or error).split())
-            raise self._unavailable(action, reason) from error
-
-    def _unavailable(self, action: str, reason: str) -> PredictionLogUnavailableError:
-        return PredictionLogUnavailableError(
-            f"The prediction log database {self.url.render_as_string(hide_password=True)} "
-            f"failed while {action} ({reason}). Check that it is running, reachable and "
-            "migrated (open_store migrates), or point prediction_log.url "
-            "(SENTIMENTOPS_PREDICTION_LOG__URL) at one that is."
-        )
+            raise PredictionLogUnavailableError(
+                f"The prediction log database {self.url.render_as_string(hide_password=True)} "
+                f"failed while {action} ({reason}). Check that it is running, reachable and "
+                "migrated (open_store migrates), or point prediction_log.url "
+                "(SENTIMENTOPS_PREDICTION_LOG__URL) at one that is."
+            ) from error
 
 
 def _checked_url(url: str) -> URL:

@@ -15,6 +15,7 @@ from typing import Any
 from sentimentops.storage import write_atomically
 from sentimentops.tracking.fetch import FetchedVersion
 from sentimentops.tracking.registry import ModelVersionInfo
+from sentimentops.tracking.store import sqlite_file
 
 __all__ = ["Recall", "recall", "remember"]
 
@@ -45,7 +46,7 @@ class Recall:
 def recall(uri: str, tracking_uri: str, cache: Path, *, with_reference: bool) -> Recall:
     """What the cache holds for ``uri`` if the registry's rows behind it are unchanged. Never
     raises: another kind of registry, an unreadable database or cache entry is a miss."""
-    database = _sqlite_file(tracking_uri)
+    database = sqlite_file(tracking_uri)
     if database is None or not uri.startswith("models:/"):
         return Recall(None, None)
     try:
@@ -66,7 +67,7 @@ def remember(
 ) -> None:
     """Keep ``answer`` if the registry's rows are still those ``before`` fingerprinted (from
     :func:`recall`, taken before the lookup): a change in between leaves nothing to trust."""
-    database = _sqlite_file(tracking_uri)
+    database = sqlite_file(tracking_uri)
     if database is None or before is None:
         return
     with contextlib.suppress(OSError, ValueError, sqlite3.Error):
@@ -108,12 +109,6 @@ def _fingerprint(database: Path, name: str) -> str:
         for query in _ROWS:
             digest.update(repr(db.execute(query, {"name": name}).fetchall()).encode())
     return digest.hexdigest()
-
-
-def _sqlite_file(tracking_uri: str) -> Path | None:
-    if not tracking_uri.startswith("sqlite:///"):
-        return None
-    return Path(tracking_uri.removeprefix("sqlite:///")).absolute()
 
 
 def _model_name(uri: str) -> str:

@@ -17,6 +17,7 @@ __all__ = [
     "mlflow_ui_command",
     "require_local_store",
     "resolve_tracking_uri",
+    "sqlite_file",
 ]
 
 
@@ -41,8 +42,8 @@ def connect_registry(settings: Settings, *, existing: bool = False) -> str:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     if uri.startswith(("http://", "https://")):
         _check_server(uri, timeout)
-    elif uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    elif (database := sqlite_file(uri)) is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
@@ -73,13 +74,20 @@ def connect(settings: Settings) -> str:
 def require_local_store(uri: str) -> None:
     """ModelNotFoundError when ``uri`` is a SQLite store that does not exist: connecting would
     create an empty one (1 MB, seconds of migrations) wherever a reader was run from."""
-    store = Path(uri.removeprefix("sqlite:///").partition("?")[0])  # no ?timeout=... query
-    if uri.startswith("sqlite:///") and not store.exists():
+    store = sqlite_file(uri)
+    if store is not None and not store.exists():
         raise ModelNotFoundError(
             f"No model registry at {store}. Train a model first (make run, or sentimentops "
             "train), or run from the folder holding .sentimentops (or set SENTIMENTOPS_HOME, "
             "or MLFLOW_TRACKING_URI to the store)."
         )
+
+
+def sqlite_file(uri: str) -> Path | None:
+    """The file of a ``sqlite:///`` store URI (without a ``?timeout=...`` query), else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri.removeprefix("sqlite:///").partition("?")[0]).absolute()
 
 
 def mlflow_ui_command(uri: str) -> str:
